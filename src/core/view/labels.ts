@@ -1,0 +1,93 @@
+/**
+ * Greedy label placement: candidates are taken in priority order (selected and hovered first,
+ * then the extremes of the axis), each label tries a few spots around its point and is kept at
+ * the first spot that overlaps no label already placed and stays inside the bounds. Collisions
+ * are found through a uniform grid, so thousands of candidates cost little.
+ */
+
+export interface LabelCandidate {
+  id: number;
+  /** Anchor point (the data point) in screen pixels. */
+  x: number;
+  y: number;
+  /** Size of the text box in pixels. */
+  width: number;
+  height: number;
+  /** Higher is placed first. */
+  priority: number;
+}
+
+export interface PlacedLabel {
+  id: number;
+  /** Top-left corner of the box. */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** Where the box sits relative to its point; the renderer aligns text with it. */
+  side: 'right' | 'left' | 'above' | 'below';
+}
+
+export interface PlacementOptions {
+  bounds: { width: number; height: number };
+  /** Distance between the point and the box. */
+  gap?: number;
+  /** Stop after this many labels. */
+  maxLabels?: number;
+  /** Boxes (for example the default's marker label) that labels must also avoid. */
+  obstacles?: { x: number; y: number; width: number; height: number }[];
+}
+
+interface Box { x: number; y: number; width: number; height: number }
+
+function overlaps(a: Box, b: Box): boolean {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
+
+export function placeLabels(candidates: readonly LabelCandidate[], opts: PlacementOptions): PlacedLabel[] {
+  const gap = opts.gap ?? 4;
+  const maxLabels = opts.maxLabels ?? Infinity;
+  const { width: W, height: H } = opts.bounds;
+  const cell = 64;
+  const cols = Math.max(1, Math.ceil(W / cell));
+  const rows = Math.max(1, Math.ceil(H / cell));
+  const grid: Box[][] = Array.from({ length: cols * rows }, () => []);
+  const cellsOf = (b: Box): number[] => {
+    const c0 = Math.max(0, Math.floor(b.x / cell)), c1 = Math.min(cols - 1, Math.floor((b.x + b.width) / cell));
+    const r0 = Math.max(0, Math.floor(b.y / cell)), r1 = Math.min(rows - 1, Math.floor((b.y + b.height) / cell));
+    const out: number[] = [];
+    for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) out.push(r * cols + c);
+    return out;
+  };
+  const free = (b: Box): boolean => {
+    for (const ci of cellsOf(b)) for (const o of grid[ci]) if (overlaps(b, o)) return false;
+    return true;
+  };
+  const add = (b: Box) => { for (const ci of cellsOf(b)) grid[ci].push(b); };
+  for (const o of opts.obstacles ?? []) add(o);
+
+  const order = candidates
+    .map((c, i) => i)
+    .filter((i) => Number.isFinite(candidates[i].x) && Number.isFinite(candidates[i].y))
+    .sort((a, b) => candidates[b].priority - candidates[a].priority || a - b);
+  const placed: PlacedLabel[] = [];
+  for (const i of order) {
+    if (placed.length >= maxLabels) break;
+    const c = candidates[i];
+    const spots: [PlacedLabel['side'], number, number][] = [
+      ['right', c.x + gap, c.y - c.height / 2],
+      ['left', c.x - gap - c.width, c.y - c.height / 2],
+      ['above', c.x - c.width / 2, c.y - gap - c.height],
+      ['below', c.x - c.width / 2, c.y + gap],
+    ];
+    for (const [side, x, y] of spots) {
+      const box = { x, y, width: c.width, height: c.height };
+      if (x < 0 || y < 0 || x + c.width > W || y + c.height > H) continue;
+      if (!free(box)) continue;
+      add(box);
+      placed.push({ id: c.id, ...box, side });
+      break;
+    }
+  }
+  return placed;
+}
