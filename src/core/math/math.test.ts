@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import { cosine, dot, norm, rowMean, sub } from './vector';
+import { mean, pearson, percentile, percentiles, ranks, spearman } from './stats';
+import { symmetricEigen, symmetricEigenTop } from './eigen';
+import { gram } from './gram';
+import { wasmGram } from './gram-wasm';
+import { gaussian, rng } from './testing';
+
+function randomSymmetric(n: number, seed: number): Float64Array {
+  const g = gaussian(rng(seed));
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = a[j * n + i] = g();
+  return a;
+}
+
+/** max_k |A v_k - lambda_k v_k| / max|lambda|, and max |V V^T - I|. */
+function residuals(a: Float64Array, n: number, values: Float64Array, vectors: Float64Array, count: number, valueOf: (t: number) => number) {
+  let res = 0, orth = 0, scale = 0;
+  for (let t = 0; t < n; t++) scale = Math.max(scale, Math.abs(values[t]));
+  for (let t = 0; t < count; t++) {
+    const v = vectors.subarray(t * n, t * n + n);
+    const lam = valueOf(t);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += a[i * n + j] * v[j];
+      res = Math.max(res, Math.abs(s - lam * v[i]));
+    }
+    for (let u = 0; u < count; u++) {
+      const w = vectors.subarray(u * n, u * n + n);
+      orth = Math.max(orth, Math.abs(dot(v, w) - (t === u ? 1 : 0)));
+    }
+  }
+  return { res: res / (scale || 1), orth };
+}
+
+describe('vector', () => {
+  it('computes dot, norm, cosine, differences and means in float64', () => {
+    const a = new Float32Array([1, 2, 3, 4, 5]);
+    const b = new Float32Array([5, 4, 3, 2, 1]);
+    expect(dot(a, b)).toBe(35);
+    expect(norm([3, 4])).toBe(5);
+    expect(cosine(a, a)).toBeCloseTo(1, 15);
+    expect(cosine([1, 0], [0, 2])).toBe(0);
+    expect(cosine([1, 0], [-3, 0])).toBe(-1);
+    expect(cosine([0, 0], [1, 1])).toBe(0);
+    expect(Array.from(sub(a, b))).toEqual([-4, -2, 0, 2, 4]);
+    expect(Array.from(rowMean([1, 2, 3, 4, 5, 6], 2, 3))).toEqual([2.5, 3.5, 4.5]);
+    expect(() => dot([1], [1, 2])).toThrow(RangeError);
+  });
+});
+
+describe('stats', () => {
+  it('percentiles interpolate linearly between closest ranks (numpy default)', () => {
+    const v = [15, 20, 35, 40, 50];
+    // numpy.percentile([15, 20, 35, 40, 50], [0, 25, 40, 50, 90, 100]) -> 15, 20, 29, 35, 46, 50
+    expect(percentiles(v, [0, 25, 40, 50, 90, 100]).map((x) => +x.toFixed(10))).toEqual([15, 20, 29, 35, 46, 50]);
+    expect(percentile([3, 1, 2], 50)).toBe(2);
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2.5);
+    expect(percentile([7], 25)).toBe(7);
+    expect(percentile([], 25)).toBeNaN();
+    expect(() => percentile([1], 101)).toThrow(RangeError);
+  });
+
+  it('ranks ties by their average rank', () => {
+    expect(Array.from(ranks([10, 20, 20, 5, 20]))).toEqual([2, 4, 4, 1, 4]);
+    expect(Array.from(ranks([1, 1]))).toEqual([1.5, 1.5]);
+  });
+
+  it('pearson and spearman', () => {
+    expect(pearson([1, 2, 3], [2, 4, 6])).toBeCloseTo(1, 14);
+    expect(pearson([1, 2, 3], [3, 2, 1])).toBeCloseTo(-1, 14);
+    // hand-computed: x = [1,2,3,4], y = [2,1,4,3]: r = 0.6
+    expect(pearson([1, 2, 3, 4], [2, 1, 4, 3])).toBeCloseTo(0.6, 14);
+    // monotone but non-linear: Spearman 1, Pearson < 1
+    const x = [1, 2, 3, 4, 5], y = x.map((t) => Math.exp(t));
+    expect(spearman(x, y)).toBeCloseTo(1, 14);
+    expect(pearson(x, y)).toBeLessThan(0.95);
+    // ties: scipy.stats.spearmanr([1,2,2,3], [1,3,2,4]) = 0.9486832980505138
+    expect(spearman([1, 2, 2, 3], [1, 3, 2, 4])).toBeCloseTo(0.9486832980505138, 13);
+    expect(pearson([1, 1, 1], [1, 2, 3])).toBeNaN();
+    expect(mean([1, 2, 3, 6])).toBe(3);
+  });
+});
+
+describe('symmetric eigensolver', () => {
+  it('full decomposition: residual and orthogonality at rounding level', () => {
+    for (const n of [1, 2, 3, 17, 60]) {
+      const a = randomSymmetric(n, n);
+      const e = symmetricEigen(a, n);
+      for (let t = 1; t < n; t++) expect(e.values[t]).toBeGreaterThanOrEqual(e.values[t - 1]);
+      const r = residuals(a, n, e.values, e.vectors, n, (t) => e.values[t]);
+      expect(r.res).toBeLessThan(1e-12);
+      expect(r.orth).toBeLessThan(1e-12);
+      let tr = 0, sum = 0;
+      for (let i = 0; i < n; i++) tr += a[i * n + i];
+      for (let i = 0; i < n; i++) sum += e.values[i];
+      expect(Math.abs(tr - sum)).toBeLessThan(1e-11 * n);
+    }
+  });
+
+  it('top-k by inverse iteration agrees with the full decomposition', () => {
+    for (const n of [2, 5, 40, 131]) {
+      const a = randomSymmetric(n, 100 + n);
+      const full = symmetricEigen(a, n);
+      const k = Math.min(6, n);
+      const top = symmetricEigenTop(a, n, k);
+      for (let t = 0; t < n; t++) expect(Math.abs(top.values[t] - full.values[t])).toBeLessThan(1e-12 * n);
+      const r = residuals(a, n, top.values, top.vectors, k, (t) => top.values[n - 1 - t]);
+      expect(r.res).toBeLessThan(1e-12);
+      expect(r.orth).toBeLessThan(1e-12);
+      for (let t = 0; t < k; t++) {
+        const c = dot(top.vectors.subarray(t * n, t * n + n), full.vectors.subarray((n - 1 - t) * n, (n - t) * n));
+        expect(Math.abs(c)).toBeGreaterThan(1 - 1e-10);
+      }
+    }
+  });
+
+  it('handles repeated eigenvalues, the identity, zero and rank-deficient matrices', () => {
+    const n = 30;
+    // Q diag(5,5,5,2,2,0,...) Q^T: a triple and a double eigenvalue, rank 5.
+    const q = symmetricEigen(randomSymmetric(n, 9), n).vectors; // an orthogonal matrix
+    const lam = new Float64Array(n);
+    lam.set([5, 5, 5, 2, 2]);
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let t = 0; t < n; t++) s += q[t * n + i] * lam[t] * q[t * n + j];
+      a[i * n + j] = s;
+    }
+    const top = symmetricEigenTop(a, n, 6);
+    const r = residuals(a, n, top.values, top.vectors, 6, (t) => top.values[n - 1 - t]);
+    expect(r.res).toBeLessThan(1e-12);
+    expect(r.orth).toBeLessThan(1e-12);
+    expect(top.values[n - 1]).toBeCloseTo(5, 12);
+    expect(top.values[n - 3]).toBeCloseTo(5, 12);
+    expect(top.values[n - 4]).toBeCloseTo(2, 12);
+    expect(Math.abs(top.values[n - 6])).toBeLessThan(1e-12);
+
+    const id = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) id[i * n + i] = 1;
+    const ti = symmetricEigenTop(id, n, 4);
+    const ri = residuals(id, n, ti.values, ti.vectors, 4, () => 1);
+    expect(ri.res).toBeLessThan(1e-14);
+    expect(ri.orth).toBeLessThan(1e-14);
+
+    const z = symmetricEigenTop(new Float64Array(9), 3, 2);
+    expect(Array.from(z.values)).toEqual([0, 0, 0]);
+    expect(residuals(new Float64Array(9), 3, z.values, z.vectors, 2, () => 0).orth).toBeLessThan(1e-15);
+  });
+});
+
+describe('gram kernels', () => {
+  it('JS and WebAssembly kernels equal the naive product, for sizes not multiple of the blocks', () => {
+    const g = gaussian(rng(3));
+    for (const [n, d] of [[1, 1], [3, 5], [7, 300], [13, 257], [33, 1030]]) {
+      const x = Float64Array.from({ length: n * d }, g);
+      const ref = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < d; k++) s += x[i * d + k] * x[j * d + k];
+        ref[i * n + j] = s;
+      }
+      const js = gram(x, n, d);
+      const w = wasmGram();
+      expect(w).not.toBeNull(); // Node 20 has WebAssembly SIMD
+      const ws = w!.gram(x, n, d);
+      for (let i = 0; i < n * n; i++) {
+        expect(Math.abs(js[i] - ref[i])).toBeLessThan(1e-12 * d);
+        expect(Math.abs(ws[i] - ref[i])).toBeLessThan(1e-12 * d);
+        expect(js[i]).toBe(js[Math.floor(i / n) + (i % n) * n]); // symmetric
+      }
+    }
+  });
+});

@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { pca, projectOnComponents, setPcaBackend, pcaBackend } from './pca';
+import { dot } from './vector';
+import { gaussian, plantedMatrix, rng } from './testing';
+
+function row(m: Float64Array, i: number, d: number) {
+  return m.subarray(i * d, i * d + d);
+}
+
+describe('pca', () => {
+  it('recovers a planted spectrum exactly (1e-10 relative), through the Gram matrix (n <= d)', () => {
+    const n = 40, d = 300;
+    const s = [50, 20, 10, 3];
+    const { x, mean, b } = plantedMatrix(n, d, s, 1);
+    const r = pca(x, n, d, { components: 4 });
+    expect(r.k).toBe(4);
+    expect(r.rank).toBe(4);
+    const total = s.reduce((acc, v) => acc + v * v, 0);
+    expect(Math.abs(r.totalVariance - total / (n - 1)) / r.totalVariance).toBeLessThan(1e-12);
+    for (let t = 0; t < 4; t++) {
+      expect(Math.abs(r.explainedVariance[t] - (s[t] * s[t]) / (n - 1)) / r.explainedVariance[t]).toBeLessThan(1e-10);
+      expect(Math.abs(r.explainedVarianceRatio[t] - (s[t] * s[t]) / total)).toBeLessThan(1e-12);
+      expect(Math.abs(dot(row(r.components, t, d), b[t]))).toBeGreaterThan(1 - 1e-12);
+    }
+    for (let j = 0; j < d; j++) expect(Math.abs(r.mean[j] - mean[j])).toBeLessThan(1e-12);
+  });
+
+  it('gives the same answer through the d x d scatter matrix (n > d)', () => {
+    const n = 60, d = 12;
+    const g = gaussian(rng(5));
+    const x = Float64Array.from({ length: n * d }, g);
+    const wide = pca(x, n, d, { components: 5 });
+    // The same data padded with zero columns goes through the Gram path.
+    const dp = 80;
+    const xp = new Float64Array(n * dp);
+    for (let i = 0; i < n; i++) xp.set(x.subarray(i * d, i * d + d), i * dp);
+    const tall = pca(xp, n, dp, { components: 5 });
+    for (let t = 0; t < 5; t++) {
+      expect(Math.abs(wide.explainedVariance[t] - tall.explainedVariance[t]) / wide.explainedVariance[t]).toBeLessThan(1e-10);
+      expect(Math.abs(wide.explainedVarianceRatio[t] - tall.explainedVarianceRatio[t])).toBeLessThan(1e-12);
+      expect(Math.abs(dot(row(wide.components, t, d), tall.components.subarray(t * dp, t * dp + d)))).toBeGreaterThan(1 - 1e-10);
+    }
+  });
+
+  it('components are orthonormal and coordinates are the centred rows projected on them', () => {
+    const n = 25, d = 70;
+    const g = gaussian(rng(11));
+    const x = Float32Array.from({ length: n * d }, g);
+    const r = pca(x, n, d, { components: 6 });
+    for (let a = 0; a < 6; a++) {
+      for (let c = 0; c < 6; c++) expect(Math.abs(dot(row(r.components, a, d), row(r.components, c, d)) - (a === c ? 1 : 0))).toBeLessThan(1e-12);
+    }
+    for (let i = 0; i < n; i++) {
+      const p = projectOnComponents(r, x.subarray(i * d, i * d + d));
+      for (let c = 0; c < 6; c++) expect(Math.abs(p[c] - r.coords[i * 6 + c])).toBeLessThan(1e-10);
+    }
+    // variance along a component = sum of squared coordinates / (n - 1)
+    for (let c = 0; c < 6; c++) {
+      let ss = 0;
+      for (let i = 0; i < n; i++) ss += r.coords[i * 6 + c] ** 2;
+      expect(Math.abs(ss / (n - 1) - r.explainedVariance[c]) / r.explainedVariance[c]).toBeLessThan(1e-10);
+    }
+    for (let c = 1; c < 6; c++) expect(r.explainedVariance[c]).toBeLessThanOrEqual(r.explainedVariance[c - 1]);
+  });
+
+  it('rank-deficient data: ratios sum to 1 over the rank, extra components are orthonormal with zero variance', () => {
+    const n = 20, d = 50;
+    const { x } = plantedMatrix(n, d, [4, 2], 21);
+    const r = pca(x, n, d, { components: 5 });
+    expect(r.rank).toBe(2);
+    expect(r.explainedVarianceRatio[0] + r.explainedVarianceRatio[1]).toBeCloseTo(1, 12);
+    for (let c = 2; c < 5; c++) {
+      expect(r.explainedVariance[c]).toBe(0);
+      for (let i = 0; i < n; i++) expect(r.coords[i * 5 + c]).toBe(0);
+    }
+    for (let a = 0; a < 5; a++) {
+      for (let c = 0; c < 5; c++) expect(Math.abs(dot(row(r.components, a, d), row(r.components, c, d)) - (a === c ? 1 : 0))).toBeLessThan(1e-12);
+    }
+    // identical rows: nothing to explain
+    const same = new Float64Array(4 * 3).fill(2);
+    const z = pca(same, 4, 3, { components: 2 });
+    expect(z.rank).toBe(0);
+    expect(z.totalVariance).toBe(0);
+    expect(Array.from(z.explainedVarianceRatio)).toEqual([0, 0]);
+  });
+
+  it('orients each component so the orientation vector projects non-negatively; else the largest |coordinate| is positive', () => {
+    const n = 30, d = 40;
+    const { x, b } = plantedMatrix(n, d, [9, 4, 2], 8);
+    const neg = Float64Array.from(b[0], (v, j) => -v + 0.1 * b[1][j] - 0.2 * b[2][j]);
+    const r = pca(x, n, d, { components: 3, orient: neg });
+    for (let c = 0; c < 3; c++) expect(dot(row(r.components, c, d), neg)).toBeGreaterThan(0);
+    expect(dot(row(r.components, 0, d), b[0])).toBeLessThan(0);
+    const f = pca(x, n, d, { components: 3 });
+    for (let c = 0; c < 3; c++) {
+      let best = 0;
+      for (let i = 0; i < n; i++) if (Math.abs(f.coords[i * 3 + c]) > Math.abs(best)) best = f.coords[i * 3 + c];
+      expect(best).toBeGreaterThan(0);
+    }
+  });
+
+  it('clamps K, rejects NaN and bad shapes', () => {
+    const x = new Float64Array([1, 2, 3, 4, 5, 7]);
+    expect(pca(x, 3, 2, { components: 10 }).k).toBe(2);
+    expect(() => pca(new Float64Array([1, NaN, 2, 3]), 2, 2)).toThrow(/NaN/);
+    expect(() => pca(x, 4, 2)).toThrow(RangeError);
+  });
+
+  it('the JS fallback kernel gives the same result as WebAssembly', () => {
+    const n = 23, d = 517;
+    const { x } = plantedMatrix(n, d, [7, 5, 3], 2);
+    expect(pcaBackend()).toBe('wasm');
+    const a = pca(x, n, d, { components: 3 });
+    setPcaBackend('js');
+    try {
+      expect(pcaBackend()).toBe('js');
+      const b = pca(x, n, d, { components: 3 });
+      for (let t = 0; t < 3; t++) {
+        expect(Math.abs(a.explainedVariance[t] - b.explainedVariance[t]) / a.explainedVariance[t]).toBeLessThan(1e-12);
+        expect(dot(row(a.components, t, d), row(b.components, t, d))).toBeGreaterThan(1 - 1e-12);
+      }
+    } finally {
+      setPcaBackend('wasm');
+    }
+  });
+});

@@ -1,0 +1,224 @@
+/**
+ * Mean-centred PCA (no variance scaling) of an n x d row-major matrix, exact in float64.
+ *
+ * Through whichever of the two products is smaller: the n x n Gram matrix Xc Xc^T when n <= d
+ * (persona sets: a few hundred members of thousands of dims), otherwise the d x d scatter
+ * matrix Xc^T Xc. Either is decomposed by a dense symmetric eigensolver, so every eigenvalue is
+ * found and the explained-variance ratio is over the total variance (the trace), not over the
+ * top K.
+ *
+ * Sign convention: when `orient` is given, each component is flipped so that `orient` projects
+ * non-negatively on it (persona sets pass the Assistant Axis). Without it (or when the projection
+ * is exactly 0) the member with the largest |coordinate| gets a positive coordinate (as
+ * scikit-learn's svd_flip); for a component that carries no variance, its largest |entry| is
+ * made positive.
+ */
+import { gram as gramJs } from './gram';
+import { wasmGram } from './gram-wasm';
+import { symmetricEigenTop } from './eigen';
+import type { Vec } from './vector';
+
+export interface PcaOptions {
+  /** Number of components (default 3), clamped to min(n, d). */
+  components?: number;
+  /** Each component is oriented so that this vector (length d) projects non-negatively on it. */
+  orient?: Vec | null;
+}
+
+export interface PcaResult {
+  n: number;
+  dim: number;
+  /** Components returned (may be fewer than asked: at most min(n, d)). */
+  k: number;
+  /** Numerical rank of the centred data (components beyond it carry no variance). */
+  rank: number;
+  /** Mean of the rows (d). */
+  mean: Float64Array;
+  /** k x d row-major, unit rows, mutually orthogonal. */
+  components: Float64Array;
+  /** Variance along each component (eigenvalue / (n - 1), as numpy/scikit-learn). */
+  explainedVariance: Float64Array;
+  /** explainedVariance / totalVariance. */
+  explainedVarianceRatio: Float64Array;
+  /** Sum of the variances of all d coordinates (trace of the covariance). */
+  totalVariance: number;
+  /** n x k: coordinates of every row on every component. */
+  coords: Float64Array;
+}
+
+const EPS = 2 ** -52;
+
+/** Reusable float64 buffers, so a loop over layers does not reallocate ~n*d*8 bytes each time. */
+export interface PcaWorkspace {
+  centred?: Float64Array;
+  product?: Float64Array;
+}
+
+export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: PcaWorkspace = {}): PcaResult {
+  if (!Number.isInteger(n) || !Number.isInteger(d) || n < 1 || d < 1) throw new RangeError(`pca: bad shape ${n} x ${d}.`);
+  if (x.length < n * d) throw new RangeError(`pca: ${x.length} values cannot hold ${n} x ${d}.`);
+  const k = Math.max(0, Math.min(opts.components ?? 3, n, d));
+  const orient = opts.orient ?? null;
+  if (orient && orient.length !== d) throw new RangeError(`pca: orientation vector has length ${orient.length}, expected ${d}.`);
+
+  // Mean and centred copy, in float64.
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    const o = i * d;
+    for (let j = 0; j < d; j++) mean[j] += x[o + j];
+  }
+  for (let j = 0; j < d; j++) mean[j] /= n;
+  if (!ws.centred || ws.centred.length < n * d) ws.centred = new Float64Array(n * d);
+  const xc = ws.centred;
+  let ss = 0;
+  for (let i = 0; i < n; i++) {
+    const o = i * d;
+    for (let j = 0; j < d; j++) {
+      const v = x[o + j] - mean[j];
+      xc[o + j] = v;
+      ss += v * v;
+    }
+  }
+  if (!Number.isFinite(ss)) throw new RangeError('pca: the data holds NaN or infinite values.');
+  const dof = Math.max(n - 1, 1);
+  const totalVariance = ss / dof;
+
+  const components = new Float64Array(k * d);
+  const coords = new Float64Array(n * k);
+  const lambda = new Float64Array(k);
+  const viaGram = n <= d;
+  const m = viaGram ? n : d;
+  if (!ws.product || ws.product.length < m * m) ws.product = new Float64Array(m * m);
+  let eig;
+  if (viaGram) {
+    eig = symmetricEigenTop(gram(xc, n, d, ws.product), n, k);
+  } else {
+    const xt = new Float64Array(d * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) xt[j * n + i] = xc[i * d + j];
+    eig = symmetricEigenTop(gram(xt, d, n, ws.product), d, k);
+  }
+  const lmax = Math.max(0, eig.values[m - 1]);
+  const tol = lmax * Math.max(n, d) * EPS * 16;
+  let rank = 0;
+  for (let t = 0; t < m; t++) if (eig.values[t] > tol) rank++;
+
+  // Components whose eigenvalue is numerically zero carry no variance: any unit vector orthogonal
+  // to the others will do (their coordinates are 0).
+  const real = Math.min(k, rank);
+  for (let c = 0; c < real; c++) lambda[c] = eig.values[m - 1 - c];
+  if (viaGram) {
+    // u_c = Xc^T v_c / sqrt(lambda_c), one pass over the rows for all components (each row stays
+    // in cache across them); the coordinates are sqrt(lambda_c) v_c (= Xc u_c).
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      for (let c = 0; c < real; c++) {
+        const w = eig.vectors[c * m + i];
+        const u = c * d;
+        for (let j = 0; j < d; j++) components[u + j] += w * xc[o + j];
+      }
+    }
+  } else {
+    components.set(eig.vectors.subarray(0, real * d));
+  }
+  for (let c = 0; c < real; c++) {
+    const u = components.subarray(c * d, c * d + d);
+    let nn = 0;
+    for (let j = 0; j < d; j++) nn += u[j] * u[j];
+    const inv = 1 / Math.sqrt(nn);
+    for (let j = 0; j < d; j++) u[j] *= inv;
+    if (viaGram) {
+      const s = Math.sqrt(lambda[c]);
+      for (let i = 0; i < n; i++) coords[i * k + c] = s * eig.vectors[c * m + i];
+    } else {
+      for (let i = 0; i < n; i++) {
+        const o = i * d;
+        let s = 0;
+        for (let j = 0; j < d; j++) s += xc[o + j] * u[j];
+        coords[i * k + c] = s;
+      }
+    }
+  }
+  for (let c = real; c < k; c++) completeBasis(components, c, d);
+
+  // Orientation.
+  for (let c = 0; c < k; c++) {
+    const u = components.subarray(c * d, c * d + d);
+    let sign = 0;
+    if (orient) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += u[j] * orient[j];
+      sign = Math.sign(s);
+    }
+    if (sign === 0) {
+      let best = 0;
+      for (let i = 0; i < n; i++) if (Math.abs(coords[i * k + c]) > Math.abs(best)) best = coords[i * k + c];
+      if (best === 0) for (let j = 0; j < d; j++) if (Math.abs(u[j]) > Math.abs(best)) best = u[j];
+      sign = best < 0 ? -1 : 1;
+    }
+    if (sign < 0) {
+      for (let j = 0; j < d; j++) u[j] = -u[j];
+      for (let i = 0; i < n; i++) coords[i * k + c] = -coords[i * k + c];
+    }
+  }
+
+  const explainedVariance = new Float64Array(k);
+  const explainedVarianceRatio = new Float64Array(k);
+  for (let c = 0; c < k; c++) {
+    explainedVariance[c] = lambda[c] / dof;
+    explainedVarianceRatio[c] = ss > 0 ? lambda[c] / ss : 0;
+  }
+  return { n, dim: d, k, rank, mean, components, explainedVariance, explainedVarianceRatio, totalVariance, coords };
+}
+
+/** Which Gram kernel runs: WebAssembly SIMD where available, else plain JS. */
+export function pcaBackend(): 'wasm' | 'js' {
+  return wasmGram() && !forceJs ? 'wasm' : 'js';
+}
+
+let forceJs = false;
+/** Tests and benchmarks: run the plain-JS kernel even where WebAssembly SIMD exists. */
+export function setPcaBackend(b: 'wasm' | 'js'): void {
+  forceJs = b === 'js';
+}
+
+function gram(x: Float64Array, rows: number, cols: number, out: Float64Array): Float64Array {
+  const w = forceJs ? null : wasmGram();
+  return w ? w.gram(x, rows, cols, out) : gramJs(x, rows, cols, out);
+}
+
+/** Fill row c with a unit vector orthogonal to rows 0..c-1 (Gram-Schmidt on the standard basis). */
+function completeBasis(components: Float64Array, c: number, d: number): void {
+  const u = components.subarray(c * d, c * d + d);
+  for (let e = 0; e < d; e++) {
+    u.fill(0);
+    u[e] = 1;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let p = 0; p < c; p++) {
+        const q = components.subarray(p * d, p * d + d);
+        let s = 0;
+        for (let j = 0; j < d; j++) s += q[j] * u[j];
+        for (let j = 0; j < d; j++) u[j] -= s * q[j];
+      }
+    }
+    let nn = 0;
+    for (let j = 0; j < d; j++) nn += u[j] * u[j];
+    if (nn > 1e-6) {
+      const inv = 1 / Math.sqrt(nn);
+      for (let j = 0; j < d; j++) u[j] *= inv;
+      return;
+    }
+  }
+}
+
+/** Coordinates of a vector (length d) on the components of `r`: (v - mean) . u_k. */
+export function projectOnComponents(r: PcaResult, v: Vec): Float64Array {
+  if (v.length !== r.dim) throw new RangeError(`projectOnComponents: vector has length ${v.length}, expected ${r.dim}.`);
+  const out = new Float64Array(r.k);
+  for (let c = 0; c < r.k; c++) {
+    const o = c * r.dim;
+    let s = 0;
+    for (let j = 0; j < r.dim; j++) s += (v[j] - r.mean[j]) * r.components[o + j];
+    out[c] = s;
+  }
+  return out;
+}
