@@ -1,0 +1,295 @@
+/**
+ * HF-style decoder checkpoints: config.json + safetensors tensors under HF names
+ * (`model.layers.{i}.self_attn.q_proj.weight`, ...).
+ *
+ * A Checkpoint hands out one tensor at a time, so a builder can convert a model of any size while
+ * holding only the tensor it works on. `randomCheckpoint` makes each tensor on demand from a seed
+ * (the same name and seed always give the same values), so benchmarks build Qwen3-0.6B-shaped
+ * models without ever materialising 2.4 GB of weights.
+ *
+ * The safetensors codec here is deliberately minimal (what checkpoints need: read views, write a
+ * header for streamed data); the general reader/writer lives in src/core/formats.
+ */
+import { DataError, FormatError } from '../errors';
+import { DTYPE_BYTES, numel, type DType, type RawTensor } from '../tensor';
+import { parseConfig, type DecoderConfig } from './config';
+
+export interface Checkpoint {
+  readonly config: DecoderConfig;
+  /** Names of the tensors held (HF names). */
+  names(): string[];
+  has(name: string): boolean;
+  /** A tensor by HF name in its stored dtype; throws DataError when absent. */
+  tensor(name: string): RawTensor;
+}
+
+// ---------- expected tensors ----------
+
+export interface TensorSpec { name: string; shape: number[]; kind: 'matrix' | 'norm' | 'bias' | 'embedding' }
+
+/** Every tensor an HF checkpoint of this config holds, in HF's order. */
+export function checkpointSpec(cfg: DecoderConfig): TensorSpec[] {
+  const d = cfg.hiddenSize;
+  const q = cfg.numHeads * cfg.headDim;
+  const kv = cfg.numKvHeads * cfg.headDim;
+  const I = cfg.intermediateSize;
+  const out: TensorSpec[] = [{ name: 'model.embed_tokens.weight', shape: [cfg.vocabSize, d], kind: 'embedding' }];
+  for (let i = 0; i < cfg.numLayers; i++) {
+    const p = `model.layers.${i}.`;
+    out.push({ name: p + 'input_layernorm.weight', shape: [d], kind: 'norm' });
+    out.push({ name: p + 'self_attn.q_proj.weight', shape: [q, d], kind: 'matrix' });
+    out.push({ name: p + 'self_attn.k_proj.weight', shape: [kv, d], kind: 'matrix' });
+    out.push({ name: p + 'self_attn.v_proj.weight', shape: [kv, d], kind: 'matrix' });
+    if (cfg.qkvBias) {
+      out.push({ name: p + 'self_attn.q_proj.bias', shape: [q], kind: 'bias' });
+      out.push({ name: p + 'self_attn.k_proj.bias', shape: [kv], kind: 'bias' });
+      out.push({ name: p + 'self_attn.v_proj.bias', shape: [kv], kind: 'bias' });
+    }
+    if (cfg.qkNorm) {
+      out.push({ name: p + 'self_attn.q_norm.weight', shape: [cfg.headDim], kind: 'norm' });
+      out.push({ name: p + 'self_attn.k_norm.weight', shape: [cfg.headDim], kind: 'norm' });
+    }
+    out.push({ name: p + 'self_attn.o_proj.weight', shape: [d, q], kind: 'matrix' });
+    if (cfg.oBias) out.push({ name: p + 'self_attn.o_proj.bias', shape: [d], kind: 'bias' });
+    out.push({ name: p + 'post_attention_layernorm.weight', shape: [d], kind: 'norm' });
+    out.push({ name: p + 'mlp.gate_proj.weight', shape: [I, d], kind: 'matrix' });
+    out.push({ name: p + 'mlp.up_proj.weight', shape: [I, d], kind: 'matrix' });
+    out.push({ name: p + 'mlp.down_proj.weight', shape: [d, I], kind: 'matrix' });
+    if (cfg.mlpBias) {
+      out.push({ name: p + 'mlp.gate_proj.bias', shape: [I], kind: 'bias' });
+      out.push({ name: p + 'mlp.up_proj.bias', shape: [I], kind: 'bias' });
+      out.push({ name: p + 'mlp.down_proj.bias', shape: [d], kind: 'bias' });
+    }
+  }
+  out.push({ name: 'model.norm.weight', shape: [d], kind: 'norm' });
+  if (!cfg.tieWordEmbeddings) out.push({ name: 'lm_head.weight', shape: [cfg.vocabSize, d], kind: 'matrix' });
+  return out;
+}
+
+/** The lm_head weight's name (the embedding when tied). */
+export function lmHeadName(cfg: DecoderConfig): string {
+  return cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+}
+
+// ---------- random checkpoints ----------
+
+/** sfc32: small, fast, good enough for weights; seeded per tensor from (seed, name). */
+function sfc32(a: number, b: number, c: number, d: number): () => number {
+  return () => {
+    a |= 0; b |= 0; c |= 0; d |= 0;
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  };
+}
+
+function hashString(s: string, seed: number): [number, number, number, number] {
+  // cyrb128-style mixing of the name with the seed
+  let h1 = 1779033703 ^ seed, h2 = 3144134277 ^ seed, h3 = 1013904242, h4 = 2773480762;
+  for (let i = 0; i < s.length; i++) {
+    const k = s.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+  }
+  h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+  h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+  h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
+  h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+  return [(h1 ^ h2 ^ h3 ^ h4) >>> 0, (h2 ^ h1) >>> 0, (h3 ^ h1) >>> 0, (h4 ^ h1) >>> 0];
+}
+
+/** Fill `out` with N(mean, std) values (Box-Muller). */
+function fillNormal(out: Float32Array, rand: () => number, mean: number, std: number): void {
+  for (let i = 0; i < out.length; i += 2) {
+    const u1 = 1 - rand();
+    const u2 = rand();
+    const r = Math.sqrt(-2 * Math.log(u1)) * std;
+    out[i] = mean + r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < out.length) out[i + 1] = mean + r * Math.sin(2 * Math.PI * u2);
+  }
+}
+
+export interface RandomCheckpointOptions {
+  seed?: number;
+  /** Stored dtype of the tensors (values are rounded to it). Default float32. */
+  dtype?: 'float32' | 'bfloat16';
+}
+
+/** float32 values -> bf16 raw bytes, round-to-nearest-even. */
+export function f32ToBf16Bytes(values: Float32Array): Uint8Array {
+  const u32 = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < u32.length; i++) {
+    const u = u32[i];
+    out[i] = (u & 0x7fffffff) > 0x7f800000 ? 0x7fc0 : ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/**
+ * Values of a random tensor: matrices N(0, 1/fan_in) (so every projection keeps unit scale and
+ * attention is neither uniform nor one-hot), embeddings N(0, 1/d) (logits ~ N(0, 1) when tied),
+ * norms 1 + N(0, 0.1), biases N(0, 0.1).
+ */
+export function randomTensorValues(spec: TensorSpec, seed: number): Float32Array {
+  const rand = sfc32(...hashString(spec.name, seed));
+  const vals = new Float32Array(numel(spec.shape));
+  const fanIn = spec.shape[spec.shape.length - 1];
+  switch (spec.kind) {
+    case 'matrix': fillNormal(vals, rand, 0, 1 / Math.sqrt(fanIn)); break;
+    case 'embedding': fillNormal(vals, rand, 0, 1 / Math.sqrt(fanIn)); break;
+    case 'norm': fillNormal(vals, rand, 1, 0.1); break;
+    case 'bias': fillNormal(vals, rand, 0, 0.1); break;
+  }
+  return vals;
+}
+
+/** A checkpoint of random weights, each tensor made when asked for (nothing is cached). */
+export function randomCheckpoint(config: DecoderConfig | Record<string, unknown>, opts: RandomCheckpointOptions = {}): Checkpoint {
+  const cfg = 'modelType' in config ? (config as DecoderConfig) : parseConfig(config as Record<string, unknown>);
+  const seed = opts.seed ?? 0;
+  const dtype = opts.dtype ?? 'float32';
+  const specs = new Map(checkpointSpec(cfg).map((s) => [s.name, s]));
+  return {
+    config: cfg,
+    names: () => [...specs.keys()],
+    has: (n) => specs.has(n),
+    tensor(name) {
+      const spec = specs.get(name);
+      if (!spec) throw new DataError('checkpoint-missing', `The checkpoint has no tensor "${name}".`, { name });
+      const vals = randomTensorValues(spec, seed);
+      const data = dtype === 'bfloat16' ? f32ToBf16Bytes(vals) : new Uint8Array(vals.buffer);
+      return { dtype, shape: spec.shape, data };
+    },
+  };
+}
+
+// ---------- safetensors (minimal) ----------
+
+const ST_DTYPES: Record<string, DType> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64', I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool' };
+const ST_NAMES: Partial<Record<DType, string>> = Object.fromEntries(Object.entries(ST_DTYPES).map(([k, v]) => [v, k]));
+
+/** Parse a safetensors file into tensors whose data are views into `bytes`. */
+export function readSafetensors(bytes: Uint8Array, fileName = 'safetensors file'): Map<string, RawTensor> {
+  if (bytes.byteLength < 8) throw new FormatError('safetensors-truncated', `${fileName} is too short to be a safetensors file.`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const hlen = Number(dv.getBigUint64(0, true));
+  if (hlen > bytes.byteLength - 8 || hlen > 100_000_000) throw new FormatError('safetensors-header', `${fileName} has a header length (${hlen}) beyond the file.`);
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hlen)));
+  } catch {
+    throw new FormatError('safetensors-header', `${fileName} has a header that is not JSON.`);
+  }
+  const base = 8 + hlen;
+  const out = new Map<string, RawTensor>();
+  for (const [name, e] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const dtype = ST_DTYPES[e?.dtype];
+    if (!dtype) throw new FormatError('safetensors-dtype', `${fileName}: tensor "${name}" has unsupported dtype ${e?.dtype}.`);
+    const [a, b] = e.data_offsets ?? [];
+    const n = numel(e.shape);
+    if (!Number.isInteger(a) || !Number.isInteger(b) || b - a !== n * DTYPE_BYTES[dtype] || base + b > bytes.byteLength) {
+      throw new FormatError('safetensors-range', `${fileName}: tensor "${name}" does not fit its shape [${e.shape}] or the file.`);
+    }
+    out.set(name, { dtype, shape: e.shape, data: bytes.subarray(base + a, base + b) });
+  }
+  return out;
+}
+
+export interface SafetensorsEntry { name: string; dtype: DType; shape: number[] }
+
+/** The header (length prefix + JSON, padded to 8 bytes) for tensors whose data follow in order. */
+export function safetensorsHeader(entries: SafetensorsEntry[], metadata?: Record<string, string>): Uint8Array {
+  const h: Record<string, unknown> = {};
+  if (metadata) h.__metadata__ = metadata;
+  let off = 0;
+  for (const e of entries) {
+    const st = ST_NAMES[e.dtype];
+    if (!st) throw new DataError('safetensors-dtype', `dtype ${e.dtype} cannot be stored in safetensors.`);
+    const len = numel(e.shape) * DTYPE_BYTES[e.dtype];
+    h[e.name] = { dtype: st, shape: e.shape, data_offsets: [off, off + len] };
+    off += len;
+  }
+  let json = JSON.stringify(h);
+  while ((json.length + 8) % 8 !== 0) json += ' ';
+  const jb = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + jb.byteLength);
+  new DataView(out.buffer).setBigUint64(0, BigInt(jb.byteLength), true);
+  out.set(jb, 8);
+  return out;
+}
+
+/** One safetensors file in memory (small checkpoints and tests). */
+export function writeSafetensors(tensors: [string, RawTensor][], metadata?: Record<string, string>): Uint8Array {
+  const header = safetensorsHeader(tensors.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })), metadata);
+  const total = header.byteLength + tensors.reduce((a, [, t]) => a + t.data.byteLength, 0);
+  const out = new Uint8Array(total);
+  out.set(header, 0);
+  let off = header.byteLength;
+  for (const [, t] of tensors) { out.set(t.data, off); off += t.data.byteLength; }
+  return out;
+}
+
+/** A checkpoint over tensors already in memory (e.g. read from safetensors shards). Checks names and shapes. */
+export function checkpointFromTensors(config: DecoderConfig | Record<string, unknown> | string, tensors: Map<string, RawTensor>): Checkpoint {
+  const cfg = typeof config === 'object' && 'modelType' in config ? (config as DecoderConfig) : parseConfig(config as Record<string, unknown> | string);
+  for (const spec of checkpointSpec(cfg)) {
+    const t = tensors.get(spec.name);
+    if (!t) throw new DataError('checkpoint-missing', `The checkpoint has no tensor "${spec.name}", which a ${cfg.modelType} model of this config needs.`, { name: spec.name });
+    if (t.shape.join(',') !== spec.shape.join(',')) {
+      throw new DataError('checkpoint-shape', `Tensor "${spec.name}" has shape [${t.shape}], but the config implies [${spec.shape}].`, { name: spec.name });
+    }
+    if (!['float32', 'float16', 'bfloat16'].includes(t.dtype)) throw new DataError('checkpoint-dtype', `Tensor "${spec.name}" is ${t.dtype}; weights must be float32, float16 or bfloat16.`);
+  }
+  return {
+    config: cfg,
+    names: () => [...tensors.keys()],
+    has: (n) => tensors.has(n),
+    tensor(name) {
+      const t = tensors.get(name);
+      if (!t) throw new DataError('checkpoint-missing', `The checkpoint has no tensor "${name}".`, { name });
+      return t;
+    },
+  };
+}
+
+/** A checkpoint from config.json text and the bytes of its safetensors files (one or several shards). */
+export function checkpointFromSafetensors(configJson: string | Record<string, unknown>, files: { name: string; bytes: Uint8Array }[]): Checkpoint {
+  if (!files.length) throw new DataError('checkpoint-empty', 'The checkpoint folder holds no .safetensors file.');
+  const all = new Map<string, RawTensor>();
+  for (const f of files) for (const [n, t] of readSafetensors(f.bytes, f.name)) all.set(n, t);
+  return checkpointFromTensors(configJson, all);
+}
+
+export interface ShardPlan {
+  /** File name and the tensor names it holds, in order. */
+  files: { file: string; tensors: SafetensorsEntry[] }[];
+  /** `model.safetensors.index.json` content when there is more than one shard. */
+  index?: { metadata: { total_size: number }; weight_map: Record<string, string> };
+}
+
+/** How to split a checkpoint into safetensors shards of at most `maxShardBytes` (HF file naming). */
+export function planShards(ckpt: Checkpoint, dtype: DType, maxShardBytes = 1 << 30): ShardPlan {
+  const specs = checkpointSpec(ckpt.config);
+  const groups: SafetensorsEntry[][] = [[]];
+  let size = 0, total = 0;
+  for (const s of specs) {
+    const len = numel(s.shape) * DTYPE_BYTES[dtype];
+    if (size > 0 && size + len > maxShardBytes) { groups.push([]); size = 0; }
+    groups[groups.length - 1].push({ name: s.name, dtype, shape: s.shape });
+    size += len; total += len;
+  }
+  if (groups.length === 1) return { files: [{ file: 'model.safetensors', tensors: groups[0] }] };
+  const n = String(groups.length).padStart(5, '0');
+  const files = groups.map((g, i) => ({ file: `model-${String(i + 1).padStart(5, '0')}-of-${n}.safetensors`, tensors: g }));
+  const weight_map: Record<string, string> = {};
+  for (const f of files) for (const t of f.tensors) weight_map[t.name] = f.file;
+  return { files, index: { metadata: { total_size: total }, weight_map } };
+}

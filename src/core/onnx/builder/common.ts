@@ -1,0 +1,112 @@
+/**
+ * Pieces both export styles share: the graph's inputs/outputs (as transformers.js expects them),
+ * linear layers (MatMul on a transposed weight, or MatMulNBits for 4-bit), the embedding and lm_head.
+ */
+import { decodeF32 } from '../../tensor';
+import type { Checkpoint } from '../../lm/checkpoint';
+import type { DecoderConfig } from '../../lm/config';
+import { attrInt, makeValueInfo, TensorDataType } from '../proto';
+import { type GraphBuilder } from './graph';
+import { f32ToF16Array, quantizeQ4, transpose, f32ToF16Bits } from './weights';
+
+export type ExportStyle = 'genai' | 'optimum';
+export type ModelDType = 'fp32' | 'fp16' | 'q4' | 'q4f16';
+
+export interface EmitContext {
+  g: GraphBuilder;
+  ck: Checkpoint;
+  cfg: DecoderConfig;
+  dtype: ModelDType;
+  blockSize: number;
+  accuracyLevel: number;
+}
+
+export const isQ4 = (d: ModelDType) => d === 'q4' || d === 'q4f16';
+export const actOf = (d: ModelDType) => (d === 'fp16' || d === 'q4f16' ? 'float16' : 'float32') as 'float16' | 'float32';
+
+export function f32(ck: Checkpoint, name: string): Float32Array {
+  return decodeF32(ck.tensor(name));
+}
+
+/** Graph inputs and outputs shared by both styles (names and dims as transformers.js exports use). */
+export function declareIO(ctx: EmitContext): void {
+  const { g, cfg } = ctx;
+  const act = g.actType;
+  g.inputs.push(makeValueInfo('input_ids', TensorDataType.INT64, ['batch_size', 'sequence_length']));
+  g.inputs.push(makeValueInfo('attention_mask', TensorDataType.INT64, ['batch_size', 'total_sequence_length']));
+  g.inputs.push(makeValueInfo('position_ids', TensorDataType.INT64, ['batch_size', 'sequence_length']));
+  for (let i = 0; i < cfg.numLayers; i++) {
+    for (const kv of ['key', 'value']) {
+      g.inputs.push(makeValueInfo(`past_key_values.${i}.${kv}`, act, ['batch_size', cfg.numKvHeads, 'past_sequence_length', cfg.headDim]));
+    }
+  }
+  g.outputs.push(makeValueInfo('logits', act, ['batch_size', 'sequence_length', cfg.vocabSize]));
+  for (let i = 0; i < cfg.numLayers; i++) {
+    for (const kv of ['key', 'value']) {
+      g.outputs.push(makeValueInfo(`present.${i}.${kv}`, act, ['batch_size', cfg.numKvHeads, 'total_sequence_length', cfg.headDim]));
+    }
+  }
+}
+
+/**
+ * y = x . W^T (+ b) for an HF Linear weight W [N, K]; the node is `<scope>/MatMul` (or
+ * `<scope>/MatMulNBits`), the bias `<scope>/Add`. Reads and converts one tensor at a time.
+ */
+export function emitLinear(ctx: EmitContext, scope: string, x: string, weightName: string, biasName?: string, output?: string): string {
+  const { g, ck } = ctx;
+  const wt = ck.tensor(weightName);
+  const [N, K] = wt.shape;
+  const w = decodeF32(wt);
+  const base = scope.replace(/^\//, '').replace(/\//g, '.');
+  const outs = biasName || !output ? undefined : [output];
+  let y: string;
+  if (isQ4(ctx.dtype)) {
+    const f16 = ctx.dtype === 'q4f16';
+    const q = quantizeQ4(w, N, K, ctx.blockSize, f16 ? (s) => f16ToF32(f32ToF16Bits(s)) : undefined);
+    const B = g.init(`${base}.MatMulNBits.weight_Q4`, TensorDataType.UINT8, [N, q.kBlocks, ctx.blockSize / 2], q.packed);
+    const S = f16
+      ? g.init(`${base}.MatMulNBits.scales`, TensorDataType.FLOAT16, [N * q.kBlocks], f32ToF16Array(q.scales))
+      : g.init(`${base}.MatMulNBits.scales`, TensorDataType.FLOAT, [N * q.kBlocks], q.scales);
+    const Z = g.init(`${base}.MatMulNBits.zero_points`, TensorDataType.UINT8, [N * Math.ceil(q.kBlocks / 2)], q.zeroPoints);
+    const attrs = [attrInt('K', K), attrInt('N', N), attrInt('bits', 4), attrInt('block_size', ctx.blockSize)];
+    if (ctx.accuracyLevel) attrs.push(attrInt('accuracy_level', ctx.accuracyLevel));
+    y = g.op1(scope, 'MatMulNBits', [x, B, S, Z], { domain: 'com.microsoft', attrs, outputs: outs });
+  } else {
+    const W = g.initAct(`${base}.MatMul.weight`, [K, N], transpose(w, N, K));
+    y = g.op1(scope, 'MatMul', [x, W], { outputs: outs });
+  }
+  if (biasName) {
+    const b = g.initAct(`${base}.Add.bias`, [N], f32(ck, biasName));
+    y = g.op1(scope, 'Add', [y, b], { outputs: output ? [output] : undefined });
+  }
+  return y;
+}
+
+function f16ToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Gather(embed_tokens, input_ids): `/model/embed_tokens/Gather`. */
+export function emitEmbedding(ctx: EmitContext): string {
+  const { g, ck, cfg } = ctx;
+  const E = g.initAct('model.embed_tokens.weight', [cfg.vocabSize, cfg.hiddenSize], f32(ck, 'model.embed_tokens.weight'));
+  return g.op1('/model/embed_tokens', 'Gather', [E, 'input_ids']);
+}
+
+/** The lm_head projection writing graph output `logits`. */
+export function emitLmHead(ctx: EmitContext, x: string): void {
+  const name = ctx.cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+  emitLinear(ctx, '/lm_head', x, name, undefined, 'logits');
+}
+
+/** Bias names present for a projection (undefined when the config has none). */
+export function biasOf(ctx: EmitContext, weightName: string, has: boolean): string | undefined {
+  if (!has) return undefined;
+  const b = weightName.replace(/\.weight$/, '.bias');
+  return ctx.ck.has(b) ? b : undefined;
+}

@@ -1,0 +1,104 @@
+/**
+ * Build an ONNX decoder (transformers.js-compatible inputs/outputs) from an HF-style checkpoint,
+ * in either export style found in the wild (see FORMATS.md section 5):
+ *
+ *   buildDecoder(checkpoint, { style: 'genai' | 'optimum', dtype: 'fp32' | 'fp16' | 'q4' | 'q4f16' })
+ *     -> { onnx, externalData?, fileName, externalDataName? }
+ *
+ * Weights are read from the checkpoint one tensor at a time and converted (transposed, rounded to
+ * fp16 or 4-bit quantised) into the graph; the result holds the converted weights once plus the
+ * encoded bytes.
+ */
+import type { Checkpoint } from '../../lm/checkpoint';
+import { DataError } from '../../errors';
+import { encodeModel, type ModelProto } from '../proto';
+import { actOf, type EmitContext, type ExportStyle, type ModelDType } from './common';
+import { GraphBuilder } from './graph';
+import { buildGenaiGraph } from './genai';
+import { buildOptimumGraph } from './optimum';
+
+export type { ExportStyle, ModelDType } from './common';
+export { quantizeQ4, dequantizeQ4, f32ToF16Bits, f32ToF16Array, transpose } from './weights';
+
+export interface BuildOptions {
+  style: ExportStyle;
+  dtype: ModelDType;
+  /**
+   * Put weights of >= 1 KiB into a side file (`<file>_data`). 'auto' (default) does so only when the
+   * weights would push the .onnx file past 1.8 GB (protobuf's 2 GB limit).
+   */
+  externalData?: boolean | 'auto';
+  /** MatMulNBits block size (default 32). */
+  blockSize?: number;
+  /** MatMulNBits accuracy_level (0 = same as activations; 4 = int8 compute, faster on CPU). Default 4. */
+  accuracyLevel?: number;
+  /** genai style: rows of the rotary cos/sin caches (default min(max_position_embeddings, 32768)). */
+  contextLength?: number;
+}
+
+export interface BuiltDecoder {
+  onnx: Uint8Array;
+  /** Present when weights were written as external data; save it as `externalDataName` beside the .onnx. */
+  externalData?: Uint8Array;
+  /** `model<suffix>.onnx` per the hub convention for this dtype. */
+  fileName: string;
+  externalDataName?: string;
+}
+
+/** File name suffix per dtype, as hub repos name them. */
+export const DTYPE_SUFFIX: Record<ModelDType, string> = { fp32: '', fp16: '_fp16', q4: '_q4', q4f16: '_q4f16' };
+
+export function modelFileName(dtype: ModelDType): string {
+  return `model${DTYPE_SUFFIX[dtype]}.onnx`;
+}
+
+/** Rough bytes the weights take in a given dtype (to decide on external data). */
+export function estimateWeightBytes(ck: Checkpoint, dtype: ModelDType): number {
+  const c = ck.config;
+  const layer = c.hiddenSize * (c.numHeads + 2 * c.numKvHeads) * c.headDim + c.numHeads * c.headDim * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize;
+  const emb = c.vocabSize * c.hiddenSize;
+  const per = dtype === 'fp32' ? 4 : dtype === 'fp16' ? 2 : 0.5 + 4 / 32;
+  const embPer = dtype === 'fp16' || dtype === 'q4f16' ? 2 : 4;
+  return layer * c.numLayers * per + emb * embPer + emb * per;
+}
+
+export function buildDecoder(checkpoint: Checkpoint, options: BuildOptions): BuiltDecoder {
+  const { style, dtype } = options;
+  if (style !== 'genai' && style !== 'optimum') throw new DataError('build-style', `Unknown export style "${style}" (use genai or optimum).`);
+  if (!['fp32', 'fp16', 'q4', 'q4f16'].includes(dtype)) throw new DataError('build-dtype', `Unknown dtype "${dtype}" (use fp32, fp16, q4 or q4f16).`);
+  const blockSize = options.blockSize ?? 32;
+  if (![16, 32, 64, 128].includes(blockSize)) throw new DataError('build-block', `MatMulNBits block size must be 16, 32, 64 or 128, got ${blockSize}.`);
+  const fileName = modelFileName(dtype);
+  const ext = options.externalData ?? 'auto';
+  const useExternal = ext === true || (ext === 'auto' && estimateWeightBytes(checkpoint, dtype) > 1.8e9);
+  const externalDataName = useExternal ? `${fileName}_data` : undefined;
+  const g = new GraphBuilder(actOf(dtype), externalDataName ? { location: externalDataName, threshold: 1024 } : undefined);
+  const ctx: EmitContext = { g, ck: checkpoint, cfg: checkpoint.config, dtype, blockSize, accuracyLevel: options.accuracyLevel ?? 4 };
+  if (style === 'optimum') buildOptimumGraph(ctx);
+  else buildGenaiGraph(ctx, options.contextLength ?? Math.min(checkpoint.config.maxPositionEmbeddings, 32768));
+
+  const model: ModelProto = {
+    ir_version: 8,
+    opset_import: [
+      { domain: '', version: 17 },
+      { domain: 'com.microsoft', version: 1 },
+    ],
+    producer_name: 'persona-space',
+    producer_version: `builder/${style}`,
+    graph: {
+      name: `${checkpoint.config.modelType}-${style}-${dtype}`,
+      node: g.nodes,
+      initializer: g.initializers,
+      input: g.inputs,
+      output: g.outputs,
+      value_info: [],
+    },
+    metadata_props: [
+      { key: 'persona_space.style', value: style },
+      { key: 'persona_space.dtype', value: dtype },
+      { key: 'persona_space.model_type', value: checkpoint.config.modelType },
+    ],
+  };
+  const externalData = g.externalData();
+  return { onnx: encodeModel(model), externalData, fileName, externalDataName: externalData ? externalDataName : undefined };
+}

@@ -1,0 +1,132 @@
+/**
+ * Weight conversions for the builder: float16 rounding, transposition, and 4-bit block
+ * quantisation in the layout of com.microsoft.MatMulNBits (bits=4, block_size=32).
+ *
+ * MatMulNBits computes Y = A . dequant(B)^T with B laid out [N][k_blocks][block_size/2 bytes]:
+ * row n is output feature n, i.e. exactly an HF Linear weight row (W is [out, in]). Two 4-bit
+ * values per byte, the even element in the low nibble. dequant = (q - zero_point) * scale, one
+ * scale and one 4-bit zero point per block (zero points packed two per byte, per row).
+ */
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** float32 -> IEEE half bits, round-to-nearest-even, overflow to infinity (as numpy/torch do). */
+export function f32ToF16Bits(x: number): number {
+  f32[0] = x;
+  const u = u32[0];
+  const sign = (u >>> 16) & 0x8000;
+  const exp = (u >>> 23) & 0xff;
+  let mant = u & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign; // underflow to zero
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  // a carry out of the mantissa correctly rounds up into the next binade (or to infinity)
+  return sign | h;
+}
+
+export function f32ToF16Array(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = f32ToF16Bits(values[i]);
+  return out;
+}
+
+/** [rows, cols] -> [cols, rows]. */
+export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) {
+    const ro = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = w[ro + c];
+  }
+  return out;
+}
+
+export interface Q4Weight {
+  /** N x kBlocks x (blockSize / 2) bytes. */
+  packed: Uint8Array;
+  /** N x kBlocks scales (float32; round to f16 separately for f16 activations). */
+  scales: Float32Array;
+  /** N x ceil(kBlocks / 2) bytes of 4-bit zero points. */
+  zeroPoints: Uint8Array;
+  N: number;
+  K: number;
+  kBlocks: number;
+  blockSize: number;
+}
+
+/**
+ * Asymmetric 4-bit quantisation of W [N, K] (an HF Linear weight) per block of `blockSize` along K.
+ * The block range always includes 0, so zeros stay exact. `roundScale` maps each scale to the
+ * precision it will be stored in (e.g. to float16) before the codes are chosen.
+ */
+export function quantizeQ4(w: Float32Array, N: number, K: number, blockSize = 32, roundScale: (s: number) => number = (s) => Math.fround(s)): Q4Weight {
+  const kBlocks = Math.ceil(K / blockSize);
+  const blob = blockSize / 2;
+  const packed = new Uint8Array(N * kBlocks * blob);
+  const scales = new Float32Array(N * kBlocks);
+  const zpRow = Math.ceil(kBlocks / 2);
+  const zeroPoints = new Uint8Array(N * zpRow);
+  for (let n = 0; n < N; n++) {
+    const row = n * K;
+    for (let b = 0; b < kBlocks; b++) {
+      const k0 = b * blockSize;
+      const k1 = Math.min(K, k0 + blockSize);
+      let mn = 0, mx = 0;
+      for (let k = k0; k < k1; k++) {
+        const v = w[row + k];
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+      }
+      let scale = roundScale((mx - mn) / 15);
+      let zp: number;
+      if (!(scale > 0) || !Number.isFinite(scale)) { scale = 1; zp = 8; }
+      else zp = Math.min(15, Math.max(0, Math.round(-mn / scale)));
+      scales[n * kBlocks + b] = scale;
+      const zi = n * zpRow + (b >> 1);
+      zeroPoints[zi] |= b & 1 ? zp << 4 : zp;
+      const base = (n * kBlocks + b) * blob;
+      for (let k = k0; k < k1; k++) {
+        const q = Math.min(15, Math.max(0, Math.round(w[row + k] / scale) + zp));
+        const j = k - k0;
+        packed[base + (j >> 1)] |= j & 1 ? q << 4 : q;
+      }
+      // padding past K stays code 0; MatMulNBits ignores columns beyond K
+    }
+  }
+  return { packed, scales, zeroPoints, N, K, kBlocks, blockSize };
+}
+
+/** W [N, K] as MatMulNBits sees it (for tests and error estimates). */
+export function dequantizeQ4(q: Q4Weight): Float32Array {
+  const out = new Float32Array(q.N * q.K);
+  const blob = q.blockSize / 2;
+  const zpRow = Math.ceil(q.kBlocks / 2);
+  for (let n = 0; n < q.N; n++) {
+    for (let b = 0; b < q.kBlocks; b++) {
+      const scale = q.scales[n * q.kBlocks + b];
+      const zb = q.zeroPoints[n * zpRow + (b >> 1)];
+      const zp = b & 1 ? zb >> 4 : zb & 15;
+      for (let j = 0; j < q.blockSize; j++) {
+        const k = b * q.blockSize + j;
+        if (k >= q.K) break;
+        const byte = q.packed[(n * q.kBlocks + b) * blob + (j >> 1)];
+        const code = j & 1 ? byte >> 4 : byte & 15;
+        out[n * q.K + k] = (code - zp) * scale;
+      }
+    }
+  }
+  return out;
+}
