@@ -11,7 +11,7 @@
 import { decodeF32 } from '../tensor';
 import type { Checkpoint } from './checkpoint';
 import { lmHeadName } from './checkpoint';
-import { ropeInvFreq, type DecoderConfig } from './config';
+import type { DecoderConfig } from './config';
 
 export interface ReferenceOutput {
   /** seq x vocab, row-major. */
@@ -80,13 +80,36 @@ function applyRope(x: Vec, seq: number, heads: number, headDim: number, pos: num
 
 const silu = (v: number) => v / (1 + Math.exp(-v));
 
+/**
+ * Inverse RoPE frequencies, kept separate from config.ts's ropeInvFreq on purpose (the builder uses
+ * that one): written from HF's _compute_default_rope_parameters / _compute_llama3_parameters /
+ * linear scaling, vectorised the way HF writes it (scale all, then override the medium band).
+ */
+function invFrequencies(cfg: DecoderConfig): Float64Array {
+  const dim = cfg.headDim;
+  const base = Array.from({ length: dim / 2 }, (_, i) => 1 / cfg.ropeTheta ** ((2 * i) / dim));
+  const rs = cfg.ropeScaling;
+  if (!rs) return Float64Array.from(base);
+  if (rs.type === 'linear') return Float64Array.from(base.map((f) => f / rs.factor));
+  const lowFreqWavelen = rs.originalMaxPositionEmbeddings / rs.lowFreqFactor;
+  const highFreqWavelen = rs.originalMaxPositionEmbeddings / rs.highFreqFactor;
+  return Float64Array.from(base.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    const scaled = wavelen > lowFreqWavelen ? f / rs.factor : f;
+    const smooth = (rs.originalMaxPositionEmbeddings / wavelen - rs.lowFreqFactor) / (rs.highFreqFactor - rs.lowFreqFactor);
+    const smoothed = ((1 - smooth) * scaled) / rs.factor + smooth * scaled;
+    const isMedium = !(wavelen < highFreqWavelen) && !(wavelen > lowFreqWavelen);
+    return isMedium ? smoothed : scaled;
+  }));
+}
+
 export function referenceForward(config: DecoderConfig, weights: Checkpoint, inputIds: number[], opts: ReferenceOptions = {}): ReferenceOutput {
   const cfg = config;
   const seq = inputIds.length;
   const d = cfg.hiddenSize, H = cfg.numHeads, KV = cfg.numKvHeads, hd = cfg.headDim, I = cfg.intermediateSize;
   const group = H / KV;
   const pos = opts.positionIds ?? inputIds.map((_, i) => i);
-  const invFreq = ropeInvFreq(cfg);
+  const invFreq = invFrequencies(cfg);
   const eps = cfg.rmsNormEps;
 
   const emb = weights.tensor('model.embed_tokens.weight');
