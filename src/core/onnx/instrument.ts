@@ -1,0 +1,259 @@
+/**
+ * Instrument an ONNX decoder (onnxruntime-genai builder or Optimum export) for persona work:
+ *
+ *   after every layer L's residual sum (TransformerLens `blocks.L.hook_resid_post`):
+ *     h <- h + steer[L]                                   (steering; zeros = off)
+ *     h <- h + relu(cap_tau[L] - h.cap_axis[L]) cap_axis[L] (capping; tau = -Infinity = off)
+ *   in float32 even when the residual is float16 (Cast in, Cast out), and every consumer of the
+ *   residual (the next layer, the final norm) reads the modified stream. The packed output
+ *   `resid_post` [L, batch, seq, d] reports h after steering and capping at every layer.
+ *
+ * The new inputs are plain graph inputs fed on every run (onnxruntime-web does not expose
+ * overridable initializers), so they can change between tokens without a new session. Only ops
+ * that onnxruntime-web has on WASM and WebGPU are used (Gather, Add, Mul, Sub, ReduceSum, Relu,
+ * Cast, Unsqueeze, Concat). The weights are not copied: large initializers become external data
+ * pointing into the original bytes.
+ */
+import { PersonaSpaceError } from '../errors';
+import {
+  attrInt, attrInts, decodeModel, encodeModel, makeNode, makeTensor, makeValueInfo, TensorDataType,
+  type GraphProto, type ModelProto, type NodeProto, type TensorProto,
+} from './proto';
+import { externalizeWeights, type ExternalFile } from './rewrite/externalize';
+import { GraphIndex } from './rewrite/graph';
+import { locateResidualStream, type ExportStyle, type ResidualStream } from './rewrite/locate';
+
+export { UnsupportedGraphError, detectStyle, type ExportStyle } from './rewrite/locate';
+export type { ExternalFile } from './rewrite/externalize';
+
+/** Graph input: steering vectors, float32 [numLayers, hiddenSize]; row L is added at layer L. */
+export const STEER_INPUT = 'steer';
+/** Graph input: capping axes, float32 [numLayers, hiddenSize]; unit vectors, zeros = off. */
+export const CAP_AXIS_INPUT = 'cap_axis';
+/** Graph input: capping thresholds, float32 [numLayers]; -Infinity = off. */
+export const CAP_TAU_INPUT = 'cap_tau';
+/** Graph output: resid_post after steering and capping, float32 [numLayers, batch, seq, hiddenSize]. */
+export const RESID_POST_OUTPUT = 'resid_post';
+
+export type ResidDtype = 'float32' | 'float16';
+
+export interface InstrumentInfo {
+  style: ExportStyle;
+  numLayers: number;
+  hiddenSize: number;
+  /** dtype of the model's own residual stream (the taps and interventions are float32 regardless). */
+  residDtype: ResidDtype;
+  /** Every input / output of the instrumented graph, in graph order. */
+  inputNames: string[];
+  outputNames: string[];
+  /** Things the structural search noticed but did not stop on (e.g. node names that disagree). */
+  warnings: string[];
+}
+
+export interface InstrumentedModel {
+  /** The rewritten ModelProto; a few kB when the weights are external. */
+  graph: Uint8Array;
+  /** Pass as the onnxruntime session option `externalData` (views into the original bytes, no copies). */
+  externalData: ExternalFile[];
+  info: InstrumentInfo;
+}
+
+export interface InstrumentOptions {
+  /** The model's own external data files (`model.onnx_data`, ...), by the location the graph names. */
+  externalData?: ExternalFile[];
+  /** Initializers of at least this many bytes stay in the original buffer (default 1024). */
+  externalizeThreshold?: number;
+  /** Virtual file name for the weights left in the model bytes (default `persona-space.weights`). */
+  weightsPath?: string;
+  /** Add the packed `resid_post` output (default true). Without it only steering and capping are added. */
+  taps?: boolean;
+  /** The hidden size, when the graph does not reveal it. */
+  hiddenSize?: number;
+}
+
+const PREFIX = '/persona_space';
+
+export function instrumentDecoder(modelBytes: Uint8Array, opts: InstrumentOptions = {}): InstrumentedModel {
+  const model = decodeModel(modelBytes);
+  const index = new GraphIndex(model.graph);
+  for (const name of [STEER_INPUT, CAP_AXIS_INPUT, CAP_TAU_INPUT, RESID_POST_OUTPUT]) {
+    if (index.producer.has(name) || index.graphInputs.has(name) || index.initializers.has(name)) {
+      throw new PersonaSpaceError('onnx-already-instrumented', `This model already has a tensor named "${name}"; was it instrumented twice?`);
+    }
+  }
+  const stream = locateResidualStream(index, { hiddenSize: opts.hiddenSize });
+  rewrite(model, index, stream, opts.taps ?? true);
+  return finish(model, modelBytes, stream, opts);
+}
+
+/**
+ * The uninstrumented graph with every resid_post[L] made a graph output (named as in the graph,
+ * the last layer's hidden sum made visible): the reference the instrumented taps are checked against.
+ */
+export function exposeResidualStream(modelBytes: Uint8Array, opts: InstrumentOptions = {}): InstrumentedModel & { residualNames: string[] } {
+  const model = decodeModel(modelBytes);
+  const index = new GraphIndex(model.graph);
+  const stream = locateResidualStream(index, { hiddenSize: opts.hiddenSize });
+  const names: string[] = [];
+  for (const site of stream.sites) {
+    let name = site.tensor;
+    if (!name) {
+      const norm = site.fusedFinalNorm!;
+      name = `${PREFIX}/layers.${site.layer}/resid_post_hidden_sum`;
+      while (norm.output.length < 3) norm.output.push('');
+      norm.output[3] = name;
+    }
+    names.push(name);
+    if (!model.graph.output.some((o) => o.name === name)) {
+      model.graph.output.push(makeValueInfo(name, stream.residType, ['batch', 'sequence', stream.hiddenSize]));
+    }
+  }
+  return { ...finish(model, modelBytes, stream, opts), residualNames: names };
+}
+
+function finish(model: ModelProto, modelBytes: Uint8Array, stream: ResidualStream, opts: InstrumentOptions): InstrumentedModel {
+  const ext = externalizeWeights(model.graph, modelBytes, {
+    path: opts.weightsPath ?? 'persona-space.weights',
+    threshold: opts.externalizeThreshold ?? 1024,
+    existing: opts.externalData,
+  });
+  const graph = encodeModel(model);
+  return {
+    graph,
+    externalData: ext.files,
+    info: {
+      style: stream.style,
+      numLayers: stream.numLayers,
+      hiddenSize: stream.hiddenSize,
+      residDtype: stream.residType === TensorDataType.FLOAT16 ? 'float16' : 'float32',
+      inputNames: model.graph.input.map((v) => v.name),
+      outputNames: model.graph.output.map((v) => v.name),
+      warnings: stream.warnings,
+    },
+  };
+}
+
+/** Opset of the default ONNX domain (decides whether axes are attributes or inputs). */
+function defaultOpset(model: ModelProto): number {
+  const o = model.opset_import.find((x) => !x.domain || x.domain === 'ai.onnx');
+  if (!o) throw new PersonaSpaceError('onnx-no-opset', 'This ONNX model does not say which ONNX opset it uses.');
+  return Number(o.version);
+}
+
+function rewrite(model: ModelProto, index: GraphIndex, stream: ResidualStream, taps: boolean): void {
+  const g = model.graph;
+  const opset = defaultOpset(model);
+  const { numLayers: L, hiddenSize: d, residType } = stream;
+  const fp16 = residType === TensorDataType.FLOAT16;
+  const newInit: TensorProto[] = [];
+  const axesLast = `${PREFIX}/axes_last`;
+  const axesFirst = `${PREFIX}/axes_first`;
+  if (opset >= 13) {
+    newInit.push(makeTensor(axesLast, TensorDataType.INT64, [1], new BigInt64Array([-1n])));
+    newInit.push(makeTensor(axesFirst, TensorDataType.INT64, [1], new BigInt64Array([0n])));
+  }
+  const reduceSumLast = (x: string, out: string, name: string): NodeProto =>
+    opset >= 13
+      ? makeNode('ReduceSum', [x, axesLast], [out], name, [attrInt('keepdims', 1)])
+      : makeNode('ReduceSum', [x], [out], name, [attrInts('axes', [-1]), attrInt('keepdims', 1)]);
+  const unsqueezeFirst = (x: string, out: string, name: string): NodeProto =>
+    opset >= 13 ? makeNode('Unsqueeze', [x, axesFirst], [out], name) : makeNode('Unsqueeze', [x], [out], name, [attrInts('axes', [0])]);
+
+  // Nodes to insert right after a given original node (keeps the graph topologically sorted).
+  const after = new Map<NodeProto, NodeProto[]>();
+  const replaced = new Map<NodeProto, NodeProto[]>();
+  const tapNames: string[] = [];
+
+  for (const site of stream.sites) {
+    const i = site.layer;
+    const p = `${PREFIX}/layers.${i}`;
+    const nodes: NodeProto[] = [];
+    let raw: string; // the residual as the model computed it
+    let out: string; // the name every consumer reads afterwards
+    let anchor: NodeProto;
+    const norm = site.fusedFinalNorm;
+    if (norm) {
+      // The fused final norm hides resid_post[last]: compute the sum explicitly, intervene, then
+      // normalise with the same op fed (h', 0) so that with everything off the result is bitwise the same.
+      raw = `${p}/resid_post_raw`;
+      const bias = norm.input[norm.op_type === 'SkipLayerNormalization' ? 4 : 3];
+      nodes.push(makeNode('Add', [norm.input[0], norm.input[1]], [bias ? `${p}/resid_no_bias` : raw], `${p}/ResidualAdd`));
+      if (bias) nodes.push(makeNode('Add', [`${p}/resid_no_bias`, bias], [raw], `${p}/ResidualBiasAdd`));
+      out = norm.output[3] || `${p}/resid_post`;
+      anchor = norm;
+    } else {
+      const prod = index.producer.get(site.tensor!)!;
+      raw = `${p}/resid_post_raw`;
+      out = site.tensor!;
+      prod.node.output[prod.outputIndex] = raw;
+      anchor = prod.node;
+    }
+
+    const idx = `${p}/index`;
+    newInit.push(makeTensor(idx, TensorDataType.INT64, [], new BigInt64Array([BigInt(i)])));
+    let h = raw;
+    if (fp16) {
+      nodes.push(makeNode('Cast', [raw], [`${p}/resid_f32`], `${p}/CastUp`, [attrInt('to', TensorDataType.FLOAT)]));
+      h = `${p}/resid_f32`;
+    }
+    const tap = fp16 ? `${p}/resid_post_f32` : out;
+    nodes.push(
+      makeNode('Gather', [STEER_INPUT, idx], [`${p}/steer`], `${p}/GatherSteer`, [attrInt('axis', 0)]),
+      makeNode('Add', [h, `${p}/steer`], [`${p}/steered`], `${p}/Steer`),
+      makeNode('Gather', [CAP_AXIS_INPUT, idx], [`${p}/cap_axis`], `${p}/GatherCapAxis`, [attrInt('axis', 0)]),
+      makeNode('Gather', [CAP_TAU_INPUT, idx], [`${p}/cap_tau`], `${p}/GatherCapTau`, [attrInt('axis', 0)]),
+      makeNode('Mul', [`${p}/steered`, `${p}/cap_axis`], [`${p}/cap_prod`], `${p}/CapMul`),
+      reduceSumLast(`${p}/cap_prod`, `${p}/cap_proj`, `${p}/CapProjection`),
+      makeNode('Sub', [`${p}/cap_tau`, `${p}/cap_proj`], [`${p}/cap_gap`], `${p}/CapGap`),
+      makeNode('Relu', [`${p}/cap_gap`], [`${p}/cap_push`], `${p}/CapRelu`),
+      makeNode('Mul', [`${p}/cap_push`, `${p}/cap_axis`], [`${p}/cap_delta`], `${p}/CapDelta`),
+      makeNode('Add', [`${p}/steered`, `${p}/cap_delta`], [tap], `${p}/Cap`),
+    );
+    if (fp16) nodes.push(makeNode('Cast', [tap], [out], `${p}/CastDown`, [attrInt('to', TensorDataType.FLOAT16)]));
+    if (taps) {
+      nodes.push(unsqueezeFirst(tap, `${p}/tap`, `${p}/Tap`));
+      tapNames.push(`${p}/tap`);
+    }
+
+    if (norm) {
+      const zero = `${p}/zero`;
+      newInit.push(makeTensor(zero, residType, [], fp16 ? new Uint16Array([0]) : new Float32Array([0])));
+      nodes.push(makeNode('Mul', [out, zero], [`${p}/zeros`], `${p}/ZeroSkip`));
+      const inputs = [out, `${p}/zeros`, ...norm.input.slice(2)];
+      if (norm.op_type === 'SkipLayerNormalization') inputs.splice(4); else inputs.splice(3); // drop the bias: already in the sum
+      const outputs = norm.output.slice(0, 3);
+      nodes.push({ ...norm, name: `${norm.name ?? 'final_norm'}/persona_space`, input: inputs, output: outputs });
+      replaced.set(anchor, nodes);
+    } else {
+      after.set(anchor, nodes);
+    }
+  }
+
+  const nodeList: NodeProto[] = [];
+  for (const n of g.node) {
+    const r = replaced.get(n);
+    if (r) { nodeList.push(...r); continue; }
+    nodeList.push(n);
+    const a = after.get(n);
+    if (a) nodeList.push(...a);
+  }
+  g.node = nodeList;
+  if (taps) g.node.push(makeNode('Concat', tapNames, [RESID_POST_OUTPUT], `${PREFIX}/ConcatTaps`, [attrInt('axis', 0)]));
+  g.initializer.push(...newInit);
+
+  const [batch, seq] = tokenDims(g);
+  g.input.push(
+    makeValueInfo(STEER_INPUT, TensorDataType.FLOAT, [L, d]),
+    makeValueInfo(CAP_AXIS_INPUT, TensorDataType.FLOAT, [L, d]),
+    makeValueInfo(CAP_TAU_INPUT, TensorDataType.FLOAT, [L]),
+  );
+  if (taps) g.output.push(makeValueInfo(RESID_POST_OUTPUT, TensorDataType.FLOAT, [L, batch, seq, d]));
+}
+
+/** The batch and sequence dims of the token input (symbolic names or numbers). */
+function tokenDims(g: GraphProto): [number | string, number | string] {
+  const ids = g.input.find((v) => v.name === 'input_ids') ?? g.input.find((v) => v.type?.tensor_type?.shape?.dim?.length === 2);
+  const dims = ids?.type?.tensor_type?.shape?.dim ?? [];
+  const pick = (k: number, dflt: string) => (dims[k]?.dim_param || (dims[k]?.dim_value ? Number(dims[k].dim_value) : dflt));
+  return [pick(0, 'batch_size'), pick(1, 'sequence_length')];
+}
