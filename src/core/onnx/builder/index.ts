@@ -30,7 +30,11 @@ export interface BuildOptions {
   externalData?: boolean | 'auto';
   /** MatMulNBits block size (default 32). */
   blockSize?: number;
-  /** MatMulNBits accuracy_level (0 = same as activations; 4 = int8 compute, faster on CPU). Default 4. */
+  /**
+   * MatMulNBits accuracy_level (0 = compute in the activation type; 4 = int8 compute, faster on CPU).
+   * Default 4 for q4 and 0 for q4f16 (onnxruntime's CPU int8 path was seen to lose accuracy with fp16
+   * activations in the optimum-style graph).
+   */
   accuracyLevel?: number;
   /** genai style: rows of the rotary cos/sin caches (default min(max_position_embeddings, 32768)). */
   contextLength?: number;
@@ -73,7 +77,7 @@ export function buildDecoder(checkpoint: Checkpoint, options: BuildOptions): Bui
   const useExternal = ext === true || (ext === 'auto' && estimateWeightBytes(checkpoint, dtype) > 1.8e9);
   const externalDataName = useExternal ? `${fileName}_data` : undefined;
   const g = new GraphBuilder(actOf(dtype), externalDataName ? { location: externalDataName, threshold: 1024 } : undefined);
-  const ctx: EmitContext = { g, ck: checkpoint, cfg: checkpoint.config, dtype, blockSize, accuracyLevel: options.accuracyLevel ?? 4 };
+  const ctx: EmitContext = { g, ck: checkpoint, cfg: checkpoint.config, dtype, blockSize, accuracyLevel: options.accuracyLevel ?? (dtype === 'q4' ? 4 : 0) };
   if (style === 'optimum') buildOptimumGraph(ctx);
   else buildGenaiGraph(ctx, options.contextLength ?? Math.min(checkpoint.config.maxPositionEmbeddings, 32768));
 
