@@ -5,6 +5,11 @@ import { cosine, dot } from '../math/vector';
 import { gaussian, rng } from '../math/testing';
 import { createPersonaSet } from './persona-set';
 import type { MemberKind } from './types';
+import { decodeF32, type RawTensor } from '../tensor';
+import { readPt } from '../formats/pt';
+import { pyGet } from '../formats/py';
+import { hasRealData, LLAMA_L16, readShared } from '../formats/test-data';
+import { loadPersonaSetFromPath } from '../../../cli/fs-source';
 import { assistantAxis, comparePc1, cosAxisPcPerLayer, defaultLayer, fitMembers, pcaAtLayer, projectOnAxis, rankByProjection } from './analysis';
 
 /** N members x L layers x d with a few strong directions, plus a default that leans along one of them. */
@@ -214,5 +219,40 @@ describe('comparePc1', () => {
     const a = set(5, null, 4, 37).set;
     const b = createPersonaSet({ names: ['role000', 'q', 'r', 's'], vectors: new Float32Array(16).map((_, i) => i * i), dim: 4 });
     expect(() => comparePc1(a, null, b, null)).toThrow(/share 1 name;/);
+  });
+});
+
+describe.runIf(hasRealData)('the real llama-3.1-8b-L16 vectors reproduce reference_pca_basis.pt', () => {
+  it('explained variance, |cos(axis, PC1)|, PC1..PC3 and the role mean', async () => {
+    const s = await loadPersonaSetFromPath(`${LLAMA_L16}/vectors`);
+    expect(s.names.length).toBe(275);
+    expect(s.defaultLabel).not.toBeNull();
+    const p = pcaAtLayer(s, null, { components: 3 });
+    expect(p.n).toBe(275);
+    expect(p.dim).toBe(4096);
+    // Published figures (SOURCE.md) to 5 decimals.
+    expect(p.explainedVarianceRatio[0]).toBeCloseTo(0.27583, 5);
+    expect(p.explainedVarianceRatio[1]).toBeCloseTo(0.16833, 5);
+    expect(p.explainedVarianceRatio[2]).toBeCloseTo(0.07038, 5);
+    expect(Math.abs(p.cosAxisPc![0])).toBeCloseTo(0.81781, 5);
+    // The reference file's own numbers and vectors.
+    const ref = readPt(readShared('reference_pca_basis.pt'));
+    const varFrac = pyGet(ref, 'var_frac_top3') as unknown;
+    const fracs = Array.isArray(varFrac) ? (varFrac as number[]) : Array.from(decodeF32(varFrac as RawTensor));
+    for (let c = 0; c < 3; c++) expect(Math.abs(p.explainedVarianceRatio[c] - fracs[c])).toBeLessThan(1e-6);
+    expect(Math.abs(p.cosAxisPc![0] - (pyGet(ref, 'cos_pc1_lu') as number))).toBeLessThan(1e-6);
+    for (let c = 0; c < 3; c++) {
+      const r = decodeF32(pyGet(ref, `pc${c + 1}`) as RawTensor);
+      expect(Math.abs(cosine(r, p.components.subarray(c * 4096, (c + 1) * 4096)))).toBeGreaterThan(0.9999);
+    }
+    const roleMean = decodeF32(pyGet(ref, 'role_mean') as RawTensor);
+    for (let j = 0; j < 4096; j++) expect(Math.abs(roleMean[j] - p.mean[j])).toBeLessThan(1e-6);
+    // Sign convention: the default sits at the positive end of PC1, with the Assistant-like roles.
+    expect(p.defaultCoords![0]).toBeGreaterThan(0);
+    const { ranked } = rankByProjection(s, null);
+    const top = ranked.slice(0, 20).map((r) => r.name);
+    expect(top.some((n) => ['evaluator', 'analyst', 'reviewer', 'consultant', 'planner'].includes(n))).toBe(true);
+    const bottom = ranked.slice(-40).map((r) => r.name);
+    expect(bottom.some((n) => ['ghost', 'bard', 'jester', 'toddler', 'fool', 'leviathan'].includes(n))).toBe(true);
   });
 });
