@@ -43,7 +43,7 @@ export function readSafetensors(bytes: Uint8Array): Safetensors {
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw err('The safetensors header is not a JSON object.');
   const body = bytes.subarray(8 + n);
-  const tensors = new Map<string, RawTensor>();
+  const found: [string, RawTensor, number][] = [];
   let metadata: Record<string, string> | null = null;
   const spans: [number, number][] = [];
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
@@ -72,13 +72,15 @@ export function readSafetensors(bytes: Uint8Array): Safetensors {
       throw new FormatError('tensor-bytes', `The safetensors tensor "${name}" of shape [${shape.join(', ')}] (${dtype}) needs ${expect} bytes but spans ${e - b}.`);
     }
     if (e > body.length) throw new FormatError('safetensors-truncated', `The safetensors file is truncated: tensor "${name}" ends past the end of the file.`);
-    spans.push([b, e]);
-    tensors.set(name, { dtype, shape, data: body.subarray(b, e) });
+    if (e > b) spans.push([b, e]);
+    found.push([name, { dtype, shape, data: body.subarray(b, e) }, b]);
   }
   // Overlapping tensors would alias each other's bytes; the format forbids it.
   spans.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < spans.length; i++) if (spans[i][0] < spans[i - 1][1]) throw err('Two safetensors tensors overlap.');
-  return { tensors, metadata };
+  // File order (by offset): JSON object order is not kept by JSON.parse for integer-like names.
+  found.sort((x, y) => x[2] - y[2]);
+  return { tensors: new Map(found.map(([k, t]) => [k, t])), metadata };
 }
 
 export function writeSafetensors(tensors: Map<string, RawTensor> | Record<string, RawTensor>, metadata?: Record<string, string>): Uint8Array {

@@ -98,7 +98,10 @@ export function writeVectorsTsv(t: RawTensor): Uint8Array {
   const lines: string[] = [];
   for (let i = 0; i < n; i++) {
     const row: string[] = [];
-    for (let j = 0; j < d; j++) row.push(String(v[i * d + j]));
+    for (let j = 0; j < d; j++) {
+      const x = v[i * d + j];
+      row.push(Object.is(x, -0) ? '-0' : String(x));
+    }
     lines.push(row.join('\t'));
   }
   return new TextEncoder().encode(lines.join('\n') + '\n');

@@ -1,0 +1,52 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeF32, isRawTensor, tensorFromF32, type RawTensor } from '../tensor';
+import { readJson, writeJsonVectors } from './json';
+import { PyDict, pyGet } from './py';
+import { checkByteFlips, checkTruncations } from './test-props';
+
+const enc = new TextEncoder();
+const json = (v: unknown) => enc.encode(JSON.stringify(v));
+
+describe('JSON vectors', () => {
+  it('reads a list of numbers, nested lists, {name: [...]} and {names, vectors}', () => {
+    const a = readJson(json([1, 2, 3])) as RawTensor;
+    expect(a.shape).toEqual([3]);
+    const b = readJson(json([[1, 2], [3, 4], [5, 6]])) as RawTensor;
+    expect(b.shape).toEqual([3, 2]);
+    const c = readJson(json({ ghost: [1, 2], pirate: [3, 4] })) as PyDict;
+    expect(Array.from(decodeF32(c.get('pirate') as RawTensor))).toEqual([3, 4]);
+    const d = readJson(json({ names: ['x', 'y'], vectors: [[1], [2]] }));
+    expect(pyGet(d, 'names')).toEqual(['x', 'y']);
+    expect(isRawTensor(pyGet(d, 'vectors'))).toBe(true);
+    expect(readJson(json(['a', 'b']))).toEqual(['a', 'b']);
+  });
+
+  it('round-trips {names, vectors} for (N, d) and (N, L, d)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.boolean(), (n, l, d, layered) => {
+        const shape = layered ? [n, l, d] : [n, d];
+        const v = Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => i * 0.5 - 1);
+        const names = Array.from({ length: n }, (_, i) => `r${i}`);
+        const back = readJson(writeJsonVectors(names, tensorFromF32(v, shape)));
+        expect(pyGet(back, 'names')).toEqual(names);
+        const t = pyGet(back, 'vectors') as RawTensor;
+        expect(t.shape).toEqual(shape);
+        expect(Array.from(decodeF32(t))).toEqual(Array.from(v));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('refuses ragged arrays and invalid JSON with typed errors', () => {
+    expect(() => readJson(json([[1, 2], [3]]))).toThrow(/not rectangular/);
+    expect(() => readJson(enc.encode('{"a": [1, 2'))).toThrow(/not valid JSON/);
+  });
+
+  it('gives only typed errors for flipped bytes and refuses every truncation', () => {
+    const f = json({ names: ['a', 'b'], vectors: [[1.5, 2], [3, -4]] });
+    checkByteFlips(f, readJson, 400);
+    const { refused, cuts } = checkTruncations(f, readJson);
+    expect(refused).toBe(cuts);
+  });
+});
