@@ -1,0 +1,80 @@
+/**
+ * The acceptance proofs of instrumentation on real decoders from the model builder (attention,
+ * RoPE, KV-cache inputs, MatMulNBits), both export styles and every dtype the builder writes.
+ */
+import { describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
+import { parseConfig, tinyConfigJson, type DecoderConfig } from '../lm/config';
+import { randomCheckpoint } from '../lm/checkpoint';
+import { referenceForward } from '../lm/reference';
+import { tapRow, type Ort } from '../lm/ort';
+import { buildDecoder, type ExportStyle, type ModelDType } from './builder';
+import { Harness, maxAbsDiff, proveInstrumentation, type ModelCase } from './rewrite/prove.testkit';
+
+const IDS = [[5, 17, 200, 3, 9, 41, 77]];
+
+function decoderFeeds(cfg: DecoderConfig, fp16: boolean) {
+  return (o: Ort, B: number, S: number) => {
+    const feeds: ModelCase extends { extraFeeds?: (...a: never[]) => infer R } ? R : never = {};
+    feeds.attention_mask = new o.Tensor('int64', new BigInt64Array(B * S).fill(1n), [B, S]);
+    const pos = new BigInt64Array(B * S);
+    for (let i = 0; i < B * S; i++) pos[i] = BigInt(i % S);
+    feeds.position_ids = new o.Tensor('int64', pos, [B, S]);
+    for (let i = 0; i < cfg.numLayers; i++) {
+      for (const kv of ['key', 'value']) {
+        feeds[`past_key_values.${i}.${kv}`] = fp16
+          ? new o.Tensor('float16', new Uint16Array(0), [B, cfg.numKvHeads, 0, cfg.headDim])
+          : new o.Tensor('float32', new Float32Array(0), [B, cfg.numKvHeads, 0, cfg.headDim]);
+      }
+    }
+    return feeds;
+  };
+}
+
+function builtCase(style: ExportStyle, dtype: ModelDType, family: 'qwen3' | 'llama' = 'qwen3') {
+  const cfg = parseConfig(tinyConfigJson(family, { num_hidden_layers: 3 }));
+  const ck = randomCheckpoint(cfg, { seed: 3 });
+  const built = buildDecoder(ck, { style, dtype });
+  const fp16 = dtype === 'fp16' || dtype === 'q4f16';
+  const c: ModelCase = { label: `${family}-${style}-${dtype}`, bytes: built.onnx, vocabSize: cfg.vocabSize, extraFeeds: decoderFeeds(cfg, fp16) };
+  return { cfg, ck, c, fp16 };
+}
+
+describe('instrumented builder decoders', () => {
+  for (const style of ['genai', 'optimum'] as const) {
+    for (const dtype of ['fp32', 'q4', 'fp16', 'q4f16'] as const) {
+      it(`${style} ${dtype}: everything off = original; steering and capping exact`, async () => {
+        const { cfg, c, fp16 } = builtCase(style, dtype);
+        const h = await new Harness(ort, c).open();
+        expect(h.dims).toMatchObject({ style, numLayers: cfg.numLayers, hiddenSize: cfg.hiddenSize, residDtype: fp16 ? 'float16' : 'float32' });
+        expect(h.dims.warnings).toEqual([]);
+        await proveInstrumentation(h, IDS, fp16 ? { logitTol: 1e-2, tapRelTol: 2 ** -9 } : { logitTol: 1e-6, tapRelTol: 1e-6 });
+      });
+    }
+  }
+
+  for (const style of ['genai', 'optimum'] as const) {
+    it(`${style} fp32: the taps are the reference forward pass's resid_post (independent of the graph)`, async () => {
+      const { cfg, ck, c } = builtCase(style, 'fp32', 'llama');
+      const ref = referenceForward(cfg, ck, IDS[0]);
+      const h = await new Harness(ort, c).open();
+      const off = await h.run(IDS);
+      expect(maxAbsDiff(off.logits, ref.logits)).toBeLessThan(1e-4);
+      for (let l = 0; l < cfg.numLayers; l++) {
+        const rows = new Float32Array(IDS[0].length * cfg.hiddenSize);
+        for (let s = 0; s < IDS[0].length; s++) rows.set(tapRow(off.tap, l, 0, s), s * cfg.hiddenSize);
+        expect(maxAbsDiff(rows, ref.residPost[l])).toBeLessThan(1e-4);
+      }
+    });
+  }
+
+  it('the rewritten graph is a few kB and the weights stay views of the original bytes', () => {
+    for (const dtype of ['fp32', 'q4'] as const) {
+      const { c } = builtCase('genai', dtype);
+      const h = new Harness(ort, c);
+      expect(h.inst.graph.byteLength).toBeLessThan(64 * 1024);
+      expect(h.inst.graph.byteLength).toBeLessThan(c.bytes.byteLength / 4);
+      for (const f of h.inst.externalData) expect(f.data.buffer).toBe(c.bytes.buffer);
+    }
+  });
+});
