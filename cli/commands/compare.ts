@@ -8,21 +8,22 @@ import { comparePc1 } from '../../src/core/persona/analysis';
 import { fmt, loadSource, parseCommand, wantsJson } from './inspect';
 import { chooseLayer } from './pca';
 
-const HELP = `usage: persona-space compare <A> <B> [--layer-a L] [--layer-b L] [--default-a a,b] [--default-b a,b] [--json]
+const HELP = `usage: persona-space compare <A> <B> [--layer-a L] [--layer-b L] [--default-a a,b] [--default-b a,b]
+       [--names-a FILE] [--names-b FILE] [--json]
 PCA of each set at its layer (default: its middle layer), then Pearson and Spearman correlation of the
 PC1 loadings over the names both sets hold. PC1 signs follow each set's Assistant Axis; when a set has
 no default, B's sign is chosen to agree with A's.`;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const args = parseCommand(argv, ['layer-a', 'layer-b', 'default-a', 'default-b', 'data-only', 'json', 'help'], 'compare');
+  const args = parseCommand(argv, ['layer-a', 'layer-b', 'default-a', 'default-b', 'names-a', 'names-b', 'data-only', 'json', 'help'], 'compare');
   if (args.flags.get('help')) {
     io.out(HELP);
     return 0;
   }
   if (args.positionals.length !== 2) throw new UsageError(`compare takes two sources (A and B), got ${args.positionals.length}.`);
   const [srcA, srcB] = args.positionals;
-  const a = await loadSource(srcA, args, 'default-a', 'source A');
-  const b = await loadSource(srcB, args, 'default-b', 'source B');
+  const a = await loadSource(srcA, args, { defaultFlag: 'default-a', namesFlag: 'names-a', what: 'source A' });
+  const b = await loadSource(srcB, args, { defaultFlag: 'default-b', namesFlag: 'names-b', what: 'source B' });
   const layerA = chooseLayer(a, flagInt(args, 'layer-a'), 'layer-a');
   const layerB = chooseLayer(b, flagInt(args, 'layer-b'), 'layer-b');
   const r = comparePc1(a, layerA, b, layerB);

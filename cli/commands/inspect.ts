@@ -48,7 +48,11 @@ export async function readNamesFile(file: string): Promise<string[]> {
 }
 
 /** Load a PersonaSet from a path with the shared options (--default, --names, --data-only). */
-export async function loadSource(source: string | undefined, args: ParsedArgs, defaultFlag = 'default', what = 'source'): Promise<PersonaSet> {
+export async function loadSource(
+  source: string | undefined,
+  args: ParsedArgs,
+  { defaultFlag = 'default', namesFlag = 'names', what = 'source' }: { defaultFlag?: string; namesFlag?: string; what?: string } = {},
+): Promise<PersonaSet> {
   if (!source) throw new UsageError(`Give a ${what}: a file or a folder of vectors.`);
   const opts: LoadOptions = {};
   const def = flagList(args, defaultFlag);
@@ -56,7 +60,7 @@ export async function loadSource(source: string | undefined, args: ParsedArgs, d
     if (def.length === 0) throw new UsageError(`Option --${defaultFlag} needs at least one member name.`);
     opts.defaultNames = def;
   }
-  const namesFile = flagString(args, 'names');
+  const namesFile = flagString(args, namesFlag);
   if (namesFile) opts.names = await readNamesFile(namesFile);
   if (args.flags.get('data-only') === true) opts.dataOnly = true;
   const set = await loadPersonaSetFromPath(source, opts);
