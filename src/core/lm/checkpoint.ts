@@ -187,11 +187,15 @@ export function readSafetensors(bytes: Uint8Array, fileName = 'safetensors file'
   } catch {
     throw new FormatError('safetensors-header', `${fileName} has a header that is not JSON.`);
   }
+  if (!header || typeof header !== 'object' || Array.isArray(header)) throw new FormatError('safetensors-header', `${fileName} has a header that is not a JSON object.`);
   const base = 8 + hlen;
   const out = new Map<string, RawTensor>();
   for (const [name, e] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const dtype = ST_DTYPES[e?.dtype];
+    if (!e || typeof e !== 'object' || !Array.isArray(e.shape) || !e.shape.every((x) => Number.isInteger(x) && x >= 0) || !Array.isArray(e.data_offsets)) {
+      throw new FormatError('safetensors-entry', `${fileName}: the header entry for "${name}" is malformed.`);
+    }
+    const dtype = ST_DTYPES[e.dtype];
     if (!dtype) throw new FormatError('safetensors-dtype', `${fileName}: tensor "${name}" has unsupported dtype ${e?.dtype}.`);
     const [a, b] = e.data_offsets ?? [];
     const n = numel(e.shape);
