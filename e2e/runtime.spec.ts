@@ -1,0 +1,133 @@
+/**
+ * The model runtime in a real Chromium: the test page's worker loads a synthetic model through the
+ * hub URL scheme from a local server, generates with per-layer taps, takes a new steering
+ * coefficient mid-generation, is interrupted, and generates again. No request may leave 127.0.0.1.
+ */
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import { startHubServer, type HubServer } from './hub-server';
+import { randomCheckpoint } from '../src/core/lm/checkpoint';
+import { syntheticConfig } from '../src/core/lm/model-source';
+import { syntheticTokenizerFiles } from '../src/core/lm/tokenizer';
+import { buildDecoder } from '../src/core/onnx/builder';
+
+const REPO = 'e2e-org/synthetic-qwen3-ONNX';
+const L = 4;
+const D = 64;
+
+interface PlainEvent { index: number; id: number; text: string; projections: number[] | null; stop: boolean }
+
+let root: string;
+let hub: HubServer;
+
+test.beforeAll(async () => {
+  root = mkdtempSync(path.join(tmpdir(), 'ps-e2e-runtime-'));
+  const dir = path.join(root, REPO);
+  mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+  const config = syntheticConfig({ num_hidden_layers: L, hidden_size: D });
+  // External data on purpose: the loader must fetch the chunk the graph names.
+  const built = buildDecoder(randomCheckpoint(config, { seed: 11 }), { style: 'optimum', dtype: 'fp32', externalData: true });
+  writeFileSync(path.join(dir, 'onnx', built.fileName), built.onnx);
+  writeFileSync(path.join(dir, 'onnx', built.externalDataName!), built.externalData!);
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: config.eos_token_id }));
+  const tok = syntheticTokenizerFiles();
+  writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tok.tokenizerJSON));
+  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig));
+  hub = await startHubServer({ root: { [REPO]: { dir, type: 'model' } } });
+});
+
+test.afterAll(async () => {
+  await hub?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+async function waitForEvents(page: Page, n: number): Promise<PlainEvent[]> {
+  await page.waitForFunction((k) => (window as any).runtime.events().length >= k, n, { timeout: 60_000 });
+  return page.evaluate(() => (window as any).runtime.events());
+}
+
+test('the model worker loads from the hub scheme, streams taps, takes steering mid-generation, interrupts and generates again', async ({ page, context }) => {
+  const offHost: string[] = [];
+  const seen: string[] = [];
+  // Every request (page and worker) is checked; anything not on 127.0.0.1 is refused and recorded.
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    seen.push(url.href);
+    if (url.protocol !== 'blob:' && url.protocol !== 'data:' && url.hostname !== '127.0.0.1') {
+      offHost.push(url.href);
+      return route.abort();
+    }
+    return route.continue();
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.log('[page]', m.text());
+  });
+
+  await page.goto('/e2e/pages/runtime.html');
+  await expect(page.locator('#status')).toHaveText('ready');
+
+  const info = await page.evaluate(
+    ([hubOrigin, repo]) => (window as any).runtime.load({ kind: 'hub', hub: hubOrigin, repo, revision: 'main', dtype: 'fp32' }, 'wasm'),
+    [hub.origin, REPO],
+  );
+  expect(info.backend).toBe('wasm');
+  expect(info.numLayers).toBe(L);
+  expect(info.hiddenSize).toBe(D);
+  expect(info.reason).toMatch(/WASM/);
+  expect(info.reason).toMatch(/single-threaded|threads/);
+  expect(await page.evaluate(() => (window as any).runtime.progressCount())).toBeGreaterThan(0);
+  // The files came through the hub URL scheme, external data included.
+  expect(hub.count(`/${REPO}/resolve/main/onnx/model.onnx_data`)).toBeGreaterThan(0);
+  expect(hub.count(`/${REPO}/resolve/main/tokenizer.json`)).toBeGreaterThan(0);
+
+  // A unit axis per layer (the same direction everywhere) and a steering vector along it at layer 1.
+  const dir = Array.from({ length: D }, (_, j) => Math.cos(j * 0.71));
+  const axis = Array.from({ length: L }, () => dir).flat();
+  const unit = (() => {
+    const n = Math.hypot(...dir);
+    return dir.map((x) => x / n);
+  })();
+  const alpha = 6;
+  const steer = Array.from({ length: L }, (_, l) => (l === 1 ? unit.map((x) => alpha * x) : new Array(D).fill(0))).flat();
+  const messages = [{ role: 'user', content: 'Tell me who you are.' }];
+
+  // 1. A baseline: greedy, no interventions, stop tokens off (always 12 tokens).
+  await page.evaluate(([m, a]) => (window as any).runtime.start({ messages: m, maxNewTokens: 12, stopIds: [], params: { axis: a } }), [messages, axis] as const);
+  const baseline = await page.evaluate(() => (window as any).runtime.finish());
+  expect(baseline.ids).toHaveLength(12);
+  expect(baseline.projections[0]).toHaveLength(L);
+  expect(baseline.decodeTokensPerSecond).toBeGreaterThanOrEqual(0);
+
+  // 2. Same generation; after the first events, steering is switched on from the page.
+  {
+    await page.evaluate(([m, a]) => (window as any).runtime.start({ messages: m, maxNewTokens: 1500, stopIds: [], params: { axis: a } }), [messages, axis] as const);
+    const early = await waitForEvents(page, 2);
+    await page.evaluate((s) => (window as any).runtime.setParams({ steer: s }), steer);
+    const later = await waitForEvents(page, early.length + 4);
+    await page.evaluate(() => (window as any).runtime.interrupt());
+    const res = await page.evaluate(() => (window as any).runtime.finish());
+    expect(res.stopReason).toBe('interrupted');
+    expect(res.ids.length).toBeLessThan(1500);
+    // Events before the change match the baseline; once steering is on, layer 1's tap rises by alpha
+    // on the first steered pass (its input and history are the baseline's), layer 0 is unchanged.
+    for (const e of early) expect(e.projections![1]).toBeCloseTo(baseline.projections[e.index][1], 4);
+    const firstSteered = later.findIndex((e, k) => k > 0 && Math.abs(e.projections![1] - baseline.projections[e.index]?.[1]) > 1);
+    expect(firstSteered).toBeGreaterThan(0);
+    const e = later[firstSteered];
+    expect(e.projections![1] - baseline.projections[e.index][1]).toBeCloseTo(alpha, 3);
+    expect(e.projections![0]).toBeCloseTo(baseline.projections[e.index][0], 4);
+  }
+
+  // 3. After the interrupt the worker generates again, and without steering reproduces the baseline.
+  await page.evaluate(([m, a]) => (window as any).runtime.start({ messages: m, maxNewTokens: 12, stopIds: [], params: { axis: a } }), [messages, axis] as const);
+  const again = await page.evaluate(() => (window as any).runtime.finish());
+  expect(again.ids).toEqual(baseline.ids);
+  expect(again.text).toBe(baseline.text);
+
+  // The ORT wasm binary came from the app itself; nothing left 127.0.0.1.
+  expect(seen.some((u) => u.startsWith('http://127.0.0.1:4173/') && u.endsWith('.wasm'))).toBe(true);
+  expect(offHost).toEqual([]);
+});
