@@ -1,0 +1,196 @@
+/**
+ * PCA benchmark (`npx tsx bench/pca.bench.ts`), JSON lines on stdout:
+ *  1. one layer of 275 x d (d = 1024, 4096, 8192; random data with a planted low-rank structure):
+ *     median / min ms over 7 runs after 2 warm-up runs, with the WebAssembly kernel and, as the
+ *     same-run baseline, the plain-JS kernel;
+ *  2. a whole synthetic 275 x 80 x 8192 bf16 set held in memory (~360 MB): cos(axis, PC1) at every
+ *     layer (decode + PCA + axis per layer), total seconds and peak RSS, against a baseline that
+ *     only decodes every layer.
+ * Options: --quick (d = 1024 only, 3 runs, 8 layers) for a smoke run.
+ * Wall time suffers when other processes share the 2 cores, so every figure also comes as process
+ * CPU time (user + system, all threads) and each line carries the load average at its start.
+ */
+import { pca, pcaBackend, setPcaBackend, type PcaWorkspace } from '../src/core/math/pca';
+import { createPersonaSet } from '../src/core/persona/persona-set';
+import { cosAxisPcPerLayer } from '../src/core/persona/analysis';
+import { rng } from '../src/core/math/testing';
+import type { RawTensor } from '../src/core/tensor';
+import os from 'node:os';
+
+const quick = process.argv.includes('--quick');
+const N = 275;
+const node = process.version;
+const mb = (b: number) => Math.round(b / 2 ** 20);
+
+function planted(n: number, d: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const rank = 8;
+  const dirs = Array.from({ length: rank }, () => Float32Array.from({ length: d }, () => r() - 0.5));
+  const x = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const w = Array.from({ length: rank }, (_, t) => (r() - 0.5) * (8 / (t + 1)));
+    const o = i * d;
+    for (let j = 0; j < d; j++) {
+      let v = 0.5 + 0.3 * (r() - 0.5);
+      for (let t = 0; t < rank; t++) v += w[t] * dirs[t][j];
+      x[o + j] = v;
+    }
+  }
+  return x;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+const cpuMs = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
+const load = () => +os.loadavg()[0].toFixed(2);
+
+function timeLayer(x: Float32Array, d: number, runs: number): { median: number; min: number; cpuMedian: number } {
+  const ws: PcaWorkspace = {};
+  for (let w = 0; w < 2; w++) pca(x, N, d, { components: 3 }, ws);
+  const times: number[] = [];
+  const cpu: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const c = cpuMs();
+    const t = performance.now();
+    pca(x, N, d, { components: 3 }, ws);
+    times.push(performance.now() - t);
+    cpu.push(cpuMs() - c);
+  }
+  return { median: median(times), min: Math.min(...times), cpuMedian: median(cpu) };
+}
+
+// 1. One layer.
+const runs = quick ? 3 : 7;
+for (const d of quick ? [1024] : [1024, 4096, 8192]) {
+  const x = planted(N, d, d);
+  const loadavg = load();
+  const backend = pcaBackend();
+  const fast = timeLayer(x, d, runs);
+  setPcaBackend('js');
+  const js = timeLayer(x, d, runs);
+  setPcaBackend('wasm');
+  console.log(
+    JSON.stringify({
+      bench: 'pca-one-layer',
+      n: N,
+      d,
+      components: 3,
+      backend,
+      runs,
+      median_ms: +fast.median.toFixed(1),
+      min_ms: +fast.min.toFixed(1),
+      cpu_median_ms: +fast.cpuMedian.toFixed(1),
+      baseline: 'js-kernel',
+      js_median_ms: +js.median.toFixed(1),
+      js_min_ms: +js.min.toFixed(1),
+      js_cpu_median_ms: +js.cpuMedian.toFixed(1),
+      speedup_vs_js: +(js.median / fast.median).toFixed(2),
+      target_ms: d === 8192 ? 150 : undefined,
+      loadavg,
+      node,
+    }),
+  );
+}
+
+// 2. A whole 275 x 80 x 8192 bf16 set.
+{
+  const L = quick ? 8 : 80;
+  const d = 8192;
+  const rssBefore = process.memoryUsage().rss;
+  const t0 = performance.now();
+  // Each layer: a few planted directions (different per layer) plus noise; bf16 by truncation.
+  const data = new Uint16Array(N * L * d);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  const r = rng(7);
+  const rank = 4;
+  const dirs = Array.from({ length: rank }, () => Float32Array.from({ length: d }, () => r() - 0.5));
+  const def = new Uint16Array(L * d);
+  let s = 0x12345678;
+  for (let i = 0; i < N; i++) {
+    const w = Array.from({ length: rank }, (_, t) => (r() - 0.5) * (6 / (t + 1)));
+    for (let l = 0; l < L; l++) {
+      const o = (i * L + l) * d;
+      const shift = (l * 97) % d; // rotate the directions from layer to layer
+      for (let j = 0; j < d; j++) {
+        s ^= s << 13; s ^= s >>> 17; s ^= s << 5; // xorshift32
+        let v = 0.25 * ((s >>> 0) / 4294967296 - 0.5);
+        const jj = (j + shift) % d;
+        for (let t = 0; t < rank; t++) v += w[t] * dirs[t][jj];
+        f[0] = v;
+        data[o + j] = u[0] >>> 16;
+      }
+    }
+  }
+  for (let l = 0; l < L; l++) {
+    const shift = (l * 97) % d;
+    for (let j = 0; j < d; j++) {
+      f[0] = 3 * dirs[0][(j + shift) % d] + 0.5 * dirs[2][(j + shift) % d];
+      def[l * d + j] = u[0] >>> 16;
+    }
+  }
+  const tensor: RawTensor = { dtype: 'bfloat16', shape: [N, L, d], data: new Uint8Array(data.buffer) };
+  const names = Array.from({ length: N }, (_, i) => `role${i}`);
+  const set = createPersonaSet({ names, vectors: tensor, default: { dtype: 'bfloat16', shape: [L, d], data: new Uint8Array(def.buffer) } as RawTensor });
+  const buildS = (performance.now() - t0) / 1000;
+
+  // Baseline: decode every layer, nothing else.
+  const loadavg = load();
+  let peakBase = process.memoryUsage().rss;
+  let c = cpuMs();
+  let t = performance.now();
+  let sink = 0;
+  for (let l = 0; l < L; l++) {
+    const x = set.layer(l);
+    const dv = set.defaultAt(l)!;
+    sink += x[0] + dv[0];
+    peakBase = Math.max(peakBase, process.memoryUsage().rss);
+  }
+  const decodeS = (performance.now() - t) / 1000;
+  const decodeCpuS = (cpuMs() - c) / 1000;
+
+  // The analysis: decode + PCA + axis + cos(axis, PC1) at every layer.
+  let peak = process.memoryUsage().rss;
+  c = cpuMs();
+  t = performance.now();
+  const rows = cosAxisPcPerLayer(set, 1, { onLayer: () => (peak = Math.max(peak, process.memoryUsage().rss)) });
+  const totalS = (performance.now() - t) / 1000;
+  const totalCpuS = (cpuMs() - c) / 1000;
+  const cos = rows.map((row) => row.cosAxisPc![0]);
+  console.log(
+    JSON.stringify({
+      bench: 'cos-axis-pc1-all-layers',
+      n: N,
+      layers: L,
+      d,
+      dtype: 'bfloat16',
+      backend: pcaBackend(),
+      set_mb: mb(set.byteSize),
+      build_s: +buildS.toFixed(2),
+      baseline: 'decode-every-layer',
+      decode_only_s: +decodeS.toFixed(2),
+      decode_only_cpu_s: +decodeCpuS.toFixed(2),
+      total_s: +totalS.toFixed(2),
+      total_cpu_s: +totalCpuS.toFixed(2),
+      per_layer_ms: +((totalS * 1000) / L).toFixed(1),
+      time_ratio_vs_decode: +(totalS / decodeS).toFixed(1),
+      rss_before_set_mb: mb(rssBefore),
+      peak_rss_decode_mb: mb(peakBase),
+      peak_rss_mb: mb(peak),
+      rss_ratio_vs_decode: +(peak / peakBase).toFixed(3),
+      max_rss_process_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      min_cos_pc1: +Math.min(...cos).toFixed(4),
+      target_s: 10,
+      target_peak_mb: 1536,
+      loadavg,
+      node,
+      sink: Number.isFinite(sink),
+    }),
+  );
+}
