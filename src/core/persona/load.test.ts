@@ -8,7 +8,7 @@ import { writeSafetensors } from '../formats/safetensors';
 import { writeMetadataTsv, writeVectorsTsv } from '../formats/tsv';
 import { decodeF32, f32ToBf16Bits, tensorFromF32, type RawTensor } from '../tensor';
 import { loadPersonaSet } from './load';
-import { createPersonaSet } from './persona-set';
+import { createPersonaSet, defaultTensor, stackMembers } from './persona-set';
 import type { VirtualFile } from './types';
 
 const vf = (path: string, bytes: Uint8Array): VirtualFile => ({ path, size: bytes.length, read: async () => bytes });
@@ -56,6 +56,12 @@ describe('official release layout', () => {
     expect(Array.from(x.subarray(2 * d))).toEqual(Array.from(decodeF32(member(3), 2 * d, d)));
     expect(Array.from(s.defaultAt(3)!)).toEqual(Array.from(decodeF32(member(10), 3 * d, d)));
     expect(() => s.layer(L)).toThrow(DataError);
+    // For writing: all members in bf16, member-major, and the default as stored.
+    const all = stackMembers(s);
+    expect(all.dtype).toBe('bfloat16');
+    expect(all.shape).toEqual([3, L, d]);
+    expect(Array.from(decodeF32(all, (2 * L + 1) * d, d))).toEqual(Array.from(decodeF32(member(3), d, d)));
+    expect(defaultTensor(s)?.data).toEqual(member(10).data);
     expect(s.byteSize).toBe(4 * L * d * 2);
   });
 
@@ -138,6 +144,9 @@ describe('single-file sources', () => {
     const s = await loadPersonaSet([vf('acts.safetensors', writeSafetensors({ acts: t })), vf('names.txt', enc.encode('r0\nr1\nr2\n'))]);
     expect(s.layers).toBe(L);
     expect(s.byteSize).toBe(N * L * d * 2);
+    const all = stackMembers(s);
+    expect(all.shape).toEqual([N, L, d]);
+    expect(all.data).toEqual(t.data);
     const x = s.layer(3);
     for (let i = 0; i < N; i++) expect(Array.from(x.subarray(i * d, (i + 1) * d))).toEqual(Array.from(decodeF32(t, i * L * d + 3 * d, d)));
   });

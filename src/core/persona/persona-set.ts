@@ -108,6 +108,42 @@ class TensorPersonaSet implements PersonaSet {
     return decodeF32(m.tensor, m.start + l * this.dim, this.dim);
   }
 
+  /** Every member stacked in one raw tensor, (N, d) or (N, L, d), in the stored dtype (float32 if members differ). */
+  stacked(): RawTensor {
+    const per = (this.layers ?? 1) * this.dim;
+    const shape = this.layers === null ? [this.members.length, this.dim] : [this.members.length, this.layers, this.dim];
+    const uniform = this.members.every((m) => m.tensor.dtype === this.dtype);
+    if (!uniform) {
+      const out = new Float32Array(this.members.length * per);
+      this.members.forEach((m, i) => decodeF32(m.tensor, m.start, per, out.subarray(i * per, (i + 1) * per)));
+      return tensorFromF32(out, shape);
+    }
+    const bpe = DTYPE_BYTES[this.dtype];
+    const first = this.members[0];
+    // Already one contiguous block (an (N, ...) array source): a view, no copy.
+    if (first && this.members.every((m, i) => m.tensor === first.tensor && m.start === first.start + i * per)) {
+      return { dtype: this.dtype, shape, data: first.tensor.data.subarray(first.start * bpe, (first.start + this.members.length * per) * bpe) };
+    }
+    const out = new Uint8Array(this.members.length * per * bpe);
+    this.members.forEach((m, i) => out.set(m.tensor.data.subarray(m.start * bpe, (m.start + per) * bpe), i * per * bpe));
+    return { dtype: this.dtype, shape, data: out };
+  }
+
+  /** The default as a raw tensor ((d,) or (L, d)); a mean of several members comes back as float32. */
+  defaultTensor(): RawTensor | null {
+    if (!this.def) return null;
+    const shape = this.layers === null ? [this.dim] : [this.layers, this.dim];
+    const per = (this.layers ?? 1) * this.dim;
+    if (this.def.length === 1) {
+      const s = this.def[0];
+      const bpe = DTYPE_BYTES[s.tensor.dtype];
+      return { dtype: s.tensor.dtype, shape, data: s.tensor.data.subarray(s.start * bpe, (s.start + per) * bpe) };
+    }
+    const out = new Float32Array(per);
+    for (let l = 0; l < (this.layers ?? 1); l++) out.set(this.defaultAt(l) as Float32Array, l * this.dim);
+    return tensorFromF32(out, shape);
+  }
+
   defaultAt(layer: number): Float32Array | null {
     if (!this.def) return null;
     const l = this.checkLayer(layer);
@@ -127,6 +163,33 @@ class TensorPersonaSet implements PersonaSet {
 
 export function personaSetFromSources(init: PersonaSetInit): PersonaSet {
   return new TensorPersonaSet(init);
+}
+
+/**
+ * All members as one raw tensor (N, d) / (N, L, d) for writing (convert): the stored dtype is
+ * kept, so a bf16 release is copied once in bf16 and never widened to float32 as a whole.
+ * Works on any PersonaSet; sets not built here are assembled layer by layer in float32.
+ */
+export function stackMembers(set: PersonaSet): RawTensor {
+  if (set instanceof TensorPersonaSet) return set.stacked();
+  const L = set.layers ?? 1;
+  const N = set.names.length;
+  const out = new Float32Array(N * L * set.dim);
+  for (let l = 0; l < L; l++) {
+    const x = set.layer(l);
+    for (let i = 0; i < N; i++) out.set(x.subarray(i * set.dim, (i + 1) * set.dim), (i * L + l) * set.dim);
+  }
+  return tensorFromF32(out, set.layers === null ? [N, set.dim] : [N, L, set.dim]);
+}
+
+/** The default vector as a raw tensor ((d,) or (L, d)), or null. */
+export function defaultTensor(set: PersonaSet): RawTensor | null {
+  if (set instanceof TensorPersonaSet) return set.defaultTensor();
+  if (set.defaultAt(0) === null) return null;
+  const L = set.layers ?? 1;
+  const out = new Float32Array(L * set.dim);
+  for (let l = 0; l < L; l++) out.set(set.defaultAt(l) as Float32Array, l * set.dim);
+  return tensorFromF32(out, set.layers === null ? [set.dim] : [L, set.dim]);
 }
 
 /** Interpret a member tensor's shape: (d,) -> single layer, (L, d) -> L layers. */
