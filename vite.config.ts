@@ -6,6 +6,12 @@ export default defineConfig({
   base: './',
   plugins: [react()],
   worker: { format: 'es' },
-  build: { target: 'es2022', sourcemap: true, chunkSizeWarningLimit: 4096 },
+  build: {
+    target: 'es2022',
+    sourcemap: true,
+    chunkSizeWarningLimit: 4096,
+    // The second page is the model-runtime test page driven by e2e/runtime.spec.ts.
+    rolldownOptions: { input: { main: 'index.html', runtime: 'e2e/pages/runtime.html' } },
+  },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
 });

@@ -340,6 +340,7 @@ export class LmEngine {
     try {
       let input: readonly number[] = promptIds;
       for (let step = 0; step < options.maxNewTokens; step++) {
+        if (step > 0) await yieldToEventLoop();
         if (options.signal?.aborted) {
           stopReason = 'interrupted';
           break;
@@ -414,6 +415,23 @@ export class LmEngine {
     await prev;
     await this.session.release?.();
   }
+}
+
+/**
+ * Let queued events run (a macrotask turn). A forward pass on single-threaded WASM resolves through
+ * microtasks only, so without this a worker would not see "interrupt" or "set params" messages
+ * until the whole generation ended. MessageChannel avoids setTimeout's 4 ms clamping.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  if (typeof MessageChannel === 'undefined') return new Promise((r) => setTimeout(r, 0));
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      resolve();
+    };
+    ch.port2.postMessage(null);
+  });
 }
 
 /** Free GPU-resident tensors (a no-op for CPU tensors), except those in `keep`. */
