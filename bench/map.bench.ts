@@ -1,0 +1,153 @@
+/**
+ * Map benchmark in headless Chromium (Debian's /usr/bin/chromium) against the built app
+ * (`npm run build` first; served here with vite preview). Prints JSON lines:
+ * - page load to the empty state (baseline) vs time to first map for the shared dataset
+ *   (setInputFiles of 276 .pt files -> map drawn with 275 points), median of 3;
+ * - a 20,000 x 64 set (.npy + names through the file input): time to first map, and frame
+ *   times (requestAnimationFrame deltas) during a scripted wheel-zoom + drag-pan, against the
+ *   same gesture on the 275-point map.
+ * Run: npx tsx bench/map.bench.ts
+ */
+import { chromium, type Page } from 'playwright-core';
+import { preview } from 'vite';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { CHROMIUM_ARGS } from '../playwright.config';
+import { REPO_ROOT, sharedVectorPaths } from '../e2e/fixtures/shared-data';
+import { writeManyPoints } from '../e2e/fixtures/many';
+
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+}
+const r1 = (x: number) => Math.round(x * 10) / 10;
+function emit(o: Record<string, unknown>) {
+  console.log(JSON.stringify({ bench: 'map', ...o }));
+}
+
+async function waitPoints(page: Page, n: number, timeout = 120_000) {
+  await page.waitForFunction(
+    (want) => document.querySelector('[data-testid="map"]')?.getAttribute('data-points') === String(want),
+    n,
+    { polling: 'raf', timeout },
+  );
+}
+
+/** Wheel-zoom in and out, then drag-pan, over the map while recording rAF timestamps. */
+async function gestureFrames(page: Page): Promise<number[]> {
+  const box = await page.getByTestId('map').boundingBox();
+  if (!box) throw new Error('map has no box');
+  const cx = box.x + box.width / 2;
+  const cy = box.y + box.height / 2;
+  await page.mouse.move(cx, cy);
+  await page.evaluate(() => {
+    const w = window as unknown as { __frames: number[]; __rec: boolean };
+    w.__frames = [];
+    w.__rec = true;
+    const loop = (t: number) => {
+      w.__frames.push(t);
+      if (w.__rec) requestAnimationFrame(loop);
+    };
+    requestAnimationFrame(loop);
+  });
+  for (let i = 0; i < 10; i++) {
+    await page.mouse.wheel(0, -120);
+    await page.waitForTimeout(16);
+  }
+  for (let i = 0; i < 10; i++) {
+    await page.mouse.wheel(0, 120);
+    await page.waitForTimeout(16);
+  }
+  await page.mouse.down();
+  for (let i = 0; i < 40; i++) {
+    const a = (i / 40) * Math.PI * 2;
+    await page.mouse.move(cx + Math.cos(a) * 150, cy + Math.sin(a) * 100);
+    await page.waitForTimeout(16);
+  }
+  await page.mouse.up();
+  const frames = await page.evaluate(() => {
+    const w = window as unknown as { __frames: number[]; __rec: boolean };
+    w.__rec = false;
+    return w.__frames;
+  });
+  const deltas: number[] = [];
+  for (let i = 1; i < frames.length; i++) deltas.push(frames[i] - frames[i - 1]);
+  return deltas;
+}
+
+function frameStats(deltas: number[]) {
+  return {
+    frames: deltas.length,
+    median_ms: r1(median(deltas)),
+    p95_ms: r1(pct(deltas, 0.95)),
+    max_ms: r1(Math.max(...deltas)),
+    over_33ms: deltas.filter((d) => d > 33.4).length,
+    fps: r1(1000 / (deltas.reduce((a, b) => a + b, 0) / deltas.length)),
+  };
+}
+
+async function main() {
+  if (!existsSync(path.join(REPO_ROOT, 'dist', 'index.html'))) {
+    console.error('Build the app first: npm run build');
+    process.exit(1);
+  }
+  const server = await preview({ root: REPO_ROOT, logLevel: 'silent', preview: { host: '127.0.0.1', port: 4190, strictPort: false, open: false } });
+  const base = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:4190/';
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const many = writeManyPoints(20_000, 64);
+  try {
+    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const shared = sharedVectorPaths();
+    const loadMs: number[] = [];
+    const firstMapMs: number[] = [];
+    for (let i = 0; i < REPEATS; i++) {
+      const page = await ctx.newPage();
+      let t0 = performance.now();
+      await page.goto(base);
+      await page.getByTestId('file-input').waitFor({ state: 'attached' });
+      loadMs.push(performance.now() - t0);
+      t0 = performance.now();
+      await page.getByTestId('file-input').setInputFiles(shared);
+      await waitPoints(page, 275);
+      firstMapMs.push(performance.now() - t0);
+      await page.close();
+    }
+    const baseline = median(loadMs);
+    emit({ metric: 'page_load_to_empty_state_ms', median: r1(baseline), runs: loadMs.map(r1) });
+    emit({ metric: 'time_to_first_map_ms', dataset: 'llama-3.1-8b-L16 (276 .pt files, 275 x 4096 bf16)', median: r1(median(firstMapMs)), runs: firstMapMs.map(r1), ratio_vs_page_load: r1(median(firstMapMs) / baseline) });
+
+    // Frame times: the same gesture on 275 points (baseline) and on 20,000 points.
+    const page = await ctx.newPage();
+    await page.goto(base);
+    await page.getByTestId('file-input').setInputFiles(shared);
+    await waitPoints(page, 275);
+    await page.waitForTimeout(300);
+    const small = frameStats(await gestureFrames(page));
+    emit({ metric: 'pan_zoom_frames', points: 275, ...small });
+
+    const t0 = performance.now();
+    await page.getByTestId('file-input').setInputFiles(many.paths);
+    await waitPoints(page, 20_000);
+    const manyFirst = performance.now() - t0;
+    emit({ metric: 'time_to_first_map_ms', dataset: '20000 x 64 float32 .npy + names.json', median: r1(manyFirst), runs: [r1(manyFirst)] });
+    await page.waitForTimeout(300);
+    const big = frameStats(await gestureFrames(page));
+    emit({ metric: 'pan_zoom_frames', points: 20_000, ...big, median_ratio_vs_275: r1(big.median_ms / small.median_ms), p95_ratio_vs_275: r1(big.p95_ms / small.p95_ms) });
+    await ctx.close();
+  } finally {
+    many.remove();
+    await browser.close();
+    await new Promise<void>((resolve) => server.httpServer.close(() => resolve()));
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
