@@ -4,7 +4,7 @@
  * with WASM; `onnxruntime-node` in the CLI and tests), so the same code runs everywhere.
  */
 import type * as OrtCommon from 'onnxruntime-common';
-import { CAP_AXIS_INPUT, CAP_TAU_INPUT, RESID_POST_OUTPUT, STEER_INPUT, type InstrumentedModel } from '../onnx/instrument';
+import { CAP_AXIS_INPUT, CAP_TAU_INPUT, RESID_POST_OUTPUT, STEER_INPUT, type InstrumentedModel, type InstrumentInfo } from '../onnx/instrument';
 import { DataError } from '../errors';
 import { noInterventions, type Interventions, type ModelDims } from './interventions';
 
@@ -68,4 +68,32 @@ export function tapRow(tap: { data: Float32Array; dims: readonly number[] }, lay
   const [, B, S, d] = tap.dims;
   const off = ((layer * B + b) * S + s) * d;
   return tap.data.subarray(off, off + d);
+}
+
+/**
+ * Feeds for one forward pass over whole sequences with no KV cache: `input_ids`, an all-ones
+ * `attention_mask`, `position_ids` 0..S-1 (when the graph has them) and empty `past_key_values.*`
+ * (past length 0). Interventions are not included (add `interventionFeeds` or `offFeeds`).
+ */
+export function prefillFeeds(ort: Ort, info: Pick<InstrumentInfo, 'inputs'>, ids: readonly (readonly number[])[]): Record<string, OrtTensor> {
+  const B = ids.length;
+  const S = ids[0]?.length ?? 0;
+  if (!B || !S || ids.some((r) => r.length !== S)) throw new DataError('token-ids', 'Give at least one token, and the same number of tokens in every row.');
+  const feeds: Record<string, OrtTensor> = {};
+  for (const input of info.inputs) {
+    const n = input.name;
+    if (n === STEER_INPUT || n === CAP_AXIS_INPUT || n === CAP_TAU_INPUT) continue;
+    if (n === 'input_ids') feeds[n] = int64Tensor(ort, ids.flat(), [B, S]);
+    else if (n === 'attention_mask') feeds[n] = int64Tensor(ort, new Array(B * S).fill(1), [B, S]);
+    else if (n === 'position_ids') feeds[n] = int64Tensor(ort, Array.from({ length: B * S }, (_, i) => i % S), [B, S]);
+    else if (n.startsWith('past_key_values.') || n.startsWith('past.')) {
+      const dims = input.dims.map((d, k) => (k === 0 ? B : typeof d === 'number' ? d : 0));
+      if (input.type === 'float16') feeds[n] = new ort.Tensor('float16', new Uint16Array(0), dims);
+      else if (input.type === 'float32') feeds[n] = new ort.Tensor('float32', new Float32Array(0), dims);
+      else throw new DataError('past-type', `The model's ${n} is ${input.type}; only float32 and float16 caches are supported.`);
+    } else {
+      throw new DataError('unknown-input', `The model needs an input "${n}" that this runner does not know how to fill.`);
+    }
+  }
+  return feeds;
 }

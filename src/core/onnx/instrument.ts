@@ -16,8 +16,8 @@
  */
 import { PersonaSpaceError } from '../errors';
 import {
-  attrInt, attrInts, decodeModel, encodeModel, makeNode, makeTensor, makeValueInfo, TensorDataType,
-  type GraphProto, type ModelProto, type NodeProto, type TensorProto,
+  attrInt, attrInts, decodeModel, encodeModel, externalDataRef, makeNode, makeTensor, makeValueInfo, TensorDataType, valueInfoDims,
+  type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfo,
 } from './proto';
 import { externalizeWeights, type ExternalFile } from './rewrite/externalize';
 import { GraphIndex } from './rewrite/graph';
@@ -46,8 +46,18 @@ export interface InstrumentInfo {
   /** Every input / output of the instrumented graph, in graph order. */
   inputNames: string[];
   outputNames: string[];
+  /** The same, with element type and dims (numbers, or symbolic names such as 'batch_size'). */
+  inputs: GraphIO[];
+  outputs: GraphIO[];
   /** Things the structural search noticed but did not stop on (e.g. node names that disagree). */
   warnings: string[];
+}
+
+export interface GraphIO {
+  name: string;
+  /** onnxruntime tensor type: 'float32', 'float16', 'int64', ... */
+  type: string;
+  dims: (number | string)[];
 }
 
 export interface InstrumentedModel {
@@ -128,9 +138,37 @@ function finish(model: ModelProto, modelBytes: Uint8Array, stream: ResidualStrea
       residDtype: stream.residType === TensorDataType.FLOAT16 ? 'float16' : 'float32',
       inputNames: model.graph.input.map((v) => v.name),
       outputNames: model.graph.output.map((v) => v.name),
+      inputs: model.graph.input.map(graphIO),
+      outputs: model.graph.output.map(graphIO),
       warnings: stream.warnings,
     },
   };
+}
+
+const ORT_TYPES: Record<number, string> = {
+  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64',
+};
+
+function graphIO(v: ValueInfo): GraphIO {
+  return { name: v.name, type: ORT_TYPES[v.type?.tensor_type?.elem_type ?? 0] ?? 'unknown', dims: valueInfoDims(v) };
+}
+
+/** The external data files a model's graph refers to (e.g. `model.onnx_data`), to be read beside it. */
+export function externalDataLocations(modelBytes: Uint8Array): string[] {
+  const model = decodeModel(modelBytes);
+  const out = new Set<string>();
+  const visit = (g: GraphProto) => {
+    for (const t of g.initializer) {
+      const ref = externalDataRef(t);
+      if (ref) out.add(ref.location);
+    }
+    for (const n of g.node) for (const a of n.attribute) {
+      if (a.g) visit(a.g);
+      for (const sg of a.graphs ?? []) visit(sg);
+    }
+  };
+  visit(model.graph);
+  return [...out];
 }
 
 /** Opset of the default ONNX domain (decides whether axes are attributes or inputs). */

@@ -166,8 +166,9 @@ export async function proveInstrumentation(h: Harness, ids: number[][], o: { log
   const one = await h.run(ids, buildInterventions(h.dims, { cap: [{ vector: axis, layers: [Lc], tau: taus[0] }] }));
   for (let b = 0; b < B; b++) for (let s = 0; s < S; s++) {
     const before = proj(off.tap, Lc, b, s);
-    if (before >= taus[0]) expect(tapRow(one.tap, Lc, b, s)).toEqual(tapRow(off.tap, Lc, b, s));
-    else expect(Math.abs(proj(one.tap, Lc, b, s) - taus[0])).toBeLessThanOrEqual(1e-5);
+    // (a projection within float32 rounding of tau may go either way)
+    if (before > taus[0] + 1e-4) expect(tapRow(one.tap, Lc, b, s)).toEqual(tapRow(off.tap, Lc, b, s));
+    else if (before < taus[0] - 1e-4) expect(Math.abs(proj(one.tap, Lc, b, s) - taus[0])).toBeLessThanOrEqual(1e-5);
   }
 
   // 5. steering and capping on one layer: steer first, then cap; the tap shows the result.

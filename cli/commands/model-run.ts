@@ -1,0 +1,200 @@
+/**
+ * `persona-space model run <model-dir> --ids 1,2,3 [steer/cap options] [--json]`
+ *
+ * One forward pass of an ONNX decoder, instrumented in memory, on onnxruntime-node (native CPU):
+ * the logits at every position and resid_post (after steering and capping) at every layer.
+ * File access lives here; instrumentation and the intervention maths are core.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { flagIntList, flagNumber, flagString, parseArgs, UsageError } from '../args';
+import type { CliIO } from '../main';
+import { DataError, PersonaSpaceError } from '../../src/core/errors';
+import { readTensorFile } from '../../src/core/formats/detect';
+import { PyDict } from '../../src/core/formats/py';
+import { buildInterventions, type CapTerm, type SteerTerm } from '../../src/core/lm/interventions';
+import { createSession, interventionFeeds, prefillFeeds, residPost, type Ort } from '../../src/core/lm/ort';
+import { externalDataLocations, instrumentDecoder, RESID_POST_OUTPUT } from '../../src/core/onnx/instrument';
+import { decodeF32, isRawTensor, type RawTensor } from '../../src/core/tensor';
+
+export const MODEL_RUN_USAGE = [
+  'usage: persona-space model run <model-dir> --ids 1,2,3 [--dtype fp32|fp16|q4|q4f16]',
+  '         [--steer FILE --steer-layers 3,4 --alpha A]',
+  '         [--cap FILE --cap-layers 3,4 (--tau T | --tau-file FILE)] [--json]',
+  '',
+  '  Runs <model-dir>/onnx/model<suffix>.onnx once on the token ids with onnxruntime-node (CPU) and',
+  '  prints the logits at every position and resid_post (after steering and capping) at every layer.',
+  '  FILE: .npy, .safetensors or .pt holding (d,) or (n_layers, d); row L is used at layer L.',
+  '  Steering adds alpha * v/|v| at the steer layers; capping keeps h . v/|v| >= tau at the cap layers.',
+  '  --tau-file holds one threshold per model layer or per cap layer. Layers are 0-based decoder blocks.',
+  '  --json prints {"logits": [[...] per position], "resid_post": [[[...] per position] per layer]}.',
+].join('\n');
+
+const DTYPE_SUFFIX: Record<string, string> = { fp32: '', fp16: '_fp16', q4: '_q4', q4f16: '_q4f16', q8: '_quantized' };
+
+export async function runModel(argv: string[], io: CliIO): Promise<number> {
+  const args = parseArgs(argv, ['json', 'help']);
+  if (args.flags.has('help')) {
+    io.out(MODEL_RUN_USAGE);
+    return 0;
+  }
+  const [dir, ...extra] = args.positionals;
+  if (!dir) throw new UsageError(`give the model folder.\n${MODEL_RUN_USAGE}`);
+  if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}".`);
+  const ids = flagIntList(args, 'ids');
+  if (!ids?.length) throw new UsageError('give the token ids with --ids 1,2,3.');
+  if (ids.some((i) => i < 0)) throw new UsageError('token ids cannot be negative.');
+
+  const modelFile = await findModelFile(dir, flagString(args, 'dtype'));
+  const bytes = new Uint8Array(await fs.readFile(modelFile));
+  const externalData = await Promise.all(
+    externalDataLocations(bytes).map(async (loc) => ({ path: loc, data: new Uint8Array(await fs.readFile(path.join(path.dirname(modelFile), loc))) })),
+  );
+  const model = instrumentDecoder(bytes, { externalData });
+  const { info } = model;
+  await checkVocab(dir, ids);
+
+  const steer = await steerTerms(args);
+  const cap = await capTerms(args);
+  const iv = buildInterventions(info, { steer: steer ? [steer] : [], cap: cap ? [cap] : [] });
+
+  const ort = (await import('onnxruntime-node')) as unknown as Ort;
+  const session = await createSession(ort, model, { logSeverityLevel: 3 });
+  let out;
+  try {
+    out = await session.run({ ...prefillFeeds(ort, info, [ids]), ...interventionFeeds(ort, iv) });
+  } catch (e) {
+    throw new PersonaSpaceError('model-run', `onnxruntime could not run the model: ${(e as Error).message.split('\n')[0]}`);
+  } finally {
+    await session.release?.();
+  }
+  const logits = toF32(out.logits as unknown as OrtLike);
+  const vocab = logits.length / ids.length;
+  const tap = residPost(out, info);
+  const d = info.hiddenSize;
+  const S = ids.length;
+  const logitRows = Array.from({ length: S }, (_, s) => Array.from(logits.subarray(s * vocab, (s + 1) * vocab)));
+  const resid = Array.from({ length: info.numLayers }, (_, l) =>
+    Array.from({ length: S }, (_, s) => Array.from(tap.data.subarray((l * S + s) * d, (l * S + s + 1) * d))),
+  );
+
+  if (args.flags.has('json')) {
+    io.out(JSON.stringify({
+      model: modelFile,
+      style: info.style,
+      layers: info.numLayers,
+      hidden_size: d,
+      vocab_size: vocab,
+      ids,
+      steer_layers: steer?.layers ?? [],
+      cap_layers: cap?.layers ?? [],
+      logits: logitRows,
+      [RESID_POST_OUTPUT]: resid,
+    }));
+    return 0;
+  }
+  const last = logitRows[S - 1];
+  const top = last.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 5);
+  io.out(`${path.relative(process.cwd(), modelFile) || modelFile}: ${info.style} export, ${info.numLayers} layers, d = ${d}, vocab ${vocab}, ${info.residDtype} residual`);
+  if (steer) io.out(`steering: alpha ${steer.alpha} at layers ${steer.layers.join(', ')}`);
+  if (cap) io.out(`capping at layers ${cap.layers.join(', ')}`);
+  io.out(`next token after ${S} tokens (top 5 ids by logit): ${top.map(([v, i]) => `${i} (${v.toFixed(3)})`).join(', ')}`);
+  io.out('|resid_post| at the last position, per layer: ' + resid.map((rows) => Math.hypot(...rows[S - 1]).toFixed(3)).join(' '));
+  return 0;
+}
+
+interface OrtLike { type: string; data: unknown; dims: readonly number[] }
+
+function toF32(t: OrtLike): Float32Array {
+  if (t.type === 'float32') return t.data as Float32Array;
+  if (t.type === 'float16') {
+    const d = t.data as Uint16Array;
+    return decodeF32({ dtype: 'float16', shape: [...t.dims], data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) });
+  }
+  throw new DataError('logits-type', `The model's logits are ${t.type}; expected float32 or float16.`);
+}
+
+/** <dir>/onnx/model<suffix>.onnx for the dtype asked for, or the only / the fp32 model there. A .onnx path is used as is. */
+async function findModelFile(dir: string, dtype: string | undefined): Promise<string> {
+  if (dir.endsWith('.onnx')) return dir;
+  const onnxDir = path.join(dir, 'onnx');
+  let names: string[];
+  try {
+    names = (await fs.readdir(onnxDir)).filter((n) => /^model.*\.onnx$/.test(n)).sort();
+  } catch {
+    throw new DataError('model-dir', `${dir} has no onnx/ folder with a model (expected ${path.join(onnxDir, 'model.onnx')}).`);
+  }
+  if (dtype !== undefined) {
+    if (!(dtype in DTYPE_SUFFIX)) throw new UsageError(`--dtype must be one of ${Object.keys(DTYPE_SUFFIX).join(', ')}, got "${dtype}".`);
+    const want = `model${DTYPE_SUFFIX[dtype]}.onnx`;
+    if (!names.includes(want)) throw new DataError('model-dtype', `${onnxDir} has no ${want} (it has ${names.join(', ') || 'no model'}).`);
+    return path.join(onnxDir, want);
+  }
+  if (names.length === 0) throw new DataError('model-dir', `${onnxDir} holds no model*.onnx file.`);
+  if (names.length === 1) return path.join(onnxDir, names[0]);
+  if (names.includes('model.onnx')) return path.join(onnxDir, 'model.onnx');
+  throw new UsageError(`${onnxDir} holds several models (${names.join(', ')}); choose one with --dtype.`);
+}
+
+async function checkVocab(dir: string, ids: number[]): Promise<void> {
+  if (dir.endsWith('.onnx')) return;
+  let vocab: unknown;
+  try {
+    vocab = JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8')).vocab_size;
+  } catch {
+    return; // no config: onnxruntime will complain about out-of-range ids itself
+  }
+  if (typeof vocab === 'number') {
+    const bad = ids.find((i) => i >= vocab);
+    if (bad !== undefined) throw new DataError('token-range', `Token id ${bad} is outside the model's vocabulary of ${vocab}.`);
+  }
+}
+
+/** A (d,) or (L, d) tensor from .npy / .safetensors / .pt (a single tensor, or a dict with one tensor or a "vector"). */
+export async function readVectorFile(file: string, what: string): Promise<RawTensor> {
+  const { value } = readTensorFile(new Uint8Array(await fs.readFile(file)), file);
+  if (isRawTensor(value)) return value;
+  if (value instanceof PyDict) {
+    const tensors = [...value.entries()].filter(([, v]) => isRawTensor(v)) as [unknown, RawTensor][];
+    const named = value.get('vector');
+    if (isRawTensor(named)) return named;
+    if (tensors.length === 1) return tensors[0][1];
+    throw new DataError('vector-file', `${file} holds ${tensors.length} tensors; the ${what} file must hold one (d,) or (n_layers, d) tensor.`);
+  }
+  throw new DataError('vector-file', `${file} does not hold a tensor; the ${what} file must hold one (d,) or (n_layers, d) tensor.`);
+}
+
+async function steerTerms(args: ReturnType<typeof parseArgs>): Promise<SteerTerm | undefined> {
+  const file = flagString(args, 'steer');
+  const layers = flagIntList(args, 'steer-layers');
+  const alpha = flagNumber(args, 'alpha');
+  if (!file) {
+    if (layers || alpha !== undefined) throw new UsageError('--steer-layers and --alpha need --steer FILE.');
+    return undefined;
+  }
+  if (!layers?.length) throw new UsageError('--steer needs --steer-layers (0-based layers, e.g. 3,4).');
+  if (alpha === undefined) throw new UsageError('--steer needs --alpha (the length added along the unit vector).');
+  return { vector: await readVectorFile(file, 'steering'), layers, alpha };
+}
+
+async function capTerms(args: ReturnType<typeof parseArgs>): Promise<CapTerm | undefined> {
+  const file = flagString(args, 'cap');
+  const layers = flagIntList(args, 'cap-layers');
+  const tau = flagNumber(args, 'tau');
+  const tauFile = flagString(args, 'tau-file');
+  if (!file) {
+    if (layers || tau !== undefined || tauFile) throw new UsageError('--cap-layers, --tau and --tau-file need --cap FILE.');
+    return undefined;
+  }
+  if (!layers?.length) throw new UsageError('--cap needs --cap-layers (0-based layers, e.g. 3,4).');
+  if ((tau === undefined) === (tauFile === undefined)) throw new UsageError('--cap needs exactly one of --tau T or --tau-file FILE.');
+  let taus: number | Float32Array | number[];
+  if (tau !== undefined) taus = tau;
+  else {
+    const { value } = readTensorFile(new Uint8Array(await fs.readFile(tauFile!)), tauFile);
+    if (isRawTensor(value)) taus = decodeF32(value);
+    else if (Array.isArray(value) && value.every((x) => typeof x === 'number')) taus = value as number[];
+    else throw new DataError('tau-file', `${tauFile} must hold a list of numbers (one per model layer or per cap layer).`);
+  }
+  return { vector: await readVectorFile(file, 'capping'), layers, tau: taus };
+}
