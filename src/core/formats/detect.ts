@@ -31,9 +31,7 @@ export function detectFormat(bytes: Uint8Array, path = 'the file'): FileFormat {
     throw new FormatError('unknown-zip', `${quote(path)} is a ZIP archive but neither a PyTorch file (no data.pkl) nor an .npz (entries: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}).`);
   }
   if (isNpy(bytes)) return 'npy';
-  if (isLegacyTorch(bytes)) {
-    throw new FormatError('pt-legacy', `${quote(path)} is a PyTorch file in the legacy (pre-1.6, non-zip) format, which is not supported; re-save it with a recent torch.save.`);
-  }
+  if (isLegacyTorch(bytes)) return 'pt';
   if (isSafetensors(bytes)) return 'safetensors';
   if (bytes[0] === 0x80 && bytes.length > 1 && bytes[1] <= 5) return 'pickle';
   if (looksLikeJson(bytes)) return 'json';

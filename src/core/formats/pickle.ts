@@ -404,8 +404,14 @@ function pyStringLiteral(line: string): string {
 
 /** Interpret `bytes` as a pickle and return the object it builds. Throws FormatError / UnsafePickleError. */
 export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): PyValue {
+  return unpickleAt(bytes, 0, opts).value;
+}
+
+/** Unpickle the pickle that starts at `offset`; `end` is the offset just past its STOP (pickles may be concatenated). */
+export function unpickleAt(bytes: Uint8Array, offset: number, opts: UnpickleOptions = {}): { value: PyValue; end: number } {
   try {
-    return run(bytes, opts);
+    const r = run(bytes.subarray(offset), opts);
+    return { value: r.value, end: offset + r.end };
   } catch (e) {
     if (e instanceof PersonaSpaceError) throw e;
     // A malformed pickle can only surface as our own errors; anything else is a bug we still report as bad input.
@@ -413,7 +419,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): PyValue
   }
 }
 
-function run(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
+function run(bytes: Uint8Array, opts: UnpickleOptions): { value: PyValue; end: number } {
   const ctx: Ctx = { dataOnly: opts.dataOnly ?? false, maxTensorBytes: opts.maxTensorBytes ?? 2 ** 31 - 1 };
   const maxStack = opts.maxStack ?? 5_000_000;
   const maxMemo = opts.maxMemo ?? 5_000_000;
@@ -505,7 +511,7 @@ function run(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
       case OP.FRAME: take(8); break;
       case OP.STOP: {
         const v = pop();
-        return replaced.get(v) ?? v;
+        return { value: replaced.get(v) ?? v, end: p };
       }
       case OP.MARK:
         if (marks.length >= maxStack) throw new FormatError('pickle-limit', 'The pickle nests too many marks.');

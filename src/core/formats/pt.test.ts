@@ -5,7 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FormatError, PersonaSpaceError, UnsafePickleError } from '../errors';
 import { decodeF32, f32ToBf16Bits, numel, type RawTensor } from '../tensor';
-import { PICKLE_OP } from './pickle';
+import { PICKLE_OP, pickleDump } from './pickle';
+import { checkByteFlips, checkTruncations } from './test-props';
 import { PyDict, PyObject, isRawTensor, pyGet } from './py';
 import { readPt, writePt } from './pt';
 import { hasRealData, readShared } from './test-data';
@@ -159,6 +160,42 @@ describe('strided and offset views', () => {
   });
 });
 
+describe('legacy (pre-1.6, non-zip) torch.save files', () => {
+  /** magic, protocol version, sys_info, the object, the storage keys, then int64 numel + bytes per storage. */
+  function legacyFile(obj: number[], storages: [string, number, Uint8Array][]): Uint8Array {
+    const sys = new PyDict([['protocol_version', 1001], ['little_endian', true], ['type_sizes', new PyDict([['short', 2], ['int', 4], ['long', 4]])]]);
+    const parts = [pickleDump(0x1950a86a20f9469cfc6cn), pickleDump(1001), pickleDump(sys), new Uint8Array(obj), pickleDump(storages.map((x) => x[0]))];
+    for (const [, n, data] of storages) {
+      const head = new Uint8Array(8);
+      new DataView(head.buffer).setBigInt64(0, BigInt(n), true);
+      parts.push(head, data);
+    }
+    const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
+    let q = 0;
+    for (const part of parts) {
+      out.set(part, q);
+      q += part.length;
+    }
+    return out;
+  }
+  const storage = new Uint8Array(new Float32Array([0, 1, 2, 3, 4, 5]).buffer);
+
+  it('reads a tensor from the legacy layout', () => {
+    const f = legacyFile(tensorPickle('FloatStorage', 6, 1, [2, 2], [2, 1]), [['0', 6, storage]]);
+    const t = readPt(f) as RawTensor;
+    expect(t.shape).toEqual([2, 2]);
+    expect(Array.from(decodeF32(t))).toEqual([1, 2, 3, 4]);
+  });
+
+  it('gives typed errors when it is truncated or its storage header disagrees', () => {
+    const f = legacyFile(tensorPickle('FloatStorage', 6, 0, [6], [1]), [['0', 6, storage]]);
+    const { refused, cuts } = checkTruncations(f, (b) => readPt(b));
+    expect(refused).toBe(cuts);
+    expect(() => readPt(legacyFile(tensorPickle('FloatStorage', 6, 0, [6], [1]), [['0', 5, storage.subarray(0, 20)]]))).toThrow(/should hold 6 values/);
+    checkByteFlips(f, (b) => readPt(b), 200);
+  });
+});
+
 describe('hostile pickles', () => {
   const marker = () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ps-hostile-'));
@@ -243,11 +280,6 @@ describe('hostile pickles', () => {
     expect(Array.from(decodeF32(comps))).toEqual(Array.from(f32));
     expect(pyGet(v, 'n_components')).toBe(2);
     expect(pyGet(v, 'explained_variance_ratio_')).toEqual([0.75]);
-  });
-
-  it('refuses the legacy non-zip torch format with a clear message', () => {
-    const legacy = new Uint8Array([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
-    expect(() => readPt(legacy)).toThrow(/legacy/);
   });
 
   it('never leaks a non-PersonaSpaceError on a pickle that is not a pickle', () => {

@@ -7,7 +7,7 @@
 import { FormatError } from '../errors';
 import { DTYPE_BYTES, isRawTensor, numel, type DType, type RawTensor } from '../tensor';
 import { PyDict, PyGlobal, type PyValue } from './py';
-import { PICKLE_OP, pickleDump, TORCH_STORAGE_DTYPES, TorchStorage, unpickle, type PickleWriter } from './pickle';
+import { PICKLE_OP, pickleDump, TORCH_STORAGE_DTYPES, TorchStorage, unpickle, unpickleAt, type PickleWriter } from './pickle';
 import { isZip, openZip, writeZip, type ZipLimits } from './zip';
 
 export interface ReadPtOptions extends ZipLimits {
@@ -46,12 +46,7 @@ export function isPtZip(bytes: Uint8Array): boolean {
 
 /** Read a torch.save archive into Python values (tensors as RawTensor; see py.ts for the rest). */
 export function readPt(bytes: Uint8Array, opts: ReadPtOptions = {}): PyValue {
-  if (isLegacyTorch(bytes)) {
-    throw new FormatError(
-      'pt-legacy',
-      'This is a PyTorch file in the legacy (pre-1.6, non-zip) format, which is not supported; re-save it with a recent torch.save.',
-    );
-  }
+  if (isLegacyTorch(bytes)) return readLegacyPt(bytes, opts);
   const zip = openZip(bytes, opts);
   const pkl = findPickle(zip.entries.keys());
   if (!pkl) throw new FormatError('pt-no-pickle', 'The ZIP archive holds no data.pkl, so it is not a PyTorch file.');
@@ -88,6 +83,88 @@ export function readPt(bytes: Uint8Array, opts: ReadPtOptions = {}): PyValue {
     return s;
   };
   return unpickle(zip.read(pkl), { dataOnly: opts.dataOnly, persistentLoad });
+}
+
+function storageDtype(type: PyValue): DType {
+  if (!(type instanceof PyGlobal) || type.module.split('.')[0] !== 'torch') {
+    throw new FormatError('pt-storage', 'A storage in the archive has no torch storage type.');
+  }
+  const dtype: DType | undefined = TORCH_STORAGE_DTYPES[type.name];
+  if (!dtype) throw new FormatError('pt-dtype', `The archive holds a storage of type ${type.qualified}, which is not supported.`);
+  return dtype;
+}
+
+function asCount(v: PyValue | undefined): number {
+  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new FormatError('pt-storage-size', 'A storage declares an invalid size.');
+  return n;
+}
+
+/**
+ * The legacy (pre-1.6) torch.save layout: five concatenated pickles (magic number, protocol
+ * version, sys_info, the object, the sorted storage keys), then each storage as an int64
+ * element count followed by its raw bytes. Storage dtypes are only known from the object pickle,
+ * so it is run twice: once to learn them (against zero-filled stand-ins), once for real.
+ */
+function readLegacyPt(bytes: Uint8Array, opts: ReadPtOptions): PyValue {
+  const legacy = (msg: string) => new FormatError('pt-legacy', `This legacy-format PyTorch file is damaged: ${msg}.`);
+  let p = unpickleAt(bytes, 0).end;
+  const proto = unpickleAt(bytes, p);
+  if (proto.value !== 1001) throw legacy(`unknown protocol version ${String(proto.value)}`);
+  const sys = unpickleAt(bytes, proto.end);
+  const le = sys.value instanceof Map ? sys.value.get('little_endian') : undefined;
+  if (le === false) throw new FormatError('pt-legacy', 'This legacy PyTorch file was saved on a big-endian machine, which is not supported.');
+  p = sys.end;
+  const objStart = p;
+  const declared = new Map<string, { dtype: DType; numel: number }>();
+  const zeros = new Uint8Array(Math.max(0, bytes.length - objStart));
+  const pass1 = unpickleAt(bytes, objStart, {
+    dataOnly: opts.dataOnly,
+    persistentLoad: (pid) => {
+      if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw new FormatError('pt-persistent-id', 'The pickle refers to external data of an unknown kind.');
+      const dtype = storageDtype(pid[1]);
+      const numel = asCount(pid[4]);
+      const nbytes = numel * DTYPE_BYTES[dtype];
+      if (nbytes > zeros.length) throw legacy('a storage is larger than the file');
+      declared.set(String(pid[2]), { dtype, numel });
+      return new TorchStorage(dtype, zeros.subarray(0, nbytes), String(pid[2]));
+    },
+  });
+  const keysPickle = unpickleAt(bytes, pass1.end);
+  const keys = keysPickle.value;
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) throw legacy('the storage key list is missing');
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const storages = new Map<string, TorchStorage>();
+  p = keysPickle.end;
+  for (const key of keys as string[]) {
+    const info = declared.get(key);
+    if (!info) throw legacy(`storage "${key}" is listed but never used`);
+    if (p + 8 > bytes.length) throw legacy('it is truncated');
+    const n = Number(dv.getBigInt64(p, true));
+    if (n !== info.numel) throw new FormatError('pt-storage-size', `Storage "${key}" should hold ${info.numel} values but its header says ${n}.`);
+    const nbytes = n * DTYPE_BYTES[info.dtype];
+    if (p + 8 + nbytes > bytes.length) throw legacy('it is truncated');
+    storages.set(key, new TorchStorage(info.dtype, bytes.subarray(p + 8, p + 8 + nbytes), key));
+    p += 8 + nbytes;
+  }
+  return unpickleAt(bytes, objStart, {
+    dataOnly: opts.dataOnly,
+    persistentLoad: (pid) => {
+      const key = Array.isArray(pid) ? String(pid[2]) : '';
+      const s = storages.get(key);
+      if (!s) throw legacy(`storage "${key}" is missing`);
+      const view = Array.isArray(pid) ? pid[5] : null;
+      if (Array.isArray(view) && view.length === 3) {
+        // (view_key, offset, size) in elements: a slice of the root storage.
+        const off = asCount(view[1]);
+        const size = asCount(view[2]);
+        const bpe = DTYPE_BYTES[s.dtype];
+        if ((off + size) * bpe > s.data.length) throw legacy('a storage view lies outside its storage');
+        return new TorchStorage(s.dtype, s.data.subarray(off * bpe, (off + size) * bpe), String(view[0]));
+      }
+      return s;
+    },
+  }).value;
 }
 
 /** Values writePt accepts: PyValue, plus plain objects (written as dicts) for convenience. */
