@@ -1,0 +1,28 @@
+/** A titled chart panel with PNG/SVG export buttons (`export-png-<name>`, `export-svg-<name>`). */
+import type { ReactNode } from 'react';
+
+export interface ChartFrameProps {
+  name: string;
+  title: ReactNode;
+  subtitle?: ReactNode;
+  onExport(kind: 'png' | 'svg'): void;
+  children: ReactNode;
+  testId?: string;
+  className?: string;
+}
+
+export function ChartFrame({ name, title, subtitle, onExport, children, testId, className }: ChartFrameProps) {
+  return (
+    <section className={`panel chart ${className ?? ''}`} data-testid={testId} aria-label={typeof title === 'string' ? title : name}>
+      <header className="panel-head">
+        <h2>{title}</h2>
+        <div className="export-buttons">
+          <button type="button" className="small" data-testid={`export-png-${name}`} onClick={() => onExport('png')} title={`Download ${name} as PNG`}>PNG</button>
+          <button type="button" className="small" data-testid={`export-svg-${name}`} onClick={() => onExport('svg')} title={`Download ${name} as SVG`}>SVG</button>
+        </div>
+      </header>
+      {subtitle && <p className="panel-sub">{subtitle}</p>}
+      {children}
+    </section>
+  );
+}

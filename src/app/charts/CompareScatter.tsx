@@ -1,0 +1,42 @@
+/** PC1 loadings of set A (x) against set B (y) over their shared names. */
+import { forwardRef } from 'react';
+import type { CompareResult } from '../../core/view/types';
+
+export interface CompareScatterProps {
+  result: CompareResult;
+  labelA: string;
+  labelB: string;
+  width?: number;
+  height?: number;
+}
+
+export const CompareScatter = forwardRef<SVGSVGElement, CompareScatterProps>(function CompareScatter({ result, labelA, labelB, width = 460, height = 360 }, ref) {
+  const m = { top: 20, right: 16, bottom: 46, left: 56 };
+  const iw = width - m.left - m.right, ih = height - m.top - m.bottom;
+  const ext = (v: number[]) => {
+    let lo = Math.min(...v), hi = Math.max(...v);
+    if (!(hi > lo)) { lo -= 1; hi += 1; }
+    const p = (hi - lo) * 0.05;
+    return [lo - p, hi + p];
+  };
+  const [xa, xb] = ext(result.pc1A), [ya, yb] = ext(result.pc1B);
+  const x = (v: number) => m.left + ((v - xa) / (xb - xa)) * iw;
+  const y = (v: number) => m.top + ih - ((v - ya) / (yb - ya)) * ih;
+  const r = result.names.length > 1000 ? 1.8 : 3.5;
+  return (
+    <svg ref={ref} viewBox={`0 0 ${width} ${height}`} width="100%" role="img" aria-label="PC1 of set A against PC1 of set B" fontFamily="system-ui, sans-serif">
+      <rect width={width} height={height} fill="#ffffff" />
+      <rect x={m.left} y={m.top} width={iw} height={ih} fill="none" stroke="#ccc" />
+      {xa < 0 && xb > 0 && <line x1={x(0)} x2={x(0)} y1={m.top} y2={m.top + ih} stroke="#e4e1da" />}
+      {ya < 0 && yb > 0 && <line x1={m.left} x2={m.left + iw} y1={y(0)} y2={y(0)} stroke="#e4e1da" />}
+      {result.names.map((name, i) => (
+        <circle key={name} cx={x(result.pc1A[i])} cy={y(result.pc1B[i])} r={r} fill="#4b2a85" fillOpacity="0.6">
+          <title>{`${name}: A ${result.pc1A[i].toFixed(3)}, B ${result.pc1B[i].toFixed(3)}`}</title>
+        </circle>
+      ))}
+      <text x={m.left + iw / 2} y={height - 10} fontSize="13" textAnchor="middle" fill="#222">{`PC1 of A: ${labelA} (layer ${result.layerA})`}</text>
+      <text x={14} y={m.top + ih / 2} fontSize="13" textAnchor="middle" fill="#222" transform={`rotate(-90 14 ${m.top + ih / 2})`}>{`PC1 of B: ${labelB} (layer ${result.layerB})`}</text>
+      <text x={m.left + 8} y={m.top + 18} fontSize="14" fill="#111" fontWeight="bold">{`Pearson ${result.pearson.toFixed(3)} · Spearman ${result.spearman.toFixed(3)} · ${result.nCommon} shared`}</text>
+    </svg>
+  );
+});

@@ -1,0 +1,299 @@
+/**
+ * The persona map: a canvas scatter of every member on two chosen components (or PC1–PC3 in 3D),
+ * with d3-zoom pan/zoom, drag-to-rotate in 3D, quadtree hover hit-testing, labels placed without
+ * overlap, the default as a star and the Assistant Axis as an arrow.
+ */
+import { quadtree, type Quadtree } from 'd3-quadtree';
+import { select } from 'd3-selection';
+import { zoom, zoomIdentity, type D3ZoomEvent, type ZoomBehavior } from 'd3-zoom';
+import { forwardRef, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState } from 'react';
+import { colorIndices, divergingDomain } from '../../core/view/colors';
+import { EMPH, sceneToSvg, type MapScene, type Rotation } from '../../core/view/map-scene';
+import type { LayerAnalysis } from '../../core/view/types';
+import { buildScene, drawScene, MAP_FONT } from './map-render';
+
+export interface PersonaMapProps {
+  analysis: LayerAnalysis;
+  pcx: number;
+  pcy: number;
+  mode: '2d' | '3d';
+  color: string;
+  selection: readonly string[];
+  matches: readonly number[];
+  isolate: boolean;
+  hovered: number | null;
+  defaultLabel: string;
+  resetToken: number;
+  onHover(i: number | null, at: { x: number; y: number } | null): void;
+  onClickPoint(i: number): void;
+}
+
+export interface PersonaMapHandle {
+  toPng(): Promise<Blob | null>;
+  toSvg(): string;
+}
+
+export function colorValues(a: LayerAnalysis, color: string): Float32Array {
+  if (color === 'axis') return a.projection;
+  const j = Math.min(a.k, Math.max(1, Number(color.slice(2)))) - 1;
+  const out = new Float32Array(a.names.length);
+  for (let i = 0; i < out.length; i++) out[i] = a.coords[i * a.k + j];
+  return out;
+}
+
+export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function PersonaMap(props, ref) {
+  const wrapRef = useRef<HTMLDivElement>(null);
+  const canvasRef = useRef<HTMLCanvasElement>(null);
+  const [size, setSize] = useState({ width: 800, height: 600 });
+  const transformRef = useRef({ k: 1, x: 0, y: 0 });
+  const rotationRef = useRef<Rotation>({ yaw: -0.6, pitch: 0.35 });
+  const zoomRef = useRef<ZoomBehavior<HTMLCanvasElement, unknown> | null>(null);
+  const sceneRef = useRef<MapScene | null>(null);
+  const treeRef = useRef<Quadtree<number> | null>(null);
+  const frameRef = useRef(0);
+  const widthCache = useRef(new Map<string, number>());
+  const [drawn, setDrawn] = useState(0);
+  const propsRef = useRef(props);
+  propsRef.current = props;
+
+  const a = props.analysis;
+  const n = a.names.length;
+  const fontSize = n > 2000 ? 13 : 15;
+
+  const colors = useMemo(() => {
+    const v = colorValues(a, props.color);
+    // Axis: centred on the roles' mean projection; a PC: centred on 0 (the roles' mean).
+    return colorIndices(v, divergingDomain(v, props.color === 'axis' ? undefined : 0));
+  }, [a, props.color]);
+
+  const labelOrder = useMemo(() => {
+    const idx = Uint32Array.from({ length: n }, (_, i) => i);
+    return idx.sort((i, j) => Math.abs(a.projection[j]) - Math.abs(a.projection[i]));
+  }, [a, n]);
+
+  const emphasis = useMemo(() => {
+    const e = new Uint8Array(n).fill(EMPH.normal);
+    const sel = new Set(props.selection);
+    const matched = new Set(props.matches);
+    const focus = sel.size + matched.size > 0;
+    for (let i = 0; i < n; i++) {
+      if (sel.has(a.names[i])) e[i] = EMPH.selected;
+      else if (matched.has(i)) e[i] = EMPH.highlighted;
+      else if (props.isolate && focus) e[i] = EMPH.hidden;
+      else if (matched.size > 0) e[i] = EMPH.dimmed;
+    }
+    return e;
+  }, [a, n, props.selection, props.matches, props.isolate]);
+
+  const orderCache = useRef<{ key: unknown; order: Uint32Array | null }>({ key: null, order: null });
+
+  const measure = useCallback((text: string, bold: boolean) => {
+    const key = (bold ? 'b:' : 'n:') + fontSize + text;
+    let w = widthCache.current.get(key);
+    if (w === undefined) {
+      const ctx = canvasRef.current?.getContext('2d');
+      if (!ctx) return text.length * fontSize * 0.55;
+      ctx.font = `${bold ? 'bold ' : ''}${fontSize}px ${MAP_FONT}`;
+      w = ctx.measureText(text).width;
+      widthCache.current.set(key, w);
+    }
+    return w;
+  }, [fontSize]);
+
+  const makeScene = useCallback((): MapScene => {
+    const p = propsRef.current;
+    const cacheKey = [emphasis, p.mode];
+    const scene = buildScene({
+      analysis: p.analysis, pcx: p.pcx, pcy: p.pcy, mode: p.mode, rotation: rotationRef.current,
+      transform: transformRef.current, width: size.width, height: size.height, color: colors, emphasis, labelOrder,
+      hovered: p.hovered, defaultLabel: p.defaultLabel, fontSize, measure,
+      cachedOrder: orderCache.current.key && (orderCache.current.key as unknown[])[0] === emphasis && (orderCache.current.key as unknown[])[1] === p.mode ? orderCache.current.order : null,
+    });
+    if (p.mode === '2d') orderCache.current = { key: cacheKey, order: scene.order };
+    return scene;
+  }, [colors, emphasis, labelOrder, size, fontSize, measure]);
+
+  const draw = useCallback(() => {
+    frameRef.current = 0;
+    const canvas = canvasRef.current;
+    const ctx = canvas?.getContext('2d');
+    if (!canvas || !ctx) return;
+    const dpr = window.devicePixelRatio || 1;
+    const scene = makeScene();
+    sceneRef.current = scene;
+    treeRef.current = null;
+    const count = drawScene(ctx, scene, dpr, propsRef.current.hovered, propsRef.current.mode);
+    setDrawn(count);
+  }, [makeScene]);
+
+  const requestDraw = useCallback(() => {
+    if (!frameRef.current) frameRef.current = requestAnimationFrame(draw);
+  }, [draw]);
+
+  // Size the canvas to its box (device pixels for crisp text on a projector).
+  useEffect(() => {
+    const el = wrapRef.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => {
+      const r = el.getBoundingClientRect();
+      setSize({ width: Math.max(200, Math.floor(r.width)), height: Math.max(200, Math.floor(r.height)) });
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (!canvas) return;
+    const dpr = window.devicePixelRatio || 1;
+    canvas.width = Math.round(size.width * dpr);
+    canvas.height = Math.round(size.height * dpr);
+    canvas.style.width = `${size.width}px`;
+    canvas.style.height = `${size.height}px`;
+    draw();
+  }, [size, draw]);
+
+  useEffect(() => { requestDraw(); }, [props.hovered, props.pcx, props.pcy, props.mode, requestDraw]);
+
+  // Zoom and pan (wheel, drag, pinch, double-click); in 3D a drag rotates instead of panning.
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (!canvas) return;
+    const z = zoom<HTMLCanvasElement, unknown>()
+      .scaleExtent([0.3, 400])
+      .filter((event: Event) => {
+        const e = event as MouseEvent;
+        if (propsRef.current.mode === '3d') return event.type === 'wheel' || event.type === 'dblclick' || event.type.startsWith('touch');
+        return (!e.ctrlKey || event.type === 'wheel') && !e.button;
+      })
+      .on('zoom', (ev: D3ZoomEvent<HTMLCanvasElement, unknown>) => {
+        transformRef.current = { k: ev.transform.k, x: ev.transform.x, y: ev.transform.y };
+        requestDraw();
+      });
+    zoomRef.current = z;
+    select(canvas).call(z).on('dblclick.zoom', null);
+    return () => { select(canvas).on('.zoom', null); };
+  }, [requestDraw]);
+
+  // Reset zoom/rotation when asked (reset button, new components, new set).
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (!canvas || !zoomRef.current) return;
+    rotationRef.current = { yaw: -0.6, pitch: 0.35 };
+    select(canvas).call(zoomRef.current.transform, zoomIdentity);
+    transformRef.current = { k: 1, x: 0, y: 0 };
+    requestDraw();
+  }, [props.resetToken, requestDraw]);
+
+  const hitTest = useCallback((mx: number, my: number): number | null => {
+    const s = sceneRef.current;
+    if (!s) return null;
+    if (!treeRef.current) {
+      const idx: number[] = [];
+      for (let i = 0; i < s.emphasis.length; i++) if (s.emphasis[i] !== EMPH.hidden) idx.push(i);
+      treeRef.current = quadtree<number>().x((i) => s.proj.x[i]).y((i) => s.proj.y[i]).addAll(idx);
+    }
+    const found = treeRef.current.find(mx, my, Math.max(10, s.radius * 2.5));
+    return found === undefined ? null : found;
+  }, []);
+
+  const drag = useRef<{ x: number; y: number; moved: boolean } | null>(null);
+
+  const onPointerDown = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    drag.current = { x: e.clientX, y: e.clientY, moved: false };
+    if (props.mode === '3d') e.currentTarget.setPointerCapture(e.pointerId);
+  };
+  const onPointerMove = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    const r = e.currentTarget.getBoundingClientRect();
+    const mx = e.clientX - r.left, my = e.clientY - r.top;
+    const d = drag.current;
+    if (d && (e.buttons & 1)) {
+      const dx = e.clientX - d.x, dy = e.clientY - d.y;
+      if (Math.abs(dx) + Math.abs(dy) > 3) d.moved = true;
+      if (props.mode === '3d') {
+        const rot = rotationRef.current;
+        rotationRef.current = { yaw: rot.yaw + dx * 0.008, pitch: Math.max(-1.5, Math.min(1.5, rot.pitch + dy * 0.008)) };
+        d.x = e.clientX; d.y = e.clientY;
+        requestDraw();
+      }
+      return;
+    }
+    const hit = hitTest(mx, my);
+    props.onHover(hit, hit === null ? null : { x: mx, y: my });
+  };
+  const onPointerUp = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    const d = drag.current;
+    drag.current = null;
+    if (d && !d.moved) {
+      const r = e.currentTarget.getBoundingClientRect();
+      const hit = hitTest(e.clientX - r.left, e.clientY - r.top);
+      if (hit !== null) props.onClickPoint(hit);
+    }
+  };
+
+  const onKeyDown = (e: React.KeyboardEvent<HTMLCanvasElement>) => {
+    const canvas = canvasRef.current;
+    const z = zoomRef.current;
+    if (!canvas || !z) return;
+    const step = 60;
+    const sel = select(canvas);
+    if (props.mode === '3d' && e.key.startsWith('Arrow')) {
+      const rot = rotationRef.current;
+      const dy = e.key === 'ArrowUp' ? -0.15 : e.key === 'ArrowDown' ? 0.15 : 0;
+      const dx = e.key === 'ArrowLeft' ? -0.15 : e.key === 'ArrowRight' ? 0.15 : 0;
+      rotationRef.current = { yaw: rot.yaw + dx, pitch: Math.max(-1.5, Math.min(1.5, rot.pitch + dy)) };
+      requestDraw();
+      e.preventDefault();
+      return;
+    }
+    switch (e.key) {
+      case 'ArrowLeft': z.translateBy(sel, step / transformRef.current.k, 0); break;
+      case 'ArrowRight': z.translateBy(sel, -step / transformRef.current.k, 0); break;
+      case 'ArrowUp': z.translateBy(sel, 0, step / transformRef.current.k); break;
+      case 'ArrowDown': z.translateBy(sel, 0, -step / transformRef.current.k); break;
+      case '+': case '=': z.scaleBy(sel, 1.3); break;
+      case '-': case '_': z.scaleBy(sel, 1 / 1.3); break;
+      case '0': z.transform(sel, zoomIdentity); break;
+      default: return;
+    }
+    e.preventDefault();
+  };
+
+  useImperativeHandle(ref, () => ({
+    toPng: () => new Promise<Blob | null>((resolve) => {
+      draw();
+      if (canvasRef.current) canvasRef.current.toBlob((b) => resolve(b), 'image/png');
+      else resolve(null);
+    }),
+    toSvg: () => sceneToSvg(sceneRef.current ?? makeScene()),
+  }), [draw, makeScene]);
+
+  const highlighted = emphasis.reduce((c, e) => c + (e >= EMPH.highlighted ? 1 : 0), 0);
+
+  return (
+    <div
+      ref={wrapRef}
+      className="map-canvas-wrap"
+      data-testid="map"
+      data-points={drawn}
+      data-default={a.defaultCoords ? '1' : '0'}
+      data-highlighted={highlighted}
+      data-pcx={props.mode === '3d' ? 1 : props.pcx}
+      data-pcy={props.mode === '3d' ? 2 : props.pcy}
+      data-mode={props.mode}
+    >
+      <canvas
+        ref={canvasRef}
+        tabIndex={0}
+        role="img"
+        aria-label={`Persona map: ${drawn} points on ${props.mode === '3d' ? 'PC1, PC2 and PC3' : `PC${props.pcx} and PC${props.pcy}`}. Arrow keys pan${props.mode === '3d' ? ' (rotate in 3D)' : ''}, plus and minus zoom, 0 resets.`}
+        className={props.mode === '3d' ? 'rotate' : undefined}
+        onPointerDown={onPointerDown}
+        onPointerMove={onPointerMove}
+        onPointerUp={onPointerUp}
+        onPointerLeave={() => props.onHover(null, null)}
+        onKeyDown={onKeyDown}
+      />
+    </div>
+  );
+});

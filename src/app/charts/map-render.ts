@@ -1,0 +1,256 @@
+/**
+ * Builds the map scene for the current view and draws it on a canvas in batched paths (one path
+ * per colour and emphasis), so 20,000 points redraw within a frame. The same scene is written as
+ * SVG for export (core/view/map-scene.ts).
+ */
+import { PALETTE } from '../../core/view/colors';
+import { formatPercent } from '../../core/view/format';
+import { placeLabels, type LabelCandidate } from '../../core/view/labels';
+import { drawOrder, EMPH, projectPoints, starPoints, type MapScene, type Rotation, type SceneText, type ZoomTransform } from '../../core/view/map-scene';
+import type { LayerAnalysis } from '../../core/view/types';
+
+export const MAP_FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+export const MAP_BG = '#fcfcfa';
+
+export interface SceneInput {
+  analysis: LayerAnalysis;
+  pcx: number;
+  pcy: number;
+  mode: '2d' | '3d';
+  rotation: Rotation;
+  transform: ZoomTransform;
+  width: number;
+  height: number;
+  /** Palette index per point. */
+  color: Uint8Array;
+  /** Emphasis per point (EMPH). */
+  emphasis: Uint8Array;
+  /** Point indices by label priority (extremes of the axis first). */
+  labelOrder: Uint32Array;
+  hovered: number | null;
+  defaultLabel: string;
+  fontSize: number;
+  /** Cached text widths. */
+  measure: (text: string, bold: boolean) => number;
+  /** Reuse when only the transform changed (2D). */
+  cachedOrder?: Uint32Array | null;
+}
+
+/** Radius shrinks with the number of points so 20,000 stay readable; grows a little on zoom. */
+export function pointRadius(n: number, k: number): number {
+  const base = n <= 400 ? 5 : n <= 2000 ? 3.5 : n <= 10000 ? 2.4 : 1.8;
+  return Math.min(base * Math.pow(k, 0.25), base * 2.2);
+}
+
+export function buildScene(inp: SceneInput): MapScene {
+  const a = inp.analysis;
+  const { width: W, height: H } = inp;
+  const fs = inp.fontSize;
+  const pad = Math.max(48, fs * 4);
+  const proj = projectPoints({
+    coords: a.coords, k: a.k, defaultCoords: a.defaultCoords, pcx: inp.pcx, pcy: inp.pcy, mode: inp.mode,
+    rotation: inp.rotation, transform: inp.transform, width: W, height: H, padding: pad,
+  });
+  const n = a.names.length;
+  const order = inp.mode === '2d' && inp.cachedOrder ? inp.cachedOrder : drawOrder(proj.z, inp.emphasis, inp.mode);
+  const radius = pointRadius(n, inp.transform.k);
+
+  // Labels: hovered, selected and highlighted first, then the extremes of the axis.
+  const cands: LabelCandidate[] = [];
+  const seen = new Set<number>();
+  const lh = Math.round(fs * 1.25);
+  const push = (i: number, priority: number) => {
+    if (seen.has(i) || inp.emphasis[i] === EMPH.hidden) return;
+    const x = proj.x[i], y = proj.y[i];
+    if (x < 0 || y < 0 || x > W || y > H) return;
+    seen.add(i);
+    const bold = inp.emphasis[i] >= EMPH.highlighted || i === inp.hovered;
+    cands.push({ id: i, x, y, width: inp.measure(a.names[i], bold) + 4, height: lh, priority });
+  };
+  if (inp.hovered !== null) push(inp.hovered, 1e9);
+  for (let i = 0; i < n && cands.length < 400; i++) if (inp.emphasis[i] >= EMPH.highlighted) push(i, 1e6 + inp.emphasis[i]);
+  const searching = inp.emphasis.some((e) => e === EMPH.dimmed);
+  const maxTries = searching ? 0 : n > 2000 ? 120 : 70;
+  let tries = 0;
+  for (let r = 0; r < inp.labelOrder.length && tries < maxTries; r++) {
+    const i = inp.labelOrder[r];
+    const before = cands.length;
+    push(i, 1000 - r / inp.labelOrder.length);
+    if (cands.length > before) tries++;
+  }
+  const obstacles = [];
+  if (proj.defaultPt) {
+    const dw = inp.measure(inp.defaultLabel, true) + 4;
+    obstacles.push({ x: proj.defaultPt.x - radius * 3.5, y: proj.defaultPt.y - radius * 3.5, width: radius * 7, height: radius * 7 });
+    const right = proj.defaultPt.x + radius * 3.6 + 2 + dw < W - 4;
+    obstacles.push({ x: right ? proj.defaultPt.x + radius * 3.6 : proj.defaultPt.x - radius * 3.6 - dw - 4, y: proj.defaultPt.y - lh / 2, width: dw + 4, height: lh });
+  }
+  // Keep the edges free for the axis titles.
+  obstacles.push({ x: 0, y: H - fs * 2.4, width: W, height: fs * 2.4 }, { x: 0, y: 0, width: fs * 2.2, height: H });
+  const placed = placeLabels(cands, { bounds: { width: W, height: H }, gap: radius + 3, obstacles, maxLabels: 160 });
+  const labels = placed.map((p) => ({ ...p, text: a.names[p.id], emphasis: p.id === inp.hovered ? EMPH.selected : inp.emphasis[p.id] }));
+
+  const texts: SceneText[] = [];
+  const ev = (j: number) => (a.explained[j - 1] !== undefined ? ` (${formatPercent(a.explained[j - 1])})` : '');
+  const hasAxis = a.defaultCoords !== null;
+  if (proj.defaultPt) {
+    // Beside the star, on whichever side has room.
+    const dw = inp.measure(inp.defaultLabel, true);
+    const right = proj.defaultPt.x + radius * 3.6 + 2 + dw < W - 4;
+    texts.push({ x: proj.defaultPt.x + (right ? 1 : -1) * (radius * 3.6 + 4), y: proj.defaultPt.y + fs * 0.35, text: inp.defaultLabel, anchor: right ? 'start' : 'end', size: fs, weight: 'bold' });
+  }
+  if (inp.mode === '2d') {
+    const bottom = H - fs * 0.7;
+    texts.push({ x: W / 2, y: bottom, text: `PC${inp.pcx}${ev(inp.pcx)}${inp.pcx === 1 && hasAxis ? ' · Role-play ↔ Assistant' : ''}`, anchor: 'middle', size: fs, weight: 'bold' });
+    if (inp.pcx === 1 && hasAxis) {
+      texts.push({ x: 12, y: bottom, text: '◀ Role-play', anchor: 'start', size: fs, color: '#9a4a00' });
+      texts.push({ x: W - 12, y: bottom, text: 'Assistant ▶', anchor: 'end', size: fs, color: '#4b2a85' });
+    }
+    const left = fs * 1.2;
+    texts.push({ x: left, y: H / 2, text: `PC${inp.pcy}${ev(inp.pcy)}${inp.pcy === 1 && hasAxis ? ' · Role-play ↔ Assistant' : ''}`, anchor: 'middle', size: fs, weight: 'bold', rotate: -90 });
+    if (inp.pcy === 1 && hasAxis) {
+      texts.push({ x: left, y: H - fs * 3, text: '◀ Role-play', anchor: 'start', size: fs, rotate: -90, color: '#9a4a00' });
+      texts.push({ x: left, y: fs * 1, text: 'Assistant ▶', anchor: 'end', size: fs, rotate: -90, color: '#4b2a85' });
+    }
+  } else if (proj.axes3d) {
+    const gx = 70, gy = H - 70;
+    proj.axes3d.forEach((d, j) => {
+      texts.push({ x: gx + d.x * 52, y: gy + d.y * 52 + fs * 0.35, text: `PC${j + 1}`, anchor: 'middle', size: fs * 0.9, weight: 'bold' });
+    });
+    texts.push({ x: W / 2, y: H - fs * 0.7, text: `PC1–PC3 · PC1 = Role-play ↔ Assistant · drag to rotate`, anchor: 'middle', size: fs, weight: 'bold' });
+  }
+  let arrow: MapScene['arrow'] = null;
+  if (proj.defaultPt) {
+    const dx = proj.defaultPt.x - proj.origin.x, dy = proj.defaultPt.y - proj.origin.y;
+    const len = Math.hypot(dx, dy);
+    // Stop at the star's edge so the head stays visible.
+    const cut = Math.max(0, len - radius * 3.4);
+    if (len > 8) arrow = { x1: proj.origin.x, y1: proj.origin.y, x2: proj.origin.x + (dx / len) * cut, y2: proj.origin.y + (dy / len) * cut };
+  }
+  return {
+    width: W, height: H, background: MAP_BG, proj, color: inp.color, emphasis: inp.emphasis, order, radius,
+    arrow, labels, texts, fontSize: fs, defaultLabel: inp.defaultLabel,
+  };
+}
+
+/** Draw a scene; `hovered` gets a ring. */
+export function drawScene(ctx: CanvasRenderingContext2D, s: MapScene, dpr: number, hovered: number | null, mode: '2d' | '3d'): number {
+  const { x, y } = s.proj;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.fillStyle = s.background;
+  ctx.fillRect(0, 0, s.width, s.height);
+  // Cross-hair through the roles' mean (the PCA origin).
+  ctx.strokeStyle = '#d9d6cf';
+  ctx.lineWidth = 1;
+  ctx.setLineDash([4, 4]);
+  ctx.beginPath();
+  if (mode === '2d') {
+    ctx.moveTo(0, s.proj.origin.y); ctx.lineTo(s.width, s.proj.origin.y);
+    ctx.moveTo(s.proj.origin.x, 0); ctx.lineTo(s.proj.origin.x, s.height);
+  }
+  ctx.stroke();
+  ctx.setLineDash([]);
+  if (mode === '3d' && s.proj.axes3d) {
+    const gx = 70, gy = s.height - 70;
+    ctx.strokeStyle = '#555';
+    ctx.lineWidth = 2;
+    for (const d of s.proj.axes3d) {
+      ctx.beginPath(); ctx.moveTo(gx, gy); ctx.lineTo(gx + d.x * 40, gy + d.y * 40); ctx.stroke();
+    }
+  }
+
+  // Bucket points by emphasis tier and colour, in draw order, then fill each bucket as one path.
+  const tiers = [EMPH.dimmed, EMPH.normal, EMPH.highlighted, EMPH.selected];
+  const buckets = new Map<number, number[]>();
+  let drawn = 0;
+  for (const i of s.order) {
+    const e = s.emphasis[i];
+    if (e === EMPH.hidden) continue;
+    drawn++;
+    const px = x[i], py = y[i];
+    if (px < -20 || py < -20 || px > s.width + 20 || py > s.height + 20) continue;
+    const key = e * 256 + s.color[i];
+    let b = buckets.get(key);
+    if (!b) buckets.set(key, (b = []));
+    b.push(i);
+  }
+  for (const tier of tiers) {
+    const r = tier >= EMPH.highlighted ? s.radius * 1.6 : s.radius;
+    ctx.globalAlpha = tier === EMPH.dimmed ? 0.16 : 1;
+    for (let c = 0; c < PALETTE.length; c++) {
+      const b = buckets.get(tier * 256 + c);
+      if (!b) continue;
+      ctx.beginPath();
+      for (const i of b) {
+        ctx.moveTo(x[i] + r, y[i]);
+        ctx.arc(x[i], y[i], r, 0, Math.PI * 2);
+      }
+      ctx.fillStyle = PALETTE[c];
+      ctx.fill();
+      ctx.lineWidth = tier >= EMPH.highlighted ? 1.8 : 0.6;
+      ctx.strokeStyle = tier >= EMPH.highlighted ? '#111' : 'rgba(0,0,0,0.45)';
+      ctx.stroke();
+    }
+  }
+  ctx.globalAlpha = 1;
+
+  if (s.arrow) {
+    const a = s.arrow;
+    ctx.strokeStyle = '#1b1b1b';
+    ctx.fillStyle = '#1b1b1b';
+    ctx.lineWidth = 2.5;
+    ctx.beginPath(); ctx.moveTo(a.x1, a.y1); ctx.lineTo(a.x2, a.y2); ctx.stroke();
+    const ang = Math.atan2(a.y2 - a.y1, a.x2 - a.x1), h = 12;
+    ctx.beginPath();
+    ctx.moveTo(a.x2, a.y2);
+    ctx.lineTo(a.x2 - h * Math.cos(ang - 0.4), a.y2 - h * Math.sin(ang - 0.4));
+    ctx.lineTo(a.x2 - h * Math.cos(ang + 0.4), a.y2 - h * Math.sin(ang + 0.4));
+    ctx.closePath(); ctx.fill();
+  }
+  if (s.proj.defaultPt) {
+    const pts = starPoints(s.proj.defaultPt.x, s.proj.defaultPt.y, s.radius * 3.2 < 9 ? 9 : s.radius * 3.2);
+    ctx.beginPath();
+    pts.forEach(([px, py], j) => (j === 0 ? ctx.moveTo(px, py) : ctx.lineTo(px, py)));
+    ctx.closePath();
+    ctx.fillStyle = '#ffd400';
+    ctx.fill();
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = '#111';
+    ctx.stroke();
+  }
+  if (hovered !== null && s.emphasis[hovered] !== EMPH.hidden) {
+    ctx.beginPath();
+    ctx.arc(x[hovered], y[hovered], s.radius * 2 + 3, 0, Math.PI * 2);
+    ctx.lineWidth = 2.5;
+    ctx.strokeStyle = '#0a58ca';
+    ctx.stroke();
+  }
+
+  ctx.textBaseline = 'alphabetic';
+  ctx.lineJoin = 'round';
+  for (const l of s.labels) {
+    const bold = l.emphasis >= EMPH.highlighted;
+    ctx.font = `${bold ? 'bold ' : ''}${s.fontSize}px ${MAP_FONT}`;
+    ctx.textAlign = 'left';
+    const ty = l.y + l.height * 0.78;
+    ctx.lineWidth = 3.5;
+    ctx.strokeStyle = s.background;
+    ctx.strokeText(l.text, l.x + 2, ty);
+    ctx.fillStyle = '#111';
+    ctx.fillText(l.text, l.x + 2, ty);
+  }
+  for (const t of s.texts) {
+    ctx.save();
+    ctx.font = `${t.weight === 'bold' ? 'bold ' : ''}${t.size}px ${MAP_FONT}`;
+    ctx.textAlign = t.anchor === 'middle' ? 'center' : t.anchor === 'end' ? 'right' : 'left';
+    ctx.translate(t.x, t.y);
+    if (t.rotate) ctx.rotate((t.rotate * Math.PI) / 180);
+    ctx.lineWidth = 3.5;
+    ctx.strokeStyle = s.background;
+    ctx.strokeText(t.text, 0, 0);
+    ctx.fillStyle = t.color ?? '#222';
+    ctx.fillText(t.text, 0, 0);
+    ctx.restore();
+  }
+  return drawn;
+}

@@ -1,0 +1,124 @@
+/**
+ * Every way in: files, a folder, a URL (file, hub folder, hf://), one click for the official
+ * release, with progress, cancel and the list of cached sets. Errors show here, in a sentence.
+ */
+import { useEffect, useState } from 'react';
+import { RELEASE_MODELS, releaseSizeEstimate } from '../../core/hub';
+import { formatBytes, formatProgress } from '../../core/view/format';
+import { useStore, type LoadOrigin, type LoadState } from '../state/store';
+import { filesFromList } from './files';
+
+export function ProgressLine({ load, onCancel, testId = 'load-progress', cancelId = 'load-cancel' }: { load: LoadState; onCancel(): void; testId?: string; cancelId?: string }) {
+  if (!load.busy) return null;
+  const p = load.progress;
+  const frac = p && p.filesTotal > 0 ? p.filesDone / p.filesTotal : 0;
+  const bytesFrac = p && p.bytesTotal ? p.bytesLoaded / p.bytesTotal : frac;
+  const text = p
+    ? `${formatProgress(p.filesDone, p.filesTotal, p.bytesLoaded, p.bytesTotal ?? undefined)}${p.phase === 'parse' ? ' · reading' : p.filesCached ? ` · ${p.filesCached} from cache` : ''}`
+    : 'Starting…';
+  return (
+    <div className="progress" role="status" aria-live="polite">
+      <progress max={1} value={Math.max(frac, bytesFrac)} />
+      <div className="progress-row">
+        <span data-testid={testId}>{text}</span>
+        <button type="button" className="small" data-testid={cancelId} onClick={onCancel}>Cancel</button>
+      </div>
+      {p?.path && <div className="progress-file" title={p.path}>{p.path}</div>}
+    </div>
+  );
+}
+
+export function LoadError({ load, origins }: { load: LoadState; origins: LoadOrigin[] }) {
+  if (!load.error || !origins.includes(load.error.origin)) return null;
+  return <p className="error" role="alert" data-testid="load-error">{load.error.message}</p>;
+}
+
+export function LoadPanel({ compact = false }: { compact?: boolean }) {
+  const loadA = useStore((s) => s.loadA);
+  const loadFiles = useStore((s) => s.loadFiles);
+  const loadUrl = useStore((s) => s.loadUrl);
+  const cancel = useStore((s) => s.cancelLoad);
+  const traits = useStore((s) => s.traits);
+  const setTraits = useStore((s) => s.setTraits);
+  const defaultNames = useStore((s) => s.defaultNames);
+  const setDefaultNames = useStore((s) => s.setDefaultNames);
+  const [url, setUrl] = useState('');
+
+  return (
+    <div className={`load-panel ${compact ? 'compact' : ''}`}>
+      <div className="load-row">
+        <label className="button primary">
+          Open files…
+          <input type="file" multiple data-testid="file-input" className="visually-hidden"
+            onChange={(e) => { const f = filesFromList(e.currentTarget.files); e.currentTarget.value = ''; void loadFiles(f, 'files'); }} />
+        </label>
+        <label className="button">
+          Open folder…
+          <input type="file" data-testid="folder-input" className="visually-hidden"
+            {...({ webkitdirectory: '', directory: '' } as Record<string, string>)}
+            onChange={(e) => { const f = filesFromList(e.currentTarget.files); e.currentTarget.value = ''; void loadFiles(f, 'files'); }} />
+        </label>
+      </div>
+      <LoadError load={loadA} origins={['files', 'drop']} />
+      <form className="load-row url-row" onSubmit={(e) => { e.preventDefault(); void loadUrl(url, 'url'); }}>
+        <label className="visually-hidden" htmlFor="url-input">URL of a file or hub folder</label>
+        <input id="url-input" type="url" inputMode="url" placeholder="https://…/file.pt  ·  hub folder URL  ·  hf://datasets/…" value={url}
+          data-testid="url-input" onChange={(e) => setUrl(e.target.value)} />
+        <button type="submit" data-testid="url-load">Load URL</button>
+      </form>
+      <LoadError load={loadA} origins={['url', 'share']} />
+      <div className="release">
+        <div className="release-title">Official release <span className="muted">(lu-christina/assistant-axis-vectors)</span></div>
+        <div className="load-row wrap">
+          {RELEASE_MODELS.map((m) => (
+            <button key={m.id} type="button" data-testid={`release-${m.id}`} disabled={loadA.busy}
+              title={`${m.layers} layers, d = ${m.dim}; about ${formatBytes(releaseSizeEstimate(m.id, { traits }))} to download the first time`}
+              onClick={() => void loadUrl(`release:${m.id}`, 'release')}>
+              {m.label}
+              <span className="muted small-text"> · {formatBytes(releaseSizeEstimate(m.id, { traits }))}</span>
+            </button>
+          ))}
+        </div>
+        <label className="check"><input type="checkbox" checked={traits} onChange={(e) => setTraits(e.target.checked)} /> include the 240 trait vectors (twice the download)</label>
+      </div>
+      <LoadError load={loadA} origins={['release', 'demo']} />
+      <ProgressLine load={loadA} onCancel={() => cancel('A')} />
+      {!compact && (
+        <details className="advanced">
+          <summary>Options</summary>
+          <label className="field">
+            Default = mean of these members (comma-separated, optional)
+            <input type="text" value={defaultNames} placeholder="e.g. assistant, default" onChange={(e) => setDefaultNames(e.target.value)} />
+          </label>
+          <button type="button" className="link" data-testid="demo-load" onClick={() => void loadUrl('synthetic:20000', 'demo')}>Try a synthetic set of 20,000 points</button>
+        </details>
+      )}
+      <CacheList />
+    </div>
+  );
+}
+
+export function CacheList() {
+  const cache = useStore((s) => s.cache);
+  const refresh = useStore((s) => s.refreshCache);
+  const del = useStore((s) => s.deleteCached);
+  const loadUrl = useStore((s) => s.loadUrl);
+  const cacheError = useStore((s) => s.cacheError);
+  useEffect(() => { void refresh(); }, [refresh]);
+  return (
+    <div className="cache">
+      <div className="release-title">Cached sets <span className="muted">(kept in this browser, work offline)</span></div>
+      <ul data-testid="cache-list" className="cache-list">
+        {cache.length === 0 && <li className="muted">Nothing cached yet: downloaded sets appear here.</li>}
+        {cache.map((c) => (
+          <li key={c.id} data-testid="cache-row" className="cache-row">
+            <button type="button" className="link" title={`Load ${c.source}`} onClick={() => void loadUrl(c.source, 'url')}>{c.label}</button>
+            <span className="muted">{c.files} files · {formatBytes(c.bytes)}{c.complete ? '' : ' · incomplete'}</span>
+            <button type="button" className="small danger" data-testid="cache-delete" aria-label={`Delete ${c.label} from the cache`} onClick={() => void del(c.id)}>Delete</button>
+          </li>
+        ))}
+      </ul>
+      {cacheError && <p className="error">{cacheError}</p>}
+    </div>
+  );
+}

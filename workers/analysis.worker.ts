@@ -1,0 +1,197 @@
+/**
+ * The analysis worker owns the loaded PersonaSets (A: the map, B: the comparison) and does the
+ * heavy work — downloading, parsing, PCA, axis, comparisons — so the page never freezes. It hands
+ * back small results (coordinates, ratios); the vectors never cross to the page.
+ */
+import * as Comlink from 'comlink';
+import { isPersonaSpaceError } from '../src/core/errors';
+import {
+  defaultFileCache,
+  isAbortError,
+  loadFromUrl,
+  loadRelease,
+  releaseModel,
+  type DownloadProgress,
+  type FileCache,
+} from '../src/core/hub';
+import type { PersonaSet, VirtualFile } from '../src/core/persona/types';
+import type { LayerAnalysis, SetInfo } from '../src/core/view/types';
+import { analyzeLayer, comparePc1, defaultLayer, layerProfile, setInfo } from './analysis-core';
+import type { AnalysisApi, LoadProgress, LoadRequestOptions, LocalFile, Result, Slot, WorkerError } from './analysis-protocol';
+import { loadSetFromFiles } from './load-set';
+import { syntheticPersonaSet } from './synthetic';
+
+interface Held {
+  info: SetInfo;
+  set: PersonaSet;
+  analyses: Map<number, LayerAnalysis>;
+}
+
+const held = new Map<Slot, Held>();
+const loading = new Map<Slot, AbortController>();
+let cache: FileCache | null = null;
+let generation = 0;
+
+function fileCache(): FileCache {
+  cache ??= defaultFileCache();
+  return cache;
+}
+
+function toError(e: unknown): WorkerError {
+  if (isAbortError(e)) return { code: 'aborted', message: 'Loading was cancelled; the set shown before is still loaded.' };
+  if (isPersonaSpaceError(e)) return { code: e.code, message: e.message };
+  if (e instanceof RangeError && /allocation|memory/i.test(e.message)) {
+    return { code: 'out-of-memory', message: 'The browser ran out of memory while reading these files; try fewer layers or a smaller set.' };
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  return { code: 'internal', message: `Something went wrong: ${msg}` };
+}
+
+async function attempt<T>(f: () => Promise<T> | T): Promise<Result<T>> {
+  try {
+    return { ok: true, value: await f() };
+  } catch (e) {
+    return { ok: false, error: toError(e) };
+  }
+}
+
+function begin(slot: Slot): AbortController {
+  loading.get(slot)?.abort();
+  const ac = new AbortController();
+  loading.set(slot, ac);
+  return ac;
+}
+
+/** Parse files, then swap the slot's set only on success (what was loaded stays loaded otherwise). */
+async function finish(slot: Slot, ac: AbortController, files: VirtualFile[], opts: LoadRequestOptions, label: string, sourceUrl: string | null, onProgress: (p: LoadProgress) => void): Promise<SetInfo> {
+  let bytes = 0;
+  const set = await loadSetFromFiles(files, {
+    defaultNames: opts.defaultNames && opts.defaultNames.length > 0 ? opts.defaultNames : undefined,
+    signal: ac.signal,
+    onProgress: ({ done, total, path }) => {
+      bytes += files.find((f) => f.path === path)?.size ?? 0;
+      onProgress({ phase: 'parse', filesDone: done, filesTotal: total, bytesLoaded: bytes, bytesTotal: null, filesCached: 0, path });
+    },
+  });
+  if (ac.signal.aborted) throw ac.signal.reason ?? new DOMException('aborted', 'AbortError');
+  return install(slot, set, label, sourceUrl);
+}
+
+function install(slot: Slot, set: PersonaSet, label: string, sourceUrl: string | null): SetInfo {
+  const info = setInfo(`${slot}${++generation}`, set, label, sourceUrl);
+  held.set(slot, { info, set, analyses: new Map() });
+  return info;
+}
+
+function downloadProgress(onProgress: (p: LoadProgress) => void) {
+  return (p: DownloadProgress) => onProgress({
+    phase: 'download', filesDone: p.filesDone, filesTotal: p.filesTotal, bytesLoaded: p.bytesLoaded,
+    bytesTotal: p.bytesTotal, filesCached: p.filesCached, path: p.file.path,
+  });
+}
+
+function folderLabel(files: LocalFile[]): string {
+  const first = files[0]?.path ?? '';
+  const top = first.includes('/') ? first.split('/')[0] : '';
+  if (top && files.every((f) => f.path.startsWith(top + '/'))) return `${top}/ (${files.length} files)`;
+  return files.length === 1 ? first : `${files.length} files`;
+}
+
+function cached(slot: Slot): Held {
+  const h = held.get(slot);
+  if (!h) throw Object.assign(new Error(`No set ${slot} is loaded.`), { code: 'no-set' });
+  return h;
+}
+
+function analysisAt(slot: Slot, layer: number): LayerAnalysis {
+  const h = cached(slot);
+  const l = h.set.layers === null ? 0 : Math.max(0, Math.min(h.set.layers - 1, layer < 0 ? defaultLayer(h.set) : layer));
+  let a = h.analyses.get(l);
+  if (!a) {
+    a = analyzeLayer(h.info.id, h.set, l, 10);
+    if (h.analyses.size > 16) h.analyses.clear();
+    h.analyses.set(l, a);
+  }
+  return a;
+}
+
+const api: AnalysisApi = {
+  async loadFiles(slot, files, opts, onProgress) {
+    const ac = begin(slot);
+    return attempt(async () => {
+      const rel = files.filter((f) => !f.path.split('/').some((part) => part.startsWith('.')));
+      const vfiles: VirtualFile[] = rel.map(({ path, file }) => ({
+        path, size: file.size, read: async () => new Uint8Array(await file.arrayBuffer()),
+      }));
+      return finish(slot, ac, vfiles, opts, folderLabel(files), null, onProgress);
+    }).finally(() => { if (loading.get(slot) === ac) loading.delete(slot); });
+  },
+
+  async loadUrl(slot, url, opts, onProgress) {
+    const ac = begin(slot);
+    return attempt(async () => {
+      const text = url.trim();
+      const syn = /^synthetic:(\d+)(?:x(\d+))?(?:d(\d+))?$/.exec(text);
+      if (syn) {
+        const n = Math.min(200_000, Math.max(3, Number(syn[1])));
+        const set = syntheticPersonaSet({ n, layers: syn[2] ? Number(syn[2]) : null, dim: syn[3] ? Number(syn[3]) : 64 });
+        return install(slot, set, `synthetic set of ${n.toLocaleString('en-US')}`, text);
+      }
+      const rel = /^release:([\w.-]+)$/.exec(text);
+      if (rel) {
+        const m = releaseModel(rel[1]);
+        const files = await loadRelease({
+          hub: opts.hub, modelId: m.id, traits: opts.traits ?? false, cache: fileCache(), signal: ac.signal,
+          onProgress: downloadProgress(onProgress),
+        });
+        return finish(slot, ac, files, opts, `${m.label} (official release)`, text, onProgress);
+      }
+      const { files } = await loadFromUrl(text, { hub: opts.hub, cache: fileCache(), signal: ac.signal, onProgress: downloadProgress(onProgress) });
+      const label = decodeURIComponent(text.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, ''));
+      return finish(slot, ac, files, opts, label, text, onProgress);
+    }).finally(() => { if (loading.get(slot) === ac) loading.delete(slot); });
+  },
+
+  cancel(slot) {
+    loading.get(slot)?.abort(new DOMException('Loading was cancelled.', 'AbortError'));
+  },
+
+  unload(slot) {
+    held.delete(slot);
+  },
+
+  async analyze(slot, layer) {
+    const r = await attempt(() => analysisAt(slot, layer));
+    if (r.ok) {
+      // Copies, so the cached analysis keeps its buffers when these are transferred.
+      const a = { ...r.value, coords: r.value.coords.slice(), projection: r.value.projection.slice(), rank: r.value.rank.slice() };
+      return Comlink.transfer({ ok: true as const, value: a }, [a.coords.buffer, a.projection.buffer, a.rank.buffer]);
+    }
+    return r;
+  },
+
+  async profile(slot, onLayer) {
+    return attempt(() => {
+      const h = cached(slot);
+      const total = h.set.layers ?? 0;
+      return layerProfile(h.info.id, h.set, (l) => { if (l % 4 === 3 || l === total - 1) void onLayer(l + 1, total); });
+    });
+  },
+
+  async compare(layerA, layerB) {
+    return attempt(() => comparePc1(cached('A').set, layerA, cached('B').set, layerB));
+  },
+
+  async cacheList() {
+    return attempt(() => fileCache().list());
+  },
+
+  async cacheDelete(id) {
+    return attempt(async () => {
+      await fileCache().deleteSet(id);
+      return fileCache().list();
+    });
+  },
+};
+
+Comlink.expose(api);
