@@ -16,7 +16,7 @@ import { flagInt, flagNumber, flagString, parseArgs, UsageError } from '../args'
 import type { CliIO } from '../main';
 import { parseConfig } from '../../src/core/lm/config';
 import { checkpointFromSafetensors, planShards, randomCheckpoint, safetensorsHeader } from '../../src/core/lm/checkpoint';
-import { buildDecoder, type ExportStyle, type ModelDType } from '../../src/core/onnx/builder/index';
+import { buildDecoderChunks, type ExportStyle, type ModelDType } from '../../src/core/onnx/builder/index';
 import { DataError } from '../../src/core/errors';
 
 const USAGE = [
@@ -103,12 +103,27 @@ async function build(argv: string[], io: CliIO): Promise<number> {
   const shards = [];
   for (const f of files) shards.push({ name: path.basename(f), bytes: await readLarge(f) });
   const ck = checkpointFromSafetensors(configText, shards);
-  const built = buildDecoder(ck, { style, dtype, externalData: args.flags.has('external-data') ? true : 'auto' });
+  const built = buildDecoderChunks(ck, { style, dtype, externalData: args.flags.has('external-data') ? true : 'auto' });
 
+  // written piece by piece: the weights are never copied into one whole-file buffer
   const onnxDir = path.join(out, 'onnx');
   await fs.mkdir(onnxDir, { recursive: true });
-  await fs.writeFile(path.join(onnxDir, built.fileName), built.onnx);
-  if (built.externalData && built.externalDataName) await fs.writeFile(path.join(onnxDir, built.externalDataName), built.externalData);
+  let bytes = 0;
+  const fh = await fs.open(path.join(onnxDir, built.fileName), 'w');
+  try {
+    for (const c of built.onnxChunks) { await fh.write(c); bytes += c.byteLength; }
+  } finally {
+    await fh.close();
+  }
+  if (built.externalDataName) {
+    const eh = await fs.open(path.join(onnxDir, built.externalDataName), 'w');
+    try {
+      for (const c of built.externalChunks) await eh.write(c.bytes, 0, c.bytes.byteLength, c.offset);
+      await eh.truncate(built.externalSize);
+    } finally {
+      await eh.close();
+    }
+  }
   await fs.writeFile(path.join(out, 'config.json'), configText);
   const copied: string[] = ['config.json'];
   for (const f of TOKENIZER_FILES) {
@@ -119,9 +134,9 @@ async function build(argv: string[], io: CliIO): Promise<number> {
   }
   const summary = {
     model: path.join(onnxDir, built.fileName),
-    bytes: built.onnx.byteLength,
+    bytes,
     external_data: built.externalDataName ? path.join(onnxDir, built.externalDataName) : null,
-    external_bytes: built.externalData?.byteLength ?? 0,
+    external_bytes: built.externalDataName ? built.externalSize : 0,
     style,
     dtype,
     model_type: ck.config.modelType,

@@ -11,7 +11,7 @@
  * header for streamed data); the general reader/writer lives in src/core/formats.
  */
 import { DataError, FormatError } from '../errors';
-import { DTYPE_BYTES, numel, type DType, type RawTensor } from '../tensor';
+import { decodeF32, DTYPE_BYTES, numel, type DType, type RawTensor } from '../tensor';
 import { parseConfig, type DecoderConfig } from './config';
 
 export interface Checkpoint {
@@ -21,6 +21,17 @@ export interface Checkpoint {
   has(name: string): boolean;
   /** A tensor by HF name in its stored dtype; throws DataError when absent. */
   tensor(name: string): RawTensor;
+  /**
+   * The tensor decoded to float32 into `out` (which must hold exactly its values); lets a builder
+   * reuse one scratch buffer instead of touching fresh memory for every weight. Optional.
+   */
+  readF32?(name: string, out: Float32Array): Float32Array;
+}
+
+/** A tensor as float32, into `out` when given (reusing the checkpoint's fast path when it has one). */
+export function tensorF32(ck: Checkpoint, name: string, out?: Float32Array): Float32Array {
+  if (out && ck.readF32) return ck.readF32(name, out);
+  return decodeF32(ck.tensor(name), 0, undefined, out);
 }
 
 // ---------- expected tensors ----------
@@ -73,20 +84,6 @@ export function lmHeadName(cfg: DecoderConfig): string {
 
 // ---------- random checkpoints ----------
 
-/** sfc32: small, fast, good enough for weights; seeded per tensor from (seed, name). */
-function sfc32(a: number, b: number, c: number, d: number): () => number {
-  return () => {
-    a |= 0; b |= 0; c |= 0; d |= 0;
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
-}
-
 function hashString(s: string, seed: number): [number, number, number, number] {
   // cyrb128-style mixing of the name with the seed
   let h1 = 1779033703 ^ seed, h2 = 3144134277 ^ seed, h3 = 1013904242, h4 = 2773480762;
@@ -104,14 +101,23 @@ function hashString(s: string, seed: number): [number, number, number, number] {
   return [(h1 ^ h2 ^ h3 ^ h4) >>> 0, (h2 ^ h1) >>> 0, (h3 ^ h1) >>> 0, (h4 ^ h1) >>> 0];
 }
 
-/** Fill `out` with N(mean, std) values (Box-Muller). */
-function fillNormal(out: Float32Array, rand: () => number, mean: number, std: number): void {
-  for (let i = 0; i < out.length; i += 2) {
-    const u1 = 1 - rand();
-    const u2 = rand();
-    const r = Math.sqrt(-2 * Math.log(u1)) * std;
-    out[i] = mean + r * Math.cos(2 * Math.PI * u2);
-    if (i + 1 < out.length) out[i + 1] = mean + r * Math.sin(2 * Math.PI * u2);
+/**
+ * Fill `out` with approximately normal values N(mean, std): an Irwin-Hall sum of four 16-bit
+ * uniforms (bounded at +-3.46 std), drawn from an inlined sfc32 generator — several times faster
+ * than Box-Muller, which matters when a benchmark makes 600 M weights.
+ */
+function fillNormal(out: Float32Array, state: [number, number, number, number], mean: number, std: number): void {
+  let [a, b, c, d] = state;
+  const k = std * Math.sqrt(3) / 65536;
+  const m = mean - 2 * 65536 * k;
+  for (let i = 0; i < out.length; i++) {
+    let t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+    const r1 = t >>> 0;
+    t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+    const r2 = t >>> 0;
+    out[i] = m + k * ((r1 & 0xffff) + (r1 >>> 16) + (r2 & 0xffff) + (r2 >>> 16));
   }
 }
 
@@ -137,17 +143,27 @@ export function f32ToBf16Bytes(values: Float32Array): Uint8Array {
  * attention is neither uniform nor one-hot), embeddings N(0, 1/d) (logits ~ N(0, 1) when tied),
  * norms 1 + N(0, 0.1), biases N(0, 0.1).
  */
-export function randomTensorValues(spec: TensorSpec, seed: number): Float32Array {
-  const rand = sfc32(...hashString(spec.name, seed));
-  const vals = new Float32Array(numel(spec.shape));
+export function randomTensorValues(spec: TensorSpec, seed: number, out?: Float32Array): Float32Array {
+  const state = hashString(spec.name, seed);
+  const vals = out ?? new Float32Array(numel(spec.shape));
+  if (vals.length !== numel(spec.shape)) throw new DataError('checkpoint-buffer', `A buffer of ${vals.length} values cannot hold "${spec.name}" [${spec.shape}].`);
   const fanIn = spec.shape[spec.shape.length - 1];
   switch (spec.kind) {
-    case 'matrix': fillNormal(vals, rand, 0, 1 / Math.sqrt(fanIn)); break;
-    case 'embedding': fillNormal(vals, rand, 0, 1 / Math.sqrt(fanIn)); break;
-    case 'norm': fillNormal(vals, rand, 1, 0.1); break;
-    case 'bias': fillNormal(vals, rand, 0, 0.1); break;
+    case 'matrix': fillNormal(vals, state, 0, 1 / Math.sqrt(fanIn)); break;
+    case 'embedding': fillNormal(vals, state, 0, 1 / Math.sqrt(fanIn)); break;
+    case 'norm': fillNormal(vals, state, 1, 0.1); break;
+    case 'bias': fillNormal(vals, state, 0, 0.1); break;
   }
   return vals;
+}
+
+/** Round float32 values to bfloat16 precision in place. */
+function roundToBf16(v: Float32Array): void {
+  const u = new Uint32Array(v.buffer, v.byteOffset, v.length);
+  for (let i = 0; i < u.length; i++) {
+    const x = u[i];
+    u[i] = (x & 0x7fffffff) > 0x7f800000 ? 0x7fc00000 : ((x + 0x7fff + ((x >>> 16) & 1)) & 0xffff0000) >>> 0;
+  }
 }
 
 /** A checkpoint of random weights, each tensor made when asked for (nothing is cached). */
@@ -156,16 +172,25 @@ export function randomCheckpoint(config: DecoderConfig | Record<string, unknown>
   const seed = opts.seed ?? 0;
   const dtype = opts.dtype ?? 'float32';
   const specs = new Map(checkpointSpec(cfg).map((s) => [s.name, s]));
+  const spec = (name: string) => {
+    const sp = specs.get(name);
+    if (!sp) throw new DataError('checkpoint-missing', `The checkpoint has no tensor "${name}".`, { name });
+    return sp;
+  };
   return {
     config: cfg,
     names: () => [...specs.keys()],
     has: (n) => specs.has(n),
     tensor(name) {
-      const spec = specs.get(name);
-      if (!spec) throw new DataError('checkpoint-missing', `The checkpoint has no tensor "${name}".`, { name });
-      const vals = randomTensorValues(spec, seed);
+      const sp = spec(name);
+      const vals = randomTensorValues(sp, seed);
       const data = dtype === 'bfloat16' ? f32ToBf16Bytes(vals) : new Uint8Array(vals.buffer);
-      return { dtype, shape: spec.shape, data };
+      return { dtype, shape: sp.shape, data };
+    },
+    readF32(name, out) {
+      const vals = randomTensorValues(spec(name), seed, out);
+      if (dtype === 'bfloat16') roundToBf16(vals);
+      return vals;
     },
   };
 }

@@ -190,3 +190,31 @@ export function tinyConfigJson(family: ModelFamily, overrides: Record<string, un
   if (family === 'qwen3') base.attention_bias = false;
   return { ...base, ...overrides };
 }
+
+/**
+ * config.json of real small chat models (shapes only, as published on the hub), for benchmarks
+ * that build random models of the same size: `randomCheckpoint(presetConfigJson('qwen3-0.6b'))`.
+ */
+export function presetConfigJson(name: 'qwen3-0.6b' | 'llama-3.2-1b' | 'qwen2.5-0.5b'): Record<string, unknown> {
+  switch (name) {
+    case 'qwen3-0.6b':
+      return tinyConfigJson('qwen3', {
+        architectures: ['Qwen3ForCausalLM'], hidden_size: 1024, intermediate_size: 3072, num_hidden_layers: 28, num_attention_heads: 16,
+        num_key_value_heads: 8, head_dim: 128, rms_norm_eps: 1e-6, rope_theta: 1000000, vocab_size: 151936, max_position_embeddings: 40960,
+        tie_word_embeddings: true, bos_token_id: 151643, eos_token_id: 151645, torch_dtype: 'bfloat16',
+      });
+    case 'llama-3.2-1b':
+      return tinyConfigJson('llama', {
+        hidden_size: 2048, intermediate_size: 8192, num_hidden_layers: 16, num_attention_heads: 32, num_key_value_heads: 8, head_dim: 64,
+        rms_norm_eps: 1e-5, rope_theta: 500000, vocab_size: 128256, max_position_embeddings: 131072, tie_word_embeddings: true,
+        bos_token_id: 128000, eos_token_id: [128001, 128008, 128009], torch_dtype: 'bfloat16',
+        rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+      });
+    case 'qwen2.5-0.5b':
+      return tinyConfigJson('qwen2', {
+        hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, head_dim: 64,
+        rms_norm_eps: 1e-6, rope_theta: 1000000, vocab_size: 151936, max_position_embeddings: 32768, tie_word_embeddings: true,
+        bos_token_id: 151643, eos_token_id: 151645, torch_dtype: 'bfloat16',
+      });
+  }
+}

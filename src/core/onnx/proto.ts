@@ -210,17 +210,78 @@ function fixGraph(g: GraphProto): GraphProto {
   return { ...g, node: g.node.map(fixNode), initializer: g.initializer.map(fixTensor) };
 }
 
-/** Encode a model (copies every byte once into the result). */
-export function encodeModel(model: ModelProto): Uint8Array {
-  const T = getModelType();
-  const fixed: ModelProto = {
-    ...model,
-    graph: fixGraph(model.graph),
-    functions: model.functions?.map((f) => ({ ...f, node: f.node.map(fixNode) })),
-  };
-  const out = T.encode(fixed as unknown as protobuf.Message).finish();
+function lookup(name: string): protobuf.Type {
+  getModelType();
+  return getModelType().root.lookupType(name);
+}
+
+function toU8(b: Uint8Array): Uint8Array {
   // In Node protobufjs returns a Buffer; hand back a plain Uint8Array view of it.
-  return out.constructor === Uint8Array ? out : new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function varint(n: number): Uint8Array {
+  const out: number[] = [];
+  while (n > 127) {
+    out.push((n % 128) | 128);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return Uint8Array.from(out);
+}
+
+/** tag + length prefix of a length-delimited field. */
+function lenPrefix(field: number, len: number): Uint8Array {
+  const tag = varint(field * 8 + 2);
+  const l = varint(len);
+  const out = new Uint8Array(tag.length + l.length);
+  out.set(tag, 0);
+  out.set(l, tag.length);
+  return out;
+}
+
+const sizeOf = (chunks: Uint8Array[]) => chunks.reduce((a, c) => a + c.byteLength, 0);
+
+/** Large raw_data fields are written by hand (protobufjs' writer re-copies nested messages). */
+const BIG = 1 << 16;
+
+function tensorChunks(t: TensorProto): Uint8Array[] {
+  const T = lookup('onnx.TensorProto');
+  if (!t.raw_data || t.raw_data.byteLength < BIG) return [toU8(T.encode(fixTensor(t) as unknown as protobuf.Message).finish())];
+  const { raw_data, ...rest } = t;
+  return [toU8(T.encode(fixTensor(rest as TensorProto) as unknown as protobuf.Message).finish()), lenPrefix(9, raw_data.byteLength), raw_data];
+}
+
+/**
+ * A model's serialisation as a list of chunks whose concatenation is the ModelProto (field order
+ * within a message does not matter to protobuf readers, so initializers are appended after the
+ * rest of the graph). Large weights are referenced, not copied: write the chunks out one by one
+ * to save a whole copy of the model.
+ */
+export function encodeModelChunks(model: ModelProto): Uint8Array[] {
+  const M = lookup('onnx.ModelProto');
+  const G = lookup('onnx.GraphProto');
+  const { initializer, ...graphRest } = fixGraph(model.graph);
+  const graphChunks: Uint8Array[] = [toU8(G.encode({ ...graphRest, initializer: [] } as unknown as protobuf.Message).finish())];
+  for (const t of initializer) {
+    const tc = tensorChunks(t);
+    graphChunks.push(lenPrefix(5, sizeOf(tc)), ...tc);
+  }
+  const head: ModelProto = { ...model, graph: undefined as unknown as GraphProto, functions: model.functions?.map((f) => ({ ...f, node: f.node.map(fixNode) })) };
+  const headBytes = toU8(M.encode(head as unknown as protobuf.Message).finish());
+  return [headBytes, lenPrefix(7, sizeOf(graphChunks)), ...graphChunks];
+}
+
+/** Encode a model into one buffer (each weight byte is copied once). */
+export function encodeModel(model: ModelProto): Uint8Array {
+  const chunks = encodeModelChunks(model);
+  const out = new Uint8Array(sizeOf(chunks));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
 }
 
 // ---------- constructors ----------

@@ -2,8 +2,8 @@
  * Pieces both export styles share: the graph's inputs/outputs (as transformers.js expects them),
  * linear layers (MatMul on a transposed weight, or MatMulNBits for 4-bit), the embedding and lm_head.
  */
-import { decodeF32 } from '../../tensor';
-import type { Checkpoint } from '../../lm/checkpoint';
+import { numel } from '../../tensor';
+import { checkpointSpec, tensorF32, type Checkpoint } from '../../lm/checkpoint';
 import type { DecoderConfig } from '../../lm/config';
 import { attrInt, makeValueInfo, TensorDataType } from '../proto';
 import { type GraphBuilder } from './graph';
@@ -19,13 +19,34 @@ export interface EmitContext {
   dtype: ModelDType;
   blockSize: number;
   accuracyLevel: number;
+  /** HF tensor name -> shape, from the config (no tensor is read to learn a shape). */
+  shapes: Map<string, number[]>;
+  /** Reused float32 buffer for weights that are only read while converting (grown on demand). */
+  scratch: Float32Array;
+}
+
+export function makeContext(g: GraphBuilder, ck: Checkpoint, dtype: ModelDType, blockSize: number, accuracyLevel: number): EmitContext {
+  const shapes = new Map(checkpointSpec(ck.config).map((s) => [s.name, s.shape]));
+  return { g, ck, cfg: ck.config, dtype, blockSize, accuracyLevel, shapes, scratch: new Float32Array(0) };
+}
+
+function shapeOf(ctx: EmitContext, name: string): number[] {
+  return ctx.shapes.get(name) ?? ctx.ck.tensor(name).shape;
+}
+
+/** A weight as float32 in the reused scratch buffer: valid only until the next call. */
+function scratchF32(ctx: EmitContext, name: string): Float32Array {
+  const n = numel(shapeOf(ctx, name));
+  if (ctx.scratch.length < n) ctx.scratch = new Float32Array(n);
+  return tensorF32(ctx.ck, name, ctx.scratch.subarray(0, n));
 }
 
 export const isQ4 = (d: ModelDType) => d === 'q4' || d === 'q4f16';
 export const actOf = (d: ModelDType) => (d === 'fp16' || d === 'q4f16' ? 'float16' : 'float32') as 'float16' | 'float32';
 
-export function f32(ck: Checkpoint, name: string): Float32Array {
-  return decodeF32(ck.tensor(name));
+/** A weight as a fresh float32 array (safe to keep as an initializer). */
+export function f32(ctx: EmitContext, name: string): Float32Array {
+  return tensorF32(ctx.ck, name, new Float32Array(numel(shapeOf(ctx, name))));
 }
 
 /** Graph inputs and outputs shared by both styles (names and dims as transformers.js exports use). */
@@ -53,10 +74,9 @@ export function declareIO(ctx: EmitContext): void {
  * `<scope>/MatMulNBits`), the bias `<scope>/Add`. Reads and converts one tensor at a time.
  */
 export function emitLinear(ctx: EmitContext, scope: string, x: string, weightName: string, biasName?: string, output?: string): string {
-  const { g, ck } = ctx;
-  const wt = ck.tensor(weightName);
-  const [N, K] = wt.shape;
-  const w = decodeF32(wt);
+  const { g } = ctx;
+  const [N, K] = shapeOf(ctx, weightName);
+  const w = scratchF32(ctx, weightName);
   const base = scope.replace(/^\//, '').replace(/\//g, '.');
   const outs = biasName || !output ? undefined : [output];
   let y: string;
@@ -76,7 +96,7 @@ export function emitLinear(ctx: EmitContext, scope: string, x: string, weightNam
     y = g.op1(scope, 'MatMul', [x, W], { outputs: outs });
   }
   if (biasName) {
-    const b = g.initAct(`${base}.Add.bias`, [N], f32(ck, biasName));
+    const b = g.initAct(`${base}.Add.bias`, [N], f32(ctx, biasName));
     y = g.op1(scope, 'Add', [y, b], { outputs: output ? [output] : undefined });
   }
   return y;
@@ -93,8 +113,8 @@ function f16ToF32(h: number): number {
 
 /** Gather(embed_tokens, input_ids): `/model/embed_tokens/Gather`. */
 export function emitEmbedding(ctx: EmitContext): string {
-  const { g, ck, cfg } = ctx;
-  const E = g.initAct('model.embed_tokens.weight', [cfg.vocabSize, cfg.hiddenSize], f32(ck, 'model.embed_tokens.weight'));
+  const { g, cfg } = ctx;
+  const E = g.initAct('model.embed_tokens.weight', [cfg.vocabSize, cfg.hiddenSize], f32(ctx, 'model.embed_tokens.weight'));
   return g.op1('/model/embed_tokens', 'Gather', [E, 'input_ids']);
 }
 

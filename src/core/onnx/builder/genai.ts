@@ -48,7 +48,7 @@ export function buildGenaiGraph(ctx: EmitContext, contextLength: number): void {
   const totalLen = g.op1(ms, 'Cast', [totalLen64], { attrs: [attrInt('to', TensorDataType.INT32)] });
 
   const norm = (scope: string, weightName: string, dims: number[], input: string, skip?: string, withResidual = true): [string, string] => {
-    const w = g.initAct(weightName, dims, f32(ctx.ck, weightName));
+    const w = g.initAct(weightName, dims, f32(ctx, weightName));
     if (!skip) {
       const name = `${scope}/LayerNorm`;
       const out = g.op1(scope, 'SimplifiedLayerNormalization', [input, w], {
@@ -91,7 +91,7 @@ export function buildGenaiGraph(ctx: EmitContext, contextLength: number): void {
         const S = `${A}/${n}_norm`;
         const r = g.op1(S, 'Reshape', [x, g.i64([0, 0, heads, hd])]);
         const wn = `${p}self_attn.${n}_norm.weight`;
-        const out = g.op1(S, 'SimplifiedLayerNormalization', [r, g.initAct(wn, [hd], f32(ctx.ck, wn))], {
+        const out = g.op1(S, 'SimplifiedLayerNormalization', [r, g.initAct(wn, [hd], f32(ctx, wn))], {
           attrs: [attrInt('axis', -1), attrFloat('epsilon', eps), attrInt('stash_type', 1)],
         });
         return g.op1(S, 'Reshape', [out, g.i64([0, 0, heads * hd])]);

@@ -112,6 +112,15 @@ export class GraphBuilder {
     return name;
   }
 
+  /** The external data file as pieces at their offsets (write them out in order, zero-filled between). */
+  externalChunks(): { offset: number; bytes: Uint8Array }[] {
+    return this.extChunks;
+  }
+
+  get externalSize(): number {
+    return this.extSize;
+  }
+
   /** The external data file's bytes (undefined when nothing went external). */
   externalData(): Uint8Array | undefined {
     if (!this.extChunks.length) return undefined;

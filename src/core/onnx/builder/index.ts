@@ -11,8 +11,8 @@
  */
 import type { Checkpoint } from '../../lm/checkpoint';
 import { DataError } from '../../errors';
-import { encodeModel, type ModelProto } from '../proto';
-import { actOf, type EmitContext, type ExportStyle, type ModelDType } from './common';
+import { encodeModel, encodeModelChunks, type ModelProto } from '../proto';
+import { actOf, makeContext, type ExportStyle, type ModelDType } from './common';
 import { GraphBuilder } from './graph';
 import { buildGenaiGraph } from './genai';
 import { buildOptimumGraph } from './optimum';
@@ -66,7 +66,18 @@ export function estimateWeightBytes(ck: Checkpoint, dtype: ModelDType): number {
   return layer * c.numLayers * per + emb * embPer + emb * per;
 }
 
-export function buildDecoder(checkpoint: Checkpoint, options: BuildOptions): BuiltDecoder {
+/** A built decoder as pieces, for writing to disk without assembling the whole file in memory. */
+export interface BuiltDecoderChunks {
+  /** Concatenated in order, these are the .onnx file. */
+  onnxChunks: Uint8Array[];
+  /** Pieces of the external data file at their byte offsets (gaps are zeros); empty when none. */
+  externalChunks: { offset: number; bytes: Uint8Array }[];
+  externalSize: number;
+  fileName: string;
+  externalDataName?: string;
+}
+
+function buildModel(checkpoint: Checkpoint, options: BuildOptions): { model: ModelProto; g: GraphBuilder; fileName: string; externalDataName?: string } {
   const { style, dtype } = options;
   if (style !== 'genai' && style !== 'optimum') throw new DataError('build-style', `Unknown export style "${style}" (use genai or optimum).`);
   if (!['fp32', 'fp16', 'q4', 'q4f16'].includes(dtype)) throw new DataError('build-dtype', `Unknown dtype "${dtype}" (use fp32, fp16, q4 or q4f16).`);
@@ -77,7 +88,7 @@ export function buildDecoder(checkpoint: Checkpoint, options: BuildOptions): Bui
   const useExternal = ext === true || (ext === 'auto' && estimateWeightBytes(checkpoint, dtype) > 1.8e9);
   const externalDataName = useExternal ? `${fileName}_data` : undefined;
   const g = new GraphBuilder(actOf(dtype), externalDataName ? { location: externalDataName, threshold: 1024 } : undefined);
-  const ctx: EmitContext = { g, ck: checkpoint, cfg: checkpoint.config, dtype, blockSize, accuracyLevel: options.accuracyLevel ?? (dtype === 'q4' ? 4 : 0) };
+  const ctx = makeContext(g, checkpoint, dtype, blockSize, options.accuracyLevel ?? (dtype === 'q4' ? 4 : 0));
   if (style === 'optimum') buildOptimumGraph(ctx);
   else buildGenaiGraph(ctx, options.contextLength ?? Math.min(checkpoint.config.maxPositionEmbeddings, 32768));
 
@@ -103,6 +114,17 @@ export function buildDecoder(checkpoint: Checkpoint, options: BuildOptions): Bui
       { key: 'persona_space.model_type', value: checkpoint.config.modelType },
     ],
   };
+  return { model, g, fileName, externalDataName: g.externalChunks().length ? externalDataName : undefined };
+}
+
+export function buildDecoder(checkpoint: Checkpoint, options: BuildOptions): BuiltDecoder {
+  const { model, g, fileName, externalDataName } = buildModel(checkpoint, options);
   const externalData = g.externalData();
-  return { onnx: encodeModel(model), externalData, fileName, externalDataName: externalData ? externalDataName : undefined };
+  return { onnx: encodeModel(model), externalData, fileName, externalDataName };
+}
+
+/** Like buildDecoder, but hands back the file contents as pieces (no whole-file copy). */
+export function buildDecoderChunks(checkpoint: Checkpoint, options: BuildOptions): BuiltDecoderChunks {
+  const { model, g, fileName, externalDataName } = buildModel(checkpoint, options);
+  return { onnxChunks: encodeModelChunks(model), externalChunks: g.externalChunks(), externalSize: g.externalSize, fileName, externalDataName };
 }

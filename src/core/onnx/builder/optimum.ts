@@ -29,7 +29,7 @@ function rmsNorm(ctx: EmitContext, scope: string, x: string, weightName: string,
   const inv = g.op1(scope, 'Div', [g.fconst([1], [], true), sd]);
   let xn = g.op1(scope, 'Mul', [xf, inv]);
   if (fp16) xn = g.op1(scope, 'Cast', [xn], { attrs: [attrInt('to', TensorDataType.FLOAT16)] });
-  const w = g.initAct(weightName, dims, f32(ctx.ck, weightName));
+  const w = g.initAct(weightName, dims, f32(ctx, weightName));
   return g.op1(scope, 'Mul', [w, xn]);
 }
 

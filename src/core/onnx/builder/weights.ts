@@ -98,10 +98,15 @@ export function quantizeQ4(w: Float32Array, N: number, K: number, blockSize = 32
       const zi = n * zpRow + (b >> 1);
       zeroPoints[zi] |= b & 1 ? zp << 4 : zp;
       const base = (n * kBlocks + b) * blob;
-      for (let k = k0; k < k1; k++) {
-        const q = Math.min(15, Math.max(0, Math.round(w[row + k] / scale) + zp));
-        const j = k - k0;
-        packed[base + (j >> 1)] |= j & 1 ? q << 4 : q;
+      const inv = 1 / scale;
+      const off = zp + 0.5;
+      for (let k = k0; k < k1; k += 2) {
+        // round half up of w/scale + zp, clamped to 0..15 (|0 truncates, fine once shifted by +0.5)
+        let q0 = (w[row + k] * inv + off) | 0;
+        q0 = q0 < 0 ? 0 : q0 > 15 ? 15 : q0;
+        let q1 = k + 1 < k1 ? (w[row + k + 1] * inv + off) | 0 : 0;
+        q1 = q1 < 0 ? 0 : q1 > 15 ? 15 : q1;
+        packed[base + ((k - k0) >> 1)] = q0 | (q1 << 4);
       }
       // padding past K stays code 0; MatMulNBits ignores columns beyond K
     }
