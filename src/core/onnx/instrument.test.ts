@@ -27,6 +27,14 @@ describe('instrumentDecoder on toy decoders (graph rewrite only)', () => {
     }
   }
 
+  it('handles a one-layer model (the last layer is also the first)', async () => {
+    for (const style of ['optimum', 'genai'] as const) {
+      const h = await new Harness(ort, { label: style, bytes: toyDecoder({ style, numLayers: 1, hiddenSize: 16 }), vocabSize: 16 }).open();
+      expect(h.dims.numLayers).toBe(1);
+      await proveInstrumentation(h, IDS, { logitTol: 1e-6, tapRelTol: 1e-6 });
+    }
+  });
+
   it('finds resid_post where the exporters name it (names only cross-check the structural search)', () => {
     const opt = new Harness(ort, { label: 'o', bytes: toyDecoder({ style: 'optimum', numLayers: 4, hiddenSize: 8 }), vocabSize: 16 });
     expect(opt.ref.residualNames).toEqual([0, 1, 2, 3].map((i) => `/model/layers.${i}/Add_1_output_0`));
@@ -49,7 +57,7 @@ describe('instrumentDecoder on toy decoders (graph rewrite only)', () => {
     expect(m.graph.initializer.map((t) => t.name)).not.toContain(STEER_INPUT);
     // only ops onnxruntime-web has on WASM and WebGPU, and no Max
     const added = m.graph.node.filter((n) => n.name?.startsWith('/persona_space')).map((n) => n.op_type);
-    expect(new Set(added)).toEqual(new Set(['Add', 'Gather', 'Mul', 'ReduceSum', 'Sub', 'Relu', 'Unsqueeze', 'Concat']));
+    expect(new Set(added)).toEqual(new Set(['Split', 'Transpose', 'Add', 'MatMul', 'Sub', 'Relu', 'Mul', 'Unsqueeze', 'Concat']));
   });
 
   it('leaves the weights in the original buffer: a small graph plus views, no copy', () => {

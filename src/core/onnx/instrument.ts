@@ -10,8 +10,8 @@
  *
  * The new inputs are plain graph inputs fed on every run (onnxruntime-web does not expose
  * overridable initializers), so they can change between tokens without a new session. Only ops
- * that onnxruntime-web has on WASM and WebGPU are used (Gather, Add, Mul, Sub, ReduceSum, Relu,
- * Cast, Unsqueeze, Concat). The weights are not copied: large initializers become external data
+ * that onnxruntime-web has on WASM and WebGPU are used (Split, Transpose, Add, MatMul, Sub, Relu,
+ * Mul, Cast, Unsqueeze, Concat; no Max), six per layer plus the casts for a float16 residual. The weights are not copied: large initializers become external data
  * pointing into the original bytes.
  */
 import { PersonaSpaceError } from '../errors';
@@ -184,18 +184,30 @@ function rewrite(model: ModelProto, index: GraphIndex, stream: ResidualStream, t
   const { numLayers: L, hiddenSize: d, residType } = stream;
   const fp16 = residType === TensorDataType.FLOAT16;
   const newInit: TensorProto[] = [];
-  const axesLast = `${PREFIX}/axes_last`;
   const axesFirst = `${PREFIX}/axes_first`;
+  const ones = `${PREFIX}/split_ones`;
   if (opset >= 13) {
-    newInit.push(makeTensor(axesLast, TensorDataType.INT64, [1], new BigInt64Array([-1n])));
     newInit.push(makeTensor(axesFirst, TensorDataType.INT64, [1], new BigInt64Array([0n])));
+    newInit.push(makeTensor(ones, TensorDataType.INT64, [L], new BigInt64Array(L).fill(1n)));
   }
-  const reduceSumLast = (x: string, out: string, name: string): NodeProto =>
-    opset >= 13
-      ? makeNode('ReduceSum', [x, axesLast], [out], name, [attrInt('keepdims', 1)])
-      : makeNode('ReduceSum', [x], [out], name, [attrInts('axes', [-1]), attrInt('keepdims', 1)]);
   const unsqueezeFirst = (x: string, out: string, name: string): NodeProto =>
     opset >= 13 ? makeNode('Unsqueeze', [x, axesFirst], [out], name) : makeNode('Unsqueeze', [x], [out], name, [attrInts('axes', [0])]);
+  /** One piece per layer along `axis`, each keeping that axis with size 1. */
+  const splitPerLayer = (x: string, axis: number, suffix: string): NodeProto => {
+    const outs = Array.from({ length: L }, (_, i) => `${PREFIX}/layers.${i}/${suffix}`);
+    return opset >= 13
+      ? makeNode('Split', [x, ones], outs, `${PREFIX}/Split_${suffix}`, [attrInt('axis', axis)])
+      : makeNode('Split', [x], outs, `${PREFIX}/Split_${suffix}`, [attrInt('axis', axis), attrInts('split', new Array(L).fill(1))]);
+  };
+  // Per-layer rows of the inputs, sliced once at the top of the graph:
+  // steer [1, d], cap_axis [1, d], cap_axis as a column [d, 1] (for one MatMul projection), cap_tau [1].
+  const head: NodeProto[] = [
+    splitPerLayer(STEER_INPUT, 0, 'steer'),
+    splitPerLayer(CAP_AXIS_INPUT, 0, 'cap_axis'),
+    makeNode('Transpose', [CAP_AXIS_INPUT], [`${PREFIX}/cap_axis_t`], `${PREFIX}/TransposeCapAxis`, [attrInts('perm', [1, 0])]),
+    splitPerLayer(`${PREFIX}/cap_axis_t`, 1, 'cap_axis_col'),
+    splitPerLayer(CAP_TAU_INPUT, 0, 'cap_tau'),
+  ];
 
   // Nodes to insert right after a given original node (keeps the graph topologically sorted).
   const after = new Map<NodeProto, NodeProto[]>();
@@ -227,8 +239,6 @@ function rewrite(model: ModelProto, index: GraphIndex, stream: ResidualStream, t
       anchor = prod.node;
     }
 
-    const idx = `${p}/index`;
-    newInit.push(makeTensor(idx, TensorDataType.INT64, [], new BigInt64Array([BigInt(i)])));
     let h = raw;
     if (fp16) {
       nodes.push(makeNode('Cast', [raw], [`${p}/resid_f32`], `${p}/CastUp`, [attrInt('to', TensorDataType.FLOAT)]));
@@ -236,12 +246,8 @@ function rewrite(model: ModelProto, index: GraphIndex, stream: ResidualStream, t
     }
     const tap = fp16 ? `${p}/resid_post_f32` : out;
     nodes.push(
-      makeNode('Gather', [STEER_INPUT, idx], [`${p}/steer`], `${p}/GatherSteer`, [attrInt('axis', 0)]),
       makeNode('Add', [h, `${p}/steer`], [`${p}/steered`], `${p}/Steer`),
-      makeNode('Gather', [CAP_AXIS_INPUT, idx], [`${p}/cap_axis`], `${p}/GatherCapAxis`, [attrInt('axis', 0)]),
-      makeNode('Gather', [CAP_TAU_INPUT, idx], [`${p}/cap_tau`], `${p}/GatherCapTau`, [attrInt('axis', 0)]),
-      makeNode('Mul', [`${p}/steered`, `${p}/cap_axis`], [`${p}/cap_prod`], `${p}/CapMul`),
-      reduceSumLast(`${p}/cap_prod`, `${p}/cap_proj`, `${p}/CapProjection`),
+      makeNode('MatMul', [`${p}/steered`, `${p}/cap_axis_col`], [`${p}/cap_proj`], `${p}/CapProjection`),
       makeNode('Sub', [`${p}/cap_tau`, `${p}/cap_proj`], [`${p}/cap_gap`], `${p}/CapGap`),
       makeNode('Relu', [`${p}/cap_gap`], [`${p}/cap_push`], `${p}/CapRelu`),
       makeNode('Mul', [`${p}/cap_push`, `${p}/cap_axis`], [`${p}/cap_delta`], `${p}/CapDelta`),
@@ -267,7 +273,7 @@ function rewrite(model: ModelProto, index: GraphIndex, stream: ResidualStream, t
     }
   }
 
-  const nodeList: NodeProto[] = [];
+  const nodeList: NodeProto[] = [...head];
   for (const n of g.node) {
     const r = replaced.get(n);
     if (r) { nodeList.push(...r); continue; }
