@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import {
-  attrInt, decodeModel, encodeModel, makeF32Tensor, makeI64Tensor, makeNode, makeValueInfo, tensorBytes, TensorDataType, type ModelProto,
+  attrInt, decodeModel, encodeModel, encodeModelChunks, makeF32Tensor, makeI64Tensor, makeNode, makeValueInfo, tensorBytes, TensorDataType, type ModelProto,
 } from './proto';
 
 function sliceModel(): ModelProto {
@@ -57,6 +57,24 @@ describe('onnx proto', () => {
     m.graph.node[2].attribute.push(attrInt('big', 2 ** 63));
     const d = decodeModel(encodeModel(decodeModel(encodeModel(m))));
     expect(d.graph.node[2].attribute[1].i).toBe(2 ** 63);
+  });
+
+  it('writes large raw_data by hand and reads it back intact, chunks concatenating to the same bytes', async () => {
+    const m = sliceModel();
+    const big = new Float32Array(100_000).map((_, i) => Math.sin(i));
+    m.graph.initializer.push(makeF32Tensor('big', [100_000], big));
+    m.graph.node.push(makeNode('ReduceSum', ['big'], ['total'], 'sum', [attrInt('keepdims', 0)]));
+    m.graph.output.push(makeValueInfo('total', TensorDataType.FLOAT, []));
+    const chunks = encodeModelChunks(m);
+    expect(chunks.some((c) => c.buffer === big.buffer)).toBe(true); // referenced, not copied
+    const bytes = encodeModel(m);
+    expect(bytes.byteLength).toBe(chunks.reduce((a, c) => a + c.byteLength, 0));
+    const d = decodeModel(bytes);
+    expect(new Float32Array(d.graph.initializer[4].raw_data!.slice().buffer)).toEqual(big);
+    expect(d.graph.node.map((n) => n.name)).toEqual(['add', 'slice', 'flat', 'sum']);
+    const s = await ort.InferenceSession.create(bytes);
+    const r = await s.run({ x: new ort.Tensor('float32', new Float32Array(6), [2, 3]) });
+    expect((r.total.data as Float32Array)[0]).toBeCloseTo(big.reduce((a, v) => a + v, 0), 1);
   });
 
   it('rejects bytes that are not a model', () => {
