@@ -56,6 +56,11 @@ describe('official release layout', () => {
     expect(Array.from(x.subarray(2 * d))).toEqual(Array.from(decodeF32(member(3), 2 * d, d)));
     expect(Array.from(s.defaultAt(3)!)).toEqual(Array.from(decodeF32(member(10), 3 * d, d)));
     expect(() => s.layer(L)).toThrow(DataError);
+    // Reusing an output buffer gives the same values.
+    const buf = new Float32Array(3 * d);
+    expect(s.layer(2, buf)).toBe(buf);
+    expect(Array.from(buf)).toEqual(Array.from(x));
+    expect(() => s.layer(2, new Float32Array(5))).toThrow(/3 x 8 are needed/);
     // For writing: all members in bf16, member-major, and the default as stored.
     const all = stackMembers(s);
     expect(all.dtype).toBe('bfloat16');

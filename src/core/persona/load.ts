@@ -127,7 +127,7 @@ export async function loadPersonaSet(files: VirtualFile[], opts: LoadOptions = {
     if (opts.signal?.aborted) throw aborted();
     const bytes = await f.read();
     if (opts.signal?.aborted) throw aborted();
-    const r = readTensorFile(bytes, path, { dataOnly: opts.dataOnly });
+    const r = readTensorFile(bytes, path, { dataOnly: opts.dataOnly, verifyCrc: opts.verifyChecksums ?? true });
     parsed.push({ path, stem: stemOf(path), format: r.format, value: r.value });
     opts.onProgress?.({ done: ++done, total: list.length, path });
   }

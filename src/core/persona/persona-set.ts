@@ -93,11 +93,46 @@ class TensorPersonaSet implements PersonaSet {
     return layer;
   }
 
-  layer(layer: number): Float32Array {
+  /** Per-member typed views over the whole member (bf16 as u16, f32 as f32), built once; null where decodeF32 must do it. */
+  private views: (Uint16Array | Float32Array | null)[] | null = null;
+
+  private memberViews(): (Uint16Array | Float32Array | null)[] {
+    if (this.views) return this.views;
+    const per = (this.layers ?? 1) * this.dim;
+    this.views = this.members.map(({ tensor: t, start }) => {
+      const bpe = DTYPE_BYTES[t.dtype];
+      const off = t.data.byteOffset + start * bpe;
+      if (off % bpe !== 0) return null;
+      if (t.dtype === 'bfloat16') return new Uint16Array(t.data.buffer, off, per);
+      if (t.dtype === 'float32') return new Float32Array(t.data.buffer, off, per);
+      return null;
+    });
+    return this.views;
+  }
+
+  layer(layer: number, into?: Float32Array): Float32Array {
     const l = this.checkLayer(layer);
     const d = this.dim;
-    const out = new Float32Array(this.members.length * d);
-    this.members.forEach((m, i) => decodeF32(m.tensor, m.start + l * d, d, out.subarray(i * d, (i + 1) * d)));
+    if (into && into.length !== this.members.length * d) {
+      throw new DataError('out-size', `The output buffer holds ${into.length} values; ${this.members.length} x ${d} are needed.`);
+    }
+    const out = into ?? new Float32Array(this.members.length * d);
+    const out32 = new Uint32Array(out.buffer, out.byteOffset, out.length);
+    const views = this.memberViews();
+    const base = l * d;
+    // Hot path of every analysis: one tight loop per member, no allocation per member.
+    for (let i = 0; i < this.members.length; i++) {
+      const v = views[i];
+      const o = i * d;
+      if (v instanceof Uint16Array) {
+        for (let j = 0; j < d; j++) out32[o + j] = v[base + j] << 16;
+      } else if (v instanceof Float32Array) {
+        out.set(v.subarray(base, base + d), o);
+      } else {
+        const m = this.members[i];
+        decodeF32(m.tensor, m.start + base, d, out.subarray(o, o + d));
+      }
+    }
     return out;
   }
 
