@@ -103,9 +103,9 @@ function tauFor(tau: number | ArrayLike<number>, layer: number, k: number, nChos
  * interpolation) of the projections observed at layer L (e.g. of role and default responses on
  * the unit axis). Layers with no projections get -Infinity (no cap).
  */
-export function calibrateCap(projections: readonly (ArrayLike<number> | null | undefined)[], pct = 25): Float32Array {
+export function calibrateCap(projections: readonly (ArrayLike<number> | null | undefined)[], pct = 25): Float64Array {
   if (!(pct >= 0 && pct <= 100)) throw new DataError('cap-percentile', `The calibration percentile must be between 0 and 100, got ${pct}.`);
-  const out = new Float32Array(projections.length).fill(-Infinity);
+  const out = new Float64Array(projections.length).fill(-Infinity);
   projections.forEach((p, L) => {
     if (p && p.length) out[L] = percentile(p, pct);
   });
