@@ -33,7 +33,7 @@ function parseNum(s: string): number {
 export function looksLikeVectorsTsv(bytes: Uint8Array): boolean {
   const head = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, 4096));
   const first = head.split(/\r?\n/)[0];
-  if (!first || !first.includes('\t') && !NUM.test(first.trim())) return false;
+  if (!first || (!first.includes('\t') && !NUM.test(first.trim()))) return false;
   const cells = first.split('\t');
   return cells.length >= 1 && cells.every((c) => NUM.test(c.trim()));
 }

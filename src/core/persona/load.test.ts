@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DataError, PersonaSpaceError } from '../errors';
+import { DataError, PersonaSpaceError, UnsafePickleError } from '../errors';
 import { writeJsonVectors } from '../formats/json';
 import { writeNpy, writeNpz } from '../formats/npy';
 import { PyDict } from '../formats/py';
@@ -34,6 +34,7 @@ describe('official release layout', () => {
     vf('qwen-3-32b/assistant_axis.pt', writePt({ axis: member(-1), metadata: { note: 'x' } })),
     vf('qwen-3-32b/capping_config.pt', writePt({ vectors: { v0: { vector: bf16([d], () => 1), layer: 2 } }, experiments: [{ id: 'layers_1:2-p0.25', interventions: [{ vector: 'v0', cap: 0.5 }] }] })),
     vf('qwen-3-32b/.cache/junk.pt', new Uint8Array([1, 2, 3])),
+    vf('qwen-3-32b/logo.png', new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0])),
   ];
 
   it('loads roles then traits, the default, the stored axis and the capping config', async () => {
@@ -68,12 +69,13 @@ describe('official release layout', () => {
     expect(Array.from(decodeF32(all, (2 * L + 1) * d, d))).toEqual(Array.from(decodeF32(member(3), d, d)));
     expect(defaultTensor(s)?.data).toEqual(member(10).data);
     expect(s.byteSize).toBe(4 * L * d * 2);
+    expect(s.extras.skipped).toEqual([{ path: 'logo.png', reason: expect.stringContaining('not a format this tool reads') }]);
   });
 
   it('reports progress per file and honours abort', async () => {
     const seen: string[] = [];
     await loadPersonaSet(files, { onProgress: (p) => seen.push(`${p.done}/${p.total}`) });
-    expect(seen).toEqual(['1/6', '2/6', '3/6', '4/6', '5/6', '6/6']);
+    expect(seen).toEqual(['1/7', '2/7', '3/7', '4/7', '5/7', '6/7', '7/7']);
     const ac = new AbortController();
     const p = loadPersonaSet(files, { signal: ac.signal, onProgress: (q) => q.done === 2 && ac.abort() });
     await expect(p).rejects.toMatchObject({ code: 'aborted' });
@@ -111,6 +113,15 @@ describe('folders of per-member files', () => {
     expect(s.defaultLabel).toBe('mean of a, c');
     expect(Array.from(s.defaultAt(0)!)).toEqual([1, 1]);
     await expect(loadPersonaSet([vf('a.pt', writePt(f32([2], () => 0)))], { defaultNames: ['zzz'] })).rejects.toThrow(/"zzz" is not a member/);
+  });
+
+  it('names the file and the global when a member file is hostile', async () => {
+    const evil = new Uint8Array([0x80, 2, 0x63, ...new TextEncoder().encode('posix\nsystem\n'), 0x29, 0x52, 0x2e]);
+    const { writeZip } = await import('../formats/zip');
+    const pt = writeZip([{ name: 'evil/data.pkl', data: evil }]);
+    const p = loadPersonaSet([vf('a.pt', writePt(f32([2], () => 0))), vf('evil.pt', pt)]);
+    await expect(p).rejects.toBeInstanceOf(UnsafePickleError);
+    await expect(p).rejects.toThrow(/"evil\.pt".*"posix\.system"/);
   });
 
   it('refuses a file that holds no vector', async () => {

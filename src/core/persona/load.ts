@@ -122,18 +122,35 @@ export async function loadPersonaSet(files: VirtualFile[], opts: LoadOptions = {
   list.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
   const parsed: Parsed[] = [];
+  const skipped: { path: string; reason: string }[] = [];
   let done = 0;
   for (const { f, path } of list) {
     if (opts.signal?.aborted) throw aborted();
     const bytes = await f.read();
     if (opts.signal?.aborted) throw aborted();
-    const r = readTensorFile(bytes, path, { dataOnly: opts.dataOnly, verifyCrc: opts.verifyChecksums ?? true });
-    parsed.push({ path, stem: stemOf(path), format: r.format, value: r.value });
+    try {
+      const r = readTensorFile(bytes, path, { dataOnly: opts.dataOnly, verifyCrc: opts.verifyChecksums ?? true });
+      parsed.push({ path, stem: stemOf(path), format: r.format, value: r.value });
+    } catch (e) {
+      // Unreadable files beside a release's vectors (a README in another format, ...) are skipped;
+      // anywhere else every file matters, so the error stands.
+      if (!(e instanceof PersonaSpaceError) || !isReleaseExtra(path, list.map((x) => x.path))) throw e;
+      skipped.push({ path, reason: e.message });
+    }
     opts.onProgress?.({ done: ++done, total: list.length, path });
   }
 
   const draft = isRelease(parsed) ? fromRelease(parsed) : fromGeneric(parsed, opts);
+  if (skipped.length) draft.extras.skipped = skipped;
   return finish(draft, opts);
+}
+
+/** A top-level file of a release folder that is not one of its vector files. */
+function isReleaseExtra(path: string, all: string[]): boolean {
+  const release = all.some((p) => RELEASE_DIRS[p.split('/')[0]] !== undefined && p.includes('/'));
+  if (!release || path.includes('/')) return false;
+  const stem = stemOf(path);
+  return stem !== 'default_vector' && stem !== 'assistant_axis';
 }
 
 function isRelease(parsed: Parsed[]): boolean {
