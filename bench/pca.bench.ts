@@ -50,19 +50,24 @@ const cpuMs = () => {
 };
 const load = () => +os.loadavg()[0].toFixed(2);
 
-function timeLayer(x: Float32Array, d: number, runs: number): { median: number; min: number; cpuMedian: number } {
-  const ws: PcaWorkspace = {};
+type Phases = NonNullable<PcaWorkspace['timings']>;
+
+function timeLayer(x: Float32Array, d: number, runs: number): { median: number; min: number; cpuMedian: number; phases: Record<string, number> } {
+  const ws: PcaWorkspace = { timings: { centre: 0, product: 0, eigen: 0, components: 0 } };
   for (let w = 0; w < 2; w++) pca(x, N, d, { components: 3 }, ws);
   const times: number[] = [];
   const cpu: number[] = [];
+  const phases: Record<keyof Phases, number[]> = { centre: [], product: [], eigen: [], components: [] };
   for (let r = 0; r < runs; r++) {
     const c = cpuMs();
     const t = performance.now();
     pca(x, N, d, { components: 3 }, ws);
     times.push(performance.now() - t);
     cpu.push(cpuMs() - c);
+    for (const k of Object.keys(phases) as (keyof Phases)[]) phases[k].push(ws.timings![k]);
   }
-  return { median: median(times), min: Math.min(...times), cpuMedian: median(cpu) };
+  const phaseMedians = Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, +median(v).toFixed(1)]));
+  return { median: median(times), min: Math.min(...times), cpuMedian: median(cpu), phases: phaseMedians };
 }
 
 // 1. One layer.
@@ -86,6 +91,7 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
       median_ms: +fast.median.toFixed(1),
       min_ms: +fast.min.toFixed(1),
       cpu_median_ms: +fast.cpuMedian.toFixed(1),
+      phase_median_ms: fast.phases,
       baseline: 'js-kernel',
       js_median_ms: +js.median.toFixed(1),
       js_min_ms: +js.min.toFixed(1),

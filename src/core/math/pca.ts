@@ -14,7 +14,7 @@
  * made positive.
  */
 import { gram as gramJs } from './gram';
-import { wasmGram } from './gram-wasm';
+import { PANEL, wasmGram, type PanelLayout } from './gram-wasm';
 import { symmetricEigenTop } from './eigen';
 import type { Vec } from './vector';
 
@@ -52,6 +52,8 @@ const EPS = 2 ** -52;
 export interface PcaWorkspace {
   centred?: Float64Array;
   product?: Float64Array;
+  /** When present, filled with the milliseconds spent in each phase of the last call (for benchmarks). */
+  timings?: { centre: number; product: number; eigen: number; components: number };
 }
 
 export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: PcaWorkspace = {}): PcaResult {
@@ -61,27 +63,21 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
   const orient = opts.orient ?? null;
   if (orient && orient.length !== d) throw new RangeError(`pca: orientation vector has length ${orient.length}, expected ${d}.`);
 
-  // Mean and centred copy, in float64.
+  const clock = ws.timings ? () => performance.now() : null;
+  let t0 = clock?.() ?? 0;
+  const lap = (phase: keyof NonNullable<PcaWorkspace['timings']>) => {
+    if (!clock || !ws.timings) return;
+    const t = clock();
+    ws.timings[phase] = t - t0;
+    t0 = t;
+  };
+  // Mean, in float64.
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) {
     const o = i * d;
     for (let j = 0; j < d; j++) mean[j] += x[o + j];
   }
   for (let j = 0; j < d; j++) mean[j] /= n;
-  if (!ws.centred || ws.centred.length < n * d) ws.centred = new Float64Array(n * d);
-  const xc = ws.centred;
-  let ss = 0;
-  for (let i = 0; i < n; i++) {
-    const o = i * d;
-    for (let j = 0; j < d; j++) {
-      const v = x[o + j] - mean[j];
-      xc[o + j] = v;
-      ss += v * v;
-    }
-  }
-  if (!Number.isFinite(ss)) throw new RangeError('pca: the data holds NaN or infinite values.');
-  const dof = Math.max(n - 1, 1);
-  const totalVariance = ss / dof;
 
   const components = new Float64Array(k * d);
   const coords = new Float64Array(n * k);
@@ -89,14 +85,56 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
   const viaGram = n <= d;
   const m = viaGram ? n : d;
   if (!ws.product || ws.product.length < m * m) ws.product = new Float64Array(m * m);
-  let eig;
-  if (viaGram) {
-    eig = symmetricEigenTop(gram(xc, n, d, ws.product), n, k);
+  const w = viaGram && !forceJs ? wasmGram() : null;
+  let ss = 0;
+  let xc: Float64Array | null = null;
+  let panels: PanelLayout | null = null;
+  if (w) {
+    // Centre straight into the WebAssembly panel layout (no row-major copy is kept).
+    panels = w.layout(n, d);
+    const buf = panels.panels;
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      for (let p0 = 0, q = 0; p0 < d; p0 += PANEL, q += panels.panelLen) {
+        const base = q + i * PANEL - p0;
+        const p1 = Math.min(d, p0 + PANEL);
+        for (let j = p0; j < p1; j++) {
+          const v = x[o + j] - mean[j];
+          buf[base + j] = v;
+          ss += v * v;
+        }
+      }
+    }
+  } else {
+    if (!ws.centred || ws.centred.length < n * d) ws.centred = new Float64Array(n * d);
+    xc = ws.centred;
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      for (let j = 0; j < d; j++) {
+        const v = x[o + j] - mean[j];
+        xc[o + j] = v;
+        ss += v * v;
+      }
+    }
+  }
+  if (!Number.isFinite(ss)) throw new RangeError('pca: the data holds NaN or infinite values.');
+  const dof = Math.max(n - 1, 1);
+  const totalVariance = ss / dof;
+  lap('centre');
+
+  let product: Float64Array;
+  if (panels) {
+    product = panels.gram(ws.product);
+  } else if (viaGram) {
+    product = gramJs(xc!, n, d, ws.product);
   } else {
     const xt = new Float64Array(d * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) xt[j * n + i] = xc[i * d + j];
-    eig = symmetricEigenTop(gram(xt, d, n, ws.product), d, k);
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) xt[j * n + i] = xc![i * d + j];
+    product = gram(xt, d, n, ws.product);
   }
+  lap('product');
+  const eig = symmetricEigenTop(product, m, k);
+  lap('eigen');
   const lmax = Math.max(0, eig.values[m - 1]);
   const tol = lmax * Math.max(n, d) * EPS * 16;
   let rank = 0;
@@ -106,15 +144,18 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
   // to the others will do (their coordinates are 0).
   const real = Math.min(k, rank);
   for (let c = 0; c < real; c++) lambda[c] = eig.values[m - 1 - c];
-  if (viaGram) {
-    // u_c = Xc^T v_c / sqrt(lambda_c), one pass over the rows for all components (each row stays
-    // in cache across them); the coordinates are sqrt(lambda_c) v_c (= Xc u_c).
+  // Through the Gram matrix: u_c = Xc^T v_c / sqrt(lambda_c) and the coordinates are
+  // sqrt(lambda_c) v_c (= Xc u_c). Through the scatter matrix the eigenvectors are the components.
+  if (panels) {
+    for (let c = 0; c < real; c++) panels.xtv(eig.vectors.subarray(c * m, c * m + m), components.subarray(c * d, c * d + d));
+  } else if (viaGram) {
+    // One pass over the rows for all components (each row stays in cache across them).
     for (let i = 0; i < n; i++) {
       const o = i * d;
       for (let c = 0; c < real; c++) {
-        const w = eig.vectors[c * m + i];
+        const wt = eig.vectors[c * m + i];
         const u = c * d;
-        for (let j = 0; j < d; j++) components[u + j] += w * xc[o + j];
+        for (let j = 0; j < d; j++) components[u + j] += wt * xc![o + j];
       }
     }
   } else {
@@ -133,12 +174,13 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
       for (let i = 0; i < n; i++) {
         const o = i * d;
         let s = 0;
-        for (let j = 0; j < d; j++) s += xc[o + j] * u[j];
+        for (let j = 0; j < d; j++) s += xc![o + j] * u[j];
         coords[i * k + c] = s;
       }
     }
   }
   for (let c = real; c < k; c++) completeBasis(components, c, d);
+  lap('components');
 
   // Orientation.
   for (let c = 0; c < k; c++) {
