@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DataError } from '../errors';
 import { pca, projectOnComponents, setPcaBackend, pcaBackend } from './pca';
 import { dot } from './vector';
 import { gaussian, plantedMatrix, rng } from './testing';
@@ -102,7 +103,8 @@ describe('pca', () => {
   it('clamps K, rejects NaN and bad shapes', () => {
     const x = new Float64Array([1, 2, 3, 4, 5, 7]);
     expect(pca(x, 3, 2, { components: 10 }).k).toBe(2);
-    expect(() => pca(new Float64Array([1, NaN, 2, 3]), 2, 2)).toThrow(/NaN/);
+    expect(() => pca(new Float64Array([1, NaN, 2, 3]), 2, 2)).toThrow(DataError);
+    expect(() => pca(new Float64Array([1, Infinity, 2, 3]), 2, 2)).toThrow(/NaN or infinite/);
     expect(() => pca(x, 4, 2)).toThrow(RangeError);
   });
 

@@ -13,6 +13,7 @@
  * scikit-learn's svd_flip); for a component that carries no variance, its largest |entry| is
  * made positive.
  */
+import { DataError } from '../errors';
 import { gram as gramJs } from './gram';
 import { PANEL, wasmGram, type PanelLayout } from './gram-wasm';
 import { symmetricEigenTop } from './eigen';
@@ -117,7 +118,7 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
       }
     }
   }
-  if (!Number.isFinite(ss)) throw new RangeError('pca: the data holds NaN or infinite values.');
+  if (!Number.isFinite(ss)) throw new DataError('not-finite', 'The vectors hold NaN or infinite values, so no PCA can be computed.');
   const dof = Math.max(n - 1, 1);
   const totalVariance = ss / dof;
   lap('centre');
