@@ -66,10 +66,27 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
     return colorIndices(v, divergingDomain(v, props.color === 'axis' ? undefined : 0));
   }, [a, props.color]);
 
+  // Label priority: both ends of the axis and the points far out on the shown components first.
   const labelOrder = useMemo(() => {
-    const idx = Uint32Array.from({ length: n }, (_, i) => i);
-    return idx.sort((i, j) => Math.abs(a.projection[j]) - Math.abs(a.projection[i]));
-  }, [a, n]);
+    const proj = a.projection;
+    let mp = 0;
+    for (let i = 0; i < n; i++) mp += proj[i];
+    mp /= n || 1;
+    let sp = 0;
+    for (let i = 0; i < n; i++) sp += (proj[i] - mp) ** 2;
+    sp = Math.sqrt(sp / (n || 1)) || 1;
+    const jx = Math.min(props.pcx, a.k) - 1, jy = Math.min(props.pcy, a.k) - 1;
+    const dist = new Float64Array(n);
+    let sd = 0;
+    for (let i = 0; i < n; i++) {
+      dist[i] = Math.hypot(a.coords[i * a.k + jx], a.coords[i * a.k + jy]);
+      sd += dist[i] * dist[i];
+    }
+    sd = Math.sqrt(sd / (n || 1)) || 1;
+    const score = new Float64Array(n);
+    for (let i = 0; i < n; i++) score[i] = Math.abs(proj[i] - mp) / sp + dist[i] / sd;
+    return Uint32Array.from({ length: n }, (_, i) => i).sort((i, j) => score[j] - score[i]);
+  }, [a, n, props.pcx, props.pcy]);
 
   const emphasis = useMemo(() => {
     const e = new Uint8Array(n).fill(EMPH.normal);

@@ -38,8 +38,8 @@ export function PinnedCards({ a, selection, onUnpin }: { a: LayerAnalysis; selec
     <div className="pinned">
       {shown.slice(-max).reverse().map((name) => (
         <div key={name} className="card pinned-card" data-testid="pinned-card">
-          <button type="button" className="close" aria-label={`Unpin ${name}`} onClick={() => onUnpin(name)}>×</button>
           <CardBody a={a} i={index.get(name)!} />
+          <button type="button" className="close" aria-label={`Unpin ${name}`} title="Unpin" onClick={() => onUnpin(name)}>×</button>
         </div>
       ))}
       {shown.length > max && <div className="muted small-text">+{shown.length - max} more selected</div>}

@@ -1,5 +1,5 @@
 /** Compare with a second set: PC1 of A against PC1 of B over shared names, Pearson and Spearman. */
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { RELEASE_MODELS } from '../../core/hub';
 import { format3 } from '../../core/view/format';
 import { ChartFrame } from '../charts/ChartFrame';
@@ -22,13 +22,19 @@ export function ComparePanel() {
   const layerB = useStore((s) => s.compareLayerB);
   const setLayerB = useStore((s) => s.setCompareLayerB);
   const [url, setUrl] = useState('');
+  const [open, setOpen] = useState(false);
   const ref = useRef<SVGSVGElement>(null);
+  // A new set B closes the loading options.
+  useEffect(() => { setOpen(false); }, [setB?.id]);
   if (!setA) return null;
   return (
     <ChartFrame name="compare" testId="compare" title="Compare two sets" className="compare-panel"
       onExport={(k) => void exportChart(ref.current, 'compare', k)}
       subtitle="Load a second set (for example another model with the same roles): PC1 of A against PC1 of B over the names they share. The paper reports correlations above 0.92 between models.">
-      <div className="compare-load" data-testid="compare-load">
+      <button type="button" className={open || setB ? 'active' : 'primary'} data-testid="compare-load" aria-expanded={open} onClick={() => setOpen(!open)}>
+        {setB ? 'Change set B…' : 'Load set B…'}
+      </button>
+      <div className="compare-load" hidden={!open && !loadB.busy && !loadB.error}>
         <label className="button">
           Set B: files…
           <input type="file" multiple data-testid="compare-file-input" className="visually-hidden"
