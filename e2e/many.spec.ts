@@ -14,7 +14,7 @@ test('20,000 points from an .npy + names.json are all drawn, and zoom keeps them
   await byId(page, 'file-input').setInputFiles(fx.paths);
   const map = await expectMapPoints(page, 20_000);
   await expect(map).toHaveAttribute('data-default', '1');
-  await expect(byId(page, 'set-summary')).toContainText('20,000');
+  await expect(byId(page, 'set-summary')).toContainText(/20[,.\u202f ]?000/);
   const box = (await map.boundingBox())!;
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   for (let i = 0; i < 5; i++) await page.mouse.wheel(0, -200);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import {
   byId,
   catchDownload,
+  clearSelection,
   expectMapPoints,
   loadSharedThroughFileInput,
   parseCsv,
@@ -16,8 +17,9 @@ import {
   screenshot,
   sharedReference,
 } from './fixtures/app';
-import { SHARED_VECTORS, bf16ToF32, sharedBf16 } from './fixtures/shared-data';
-import { hostilePt, roleDictPt, seededFloats, truncated } from './fixtures/pt';
+import { SHARED_VECTORS } from './fixtures/shared-data';
+import { noisySecondSet } from './fixtures/second-set';
+import { hostilePt, truncated } from './fixtures/pt';
 import { loadPersonaSet } from '../src/core/persona/load';
 import { comparePc1 } from '../src/core/persona/analysis';
 import { ROLE_NAMES } from '../src/core/persona/names';
@@ -58,9 +60,7 @@ test('the scree shows PC1 at 27.6 % and |cos(axis, PC1)| 0.818 is displayed', as
 test('searching "ghost" highlights exactly one point; clearing removes it', async () => {
   await byId(page, 'search').fill('ghost');
   await expect(byId(page, 'map')).toHaveAttribute('data-highlighted', '1');
-  await byId(page, 'search').fill('');
-  await byId(page, 'clear-selection').click();
-  await expect(byId(page, 'map')).toHaveAttribute('data-highlighted', '0');
+  await clearSelection(page);
 });
 
 test('the CSV export has 276 rows whose PC1 values match the core', async () => {
@@ -107,14 +107,16 @@ test('a truncated file shows an error and leaves the loaded set intact', async (
 });
 
 test('screenshots of the main views: map, 3D, ranking, compare', async () => {
-  // map (2D), with a few roles found so labels and highlight show
+  // map (2D): the plain view for the README, then with one role found
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.mouse.move(5, 5);
+  await page.waitForTimeout(300);
+  publishScreenshot(await screenshot(page, 'map'));
   await byId(page, 'search').fill('ghost');
   await expect(byId(page, 'map')).toHaveAttribute('data-highlighted', '1');
   await page.waitForTimeout(300);
-  const mapShot = await screenshot(page, 'map');
-  publishScreenshot(mapShot);
-  await byId(page, 'search').fill('');
-  await byId(page, 'clear-selection').click();
+  await screenshot(page, 'map-search');
+  await clearSelection(page);
 
   // ranking list: both ends visible, filterable
   const ranking = byId(page, 'axis-ranking');
@@ -135,17 +137,15 @@ test('screenshots of the main views: map, 3D, ranking, compare', async () => {
     await page.mouse.move(box.x + box.width / 2 + 120, box.y + box.height / 2 + 30, { steps: 8 });
     await page.mouse.up();
   }
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.mouse.move(5, 5);
+  await page.waitForTimeout(200);
   await screenshot(page, '3d');
   await byId(page, 'mode-3d').click();
   await expect(byId(page, 'map')).toHaveAttribute('data-mode', '2d');
 
   // compare with a second set: the same roles with seeded noise (a stand-in for another model)
-  const files = [...ROLE_NAMES, 'default'].map((name, i) => {
-    const v = bf16ToF32(sharedBf16(name));
-    const noise = seededFloats(v.length, 1000 + i, 0.6);
-    for (let j = 0; j < v.length; j++) v[j] += noise[j] * Math.abs(v[j]);
-    return { name: `${name}.pt`, mimeType: 'application/octet-stream', buffer: Buffer.from(roleDictPt(v, [v.length], name)) };
-  });
+  const files = noisySecondSet();
   const a = (await sharedReference()).set;
   const b = await loadPersonaSet(files.map((f) => ({ path: f.name, read: async () => new Uint8Array(f.buffer) })));
   const want = comparePc1(a, null, b, null);
@@ -153,6 +153,7 @@ test('screenshots of the main views: map, 3D, ranking, compare', async () => {
   await byId(page, 'compare-file-input').setInputFiles(files);
   await expect(byId(page, 'compare-pearson')).toContainText(want.pearson.toFixed(3), { timeout: 60_000 });
   await expect(byId(page, 'compare-spearman')).toContainText(want.spearman.toFixed(3));
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
   await byId(page, 'compare-scatter').scrollIntoViewIfNeeded();
   await screenshot(page, 'compare');
   await expectMapPoints(page, 275);
