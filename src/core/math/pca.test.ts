@@ -126,3 +126,43 @@ describe('pca', () => {
     }
   });
 });
+
+describe('pca properties (fast-check)', () => {
+  it('with every component kept: orthonormal basis, ratios sum to 1, coordinates reconstruct the centred data', async () => {
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 12 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer(),
+        (n, d, lowRank, seed) => {
+          const g = gaussian(rng(seed));
+          // Optionally low rank: rows are combinations of `lowRank` directions (0 = full rank).
+          const dirs = Array.from({ length: lowRank }, () => Float64Array.from({ length: d }, g));
+          const x = new Float64Array(n * d);
+          for (let i = 0; i < n; i++) {
+            const w = dirs.map(() => g());
+            for (let j = 0; j < d; j++) x[i * d + j] = lowRank ? dirs.reduce((s, v, t) => s + w[t] * v[j], 0) : g();
+          }
+          const k = Math.min(n, d);
+          const r = pca(x, n, d, { components: k });
+          let sum = 0;
+          for (let c = 0; c < k; c++) sum += r.explainedVarianceRatio[c];
+          if (r.totalVariance > 0) expect(sum).toBeCloseTo(1, 9);
+          for (let a = 0; a < k; a++)
+            for (let c = 0; c < k; c++) expect(Math.abs(dot(row(r.components, a, d), row(r.components, c, d)) - (a === c ? 1 : 0))).toBeLessThan(1e-9);
+          const scale = Math.sqrt(r.totalVariance) + 1;
+          for (let i = 0; i < n; i++) {
+            for (let j = 0; j < d; j++) {
+              let v = r.mean[j];
+              for (let c = 0; c < k; c++) v += r.coords[i * k + c] * r.components[c * d + j];
+              expect(Math.abs(v - x[i * d + j])).toBeLessThan(1e-8 * scale);
+            }
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
