@@ -61,7 +61,7 @@ describe('persona-space model', () => {
     expect(new Set(Object.values(index.weight_map))).toEqual(new Set(files));
     const modelDir = path.join(tmp, 'm2');
     io = capture();
-    expect(await main(['model', 'build', ckDir, '--out', modelDir, '--style', 'genai', '--dtype', 'q4', '--external-data', '--json'], io)).toBe(0);
+    expect(await main(['model', 'build', ckDir, '--out', modelDir, '--style', 'genai', '--dtype', 'q4', '--external-data', '--quantize-embeddings', '--json'], io)).toBe(0);
     const summary = JSON.parse(io.outs[0]);
     expect(summary.model.endsWith(path.join('onnx', 'model_q4.onnx'))).toBe(true);
     expect(summary.external_data.endsWith('model_q4.onnx_data')).toBe(true);

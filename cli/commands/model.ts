@@ -1,7 +1,7 @@
 /**
  * `persona-space model build|random|run`
  *
- *   model build <checkpoint-dir> --out <model-dir> [--style genai|optimum] [--dtype fp32|fp16|q4|q4f16] [--external-data] [--json]
+ *   model build <checkpoint-dir> --out <model-dir> [--style genai|optimum] [--dtype fp32|fp16|q4|q4f16] [--external-data] [--quantize-embeddings] [--json]
  *       writes <model-dir>/onnx/model<suffix>.onnx (+ model<suffix>.onnx_data when external) and copies
  *       config.json and the tokenizer files found beside the checkpoint;
  *   model random --config <config.json> --out <checkpoint-dir> [--seed N] [--dtype float32|bfloat16] [--shard-mb MB] [--json]
@@ -20,7 +20,7 @@ import { buildDecoderChunks, type ExportStyle, type ModelDType } from '../../src
 import { DataError } from '../../src/core/errors';
 
 const USAGE = [
-  'usage: persona-space model build <checkpoint-dir> --out <model-dir> [--style genai|optimum] [--dtype fp32|fp16|q4|q4f16] [--external-data]',
+  'usage: persona-space model build <checkpoint-dir> --out <model-dir> [--style genai|optimum] [--dtype fp32|fp16|q4|q4f16] [--external-data] [--quantize-embeddings]',
   '       persona-space model random --config <config.json> --out <checkpoint-dir> [--seed N] [--dtype float32|bfloat16] [--shard-mb MB]',
   '       persona-space model run <model-dir> --ids 1,2,3 [steer/cap options] --json',
 ].join('\n');
@@ -89,7 +89,7 @@ async function checkpointFiles(dir: string): Promise<string[]> {
 }
 
 async function build(argv: string[], io: CliIO): Promise<number> {
-  const args = parseArgs(argv, ['json', 'help', 'external-data']);
+  const args = parseArgs(argv, ['json', 'help', 'external-data', 'quantize-embeddings']);
   const dir = args.positionals[0];
   const out = flagString(args, 'out');
   if (!dir || !out) throw new UsageError('model build needs <checkpoint-dir> and --out <model-dir>.');
@@ -103,7 +103,9 @@ async function build(argv: string[], io: CliIO): Promise<number> {
   const shards = [];
   for (const f of files) shards.push({ name: path.basename(f), bytes: await readLarge(f) });
   const ck = checkpointFromSafetensors(configText, shards);
-  const built = buildDecoderChunks(ck, { style, dtype, externalData: args.flags.has('external-data') ? true : 'auto' });
+  const quantizeEmbeddings = args.flags.has('quantize-embeddings');
+  if (quantizeEmbeddings && dtype !== 'q4' && dtype !== 'q4f16') throw new UsageError('--quantize-embeddings needs --dtype q4 or q4f16.');
+  const built = buildDecoderChunks(ck, { style, dtype, externalData: args.flags.has('external-data') ? true : 'auto', quantizeEmbeddings });
 
   // written piece by piece: the weights are never copied into one whole-file buffer
   const onnxDir = path.join(out, 'onnx');

@@ -23,11 +23,13 @@ export interface EmitContext {
   shapes: Map<string, number[]>;
   /** Reused float32 buffer for weights that are only read while converting (grown on demand). */
   scratch: Float32Array;
+  /** q4/q4f16: embedding table as 4-bit com.microsoft.GatherBlockQuantized instead of Gather. */
+  quantizeEmbeddings: boolean;
 }
 
-export function makeContext(g: GraphBuilder, ck: Checkpoint, dtype: ModelDType, blockSize: number, accuracyLevel: number): EmitContext {
+export function makeContext(g: GraphBuilder, ck: Checkpoint, dtype: ModelDType, blockSize: number, accuracyLevel: number, quantizeEmbeddings = false): EmitContext {
   const shapes = new Map(checkpointSpec(ck.config).map((s) => [s.name, s.shape]));
-  return { g, ck, cfg: ck.config, dtype, blockSize, accuracyLevel, shapes, scratch: new Float32Array(0) };
+  return { g, ck, cfg: ck.config, dtype, blockSize, accuracyLevel, shapes, scratch: new Float32Array(0), quantizeEmbeddings };
 }
 
 function shapeOf(ctx: EmitContext, name: string): number[] {
@@ -111,10 +113,29 @@ function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-/** Gather(embed_tokens, input_ids): `/model/embed_tokens/Gather`. */
+/**
+ * Gather(embed_tokens, input_ids): `/model/embed_tokens/Gather`; or, for 4-bit models asked to,
+ * `/model/embed_tokens/GatherBlockQuantized` over the table in MatMulNBits' layout (rows = tokens,
+ * 4-bit codes along the hidden axis, a scale and zero point per block).
+ */
 export function emitEmbedding(ctx: EmitContext): string {
   const { g, cfg } = ctx;
-  const E = g.initAct('model.embed_tokens.weight', [cfg.vocabSize, cfg.hiddenSize], f32(ctx, 'model.embed_tokens.weight'));
+  const name = 'model.embed_tokens.weight';
+  const V = cfg.vocabSize, d = cfg.hiddenSize;
+  if (ctx.quantizeEmbeddings && isQ4(ctx.dtype) && d % ctx.blockSize === 0) {
+    const f16 = ctx.dtype === 'q4f16';
+    const q = quantizeQ4(scratchF32(ctx, name), V, d, ctx.blockSize, f16 ? (s) => f16ToF32(f32ToF16Bits(s)) : undefined);
+    const data = g.init(`${name}_Q4`, TensorDataType.UINT8, [V, d / 2], q.packed);
+    const scales = f16
+      ? g.init(`${name}_scales`, TensorDataType.FLOAT16, [V, q.kBlocks], f32ToF16Array(q.scales))
+      : g.init(`${name}_scales`, TensorDataType.FLOAT, [V, q.kBlocks], q.scales);
+    const zp = g.init(`${name}_zero_points`, TensorDataType.UINT8, [V, Math.ceil(q.kBlocks / 2)], q.zeroPoints);
+    return g.op1('/model/embed_tokens', 'GatherBlockQuantized', [data, 'input_ids', scales, zp], {
+      domain: 'com.microsoft',
+      attrs: [attrInt('gather_axis', 0), attrInt('quantize_axis', 1), attrInt('block_size', ctx.blockSize), attrInt('bits', 4)],
+    });
+  }
+  const E = g.initAct(name, [V, d], f32(ctx, name));
   return g.op1('/model/embed_tokens', 'Gather', [E, 'input_ids']);
 }
 

@@ -13,13 +13,13 @@ const cfg = parseConfig(tinyConfigJson('qwen3', { num_hidden_layers: 2, hidden_s
 const ck = randomCheckpoint(cfg, { seed: 3 });
 const ref = referenceForward(cfg, ck, IDS);
 
-/** Every matrix replaced by what 4-bit MatMulNBits will actually multiply by. */
-function dequantizedCheckpoint(src: Checkpoint): Checkpoint {
+/** Every matrix replaced by what 4-bit MatMulNBits will actually multiply by (the embedding too when asked). */
+function dequantizedCheckpoint(src: Checkpoint, embeddings = false): Checkpoint {
   return {
     ...src,
     tensor(name) {
       const t = src.tensor(name);
-      if (t.shape.length !== 2 || name === 'model.embed_tokens.weight') return t;
+      if (t.shape.length !== 2 || (name === 'model.embed_tokens.weight' && !embeddings)) return t;
       const [N, K] = t.shape;
       const w = dequantizeQ4(quantizeQ4(decodeF32(t), N, K));
       return { dtype: 'float32', shape: t.shape, data: new Uint8Array(w.buffer) };
@@ -94,6 +94,21 @@ describe('quantised and half-precision models', () => {
     });
   }
 
+  it('4-bit embeddings (GatherBlockQuantized) equal the reference on dequantised weights, in both styles', async () => {
+    const dq = referenceForward(cfg, dequantizedCheckpoint(ck, true), IDS);
+    for (const style of ['genai', 'optimum'] as const) {
+      const built = buildDecoder(ck, { style, dtype: 'q4', accuracyLevel: 0, quantizeEmbeddings: true });
+      const m = decodeModel(built.onnx);
+      expect(m.graph.node.find((n) => n.name === '/model/embed_tokens/GatherBlockQuantized')?.domain).toBe('com.microsoft');
+      const r = await step(await createSession(built.onnx), cfg, IDS);
+      expect(maxAbsDiff(r.logits, dq.logits)).toBeLessThan(2e-4);
+      // and in q4f16 it runs and stays close
+      const h = buildDecoder(ck, { style, dtype: 'q4f16', quantizeEmbeddings: true });
+      const rh = await step(await createSession(h.onnx), cfg, IDS, undefined, { fp16: true });
+      expect(corr(rh.logits, dq.logits)).toBeGreaterThan(0.99);
+    }
+  });
+
   it('q4 models are much smaller than fp32 ones', () => {
     const fp32 = buildDecoder(ck, { style: 'genai', dtype: 'fp32' }).onnx.byteLength;
     const q4 = buildDecoder(ck, { style: 'genai', dtype: 'q4' }).onnx.byteLength;
@@ -119,11 +134,11 @@ describe('external data', () => {
 });
 
 describe('onnxruntime-web (WASM, in Node)', () => {
-  it('runs a genai q4 model and an optimum fp32 model with the same numbers as onnxruntime-node', async () => {
+  it('runs a genai q4 model (4-bit embeddings too) and an optimum fp32 model with the same numbers as onnxruntime-node', async () => {
     const ortWeb = await import('onnxruntime-web');
     ortWeb.env.wasm.numThreads = 1;
     for (const [style, dtype] of [['genai', 'q4'], ['optimum', 'fp32']] as const) {
-      const built = buildDecoder(ck, { style, dtype, accuracyLevel: 0 });
+      const built = buildDecoder(ck, { style, dtype, accuracyLevel: 0, quantizeEmbeddings: true });
       const session = await ortWeb.InferenceSession.create(built.onnx);
       const feeds: Record<string, InstanceType<typeof ortWeb.Tensor>> = {
         input_ids: new ortWeb.Tensor('int64', BigInt64Array.from(IDS.map(BigInt)), [1, IDS.length]),
