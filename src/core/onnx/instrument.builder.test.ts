@@ -8,8 +8,10 @@ import { parseConfig, tinyConfigJson, type DecoderConfig } from '../lm/config';
 import { randomCheckpoint } from '../lm/checkpoint';
 import { referenceForward } from '../lm/reference';
 import { tapRow, type Ort } from '../lm/ort';
+import { buildInterventions } from '../lm/interventions';
+import { decodeF32 } from '../tensor';
 import { buildDecoder, type ExportStyle, type ModelDType } from './builder';
-import { Harness, maxAbsDiff, proveInstrumentation, type ModelCase } from './rewrite/prove.testkit';
+import { dot, Harness, maxAbsDiff, proveInstrumentation, randomVector, unit, type ModelCase } from './rewrite/prove.testkit';
 
 const IDS = [[5, 17, 200, 3, 9, 41, 77]];
 
@@ -67,6 +69,44 @@ describe('instrumented builder decoders', () => {
       }
     });
   }
+
+  it('with steering and capping on, both export styles of one checkpoint agree (the change reaches every later layer)', async () => {
+    const cfg = parseConfig(tinyConfigJson('qwen3', { num_hidden_layers: 3 }));
+    const ck = randomCheckpoint(cfg, { seed: 5 });
+    const open = (style: ExportStyle) =>
+      new Harness(ort, { label: style, bytes: buildDecoder(ck, { style, dtype: 'fp32' }).onnx, vocabSize: cfg.vocabSize, extraFeeds: decoderFeeds(cfg, false) }).open();
+    const [g, o] = [await open('genai'), await open('optimum')];
+    const off = await o.run(IDS);
+    const axis = randomVector(cfg.hiddenSize, 8);
+    const a = unit(axis);
+    const ps = IDS[0].map((_, s) => dot(tapRow(off.tap, 1, 0, s), a)).sort((x, y) => x - y);
+    const iv = buildInterventions(g.dims, {
+      steer: [{ vector: randomVector(cfg.hiddenSize, 2), layers: [0, 2], alpha: 3 }],
+      cap: [{ vector: axis, layers: [1], tau: ps[ps.length - 2] }],
+    });
+    const [rg, ro] = [await g.run(IDS, iv), await o.run(IDS, iv)];
+    expect(maxAbsDiff(rg.logits, off.logits)).toBeGreaterThan(0.05); // the interventions matter...
+    expect(maxAbsDiff(rg.logits, ro.logits)).toBeLessThan(1e-4); // ...and both graphs apply them the same way
+    expect(maxAbsDiff(rg.tap.data, ro.tap.data)).toBeLessThan(1e-4);
+  });
+
+  it('steering the last layer reaches the logits: logits = lm_head(RMSNorm(tap))', async () => {
+    for (const style of ['genai', 'optimum'] as const) {
+      const { cfg, ck, c } = builtCase(style, 'fp32', 'llama');
+      const h = await new Harness(ort, c).open();
+      const r = await h.run(IDS, buildInterventions(h.dims, { steer: [{ vector: randomVector(cfg.hiddenSize, 4), layers: [cfg.numLayers - 1], alpha: 5 }] }));
+      const norm = decodeF32(ck.tensor('model.norm.weight'));
+      const head = decodeF32(ck.tensor(ck.has('lm_head.weight') ? 'lm_head.weight' : 'model.embed_tokens.weight'));
+      const d = cfg.hiddenSize, V = cfg.vocabSize;
+      for (let s = 0; s < IDS[0].length; s++) {
+        const x = tapRow(r.tap, cfg.numLayers - 1, 0, s);
+        const rms = 1 / Math.sqrt(dot(x, x) / d + cfg.rmsNormEps);
+        const y = Float64Array.from(x, (v, j) => v * rms * norm[j]);
+        const logits = Float64Array.from({ length: V }, (_, k) => dot(y, head.subarray(k * d, (k + 1) * d)));
+        expect(maxAbsDiff(logits, r.logits.subarray(s * V, (s + 1) * V))).toBeLessThan(1e-4);
+      }
+    }
+  });
 
   it('the rewritten graph is a few kB and the weights stay views of the original bytes', () => {
     for (const dtype of ['fp32', 'q4'] as const) {

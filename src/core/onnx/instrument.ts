@@ -106,9 +106,9 @@ export function exposeResidualStream(modelBytes: Uint8Array, opts: InstrumentOpt
   const stream = locateResidualStream(index, { hiddenSize: opts.hiddenSize });
   const names: string[] = [];
   for (const site of stream.sites) {
-    let name = site.tensor;
+    let name = site.tensor ?? site.fusedNorm!.output[3];
     if (!name) {
-      const norm = site.fusedFinalNorm!;
+      const norm = site.fusedNorm!;
       name = `${PREFIX}/layers.${site.layer}/resid_post_hidden_sum`;
       while (norm.output.length < 3) norm.output.push('');
       norm.output[3] = name;
@@ -213,6 +213,7 @@ function rewrite(model: ModelProto, index: GraphIndex, stream: ResidualStream, t
   const after = new Map<NodeProto, NodeProto[]>();
   const replaced = new Map<NodeProto, NodeProto[]>();
   const tapNames: string[] = [];
+  let zeros: string | undefined; // a zero tensor shaped like the stream, made once for the split skip norms
 
   for (const site of stream.sites) {
     const i = site.layer;
@@ -221,11 +222,17 @@ function rewrite(model: ModelProto, index: GraphIndex, stream: ResidualStream, t
     let raw: string; // the residual as the model computed it
     let out: string; // the name every consumer reads afterwards
     let anchor: NodeProto;
-    const norm = site.fusedFinalNorm;
+    const norm = site.fusedNorm;
     if (norm) {
-      // The fused final norm hides resid_post[last]: compute the sum explicitly, intervene, then
-      // normalise with the same op fed (h', 0) so that with everything off the result is bitwise the same.
+      // A fused skip norm computes its output 0 from the sum inside the op: compute the sum
+      // explicitly, intervene, then normalise with the same op fed (h', 0), so that with
+      // everything off the result is bitwise the same.
       raw = `${p}/resid_post_raw`;
+      if (!zeros) {
+        zeros = `${PREFIX}/zeros`;
+        newInit.push(makeTensor(`${PREFIX}/zero`, residType, [], fp16 ? new Uint16Array([0]) : new Float32Array([0])));
+        nodes.push(makeNode('Mul', [stream.embedding, `${PREFIX}/zero`], [zeros], `${PREFIX}/Zeros`));
+      }
       const bias = norm.input[norm.op_type === 'SkipLayerNormalization' ? 4 : 3];
       nodes.push(makeNode('Add', [norm.input[0], norm.input[1]], [bias ? `${p}/resid_no_bias` : raw], `${p}/ResidualAdd`));
       if (bias) nodes.push(makeNode('Add', [`${p}/resid_no_bias`, bias], [raw], `${p}/ResidualBiasAdd`));
@@ -260,13 +267,10 @@ function rewrite(model: ModelProto, index: GraphIndex, stream: ResidualStream, t
     }
 
     if (norm) {
-      const zero = `${p}/zero`;
-      newInit.push(makeTensor(zero, residType, [], fp16 ? new Uint16Array([0]) : new Float32Array([0])));
-      nodes.push(makeNode('Mul', [out, zero], [`${p}/zeros`], `${p}/ZeroSkip`));
-      const inputs = [out, `${p}/zeros`, ...norm.input.slice(2)];
+      const inputs = [out, zeros!, ...norm.input.slice(2)];
       if (norm.op_type === 'SkipLayerNormalization') inputs.splice(4); else inputs.splice(3); // drop the bias: already in the sum
       const outputs = norm.output.slice(0, 3);
-      nodes.push({ ...norm, name: `${norm.name ?? 'final_norm'}/persona_space`, input: inputs, output: outputs });
+      nodes.push({ ...norm, name: `${norm.name ?? `${p}/norm`}/persona_space`, input: inputs, output: outputs });
       replaced.set(anchor, nodes);
     } else {
       after.set(anchor, nodes);

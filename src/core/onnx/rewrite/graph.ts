@@ -48,9 +48,14 @@ export class GraphIndex {
     return undefined;
   }
 
-  /** True when tensor `ancestor` is used (directly or not) to compute tensor `name`. */
+  /**
+   * True when tensor `ancestor` is used (directly or not) to compute tensor `name`. Reaching the
+   * node that produces `ancestor` through a sibling output counts: a fused skip norm's output 0 is
+   * computed from the same sum it emits as output 3.
+   */
   isAncestor(ancestor: string, name: string, limit = 1 << 20): boolean {
     if (ancestor === name) return false;
+    const ancestorNode = this.producer.get(ancestor)?.node;
     const seen = new Set<string>([name]);
     const stack = [name];
     let steps = 0;
@@ -61,6 +66,7 @@ export class GraphIndex {
       for (const i of p.node.input) {
         if (!i || seen.has(i)) continue;
         if (i === ancestor) return true;
+        if (ancestorNode && this.producer.get(i)?.node === ancestorNode) return true;
         seen.add(i);
         stack.push(i);
       }

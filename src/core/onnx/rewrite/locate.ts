@@ -3,13 +3,15 @@
  * then the chain of residual sums from the embedding to the final norm. Names are only a
  * cross-check (a disagreement becomes a warning, never the answer).
  *
- * - genai builder style: every norm after layer 0's first is a fused Skip(Simplified)LayerNormalization
- *   whose output 3 is input + skip, the running residual. The chain alternates resid_mid[i]
- *   (post_attention_layernorm) and resid_post[i] (the next layer's input_layernorm); the last link
- *   is the final norm, which does not expose its sum, so it is marked `fusedFinalNorm`.
- * - Optimum style: the residual sums are plain Add nodes, one input of which is computed from the
- *   other (the sublayer reads the stream it is added back to). The longest chain of such Adds, each
- *   feeding the next, alternates resid_mid[i] and resid_post[i].
+ * A residual sum adds a block's output to the stream that block read, so one operand is computed
+ * from the other. The longest chain of such sums, each continuing the previous one, is the stream;
+ * it alternates resid_mid[i] and resid_post[i].
+ * - genai builder style: the sums are fused Skip(Simplified)LayerNormalization nodes (output 3 is
+ *   input + skip; the final norm does not emit it). resid_post[i] is the sum inside the next
+ *   layer's input_layernorm (or the final norm), whose output 0 is computed from that sum inside
+ *   the op: such a site is `fusedNorm` and the instrumenter splits it.
+ * - Optimum style: the sums are plain Add nodes (`/model/layers.i/Add_1` = resid_post[i]).
+ * ORT-optimised graphs that mix both kinds are handled the same way.
  */
 import { PersonaSpaceError } from '../../errors';
 import { TensorDataType, type NodeProto } from '../proto';
@@ -19,10 +21,14 @@ export type ExportStyle = 'genai' | 'optimum';
 
 export interface ResidualSite {
   layer: number;
-  /** The tensor that holds resid_post[layer] in the original graph (absent for a fused final norm that hides it). */
+  /** The tensor that holds resid_post[layer] in the original graph, produced by a plain Add. */
   tensor?: string;
-  /** genai: the final Skip*LayerNormalization whose internal sum is resid_post of the last layer. */
-  fusedFinalNorm?: NodeProto;
+  /**
+   * A fused Skip(Simplified)LayerNormalization whose internal sum is resid_post[layer]. Its output 0
+   * (the next block's normalised input) is computed from the sum inside the op, so an intervention
+   * must split it: sum explicitly, intervene, normalise the result.
+   */
+  fusedNorm?: NodeProto;
 }
 
 export interface ResidualStream {
@@ -31,6 +37,8 @@ export interface ResidualStream {
   hiddenSize: number;
   /** TensorDataType of the residual (FLOAT or FLOAT16). */
   residType: number;
+  /** The stream before layer 0 (the embedding output), same shape and type as every residual. */
+  embedding: string;
   sites: ResidualSite[];
   warnings: string[];
 }
@@ -66,110 +74,80 @@ export function locateResidualStream(index: GraphIndex, opts: { hiddenSize?: num
   if (!style) {
     throw new UnsupportedGraphError(`${EXPECTED}; found ${index.opHistogram() || 'an empty graph'}.`, { ops: index.opHistogram() });
   }
-  const found = style === 'genai' ? genaiChain(index) : optimumChain(index);
-  const { sites, warnings } = found;
-  const numLayers = sites.length;
-
+  const chain = residualChain(index);
+  if (chain.length < 2 || chain.length % 2 !== 0) {
+    throw new UnsupportedGraphError(
+      `This looks like ${style === 'genai' ? 'an onnxruntime-genai' : 'an Optimum'} export, but its residual sums form a chain of ${chain.length}, expected two per layer. Found ${index.opHistogram()}.`,
+    );
+  }
+  const numLayers = chain.length / 2;
+  const warnings: string[] = [];
+  const sites: ResidualSite[] = [];
+  for (let i = 0; i < numLayers; i++) {
+    const mid = chain[2 * i], post = chain[2 * i + 1];
+    if (SKIP_NORM_OPS.includes(post.node.op_type)) {
+      checkName(warnings, post.node.name, i + 1, i === numLayers - 1 ? /norm/ : /input_layernorm/, `resid_post[${i}]`);
+      sites.push({ layer: i, fusedNorm: post.node });
+    } else {
+      checkName(warnings, post.node.output[0], i, /Add_1/, `resid_post[${i}]`);
+      sites.push({ layer: i, tensor: post.node.output[0] });
+    }
+    if (SKIP_NORM_OPS.includes(mid.node.op_type)) checkName(warnings, mid.node.name, i, /post_attention_layernorm/, `resid_mid[${i}]`);
+  }
   const attention = index.countOps(...ATTENTION_OPS) || index.countOps('Softmax');
   if (attention && attention !== numLayers) warnings.push(`found ${numLayers} residual layers but ${attention} attention blocks`);
 
-  const firstTensor = sites[0].tensor ?? sites[0].fusedFinalNorm!.input[0];
-  const residType = index.elemType(firstTensor) ?? (style === 'genai' ? index.elemType(found.gamma!) : undefined);
+  const embedding = chain[0].residual;
+  const residType = index.elemType(embedding) ?? index.elemType(chain[0].node.input[2] ?? '');
   if (residType !== TensorDataType.FLOAT && residType !== TensorDataType.FLOAT16) {
     throw new UnsupportedGraphError(
       `The residual stream of this model is ${residType === undefined ? 'of unknown type' : `of ONNX type ${residType}`}; only float32 and float16 residuals are supported.`,
     );
   }
-  const hiddenSize = opts.hiddenSize ?? findHiddenSize(index, style, found, firstTensor);
+  const hiddenSize = opts.hiddenSize ?? findHiddenSize(index, chain, embedding);
   if (!hiddenSize) throw new UnsupportedGraphError('Could not tell the hidden size of this model from its graph; pass it explicitly.');
-  return { style, numLayers, hiddenSize, residType, sites, warnings };
+  return { style, numLayers, hiddenSize, residType, embedding, sites, warnings };
 }
 
-interface Chain { sites: ResidualSite[]; warnings: string[]; gamma?: string }
+/** One residual sum: a plain Add, or a fused skip norm (its sum is output 3, possibly not emitted). */
+interface Link { node: NodeProto; residual: string; sum?: string }
 
-function genaiChain(index: GraphIndex): Chain {
-  const skips = index.graph.node.filter((n) => SKIP_NORM_OPS.includes(n.op_type));
-  const bySum = new Map<string, NodeProto>();
-  for (const n of skips) if (n.output[3]) bySum.set(n.output[3], n);
-  const heads = skips.filter((n) => !bySum.has(n.input[0]) && !bySum.has(n.input[1]));
-  if (heads.length !== 1) {
-    throw new UnsupportedGraphError(
-      `This looks like an onnxruntime-genai export, but its ${skips.length} skip norms do not form one residual chain (${heads.length} starts).`,
-    );
-  }
-  const chain: NodeProto[] = [heads[0]];
-  for (;;) {
-    const sum = chain[chain.length - 1].output[3];
-    if (!sum) break;
-    const next = index.consumersOf(sum).filter((c) => SKIP_NORM_OPS.includes(c.node.op_type) && c.inputIndex < 2);
-    if (next.length === 0) break;
-    if (next.length > 1) throw new UnsupportedGraphError(`The residual ${sum} feeds ${next.length} skip norms; expected one.`);
-    chain.push(next[0].node);
-  }
-  if (chain.length % 2 !== 0 || chain.length !== skips.length) {
-    throw new UnsupportedGraphError(
-      `This looks like an onnxruntime-genai export, but its residual chain has ${chain.length} skip norms of ${skips.length}; expected two per layer.`,
-    );
-  }
-  const last = chain[chain.length - 1];
-  const lastUsed = last.output[3] && index.consumersOf(last.output[3]).length > 0;
-  if (lastUsed) throw new UnsupportedGraphError('The final norm of this genai export feeds its residual onward; expected it to end the stream.');
-  const numLayers = chain.length / 2;
-  const warnings: string[] = [];
-  const sites: ResidualSite[] = [];
-  for (let i = 0; i < numLayers; i++) {
-    const node = chain[2 * i + 1];
-    checkName(warnings, node.name, i + 1, i === numLayers - 1 ? /final_norm|norm/ : /input_layernorm/, `resid_post[${i}]`);
-    checkName(warnings, chain[2 * i].name, i, /post_attention_layernorm/, `resid_mid[${i}]`);
-    sites.push(i === numLayers - 1 ? { layer: i, fusedFinalNorm: node } : { layer: i, tensor: node.output[3] });
-  }
-  return { sites, warnings, gamma: chain[0].input[2] };
-}
-
-function optimumChain(index: GraphIndex): Chain {
-  // A residual Add: both operands computed (not constants), one an ancestor of the other.
-  const residualInput = new Map<NodeProto, string>();
+/**
+ * The residual stream as a chain of sums. A sum adds a block's output to the stream it read:
+ * an Add (or the input/skip pair of a fused skip norm) one of whose operands is computed from the
+ * other. Each link's stream operand is the previous link's sum; the longest such chain is the
+ * residual stream, alternating resid_mid[i] and resid_post[i].
+ */
+function residualChain(index: GraphIndex): Link[] {
+  const links: Link[] = [];
   for (const n of index.graph.node) {
-    if (n.op_type !== 'Add' || n.input.length !== 2) continue;
+    const skip = SKIP_NORM_OPS.includes(n.op_type);
+    if (!skip && (n.op_type !== 'Add' || n.input.length !== 2)) continue;
     const [a, b] = n.input;
     if (!a || !b || index.constantOf(a) || index.constantOf(b)) continue;
-    if (index.isAncestor(a, b)) residualInput.set(n, a);
-    else if (index.isAncestor(b, a)) residualInput.set(n, b);
+    const sum = skip ? n.output[3] || undefined : n.output[0];
+    if (index.isAncestor(b, a)) links.push({ node: n, residual: b, sum });
+    else if (index.isAncestor(a, b)) links.push({ node: n, residual: a, sum });
   }
-  // Link each residual Add to the one whose output it continues.
-  const byOutput = new Map<string, NodeProto>();
-  for (const n of residualInput.keys()) byOutput.set(n.output[0], n);
-  const next = new Map<NodeProto, NodeProto>();
-  const hasPrev = new Set<NodeProto>();
-  for (const [n, r] of residualInput) {
-    const prev = byOutput.get(r);
-    if (prev) {
-      if (next.has(prev)) throw new UnsupportedGraphError(`The residual ${r} is continued by two Add nodes; expected one.`);
-      next.set(prev, n);
-      hasPrev.add(n);
-    }
+  const bySum = new Map<string, Link>();
+  for (const l of links) if (l.sum) bySum.set(l.sum, l);
+  const next = new Map<Link, Link>();
+  const hasPrev = new Set<Link>();
+  for (const l of links) {
+    const prev = bySum.get(l.residual);
+    if (!prev) continue;
+    if (next.has(prev)) throw new UnsupportedGraphError(`The residual ${l.residual} is continued by two sums; expected one.`);
+    next.set(prev, l);
+    hasPrev.add(l);
   }
-  let best: NodeProto[] = [];
-  for (const n of residualInput.keys()) {
-    if (hasPrev.has(n)) continue;
-    const chain = [n];
-    for (let c = next.get(n); c; c = next.get(c)) chain.push(c);
+  let best: Link[] = [];
+  for (const l of links) {
+    if (hasPrev.has(l)) continue;
+    const chain = [l];
+    for (let c = next.get(l); c; c = next.get(c)) chain.push(c);
     if (chain.length > best.length) best = chain;
   }
-  if (best.length < 2 || best.length % 2 !== 0) {
-    throw new UnsupportedGraphError(
-      `${EXPECTED}; this graph has the plain ops of an Optimum export but its residual Adds form a chain of ${best.length}, expected two per layer. Found ${index.opHistogram()}.`,
-    );
-  }
-  const numLayers = best.length / 2;
-  const warnings: string[] = [];
-  const sites: ResidualSite[] = [];
-  for (let i = 0; i < numLayers; i++) {
-    const tensor = best[2 * i + 1].output[0];
-    checkName(warnings, tensor, i, /Add_1/, `resid_post[${i}]`);
-    sites.push({ layer: i, tensor });
-  }
-  return { sites, warnings };
+  return best;
 }
 
 /** If a name speaks of `/layers.K/` with K other than expected, note it (names are a cross-check only). */
@@ -180,17 +158,18 @@ function checkName(warnings: string[], name: string | undefined, expectedLayer: 
   if (Number(m[1]) !== expectedLayer || !role.test(name)) warnings.push(`${what} found structurally at "${name}"`);
 }
 
-function findHiddenSize(index: GraphIndex, style: ExportStyle, chain: Chain, residual: string): number | undefined {
-  if (style === 'genai' && chain.gamma) {
-    const g = index.constantOf(chain.gamma);
+function findHiddenSize(index: GraphIndex, chain: Link[], embedding: string): number | undefined {
+  const skip = chain.find((l) => SKIP_NORM_OPS.includes(l.node.op_type));
+  if (skip) {
+    const g = index.constantOf(skip.node.input[2]);
     if (g && tensorDims(g).length === 1) return tensorDims(g)[0];
   }
-  const declared = [...index.graph.value_info, ...index.graph.output].find((v) => v.name === residual);
+  const declared = [...index.graph.value_info, ...index.graph.output].find((v) => v.name === embedding);
   const last = declared?.type?.tensor_type?.shape?.dim?.at(-1)?.dim_value;
   if (last) return Number(last);
-  // The norm that reads the residual scales by a rank-1 weight of length d before any linear layer.
-  const seen = new Set<string>([residual]);
-  let frontier = [residual];
+  // The norm that reads the stream scales by a rank-1 weight of length d before any linear layer.
+  const seen = new Set<string>([embedding]);
+  let frontier = [embedding];
   for (let depth = 0; depth < 12 && frontier.length; depth++) {
     const nextFrontier: string[] = [];
     for (const t of frontier) {
