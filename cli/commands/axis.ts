@@ -10,7 +10,7 @@ import type { CliIO } from '../main';
 import { writeNpy } from '../../src/core/formats/npy';
 import { writePt } from '../../src/core/formats/pt';
 import { writeSafetensors } from '../../src/core/formats/safetensors';
-import { assistantAxis, cosAxisPcPerLayer } from '../../src/core/persona/analysis';
+import { cosAxisPcPerLayer, requireDefault } from '../../src/core/persona/analysis';
 import { tensorFromF32 } from '../../src/core/tensor';
 import { describeSet, fmt, loadSource, parseCommand, SOURCE_FLAGS, wantsJson } from './inspect';
 
@@ -32,8 +32,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const ext = out ? path.extname(out).toLowerCase() : '';
   if (out && !AXIS_WRITERS.includes(ext)) throw new UsageError(`--out must end in ${AXIS_WRITERS.join(', ')} (got "${path.basename(out)}").`);
   const set = await loadSource(args.positionals[0], args);
-  const ax = assistantAxis(set);
-  const rows = cosAxisPcPerLayer(set, 1);
+  requireDefault(set);
+  // One pass over the layers: each is decoded once for its PCA, which also yields the axis.
+  const rows = cosAxisPcPerLayer(set, 1, { keepAxis: true });
+  const ax = { layers: rows.length, dim: set.dim, axis: new Float32Array(rows.length * set.dim), norms: rows.map((r) => r.axisNorm) };
+  rows.forEach((r, l) => ax.axis.set(r.axis!, l * set.dim));
   const cosPc1 = rows.map((r) => (r.cosAxisPc ? r.cosAxisPc[0] : NaN));
   if (out) {
     const shape = set.layers === null ? [ax.dim] : [ax.layers, ax.dim];
@@ -47,7 +50,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     await writeFile(out, bytes);
   }
   if (wantsJson(args)) {
-    io.out(JSON.stringify({ layers: ax.layers, norm: Array.from(ax.norms), cos_pc1: cosPc1, default: set.defaultLabel, out: out ?? null }));
+    io.out(JSON.stringify({ layers: ax.layers, norm: ax.norms, cos_pc1: cosPc1, default: set.defaultLabel, out: out ?? null }));
     return 0;
   }
   const lines = [`${args.positionals[0]}: ${describeSet(set)}`, `Assistant Axis = ${set.defaultLabel} - mean of the roles (resid_post)`, 'layer  |axis|      cos(axis, PC1)'];

@@ -151,8 +151,9 @@ describe('axis across layers', () => {
       }
       expect(ax.norms[l]).toBeCloseTo(Math.sqrt(ss), 5);
     }
-    const rows = cosAxisPcPerLayer(s, 3);
+    const rows = cosAxisPcPerLayer(s, 3, { keepAxis: true });
     expect(rows.map((r) => r.layer)).toEqual([0, 1, 2, 3]);
+    rows.forEach((r, l) => expect(Array.from(r.axis!)).toEqual(Array.from(ax.axis.subarray(l * d, l * d + d))));
     for (let l = 0; l < L; l++) {
       const p = pcaAtLayer(s, l, { components: 3 });
       expect(rows[l].axisNorm).toBeCloseTo(ax.norms[l], 6);

@@ -207,7 +207,8 @@ export interface AssistantAxis {
   norms: Float64Array;
 }
 
-function requireDefault(set: PersonaSet): void {
+/** Throws a DataError that says how to give a default when the set has none. */
+export function requireDefault(set: PersonaSet): void {
   if (!set.defaultLabel) {
     throw new DataError('no-default', 'This set has no default vector: add a member called "default", a default_vector file, or name the members to average (--default a,b).');
   }
@@ -245,19 +246,23 @@ export interface LayerSummary {
   /** cos(axis, PC_k), k = 1..K (>= 0 by the sign convention); null without an axis. */
   cosAxisPc: Float64Array | null;
   explainedVarianceRatio: Float64Array;
+  /** The axis at this layer (only with `keepAxis`). */
+  axis?: Float32Array | null;
 }
 
 /**
  * cos(axis, PC1..PC_K), the axis norm and the explained-variance ratios at every layer (one
  * layer decoded at a time, float64 buffers reused across layers).
  */
-export function cosAxisPcPerLayer(set: PersonaSet, components = 3, opts: AnalysisOptions & { onLayer?: (layer: number) => void } = {}): LayerSummary[] {
+export function cosAxisPcPerLayer(set: PersonaSet, components = 3, opts: AnalysisOptions & { onLayer?: (layer: number) => void; keepAxis?: boolean } = {}): LayerSummary[] {
   const workspace: PcaWorkspace = {};
   const out: LayerSummary[] = [];
   const layers = set.layers === null ? [null] : Array.from({ length: set.layers }, (_, l) => l);
   for (const l of layers) {
     const p = pcaAtLayer(set, l, { ...opts, components, workspace });
-    out.push({ layer: p.layer, axisNorm: p.axisNorm, cosAxisPc: p.cosAxisPc, explainedVarianceRatio: p.explainedVarianceRatio });
+    const row: LayerSummary = { layer: p.layer, axisNorm: p.axisNorm, cosAxisPc: p.cosAxisPc, explainedVarianceRatio: p.explainedVarianceRatio };
+    if (opts.keepAxis) row.axis = p.axis;
+    out.push(row);
     opts.onLayer?.(l ?? 0);
   }
   return out;
