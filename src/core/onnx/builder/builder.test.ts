@@ -14,6 +14,7 @@ const VARIANTS: { family: ModelFamily; what: string; overrides?: Record<string, 
   { family: 'llama', what: 'llama3 rope_scaling, untied lm_head, GQA 4:2' },
   { family: 'qwen2', what: 'q/k/v biases, tied embeddings', overrides: { num_key_value_heads: 1 } },
   { family: 'qwen3', what: 'per-head q/k RMSNorm, explicit head_dim != hidden/heads', overrides: { head_dim: 24 } },
+  { family: 'llama', what: 'attention_bias (q/k/v/o) and mlp_bias, MHA, no rope scaling', overrides: { attention_bias: true, mlp_bias: true, num_key_value_heads: 4, rope_scaling: null } },
 ];
 
 function setup(family: ModelFamily, overrides?: Record<string, unknown>, seed = 7) {
@@ -112,6 +113,26 @@ describe('KV cache', () => {
       const a = await step(s, cfg, IDS.slice(0, 5));
       const b = await step(s, cfg, IDS.slice(5, 7), a.present);
       expect(maxAbsDiff(b.logits, ref.logits.subarray(5 * cfg.vocabSize, 7 * cfg.vocabSize))).toBeLessThan(1e-4);
+    });
+  }
+
+  for (const style of ['genai', 'optimum'] as const) {
+    it(`${style}: a batch of two unpadded sequences gives each row's own logits`, async () => {
+      const { cfg, ck, ref } = setup('qwen2');
+      const other = [11, 12, 13, 14, 15, 16, 17];
+      const ref2 = referenceForward(cfg, ck, other);
+      const s = await createSession(buildDecoder(ck, { style, dtype: 'fp32' }).onnx);
+      const n = IDS.length;
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: new ort.Tensor('int64', BigInt64Array.from([...IDS, ...other].map(BigInt)), [2, n]),
+        attention_mask: new ort.Tensor('int64', BigInt64Array.from(Array(2 * n).fill(1n)), [2, n]),
+        position_ids: new ort.Tensor('int64', BigInt64Array.from([...IDS.keys(), ...IDS.keys()].map(BigInt)), [2, n]),
+      };
+      for (let i = 0; i < cfg.numLayers; i++) for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [2, cfg.numKvHeads, 0, cfg.headDim]);
+      const logits = (await s.run(feeds)).logits.data as Float32Array;
+      const V = cfg.vocabSize;
+      expect(maxAbsDiff(logits.subarray(0, n * V), ref.logits)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(logits.subarray(n * V), ref2.logits)).toBeLessThan(1e-4);
     });
   }
 
