@@ -94,6 +94,20 @@ describe('writePt / readPt round trip', () => {
     expect(list.slice(2)).toEqual(['x', 3, 2.5, null, true, 2n ** 70n]);
   });
 
+  it('checks storage checksums only when asked (like torch.load), the pickle always', () => {
+    const t: RawTensor = { dtype: 'float32', shape: [4], data: new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer) };
+    const f = writePt({ t });
+    const idx = f.findIndex((_, i) => f[i] === 0x00 && f[i + 1] === 0x00 && f[i + 2] === 0x80 && f[i + 3] === 0x3f); // 1.0f
+    const damaged = f.slice();
+    damaged[idx + 3] ^= 0x40;
+    expect(decodeF32(pyGet(readPt(damaged), 't') as RawTensor)[0]).not.toBe(1);
+    expect(() => readPt(damaged, { verifyCrc: true })).toThrow(/checksum/);
+    const pklAt = f.findIndex((_, i) => f[i] === 0x80 && f[i + 1] === 0x02);
+    const badPickle = f.slice();
+    badPickle[pklAt + 3] ^= 1;
+    expect(() => readPt(badPickle)).toThrow(/checksum/);
+  });
+
   it('shares one storage between two references to the same bytes', () => {
     const t: RawTensor = { dtype: 'float32', shape: [2], data: new Uint8Array(8) };
     const v = readPt(writePt([t, t])) as RawTensor[];

@@ -13,6 +13,10 @@ import { isZip, openZip, writeZip, type ZipLimits } from './zip';
 export interface ReadPtOptions extends ZipLimits {
   /** Turn objects of unknown classes into inert records instead of refusing the file. */
   dataOnly?: boolean;
+  /**
+   * `verifyCrc` (from ZipLimits) applies to tensor storages and defaults to false here, as in
+   * torch.load: checking 360 MB costs about a second. The pickle's checksum is always checked.
+   */
 }
 
 /** The first bytes of a legacy (pre-1.6, non-zip) torch.save file: a pickled magic number. */
@@ -47,7 +51,8 @@ export function isPtZip(bytes: Uint8Array): boolean {
 /** Read a torch.save archive into Python values (tensors as RawTensor; see py.ts for the rest). */
 export function readPt(bytes: Uint8Array, opts: ReadPtOptions = {}): PyValue {
   if (isLegacyTorch(bytes)) return readLegacyPt(bytes, opts);
-  const zip = openZip(bytes, opts);
+  const verifyStorages = opts.verifyCrc ?? false;
+  const zip = openZip(bytes, { ...opts, verifyCrc: true });
   const pkl = findPickle(zip.entries.keys());
   if (!pkl) throw new FormatError('pt-no-pickle', 'The ZIP archive holds no data.pkl, so it is not a PyTorch file.');
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
@@ -67,7 +72,7 @@ export function readPt(bytes: Uint8Array, opts: ReadPtOptions = {}): PyValue {
     if (!dtype) throw new FormatError('pt-dtype', `The archive holds a storage of type ${type.qualified}, which is not supported.`);
     const entry = `${prefix}data/${key}`;
     if (!zip.entries.has(entry)) throw new FormatError('pt-storage-missing', `The archive lacks storage "${key}" (entry ${entry}); it is truncated or damaged.`);
-    const data = zip.read(entry);
+    const data = zip.read(entry, verifyStorages);
     const count = typeof numelV === 'number' ? numelV : typeof numelV === 'bigint' ? Number(numelV) : NaN;
     const bpe = DTYPE_BYTES[dtype];
     // UntypedStorage counts bytes; typed storages count elements.

@@ -34,8 +34,8 @@ export interface ZipEntry {
 
 export interface ZipArchive {
   readonly entries: ReadonlyMap<string, ZipEntry>;
-  /** The entry's bytes: a view into the archive for stored entries, a new array for deflated ones. */
-  read(name: string): Uint8Array;
+  /** The entry's bytes: a view into the archive for stored entries, a new array for deflated ones. `verifyCrc` overrides the archive's setting. */
+  read(name: string, verifyCrc?: boolean): Uint8Array;
 }
 
 const SIG_LOCAL = 0x04034b50;
@@ -158,12 +158,12 @@ export function openZip(bytes: Uint8Array, limits: ZipLimits = {}): ZipArchive {
 
   return {
     entries,
-    read(name: string): Uint8Array {
+    read(name: string, verify = verifyCrc): Uint8Array {
       const en = entries.get(name);
       if (!en) throw new FormatError('zip-missing', `The ZIP archive has no entry "${name}".`);
       const raw = bytes.subarray(en.dataOffset, en.dataOffset + en.compressedSize);
       const out = en.method === 0 ? raw : inflateBounded(raw, en.size, name);
-      if (verifyCrc && crc32(out) !== en.crc32) {
+      if (verify && crc32(out) !== en.crc32) {
         throw new FormatError('zip-crc', `The ZIP entry "${name}" is damaged (checksum mismatch).`, { name });
       }
       return out;
@@ -198,18 +198,14 @@ function inflateBounded(raw: Uint8Array, size: number, name: string): Uint8Array
 }
 
 const CRC_TABLE = (() => {
-  const t = new Int32Array(256 * 4);
+  const t = new Int32Array(256 * 8);
   for (let i = 0; i < 256; i++) {
     let c = i;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     t[i] = c;
   }
-  // Slicing-by-4 tables: ~4x faster over large stored tensors.
-  for (let i = 0; i < 256; i++) {
-    t[256 + i] = (t[i] >>> 8) ^ t[t[i] & 0xff];
-    t[512 + i] = (t[256 + i] >>> 8) ^ t[t[256 + i] & 0xff];
-    t[768 + i] = (t[512 + i] >>> 8) ^ t[t[512 + i] & 0xff];
-  }
+  // Slicing-by-8 tables: eight bytes per step over large stored tensors.
+  for (let k = 1; k < 8; k++) for (let i = 0; i < 256; i++) t[k * 256 + i] = (t[(k - 1) * 256 + i] >>> 8) ^ t[t[(k - 1) * 256 + i] & 0xff];
   return t;
 })();
 
@@ -218,10 +214,19 @@ export function crc32(data: Uint8Array): number {
   let c = -1;
   let i = 0;
   const n = data.length;
-  const n4 = n - (n % 4);
-  for (; i < n4; i += 4) {
-    c ^= data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24);
-    c = t[768 + (c & 0xff)] ^ t[512 + ((c >>> 8) & 0xff)] ^ t[256 + ((c >>> 16) & 0xff)] ^ t[c >>> 24];
+  // Byte-wise until 4-byte aligned, then two 32-bit little-endian words per step.
+  while (i < n && (data.byteOffset + i) % 4 !== 0) c = t[(c ^ data[i++]) & 0xff] ^ (c >>> 8);
+  const words = (n - i) >>> 3;
+  if (words > 0) {
+    const u32 = new Uint32Array(data.buffer, data.byteOffset + i, words * 2);
+    for (let w = 0; w < u32.length; w += 2) {
+      const a = u32[w] ^ c;
+      const b = u32[w + 1];
+      c =
+        t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^ t[1280 + ((a >>> 16) & 0xff)] ^ t[1024 + (a >>> 24)] ^
+        t[768 + (b & 0xff)] ^ t[512 + ((b >>> 8) & 0xff)] ^ t[256 + ((b >>> 16) & 0xff)] ^ t[b >>> 24];
+    }
+    i += words * 8;
   }
   for (; i < n; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
   return (c ^ -1) >>> 0;

@@ -7,7 +7,7 @@ import { writePt } from '../formats/pt';
 import { writeSafetensors } from '../formats/safetensors';
 import { writeMetadataTsv, writeVectorsTsv } from '../formats/tsv';
 import { decodeF32, f32ToBf16Bits, tensorFromF32, type RawTensor } from '../tensor';
-import { loadPersonaSet } from './load';
+import { loadPersonaSet, readNamesFile } from './load';
 import { createPersonaSet, defaultTensor, stackMembers } from './persona-set';
 import type { VirtualFile } from './types';
 
@@ -183,6 +183,13 @@ describe('single-file sources', () => {
     expect(s.format).toBe('tsv');
     expect(s.names).toEqual(['ghost', 'pirate']);
     expect(Array.from(s.vector(1, 0))).toEqual([1.5, 2, 2.5]);
+  });
+
+  it('reads names files on their own (for --names)', () => {
+    expect(readNamesFile(enc.encode('["a", "b"]'))).toEqual(['a', 'b']);
+    expect(readNamesFile(enc.encode('a\nb\r\nc\n'))).toEqual(['a', 'b', 'c']);
+    expect(readNamesFile(writeMetadataTsv({ columns: ['id', 'role'], rows: [['1', 'x'], ['2', 'y']] }))).toEqual(['x', 'y']);
+    expect(() => readNamesFile(enc.encode('{"a": 1}'), 'n.json')).toThrow(/"n\.json" is not a list of names/);
   });
 
   it('JSON {names, vectors}', async () => {
