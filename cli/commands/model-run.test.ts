@@ -8,6 +8,7 @@ import { checkpointFromSafetensors } from '../../src/core/lm/checkpoint';
 import { referenceForward } from '../../src/core/lm/reference';
 import { writeNpy } from '../../src/core/formats/npy';
 import { writeSafetensors } from '../../src/core/formats/safetensors';
+import { writePt } from '../../src/core/formats/pt';
 import { tensorFromF32 } from '../../src/core/tensor';
 
 function capture(): CliIO & { outs: string[]; errs: string[] } {
@@ -97,6 +98,25 @@ describe('persona-space model run', () => {
       if (dot(base.resid_post[1][s], rows[1]) > taus[1] + 1e-4) expect(r.resid_post[1][s]).toEqual(base.resid_post[1][s]);
     }
     expect(r.logits).not.toEqual(base.logits);
+  });
+
+  it('--capping-config applies a release experiment: ceilings along role-play vectors become floors along the axis', async () => {
+    const r2 = rand(D, 6);
+    const a = unit(r2).map((x) => -x);
+    const ps = base.resid_post[2].map((h) => dot(h, a)).sort((x, y) => x - y);
+    const tau = ps[Math.floor(ps.length / 2)] + 1e-3;
+    const file = path.join(tmp, 'capping_config.pt');
+    await fs.writeFile(file, writePt({
+      vectors: { 'layer_2/pc': { vector: tensorFromF32(r2, [D]), layer: 2 } },
+      experiments: [{ id: 'layers_2:3-p0.5', interventions: [{ vector: 'layer_2/pc', cap: -tau }] }],
+    }));
+    const r = await runJson(['--capping-config', file, '--experiment', 'layers_2:3-p0.5']);
+    expect(r.cap_layers).toEqual([2]);
+    for (let s = 0; s < IDS.length; s++) expect(dot(r.resid_post[2][s], a)).toBeGreaterThanOrEqual(tau - 1e-5);
+    expect(r.resid_post[2]).not.toEqual(base.resid_post[2]);
+    const io = capture();
+    expect(await main(['model', 'run', modelDir, '--ids', '1', '--capping-config', file], io)).toBe(2);
+    expect(io.errs[0]).toMatch(/--experiment \(one of: layers_2:3-p0\.5\)/);
   });
 
   it('without --json prints a human summary', async () => {

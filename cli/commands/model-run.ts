@@ -12,7 +12,7 @@ import type { CliIO } from '../main';
 import { DataError, PersonaSpaceError } from '../../src/core/errors';
 import { readTensorFile } from '../../src/core/formats/detect';
 import { PyDict } from '../../src/core/formats/py';
-import { buildInterventions, type CapTerm, type SteerTerm } from '../../src/core/lm/interventions';
+import { buildInterventions, cappingConfigFrom, capTermsFromCappingConfig, type CapTerm, type SteerTerm } from '../../src/core/lm/interventions';
 import { createSession, interventionFeeds, prefillFeeds, residPost, type Ort } from '../../src/core/lm/ort';
 import { externalDataLocations, instrumentDecoder, RESID_POST_OUTPUT } from '../../src/core/onnx/instrument';
 import { decodeF32, isRawTensor, type RawTensor } from '../../src/core/tensor';
@@ -20,13 +20,15 @@ import { decodeF32, isRawTensor, type RawTensor } from '../../src/core/tensor';
 export const MODEL_RUN_USAGE = [
   'usage: persona-space model run <model-dir> --ids 1,2,3 [--dtype fp32|fp16|q4|q4f16]',
   '         [--steer FILE --steer-layers 3,4 --alpha A]',
-  '         [--cap FILE --cap-layers 3,4 (--tau T | --tau-file FILE)] [--json]',
+  '         [--cap FILE --cap-layers 3,4 (--tau T | --tau-file FILE)]',
+  '         [--capping-config capping_config.pt --experiment ID] [--json]',
   '',
   '  Runs <model-dir>/onnx/model<suffix>.onnx once on the token ids with onnxruntime-node (CPU) and',
   '  prints the logits at every position and resid_post (after steering and capping) at every layer.',
   '  FILE: .npy, .safetensors or .pt holding (d,) or (n_layers, d); row L is used at layer L.',
   '  Steering adds alpha * v/|v| at the steer layers; capping keeps h . v/|v| >= tau at the cap layers.',
   '  --tau-file holds one threshold per model layer or per cap layer. Layers are 0-based decoder blocks.',
+  '  --capping-config applies one experiment of the official release (ceilings along role-play vectors).',
   '  --json prints {"logits": [[...] per position], "resid_post": [[[...] per position] per layer]}.',
 ].join('\n');
 
@@ -56,7 +58,9 @@ export async function runModel(argv: string[], io: CliIO): Promise<number> {
 
   const steer = await steerTerms(args);
   const cap = await capTerms(args);
-  const iv = buildInterventions(info, { steer: steer ? [steer] : [], cap: cap ? [cap] : [] });
+  const released = await releaseCaps(args);
+  const caps = [...(cap ? [cap] : []), ...released];
+  const iv = buildInterventions(info, { steer: steer ? [steer] : [], cap: caps });
 
   const ort = (await import('onnxruntime-node')) as unknown as Ort;
   const session = await createSession(ort, model, { logSeverityLevel: 3 });
@@ -87,7 +91,7 @@ export async function runModel(argv: string[], io: CliIO): Promise<number> {
       vocab_size: vocab,
       ids,
       steer_layers: steer?.layers ?? [],
-      cap_layers: cap?.layers ?? [],
+      cap_layers: caps.flatMap((c) => c.layers),
       logits: logitRows,
       [RESID_POST_OUTPUT]: resid,
     }));
@@ -97,7 +101,7 @@ export async function runModel(argv: string[], io: CliIO): Promise<number> {
   const top = last.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 5);
   io.out(`${path.relative(process.cwd(), modelFile) || modelFile}: ${info.style} export, ${info.numLayers} layers, d = ${d}, vocab ${vocab}, ${info.residDtype} residual`);
   if (steer) io.out(`steering: alpha ${steer.alpha} at layers ${steer.layers.join(', ')}`);
-  if (cap) io.out(`capping at layers ${cap.layers.join(', ')}`);
+  if (caps.length) io.out(`capping at layers ${caps.flatMap((c) => c.layers).join(', ')}`);
   io.out(`next token after ${S} tokens (top 5 ids by logit): ${top.map(([v, i]) => `${i} (${v.toFixed(3)})`).join(', ')}`);
   io.out('|resid_post| at the last position, per layer: ' + resid.map((rows) => Math.hypot(...rows[S - 1]).toFixed(3)).join(' '));
   return 0;
@@ -197,4 +201,19 @@ async function capTerms(args: ReturnType<typeof parseArgs>): Promise<CapTerm | u
     else throw new DataError('tau-file', `${tauFile} must hold a list of numbers (one per model layer or per cap layer).`);
   }
   return { vector: await readVectorFile(file, 'capping'), layers, tau: taus };
+}
+
+/** `--capping-config FILE --experiment ID`: the release's capping_config.pt (read with the safe unpickler). */
+async function releaseCaps(args: ReturnType<typeof parseArgs>): Promise<CapTerm[]> {
+  const file = flagString(args, 'capping-config');
+  const experiment = flagString(args, 'experiment');
+  if (!file) {
+    if (experiment !== undefined) throw new UsageError('--experiment needs --capping-config FILE.');
+    return [];
+  }
+  const config = cappingConfigFrom(readTensorFile(new Uint8Array(await fs.readFile(file)), file).value);
+  if (experiment === undefined) {
+    throw new UsageError(`--capping-config needs --experiment (one of: ${config.experiments.map((e) => e.id).join(', ')}).`);
+  }
+  return capTermsFromCappingConfig(config, /^\d+$/.test(experiment) && !config.experiments.some((e) => e.id === experiment) ? Number(experiment) : experiment);
 }

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { DataError } from '../errors';
 import { tensorFromF32 } from '../tensor';
 import {
-  addCap, buildInterventions, calibrateCap, capTermsFromCappingConfig, noInterventions, type CappingConfig,
+  addCap, buildInterventions, calibrateCap, cappingConfigFrom, capTermsFromCappingConfig, noInterventions, type CappingConfig,
 } from './interventions';
 
 const dims = { numLayers: 4, hiddenSize: 3 };
@@ -120,5 +120,20 @@ describe('interventions', () => {
     expect(() => capTermsFromCappingConfig(config, 'nope')).toThrow(/no experiment "nope"; it has: layers_2:4-p0.25, other/);
     expect(() => capTermsFromCappingConfig(config, 'other')).toThrow(/holds no caps/);
     expect(() => capTermsFromCappingConfig({ ...config, experiments: [{ id: 'x', interventions: [{ vector: 'missing', cap: 1 }] }] }, 'x')).toThrow(/"missing"/);
+  });
+
+  it('reads a capping config from the nested Maps a .pt reader yields', () => {
+    const v = tensorFromF32(new Float32Array([0, 0, -2]), [3]);
+    const pt = new Map<string, unknown>([
+      ['vectors', new Map([['L1', new Map<string, unknown>([['vector', v], ['layer', 1]])]])],
+      ['experiments', [new Map<string, unknown>([['id', 'layers_1:2-p0.25'], ['interventions', [new Map<string, unknown>([['vector', 'L1'], ['cap', 0.25]])]]])]],
+    ]);
+    const cfg = cappingConfigFrom(pt);
+    expect(cfg.vectors.L1.layer).toBe(1);
+    const iv = buildInterventions(dims, { cap: capTermsFromCappingConfig(cfg, 'layers_1:2-p0.25') });
+    expect(row(iv.capAxis, 1).map((x) => x + 0)).toEqual([0, 0, 1]);
+    expect(iv.capTau[1]).toBe(-0.25);
+    expect(() => cappingConfigFrom({ vectors: {} })).toThrow(/not a capping config/);
+    expect(() => cappingConfigFrom(new Map([['vectors', new Map([['x', new Map([['layer', 1]])]])], ['experiments', []]]))).toThrow(/vector "x"/);
   });
 });

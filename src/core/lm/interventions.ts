@@ -143,6 +143,41 @@ export function capTermsFromCappingConfig(config: CappingConfig, experiment: str
   return terms;
 }
 
+/**
+ * A release capping config as read from `capping_config.pt` (dicts as Maps, e.g. the safe
+ * unpickler's PyDict, or plain objects as from JSON), checked into a `CappingConfig`.
+ */
+export function cappingConfigFrom(value: unknown): CappingConfig {
+  const get = (o: unknown, k: string): unknown => (o instanceof Map ? o.get(k) : o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined);
+  const entries = (o: unknown): [string, unknown][] =>
+    o instanceof Map ? [...o.entries()].map(([k, v]) => [String(k), v]) : o && typeof o === 'object' ? Object.entries(o) : [];
+  const bad = (what: string) => new DataError('capping-config', `This is not a capping config: ${what}.`);
+  const vectorsRaw = get(value, 'vectors');
+  const experimentsRaw = get(value, 'experiments');
+  if (!vectorsRaw || !Array.isArray(experimentsRaw)) throw bad('expected a dict with "vectors" and "experiments"');
+  const vectors: CappingConfig['vectors'] = {};
+  for (const [name, v] of entries(vectorsRaw)) {
+    const vector = get(v, 'vector');
+    const layer = Number(get(v, 'layer'));
+    if (!(isRawTensor(vector) || Array.isArray(vector) || vector instanceof Float32Array) || !Number.isInteger(layer)) {
+      throw bad(`vector "${name}" needs a "vector" tensor and an integer "layer"`);
+    }
+    vectors[name] = { vector: vector as VectorSource, layer };
+  }
+  const experiments = experimentsRaw.map((e, k) => {
+    const interventions = get(e, 'interventions');
+    if (!Array.isArray(interventions)) throw bad(`experiment ${k} has no "interventions" list`);
+    return {
+      id: String(get(e, 'id') ?? k),
+      interventions: interventions.map((iv) => {
+        const cap = get(iv, 'cap');
+        return { vector: String(get(iv, 'vector')), cap: cap === undefined || cap === null ? undefined : Number(cap) };
+      }),
+    };
+  });
+  return { vectors, experiments };
+}
+
 // ---------- helpers ----------
 
 function checkDims(d: ModelDims): void {
