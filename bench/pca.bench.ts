@@ -152,8 +152,9 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
   let c = cpuMs();
   let t = performance.now();
   let sink = 0;
+  const buffer = new Float32Array(N * d);
   for (let l = 0; l < L; l++) {
-    const x = set.layer(l);
+    const x = set.layer(l, buffer);
     const dv = set.defaultAt(l)!;
     sink += x[0] + dv[0];
     peakBase = Math.max(peakBase, process.memoryUsage().rss);

@@ -30,6 +30,8 @@ export interface PcaAtLayerOptions extends AnalysisOptions {
   components?: number;
   /** Reused float64 buffers for loops over layers. */
   workspace?: PcaWorkspace;
+  /** Reused N x dim buffer the layer is decoded into (loops over layers). */
+  layerBuffer?: Float32Array;
 }
 
 export interface LayerPca {
@@ -132,7 +134,7 @@ export function pcaAtLayer(set: PersonaSet, layer: number | null = defaultLayer(
   const d = set.dim;
   const fit = fitMembers(set, opts);
   if (fit.length < 2) throw new DataError('too-few', `PCA needs at least 2 vectors; there ${fit.length === 1 ? 'is 1' : `are ${fit.length}`}.`);
-  const all = set.layer(l);
+  const all = set.layer(l, opts.layerBuffer);
   const x = rowsOf(all, d, fit, set.names.length);
   const n = fit.length;
   const mean = meanRows(x, n, d);
@@ -223,8 +225,9 @@ export function assistantAxis(set: PersonaSet, opts: AnalysisOptions & { onLayer
   if (fit.length < 1) throw new DataError('too-few', 'The axis needs at least one member besides the default.');
   const axis = new Float32Array(L * d);
   const norms = new Float64Array(L);
+  const buffer = new Float32Array(set.names.length * d);
   for (let l = 0; l < L; l++) {
-    const all = set.layer(l);
+    const all = set.layer(l, buffer);
     const x = rowsOf(all, d, fit, set.names.length);
     const mean = meanRows(x, fit.length, d);
     const def = set.defaultAt(l)!;
@@ -256,10 +259,11 @@ export interface LayerSummary {
  */
 export function cosAxisPcPerLayer(set: PersonaSet, components = 3, opts: AnalysisOptions & { onLayer?: (layer: number) => void; keepAxis?: boolean } = {}): LayerSummary[] {
   const workspace: PcaWorkspace = {};
+  const layerBuffer = new Float32Array(set.names.length * set.dim);
   const out: LayerSummary[] = [];
   const layers = set.layers === null ? [null] : Array.from({ length: set.layers }, (_, l) => l);
   for (const l of layers) {
-    const p = pcaAtLayer(set, l, { ...opts, components, workspace });
+    const p = pcaAtLayer(set, l, { ...opts, components, workspace, layerBuffer });
     const row: LayerSummary = { layer: p.layer, axisNorm: p.axisNorm, cosAxisPc: p.cosAxisPc, explainedVarianceRatio: p.explainedVarianceRatio };
     if (opts.keepAxis) row.axis = p.axis;
     out.push(row);
