@@ -157,6 +157,15 @@ describe('strided and offset views', () => {
     const f = () => readPt(ptWith(tensorPickle('FloatStorage', 13, 0, [12], [1]), { '0': storage }));
     expect(f).toThrow(/should hold 13 float32 values \(52 bytes\) but holds 48/);
   });
+  it('refuses big-endian archives', () => {
+    const f = writeZip([
+      { name: 'archive/data.pkl', data: new Uint8Array(tensorPickle('FloatStorage', 12, 0, [12], [1])) },
+      { name: 'archive/byteorder', data: enc.encode('big') },
+      { name: 'archive/data/0', data: storage },
+    ]);
+    expect(() => readPt(f)).toThrow(/big-endian/);
+  });
+
   it('refuses a missing storage entry (truncated archive)', () => {
     expect(() => readPt(ptWith(tensorPickle('FloatStorage', 12, 0, [12], [1])))).toThrow(/lacks storage "0"/);
   });

@@ -56,6 +56,10 @@ export function readPt(bytes: Uint8Array, opts: ReadPtOptions = {}): PyValue {
   const pkl = findPickle(zip.entries.keys());
   if (!pkl) throw new FormatError('pt-no-pickle', 'The ZIP archive holds no data.pkl, so it is not a PyTorch file.');
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
+  const order = zip.entries.has(`${prefix}byteorder`) ? new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim() : 'little';
+  if (order !== 'little') {
+    throw new FormatError('pt-byteorder', `The archive was saved with ${order}-endian storages; only little-endian files are supported.`);
+  }
   const storages = new Map<string, TorchStorage>();
   const persistentLoad = (pid: PyValue): PyValue => {
     if (!Array.isArray(pid) || pid.length < 5 || pid[0] !== 'storage') {
