@@ -155,9 +155,11 @@ export function rebuildTensor(storage: PyValue | undefined, offsetV: PyValue, si
       );
     }
   }
+  // Only stride-0 (expanded) views can outgrow their storage; cap those so a tiny file cannot demand gigabytes.
+  const limit = Math.min(ctx.maxTensorBytes, Math.max(storage.data.length, 256 * 2 ** 20));
   const data = isCContiguous(shape, stride)
     ? storage.data.subarray(offset * bpe, (offset + n) * bpe)
-    : gatherStrided(storage.data, bpe, shape, stride, offset, ctx.maxTensorBytes);
+    : gatherStrided(storage.data, bpe, shape, stride, offset, limit);
   return { dtype: storage.dtype, shape, data };
 }
 

@@ -148,6 +148,14 @@ describe('strided and offset views', () => {
     const t = readPt(ptWith(tensorPickle('FloatStorage', 12, 5, [3, 2], [0, 1]), { '0': storage })) as RawTensor;
     expect(Array.from(decodeF32(t))).toEqual([5, 6, 5, 6, 5, 6]);
   });
+  it('refuses an expanded (stride 0) view that would need hundreds of MB from a tiny file', () => {
+    // Patch sizes (200, 200) into (12000, 12000) with BININT2.
+    const big = tensorPickle('FloatStorage', 12, 0, [200, 200], [0, 0]);
+    const at = big.findIndex((b, i) => b === PICKLE_OP.BININT1 && big[i + 1] === 200);
+    big.splice(at, 4, PICKLE_OP.BININT2, 0xe0, 0x2e, PICKLE_OP.BININT2, 0xe0, 0x2e); // 12000 x 12000 float32 = 576 MB
+    expect(() => readPt(ptWith(big, { '0': storage }))).toThrow(/over the limit/);
+  });
+
   it('refuses a view that reads past its storage', () => {
     const f = () => readPt(ptWith(tensorPickle('FloatStorage', 12, 8, [2, 3], [3, 1]), { '0': storage }));
     expect(f).toThrow(FormatError);
