@@ -134,6 +134,6 @@ describe('interventions', () => {
     expect(row(iv.capAxis, 1).map((x) => x + 0)).toEqual([0, 0, 1]);
     expect(iv.capTau[1]).toBe(-0.25);
     expect(() => cappingConfigFrom({ vectors: {} })).toThrow(/not a capping config/);
-    expect(() => cappingConfigFrom(new Map([['vectors', new Map([['x', new Map([['layer', 1]])]])], ['experiments', []]]))).toThrow(/vector "x"/);
+    expect(() => cappingConfigFrom(new Map<string, unknown>([['vectors', new Map([['x', new Map([['layer', 1]])]])], ['experiments', []]]))).toThrow(/vector "x"/);
   });
 });
