@@ -1,6 +1,6 @@
 /**
- * The Gram kernel as a small WebAssembly SIMD module (f64x2), assembled here from opcodes so the
- * repository holds no binary and needs no toolchain. Twice the throughput of the plain-JS kernel
+ * The Gram kernel as a small WebAssembly SIMD module (f64x2), assembled from opcodes
+ * (wasm-asm.ts). Twice the throughput of the plain-JS kernel
  * in V8 (two lanes per instruction and no bounds checks); the JS kernel (gram.ts) is the fallback
  * where WebAssembly SIMD is missing.
  *
@@ -14,49 +14,7 @@
 export const PANEL = 256;
 const ROW_BYTES = PANEL * 8;
 
-// --- a minimal assembler -----------------------------------------------------------------------
-function uleb(v: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-}
-function sleb(v: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-const str = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-
-const I32 = 0x7f, V128 = 0x7b;
-const op = {
-  block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b],
-  brIf: (d: number) => [0x0d, ...uleb(d)],
-  get: (l: number) => [0x20, ...uleb(l)], set: (l: number) => [0x21, ...uleb(l)], tee: (l: number) => [0x22, ...uleb(l)],
-  i32: (v: number) => [0x41, ...sleb(v)],
-  add: [0x6a], mul: [0x6c], ltU: [0x49],
-  f64Load: (off: number) => [0x2b, 0x03, ...uleb(off)], f64Store: (off: number) => [0x39, 0x03, ...uleb(off)],
-  f64Add: [0xa0],
-  v128Load: (off: number) => [0xfd, 0x00, 0x03, ...uleb(off)],
-  v128Zero: [0xfd, 0x0c, ...new Array(16).fill(0)],
-  f64x2Add: [0xfd, ...uleb(240)], f64x2Mul: [0xfd, ...uleb(242)],
-  lane: (l: number) => [0xfd, 0x21, l],
-  splat: [0xfd, 0x14],
-  v128Store: (off: number) => [0xfd, 0x0b, 0x03, ...uleb(off)],
-};
+import { I32, V128, moduleBytes, op, uleb, vec } from './wasm-asm';
 
 function gramBody(): number[] {
   // params: 0 base, 1 n4, 2 panels, 3 out ; i32 locals 4.. ; v128 locals after.
@@ -155,18 +113,10 @@ function xtvBody(): number[] {
 }
 
 function buildModule(): Uint8Array<ArrayBuffer> {
-  const g = gramBody();
-  const x = xtvBody();
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    // types: 0 = (i32 x4) -> (), 1 = (i32 x5) -> ()
-    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32]]), 0x00], [0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), 0x00]])),
-    ...section(3, vec([[0x00], [0x01]])),
-    ...section(5, vec([[0x00, 0x01]])), // memory: min 1 page
-    ...section(7, vec([[...str('gram'), 0x00, 0x00], [...str('xtv'), 0x00, 0x01], [...str('memory'), 0x02, 0x00]])),
-    ...section(10, vec([[...uleb(g.length), ...g], [...uleb(x.length), ...x]])),
-  ];
-  return new Uint8Array(bytes);
+  return moduleBytes([
+    { name: 'gram', params: 4, body: gramBody() },
+    { name: 'xtv', params: 5, body: xtvBody() },
+  ]);
 }
 
 /**

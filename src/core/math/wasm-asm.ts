@@ -1,0 +1,67 @@
+/**
+ * A minimal WebAssembly assembler: just the opcodes our SIMD kernels use, so the repository holds
+ * no binary and needs no toolchain. Function bodies are arrays of bytes (locals vector first).
+ */
+export function uleb(v: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+  return out;
+}
+export function sleb(v: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+export const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+export const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+export const str = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+
+export const I32 = 0x7f, F64 = 0x7c, V128 = 0x7b;
+export const op = {
+  block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b],
+  brIf: (d: number) => [0x0d, ...uleb(d)],
+  get: (l: number) => [0x20, ...uleb(l)], set: (l: number) => [0x21, ...uleb(l)], tee: (l: number) => [0x22, ...uleb(l)],
+  i32: (v: number) => [0x41, ...sleb(v)],
+  add: [0x6a], mul: [0x6c], ltU: [0x49],
+  f64Load: (off: number) => [0x2b, 0x03, ...uleb(off)], f64Store: (off: number) => [0x39, 0x03, ...uleb(off)],
+  f64Add: [0xa0],
+  v128Load: (off: number) => [0xfd, 0x00, 0x03, ...uleb(off)],
+  v128Zero: [0xfd, 0x0c, ...new Array(16).fill(0)],
+  f64x2Add: [0xfd, ...uleb(240)], f64x2Mul: [0xfd, ...uleb(242)],
+  lane: (l: number) => [0xfd, 0x21, l],
+  splat: [0xfd, 0x14],
+  v128Store: (off: number) => [0xfd, 0x0b, 0x03, ...uleb(off)],
+  // used by the Householder kernels
+  br: (d: number) => [0x0c, ...uleb(d)],
+  if: [0x04, 0x40],
+  geS: [0x4e], gtS: [0x4a], ltS: [0x48], sub: [0x6b], shl: [0x74],
+  f64Sub: [0xa1], f64Mul: [0xa2], f64Zero: [0x44, 0, 0, 0, 0, 0, 0, 0, 0],
+  f64x2Sub: [0xfd, ...uleb(241)],
+};
+
+/** The bytes of a module with one memory (exported as "memory") and the given functions, all exported. */
+export function moduleBytes(funcs: { name: string; params: number; body: number[] }[]): Uint8Array<ArrayBuffer> {
+  // One type per distinct arity: (i32 x params) -> ().
+  const arities = [...new Set(funcs.map((f) => f.params))];
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(arities.map((a) => [0x60, ...vec(Array.from({ length: a }, () => [I32])), 0x00]))),
+    ...section(3, vec(funcs.map((f) => uleb(arities.indexOf(f.params))))),
+    ...section(5, vec([[0x00, 0x01]])), // memory: min 1 page, grown by the caller
+    ...section(7, vec([...funcs.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]), [...str('memory'), 0x02, 0x00]])),
+    ...section(10, vec(funcs.map((f) => [...uleb(f.body.length), ...f.body]))),
+  ];
+  return new Uint8Array(bytes);
+}
