@@ -242,7 +242,12 @@ describe('loadHubSet and the cache', () => {
     expect(e.code).toBe('network');
     expect(e.message).toMatch(/dropped after .* of r4\.pt/);
     expect((await cache.list())[0]).toMatchObject({ complete: false });
-    const again = await loadHubSet({ hub: server.origin, repo: REPO, type: 'dataset', path: 'set', cache, retries: 0 });
+    // the files finished before the drop are reused from the cache: the second click continues
+    const n0 = server.count('/resolve/');
+    let cachedFiles = -1;
+    const again = await loadHubSet({ hub: server.origin, repo: REPO, type: 'dataset', path: 'set', cache, retries: 0, onProgress: (p) => (cachedFiles = p.filesCached) });
+    expect(cachedFiles).toBeGreaterThan(0);
+    expect(server.count('/resolve/') - n0).toBe(9 - cachedFiles);
     expectBytes(await again.find((f) => f.path === 'role_vectors/r4.pt')!.read(), files['set/role_vectors/r4.pt']);
     expect((await cache.list())[0]).toMatchObject({ complete: true, files: 9 });
   });
