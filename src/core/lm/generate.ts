@@ -423,6 +423,9 @@ export class LmEngine {
  * until the whole generation ended. MessageChannel avoids setTimeout's 4 ms clamping.
  */
 export function yieldToEventLoop(): Promise<void> {
+  // Node has the exact primitive (its MessageChannel goes through a slower path).
+  const setImmediateFn = (globalThis as { setImmediate?: (cb: () => void) => unknown }).setImmediate;
+  if (setImmediateFn) return new Promise((r) => setImmediateFn(() => r()));
   if (typeof MessageChannel === 'undefined') return new Promise((r) => setTimeout(r, 0));
   return new Promise((resolve) => {
     const ch = new MessageChannel();
