@@ -154,6 +154,14 @@ describe('single-file sources', () => {
     expect(Array.from(s.vector(2, 0))).toEqual([4, 5]);
   });
 
+  it('a row called `default` of an array is the default', async () => {
+    const s = await loadPersonaSet([vf('x.npy', writeNpy(f32([3, 2], (i) => i))), vf('names.json', enc.encode('["a", "default", "c"]'))]);
+    expect(s.names).toEqual(['a', 'c']);
+    expect(s.defaultLabel).toBe('default');
+    expect(Array.from(s.defaultAt(0)!)).toEqual([2, 3]);
+    expect(Array.from(s.layer(0))).toEqual([0, 1, 4, 5]);
+  });
+
   it('an (N, L, d) array plus a names text file, decoded one layer at a time', async () => {
     const N = 3, L = 5, d = 4;
     const t = bf16([N, L, d], (i) => i);

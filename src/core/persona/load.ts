@@ -336,6 +336,15 @@ function finish(d: Draft, opts: LoadOptions): PersonaSet {
   }
   let defaultSource: MemberSource | MemberSource[] | null = null;
   let defaultLabel = d.defLabel;
+  // A row called `default` of a stacked array is the default too (what `convert` writes).
+  const dr = names.indexOf('default');
+  if (d.sources && dr >= 0 && names.length > 1 && !d.def) {
+    defaultSource = members[dr];
+    defaultLabel = 'default';
+    names = names.filter((_, i) => i !== dr);
+    kinds = kinds?.filter((_, i) => i !== dr);
+    members = members.filter((_, i) => i !== dr);
+  }
   if (d.def) {
     if (d.def.shape.join('x') !== (layers === null ? `${dim}` : `${layers}x${dim}`)) {
       throw new DataError('default-shape', `The default vector has shape [${d.def.shape.join(', ')}], unlike the members' [${layers === null ? dim : `${layers}, ${dim}`}].`);
