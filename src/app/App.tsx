@@ -178,7 +178,7 @@ export function App() {
             </ChartFrame>
           ) : (
             <section className="panel empty-panel">
-              {s.loadA.busy ? <div className="loading-big"><h2>Loading…</h2><ProgressLine load={s.loadA} onCancel={() => s.cancelLoad('A')} testId="load-progress-main" cancelId="load-cancel-main" /></div> : <EmptyState />}
+              {s.loadA.busy ? <div className="loading-big"><h2>Loading…</h2><ProgressLine load={s.loadA} onCancel={() => s.cancelLoad('A')} testId="load-progress-main" cancelId="load-cancel-main" /></div> : <EmptyState onDemo={(n) => void s.loadUrl(n === 275 ? 'synthetic:275x24d256' : `synthetic:${n}`, 'demo')} />}
             </section>
           )}
           {a && (

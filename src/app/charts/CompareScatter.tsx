@@ -4,6 +4,7 @@ import type { CompareResult } from '../../core/view/types';
 
 export interface CompareScatterProps {
   result: CompareResult;
+  /** Axis titles, e.g. "Llama 3.3 70B (layer 40)". */
   labelA: string;
   labelB: string;
   width?: number;
@@ -11,7 +12,7 @@ export interface CompareScatterProps {
 }
 
 export const CompareScatter = forwardRef<SVGSVGElement, CompareScatterProps>(function CompareScatter({ result, labelA, labelB, width = 460, height = 360 }, ref) {
-  const m = { top: 20, right: 16, bottom: 46, left: 56 };
+  const m = { top: 34, right: 16, bottom: 46, left: 56 };
   const iw = width - m.left - m.right, ih = height - m.top - m.bottom;
   const ext = (v: number[]) => {
     let lo = Math.min(...v), hi = Math.max(...v);
@@ -34,9 +35,9 @@ export const CompareScatter = forwardRef<SVGSVGElement, CompareScatterProps>(fun
           <title>{`${name}: A ${result.pc1A[i].toFixed(3)}, B ${result.pc1B[i].toFixed(3)}`}</title>
         </circle>
       ))}
-      <text x={m.left + iw / 2} y={height - 10} fontSize="13" textAnchor="middle" fill="#222">{`PC1 of A: ${labelA} (layer ${result.layerA})`}</text>
-      <text x={14} y={m.top + ih / 2} fontSize="13" textAnchor="middle" fill="#222" transform={`rotate(-90 14 ${m.top + ih / 2})`}>{`PC1 of B: ${labelB} (layer ${result.layerB})`}</text>
-      <text x={m.left + 8} y={m.top + 18} fontSize="14" fill="#111" fontWeight="bold">{`Pearson ${result.pearson.toFixed(3)} · Spearman ${result.spearman.toFixed(3)} · ${result.nCommon} shared`}</text>
+      <text x={m.left + iw / 2} y={height - 10} fontSize="13" textAnchor="middle" fill="#222">{`PC1 of A: ${labelA}`}</text>
+      <text x={14} y={m.top + ih / 2} fontSize="13" textAnchor="middle" fill="#222" transform={`rotate(-90 14 ${m.top + ih / 2})`}>{`PC1 of B: ${labelB}`}</text>
+      <text x={m.left} y={20} fontSize="14" fill="#111" fontWeight="bold">{`Pearson ${result.pearson.toFixed(3)} · Spearman ${result.spearman.toFixed(3)} · ${result.nCommon} shared`}</text>
     </svg>
   );
 });

@@ -42,6 +42,14 @@ export function pointRadius(n: number, k: number): number {
   return Math.min(base * Math.pow(k, 0.25), base * 2.2);
 }
 
+function defaultLabelBox(p: { x: number; y: number }, radius: number, textWidth: number, lh: number, W: number) {
+  const star = Math.max(9, radius * 3.2);
+  const width = textWidth + 6;
+  const x = Math.max(2, Math.min(W - width - 2, p.x - width / 2));
+  const y = p.y - star - 4 - lh >= 2 ? p.y - star - 4 - lh : p.y + star + 4;
+  return { x, y, width, height: lh };
+}
+
 export function buildScene(inp: SceneInput): MapScene {
   const a = inp.analysis;
   const { width: W, height: H } = inp;
@@ -80,10 +88,8 @@ export function buildScene(inp: SceneInput): MapScene {
   }
   const obstacles = [];
   if (proj.defaultPt) {
-    const dw = inp.measure(inp.defaultLabel, true) + 4;
     obstacles.push({ x: proj.defaultPt.x - radius * 3.5, y: proj.defaultPt.y - radius * 3.5, width: radius * 7, height: radius * 7 });
-    const right = proj.defaultPt.x + radius * 3.6 + 2 + dw < W - 4;
-    obstacles.push({ x: right ? proj.defaultPt.x + radius * 3.6 : proj.defaultPt.x - radius * 3.6 - dw - 4, y: proj.defaultPt.y - lh / 2, width: dw + 4, height: lh });
+    obstacles.push(defaultLabelBox(proj.defaultPt, radius, inp.measure(inp.defaultLabel, true), lh, W));
   }
   // Keep the edges free for the axis titles.
   obstacles.push({ x: 0, y: H - fs * 2.4, width: W, height: fs * 2.4 }, { x: 0, y: 0, width: fs * 2.2, height: H });
@@ -94,10 +100,9 @@ export function buildScene(inp: SceneInput): MapScene {
   const ev = (j: number) => (a.explained[j - 1] !== undefined ? ` (${formatPercent(a.explained[j - 1])})` : '');
   const hasAxis = a.defaultCoords !== null;
   if (proj.defaultPt) {
-    // Beside the star, on whichever side has room.
-    const dw = inp.measure(inp.defaultLabel, true);
-    const right = proj.defaultPt.x + radius * 3.6 + 2 + dw < W - 4;
-    texts.push({ x: proj.defaultPt.x + (right ? 1 : -1) * (radius * 3.6 + 4), y: proj.defaultPt.y + fs * 0.35, text: inp.defaultLabel, anchor: right ? 'start' : 'end', size: fs, weight: 'bold' });
+    // Above the star (below it near the top edge), clear of the arrow that comes in from the side.
+    const dl = defaultLabelBox(proj.defaultPt, radius, inp.measure(inp.defaultLabel, true), lh, W);
+    texts.push({ x: dl.x + dl.width / 2, y: dl.y + lh * 0.8, text: inp.defaultLabel, anchor: 'middle', size: fs, weight: 'bold' });
   }
   if (inp.mode === '2d') {
     const bottom = H - fs * 0.7;
@@ -161,6 +166,7 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: MapScene, dpr: numbe
 
   // Bucket points by emphasis tier and colour, in draw order, then fill each bucket as one path.
   const tiers = [EMPH.dimmed, EMPH.normal, EMPH.highlighted, EMPH.selected];
+  const dense = s.order.length > 2000;
   const buckets = new Map<number, number[]>();
   let drawn = 0;
   for (const i of s.order) {
@@ -187,9 +193,12 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: MapScene, dpr: numbe
       }
       ctx.fillStyle = PALETTE[c];
       ctx.fill();
-      ctx.lineWidth = tier >= EMPH.highlighted ? 1.8 : 0.6;
-      ctx.strokeStyle = tier >= EMPH.highlighted ? '#111' : 'rgba(0,0,0,0.45)';
-      ctx.stroke();
+      // Outlines keep pale (mid-scale) points visible; with thousands of points they would turn the crowd black.
+      if (tier >= EMPH.highlighted || !dense) {
+        ctx.lineWidth = tier >= EMPH.highlighted ? 1.8 : 0.6;
+        ctx.strokeStyle = tier >= EMPH.highlighted ? '#111' : 'rgba(0,0,0,0.45)';
+        ctx.stroke();
+      }
     }
   }
   ctx.globalAlpha = 1;

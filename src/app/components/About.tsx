@@ -14,18 +14,23 @@ export function AboutText() {
   );
 }
 
-export function EmptyState() {
+export function EmptyState({ onDemo }: { onDemo(n: number): void }) {
   return (
     <div className="empty">
       <h2>Load persona vectors to draw the map</h2>
+      <div className="drop-hint" aria-hidden="true">Drop files or a whole folder here (or anywhere on the page)</div>
       <ul>
-        <li><strong>Drop</strong> files or a whole folder anywhere on this page, or use <em>Open files…</em> / <em>Open folder…</em>.</li>
+        <li><strong>Drop</strong> files or a folder, or use <em>Open files</em> / <em>Open folder</em> on the left.</li>
         <li>A folder of per-role files as the reference pipeline writes them (<code>vectors/&lt;role&gt;.pt</code>, with a <code>default.pt</code>), the
           official release layout (<code>role_vectors/</code>, <code>default_vector.pt</code>, <code>assistant_axis.pt</code>), one file holding a
           dict name → tensor, or an (N, d) <code>.npy</code>/safetensors array with a names file.</li>
         <li>One click for the <strong>official release</strong> (Gemma 2 27B, Qwen3 32B, Llama 3.3 70B): downloaded once, then cached for offline use.</li>
         <li>Or paste a URL: a file, a hub folder (<code>…/datasets/&lt;repo&gt;/tree/main/&lt;folder&gt;</code>) or <code>hf://datasets/&lt;repo&gt;/&lt;folder&gt;</code>.</li>
       </ul>
+      <p>
+        No vectors at hand? <button type="button" className="link" onClick={() => onDemo(275)}>Try a synthetic set of 275 roles with 24 layers</button>{' '}
+        or <button type="button" className="link" onClick={() => onDemo(20000)}>20,000 points</button>.
+      </p>
       <AboutText />
     </div>
   );

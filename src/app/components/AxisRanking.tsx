@@ -35,8 +35,8 @@ export function AxisRanking({ a, filter, onFilter, selection, onToggle, onHover 
         <div><span className="end-title roleplay">Role-play end</span> {bottom.map((i) => a.names[i]).join(', ')}</div>
       </div>
       <label className="visually-hidden" htmlFor="axis-filter">Filter the ranking</label>
-      <input id="axis-filter" type="search" data-testid="axis-filter" placeholder={`Filter ${a.names.length} roles…`} value={filter} onChange={(e) => onFilter(e.target.value)} />
-      <div className="muted small-text">{rows.length} of {a.names.length} · ranked by {label} · 1 = most Assistant-like</div>
+      <input id="axis-filter" type="search" data-testid="axis-filter" placeholder={`Filter ${a.names.length.toLocaleString('en-US')} names…`} value={filter} onChange={(e) => onFilter(e.target.value)} />
+      <div className="muted small-text">{rows.length.toLocaleString('en-US')} of {a.names.length.toLocaleString('en-US')} · ranked by {label} · 1 = most Assistant-like</div>
       <div ref={boxRef} className="rank-scroll" onScroll={(e) => windowed && setScroll(e.currentTarget.scrollTop)}>
         <ol data-testid="axis-ranking" className="rank-list" style={windowed ? { height: rows.length * ROW_H, position: 'relative' } : undefined}>
           {rows.slice(first, last).map((i, r) => (

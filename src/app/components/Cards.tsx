@@ -20,7 +20,7 @@ function CardBody({ a, i }: { a: LayerAnalysis; i: number }) {
 }
 
 export function HoverCard({ a, i, at, width }: { a: LayerAnalysis; i: number; at: { x: number; y: number }; width: number }) {
-  const left = at.x + 16 + 240 > width ? at.x - 16 - 240 : at.x + 16;
+  const left = at.x + 16 + 300 > width ? Math.max(4, at.x - 16 - 300) : at.x + 16;
   return (
     <div className="card hover-card" data-testid="hover-card" style={{ left, top: Math.max(4, at.y - 20) }} role="tooltip">
       <CardBody a={a} i={i} />

@@ -79,7 +79,9 @@ export function ComparePanel() {
           </p>
           {compare.nCommon < 3 && <p className="error">The two sets share fewer than three names, so there is nothing to correlate.</p>}
           <div data-testid="compare-scatter">
-            <CompareScatter ref={ref} result={compare} labelA={setA.label} labelB={setB?.label ?? 'B'} />
+            <CompareScatter ref={ref} result={compare}
+              labelA={`${setA.label}${setA.layers === null ? '' : ` (layer ${compare.layerA})`}`}
+              labelB={`${setB?.label ?? 'B'}${!setB || setB.layers === null ? '' : ` (layer ${compare.layerB})`}`} />
           </div>
         </>
       )}

@@ -178,7 +178,8 @@ export function sceneToSvg(s: MapScene): string {
   out.push(`<rect width="100%" height="100%" fill="${s.background}"/>`);
   out.push(`<defs><marker id="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1b1b1b"/></marker></defs>`);
   const { x, y } = s.proj;
-  out.push('<g stroke="rgba(0,0,0,0.45)" stroke-width="0.6">');
+  // Outlined points, as on screen; thousands of points are drawn without outlines.
+  out.push(s.order.length > 2000 ? '<g stroke="none">' : '<g stroke="rgba(0,0,0,0.45)" stroke-width="0.6">');
   for (const i of s.order) {
     const e = s.emphasis[i];
     if (e === EMPH.hidden) continue;
