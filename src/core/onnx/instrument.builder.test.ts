@@ -7,11 +7,12 @@ import * as ort from 'onnxruntime-node';
 import { parseConfig, tinyConfigJson, type DecoderConfig } from '../lm/config';
 import { randomCheckpoint } from '../lm/checkpoint';
 import { referenceForward } from '../lm/reference';
-import { tapRow, type Ort } from '../lm/ort';
+import { createSession, interventionFeeds, offFeeds, prefillFeeds, tapRow, type Ort } from '../lm/ort';
+import { instrumentDecoder } from './instrument';
 import { buildInterventions } from '../lm/interventions';
 import { decodeF32 } from '../tensor';
 import { buildDecoder, type ExportStyle, type ModelDType } from './builder';
-import { dot, Harness, maxAbsDiff, proveInstrumentation, randomVector, unit, type ModelCase } from './rewrite/prove.testkit';
+import { dot, Harness, maxAbsDiff, proveInstrumentation, randomVector, toF32, unit, type ModelCase } from './rewrite/prove.testkit';
 
 const IDS = [[5, 17, 200, 3, 9, 41, 77]];
 
@@ -106,6 +107,30 @@ describe('instrumented builder decoders', () => {
         expect(maxAbsDiff(logits, r.logits.subarray(s * V, (s + 1) * V))).toBeLessThan(1e-4);
       }
     }
+  });
+
+  it('prefillFeeds fills input_ids, attention_mask, position_ids and empty caches from the graph inputs', async () => {
+    for (const dtype of ['fp32', 'q4f16'] as const) {
+      const { c } = builtCase('genai', dtype);
+      const h = await new Harness(ort, c).open();
+      const byHand = await h.run(IDS);
+      const out = await h.instrumented.run({ ...prefillFeeds(ort, h.dims, IDS), ...offFeeds(ort, h.dims) });
+      expect(maxAbsDiff(toF32(out.logits), byHand.logits)).toBe(0);
+      expect(() => prefillFeeds(ort, h.dims, [[1, 2], [3]])).toThrow(/same number of tokens/);
+    }
+  });
+
+  it('taps: false adds steering and capping without the packed output', async () => {
+    const { cfg, c } = builtCase('optimum', 'fp32');
+    const plain = instrumentDecoder(c.bytes, { taps: false });
+    expect(plain.info.outputNames).not.toContain('resid_post');
+    const s = await createSession(ort, plain);
+    const feeds = prefillFeeds(ort, plain.info, IDS);
+    const off = toF32((await s.run({ ...feeds, ...offFeeds(ort, plain.info) })).logits);
+    const on = toF32((await s.run({ ...feeds, ...interventionFeeds(ort, buildInterventions(plain.info, { steer: [{ vector: randomVector(cfg.hiddenSize, 1), layers: [1], alpha: 4 }] })) })).logits);
+    const h = await new Harness(ort, c).open();
+    expect(maxAbsDiff(off, (await h.run(IDS)).logits)).toBe(0);
+    expect(maxAbsDiff(on, off)).toBeGreaterThan(1e-3);
   });
 
   it('the rewritten graph is a few kB and the weights stay views of the original bytes', () => {
