@@ -6,6 +6,9 @@ export default defineConfig({
   base: './',
   plugins: [react()],
   worker: { format: 'es' },
+  // transformers.js (used for tokenizers only) imports ORT's WebGPU bundle; point it at the same ORT
+  // build the model worker uses, so one runtime and one .wasm file ship (not a second 27 MB one).
+  resolve: { alias: [{ find: /^onnxruntime-web\/webgpu$/, replacement: 'onnxruntime-web' }] },
   build: {
     target: 'es2022',
     sourcemap: true,

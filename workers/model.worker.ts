@@ -106,6 +106,9 @@ function configureWasm(): number {
   return threads;
 }
 
+// Before anything imports transformers.js (whose default would point the wasm files at a CDN).
+configureWasm();
+
 class ModelWorker {
   private engine: LmEngine | null = null;
   private tokenizer: ChatTokenizer | null = null;
