@@ -30,6 +30,14 @@ describe('interventions', () => {
     expect(row(iv.steer, 3)).toEqual([6, -1, 8]);
   });
 
+  it('per-layer steering coefficients (e.g. m x mean norm per layer)', () => {
+    const meanNorm = [10, 20, 30, 40];
+    const iv = buildInterventions(dims, { steer: [{ vector: [0, 1, 0], layers: [1, 3], alpha: meanNorm.map((n) => 0.5 * n) }] });
+    expect(row(iv.steer, 1)).toEqual([0, 10, 0]);
+    expect(row(iv.steer, 3)).toEqual([0, 20, 0]);
+    expect(row(buildInterventions(dims, { steer: [{ vector: [0, 1, 0], layers: [2, 0], alpha: [7, 8] }] }).steer, 0)).toEqual([0, 8, 0]);
+  });
+
   it('a (n_layers, d) vector uses row L at layer L, each normalised on its own', () => {
     const v = tensorFromF32(new Float32Array([1, 0, 0, 0, 2, 0, 0, 0, 3, 5, 0, 0]), [4, 3]);
     const iv = buildInterventions(dims, { steer: [{ vector: v, layers: [1, 2], alpha: 2 }], cap: [{ vector: v, layers: [0, 2], tau: [7, 8] }] });
@@ -44,7 +52,7 @@ describe('interventions', () => {
     expect(Array.from(buildInterventions(dims, { cap: [{ vector: [1, 1, 0], layers: [1, 2], tau: 0.5 }] }).capTau)).toEqual([-Infinity, 0.5, 0.5, -Infinity]);
     expect(Array.from(buildInterventions(dims, { cap: [{ vector: [1, 1, 0], layers: [3, 1], tau: [10, 11, 12, 13] }] }).capTau)).toEqual([-Infinity, 11, -Infinity, 13]);
     expect(Array.from(buildInterventions(dims, { cap: [{ vector: [1, 1, 0], layers: [3, 1], tau: [5, 6] }] }).capTau)).toEqual([-Infinity, 6, -Infinity, 5]);
-    expect(() => buildInterventions(dims, { cap: [{ vector: [1, 1, 0], layers: [1], tau: [1, 2, 3] }] })).toThrow(/one per model layer \(4\) or one per capped layer \(1\)/);
+    expect(() => buildInterventions(dims, { cap: [{ vector: [1, 1, 0], layers: [1], tau: [1, 2, 3] }] })).toThrow(/one per model layer \(4\) or one per chosen layer \(1\)/);
     const axis = buildInterventions(dims, { cap: [{ vector: [1, 1, 0], layers: [1], tau: 0 }] }).capAxis;
     expect(row(axis, 1)[0]).toBeCloseTo(Math.SQRT1_2, 7);
   });
@@ -69,7 +77,7 @@ describe('interventions', () => {
     }
   });
 
-  it('a capped layer can be switched off again with tau = -Infinity only through a fresh set (caps are not silently replaced)', () => {
+  it('a second cap at an already capped layer is refused, not silently replaced', () => {
     const iv = buildInterventions(dims, { cap: [{ vector: [1, 0, 0], layers: [2], tau: 1 }] });
     expect(() => addCap(iv, { vector: [0, 1, 0], layers: [2], tau: 2 })).toThrow(/capped twice/);
   });

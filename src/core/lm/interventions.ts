@@ -31,8 +31,12 @@ export type VectorSource = RawTensor | Float32Array | Float64Array | readonly nu
 export interface SteerTerm {
   vector: VectorSource;
   layers: readonly number[];
-  /** Added length along the unit direction (in residual-stream units). */
-  alpha: number;
+  /**
+   * Added length along the unit direction (in residual-stream units): one number, or per layer
+   * (indexed by layer, or aligned with `layers`). The paper's "m x mean norm" is alpha[L] =
+   * m * meanNorm[L]; the reference code's raw `c * v` is alpha[L] = c * |v[L]|.
+   */
+  alpha: number | ArrayLike<number>;
 }
 
 export interface CapTerm {
@@ -61,13 +65,15 @@ export function buildInterventions(dims: ModelDims, terms: { steer?: readonly St
 
 /** Adds `alpha * v[L] / |v[L]|` to the steering row of every chosen layer. */
 export function addSteering(iv: Interventions, term: SteerTerm): Interventions {
-  if (!Number.isFinite(term.alpha)) throw new DataError('steer-alpha', `The steering coefficient must be a finite number, got ${term.alpha}.`);
   const rows = vectorRows(term.vector, iv, 'steering vector');
-  for (const layer of checkLayers(term.layers, iv.numLayers, 'steering')) {
+  const layers = checkLayers(term.layers, iv.numLayers, 'steering');
+  layers.forEach((layer, k) => {
+    const alpha = perLayer(term.alpha, layer, k, layers.length, iv.numLayers, 'steering coefficients');
+    if (!Number.isFinite(alpha)) throw new DataError('steer-alpha', `The steering coefficient must be a finite number, got ${alpha}.`);
     const u = unitRow(rows, layer, 'steering vector');
     const off = layer * iv.hiddenSize;
-    for (let j = 0; j < iv.hiddenSize; j++) iv.steer[off + j] += term.alpha * u[j];
-  }
+    for (let j = 0; j < iv.hiddenSize; j++) iv.steer[off + j] += alpha * u[j];
+  });
   return iv;
 }
 
@@ -76,7 +82,7 @@ export function addCap(iv: Interventions, term: CapTerm): Interventions {
   const rows = vectorRows(term.vector, iv, 'capping vector');
   const layers = checkLayers(term.layers, iv.numLayers, 'capping');
   layers.forEach((layer, k) => {
-    const tau = tauFor(term.tau, layer, k, layers.length, iv.numLayers);
+    const tau = perLayer(term.tau, layer, k, layers.length, iv.numLayers, 'capping thresholds');
     if (Number.isNaN(tau) || tau === Infinity) {
       throw new DataError('cap-tau', `The capping threshold at layer ${layer} must be a number or -Infinity (off), got ${tau}.`);
     }
@@ -88,13 +94,14 @@ export function addCap(iv: Interventions, term: CapTerm): Interventions {
   return iv;
 }
 
-function tauFor(tau: number | ArrayLike<number>, layer: number, k: number, nChosen: number, numLayers: number): number {
-  if (typeof tau === 'number') return tau;
-  if (tau.length === numLayers) return tau[layer];
-  if (tau.length === nChosen) return tau[k];
+/** One number for every chosen layer, or an array indexed by layer (numLayers long) or aligned with the chosen layers. */
+function perLayer(v: number | ArrayLike<number>, layer: number, k: number, nChosen: number, numLayers: number, what: string): number {
+  if (typeof v === 'number') return v;
+  if (v.length === numLayers) return v[layer];
+  if (v.length === nChosen) return v[k];
   throw new DataError(
-    'cap-tau-length',
-    `The capping thresholds hold ${tau.length} values; expected one per model layer (${numLayers}) or one per capped layer (${nChosen}).`,
+    'per-layer-length',
+    `The ${what} hold ${v.length} values; expected one per model layer (${numLayers}) or one per chosen layer (${nChosen}).`,
   );
 }
 
