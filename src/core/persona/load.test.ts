@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DataError, PersonaSpaceError, UnsafePickleError } from '../errors';
 import { writeJsonVectors } from '../formats/json';
@@ -138,6 +139,12 @@ describe('single-file sources', () => {
     expect(Array.from(s.defaultAt(0)!)).toEqual([5, 5, 5]);
   });
 
+  it('a dict with a single (L, d) entry and no names is one member, not an array', async () => {
+    const s = await loadPersonaSet([vf('one.safetensors', writeSafetensors({ ghost: bf16([3, 4], () => 1) }))]);
+    expect(s.names).toEqual(['ghost']);
+    expect(s.layers).toBe(3);
+  });
+
   it('safetensors with one tensor per name', async () => {
     const s = await loadPersonaSet([vf('v.safetensors', writeSafetensors({ ghost: bf16([2, 4], () => 1), pirate: bf16([2, 4], () => 2) }))]);
     expect(s.format).toBe('safetensors');
@@ -209,6 +216,29 @@ describe('single-file sources', () => {
   it('rejects an empty source and bad files with PersonaSpaceErrors', async () => {
     await expect(loadPersonaSet([])).rejects.toBeInstanceOf(DataError);
     await expect(loadPersonaSet([vf('x.pt', new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]))])).rejects.toBeInstanceOf(PersonaSpaceError);
+  });
+});
+
+describe('loading damaged folders', () => {
+  it('a flipped or cut member file gives a PersonaSpaceError or a valid set, nothing else', async () => {
+    const good = ['a', 'b', 'c'].map((n, k) => writePt({ vector: bf16([2, 4], (i) => k + i), role: n, type: 'mean' }));
+    await fc.assert(
+      fc.asyncProperty(fc.nat({ max: 2 }), fc.nat(), fc.integer({ min: 1, max: 255 }), fc.boolean(), async (which, pos, x, cut) => {
+        const files = good.map((b, k) => {
+          if (k !== which) return vf(`${'abc'[k]}.pt`, b);
+          const bad = cut ? b.slice(0, pos % b.length) : b.slice();
+          if (!cut) bad[pos % b.length] ^= x;
+          return vf(`${'abc'[k]}.pt`, bad);
+        });
+        try {
+          const s = await loadPersonaSet(files);
+          expect(s.names.length).toBeGreaterThan(0);
+        } catch (e) {
+          expect(e).toBeInstanceOf(PersonaSpaceError);
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 

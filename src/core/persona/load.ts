@@ -115,6 +115,9 @@ interface Draft {
 
 const RELEASE_DIRS: Record<string, MemberKind> = { role_vectors: 'role', trait_vectors: 'trait' };
 
+/** Keys under which a lone tensor is an (N, d) / (N, L, d) array rather than one member's vector. */
+const GENERIC_ARRAY_KEYS = new Set(['arr_0', 'x', 'data', 'array', 'vectors', 'embeddings', 'acts', 'activations', 'matrix', 'weights', 'tensor']);
+
 export async function loadPersonaSet(files: VirtualFile[], opts: LoadOptions = {}): Promise<PersonaSet> {
   let list = files.map((f) => ({ f, path: normPath(f.path) })).filter((x) => x.path && !isHidden(x.path));
   if (list.length === 0) throw new DataError('empty', 'No files to load (hidden files are skipped).');
@@ -226,8 +229,11 @@ function fromGeneric(parsed: Parsed[], opts: LoadOptions): Draft {
     const p = data[0];
     const v = p.value;
     // An (N, d) / (N, L, d) array with names.
+    // A dict holding one (a, b) tensor is an array when names come with it or its key says "array"
+    // (np.savez's arr_0, vectors, ...); under any other key it is one member with layers.
     const stacked = stackedArray(v);
-    if (stacked) {
+    const onlyKey = isPyDict(v) && v.size === 1 ? String([...v.keys()][0]) : null;
+    if (stacked && (onlyKey === null || GENERIC_ARRAY_KEYS.has(onlyKey.toLowerCase()) || names() !== null)) {
       const ns = names();
       if (!ns) {
         throw new DataError('names-needed', `"${p.path}" holds an array of shape [${stacked.shape.join(', ')}]; give its row names (a names file or --names).`);
