@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
 import { buildDecoder } from '../onnx/builder';
 import { instrumentDecoder } from '../onnx/instrument';
 import { randomCheckpoint } from './checkpoint';
@@ -182,5 +183,29 @@ describe('LmEngine on the genai export style', () => {
     expect(maxAbsDiff(res.logits![4], full.logits.subarray((seq.length - 1) * V))).toBeLessThan(1e-4);
     await engine.dispose();
     await expect(engine.generate(prompt, { maxNewTokens: 1 })).rejects.toThrow(/unloaded/);
+  });
+});
+
+describe('LmEngine on onnxruntime-web (WASM, in Node)', () => {
+  it('generates the same tokens, logits and taps as on onnxruntime-node', async () => {
+    const raw = tinyConfigJson('qwen3', { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, vocab_size: 512 });
+    const cfg = parseConfig(raw);
+    const built = buildDecoder(randomCheckpoint(cfg, { seed: 8 }), { style: 'optimum', dtype: 'fp32' });
+    const inst = instrumentDecoder(built.onnx, { hiddenSize: cfg.hiddenSize });
+    ortWeb.env.wasm.numThreads = 1;
+    const web = new LmEngine(ortWeb, await createSession(ortWeb as unknown as Ort, inst, { executionProviders: ['wasm'] }), cfg);
+    const node = new LmEngine(ortNode, await createSession(ort, inst), cfg);
+    const axis = randomUnitRows(cfg, 3);
+    const iv = buildInterventions({ numLayers: cfg.numLayers, hiddenSize: cfg.hiddenSize }, { steer: [{ vector: axis, layers: [0], alpha: 1 }], cap: [{ vector: axis, layers: [1], tau: 0.5 }] });
+    const opts = { maxNewTokens: 6, params: { ...iv, axis }, recordLogits: true };
+    const a = await web.generate([1, 2, 3], opts);
+    const b = await node.generate([1, 2, 3], opts);
+    expect(a.ids).toEqual(b.ids);
+    for (let k = 0; k < a.ids.length; k++) {
+      expect(maxAbsDiff(a.logits![k], b.logits![k])).toBeLessThan(1e-4);
+      expect(maxAbsDiff(a.projections[k]!, b.projections[k]!)).toBeLessThan(1e-4);
+    }
+    await web.dispose();
+    await node.dispose();
   });
 });
