@@ -14,6 +14,8 @@ export interface SymmetricEigen {
   vectors: Float64Array;
 }
 
+import { householderKernels, type HouseholderKernels } from './eigen-wasm';
+
 const EPS = 2 ** -52;
 
 function hypot(a: number, b: number): number {
@@ -60,7 +62,7 @@ function tred2(vt: Float64Array, d: Float64Array, e: Float64Array, n: number): v
  * sub-diagonal e[i] (coupling i - 1 and i); reflector i (i = 1 .. n-1) is I - u u^T / h with
  * u = vt[i * n .. i * n + i) and h = d[i] (h = 0: identity); Q = P_{n-1} ... P_1.
  */
-function householderReduce(vt: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
+function householderReduce(vt: Float64Array, d: Float64Array, e: Float64Array, n: number, hk: HouseholderKernels | null = null): void {
   // V[r][c] === vt[c * n + r]
   for (let j = 0; j < n; j++) d[j] = vt[j * n + (n - 1)];
   for (let i = n - 1; i > 0; i--) {
@@ -87,7 +89,8 @@ function householderReduce(vt: Float64Array, d: Float64Array, e: Float64Array, n
       d[i - 1] = f - g;
       for (let j = 0; j < i; j++) e[j] = 0;
       // e = A d (A symmetric, lower triangle held in column j of V = row j of vt).
-      for (let j = 0; j < i; j++) {
+      if (hk) hk.symv(n, i);
+      else for (let j = 0; j < i; j++) {
         const cj = j * n;
         f = d[j];
         vt[i * n + j] = f;
@@ -106,7 +109,8 @@ function householderReduce(vt: Float64Array, d: Float64Array, e: Float64Array, n
       }
       const hh = f / (h + h);
       for (let j = 0; j < i; j++) e[j] -= hh * d[j];
-      for (let j = 0; j < i; j++) {
+      if (hk) hk.rank2(n, i);
+      else for (let j = 0; j < i; j++) {
         const cj = j * n;
         f = d[j];
         g = e[j];
@@ -230,11 +234,21 @@ export interface TopEigen {
 export function symmetricEigenTop(a: Float64Array, n: number, k: number): TopEigen {
   if (a.length < n * n) throw new RangeError(`symmetricEigenTop: ${a.length} values cannot hold ${n} x ${n}.`);
   k = Math.max(0, Math.min(k, n));
-  const vt = Float64Array.from(a.subarray(0, n * n));
-  const h = new Float64Array(n);
-  const sub = new Float64Array(n);
   if (n === 0) return { n, values: new Float64Array(0), vectors: new Float64Array(0), k: 0 };
-  householderReduce(vt, h, sub, n);
+  // With WebAssembly SIMD the work arrays live in the kernels' memory (views valid for this call).
+  const hk = householderKernels();
+  let vt: Float64Array, h: Float64Array, sub: Float64Array;
+  if (hk) {
+    ({ vt, d: h, e: sub } = hk.alloc(n));
+    vt.set(a.subarray(0, n * n));
+    h.fill(0);
+    sub.fill(0);
+  } else {
+    vt = Float64Array.from(a.subarray(0, n * n));
+    h = new Float64Array(n);
+    sub = new Float64Array(n);
+  }
+  householderReduce(vt, h, sub, n, hk);
   const diag = new Float64Array(n);
   for (let i = 0; i < n; i++) diag[i] = vt[i * n + i];
   sub[0] = 0;

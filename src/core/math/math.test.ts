@@ -4,6 +4,7 @@ import { mean, pearson, percentile, percentiles, ranks, spearman } from './stats
 import { symmetricEigen, symmetricEigenTop } from './eigen';
 import { gram } from './gram';
 import { wasmGram } from './gram-wasm';
+import { householderKernels, setHouseholderWasm } from './eigen-wasm';
 import { gaussian, rng } from './testing';
 
 function randomSymmetric(n: number, seed: number): Float64Array {
@@ -112,6 +113,28 @@ describe('symmetric eigensolver', () => {
         const c = dot(top.vectors.subarray(t * n, t * n + n), full.vectors.subarray((n - 1 - t) * n, (n - t) * n));
         expect(Math.abs(c)).toBeGreaterThan(1 - 1e-10);
       }
+    }
+  });
+
+  it('the WebAssembly Householder kernels and the JS loops give the same decomposition', () => {
+    expect(householderKernels()).not.toBeNull();
+    for (const n of [2, 3, 4, 5, 64, 97]) {
+      const a = randomSymmetric(n, 500 + n);
+      const w = symmetricEigenTop(a, n, Math.min(4, n));
+      setHouseholderWasm(false);
+      let j;
+      try {
+        expect(householderKernels()).toBeNull();
+        j = symmetricEigenTop(a, n, Math.min(4, n));
+      } finally {
+        setHouseholderWasm(true);
+      }
+      for (let t = 0; t < n; t++) expect(Math.abs(w.values[t] - j.values[t])).toBeLessThan(1e-12 * n);
+      for (let t = 0; t < w.k; t++) {
+        expect(Math.abs(dot(w.vectors.subarray(t * n, t * n + n), j.vectors.subarray(t * n, t * n + n)))).toBeGreaterThan(1 - 1e-12);
+      }
+      const r = residuals(a, n, w.values, w.vectors, w.k, (t) => w.values[n - 1 - t]);
+      expect(r.res).toBeLessThan(1e-12);
     }
   });
 
