@@ -90,22 +90,6 @@ test('the CSV export has 276 rows whose PC1 values match the core', async () => 
   expect(Number(defaults[0][col('pc1')])).toBeGreaterThan(0);
 });
 
-test('a hostile .pt (pickle calling os.system) shows an error and leaves the loaded set intact', async () => {
-  await byId(page, 'file-input').setInputFiles([{ name: 'evil.pt', mimeType: 'application/octet-stream', buffer: Buffer.from(hostilePt()) }]);
-  await expect(byId(page, 'load-error')).toBeVisible();
-  await expect(byId(page, 'load-error')).toContainText('os.system');
-  await expect(byId(page, 'map')).toHaveAttribute('data-points', '275');
-  await expect(byId(page, 'scree')).toContainText('27.6 %');
-});
-
-test('a truncated file shows an error and leaves the loaded set intact', async () => {
-  const ghost = readFileSync(path.join(SHARED_VECTORS, 'ghost.pt'));
-  await byId(page, 'file-input').setInputFiles([{ name: 'ghost.pt', mimeType: 'application/octet-stream', buffer: Buffer.from(truncated(ghost, 3000)) }]);
-  await expect(byId(page, 'load-error')).toBeVisible();
-  await expect(byId(page, 'load-error')).not.toBeEmpty();
-  await expect(byId(page, 'map')).toHaveAttribute('data-points', '275');
-});
-
 test('screenshots of the main views: map, 3D, ranking, compare', async () => {
   // map (2D): the plain view for the README, then with one role found
   await page.evaluate(() => window.scrollTo(0, 0));
@@ -157,4 +141,20 @@ test('screenshots of the main views: map, 3D, ranking, compare', async () => {
   await byId(page, 'compare-scatter').scrollIntoViewIfNeeded();
   await screenshot(page, 'compare');
   await expectMapPoints(page, 275);
+});
+
+test('a hostile .pt (pickle calling os.system) shows an error and leaves the loaded set intact', async () => {
+  await byId(page, 'file-input').setInputFiles([{ name: 'evil.pt', mimeType: 'application/octet-stream', buffer: Buffer.from(hostilePt()) }]);
+  await expect(byId(page, 'load-error')).toBeVisible();
+  await expect(byId(page, 'load-error')).toContainText('os.system');
+  await expect(byId(page, 'map')).toHaveAttribute('data-points', '275');
+  await expect(byId(page, 'scree')).toContainText('27.6 %');
+});
+
+test('a truncated file shows an error and leaves the loaded set intact', async () => {
+  const ghost = readFileSync(path.join(SHARED_VECTORS, 'ghost.pt'));
+  await byId(page, 'file-input').setInputFiles([{ name: 'ghost.pt', mimeType: 'application/octet-stream', buffer: Buffer.from(truncated(ghost, 3000)) }]);
+  await expect(byId(page, 'load-error')).toBeVisible();
+  await expect(byId(page, 'load-error')).not.toBeEmpty();
+  await expect(byId(page, 'map')).toHaveAttribute('data-points', '275');
 });
