@@ -6,6 +6,8 @@
  * Storage note: the orthogonal matrix is kept transposed (`vt`, row j = column j of V), so every
  * inner loop walks memory contiguously; at the end row k of `vectors` is the k-th eigenvector.
  */
+import { householderKernels, type HouseholderKernels } from './eigen-wasm';
+
 export interface SymmetricEigen {
   n: number;
   /** Eigenvalues in ascending order. */
@@ -13,8 +15,6 @@ export interface SymmetricEigen {
   /** n x n row-major; row k is the unit eigenvector of values[k]. */
   vectors: Float64Array;
 }
-
-import { householderKernels, type HouseholderKernels } from './eigen-wasm';
 
 const EPS = 2 ** -52;
 

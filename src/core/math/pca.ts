@@ -17,6 +17,7 @@ import { DataError } from '../errors';
 import { gram as gramJs } from './gram';
 import { PANEL, wasmGram, type PanelLayout } from './gram-wasm';
 import { symmetricEigenTop } from './eigen';
+import { setHouseholderWasm } from './eigen-wasm';
 import type { Vec } from './vector';
 
 export interface PcaOptions {
@@ -219,9 +220,10 @@ export function pcaBackend(): 'wasm' | 'js' {
 }
 
 let forceJs = false;
-/** Tests and benchmarks: run the plain-JS kernel even where WebAssembly SIMD exists. */
+/** Tests and benchmarks: run the plain-JS kernels (Gram, X^T v, Householder) even where WebAssembly SIMD exists. */
 export function setPcaBackend(b: 'wasm' | 'js'): void {
   forceJs = b === 'js';
+  setHouseholderWasm(b === 'wasm');
 }
 
 function gram(x: Float64Array, rows: number, cols: number, out: Float64Array): Float64Array {
