@@ -4,7 +4,8 @@
  * the Assistant Axis default - mean(roles), each role's projection h . axis / |axis|,
  * cos(axis, PC_j), and the PC1 comparison of two sets. Results are small typed arrays.
  */
-import { comparePc1 as corePc1, cosAxisPcPerLayer, defaultLayer as coreDefaultLayer, pcaAtLayer, projectOnAxis } from '../src/core/persona/analysis';
+import type { PcaWorkspace } from '../src/core/math/pca';
+import { comparePc1 as corePc1, defaultLayer as coreDefaultLayer, pcaAtLayer, projectOnAxis } from '../src/core/persona/analysis';
 import type { PersonaSet } from '../src/core/persona/types';
 import { rankByProjection, type CompareResult, type LayerAnalysis, type LayerProfile, type SetInfo } from '../src/core/view/types';
 
@@ -58,17 +59,27 @@ export function analyzeLayer(setId: string, set: PersonaSet, layer: number, comp
   };
 }
 
-/** cos(axis, PC1..PC3) and |axis| at every layer (the layer chart); null for a single layer or no axis. */
-export function layerProfile(setId: string, set: PersonaSet, onLayer?: (l: number) => void): LayerProfile | null {
+/**
+ * cos(axis, PC1..PC3) and |axis| at every layer (the layer chart); null for a single layer or no
+ * axis. One layer at a time, yielding between layers so a layer the person asks for meanwhile is
+ * answered at once; `stale()` stops the walk when the set was replaced.
+ */
+export async function layerProfile(setId: string, set: PersonaSet, onLayer?: (l: number) => void, stale?: () => boolean): Promise<LayerProfile | null> {
   if (set.layers === null || set.layers < 2) return null;
-  const rows = cosAxisPcPerLayer(set, 3, { onLayer });
-  if (rows.every((r) => r.cosAxisPc === null)) return null;
-  return {
-    setId,
-    layers: set.layers,
-    cos: rows.map((r) => (r.cosAxisPc ? Array.from(r.cosAxisPc) : [NaN, NaN, NaN])),
-    norm: rows.map((r) => r.axisNorm),
-  };
+  const workspace: PcaWorkspace = {};
+  const cos: number[][] = [];
+  const norm: number[] = [];
+  let any = false;
+  for (let l = 0; l < set.layers; l++) {
+    if (stale?.()) return null;
+    const p = pcaAtLayer(set, l, { components: 3, workspace });
+    if (p.cosAxisPc) any = true;
+    cos.push(p.cosAxisPc ? Array.from(p.cosAxisPc) : [NaN, NaN, NaN]);
+    norm.push(p.axis ? p.axisNorm : NaN);
+    onLayer?.(l);
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  return any ? { setId, layers: set.layers, cos, norm } : null;
 }
 
 /** PC1 loadings of the names two sets share, with Pearson and Spearman correlations. */

@@ -120,9 +120,13 @@ const api: AnalysisApi = {
     const ac = begin(slot);
     return attempt(async () => {
       const rel = files.filter((f) => !f.path.split('/').some((part) => part.startsWith('.')));
-      const vfiles: VirtualFile[] = rel.map(({ path, file }) => ({
-        path, size: file.size, read: async () => new Uint8Array(await file.arrayBuffer()),
-      }));
+      // Start every read at once (the browser reads files in parallel); the parser takes them in order.
+      const vfiles: VirtualFile[] = rel.map(({ path, file }) => {
+        let bytes: Promise<Uint8Array> | null = null;
+        const read = () => (bytes ??= file.arrayBuffer().then((b) => new Uint8Array(b)));
+        if (file.size < 64 * 1024 * 1024) void read().catch(() => undefined);
+        return { path, size: file.size, read };
+      });
       return finish(slot, ac, vfiles, opts, folderLabel(files), null, onProgress);
     }).finally(() => { if (loading.get(slot) === ac) loading.delete(slot); });
   },
@@ -171,10 +175,10 @@ const api: AnalysisApi = {
   },
 
   async profile(slot, onLayer) {
-    return attempt(() => {
+    return attempt(async () => {
       const h = cached(slot);
       const total = h.set.layers ?? 0;
-      return layerProfile(h.info.id, h.set, (l) => { if (l % 4 === 3 || l === total - 1) void onLayer(l + 1, total); });
+      return layerProfile(h.info.id, h.set, (l) => { if (l % 4 === 3 || l === total - 1) void onLayer(l + 1, total); }, () => held.get(slot) !== h);
     });
   },
 

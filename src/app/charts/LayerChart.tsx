@@ -15,8 +15,8 @@ export interface LayerChartProps {
 
 const COLORS = ['#4b2a85', '#c26b00', '#2f7d6b'];
 
-export const LayerChart = forwardRef<SVGSVGElement, LayerChartProps>(function LayerChart({ profile, layer, onPick, width = 520, height = 230 }, ref) {
-  const m = { top: 30, right: 52, bottom: 34, left: 44 };
+export const LayerChart = forwardRef<SVGSVGElement, LayerChartProps>(function LayerChart({ profile, layer, onPick, width = 440, height = 270 }, ref) {
+  const m = { top: 48, right: 50, bottom: 36, left: 40 };
   const iw = width - m.left - m.right, ih = height - m.top - m.bottom;
   const L = profile.layers;
   const x = (l: number) => m.left + (L <= 1 ? iw / 2 : (l / (L - 1)) * iw);
@@ -36,14 +36,14 @@ export const LayerChart = forwardRef<SVGSVGElement, LayerChartProps>(function La
       {[0, 0.5, 1].map((t) => (
         <g key={t}>
           <line x1={m.left} x2={width - m.right} y1={y(t)} y2={y(t)} stroke="#e4e1da" />
-          <text x={m.left - 6} y={y(t) + 4} fontSize="12" textAnchor="end" fill="#555">{t.toFixed(1)}</text>
+          <text x={m.left - 6} y={y(t) + 4} fontSize="13" textAnchor="end" fill="#555">{t.toFixed(1)}</text>
         </g>
       ))}
       {[0, 0.5, 1].map((t) => (
-        <text key={`n${t}`} x={width - m.right + 6} y={yn(t * maxNorm) + 4} fontSize="12" fill="#777">{(t * maxNorm).toPrecision(3)}</text>
+        <text key={`n${t}`} x={width - m.right + 6} y={yn(t * maxNorm) + 4} fontSize="13" fill="#777">{(t * maxNorm).toPrecision(3)}</text>
       ))}
       {xticks.map((l) => (
-        <text key={l} x={x(l)} y={height - m.bottom + 18} fontSize="12" textAnchor="middle" fill="#333">{l}</text>
+        <text key={l} x={x(l)} y={height - m.bottom + 18} fontSize="13" textAnchor="middle" fill="#333">{l}</text>
       ))}
       <text x={m.left + iw / 2} y={height - 2} fontSize="12" textAnchor="middle" fill="#555">layer</text>
       <line x1={x(layer)} x2={x(layer)} y1={m.top} y2={m.top + ih} stroke="#0a58ca" strokeWidth="2" />
@@ -51,17 +51,13 @@ export const LayerChart = forwardRef<SVGSVGElement, LayerChartProps>(function La
       {[0, 1, 2].map((j) => (
         <polyline key={j} points={line(profile.cos.map((c) => c[j] ?? NaN), y)} fill="none" stroke={COLORS[j]} strokeWidth={j === 0 ? 3 : 2} />
       ))}
-      <g fontSize="12">
-        {['cos(axis, PC1)', 'cos(axis, PC2)', 'cos(axis, PC3)'].map((t, j) => (
-          <g key={t} transform={`translate(${m.left + j * 118}, 14)`}>
-            <line x1="0" x2="16" y1="-4" y2="-4" stroke={COLORS[j]} strokeWidth="3" />
-            <text x="20" y="0" fill="#222">{t}</text>
+      <g fontSize="13">
+        {['cos(axis, PC1)', 'cos(axis, PC2)', 'cos(axis, PC3)', '|axis| (right scale)'].map((t, j) => (
+          <g key={t} transform={`translate(${m.left + (j % 2) * 190}, ${16 + Math.floor(j / 2) * 18})`}>
+            <line x1="0" x2="18" y1="-4" y2="-4" stroke={j < 3 ? COLORS[j] : '#999'} strokeWidth={j === 0 ? 3 : 2} strokeDasharray={j === 3 ? '5 4' : undefined} />
+            <text x="24" y="0" fill="#222">{t}</text>
           </g>
         ))}
-        <g transform={`translate(${m.left + 3 * 118}, 14)`}>
-          <line x1="0" x2="16" y1="-4" y2="-4" stroke="#999" strokeWidth="2" strokeDasharray="5 4" />
-          <text x="20" y="0" fill="#222">|axis|</text>
-        </g>
       </g>
       <rect data-export="skip" x={m.left} y={m.top} width={iw} height={ih} fill="transparent" style={{ cursor: 'pointer' }} onClick={pick}>
         <title>Click to show this layer</title>

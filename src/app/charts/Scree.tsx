@@ -8,7 +8,7 @@ export interface ScreeProps {
   height?: number;
 }
 
-export const Scree = forwardRef<SVGSVGElement, ScreeProps>(function Scree({ explained, width = 420, height = 230 }, ref) {
+export const Scree = forwardRef<SVGSVGElement, ScreeProps>(function Scree({ explained, width = 400, height = 270 }, ref) {
   const m = { top: 28, right: 10, bottom: 34, left: 44 };
   const iw = width - m.left - m.right, ih = height - m.top - m.bottom;
   const max = Math.max(0.05, ...explained);
