@@ -8,6 +8,7 @@ import {
   attrFloat, attrInt, encodeModel, makeNode, makeTensor, makeValueInfo, TensorDataType,
   type NodeProto, type TensorProto,
 } from '../proto';
+import { f32ToF16Bits } from '../builder/weights';
 
 export interface ToyOptions {
   style: 'genai' | 'optimum';
@@ -28,15 +29,6 @@ function rng(seed: number): () => number {
   };
 }
 
-function f16Bits(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0];
-  const sign = (u >>> 16) & 0x8000;
-  const e = ((u >>> 23) & 0xff) - 112;
-  if (e <= 0) return sign;
-  return sign | (e << 10) | ((u >>> 13) & 0x3ff); // truncation is fine for random weights
-}
-
 export function toyDecoder(o: ToyOptions): Uint8Array {
   const { numLayers: L, hiddenSize: d } = o;
   const V = o.vocabSize ?? 16;
@@ -48,11 +40,11 @@ export function toyDecoder(o: ToyOptions): Uint8Array {
   const weight = (name: string, dims: number[], scale: number, offset = 0): string => {
     const n = dims.reduce((a, b) => a * b, 1);
     const v = new Float32Array(n).map(() => offset + scale * rand());
-    inits.push(makeTensor(name, T, dims, fp16 ? new Uint16Array(Array.from(v, f16Bits)) : v));
+    inits.push(makeTensor(name, T, dims, fp16 ? new Uint16Array(Array.from(v, f32ToF16Bits)) : v));
     return name;
   };
   const scalar = (name: string, v: number): string => {
-    inits.push(makeTensor(name, T, [], fp16 ? new Uint16Array([f16Bits(v)]) : new Float32Array([v])));
+    inits.push(makeTensor(name, T, [], fp16 ? new Uint16Array([f32ToF16Bits(v)]) : new Float32Array([v])));
     return name;
   };
   const eps = 1e-5;
