@@ -22,7 +22,7 @@ export interface LoadOptions {
   names?: string[];
   /** Turn unknown pickled classes into inert records instead of refusing (still never executes anything). */
   dataOnly?: boolean;
-  /** Also check the CRC-32 of tensor storages in .pt files (default false, as torch.load; ~1 s per 360 MB). */
+  /** Also check the CRC-32 of tensor storages in .pt files and of .npz entries (default false, as torch.load; ~1 s per 360 MB). */
   verifyChecksums?: boolean;
   /** Called after each file is read and parsed. */
   onProgress?: (p: { done: number; total: number; path: string }) => void;
