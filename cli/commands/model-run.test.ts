@@ -119,6 +119,26 @@ describe('persona-space model run', () => {
     expect(io.errs[0]).toMatch(/--experiment \(one of: layers_2:3-p0\.5\)/);
   });
 
+  it('reads a model whose weights are in model.onnx_data beside it (and picks the model by --dtype)', async () => {
+    const dir = path.join(tmp, 'model-ext');
+    expect(await main(['model', 'build', path.join(tmp, 'ck'), '--out', dir, '--style', 'optimum', '--dtype', 'fp32', '--external-data'], capture())).toBe(0);
+    expect(await main(['model', 'build', path.join(tmp, 'ck'), '--out', dir, '--style', 'optimum', '--dtype', 'q4'], capture())).toBe(0);
+    const names = (await fs.readdir(path.join(dir, 'onnx'))).sort();
+    expect(names).toEqual(['model.onnx', 'model.onnx_data', 'model_q4.onnx']);
+    const io = capture();
+    expect(await main(['model', 'run', dir, '--ids', IDS.join(','), '--dtype', 'fp32', '--json'], io)).toBe(0);
+    const r = JSON.parse(io.outs[0]);
+    expect(r.style).toBe('optimum');
+    let m = 0;
+    r.logits.flat().forEach((x: number, i: number) => (m = Math.max(m, Math.abs(x - base.logits.flat()[i]))));
+    expect(m).toBeLessThan(1e-4); // same checkpoint, the other export style
+    const q4 = capture();
+    expect(await main(['model', 'run', dir, '--ids', '1,2', '--dtype', 'q4', '--json'], q4)).toBe(0);
+    expect(JSON.parse(q4.outs[0]).model).toMatch(/model_q4\.onnx$/);
+    const both = capture();
+    expect(await main(['model', 'run', dir, '--ids', '1,2'], both)).toBe(0); // several models: model.onnx (fp32) is the default
+  });
+
   it('without --json prints a human summary', async () => {
     const io = capture();
     expect(await main(['model', 'run', modelDir, '--ids', '1,2'], io)).toBe(0);
