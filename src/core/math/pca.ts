@@ -23,8 +23,11 @@ import type { Vec } from './vector';
 export interface PcaOptions {
   /** Number of components (default 3), clamped to min(n, d). */
   components?: number;
-  /** Each component is oriented so that this vector (length d) projects non-negatively on it. */
-  orient?: Vec | null;
+  /**
+   * Each component is oriented so that this vector (length d) projects non-negatively on it. A
+   * function receives the fitted mean first (for vectors defined relative to it, like the axis).
+   */
+  orient?: Vec | null | ((mean: Float64Array) => Vec | null);
 }
 
 export interface PcaResult {
@@ -62,8 +65,6 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
   if (!Number.isInteger(n) || !Number.isInteger(d) || n < 1 || d < 1) throw new RangeError(`pca: bad shape ${n} x ${d}.`);
   if (x.length < n * d) throw new RangeError(`pca: ${x.length} values cannot hold ${n} x ${d}.`);
   const k = Math.max(0, Math.min(opts.components ?? 3, n, d));
-  const orient = opts.orient ?? null;
-  if (orient && orient.length !== d) throw new RangeError(`pca: orientation vector has length ${orient.length}, expected ${d}.`);
 
   const clock = ws.timings ? () => performance.now() : null;
   let t0 = clock?.() ?? 0;
@@ -185,6 +186,8 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
   lap('components');
 
   // Orientation.
+  const orient = typeof opts.orient === 'function' ? opts.orient(mean) : (opts.orient ?? null);
+  if (orient && orient.length !== d) throw new RangeError(`pca: orientation vector has length ${orient.length}, expected ${d}.`);
   for (let c = 0; c < k; c++) {
     const u = components.subarray(c * d, c * d + d);
     let sign = 0;

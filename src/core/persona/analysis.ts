@@ -137,10 +137,15 @@ export function pcaAtLayer(set: PersonaSet, layer: number | null = defaultLayer(
   const all = set.layer(l, opts.layerBuffer);
   const x = rowsOf(all, d, fit, set.names.length);
   const n = fit.length;
-  const mean = meanRows(x, n, d);
   const def = set.defaultAt(l);
-  const { axis, source } = axisFrom(def, mean, set, l);
-  const r = pca(x, n, d, { components: opts.components ?? 3, orient: axis }, opts.workspace);
+  // The axis needs the members' mean, which the fit computes: orient from inside it.
+  let axis: Float64Array | null = null;
+  let source: LayerPca['axisSource'] = null;
+  const orient = (mean: Float64Array) => {
+    ({ axis, source } = axisFrom(def, mean, set, l));
+    return axis;
+  };
+  const r = pca(x, n, d, { components: opts.components ?? 3, orient }, opts.workspace);
   const k = r.k;
 
   // Coordinates of every member: fit members straight from the fit, others projected.
