@@ -4,7 +4,7 @@
  * goes through the `bin` entry in a subprocess.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type CliIO } from './main';
 import { readNpy, writeNpy } from '../src/core/formats/npy';
 import { readSafetensors, writeSafetensors } from '../src/core/formats/safetensors';
+import { writePt } from '../src/core/formats/pt';
 import { hasRealData, LLAMA_L16 } from '../src/core/formats/test-data';
 import { decodeF32, f32ToBf16Bits, tensorFromF32, type RawTensor } from '../src/core/tensor';
 import { createPersonaSet } from '../src/core/persona/persona-set';
@@ -85,6 +86,13 @@ beforeAll(() => {
   writeFileSync(f('stacked.npy'), writeNpy(tensorFromF32(stacked, [N, L, D])));
   writeFileSync(f('names.txt'), names.join('\n') + '\n');
   writeFileSync(f('garbage.pt'), new Uint8Array([0x50, 0x4b, 0x03, 0x04, 1, 2, 3, 4, 5]));
+  // The official release layout: roles and traits as raw (L, d) bf16 tensors, default and axis beside them.
+  mkdirSync(f('release/role_vectors'), { recursive: true });
+  mkdirSync(f('release/trait_vectors'), { recursive: true });
+  names.forEach((n, i) => writeFileSync(f(`release/role_vectors/${n}.pt`), writePt(bf16(values[i], [L, D]))));
+  for (let t = 0; t < 3; t++) writeFileSync(f(`release/trait_vectors/trait${t}.pt`), writePt(bf16(values[(t * 5) % N].map((v) => -v), [L, D])));
+  writeFileSync(f('release/default_vector.pt'), writePt(bf16(defaultValues, [L, D])));
+  writeFileSync(f('release/assistant_axis.pt'), writePt(bf16(defaultValues, [L, D])));
 });
 
 afterAll(() => {
@@ -106,6 +114,25 @@ describe('inspect', () => {
     expect(j.names).not.toContain('role0');
     expect(j.layers).toBe(L);
     expect(j.default).toMatch(/role0/);
+  });
+});
+
+describe('the release layout', () => {
+  it('fits the roles only and projects the traits', async () => {
+    const info = await cliJson('inspect', f('release'));
+    expect(info).toMatchObject({ format: 'release', count: N + 3, layers: L, dim: D, kinds: { role: N, trait: 3 } });
+    expect(info.stored_axis).toEqual([L, D]);
+    const p = await cliJson('pca', f('release'), '--layer', '1');
+    expect(p.n).toBe(N);
+    expect(Object.keys(p.coords)).toHaveLength(N + 3);
+    const ref = pcaAtLayer(reference, 1, { components: 3 });
+    p.explained_variance_ratio.forEach((v: number, c: number) => expect(v).toBeCloseTo(ref.explainedVarianceRatio[c], 10));
+    // trait0 = -role0, projected with the roles' mean: (-x - m).u = -(x - m).u - 2 m.u
+    for (let c = 0; c < 3; c++) {
+      let mu = 0;
+      for (let j = 0; j < D; j++) mu += ref.mean[j] * ref.components[c * D + j];
+      expect(p.coords.trait0[c]).toBeCloseTo(-p.coords.role0[c] - 2 * mu, 4);
+    }
   });
 });
 
