@@ -141,9 +141,33 @@ export function buildScene(inp: SceneInput): MapScene {
 /** Draw a scene; `hovered` gets a ring. */
 export function drawScene(ctx: CanvasRenderingContext2D, s: MapScene, dpr: number, hovered: number | null, mode: '2d' | '3d'): number {
   const { x, y } = s.proj;
+  // Bucket points by emphasis tier and colour, in draw order, then fill each bucket as one path.
+  const tiers = [EMPH.dimmed, EMPH.normal, EMPH.highlighted, EMPH.selected];
+  const dense = s.order.length > 2000;
+  const buckets = new Map<number, number[]>();
+  let drawn = 0;
+  for (const i of s.order) {
+    const e = s.emphasis[i];
+    if (e === EMPH.hidden) continue;
+    drawn++;
+    const px = x[i], py = y[i];
+    if (px < -20 || py < -20 || px > s.width + 20 || py > s.height + 20) continue;
+    const key = e * 256 + s.color[i];
+    let b = buckets.get(key);
+    if (!b) buckets.set(key, (b = []));
+    b.push(i);
+  }
+  const W = Math.round(s.width * dpr), H = Math.round(s.height * dpr);
+  if (dense) {
+    // Thousands of points: write the plain ones straight into pixels (one putImageData), far
+    // cheaper than thousands of arcs; emphasised ones still get vector circles on top.
+    rasterizePoints(ctx, s, buckets, dpr, W, H);
+  }
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.fillStyle = s.background;
-  ctx.fillRect(0, 0, s.width, s.height);
+  if (!dense) {
+    ctx.fillStyle = s.background;
+    ctx.fillRect(0, 0, s.width, s.height);
+  }
   // Cross-hair through the roles' mean (the PCA origin).
   ctx.strokeStyle = '#d9d6cf';
   ctx.lineWidth = 1;
@@ -164,23 +188,8 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: MapScene, dpr: numbe
     }
   }
 
-  // Bucket points by emphasis tier and colour, in draw order, then fill each bucket as one path.
-  const tiers = [EMPH.dimmed, EMPH.normal, EMPH.highlighted, EMPH.selected];
-  const dense = s.order.length > 2000;
-  const buckets = new Map<number, number[]>();
-  let drawn = 0;
-  for (const i of s.order) {
-    const e = s.emphasis[i];
-    if (e === EMPH.hidden) continue;
-    drawn++;
-    const px = x[i], py = y[i];
-    if (px < -20 || py < -20 || px > s.width + 20 || py > s.height + 20) continue;
-    const key = e * 256 + s.color[i];
-    let b = buckets.get(key);
-    if (!b) buckets.set(key, (b = []));
-    b.push(i);
-  }
   for (const tier of tiers) {
+    if (dense && tier < EMPH.highlighted) continue;
     const r = tier >= EMPH.highlighted ? s.radius * 1.6 : s.radius;
     ctx.globalAlpha = tier === EMPH.dimmed ? 0.16 : 1;
     for (let c = 0; c < PALETTE.length; c++) {
@@ -262,4 +271,64 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: MapScene, dpr: numbe
     ctx.restore();
   }
   return drawn;
+}
+
+let raster: { img: ImageData; u32: Uint32Array; w: number; h: number } | null = null;
+
+function parseRgb(css: string): [number, number, number] {
+  const m = /rgb\((\d+),\s*(\d+),\s*(\d+)\)/.exec(css);
+  if (m) return [Number(m[1]), Number(m[2]), Number(m[3])];
+  const h = /^#([0-9a-f]{6})$/i.exec(css);
+  if (h) { const v = parseInt(h[1], 16); return [v >> 16, (v >> 8) & 255, v & 255]; }
+  return [128, 128, 128];
+}
+
+/** Opaque little-endian RGBA word of `rgb` blended over `bg` with `alpha`, scaled by `shade`. */
+function word(rgb: [number, number, number], alpha: number, bg: [number, number, number], shade = 1): number {
+  const c = (j: number) => Math.round((rgb[j] * alpha + bg[j] * (1 - alpha)) * shade);
+  return ((255 << 24) | (c(2) << 16) | (c(1) << 8) | c(0)) >>> 0;
+}
+
+/** Background plus the dimmed and normal points as hard-edged discs with a slightly darker rim. */
+function rasterizePoints(ctx: CanvasRenderingContext2D, s: MapScene, buckets: Map<number, number[]>, dpr: number, W: number, H: number): void {
+  if (!raster || raster.w !== W || raster.h !== H) {
+    const img = ctx.createImageData(W, H);
+    raster = { img, u32: new Uint32Array(img.data.buffer), w: W, h: H };
+  }
+  const { u32 } = raster;
+  const bg = parseRgb(s.background);
+  u32.fill(word(bg, 1, bg));
+  const R = s.radius * dpr;
+  const ri = Math.ceil(R);
+  const inner: number[] = [], rim: number[] = [];
+  for (let dy = -ri; dy <= ri; dy++) {
+    for (let dx = -ri; dx <= ri; dx++) {
+      const d2 = dx * dx + dy * dy;
+      if (d2 > R * R + 0.5) continue;
+      (d2 >= (R - 1) * (R - 1) && R >= 2 ? rim : inner).push(dx, dy);
+    }
+  }
+  const { x, y } = s.proj;
+  for (const tier of [EMPH.dimmed, EMPH.normal]) {
+    const alpha = tier === EMPH.dimmed ? 0.16 : 1;
+    for (let c = 0; c < PALETTE.length; c++) {
+      const b = buckets.get(tier * 256 + c);
+      if (!b) continue;
+      const rgb = parseRgb(PALETTE[c]);
+      const fill = word(rgb, alpha, bg), edge = word(rgb, alpha, bg, tier === EMPH.dimmed ? 0.95 : 0.72);
+      for (const i of b) {
+        const px = Math.round(x[i] * dpr), py = Math.round(y[i] * dpr);
+        if (px < -ri || py < -ri || px >= W + ri || py >= H + ri) continue;
+        for (let k = 0; k < inner.length; k += 2) {
+          const qx = px + inner[k], qy = py + inner[k + 1];
+          if (qx >= 0 && qy >= 0 && qx < W && qy < H) u32[qy * W + qx] = fill;
+        }
+        for (let k = 0; k < rim.length; k += 2) {
+          const qx = px + rim[k], qy = py + rim[k + 1];
+          if (qx >= 0 && qy >= 0 && qx < W && qy < H) u32[qy * W + qx] = edge;
+        }
+      }
+    }
+  }
+  ctx.putImageData(raster.img, 0, 0);
 }
