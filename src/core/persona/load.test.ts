@@ -31,6 +31,7 @@ describe('official release layout', () => {
     vf('qwen-3-32b/role_vectors/pirate.pt', writePt(member(2))),
     vf('qwen-3-32b/role_vectors/ghost.pt', writePt(member(1))),
     vf('qwen-3-32b/trait_vectors/calm.pt', writePt(member(3))),
+    vf('qwen-3-32b/trait_vectors/ghost.pt', writePt(member(4))),
     vf('qwen-3-32b/default_vector.pt', writePt(member(10))),
     vf('qwen-3-32b/assistant_axis.pt', writePt({ axis: member(-1), metadata: { note: 'x' } })),
     vf('qwen-3-32b/capping_config.pt', writePt({ vectors: { v0: { vector: bf16([d], () => 1), layer: 2 } }, experiments: [{ id: 'layers_1:2-p0.25', interventions: [{ vector: 'v0', cap: 0.5 }] }] })),
@@ -41,8 +42,9 @@ describe('official release layout', () => {
   it('loads roles then traits, the default, the stored axis and the capping config', async () => {
     const s = await loadPersonaSet(files);
     expect(s.format).toBe('release');
-    expect(s.names).toEqual(['ghost', 'pirate', 'calm']);
-    expect(s.kinds).toEqual(['role', 'role', 'trait']);
+    // A trait named like a role is told apart (the real release has nine such pairs).
+    expect(s.names).toEqual(['ghost', 'pirate', 'calm', 'ghost (trait)']);
+    expect(s.kinds).toEqual(['role', 'role', 'trait', 'trait']);
     expect(s.layers).toBe(L);
     expect(s.dim).toBe(d);
     expect(s.dtype).toBe('bfloat16');
@@ -53,30 +55,30 @@ describe('official release layout', () => {
     expect((cap.get('experiments') as PyDict[])[0].get('id')).toBe('layers_1:2-p0.25');
     // layer 2 decodes only that layer: rows are each member's [2, :]
     const x = s.layer(2);
-    expect(x.length).toBe(3 * d);
+    expect(x.length).toBe(4 * d);
     expect(Array.from(x.subarray(0, d))).toEqual(Array.from(decodeF32(member(1), 2 * d, d)));
-    expect(Array.from(x.subarray(2 * d))).toEqual(Array.from(decodeF32(member(3), 2 * d, d)));
+    expect(Array.from(x.subarray(2 * d, 3 * d))).toEqual(Array.from(decodeF32(member(3), 2 * d, d)));
     expect(Array.from(s.defaultAt(3)!)).toEqual(Array.from(decodeF32(member(10), 3 * d, d)));
     expect(() => s.layer(L)).toThrow(DataError);
     // Reusing an output buffer gives the same values.
-    const buf = new Float32Array(3 * d);
+    const buf = new Float32Array(4 * d);
     expect(s.layer(2, buf)).toBe(buf);
     expect(Array.from(buf)).toEqual(Array.from(x));
-    expect(() => s.layer(2, new Float32Array(5))).toThrow(/3 x 8 are needed/);
+    expect(() => s.layer(2, new Float32Array(5))).toThrow(/4 x 8 are needed/);
     // For writing: all members in bf16, member-major, and the default as stored.
     const all = stackMembers(s);
     expect(all.dtype).toBe('bfloat16');
-    expect(all.shape).toEqual([3, L, d]);
+    expect(all.shape).toEqual([4, L, d]);
     expect(Array.from(decodeF32(all, (2 * L + 1) * d, d))).toEqual(Array.from(decodeF32(member(3), d, d)));
     expect(defaultTensor(s)?.data).toEqual(member(10).data);
-    expect(s.byteSize).toBe(4 * L * d * 2);
+    expect(s.byteSize).toBe(5 * L * d * 2);
     expect(s.extras.skipped).toEqual([{ path: 'logo.png', reason: expect.stringContaining('not a format this tool reads') }]);
   });
 
   it('reports progress per file and honours abort', async () => {
     const seen: string[] = [];
     await loadPersonaSet(files, { onProgress: (p) => seen.push(`${p.done}/${p.total}`) });
-    expect(seen).toEqual(['1/7', '2/7', '3/7', '4/7', '5/7', '6/7', '7/7']);
+    expect(seen).toEqual(['1/8', '2/8', '3/8', '4/8', '5/8', '6/8', '7/8', '8/8']);
     const ac = new AbortController();
     const p = loadPersonaSet(files, { signal: ac.signal, onProgress: (q) => q.done === 2 && ac.abort() });
     await expect(p).rejects.toMatchObject({ code: 'aborted' });

@@ -186,9 +186,12 @@ function fromRelease(parsed: Parsed[]): Draft {
       d.extras[p.stem] = p.value;
     }
   }
+  // Nine names of the official release are both a role and a trait (ascetic, stoic, ...): the
+  // role keeps the plain name, the trait becomes "stoic (trait)", so every name stays unique.
+  const roleNames = new Set(groups.role.map((p) => p.stem));
   for (const kind of ['role', 'trait'] as const) {
     for (const p of groups[kind]) {
-      d.names.push(p.stem);
+      d.names.push(kind === 'trait' && roleNames.has(p.stem) ? `${p.stem} (trait)` : p.stem);
       d.kinds.push(kind);
       d.tensors.push(need(memberTensor(p.value, p.path), p.path, 'a vector'));
     }
