@@ -1,14 +1,19 @@
+/* eslint-disable no-restricted-imports -- one test has onnxruntime write an optimised model to a temp file; the code under test does not touch files. */
 /**
  * The acceptance proofs of instrumentation on real decoders from the model builder (attention,
  * RoPE, KV-cache inputs, MatMulNBits), both export styles and every dtype the builder writes.
  */
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseConfig, tinyConfigJson, type DecoderConfig } from '../lm/config';
 import { randomCheckpoint } from '../lm/checkpoint';
 import { referenceForward } from '../lm/reference';
 import { createSession, interventionFeeds, offFeeds, prefillFeeds, tapRow, type Ort } from '../lm/ort';
 import { instrumentDecoder } from './instrument';
+import { decodeModel } from './proto';
 import { buildInterventions } from '../lm/interventions';
 import { decodeF32 } from '../tensor';
 import { buildDecoder, type ExportStyle, type ModelDType } from './builder';
@@ -106,6 +111,23 @@ describe('instrumented builder decoders', () => {
         const logits = Float64Array.from({ length: V }, (_, k) => dot(y, head.subarray(k * d, (k + 1) * d)));
         expect(maxAbsDiff(logits, r.logits.subarray(s * V, (s + 1) * V))).toBeLessThan(1e-4);
       }
+    }
+  });
+
+  it('an ORT-optimised export (fused SimplifiedLayerNormalization, FusedMatMul, QuickGelu) is found and instrumented the same way', async () => {
+    const { cfg, c } = builtCase('optimum', 'q4');
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ps-ortopt-'));
+    try {
+      const file = path.join(dir, 'optimized.onnx');
+      await ort.InferenceSession.create(c.bytes, { graphOptimizationLevel: 'extended', optimizedModelFilePath: file, logSeverityLevel: 3 });
+      const bytes = new Uint8Array(await fs.readFile(file));
+      const ops = new Set(decodeModel(bytes).graph.node.map((n) => n.op_type));
+      expect(ops.has('SimplifiedLayerNormalization') && !ops.has('Pow')).toBe(true);
+      const h = await new Harness(ort, { ...c, label: 'ort-optimised', bytes }).open();
+      expect(h.dims).toMatchObject({ style: 'optimum', numLayers: cfg.numLayers, hiddenSize: cfg.hiddenSize });
+      await proveInstrumentation(h, IDS, { logitTol: 1e-6, tapRelTol: 1e-6 });
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
     }
   });
 
