@@ -63,12 +63,7 @@ export async function loadSource(
   const namesFile = flagString(args, namesFlag);
   if (namesFile) opts.names = await readNamesFile(namesFile);
   if (args.flags.get('data-only') === true) opts.dataOnly = true;
-  const set = await loadPersonaSetFromPath(source, opts);
-  // A stacked array whose names include "default" (what `convert` writes): that row is the default.
-  if (!set.defaultLabel && !opts.defaultNames && set.names.length > 1 && set.names.includes('default')) {
-    return loadPersonaSetFromPath(source, { ...opts, defaultNames: ['default'] });
-  }
-  return set;
+  return loadPersonaSetFromPath(source, opts);
 }
 
 export function wantsJson(args: ParsedArgs): boolean {
