@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,6 +131,15 @@ describe('instrumented builder decoders', () => {
       await fs.rm(dir, { recursive: true, force: true });
     }
   });
+
+  for (const [style, dtype] of [['genai', 'q4f16'], ['optimum', 'q4']] as const) {
+    it(`${style} ${dtype} on onnxruntime-web (WASM): the same proofs`, async () => {
+      ortWeb.env.wasm.numThreads = 1;
+      const { c, fp16 } = builtCase(style, dtype);
+      const h = await new Harness(ortWeb, c).open();
+      await proveInstrumentation(h, IDS, fp16 ? { logitTol: 1e-2, tapRelTol: 2 ** -9 } : { logitTol: 1e-6, tapRelTol: 1e-6 });
+    });
+  }
 
   it('prefillFeeds fills input_ids, attention_mask, position_ids and empty caches from the graph inputs', async () => {
     for (const dtype of ['fp32', 'q4f16'] as const) {
