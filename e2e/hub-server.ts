@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createReadStream, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 
 export type RepoType = 'model' | 'dataset';
 
@@ -50,6 +51,8 @@ export interface HubServerOptions {
   bytesPerSecond?: number;
   /** Answer 302 to a `/cdn/...` URL for resolve requests, as HF does for LFS files. */
   redirect?: boolean;
+  /** Port on 127.0.0.1 (default 0: a free one). */
+  port?: number;
 }
 
 export interface HubRequestLog {
@@ -331,7 +334,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     });
   });
   server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
     origin: `http://127.0.0.1:${port}`,
@@ -347,4 +350,35 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Serve folders by hand, e.g. to try the release buttons offline:
+ *   npx tsx e2e/hub-server.ts lu-christina/assistant-axis-vectors=/path/to/release [--model org/name=dir] [--port 5555]
+ * then open the app with `?hub=http://127.0.0.1:5555`.
+ */
+async function cli(argv: string[]): Promise<void> {
+  const root: Record<string, RepoMount> = {};
+  let port = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--port') port = Number(argv[++i]);
+    else {
+      const type: RepoType = a === '--model' ? 'model' : 'dataset';
+      const spec = a === '--model' || a === '--dataset' ? argv[++i] : a;
+      const eq = spec?.indexOf('=') ?? -1;
+      if (eq <= 0) throw new Error(`expected owner/name=dir, got ${spec}`);
+      root[spec.slice(0, eq)] = { dir: spec.slice(eq + 1), type };
+    }
+  }
+  if (Object.keys(root).length === 0) throw new Error('usage: hub-server.ts owner/name=dir [--model owner/name=dir] [--port N]');
+  const s = await startHubServer({ root, port });
+  console.log(`hub at ${s.origin} serving ${Object.entries(root).map(([r, m]) => `${m.type} ${r} <- ${m.dir}`).join(', ')}`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  cli(process.argv.slice(2)).catch((e) => {
+    console.error(String(e?.message ?? e));
+    process.exit(1);
+  });
 }
