@@ -13,7 +13,7 @@ import * as Comlink from 'comlink';
 import * as ort from 'onnxruntime-web';
 import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 import { parseConfig } from '../src/core/lm/config';
-import { LmEngine, kvCacheOutputLocations, projectPosition, unitRows, type GenerateResult, type LiveParams, type TokenEvent, type ForwardResult } from '../src/core/lm/generate';
+import { LmEngine, kvCacheOutputLocations, projectSequence, type GenerateResult, type LiveParams, type TokenEvent, type ForwardResult } from '../src/core/lm/generate';
 import { loadModelFiles, stopTokenIds, type ModelLoadProgress, type ModelSource } from '../src/core/lm/model-source';
 import { ChatTokenizer, type ChatMessage } from '../src/core/lm/tokenizer';
 import { instrumentDecoder } from '../src/core/onnx/instrument';
@@ -245,11 +245,7 @@ class ModelWorker {
       const ids = input.messages ? tokenizer.chatPrompt(input.messages, { addGenerationPrompt: false }).ids : input.ids ?? [];
       const r: ForwardResult = await engine.forward(ids, input.params ?? this.live);
       const axis = input.params?.axis ?? this.live.axis;
-      if (!r.residPost || !axis) return { ids, projections: null };
-      const L = engine.shape.numLayers;
-      const d = engine.shape.hiddenSize;
-      const unit = unitRows(axis, L, d);
-      return { ids, projections: ids.map((_, pos) => projectPosition(r.residPost!, L, r.seq, d, pos, unit)) };
+      return { ids, projections: axis ? projectSequence(r, engine.shape, axis) : null };
     } catch (e) {
       throw toWorkerError(e);
     }

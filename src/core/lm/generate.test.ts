@@ -5,7 +5,7 @@ import { buildDecoder } from '../onnx/builder';
 import { instrumentDecoder } from '../onnx/instrument';
 import { randomCheckpoint } from './checkpoint';
 import { parseConfig, tinyConfigJson, type DecoderConfig } from './config';
-import { LmEngine, projectPosition, unitRows, type TokenEvent } from './generate';
+import { LmEngine, projectPosition, projectSequence, unitRows, type TokenEvent } from './generate';
 import { buildInterventions, noInterventions } from './interventions';
 import { createSession, type Ort } from './ort';
 import { Pcg32 } from './sampling';
@@ -66,6 +66,10 @@ describe('LmEngine on an instrumented decoder (onnxruntime-node)', () => {
       expect(maxAbsDiff(res.logits![k], last)).toBeLessThan(1e-4);
       const proj = projectPosition(full.residPost!, cfg.numLayers, full.seq, cfg.hiddenSize, seq.length - 1, axis);
       expect(maxAbsDiff(res.projections[k]!, proj)).toBeLessThan(1e-4);
+      // The teacher-forced drift API gives the same numbers at every position.
+      const all = projectSequence(full, cfg, axis)!;
+      expect(all).toHaveLength(seq.length);
+      expect(maxAbsDiff(all[seq.length - 1], proj)).toBe(0);
     }
     // The interventions really act: without them the logits differ.
     const plain = await engine.forward(prompt, noInterventions(dims));

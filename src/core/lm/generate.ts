@@ -167,6 +167,18 @@ export function projectPosition(resid: Float32Array, L: number, seq: number, d: 
   return out;
 }
 
+/**
+ * Teacher-forced projections for drift: per position, per layer, resid_post . unit axis, from a
+ * `forward()` result. Null when the graph has no taps.
+ */
+export function projectSequence(r: ForwardResult, shape: Pick<DecoderShape, 'numLayers' | 'hiddenSize'>, axis: Float32Array): Float32Array[] | null {
+  if (!r.residPost) return null;
+  const { numLayers: L, hiddenSize: d } = shape;
+  if (axis.length !== L * d) throw new DataError('axis-shape', `The projection axis holds ${axis.length} numbers; this model needs ${L * d} (layers x hidden size).`);
+  const unit = unitRows(axis, L, d);
+  return Array.from({ length: r.seq }, (_, pos) => projectPosition(r.residPost!, L, r.seq, d, pos, unit));
+}
+
 function tensorToF32(t: OrtTensorLike, what: string): Float32Array {
   const data = t.data;
   if (data instanceof Float32Array) return data;
