@@ -100,6 +100,17 @@ describe('folders of per-member files', () => {
     expect(Array.from(s.defaultAt(0)!)).toEqual([7, 7, 7]);
   });
 
+  it('reads activations/<role>.pt dicts (key -> per-response vector) as one member per response', async () => {
+    const s = await loadPersonaSet([
+      vf('activations/ghost.pt', writePt({ pos_p0_q1: f32([2, 3], () => 1), pos_p0_q2: f32([2, 3], () => 2) })),
+      vf('activations/pirate.pt', writePt({ pos_p0_q1: f32([2, 3], () => 3) })),
+    ]);
+    expect(s.format).toBe('pt-folder-entries');
+    expect(s.names).toEqual(['ghost/pos_p0_q1', 'ghost/pos_p0_q2', 'pirate/pos_p0_q1']);
+    expect(s.layers).toBe(2);
+    expect(Array.from(s.layer(1))).toEqual([1, 1, 1, 2, 2, 2, 3, 3, 3]);
+  });
+
   it('names the member whose shape differs', async () => {
     const p = loadPersonaSet([
       vf('a.pt', writePt(f32([4], () => 1))),

@@ -270,6 +270,20 @@ function fromGeneric(parsed: Parsed[], opts: LoadOptions): Draft {
   // A folder of per-member files.
   const formats = new Set(data.map((p) => p.format));
   d.format = formats.size === 1 ? `${[...formats][0]}-folder` : 'folder';
+  // Files that each hold a dict of several tensors (the reference pipeline's activations/<role>.pt,
+  // key -> per-response vector) make a folder of many members, named "<file>/<key>".
+  const many = data.every((p) => isPyDict(p.value) && !memberTensor(p.value, p.path) && tensorEntries(p.value).length > 0);
+  if (many) {
+    d.format = `${d.format}-entries`;
+    for (const p of data) {
+      for (const [k, t] of tensorEntries(p.value as PyDict)) {
+        d.names.push(`${p.stem}/${k}`);
+        d.tensors.push(t);
+        d.kinds.push('vector');
+      }
+    }
+    return d;
+  }
   for (const p of data) {
     const t = memberTensor(p.value, p.path);
     if (!t) throw new DataError('no-vector', `"${p.path}" does not hold a vector (expected a tensor or a dict with a "vector" entry).`);
@@ -278,6 +292,12 @@ function fromGeneric(parsed: Parsed[], opts: LoadOptions): Draft {
     d.kinds.push(d.format === 'pt-folder' ? 'role' : 'vector');
   }
   return d;
+}
+
+function tensorEntries(d: PyDict): [string, RawTensor][] {
+  const out: [string, RawTensor][] = [];
+  for (const [k, v] of d) if (isRawTensor(v)) out.push([String(k), v]);
+  return out;
 }
 
 /** A rank-2/3 tensor that stands for N members (a bare array, or a dict/npz/safetensors with just one such array). */
