@@ -5,14 +5,17 @@
  *     h <- h + steer[L]                                   (steering; zeros = off)
  *     h <- h + relu(cap_tau[L] - h.cap_axis[L]) cap_axis[L] (capping; tau = -Infinity = off)
  *   in float32 even when the residual is float16 (Cast in, Cast out), and every consumer of the
- *   residual (the next layer, the final norm) reads the modified stream. The packed output
- *   `resid_post` [L, batch, seq, d] reports h after steering and capping at every layer.
+ *   residual (the next block, the final norm) reads the modified stream. Where the sum lives
+ *   inside a fused skip norm (genai exports), the norm is split: explicit Add, intervention, then
+ *   the same norm op fed (h', 0), which with everything off is bitwise the original. The packed
+ *   output `resid_post` [L, batch, seq, d] reports h after steering and capping at every layer.
  *
  * The new inputs are plain graph inputs fed on every run (onnxruntime-web does not expose
  * overridable initializers), so they can change between tokens without a new session. Only ops
  * that onnxruntime-web has on WASM and WebGPU are used (Split, Transpose, Add, MatMul, Sub, Relu,
- * Mul, Cast, Unsqueeze, Concat; no Max), six per layer plus the casts for a float16 residual. The weights are not copied: large initializers become external data
- * pointing into the original bytes.
+ * Mul, Cast, Unsqueeze, Concat; no Max): six per layer, plus the casts for a float16 residual and
+ * the explicit sum for a fused norm. The weights are not copied: large initializers become
+ * external data pointing into the original bytes.
  */
 import { PersonaSpaceError } from '../errors';
 import {
