@@ -24,7 +24,7 @@ test.afterAll(async () => {
   tmp?.remove();
 });
 
-test('release button: a dropped connection gives an error, the retry loads, layers work, the second visit is cached', async ({ page }) => {
+test('release button: a dropped connection gives an error, the retry loads, layers work, the second visit is cached and offline', async ({ page }) => {
   await page.goto(`/?hub=${encodeURIComponent(server.origin)}`);
   // drop every attempt at one file until the fault is lifted (outlasts the loader's own retries)
   server.addFault({ path: `${MODEL}/role_vectors/ghost.pt`, afterBytes: 5000, times: 1000 });
@@ -57,10 +57,13 @@ test('release button: a dropped connection gives an error, the retry loads, laye
   await expect(byId(page, 'cache-row')).toHaveCount(1);
   await expect(byId(page, 'cache-row')).toContainText(/Gemma 2 27B/);
   await page.reload();
+  await expect(byId(page, 'cache-row')).toHaveCount(1);
   const n = server.count();
+  await page.context().setOffline(true); // the second visit works offline
   await byId(page, `release-${MODEL}`).click();
   await expectMapPoints(page, 275);
   expect(server.count()).toBe(n);
+  await page.context().setOffline(false);
 
   await byId(page, 'cache-delete').first().click();
   await expect(byId(page, 'cache-row')).toHaveCount(0);
