@@ -88,11 +88,11 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
   const viaGram = n <= d;
   const m = viaGram ? n : d;
   if (!ws.product || ws.product.length < m * m) ws.product = new Float64Array(m * m);
-  const w = viaGram && !forceJs ? wasmGram() : null;
+  const w = forceJs ? null : wasmGram();
   let ss = 0;
   let xc: Float64Array | null = null;
   let panels: PanelLayout | null = null;
-  if (w) {
+  if (w && viaGram) {
     // Centre straight into the WebAssembly panel layout (no row-major copy is kept).
     panels = w.layout(n, d);
     const buf = panels.panels;
@@ -106,6 +106,21 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
           buf[base + j] = v;
           ss += v * v;
         }
+      }
+    }
+  } else if (w) {
+    // n > d: the scatter matrix Xc^T Xc is the Gram matrix of Xc^T, so lay Xc out transposed
+    // (row j = feature j over all n members), centring on the way.
+    panels = w.layout(d, n);
+    const buf = panels.panels;
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      const p = Math.floor(i / PANEL);
+      const base = p * panels.panelLen + (i - p * PANEL);
+      for (let j = 0; j < d; j++) {
+        const v = x[o + j] - mean[j];
+        buf[base + j * PANEL] = v;
+        ss += v * v;
       }
     }
   } else {
@@ -133,7 +148,7 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
   } else {
     const xt = new Float64Array(d * n);
     for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) xt[j * n + i] = xc![i * d + j];
-    product = gram(xt, d, n, ws.product);
+    product = gramJs(xt, d, n, ws.product);
   }
   lap('product');
   const eig = symmetricEigenTop(product, m, k);
@@ -149,7 +164,7 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
   for (let c = 0; c < real; c++) lambda[c] = eig.values[m - 1 - c];
   // Through the Gram matrix: u_c = Xc^T v_c / sqrt(lambda_c) and the coordinates are
   // sqrt(lambda_c) v_c (= Xc u_c). Through the scatter matrix the eigenvectors are the components.
-  if (panels) {
+  if (panels && viaGram) {
     for (let c = 0; c < real; c++) panels.xtv(eig.vectors.subarray(c * m, c * m + m), components.subarray(c * d, c * d + d));
   } else if (viaGram) {
     // One pass over the rows for all components (each row stays in cache across them).
@@ -174,10 +189,11 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
       const s = Math.sqrt(lambda[c]);
       for (let i = 0; i < n; i++) coords[i * k + c] = s * eig.vectors[c * m + i];
     } else {
+      // (x_i - mean) . u, from the input rows (the WebAssembly path keeps no row-major centred copy)
       for (let i = 0; i < n; i++) {
         const o = i * d;
         let s = 0;
-        for (let j = 0; j < d; j++) s += xc![o + j] * u[j];
+        for (let j = 0; j < d; j++) s += (x[o + j] - mean[j]) * u[j];
         coords[i * k + c] = s;
       }
     }
@@ -229,10 +245,6 @@ export function setPcaBackend(b: 'wasm' | 'js'): void {
   setHouseholderWasm(b === 'wasm');
 }
 
-function gram(x: Float64Array, rows: number, cols: number, out: Float64Array): Float64Array {
-  const w = forceJs ? null : wasmGram();
-  return w ? w.gram(x, rows, cols, out) : gramJs(x, rows, cols, out);
-}
 
 /** Fill row c with a unit vector orthogonal to rows 0..c-1 (Gram-Schmidt on the standard basis). */
 function completeBasis(components: Float64Array, c: number, d: number): void {
