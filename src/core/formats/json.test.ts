@@ -38,6 +38,12 @@ describe('JSON vectors', () => {
     );
   });
 
+  it('accepts the NaN and Infinity that Python\'s json module writes (not inside strings)', () => {
+    const v = readJson(enc.encode('{"NaN name": [NaN, Infinity, -Infinity, 1.5]}')) as PyDict;
+    expect(Array.from(decodeF32(v.get('NaN name') as RawTensor))).toEqual([NaN, Infinity, -Infinity, 1.5]);
+    expect(readJson(enc.encode('["a \\"NaN\\"", "b"]'))).toEqual(['a "NaN"', 'b']);
+  });
+
   it('refuses ragged arrays and invalid JSON with typed errors', () => {
     expect(() => readJson(json([[1, 2], [3]]))).toThrow(/not rectangular/);
     expect(() => readJson(enc.encode('{"a": [1, 2'))).toThrow(/not valid JSON/);

@@ -7,7 +7,7 @@ import { FormatError } from '../errors';
 import { decodeF32, numel, tensorFromF32, type RawTensor } from '../tensor';
 import { PyDict, type PyValue } from './py';
 
-/** Nested arrays of numbers -> float32 tensor, or null when the value is not a rectangular numeric array. */
+/** Nested arrays of numbers (null = NaN) -> float32 tensor, or null when the value is not a numeric array. */
 function numericArray(v: unknown): RawTensor | null {
   const shape: number[] = [];
   let x: unknown = v;
@@ -16,23 +16,27 @@ function numericArray(v: unknown): RawTensor | null {
     if (x.length === 0) break;
     x = x[0];
   }
-  if (shape.length === 0 || (shape[shape.length - 1] !== 0 && typeof x !== 'number')) return null;
+  if (shape.length === 0 || (shape[shape.length - 1] !== 0 && typeof x !== 'number' && x !== null)) return null;
   const out = new Float32Array(numel(shape));
   let k = 0;
+  let ragged = false;
   const walk = (a: unknown, depth: number): boolean => {
     if (depth === shape.length) {
       if (typeof a !== 'number' && a !== null) return false;
       out[k++] = a === null ? NaN : a;
       return true;
     }
-    if (!Array.isArray(a) || a.length !== shape[depth]) return false;
+    if (!Array.isArray(a)) return false;
+    if (a.length !== shape[depth]) {
+      ragged = true;
+      return false;
+    }
     for (const y of a) if (!walk(y, depth + 1)) return false;
     return true;
   };
-  if (!walk(v, 0)) {
-    throw new FormatError('json-ragged', `The JSON array is not rectangular: expected shape [${shape.join(', ')}] throughout.`);
-  }
-  return tensorFromF32(out, shape);
+  if (walk(v, 0)) return tensorFromF32(out, shape);
+  if (ragged) throw new FormatError('json-ragged', `The JSON array is not rectangular: expected shape [${shape.join(', ')}] throughout.`);
+  return null; // mixed content: kept as a plain list
 }
 
 function convert(v: unknown, depth: number): PyValue {
@@ -58,12 +62,46 @@ export function looksLikeJson(bytes: Uint8Array): boolean {
   return false;
 }
 
+/** Replace bare NaN / Infinity / -Infinity tokens (outside strings) with null / ±1e999. */
+function pythonSpecials(text: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      out += c;
+      if (c === '\\') out += text[++i] ?? '';
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+      out += c;
+    } else if (text.startsWith('NaN', i)) {
+      out += 'null';
+      i += 2;
+    } else if (text.startsWith('-Infinity', i)) {
+      out += '-1e999';
+      i += 8;
+    } else if (text.startsWith('Infinity', i)) {
+      out += '1e999';
+      i += 7;
+    } else out += c;
+  }
+  return out;
+}
+
 export function readJson(bytes: Uint8Array): PyValue {
   let parsed: unknown;
   try {
     let text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    parsed = JSON.parse(text);
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      // Python's json module writes NaN and Infinity, which JSON.parse refuses; accept them.
+      const fixed = pythonSpecials(text);
+      if (fixed === text) throw e;
+      parsed = JSON.parse(fixed);
+    }
   } catch (e) {
     throw new FormatError('json-invalid', `The JSON file is not valid JSON (${e instanceof Error ? e.message : String(e)}).`);
   }
