@@ -143,6 +143,24 @@ test('screenshots of the main views: map, 3D, ranking, compare', async () => {
   await expectMapPoints(page, 275);
 });
 
+test('PNG and SVG of each chart and the JSON export download as valid files', async () => {
+  for (const chart of ['map', 'scree', 'compare']) {
+    const png = await catchDownload(page, () => byId(page, `export-png-${chart}`).click());
+    expect(png.download.suggestedFilename()).toMatch(/\.png$/);
+    expect([...png.bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect(png.bytes.length).toBeGreaterThan(2000);
+    const svg = await catchDownload(page, () => byId(page, `export-svg-${chart}`).click());
+    expect(svg.download.suggestedFilename()).toMatch(/\.svg$/);
+    expect(svg.text).toMatch(/<svg[\s>]/);
+    expect(svg.text).toMatch(/<\/svg>\s*$/);
+  }
+  const svgMap = await catchDownload(page, () => byId(page, 'export-svg-map').click());
+  expect((svgMap.text.match(/<circle/g) ?? []).length).toBeGreaterThanOrEqual(275);
+  const json = await catchDownload(page, () => byId(page, 'export-json').click());
+  const parsed = JSON.parse(json.text);
+  expect(JSON.stringify(parsed)).toContain('"ghost"');
+});
+
 test('a hostile .pt (pickle calling os.system) shows an error and leaves the loaded set intact', async () => {
   await byId(page, 'file-input').setInputFiles([{ name: 'evil.pt', mimeType: 'application/octet-stream', buffer: Buffer.from(hostilePt()) }]);
   await expect(byId(page, 'load-error')).toBeVisible();
