@@ -57,6 +57,10 @@ export function App() {
   const search = useMemo(() => (a ? new NameSearch(a.names) : null), [a]);
   const matches = useMemo(() => (search && s.search.trim() ? search.match(s.search) : []), [search, s.search]);
 
+  useEffect(() => {
+    document.title = s.setA ? `${s.setA.label} · persona-space` : 'persona-space';
+  }, [s.setA]);
+
   // A share link in the address: load its source and restore its view.
   useEffect(() => {
     if (location.hash.length > 1) void useStore.getState().applyShareHash(location.hash);
@@ -173,7 +177,7 @@ export function App() {
                 {hoveredOk !== null && hoverAt && <HoverCard a={a} i={hoveredOk} at={hoverAt} width={mapBoxRef.current?.clientWidth ?? 800} />}
                 {s.analysing && <div className="map-busy">computing layer {s.layer}…</div>}
               </div>
-              <Legend color={s.color} hasAxis={a.defaultCoords !== null} />
+              <Legend color={s.color} hasAxis={a.axisNorm !== null} />
               {s.analysisError && <p className="error" role="alert">{s.analysisError}</p>}
             </ChartFrame>
           ) : (
@@ -202,7 +206,7 @@ export function App() {
               </section>
             )}
             <section className="panel grow">
-              <h2>Roles along the axis</h2>
+              <h2>{a.kinds.every((k) => k === 'role') ? 'Roles' : 'Members'} along the {a.axisNorm !== null ? 'axis' : 'PC1'}</h2>
               <AxisRanking a={a} filter={s.rankFilter} onFilter={s.setRankFilter} selection={s.selection} onToggle={s.toggleSelected}
                 onHover={(i) => { s.setHovered(i); setHoverAt(null); }} />
             </section>

@@ -98,7 +98,7 @@ export function buildScene(inp: SceneInput): MapScene {
 
   const texts: SceneText[] = [];
   const ev = (j: number) => (a.explained[j - 1] !== undefined ? ` (${formatPercent(a.explained[j - 1])})` : '');
-  const hasAxis = a.defaultCoords !== null;
+  const hasAxis = a.axisNorm !== null;
   if (proj.defaultPt) {
     // Above the star (below it near the top edge), clear of the arrow that comes in from the side.
     const dl = defaultLabelBox(proj.defaultPt, radius, inp.measure(inp.defaultLabel, true), lh, W);

@@ -25,7 +25,7 @@ export function AxisRanking({ a, filter, onFilter, selection, onToggle, onHover 
   const viewH = 420;
   const first = windowed ? Math.max(0, Math.floor(scroll / ROW_H) - 10) : 0;
   const last = windowed ? Math.min(rows.length, first + Math.ceil(viewH / ROW_H) + 20) : rows.length;
-  const label = a.defaultCoords ? 'projection on the axis' : 'PC1 (no default)';
+  const label = a.axisNorm !== null ? 'projection on the axis' : 'PC1 (no default, no axis)';
   const ends = 5;
   const top = order.slice(0, ends), bottom = order.slice(-ends).reverse();
   return (

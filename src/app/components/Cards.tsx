@@ -12,7 +12,7 @@ function CardBody({ a, i }: { a: LayerAnalysis; i: number }) {
         {coords.map((c, j) => (
           <div key={j}><dt>PC{j + 1}</dt><dd>{formatCoord(c)}</dd></div>
         ))}
-        <div><dt>{a.defaultCoords ? 'axis' : 'PC1'}</dt><dd>{formatCoord(a.projection[i])}</dd></div>
+        <div><dt>{a.axisNorm !== null ? 'axis' : 'PC1'}</dt><dd>{formatCoord(a.projection[i])}</dd></div>
         <div><dt>rank</dt><dd>{a.rank[i]} / {n}</dd></div>
       </dl>
     </>

@@ -7,7 +7,7 @@ export function ViewControls() {
   const pcy = useStore((s) => s.pcy);
   const mode = useStore((s) => s.mode);
   const color = useStore((s) => s.color);
-  const hasAxis = useStore((s) => s.analysis?.defaultCoords != null);
+  const hasAxis = useStore((s) => s.analysis != null && s.analysis.axisNorm !== null);
   const setPc = useStore((s) => s.setPc);
   const setMode = useStore((s) => s.setMode);
   const setColor = useStore((s) => s.setColor);
@@ -34,7 +34,7 @@ export function ViewControls() {
       <label className="field inline">
         colour
         <select data-testid="color-select" value={color} onChange={(e) => setColor(e.target.value as typeof color)}>
-          <option value="axis">{hasAxis ? 'projection on the Assistant Axis' : 'PC1 (no default: no axis)'}</option>
+          <option value="axis">{hasAxis ? 'Assistant Axis projection' : 'PC1 (no axis: no default)'}</option>
           {pcs.map((p) => <option key={p} value={`pc${p}`}>PC{p}</option>)}
         </select>
       </label>
