@@ -133,7 +133,7 @@ function asIntList(v: PyValue | undefined, what: string): number[] {
 }
 
 /** torch._utils._rebuild_tensor_v2 and friends: a checked view of a storage, copied only when strided. */
-export function rebuildTensor(storage: PyValue | undefined, offsetV: PyValue, sizeV: PyValue, strideV: PyValue, ctx: Ctx): RawTensor {
+function rebuildTensor(storage: PyValue | undefined, offsetV: PyValue, sizeV: PyValue, strideV: PyValue, ctx: Ctx): RawTensor {
   if (!(storage instanceof TorchStorage)) throw bad('A tensor in the pickle is not backed by a storage of the archive.');
   const offset = asInt(offsetV, 'a tensor offset');
   const shape = asIntList(sizeV, 'a tensor size');
