@@ -101,6 +101,15 @@ test('the model worker loads from the hub scheme, streams taps, takes steering m
   expect(baseline.projections[0]).toHaveLength(L);
   expect(baseline.decodeTokensPerSecond).toBeGreaterThanOrEqual(0);
 
+  // Teacher forcing over prompt + reply (the drift API) reproduces the streamed taps: token k was
+  // chosen by the pass at position prompt_len - 1 + k.
+  const promptIds: number[] = (await page.evaluate((m) => (window as any).runtime.chatPrompt(m), messages)).ids;
+  const tf: number[][] = await page.evaluate(([ids, a]) => (window as any).runtime.forward(ids, a), [[...promptIds, ...baseline.ids], axis] as const);
+  expect(tf).toHaveLength(promptIds.length + baseline.ids.length);
+  for (let k = 0; k < baseline.ids.length; k++) {
+    tf[promptIds.length - 1 + k].forEach((p, l) => expect(p).toBeCloseTo(baseline.projections[k][l], 3));
+  }
+
   // 2. Same generation, long; after the first events, steering is switched on from the page, then interrupted.
   await page.evaluate(([m, a]) => (window as any).runtime.start({ messages: m, maxNewTokens: 1500, stopIds: [], params: { axis: a } }), [messages, axis] as const);
   await waitForEvents(page, 2);

@@ -52,6 +52,12 @@ const api = {
   setParams: (p: PlainParams) => client.setParams(toLive(p)),
   interrupt: () => client.interrupt(),
   crossOriginIsolated: () => self.crossOriginIsolated,
+  chatPrompt: (messages: { role: 'system' | 'user' | 'assistant'; content: string }[]) => client.chatPrompt(messages),
+  /** Teacher-forced projections at every position of `ids` (drift). */
+  async forward(ids: number[], axis: number[]): Promise<number[][] | null> {
+    const r = await client.forward({ ids, params: { axis: Float32Array.from(axis) } });
+    return r.projections ? r.projections.map((p) => Array.from(p)) : null;
+  },
 };
 
 (window as unknown as { runtime: typeof api }).runtime = api;
