@@ -178,6 +178,7 @@ export function App() {
                 {s.analysing && <div className="map-busy">computing layer {s.layer}…</div>}
               </div>
               <Legend color={s.color} hasAxis={a.axisNorm !== null} />
+              <div className="muted small-text keys">Keys on the map: arrows {s.mode === '3d' ? 'rotate' : 'pan'} · + / − zoom · 0 resets · Esc unpins · Ctrl+Z undoes a selection change</div>
               {s.analysisError && <p className="error" role="alert">{s.analysisError}</p>}
             </ChartFrame>
           ) : (

@@ -173,7 +173,11 @@ export const useStore = create<Store>()((set, get) => {
   }
 
   async function installB(info: SetInfo) {
-    set({ setB: info, compareLayerB: info.layers === null ? 0 : Math.floor(info.layers / 2) });
+    // Same relative depth as the layer shown for A (models differ in depth), else B's middle layer.
+    const a = get().setA;
+    let lb = info.layers === null ? 0 : Math.floor(info.layers / 2);
+    if (info.layers !== null && a && a.layers !== null && a.layers > 1) lb = Math.round((get().layer / (a.layers - 1)) * (info.layers - 1));
+    set({ setB: info, compareLayerB: lb });
     await runCompare();
   }
 
