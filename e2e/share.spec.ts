@@ -66,6 +66,25 @@ test('a hub folder URL loads; the share link restores layer, components, colour,
   await page.close();
 });
 
+test('an hf:// folder path resolves against ?hub=; a connection dropped once is resumed silently (Range 206)', async ({ page }) => {
+  server.addFault({ path: 'vectors/ghost.pt', afterBytes: 4000 });
+  const n0 = server.requests.length;
+  await page.goto(`/?hub=${encodeURIComponent(server.origin)}`);
+  await byId(page, 'url-input').fill(`hf://datasets/${REPO}/vectors`);
+  await byId(page, 'url-load').click();
+  await expectMapPoints(page, 275);
+  await expect(byId(page, 'load-error')).toHaveCount(0);
+  const ghost = server.requests.slice(n0).filter((r) => r.path.endsWith('/vectors/ghost.pt'));
+  expect(ghost[0]).toMatchObject({ status: 200, fault: 'drop after 4000' });
+  // Chromium's HTTP cache may split the resumed range into a validation request and the rest;
+  // either way nothing before byte 4000 is fetched again.
+  expect(ghost.length).toBeGreaterThan(1);
+  for (const r of ghost.slice(1)) {
+    expect(r.status).toBe(206);
+    expect(r.range).toMatch(/^bytes=4000-/);
+  }
+});
+
 test('a file URL that does not exist shows a not-found sentence next to the URL field', async ({ page }) => {
   await page.goto(`/?hub=${encodeURIComponent(server.origin)}`);
   await byId(page, 'url-input').fill(`${server.origin}/datasets/${REPO}/resolve/main/vectors/nobody.pt`);
