@@ -144,6 +144,7 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: MapScene, dpr: numbe
   // Bucket points by emphasis tier and colour, in draw order, then fill each bucket as one path.
   const tiers = [EMPH.dimmed, EMPH.normal, EMPH.highlighted, EMPH.selected];
   const dense = s.order.length > 2000;
+  const depthScale = mode === '3d' ? (0.3 * s.proj.baseScale) / (Math.min(s.width, s.height) / 2) : 0;
   const buckets = new Map<number, number[]>();
   let drawn = 0;
   for (const i of s.order) {
@@ -197,8 +198,10 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: MapScene, dpr: numbe
       if (!b) continue;
       ctx.beginPath();
       for (const i of b) {
-        ctx.moveTo(x[i] + r, y[i]);
-        ctx.arc(x[i], y[i], r, 0, Math.PI * 2);
+        // In 3D nearer points are drawn a little larger (a depth cue).
+        const ri = depthScale ? r * Math.max(0.6, Math.min(1.5, 1 + s.proj.z[i] * depthScale)) : r;
+        ctx.moveTo(x[i] + ri, y[i]);
+        ctx.arc(x[i], y[i], ri, 0, Math.PI * 2);
       }
       ctx.fillStyle = PALETTE[c];
       ctx.fill();

@@ -84,12 +84,17 @@ export function projectPoints(p: ProjectionInput): Projected {
   const k3 = Math.min(3, p.k);
   const c3 = (row: ArrayLike<number>, off: number): [number, number, number] =>
     [row[off], k3 > 1 ? row[off + 1] : 0, k3 > 2 ? row[off + 2] : 0];
-  let r = 0;
+  // Fit the bulk, not the farthest outlier: a sphere of 1.3 x the 95th-percentile distance (never
+  // more than the farthest point); zooming out shows any point left outside.
+  const dist: number[] = [];
+  let far = 0;
   for (let i = 0; i < n; i++) {
     const [a, b, c] = c3(p.coords, i * p.k);
     const d = Math.hypot(a, b, c);
-    if (Number.isFinite(d) && d > r) r = d;
+    if (Number.isFinite(d)) { dist.push(d); if (d > far) far = d; }
   }
+  dist.sort((u, v) => u - v);
+  let r = dist.length ? Math.min(far, 1.3 * dist[Math.floor(0.95 * (dist.length - 1))]) : 1;
   if (p.defaultCoords) r = Math.max(r, Math.hypot(...c3(p.defaultCoords, 0)));
   const s = (Math.min(W, H) / 2 - pad) / Math.max(r, 1e-12);
   const toScreen = (a: number, b: number, c: number): [number, number, number] => {
