@@ -209,7 +209,7 @@ export function App() {
             <section className="panel grow">
               <h2>{a.kinds.every((k) => k === 'role') ? 'Roles' : 'Members'} along the {a.axisNorm !== null ? 'axis' : 'PC1'}</h2>
               <AxisRanking a={a} filter={s.rankFilter} onFilter={s.setRankFilter} selection={s.selection} onToggle={s.toggleSelected}
-                onHover={(i) => { s.setHovered(i); setHoverAt(null); }} />
+                onHover={(i) => { s.setHovered(i); setHoverAt(i === null ? null : mapRef.current?.pointPosition(i) ?? null); }} />
             </section>
           </aside>
         )}

@@ -31,6 +31,8 @@ export interface PersonaMapProps {
 export interface PersonaMapHandle {
   toPng(): Promise<Blob | null>;
   toSvg(): string;
+  /** Where point i is drawn (CSS pixels in the map box), or null when it is hidden or off the map. */
+  pointPosition(i: number): { x: number; y: number } | null;
 }
 
 export function colorValues(a: LayerAnalysis, color: string): Float32Array {
@@ -283,6 +285,12 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
       else resolve(null);
     }),
     toSvg: () => sceneToSvg(sceneRef.current ?? makeScene()),
+    pointPosition: (i: number) => {
+      const sc = sceneRef.current;
+      if (!sc || i < 0 || i >= sc.emphasis.length || sc.emphasis[i] === EMPH.hidden) return null;
+      const x = sc.proj.x[i], y = sc.proj.y[i];
+      return x >= 0 && y >= 0 && x <= sc.width && y <= sc.height ? { x, y } : null;
+    },
   }), [draw, makeScene]);
 
   const highlighted = emphasis.reduce((c, e) => c + (e >= EMPH.highlighted ? 1 : 0), 0);
