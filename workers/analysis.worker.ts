@@ -79,7 +79,10 @@ async function finish(slot: Slot, ac: AbortController, files: VirtualFile[], opt
 
 function install(slot: Slot, set: PersonaSet, label: string, sourceUrl: string | null): SetInfo {
   const info = setInfo(`${slot}${++generation}`, set, label, sourceUrl);
-  held.set(slot, { info, set, analyses: new Map() });
+  // Analyse the first layer before the swap: a set that cannot be mapped (too few vectors, NaN)
+  // fails here and the set loaded before stays in place.
+  const first = analyzeLayer(info.id, set, defaultLayer(set), 10);
+  held.set(slot, { info, set, analyses: new Map([[first.layer, first]]) });
   return info;
 }
 

@@ -136,19 +136,20 @@ export const useStore = create<Store>()((set, get) => {
       return;
     }
     set({ [key]: idleLoad } as Partial<AppState>);
-    if (slot === 'A') await installA(r.value);
+    if (slot === 'A') await installA(r.value, origin);
     else await installB(r.value);
     void get().refreshCache();
   }
 
-  async function installA(info: SetInfo) {
+  async function installA(info: SetInfo, origin: LoadOrigin = 'files') {
     const pending = get().pendingView;
     const layers = info.layers;
     let layer = layers === null ? 0 : Math.floor(layers / 2);
     if (pending?.layer != null && layers !== null && pending.layer < layers) layer = pending.layer;
     const r = await worker().analyze('A', layer);
     if (!r.ok) {
-      set({ loadA: { ...idleLoad, error: { origin: 'files', message: r.error.message } } });
+      // The set loaded but cannot be analysed (for example fewer than two vectors): say so where the person acted.
+      set({ loadA: { ...idleLoad, error: { origin, message: r.error.message } } });
       return;
     }
     const a = r.value;
