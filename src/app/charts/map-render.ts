@@ -91,6 +91,15 @@ export function buildScene(inp: SceneInput): MapScene {
     obstacles.push({ x: proj.defaultPt.x - radius * 3.5, y: proj.defaultPt.y - radius * 3.5, width: radius * 7, height: radius * 7 });
     obstacles.push(defaultLabelBox(proj.defaultPt, radius, inp.measure(inp.defaultLabel, true), lh, W));
   }
+  // Keep the Assistant Axis arrow readable: labels avoid a thin band along it.
+  if (proj.defaultPt) {
+    const { x: ox, y: oy } = proj.origin, { x: dx, y: dy } = proj.defaultPt;
+    const len = Math.hypot(dx - ox, dy - oy);
+    for (let t = 0; t <= len; t += 10) {
+      const f = len ? t / len : 0;
+      obstacles.push({ x: ox + (dx - ox) * f - 3, y: oy + (dy - oy) * f - 3, width: 6, height: 6 });
+    }
+  }
   // Keep the edges free for the axis titles.
   obstacles.push({ x: 0, y: H - fs * 2.4, width: W, height: fs * 2.4 }, { x: 0, y: 0, width: fs * 2.2, height: H });
   const placed = placeLabels(cands, { bounds: { width: W, height: H }, gap: radius + 3, obstacles, maxLabels: 160 });
