@@ -12,6 +12,7 @@
  *     (target >= 1.0).
  * Decode tokens/s comes two ways: the loop's own timer (steps after the first), and for every
  * runner alike as (N - 1) / (t(N new tokens) - t(1 new token)), which is what transformers allows.
+ * Each also per CPU second of this process (steadier when other work shares the cores).
  * Also prefill tokens/s and peak RSS. Greedy; stop tokens off so every run makes N tokens.
  * Options: --quick (4 layers), --layers N, --prompt 32, --new 32, --repeats 3, --threads 1, --style optimum|genai.
  */
@@ -46,6 +47,10 @@ const line = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench:
 let peakRss = 0;
 const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
 const sampler = setInterval(sampleRss, 50);
+const cpuMs = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
 
 const configJson = {
   architectures: ['Qwen3ForCausalLM'],
@@ -76,7 +81,7 @@ async function main() {
   const built = buildDecoder(randomCheckpoint(cfg, { seed: 1 }), { style: STYLE, dtype: 'q4' });
   const buildS = (performance.now() - t0) / 1000;
   sampleRss();
-  line({ stage: 'build', layers: LAYERS, style: STYLE, dtype: 'q4', model_mb: mb(built.onnx.byteLength), build_s: +buildS.toFixed(1), node: process.version, cpus: os.cpus().length, threads: THREADS, loadavg: os.loadavg()[0] });
+  line({ stage: 'build', layers: LAYERS, cpu_s: +(cpuMs() / 1000).toFixed(1), style: STYLE, dtype: 'q4', model_mb: mb(built.onnx.byteLength), build_s: +buildS.toFixed(1), node: process.version, cpus: os.cpus().length, threads: THREADS, loadavg: os.loadavg()[0] });
 
   const rng = new Pcg32(7);
   const prompt = Array.from({ length: PROMPT }, () => 1000 + Math.floor(rng.float() * 100000));
@@ -87,25 +92,34 @@ async function main() {
     await gen(2); // warm-up (first-run allocations)
     const tN: number[] = [];
     const t1: number[] = [];
+    const cN: number[] = [];
+    const c1: number[] = [];
     const loopDecode: number[] = [];
     const loopPrefill: number[] = [];
     let ids: number[] = [];
     for (let r = 0; r < REPEATS; r++) {
       let s = performance.now();
+      let c = cpuMs();
       const a = await gen(1);
       t1.push(performance.now() - s);
+      c1.push(cpuMs() - c);
       if (a.loopPrefillTps) loopPrefill.push(a.loopPrefillTps);
       s = performance.now();
+      c = cpuMs();
       const b = await gen(NEW);
       tN.push(performance.now() - s);
+      cN.push(cpuMs() - c);
       if (b.loopDecodeTps) loopDecode.push(b.loopDecodeTps);
       ids = b.ids;
       sampleRss();
     }
     const decodeTps = ((NEW - 1) * 1000) / (median(tN) - median(t1));
+    // Per CPU second (all threads of this process): steadier than wall time on a shared machine.
+    const decodeTpcs = ((NEW - 1) * 1000) / (median(cN) - median(c1));
     const res = {
       runner: name,
-      decode_tokens_per_s: +decodeTps.toFixed(2),
+      decode_tokens_per_s: +decodeTps.toFixed(3),
+      decode_tokens_per_cpu_s: +decodeTpcs.toFixed(3),
       loop_decode_tokens_per_s: loopDecode.length ? +median(loopDecode).toFixed(2) : null,
       prefill_tokens_per_s: loopPrefill.length ? +median(loopPrefill).toFixed(2) : +((PROMPT * 1000) / median(t1)).toFixed(2),
       ms_1_token: +median(t1).toFixed(1),
@@ -191,10 +205,12 @@ async function main() {
     decode_tps_plain: plain.decode_tokens_per_s,
     decode_tps_instrumented: instrumented.decode_tokens_per_s,
     ratio_instrumented_vs_plain: +(instrumented.decode_tokens_per_s / plain.decode_tokens_per_s).toFixed(3),
+    ratio_instrumented_vs_plain_cpu: +(instrumented.decode_tokens_per_cpu_s / plain.decode_tokens_per_cpu_s).toFixed(3),
     ratio_instrumented_vs_plain_loop_timer: plain.loop_decode_tokens_per_s && instrumented.loop_decode_tokens_per_s ? +(instrumented.loop_decode_tokens_per_s / plain.loop_decode_tokens_per_s).toFixed(3) : null,
     decode_tps_transformers: tf?.decode_tokens_per_s ?? null,
     ratio_ours_vs_transformers: tf ? +(plain.decode_tokens_per_s / tf.decode_tokens_per_s).toFixed(3) : null,
     ratio_ours_instrumented_vs_transformers: tf ? +(instrumented.decode_tokens_per_s / tf.decode_tokens_per_s).toFixed(3) : null,
+    ratio_ours_vs_transformers_cpu: tf ? +(plain.decode_tokens_per_cpu_s / tf.decode_tokens_per_cpu_s).toFixed(3) : null,
     prefill_tps_plain: plain.prefill_tokens_per_s,
     prefill_tps_instrumented: instrumented.prefill_tokens_per_s,
     peak_rss_mb: mb(Math.max(peakRss, process.resourceUsage().maxRSS * 1024)),

