@@ -24,12 +24,25 @@ export const CompareScatter = forwardRef<SVGSVGElement, CompareScatterProps>(fun
   const x = (v: number) => m.left + ((v - xa) / (xb - xa)) * iw;
   const y = (v: number) => m.top + ih - ((v - ya) / (yb - ya)) * ih;
   const r = result.names.length > 1000 ? 1.8 : 3.5;
+  // Least-squares line of B on A, as a guide for the eye.
+  const n = result.pc1A.length;
+  const ma = result.pc1A.reduce((s, v) => s + v, 0) / (n || 1), mb = result.pc1B.reduce((s, v) => s + v, 0) / (n || 1);
+  let sab = 0, saa = 0;
+  for (let i = 0; i < n; i++) { sab += (result.pc1A[i] - ma) * (result.pc1B[i] - mb); saa += (result.pc1A[i] - ma) ** 2; }
+  const slope = saa > 0 ? sab / saa : 0;
+  const fit = (v: number) => mb + slope * (v - ma);
   return (
     <svg ref={ref} viewBox={`0 0 ${width} ${height}`} width="100%" role="img" aria-label="PC1 of set A against PC1 of set B" fontFamily="system-ui, sans-serif">
       <rect width={width} height={height} fill="#ffffff" />
       <rect x={m.left} y={m.top} width={iw} height={ih} fill="none" stroke="#ccc" />
       {xa < 0 && xb > 0 && <line x1={x(0)} x2={x(0)} y1={m.top} y2={m.top + ih} stroke="#e4e1da" />}
       {ya < 0 && yb > 0 && <line x1={m.left} x2={m.left + iw} y1={y(0)} y2={y(0)} stroke="#e4e1da" />}
+      {n >= 3 && (
+        <>
+          <clipPath id="compare-clip"><rect x={m.left} y={m.top} width={iw} height={ih} /></clipPath>
+          <line x1={x(xa)} y1={y(fit(xa))} x2={x(xb)} y2={y(fit(xb))} stroke="#c26b00" strokeWidth="1.5" strokeDasharray="6 4" clipPath="url(#compare-clip)" />
+        </>
+      )}
       {result.names.map((name, i) => (
         <circle key={name} cx={x(result.pc1A[i])} cy={y(result.pc1B[i])} r={r} fill="#4b2a85" fillOpacity="0.6">
           <title>{`${name}: A ${result.pc1A[i].toFixed(3)}, B ${result.pc1B[i].toFixed(3)}`}</title>
