@@ -12,7 +12,7 @@ export interface CompareScatterProps {
 }
 
 export const CompareScatter = forwardRef<SVGSVGElement, CompareScatterProps>(function CompareScatter({ result, labelA, labelB, width = 460, height = 360 }, ref) {
-  const m = { top: 34, right: 16, bottom: 46, left: 56 };
+  const m = { top: 34, right: 16, bottom: 50, left: 74 };
   const iw = width - m.left - m.right, ih = height - m.top - m.bottom;
   const ext = (v: number[]) => {
     let lo = Math.min(...v), hi = Math.max(...v);
@@ -37,6 +37,12 @@ export const CompareScatter = forwardRef<SVGSVGElement, CompareScatterProps>(fun
       <rect x={m.left} y={m.top} width={iw} height={ih} fill="none" stroke="#ccc" />
       {xa < 0 && xb > 0 && <line x1={x(0)} x2={x(0)} y1={m.top} y2={m.top + ih} stroke="#e4e1da" />}
       {ya < 0 && yb > 0 && <line x1={m.left} x2={m.left + iw} y1={y(0)} y2={y(0)} stroke="#e4e1da" />}
+      {[xa + (xb - xa) * 0.05, (xa + xb) / 2, xb - (xb - xa) * 0.05].map((v) => (
+        <text key={`x${v}`} x={x(v)} y={m.top + ih + 16} fontSize="12" textAnchor="middle" fill="#555">{v.toFixed(2)}</text>
+      ))}
+      {[ya + (yb - ya) * 0.05, (ya + yb) / 2, yb - (yb - ya) * 0.05].map((v) => (
+        <text key={`y${v}`} x={m.left - 5} y={y(v) + 4} fontSize="12" textAnchor="end" fill="#555">{v.toFixed(2)}</text>
+      ))}
       {n >= 3 && (
         <>
           <clipPath id="compare-clip"><rect x={m.left} y={m.top} width={iw} height={ih} /></clipPath>
@@ -48,8 +54,8 @@ export const CompareScatter = forwardRef<SVGSVGElement, CompareScatterProps>(fun
           <title>{`${name}: A ${result.pc1A[i].toFixed(3)}, B ${result.pc1B[i].toFixed(3)}`}</title>
         </circle>
       ))}
-      <text x={m.left + iw / 2} y={height - 10} fontSize="13" textAnchor="middle" fill="#222">{`PC1 of A: ${labelA}`}</text>
-      <text x={14} y={m.top + ih / 2} fontSize="13" textAnchor="middle" fill="#222" transform={`rotate(-90 14 ${m.top + ih / 2})`}>{`PC1 of B: ${labelB}`}</text>
+      <text x={m.left + iw / 2} y={height - 8} fontSize="13" textAnchor="middle" fill="#222">{`PC1 of A: ${labelA}`}</text>
+      <text x={16} y={m.top + ih / 2} fontSize="13" textAnchor="middle" fill="#222" transform={`rotate(-90 16 ${m.top + ih / 2})`}>{`PC1 of B: ${labelB}`}</text>
       <text x={m.left} y={20} fontSize="14" fill="#111" fontWeight="bold">{`Pearson ${result.pearson.toFixed(3)} · Spearman ${result.spearman.toFixed(3)} · ${result.nCommon} shared`}</text>
     </svg>
   );
