@@ -29,7 +29,7 @@ export function AxisRanking({ a, filter, onFilter, selection, onToggle, onHover 
   const ends = 5;
   const top = order.slice(0, ends), bottom = order.slice(-ends).reverse();
   return (
-    <div className="ranking">
+    <div className="ranking" data-testid="axis-ranking">
       <div className="ends">
         <div><span className="end-title assistant">Assistant end</span> {top.map((i) => a.names[i]).join(', ')}</div>
         <div><span className="end-title roleplay">Role-play end</span> {bottom.map((i) => a.names[i]).join(', ')}</div>
@@ -38,7 +38,7 @@ export function AxisRanking({ a, filter, onFilter, selection, onToggle, onHover 
       <input id="axis-filter" type="search" data-testid="axis-filter" placeholder={`Filter ${a.names.length.toLocaleString('en-US')} names…`} value={filter} onChange={(e) => onFilter(e.target.value)} />
       <div className="muted small-text">{rows.length.toLocaleString('en-US')} of {a.names.length.toLocaleString('en-US')} · ranked by {label} · 1 = most Assistant-like</div>
       <div ref={boxRef} className="rank-scroll" onScroll={(e) => windowed && setScroll(e.currentTarget.scrollTop)}>
-        <ol data-testid="axis-ranking" className="rank-list" style={windowed ? { height: rows.length * ROW_H, position: 'relative' } : undefined}>
+        <ol className="rank-list" aria-label="Ranked by projection on the axis" style={windowed ? { height: rows.length * ROW_H, position: 'relative' } : undefined}>
           {rows.slice(first, last).map((i, r) => (
             <li key={i} data-testid="axis-rank-row" className={`rank-row ${sel.has(a.names[i]) ? 'selected' : ''}`}
               style={windowed ? { position: 'absolute', top: (first + r) * ROW_H, left: 0, right: 0 } : undefined}
