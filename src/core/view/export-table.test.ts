@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { buildCsv, buildJson, csvField, formatNumber, parseCsv } from './export-table';
+import { format3, formatBytes, formatPercent, formatProgress } from './format';
 import { rankByProjection, type LayerAnalysis } from './types';
 
 function analysis(names: string[], k = 3, withDefault = true): LayerAnalysis {
@@ -60,5 +61,15 @@ describe('JSON export', () => {
     expect(Math.fround(j.members[1].coords[0])).toBe(a.coords[3]);
     expect(j.default?.coords).toEqual([5, -1, 0.25]);
     expect(j.explained_variance_ratio[0]).toBe(0.27583);
+  });
+});
+
+describe('number formats', () => {
+  it('writes the scree, cos and progress texts the page shows', () => {
+    expect(formatPercent(0.27583)).toBe('27.6 %');
+    expect(format3(0.81781)).toBe('0.818');
+    expect(formatProgress(3, 276, 2_500_000)).toBe('3/276 files · 2.5 MB');
+    expect(formatProgress(3, 276, 2_500_000, 10_000_000)).toBe('3/276 files · 2.5 of 10.0 MB');
+    expect(formatBytes(112_400_000)).toBe('112.4 MB');
   });
 });

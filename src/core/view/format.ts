@@ -18,16 +18,17 @@ export function formatCoord(x: number): string {
   return x.toFixed(a >= 100 ? 1 : a >= 10 ? 2 : 3);
 }
 
+/** Decimal units (1 MB = 10^6 bytes), as the hub and browsers' download lists show sizes. */
 export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+  if (n < 1e3) return `${n} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${(n / 1e9).toFixed(2)} GB`;
 }
 
 /** "<files done>/<total> files · <MB> MB" as the progress line reads. */
 export function formatProgress(done: number, total: number, bytes: number, totalBytes?: number): string {
-  const mb = (bytes / 1024 / 1024).toFixed(1);
-  const of = totalBytes ? ` of ${(totalBytes / 1024 / 1024).toFixed(1)}` : '';
+  const mb = (bytes / 1e6).toFixed(1);
+  const of = totalBytes ? ` of ${(totalBytes / 1e6).toFixed(1)}` : '';
   return `${done}/${total} files · ${mb}${of} MB`;
 }
