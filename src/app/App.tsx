@@ -64,6 +64,10 @@ export function App() {
   // A share link in the address: load its source and restore its view.
   useEffect(() => {
     if (location.hash.length > 1) void useStore.getState().applyShareHash(location.hash);
+    // A link pasted into this tab's address bar changes only the hash: apply it too.
+    const onHash = () => { if (location.hash.length > 1) void useStore.getState().applyShareHash(location.hash); };
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
   }, []);
 
   // Keyboard: Esc unpins everything, Ctrl+Z / Ctrl+Shift+Z undo and redo selection changes.

@@ -344,12 +344,12 @@ export const useStore = create<Store>()((set, get) => {
       const v = decodeView(hash);
       const body = hash.replace(/^#/, '');
       if (!body) return;
-      if (v.src) {
+      if (v.src && v.src !== get().setA?.sourceUrl) {
         set({ pendingView: v });
         await get().loadUrl(v.src, 'share');
         return;
       }
-      if (get().analysis) {
+      if (get().analysis && (!v.src || v.src === get().setA?.sourceUrl)) {
         // Same data already here: apply at once.
         set({ pendingView: v });
         const info = get().setA!;
