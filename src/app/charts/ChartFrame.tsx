@@ -1,5 +1,5 @@
 /** A titled chart panel with PNG/SVG export buttons (`export-png-<name>`, `export-svg-<name>`). */
-import type { ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 
 export interface ChartFrameProps {
   name: string;
@@ -12,11 +12,20 @@ export interface ChartFrameProps {
 }
 
 export function ChartFrame({ name, title, subtitle, onExport, children, testId, className }: ChartFrameProps) {
+  // Any chart can fill the window (a projector, the back row); Esc or the button puts it back.
+  const [big, setBig] = useState(false);
+  useEffect(() => {
+    if (!big) return;
+    const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') setBig(false); };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [big]);
   return (
-    <section className={`panel chart ${className ?? ''}`} data-testid={testId} aria-label={typeof title === 'string' ? title : name}>
+    <section className={`panel chart ${className ?? ''} ${big ? 'enlarged' : ''}`} data-testid={testId} aria-label={typeof title === 'string' ? title : name}>
       <header className="panel-head">
         <h2>{title}</h2>
         <div className="export-buttons">
+          <button type="button" className="small" data-testid={`enlarge-${name}`} aria-pressed={big} onClick={() => setBig(!big)} title={big ? 'Back to the page (Esc)' : 'Fill the window'}>{big ? 'Close' : 'Enlarge'}</button>
           <button type="button" className="small" data-testid={`export-png-${name}`} onClick={() => onExport('png')} title={`Download ${name} as PNG`}>PNG</button>
           <button type="button" className="small" data-testid={`export-svg-${name}`} onClick={() => onExport('svg')} title={`Download ${name} as SVG`}>SVG</button>
         </div>
