@@ -176,7 +176,7 @@ export function App() {
               <LayerSlider />
               <div className="map-box" ref={mapBoxRef}>
                 <PersonaMap ref={mapRef} analysis={a} pcx={s.pcx} pcy={s.pcy} mode={s.mode} color={s.color} selection={s.selection}
-                  matches={matches} isolate={s.isolate} hovered={hoveredOk} defaultLabel="Assistant (default)" resetToken={s.resetToken}
+                  matches={matches} isolate={s.isolate} hovered={hoveredOk} defaultLabel="Assistant (default)" resetToken={s.resetToken} focus={s.focus}
                   onHover={(i, at) => { s.setHovered(i); setHoverAt(at); }} onClickPoint={(i) => s.toggleSelected(a.names[i])} />
                 {hoveredOk !== null && hoverAt && <HoverCard a={a} i={hoveredOk} at={hoverAt} width={mapBoxRef.current?.clientWidth ?? 800} />}
                 {s.analysing && <div className="map-busy">computing layer {s.layer}…</div>}

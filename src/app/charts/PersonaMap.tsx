@@ -24,6 +24,8 @@ export interface PersonaMapProps {
   hovered: number | null;
   defaultLabel: string;
   resetToken: number;
+  /** Zoom onto these members when the token changes (2D). */
+  focus?: { token: number; names: readonly string[] };
   onHover(i: number | null, at: { x: number; y: number } | null): void;
   onClickPoint(i: number): void;
 }
@@ -203,6 +205,25 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
     transformRef.current = { k: 1, x: 0, y: 0 };
     requestDraw();
   }, [props.resetToken, requestDraw]);
+
+  // Zoom onto the requested members: their box, centred, at most 8x, never closer than needed.
+  useEffect(() => {
+    const f = propsRef.current.focus;
+    const canvas = canvasRef.current, z = zoomRef.current, sc = sceneRef.current;
+    if (!f || f.token === 0 || !canvas || !z || !sc || propsRef.current.mode !== '2d') return;
+    const want = new Set(f.names);
+    const t = transformRef.current;
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    propsRef.current.analysis.names.forEach((name, i) => {
+      if (!want.has(name)) return;
+      const bx = (sc.proj.x[i] - t.x) / t.k, by = (sc.proj.y[i] - t.y) / t.k;
+      x0 = Math.min(x0, bx); x1 = Math.max(x1, bx); y0 = Math.min(y0, by); y1 = Math.max(y1, by);
+    });
+    if (!Number.isFinite(x0)) return;
+    const k = Math.max(1, Math.min(8, (sc.width * 0.6) / Math.max(x1 - x0, 1), (sc.height * 0.6) / Math.max(y1 - y0, 1)));
+    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+    select(canvas).call(z.transform, zoomIdentity.translate(sc.width / 2 - k * cx, sc.height / 2 - k * cy).scale(k));
+  }, [props.focus?.token]);
 
   const hitTest = useCallback((mx: number, my: number): number | null => {
     const s = sceneRef.current;

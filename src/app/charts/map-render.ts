@@ -108,7 +108,8 @@ export function buildScene(inp: SceneInput): MapScene {
   const texts: SceneText[] = [];
   const ev = (j: number) => (a.explained[j - 1] !== undefined ? ` (${formatPercent(a.explained[j - 1])})` : '');
   const hasAxis = a.axisNorm !== null;
-  if (proj.defaultPt) {
+  const defaultOnScreen = proj.defaultPt !== null && proj.defaultPt.x >= 0 && proj.defaultPt.x <= W && proj.defaultPt.y >= 0 && proj.defaultPt.y <= H;
+  if (proj.defaultPt && defaultOnScreen) {
     // Above the star (below it near the top edge), clear of the arrow that comes in from the side.
     const dl = defaultLabelBox(proj.defaultPt, radius, inp.measure(inp.defaultLabel, true), lh, W);
     texts.push({ x: dl.x + dl.width / 2, y: dl.y + lh * 0.8, text: inp.defaultLabel, anchor: 'middle', size: fs, weight: 'bold' });

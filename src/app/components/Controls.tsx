@@ -55,6 +55,7 @@ export function SearchBar({ matches }: { matches: number[] }) {
   const canUndo = useStore((s) => s.undo.length > 0);
   const canRedo = useStore((s) => s.redo.length > 0);
   const addToSelection = useStore((s) => s.addToSelection);
+  const focusOn = useStore((s) => s.focusOn);
   const names = useStore((s) => s.analysis?.names);
   return (
     <div className="search">
@@ -67,6 +68,8 @@ export function SearchBar({ matches }: { matches: number[] }) {
       </div>
       <div className="load-row wrap">
         <button type="button" disabled={!matches.length} onClick={() => names && addToSelection(matches.map((i) => names[i]))} title="Add the matches to the selection (Enter in the search box)">Select matches</button>
+        <button type="button" data-testid="zoom-to" disabled={!matches.length && selection.length === 0}
+          onClick={() => names && focusOn(matches.length ? matches.map((i) => names[i]) : selection)} title="Zoom the map onto the matches (or the selection)">Zoom to</button>
         <button type="button" data-testid="isolate" aria-pressed={isolate} className={isolate ? 'active' : ''} disabled={!isolate && selection.length === 0 && matches.length === 0} onClick={() => setIsolate(!isolate)}>
           {isolate ? 'Show all' : 'Isolate'}
         </button>

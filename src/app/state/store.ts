@@ -64,6 +64,8 @@ export interface AppState {
   pendingView: ViewState | null;
   /** Incremented to ask the map to reset zoom and rotation. */
   resetToken: number;
+  /** Ask the map to zoom onto these members (token changes on every request). */
+  focus: { token: number; names: string[] };
   traits: boolean;
   defaultNames: string;
 }
@@ -87,6 +89,7 @@ export interface AppActions {
   setIsolate(on: boolean): void;
   setRankFilter(s: string): void;
   resetView(): void;
+  focusOn(names: string[]): void;
   refreshCache(): Promise<void>;
   deleteCached(id: string): Promise<void>;
   setCompareLayerB(layer: number): Promise<void>;
@@ -230,6 +233,7 @@ export const useStore = create<Store>()((set, get) => {
     cacheError: null,
     pendingView: null,
     resetToken: 0,
+    focus: { token: 0, names: [] },
     traits: false,
     defaultNames: '',
 
@@ -317,6 +321,9 @@ export const useStore = create<Store>()((set, get) => {
     },
     resetView() {
       set({ resetToken: get().resetToken + 1 });
+    },
+    focusOn(names) {
+      set({ focus: { token: get().focus.token + 1, names } });
     },
     async refreshCache() {
       const r = await worker().cacheList();
