@@ -72,7 +72,7 @@ export function LoadPanel({ compact = false }: { compact?: boolean }) {
         <div className="load-row wrap">
           {RELEASE_MODELS.map((m) => (
             <button key={m.id} type="button" data-testid={`release-${m.id}`} disabled={loadA.busy}
-              title={`${m.layers} layers, d = ${m.dim}; about ${formatBytes(releaseSizeEstimate(m.id, { traits }))} to download the first time`}
+              title={`${m.layers} layers, d = ${m.dim}: about ${formatBytes(releaseSizeEstimate(m.id, { traits }))} to download the first time (then cached), and about as much memory, since vectors stay in bfloat16 and one layer is decoded at a time`}
               onClick={() => void loadUrl(`release:${m.id}`, 'release')}>
               {m.label}
               <span className="muted small-text"> · {formatBytes(releaseSizeEstimate(m.id, { traits }))}</span>
