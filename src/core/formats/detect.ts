@@ -1,7 +1,8 @@
 /**
  * Recognise a file by its content (never its name) and read it into Python-like values.
  */
-import { FormatError, PersonaSpaceError, UnsafePickleError } from '../errors';
+import { FormatError } from '../errors';
+import { errorNamingFile } from './file-errors';
 import { readJson, looksLikeJson } from './json';
 import { isNpy, readNpy, readNpz } from './npy';
 import { unpickle } from './pickle';
@@ -99,15 +100,6 @@ export function readTensorFile(bytes: Uint8Array, path = 'the file', opts: ReadF
       }
     }
   } catch (e) {
-    if (e instanceof PersonaSpaceError && path !== 'the file' && !e.message.includes(`"${path}"`)) {
-      if (e instanceof UnsafePickleError) {
-        const u = new UnsafePickleError(e.global, { ...e.details, path });
-        u.message = `"${path}": ${e.message}`;
-        throw u;
-      }
-      const Ctor = e.constructor as new (code: string, message: string, details?: Record<string, unknown>) => PersonaSpaceError;
-      throw new Ctor(e.code, `"${path}": ${e.message}`, { ...e.details, path });
-    }
-    throw e;
+    throw path === 'the file' ? e : errorNamingFile(e, path);
   }
 }

@@ -6,7 +6,7 @@ export { detectFormat, readTensorFile, type FileFormat, type ReadFileOptions, ty
 export { readPt, writePt, isLegacyTorch, type ReadPtOptions, type PtWritable } from './pt';
 export { unpickle, unpickleAt, isAllowedGlobal, type UnpickleOptions } from './pickle';
 export { pickleDump } from './pickle-write';
-export { readSafetensors, writeSafetensors, isSafetensors, type Safetensors } from './safetensors';
+export { readSafetensors, writeSafetensors, safetensorsHeader, isSafetensors, type Safetensors, type SafetensorsEntry } from './safetensors';
 export { readNpy, writeNpy, readNpz, writeNpz, isNpy, isNpz } from './npy';
 export { readVectorsTsv, readMetadataTsv, writeVectorsTsv, writeMetadataTsv, metadataNames, type ProjectorMetadata } from './tsv';
 export { readJson, writeJsonVectors } from './json';

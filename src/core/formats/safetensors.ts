@@ -83,30 +83,51 @@ export function readSafetensors(bytes: Uint8Array): Safetensors {
   return { tensors: new Map(found.map(([k, t]) => [k, t])), metadata };
 }
 
-export function writeSafetensors(tensors: Map<string, RawTensor> | Record<string, RawTensor>, metadata?: Record<string, string>): Uint8Array {
-  const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+/** A tensor's place in a safetensors header: its data follow the header in the order given. */
+export interface SafetensorsEntry { name: string; dtype: DType; shape: number[] }
+
+/**
+ * The header alone (length prefix + JSON, space-padded to 8 bytes) for tensors whose data follow
+ * in order, so a writer can stream data it makes one tensor at a time instead of holding them all.
+ */
+export function safetensorsHeader(entries: readonly SafetensorsEntry[], metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let off = 0;
-  for (const [name, t] of entries) {
+  for (const { name, dtype, shape } of entries) {
     if (name === '__metadata__') throw new FormatError('safetensors-name', 'A tensor cannot be called __metadata__.');
-    const len = numel(t.shape) * DTYPE_BYTES[t.dtype];
-    if (t.data.length !== len) throw new FormatError('tensor-bytes', `Tensor "${name}" holds ${t.data.length} bytes, not ${len}.`);
-    header[name] = { dtype: DTYPE_TO_ST[t.dtype], shape: t.shape, data_offsets: [off, off + len] };
+    const len = numel(shape) * DTYPE_BYTES[dtype];
+    header[name] = { dtype: DTYPE_TO_ST[dtype], shape, data_offsets: [off, off + len] };
     off += len;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
+  const json = new TextEncoder().encode(JSON.stringify(header));
   // Pad the header with spaces to 8 bytes so tensor data stays aligned.
-  const pad = (8 - (json.length % 8)) % 8;
-  if (pad) {
-    const padded = new Uint8Array(json.length + pad).fill(0x20);
-    padded.set(json);
-    json = padded;
-  }
-  const out = new Uint8Array(8 + json.length + off);
-  new DataView(out.buffer).setUint32(0, json.length, true);
+  const padded = (json.length + 7) & ~7;
+  const out = new Uint8Array(8 + padded).fill(0x20, 8);
+  new DataView(out.buffer).setUint32(0, padded, true);
   out.set(json, 8);
-  let p = 8 + json.length;
+  return out;
+}
+
+function isEntryList(t: object): t is readonly (readonly [string, RawTensor])[] {
+  return Array.isArray(t);
+}
+
+/** One safetensors file in memory, tensors in the order given. */
+export function writeSafetensors(
+  tensors: Map<string, RawTensor> | Record<string, RawTensor> | readonly (readonly [string, RawTensor])[],
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const entries: readonly (readonly [string, RawTensor])[] =
+    tensors instanceof Map ? [...tensors] : isEntryList(tensors) ? tensors : Object.entries(tensors);
+  for (const [name, t] of entries) {
+    const len = numel(t.shape) * DTYPE_BYTES[t.dtype];
+    if (t.data.length !== len) throw new FormatError('tensor-bytes', `Tensor "${name}" holds ${t.data.length} bytes, not ${len}.`);
+  }
+  const header = safetensorsHeader(entries.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })), metadata);
+  const out = new Uint8Array(header.length + entries.reduce((a, [, t]) => a + t.data.length, 0));
+  out.set(header);
+  let p = header.length;
   for (const [, t] of entries) {
     out.set(t.data, p);
     p += t.data.length;

@@ -6,11 +6,10 @@
  * holding only the tensor it works on. `randomCheckpoint` makes each tensor on demand from a seed
  * (the same name and seed always give the same values), so benchmarks build Qwen3-0.6B-shaped
  * models without ever materialising 2.4 GB of weights.
- *
- * The safetensors codec here is deliberately minimal (what checkpoints need: read views, write a
- * header for streamed data); the general reader/writer lives in src/core/formats.
  */
-import { DataError, FormatError } from '../errors';
+import { DataError } from '../errors';
+import { errorNamingFile } from '../formats/file-errors';
+import { readSafetensors as readSafetensorsFile, safetensorsHeader, writeSafetensors as writeSafetensorsFile, type SafetensorsEntry } from '../formats/safetensors';
 import { decodeF32, DTYPE_BYTES, numel, type DType, type RawTensor } from '../tensor';
 import { parseConfig, type DecoderConfig } from './config';
 
@@ -195,75 +194,23 @@ export function randomCheckpoint(config: DecoderConfig | Record<string, unknown>
   };
 }
 
-// ---------- safetensors (minimal) ----------
+// ---------- safetensors ----------
 
-const ST_DTYPES: Record<string, DType> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64', I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool' };
-const ST_NAMES: Partial<Record<DType, string>> = Object.fromEntries(Object.entries(ST_DTYPES).map(([k, v]) => [v, k]));
+// The codec is the general one; these names stay importable from here for checkpoint code.
+export { safetensorsHeader, type SafetensorsEntry };
 
-/** Parse a safetensors file into tensors whose data are views into `bytes`. */
-export function readSafetensors(bytes: Uint8Array, fileName = 'safetensors file'): Map<string, RawTensor> {
-  if (bytes.byteLength < 8) throw new FormatError('safetensors-truncated', `${fileName} is too short to be a safetensors file.`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const hlen = Number(dv.getBigUint64(0, true));
-  if (hlen > bytes.byteLength - 8 || hlen > 100_000_000) throw new FormatError('safetensors-header', `${fileName} has a header length (${hlen}) beyond the file.`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+/** One safetensors file in memory (small checkpoints and tests); a list keeps the tensors' order. */
+export function writeSafetensors(tensors: readonly (readonly [string, RawTensor])[], metadata?: Record<string, string>): Uint8Array {
+  return writeSafetensorsFile(tensors, metadata);
+}
+
+/** The tensors of one safetensors file, as views into `bytes`; errors name `fileName` when given. */
+export function readSafetensors(bytes: Uint8Array, fileName?: string): Map<string, RawTensor> {
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hlen)));
-  } catch {
-    throw new FormatError('safetensors-header', `${fileName} has a header that is not JSON.`);
+    return readSafetensorsFile(bytes).tensors;
+  } catch (e) {
+    throw fileName === undefined ? e : errorNamingFile(e, fileName);
   }
-  if (!header || typeof header !== 'object' || Array.isArray(header)) throw new FormatError('safetensors-header', `${fileName} has a header that is not a JSON object.`);
-  const base = 8 + hlen;
-  const out = new Map<string, RawTensor>();
-  for (const [name, e] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    if (!e || typeof e !== 'object' || !Array.isArray(e.shape) || !e.shape.every((x) => Number.isInteger(x) && x >= 0) || !Array.isArray(e.data_offsets)) {
-      throw new FormatError('safetensors-entry', `${fileName}: the header entry for "${name}" is malformed.`);
-    }
-    const dtype = ST_DTYPES[e.dtype];
-    if (!dtype) throw new FormatError('safetensors-dtype', `${fileName}: tensor "${name}" has unsupported dtype ${e?.dtype}.`);
-    const [a, b] = e.data_offsets ?? [];
-    const n = numel(e.shape);
-    if (!Number.isInteger(a) || !Number.isInteger(b) || b - a !== n * DTYPE_BYTES[dtype] || base + b > bytes.byteLength) {
-      throw new FormatError('safetensors-range', `${fileName}: tensor "${name}" does not fit its shape [${e.shape}] or the file.`);
-    }
-    out.set(name, { dtype, shape: e.shape, data: bytes.subarray(base + a, base + b) });
-  }
-  return out;
-}
-
-export interface SafetensorsEntry { name: string; dtype: DType; shape: number[] }
-
-/** The header (length prefix + JSON, padded to 8 bytes) for tensors whose data follow in order. */
-export function safetensorsHeader(entries: SafetensorsEntry[], metadata?: Record<string, string>): Uint8Array {
-  const h: Record<string, unknown> = {};
-  if (metadata) h.__metadata__ = metadata;
-  let off = 0;
-  for (const e of entries) {
-    const st = ST_NAMES[e.dtype];
-    if (!st) throw new DataError('safetensors-dtype', `dtype ${e.dtype} cannot be stored in safetensors.`);
-    const len = numel(e.shape) * DTYPE_BYTES[e.dtype];
-    h[e.name] = { dtype: st, shape: e.shape, data_offsets: [off, off + len] };
-    off += len;
-  }
-  let json = JSON.stringify(h);
-  while ((json.length + 8) % 8 !== 0) json += ' ';
-  const jb = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + jb.byteLength);
-  new DataView(out.buffer).setBigUint64(0, BigInt(jb.byteLength), true);
-  out.set(jb, 8);
-  return out;
-}
-
-/** One safetensors file in memory (small checkpoints and tests). */
-export function writeSafetensors(tensors: [string, RawTensor][], metadata?: Record<string, string>): Uint8Array {
-  const header = safetensorsHeader(tensors.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })), metadata);
-  const total = header.byteLength + tensors.reduce((a, [, t]) => a + t.data.byteLength, 0);
-  const out = new Uint8Array(total);
-  out.set(header, 0);
-  let off = header.byteLength;
-  for (const [, t] of tensors) { out.set(t.data, off); off += t.data.byteLength; }
-  return out;
 }
 
 /** A checkpoint over tensors already in memory (e.g. read from safetensors shards). Checks names and shapes. */
