@@ -17,7 +17,7 @@ import { writeNpy } from '../../src/core/formats/npy';
 import { writePt } from '../../src/core/formats/pt';
 import { writeSafetensors } from '../../src/core/formats/safetensors';
 import { writeMetadataTsv, writeVectorsTsv } from '../../src/core/formats/tsv';
-import { tensorFromF32, type RawTensor } from '../../src/core/tensor';
+import { f32ToBf16Array, tensorFromF32, type RawTensor } from '../../src/core/tensor';
 import type { PersonaSet } from '../../src/core/persona/types';
 import { describeSet, loadSource, parseCommand, SOURCE_FLAGS, wantsJson } from './inspect';
 import { chooseLayer } from './pca';
@@ -45,13 +45,7 @@ function gather(set: PersonaSet, layer: number | null | 'all', bf16: boolean): {
   const put = (row: number, li: number, v: Float32Array) => {
     const o = (row * L + li) * d;
     if (out instanceof Float32Array) out.set(v, o);
-    else {
-      const u = new Uint32Array(v.buffer, v.byteOffset, v.length);
-      for (let j = 0; j < d; j++) {
-        const x = u[j];
-        out[o + j] = (x & 0x7fffffff) > 0x7f800000 ? 0x7fc0 : ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
-      }
-    }
+    else f32ToBf16Array(v, out.subarray(o, o + d));
   };
   layerList.forEach((l, li) => {
     const rows = set.layer(l);

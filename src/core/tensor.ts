@@ -54,19 +54,18 @@ export function isRawTensor(v: unknown): v is RawTensor {
   );
 }
 
-const f16Table = (() => {
-  // float16 -> float32 for all 65536 bit patterns (256 kB, built once).
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    if (e === 0) t[h] = s * m * 2 ** -24;
-    else if (e === 31) t[h] = m ? NaN : s * Infinity;
-    else t[h] = s * (1 + m / 1024) * 2 ** (e - 15);
-  }
-  return t;
-})();
+/** IEEE half bits -> the float they stand for (subnormals, infinities and NaN included). */
+export function f16BitsToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+// float16 -> float32 for all 65536 bit patterns (256 kB, built once).
+const f16Table = Float32Array.from({ length: 65536 }, (_, h) => f16BitsToF32(h));
 
 /**
  * Decode `count` elements starting at element `start` of `t` into float32 (into `out` when given).
@@ -117,13 +116,29 @@ export function decodeF32(t: RawTensor, start = 0, count = numel(t.shape) - star
   return res;
 }
 
+/**
+ * The bfloat16 bits of the float32 whose bits are `u`: round-to-nearest-even (as torch does),
+ * NaN kept a quiet NaN. The one place this rounding is spelled out; callers loop over it.
+ */
+export function bf16BitsOfF32Bits(u: number): number {
+  return (u & 0x7fffffff) > 0x7f800000 ? 0x7fc0 : ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+const scratchF32 = new Float32Array(1);
+const scratchU32 = new Uint32Array(scratchF32.buffer);
+
 /** float32 -> bfloat16 bits with round-to-nearest-even (as torch does). */
 export function f32ToBf16Bits(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0];
-  if ((u & 0x7fffffff) > 0x7f800000) return 0x7fc0; // NaN
-  const rounded = u + 0x7fff + ((u >> 16) & 1);
-  return (rounded >>> 16) & 0xffff;
+  scratchF32[0] = x;
+  return bf16BitsOfF32Bits(scratchU32[0]);
+}
+
+/** float32 values -> bfloat16 bits, round-to-nearest-even, into `out` when given. */
+export function f32ToBf16Array(values: Float32Array, out = new Uint16Array(values.length)): Uint16Array {
+  if (out.length !== values.length) throw new DataError('out-size', `A buffer of ${out.length} values cannot hold ${values.length} bfloat16 values.`);
+  const u32 = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < u32.length; i++) out[i] = bf16BitsOfF32Bits(u32[i]);
+  return out;
 }
 
 export function tensorFromF32(values: Float32Array, shape: number[]): RawTensor {

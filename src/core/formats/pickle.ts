@@ -9,7 +9,7 @@
  * every opcode consumes at least one byte, so random bytes terminate quickly with a FormatError.
  */
 import { FormatError, PersonaSpaceError, UnsafePickleError } from '../errors';
-import { DTYPE_BYTES, isRawTensor, numel, type DType, type RawTensor } from '../tensor';
+import { DTYPE_BYTES, f16BitsToF32, isRawTensor, numel, type DType, type RawTensor } from '../tensor';
 import { PyDict, PyGlobal, PyObject, type PyKey, type PyValue } from './py';
 import { latin1String, OP } from './pickle-ops';
 import { byteswap, cStrides, gatherStrided, isCContiguous } from './strided';
@@ -223,10 +223,7 @@ function numpyScalar(args: PyValue[]): PyValue {
   const le = info.bigEndian || dt.bigEndian ? byteswap(bytes, bytes.length) : bytes.slice();
   const dv = new DataView(le.buffer, le.byteOffset, le.length);
   switch (info.dtype) {
-    case 'float16': {
-      const t: RawTensor = { dtype: 'float16', shape: [], data: le };
-      return decodeOne(t);
-    }
+    case 'float16': return f16BitsToF32(dv.getUint16(0, true));
     case 'float32': return dv.getFloat32(0, true);
     case 'float64': return dv.getFloat64(0, true);
     case 'int64': {
@@ -240,16 +237,6 @@ function numpyScalar(args: PyValue[]): PyValue {
     case 'bool': return dv.getUint8(0) !== 0;
     default: return null;
   }
-}
-
-function decodeOne(t: RawTensor): number {
-  const h = t.data[0] | (t.data[1] << 8);
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 type Builtin = (args: PyValue[], ctx: Ctx) => PyValue;

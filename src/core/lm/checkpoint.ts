@@ -10,7 +10,7 @@
 import { DataError } from '../errors';
 import { errorNamingFile } from '../formats/file-errors';
 import { readSafetensors as readSafetensorsFile, safetensorsHeader, writeSafetensors as writeSafetensorsFile, type SafetensorsEntry } from '../formats/safetensors';
-import { decodeF32, DTYPE_BYTES, numel, type DType, type RawTensor } from '../tensor';
+import { bf16BitsOfF32Bits, decodeF32, DTYPE_BYTES, f32ToBf16Array, numel, type DType, type RawTensor } from '../tensor';
 import { parseConfig, type DecoderConfig } from './config';
 
 export interface Checkpoint {
@@ -128,13 +128,7 @@ export interface RandomCheckpointOptions {
 
 /** float32 values -> bf16 raw bytes, round-to-nearest-even. */
 export function f32ToBf16Bytes(values: Float32Array): Uint8Array {
-  const u32 = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < u32.length; i++) {
-    const u = u32[i];
-    out[i] = (u & 0x7fffffff) > 0x7f800000 ? 0x7fc0 : ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
-  }
-  return new Uint8Array(out.buffer);
+  return new Uint8Array(f32ToBf16Array(values).buffer);
 }
 
 /**
@@ -159,10 +153,7 @@ export function randomTensorValues(spec: TensorSpec, seed: number, out?: Float32
 /** Round float32 values to bfloat16 precision in place. */
 function roundToBf16(v: Float32Array): void {
   const u = new Uint32Array(v.buffer, v.byteOffset, v.length);
-  for (let i = 0; i < u.length; i++) {
-    const x = u[i];
-    u[i] = (x & 0x7fffffff) > 0x7f800000 ? 0x7fc00000 : ((x + 0x7fff + ((x >>> 16) & 1)) & 0xffff0000) >>> 0;
-  }
+  for (let i = 0; i < u.length; i++) u[i] = bf16BitsOfF32Bits(u[i]) << 16;
 }
 
 /** A checkpoint of random weights, each tensor made when asked for (nothing is cached). */

@@ -2,8 +2,8 @@
  * Pieces both export styles share: the graph's inputs/outputs (as transformers.js expects them),
  * linear layers (MatMul on a transposed weight, or MatMulNBits for 4-bit), the embedding and lm_head.
  */
-import { numel } from '../../tensor';
-import { checkpointSpec, tensorF32, type Checkpoint } from '../../lm/checkpoint';
+import { f16BitsToF32, numel } from '../../tensor';
+import { checkpointSpec, lmHeadName, tensorF32, type Checkpoint } from '../../lm/checkpoint';
 import type { DecoderConfig } from '../../lm/config';
 import { attrInt, makeValueInfo, TensorDataType } from '../proto';
 import { type GraphBuilder } from './graph';
@@ -84,7 +84,7 @@ export function emitLinear(ctx: EmitContext, scope: string, x: string, weightNam
   let y: string;
   if (isQ4(ctx.dtype)) {
     const f16 = ctx.dtype === 'q4f16';
-    const q = quantizeQ4(w, N, K, ctx.blockSize, f16 ? (s) => f16ToF32(f32ToF16Bits(s)) : undefined);
+    const q = quantizeQ4(w, N, K, ctx.blockSize, f16 ? (s) => f16BitsToF32(f32ToF16Bits(s)) : undefined);
     const B = g.init(`${base}.MatMulNBits.weight_Q4`, TensorDataType.UINT8, [N, q.kBlocks, ctx.blockSize / 2], q.packed);
     const S = f16
       ? g.init(`${base}.MatMulNBits.scales`, TensorDataType.FLOAT16, [N * q.kBlocks], f32ToF16Array(q.scales))
@@ -104,15 +104,6 @@ export function emitLinear(ctx: EmitContext, scope: string, x: string, weightNam
   return y;
 }
 
-function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
 /**
  * Gather(embed_tokens, input_ids): `/model/embed_tokens/Gather`; or, for 4-bit models asked to,
  * `/model/embed_tokens/GatherBlockQuantized` over the table in MatMulNBits' layout (rows = tokens,
@@ -124,7 +115,7 @@ export function emitEmbedding(ctx: EmitContext): string {
   const V = cfg.vocabSize, d = cfg.hiddenSize;
   if (ctx.quantizeEmbeddings && isQ4(ctx.dtype) && d % ctx.blockSize === 0) {
     const f16 = ctx.dtype === 'q4f16';
-    const q = quantizeQ4(scratchF32(ctx, name), V, d, ctx.blockSize, f16 ? (s) => f16ToF32(f32ToF16Bits(s)) : undefined);
+    const q = quantizeQ4(scratchF32(ctx, name), V, d, ctx.blockSize, f16 ? (s) => f16BitsToF32(f32ToF16Bits(s)) : undefined);
     const data = g.init(`${name}_Q4`, TensorDataType.UINT8, [V, d / 2], q.packed);
     const scales = f16
       ? g.init(`${name}_scales`, TensorDataType.FLOAT16, [V, q.kBlocks], f32ToF16Array(q.scales))
@@ -141,8 +132,30 @@ export function emitEmbedding(ctx: EmitContext): string {
 
 /** The lm_head projection writing graph output `logits`. */
 export function emitLmHead(ctx: EmitContext, x: string): void {
-  const name = ctx.cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-  emitLinear(ctx, '/lm_head', x, name, undefined, 'logits');
+  emitLinear(ctx, '/lm_head', x, lmHeadName(ctx.cfg), undefined, 'logits');
+}
+
+/** Attention's output projection of layer `layer`, node scope `<attnScope>/o_proj`. */
+export function emitOProj(ctx: EmitContext, attnScope: string, layer: number, x: string): string {
+  const w = `model.layers.${layer}.self_attn.o_proj.weight`;
+  return emitLinear(ctx, `${attnScope}/o_proj`, x, w, biasOf(ctx, w, ctx.cfg.oBias));
+}
+
+/**
+ * The SwiGLU MLP of layer `layer` under `/model/layers.{layer}/mlp` (both styles spell it the
+ * same way): down(silu(gate(x)) * up(x)), SiLU as x * Sigmoid(x). Returns the down projection.
+ */
+export function emitMlp(ctx: EmitContext, layer: number, x: string): string {
+  const { g } = ctx;
+  const M = `/model/layers.${layer}/mlp`;
+  const lin = (n: string, input: string) => {
+    const w = `model.layers.${layer}.mlp.${n}.weight`;
+    return emitLinear(ctx, `${M}/${n}`, input, w, biasOf(ctx, w, ctx.cfg.mlpBias));
+  };
+  const gate = lin('gate_proj', x);
+  const up = lin('up_proj', x);
+  const act = g.op1(`${M}/act_fn`, 'Mul', [gate, g.op1(`${M}/act_fn`, 'Sigmoid', [gate])]);
+  return lin('down_proj', g.op1(M, 'Mul', [act, up]));
 }
 
 /** Bias names present for a projection (undefined when the config has none). */

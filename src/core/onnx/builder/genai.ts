@@ -16,7 +16,7 @@
  */
 import { ropeInvFreq } from '../../lm/config';
 import { attrFloat, attrInt, TensorDataType } from '../proto';
-import { biasOf, declareIO, emitEmbedding, emitLinear, emitLmHead, f32, type EmitContext } from './common';
+import { biasOf, declareIO, emitEmbedding, emitLinear, emitLmHead, emitMlp, emitOProj, f32, type EmitContext } from './common';
 
 export function buildGenaiGraph(ctx: EmitContext, contextLength: number): void {
   const { g, cfg } = ctx;
@@ -113,20 +113,11 @@ export function buildGenaiGraph(ctx: EmitContext, contextLength: number): void {
       outputs: [`${gqaName}/output_0`, `present.${i}.key`, `present.${i}.value`],
       attrs: [attrInt('num_heads', H), attrInt('kv_num_heads', KV), attrFloat('scale', 1 / Math.sqrt(hd)), attrInt('local_window_size', -1), attrInt('do_rotary', 0)],
     });
-    const ow = `${p}self_attn.o_proj.weight`;
-    const o = emitLinear(ctx, `${A}/o_proj`, attn, ow, biasOf(ctx, ow, cfg.oBias));
+    const o = emitOProj(ctx, A, i, attn);
 
     const [x2, mid] = norm(`${L}/post_attention_layernorm`, p + 'post_attention_layernorm.weight', [d], o, residual);
     residual = mid;
-    const M = `${L}/mlp`;
-    const lin = (n: string, x: string) => {
-      const w = `${p}mlp.${n}.weight`;
-      return emitLinear(ctx, `${M}/${n}`, x, w, biasOf(ctx, w, cfg.mlpBias));
-    };
-    const gate = lin('gate_proj', x2);
-    const up = lin('up_proj', x2);
-    const act = g.op1(`${M}/act_fn`, 'Mul', [gate, g.op1(`${M}/act_fn`, 'Sigmoid', [gate])]);
-    mlpOut = lin('down_proj', g.op1(M, 'Mul', [act, up]));
+    mlpOut = emitMlp(ctx, i, x2);
   }
   const [hn] = norm(`/model/layers.${cfg.numLayers}/final_norm_layernorm`, 'model.norm.weight', [d], mlpOut, residual, false);
   emitLmHead(ctx, hn);

@@ -13,7 +13,7 @@
  */
 import { ropeInvFreq } from '../../lm/config';
 import { attrInt, attrInts, TensorDataType } from '../proto';
-import { biasOf, declareIO, emitEmbedding, emitLinear, emitLmHead, f32, type EmitContext } from './common';
+import { biasOf, declareIO, emitEmbedding, emitLinear, emitLmHead, emitMlp, emitOProj, f32, type EmitContext } from './common';
 
 const INT64_MAX = 2 ** 63; // encoded exactly as INT64_MAX by proto.ts
 
@@ -117,20 +117,11 @@ export function buildOptimumGraph(ctx: EmitContext): void {
     if (fp16) probs = g.op1(A, 'Cast', [probs], { attrs: [attrInt('to', TensorDataType.FLOAT16)] });
     const ctxv = g.op1(A, 'MatMul', [probs, vr]);
     const merged = g.op1(A, 'Reshape', [g.op1(A, 'Transpose', [ctxv], { attrs: [attrInts('perm', [0, 2, 1, 3])] }), g.i64([0, 0, H * hd])]);
-    const ow = `${p}self_attn.o_proj.weight`;
-    const o = emitLinear(ctx, `${A}/o_proj`, merged, ow, biasOf(ctx, ow, cfg.oBias));
+    const o = emitOProj(ctx, A, i, merged);
     const mid = g.op1(L, 'Add', [h, o]); // /model/layers.{i}/Add_output_0 = resid_mid[i]
 
     const x2 = rmsNorm(ctx, `${L}/post_attention_layernorm`, mid, p + 'post_attention_layernorm.weight', [d]);
-    const M = `${L}/mlp`;
-    const lin = (n: string, x: string) => {
-      const w = `${p}mlp.${n}.weight`;
-      return emitLinear(ctx, `${M}/${n}`, x, w, biasOf(ctx, w, cfg.mlpBias));
-    };
-    const gate = lin('gate_proj', x2);
-    const up = lin('up_proj', x2);
-    const act = g.op1(`${M}/act_fn`, 'Mul', [gate, g.op1(`${M}/act_fn`, 'Sigmoid', [gate])]);
-    const down = lin('down_proj', g.op1(M, 'Mul', [act, up]));
+    const down = emitMlp(ctx, i, x2);
     h = g.op1(L, 'Add', [mid, down]); // /model/layers.{i}/Add_1_output_0 = resid_post[i]
   }
   const hn = rmsNorm(ctx, '/model/norm', h, 'model.norm.weight', [d]);

@@ -4,6 +4,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { DecoderConfig } from '../../lm/config';
+import { f16BitsToF32 } from '../../tensor';
 
 export interface StepResult {
   logits: Float32Array;
@@ -21,11 +22,7 @@ function toF32(t: ort.Tensor): Float32Array {
     const d = t.data as unknown as Uint16Array | Float32Array;
     if (d instanceof Float32Array) return d;
     const out = new Float32Array(d.length);
-    for (let i = 0; i < d.length; i++) {
-      const h = d[i];
-      const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-      out[i] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-    }
+    for (let i = 0; i < d.length; i++) out[i] = f16BitsToF32(d[i]);
     return out;
   }
   throw new Error(`unexpected tensor type ${t.type}`);
