@@ -8,7 +8,7 @@ import { readTensorFile, type FileFormat } from '../formats/detect';
 import { metadataNames } from '../formats/tsv';
 import { isPyDict, PyDict, PyObject, type PyValue } from '../formats/py';
 import { DTYPE_BYTES, isRawTensor, numel, type RawTensor } from '../tensor';
-import { memberShape, oddOneOut, personaSetFromSources, takeDefaultNames, type MemberSource } from './persona-set';
+import { memberShape, oddOneOut, personaSetFromSources, withDefaultNames, type MemberSource } from './persona-set';
 import type { LoadOptions, MemberKind, PersonaSet, VirtualFile } from './types';
 
 interface Parsed {
@@ -380,26 +380,9 @@ function finish(d: Draft, opts: LoadOptions): PersonaSet {
     }
     defaultSource = { tensor: d.def, start: 0 };
   }
-  if (opts.defaultNames?.length) {
-    const r = takeDefaultNames(names, members, kinds, opts.defaultNames);
-    names = r.names;
-    members = r.members;
-    kinds = r.kinds;
-    defaultSource = r.defaultSource;
-    defaultLabel = r.defaultLabel;
-  }
   let storedAxis = d.storedAxis;
   if (storedAxis && storedAxis.shape[storedAxis.shape.length - 1] !== dim) storedAxis = null;
-  return personaSetFromSources({
-    format: d.format,
-    names,
-    kinds,
-    members,
-    layers,
-    dim,
-    defaultSource,
-    defaultLabel,
-    storedAxis,
-    extras: d.extras,
-  });
+  return personaSetFromSources(
+    withDefaultNames({ format: d.format, names, kinds, members, layers, dim, defaultSource, defaultLabel, storedAxis, extras: d.extras }, opts.defaultNames),
+  );
 }

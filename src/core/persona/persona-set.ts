@@ -164,19 +164,14 @@ class TensorPersonaSet implements PersonaSet {
     return { dtype: this.dtype, shape, data: out };
   }
 
-  /** The default as a raw tensor ((d,) or (L, d)); a mean of several members comes back as float32. */
-  defaultTensor(): RawTensor | null {
-    if (!this.def) return null;
+  /** A default held as one stored vector, as a view in its stored dtype; null otherwise (none, or a mean). */
+  storedDefault(): RawTensor | null {
+    if (this.def?.length !== 1) return null;
     const shape = this.layers === null ? [this.dim] : [this.layers, this.dim];
     const per = (this.layers ?? 1) * this.dim;
-    if (this.def.length === 1) {
-      const s = this.def[0];
-      const bpe = DTYPE_BYTES[s.tensor.dtype];
-      return { dtype: s.tensor.dtype, shape, data: s.tensor.data.subarray(s.start * bpe, (s.start + per) * bpe) };
-    }
-    const out = new Float32Array(per);
-    for (let l = 0; l < (this.layers ?? 1); l++) out.set(this.defaultAt(l) as Float32Array, l * this.dim);
-    return tensorFromF32(out, shape);
+    const s = this.def[0];
+    const bpe = DTYPE_BYTES[s.tensor.dtype];
+    return { dtype: s.tensor.dtype, shape, data: s.tensor.data.subarray(s.start * bpe, (s.start + per) * bpe) };
   }
 
   defaultAt(layer: number): Float32Array | null {
@@ -217,9 +212,13 @@ export function stackMembers(set: PersonaSet): RawTensor {
   return tensorFromF32(out, set.layers === null ? [N, set.dim] : [N, L, set.dim]);
 }
 
-/** The default vector as a raw tensor ((d,) or (L, d)), or null. */
+/**
+ * The default vector as a raw tensor ((d,) or (L, d)), or null: a stored default keeps its
+ * dtype (a view, no copy); a mean of several members comes back as float32.
+ */
 export function defaultTensor(set: PersonaSet): RawTensor | null {
-  if (set instanceof TensorPersonaSet) return set.defaultTensor();
+  const stored = set instanceof TensorPersonaSet ? set.storedDefault() : null;
+  if (stored) return stored;
   if (set.defaultAt(0) === null) return null;
   const L = set.layers ?? 1;
   const out = new Float32Array(L * set.dim);
@@ -257,7 +256,7 @@ export interface CreatePersonaSetInput {
 
 /** A PersonaSet from in-memory arrays (synthetic sets, benchmarks, the UI's many-point case). */
 export function createPersonaSet(input: CreatePersonaSetInput): PersonaSet {
-  let names = [...input.names];
+  const names = [...input.names];
   let members: MemberSource[];
   let layers: number | null;
   let dim: number;
@@ -307,27 +306,23 @@ export function createPersonaSet(input: CreatePersonaSetInput): PersonaSet {
     defaultSource = { tensor: t, start: 0 };
     defaultLabel ??= 'default';
   }
-  let kinds = input.kinds ? [...input.kinds] : undefined;
-  if (input.defaultNames?.length) {
-    const r = takeDefaultNames(names, members, kinds, input.defaultNames);
-    names = r.names;
-    members = r.members;
-    kinds = r.kinds;
-    defaultSource = r.defaultSource;
-    defaultLabel = r.defaultLabel;
-  }
-  return personaSetFromSources({
-    format: input.format ?? 'memory',
-    names,
-    kinds,
-    members,
-    layers,
-    dim,
-    defaultSource,
-    defaultLabel,
-    storedAxis: input.storedAxis,
-    extras: input.extras,
-  });
+  return personaSetFromSources(
+    withDefaultNames(
+      {
+        format: input.format ?? 'memory',
+        names,
+        kinds: input.kinds ? [...input.kinds] : undefined,
+        members,
+        layers,
+        dim,
+        defaultSource,
+        defaultLabel,
+        storedAxis: input.storedAxis,
+        extras: input.extras,
+      },
+      input.defaultNames,
+    ),
+  );
 }
 
 export function oddOneOut(name: string, shape: readonly number[], ref: readonly number[], refName: string): DataError {
@@ -338,13 +333,13 @@ export function oddOneOut(name: string, shape: readonly number[], ref: readonly 
   );
 }
 
-/** Remove the named members and make their mean the default. */
-export function takeDefaultNames(
-  names: string[],
-  members: MemberSource[],
-  kinds: MemberKind[] | undefined,
-  defaultNames: string[],
-): { names: string[]; members: MemberSource[]; kinds: MemberKind[] | undefined; defaultSource: MemberSource[]; defaultLabel: string } {
+/**
+ * `init` with the named members (when any are named) removed and their mean made the default,
+ * replacing whatever default it had.
+ */
+export function withDefaultNames(init: PersonaSetInit, defaultNames: readonly string[] | undefined): PersonaSetInit {
+  if (!defaultNames?.length) return init;
+  const { names, members, kinds } = init;
   const idx = defaultNames.map((n) => {
     const i = names.indexOf(n);
     if (i < 0) throw new DataError('default-name', `"${n}" is not a member of the set, so it cannot be part of the default.`);
@@ -353,15 +348,14 @@ export function takeDefaultNames(
   const drop = new Set(idx);
   const keep = names.map((_, i) => i).filter((i) => !drop.has(i));
   if (keep.length === 0) throw new DataError('default-name', 'Every member was named as default; no members would remain.');
-  const defaultSource = idx.map((i) => members[i]);
-  const out = {
+  return {
+    ...init,
     names: keep.map((i) => names[i]),
     members: keep.map((i) => members[i]),
     kinds: kinds ? keep.map((i) => kinds[i]) : undefined,
-    defaultSource,
+    defaultSource: idx.map((i) => members[i]),
     defaultLabel: defaultNames.length === 1 ? defaultNames[0] : `mean of ${defaultNames.join(', ')}`,
   };
-  return out;
 }
 
 /** Bytes one member occupies in its stored dtype (for progress/size displays). */
