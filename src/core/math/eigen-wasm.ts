@@ -11,7 +11,7 @@
  *   rank2(i): for j < i:  f = d[j]; g = e[j]; for j <= k < i: V[k][j] -= f e[k] + g d[k];
  *                         d[j] = V[i-1][j]; V[i][j] = 0
  */
-import { F64, I32, V128, moduleBytes, op, uleb, vec } from './wasm-asm';
+import { emitter, F64, funcBody, I32, V128, moduleBytes, op } from './wasm-asm';
 
 // Parameters shared by both kernels: vt, d, e (byte offsets), n, i.
 const [VT, DP, EP, N, I] = [0, 1, 2, 3, 4];
@@ -25,8 +25,7 @@ function symvBody(): number[] {
   const [RS, J, CJ, K] = [5, 6, 7, 8]; // i32
   const [F, G] = [9, 10]; // f64
   const [F2, GACC, V2] = [11, 12, 13]; // v128
-  const c: number[] = [];
-  const e = (...parts: number[][]) => { for (const p of parts) c.push(...p); };
+  const { code: c, e } = emitter();
   e(op.get(N), op.i32(3), op.shl, op.set(RS));
   e(op.i32(0), op.set(J));
   e(op.block, op.loop);
@@ -60,15 +59,14 @@ function symvBody(): number[] {
     e(op.get(J), op.i32(1), op.add, op.set(J), op.br(0));
   }
   e(op.end, op.end, op.end);
-  return [...vec([[...uleb(4), I32], [...uleb(2), F64], [...uleb(3), V128]]), ...c];
+  return funcBody([[4, I32], [2, F64], [3, V128]], c);
 }
 
 function rank2Body(): number[] {
   const [RS, J, CJ, K, P] = [5, 6, 7, 8, 9]; // i32
   const [F, G] = [10, 11]; // f64
   const [F2, G2] = [12, 13]; // v128
-  const c: number[] = [];
-  const e = (...parts: number[][]) => { for (const p of parts) c.push(...p); };
+  const { code: c, e } = emitter();
   e(op.get(N), op.i32(3), op.shl, op.set(RS));
   e(op.i32(0), op.set(J));
   e(op.block, op.loop);
@@ -101,7 +99,7 @@ function rank2Body(): number[] {
     e(op.get(J), op.i32(1), op.add, op.set(J), op.br(0));
   }
   e(op.end, op.end, op.end);
-  return [...vec([[...uleb(5), I32], [...uleb(2), F64], [...uleb(2), V128]]), ...c];
+  return funcBody([[5, I32], [2, F64], [2, V128]], c);
 }
 
 export interface HouseholderKernels {

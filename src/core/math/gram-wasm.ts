@@ -14,7 +14,7 @@
 export const PANEL = 256;
 const ROW_BYTES = PANEL * 8;
 
-import { I32, V128, moduleBytes, op, uleb, vec } from './wasm-asm';
+import { emitter, funcBody, I32, V128, moduleBytes, op } from './wasm-asm';
 
 function gramBody(): number[] {
   // params: 0 base, 1 n4, 2 panels, 3 out ; i32 locals 4.. ; v128 locals after.
@@ -23,8 +23,7 @@ function gramBody(): number[] {
   const ACC = 13; // 8 accumulators: ACC + a*2 + b
   const XA = 21; // 4
   const YB = 25; // 2
-  const code: number[] = [];
-  const e = (...parts: number[][]) => { for (const p of parts) code.push(...p); };
+  const { code, e } = emitter();
   // RS = n4 * 8 (row stride of out in bytes)
   e(op.get(N4), op.i32(8), op.mul, op.set(RS));
   e(op.i32(0), op.set(P));
@@ -71,7 +70,7 @@ function gramBody(): number[] {
   }
   e(op.end);
   e(op.end); // function body
-  return [...vec([[...uleb(9), I32], [...uleb(14), V128]]), ...code];
+  return funcBody([[9, I32], [14, V128]], code);
 }
 
 function xtvBody(): number[] {
@@ -81,8 +80,7 @@ function xtvBody(): number[] {
   const [P, R, PANELP, ROW, UP, END] = [5, 6, 7, 8, 9, 10];
   const S = 11; // 4 splatted weights
   const ACC = 15;
-  const code: number[] = [];
-  const e = (...parts: number[][]) => { for (const p of parts) code.push(...p); };
+  const { code, e } = emitter();
   e(op.i32(0), op.set(P));
   e(op.loop); // panels
   {
@@ -109,7 +107,7 @@ function xtvBody(): number[] {
   }
   e(op.end);
   e(op.end);
-  return [...vec([[...uleb(6), I32], [...uleb(5), V128]]), ...code];
+  return funcBody([[6, I32], [5, V128]], code);
 }
 
 function buildModule(): Uint8Array<ArrayBuffer> {

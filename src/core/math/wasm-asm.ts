@@ -29,6 +29,15 @@ export const vec = (items: number[][]) => [...uleb(items.length), ...items.flat(
 export const str = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
 export const I32 = 0x7f, F64 = 0x7c, V128 = 0x7b;
+
+/** A code buffer and `e(...instructions)` that appends to it: how each kernel body is written. */
+export function emitter(): { code: number[]; e: (...parts: number[][]) => void } {
+  const code: number[] = [];
+  return { code, e: (...parts) => { for (const p of parts) code.push(...p); } };
+}
+
+/** A function body: its locals as runs of [count, type], then the code. */
+export const funcBody = (locals: [number, number][], code: number[]) => [...vec(locals.map(([n, t]) => [...uleb(n), t])), ...code];
 export const op = {
   block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b],
   brIf: (d: number) => [0x0d, ...uleb(d)],
