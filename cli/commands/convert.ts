@@ -17,7 +17,7 @@ import { writeNpy } from '../../src/core/formats/npy';
 import { writePt } from '../../src/core/formats/pt';
 import { writeSafetensors } from '../../src/core/formats/safetensors';
 import { writeMetadataTsv, writeVectorsTsv } from '../../src/core/formats/tsv';
-import { f32ToBf16Array, tensorFromF32, type RawTensor } from '../../src/core/tensor';
+import { f32ToBf16Array, numel, tensorFromF32, type RawTensor } from '../../src/core/tensor';
 import type { PersonaSet } from '../../src/core/persona/types';
 import { describeSet, loadSource, parseCommand, SOURCE_FLAGS, wantsJson } from './inspect';
 import { chooseLayer } from './pca';
@@ -56,7 +56,7 @@ function gather(set: PersonaSet, layer: number | null | 'all', bf16: boolean): {
 }
 
 function member(data: Float32Array | Uint16Array, i: number, shape: number[]): RawTensor {
-  const per = shape.reduce((a, b) => a * b, 1);
+  const per = numel(shape);
   const bytes = new Uint8Array(data.buffer, data.byteOffset + i * per * data.BYTES_PER_ELEMENT, per * data.BYTES_PER_ELEMENT);
   return { dtype: data instanceof Float32Array ? 'float32' : 'bfloat16', shape, data: bytes };
 }

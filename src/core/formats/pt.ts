@@ -8,7 +8,7 @@ import { FormatError } from '../errors';
 import { DTYPE_BYTES, isRawTensor, numel, type DType, type RawTensor } from '../tensor';
 import { PyDict, PyGlobal, type PyValue } from './py';
 import { PICKLE_OP, pickleDump, TORCH_STORAGE_DTYPES, TorchStorage, unpickle, unpickleAt, type PickleWriter } from './pickle';
-import { isZip, openZip, writeZip, type ZipLimits } from './zip';
+import { openZip, writeZip, type ZipLimits } from './zip';
 
 export interface ReadPtOptions extends ZipLimits {
   /** Turn objects of unknown classes into inert records instead of refusing the file. */
@@ -39,15 +39,6 @@ function findPickle(names: Iterable<string>): string | null {
   return best;
 }
 
-export function isPtZip(bytes: Uint8Array): boolean {
-  if (!isZip(bytes)) return false;
-  try {
-    return findPickle(openZip(bytes, { verifyCrc: false }).entries.keys()) !== null;
-  } catch {
-    return false;
-  }
-}
-
 /** Read a torch.save archive into Python values (tensors as RawTensor; see py.ts for the rest). */
 export function readPt(bytes: Uint8Array, opts: ReadPtOptions = {}): PyValue {
   if (isLegacyTorch(bytes)) return readLegacyPt(bytes, opts);
@@ -69,11 +60,7 @@ export function readPt(bytes: Uint8Array, opts: ReadPtOptions = {}): PyValue {
     const key = String(keyV);
     const cached = storages.get(key);
     if (cached) return cached;
-    if (!(type instanceof PyGlobal) || type.module.split('.')[0] !== 'torch') {
-      throw new FormatError('pt-storage', 'A storage in the archive has no torch storage type.');
-    }
-    const dtype: DType | undefined = TORCH_STORAGE_DTYPES[type.name];
-    if (!dtype) throw new FormatError('pt-dtype', `The archive holds a storage of type ${type.qualified}, which is not supported.`);
+    const dtype = storageDtype(type);
     const entry = `${prefix}data/${key}`;
     if (!zip.entries.has(entry)) throw new FormatError('pt-storage-missing', `The archive lacks storage "${key}" (entry ${entry}); it is truncated or damaged.`);
     const data = zip.read(entry, verifyStorages);

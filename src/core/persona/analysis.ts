@@ -18,6 +18,7 @@ import { DataError } from '../errors';
 import { decodeF32, numel } from '../tensor';
 import { pca, type PcaWorkspace } from '../math/pca';
 import { pearson, spearman } from '../math/stats';
+import { meanOfRows } from '../math/vector';
 import type { PersonaSet } from './types';
 
 export interface AnalysisOptions {
@@ -99,16 +100,6 @@ function rowsOf(all: Float32Array, d: number, rows: readonly number[], total: nu
   const out = new Float32Array(rows.length * d);
   rows.forEach((r, i) => out.set(all.subarray(r * d, r * d + d), i * d));
   return out;
-}
-
-function meanRows(x: Float32Array, n: number, d: number): Float64Array {
-  const m = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    const o = i * d;
-    for (let j = 0; j < d; j++) m[j] += x[o + j];
-  }
-  for (let j = 0; j < d; j++) m[j] /= n;
-  return m;
 }
 
 /** The stored axis at one layer (row `layer` of an (L, d) axis, or the (d,) axis), or null. */
@@ -233,8 +224,7 @@ export function assistantAxis(set: PersonaSet, opts: AnalysisOptions & { onLayer
   const buffer = new Float32Array(set.names.length * d);
   for (let l = 0; l < L; l++) {
     const all = set.layer(l, buffer);
-    const x = rowsOf(all, d, fit, set.names.length);
-    const mean = meanRows(x, fit.length, d);
+    const mean = meanOfRows(all, d, fit);
     const def = set.defaultAt(l)!;
     let ss = 0;
     for (let j = 0; j < d; j++) {
@@ -311,7 +301,7 @@ export function rankByProjection(set: PersonaSet, layer: number | null = default
   const all = set.layer(l);
   const fit = fitMembers(set, opts);
   const def = set.defaultAt(l);
-  const mean = meanRows(rowsOf(all, d, fit, set.names.length), fit.length, d);
+  const mean = meanOfRows(all, d, fit);
   const { axis } = axisFrom(def, mean, set, l);
   if (!axis) requireDefault(set);
   const proj = projectOnAxis(all, axis!);

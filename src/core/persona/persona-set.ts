@@ -357,8 +357,3 @@ export function withDefaultNames(init: PersonaSetInit, defaultNames: readonly st
     defaultLabel: defaultNames.length === 1 ? defaultNames[0] : `mean of ${defaultNames.join(', ')}`,
   };
 }
-
-/** Bytes one member occupies in its stored dtype (for progress/size displays). */
-export function memberBytes(set: PersonaSet): number {
-  return (set.layers ?? 1) * set.dim * DTYPE_BYTES[set.dtype];
-}
