@@ -13,7 +13,7 @@ import { DataError, PersonaSpaceError } from '../../src/core/errors';
 import { readTensorFile } from '../../src/core/formats/detect';
 import { PyDict } from '../../src/core/formats/py';
 import { buildInterventions, cappingConfigFrom, capTermsFromCappingConfig, type CapTerm, type SteerTerm } from '../../src/core/lm/interventions';
-import { createSession, interventionFeeds, prefillFeeds, residPost, type Ort } from '../../src/core/lm/ort';
+import { createSession, interventionFeeds, outputF32, prefillFeeds, residPost, type Ort } from '../../src/core/lm/ort';
 import { externalDataLocations, instrumentDecoder, RESID_POST_OUTPUT } from '../../src/core/onnx/instrument';
 import { decodeF32, isRawTensor, type RawTensor } from '../../src/core/tensor';
 
@@ -72,7 +72,7 @@ export async function runModel(argv: string[], io: CliIO): Promise<number> {
   } finally {
     await session.release?.();
   }
-  const logits = toF32(out.logits as unknown as OrtLike);
+  const logits = outputF32(out.logits, 'logits');
   const vocab = logits.length / ids.length;
   const tap = residPost(out, info);
   const d = info.hiddenSize;
@@ -107,16 +107,6 @@ export async function runModel(argv: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
-interface OrtLike { type: string; data: unknown; dims: readonly number[] }
-
-function toF32(t: OrtLike): Float32Array {
-  if (t.type === 'float32') return t.data as Float32Array;
-  if (t.type === 'float16') {
-    const d = t.data as Uint16Array;
-    return decodeF32({ dtype: 'float16', shape: [...t.dims], data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) });
-  }
-  throw new DataError('logits-type', `The model's logits are ${t.type}; expected float32 or float16.`);
-}
 
 /** <dir>/onnx/model<suffix>.onnx for the dtype asked for, or the only / the fp32 model there. A .onnx path is used as is. */
 async function findModelFile(dir: string, dtype: string | undefined): Promise<string> {

@@ -6,6 +6,7 @@
 import type * as OrtCommon from 'onnxruntime-common';
 import { CAP_AXIS_INPUT, CAP_TAU_INPUT, RESID_POST_OUTPUT, STEER_INPUT, type InstrumentedModel, type InstrumentInfo } from '../onnx/instrument';
 import { DataError } from '../errors';
+import { decodeF32 } from '../tensor';
 import { noInterventions, type Interventions, type ModelDims } from './interventions';
 
 /** What we use of an onnxruntime module (onnxruntime-web or onnxruntime-node both fit). */
@@ -50,6 +51,19 @@ export function int64Tensor(ort: Ort, values: ArrayLike<number>, dims: readonly 
   const a = new BigInt64Array(values.length);
   for (let i = 0; i < values.length; i++) a[i] = BigInt(values[i]);
   return new ort.Tensor('int64', a, dims);
+}
+
+/**
+ * A float32 or float16 output as float32 (float32 data as is, no copy). `what` names the output
+ * in the error for any other type.
+ */
+export function outputF32(t: Pick<OrtTensor, 'type' | 'data' | 'dims'>, what = 'output'): Float32Array {
+  if (t.type === 'float32' || t.data instanceof Float32Array) return t.data as Float32Array;
+  if (t.type === 'float16') {
+    const d = t.data as Uint16Array;
+    return decodeF32({ dtype: 'float16', shape: [...t.dims], data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) });
+  }
+  throw new DataError('output-type', `The model's ${what} has type ${t.type}; expected float32 or float16.`);
 }
 
 /** The packed tap as float32 [numLayers, batch, seq, d], checked. */

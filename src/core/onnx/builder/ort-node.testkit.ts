@@ -4,7 +4,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { DecoderConfig } from '../../lm/config';
-import { f16BitsToF32 } from '../../tensor';
+import { outputF32 } from '../../lm/ort';
 
 export interface StepResult {
   logits: Float32Array;
@@ -16,18 +16,7 @@ export async function createSession(onnx: Uint8Array, externalData?: { path: str
   return ort.InferenceSession.create(onnx, { externalData, graphOptimizationLevel: 'disabled' } as ort.InferenceSession.SessionOptions);
 }
 
-function toF32(t: ort.Tensor): Float32Array {
-  if (t.type === 'float32') return t.data as Float32Array;
-  if (t.type === 'float16') {
-    const d = t.data as unknown as Uint16Array | Float32Array;
-    if (d instanceof Float32Array) return d;
-    const out = new Float32Array(d.length);
-    for (let i = 0; i < d.length; i++) out[i] = f16BitsToF32(d[i]);
-    return out;
-  }
-  throw new Error(`unexpected tensor type ${t.type}`);
-}
-export { toF32 };
+export const toF32 = (t: ort.Tensor): Float32Array => outputF32(t);
 
 /**
  * One forward step for batch 1: `ids` are the new tokens, `past` the previous present tensors

@@ -5,8 +5,7 @@
  */
 import { expect } from 'vitest';
 import { buildInterventions, noInterventions, type Interventions } from '../../lm/interventions';
-import { createSession, int64Tensor, interventionFeeds, residPost, tapRow, type Ort, type OrtSession, type OrtTensor } from '../../lm/ort';
-import { decodeF32 } from '../../tensor';
+import { createSession, int64Tensor, interventionFeeds, outputF32, residPost, tapRow, type Ort, type OrtSession, type OrtTensor } from '../../lm/ort';
 import { exposeResidualStream, instrumentDecoder, type InstrumentedModel } from '../instrument';
 import type { ExternalFile } from './externalize';
 
@@ -19,14 +18,7 @@ export interface ModelCase {
   vocabSize: number;
 }
 
-export function toF32(t: OrtTensor): Float32Array {
-  if (t.type === 'float32') return t.data as Float32Array;
-  if (t.type === 'float16') {
-    const d = t.data as Uint16Array;
-    return decodeF32({ dtype: 'float16', shape: [...t.dims], data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) });
-  }
-  throw new Error(`unexpected tensor type ${t.type}`);
-}
+export const toF32 = (t: OrtTensor): Float32Array => outputF32(t);
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
