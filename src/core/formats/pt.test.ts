@@ -1,4 +1,3 @@
-/* eslint-disable no-restricted-imports -- tests read fixtures from disk */
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -1,4 +1,3 @@
-/* eslint-disable no-restricted-imports -- test-only helper: tests read the shared dataset from disk */
 /** Test-only helpers: where the shared real dataset lives (outside the repo, never copied into it). */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,3 @@
-/* eslint-disable no-restricted-imports -- the test writes a hub-shaped folder to disk and serves it. */
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -1,4 +1,3 @@
-/* eslint-disable no-restricted-imports -- tests read fixture files from disk; the code under test does not. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';

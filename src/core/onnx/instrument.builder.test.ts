@@ -1,4 +1,3 @@
-/* eslint-disable no-restricted-imports -- one test has onnxruntime write an optimised model to a temp file; the code under test does not touch files. */
 /**
  * The acceptance proofs of instrumentation on real decoders from the model builder (attention,
  * RoPE, KV-cache inputs, MatMulNBits), both export styles and every dtype the builder writes.
