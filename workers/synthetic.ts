@@ -3,18 +3,8 @@
  * role-play <-> Assistant direction plus a few other directions, with a default at the Assistant
  * end. It lets the app be tried (and benchmarked with 20,000 points) without any file.
  */
+import { rng as mulberry32 } from '../src/core/math/testing';
 import type { MemberKind, PersonaSet } from '../src/core/persona/types';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface SyntheticOptions {
   n: number;

@@ -10,7 +10,7 @@
  * so the present.* tensors stay on the GPU and go straight back in as past_key_values.
  */
 import { DataError, PersonaSpaceError } from '../errors';
-import { decodeF32 } from '../tensor';
+import { outputF32 } from './ort';
 import { GREEDY, Pcg32, sampleToken, validateSampling, type SamplingParams } from './sampling';
 import type { StreamDecoder } from './tokenizer';
 
@@ -180,14 +180,7 @@ export function projectSequence(r: ForwardResult, shape: Pick<DecoderShape, 'num
 }
 
 function tensorToF32(t: OrtTensorLike, what: string): Float32Array {
-  const data = t.data;
-  if (data instanceof Float32Array) return data;
-  if (t.type === 'float16' && (data instanceof Uint16Array || ArrayBuffer.isView(data))) {
-    const v = data as ArrayBufferView;
-    const n = v.byteLength / 2;
-    return decodeF32({ dtype: 'float16', shape: [n], data: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
-  }
-  throw new GenerationError('output-type', `The model's "${what}" output has type ${t.type}, expected float32 or float16 on the CPU.`);
+  return outputF32(t, `"${what}" output`);
 }
 
 /**

@@ -57,7 +57,7 @@ export function int64Tensor(ort: Ort, values: ArrayLike<number>, dims: readonly 
  * A float32 or float16 output as float32 (float32 data as is, no copy). `what` names the output
  * in the error for any other type.
  */
-export function outputF32(t: Pick<OrtTensor, 'type' | 'data' | 'dims'>, what = 'output'): Float32Array {
+export function outputF32(t: { readonly type: string; readonly data: unknown; readonly dims: readonly number[] }, what = 'output'): Float32Array {
   if (t.type === 'float32' || t.data instanceof Float32Array) return t.data as Float32Array;
   if (t.type === 'float16') {
     const d = t.data as Uint16Array;
