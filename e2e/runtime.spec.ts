@@ -144,7 +144,7 @@ test('the model worker loads from the hub scheme, streams taps, takes steering m
   expect(events[s].projections![0]).toBeCloseTo(again.projections[s][0], 4);
 
   // The ORT wasm binary came from the app itself; nothing left 127.0.0.1.
-  expect(seen.some((u) => u.startsWith('http://127.0.0.1:4173/') && u.endsWith('.wasm'))).toBe(true);
+  expect(seen.some((u) => u.startsWith(`http://127.0.0.1:${process.env.E2E_PORT ?? 4173}/`) && u.endsWith('.wasm'))).toBe(true);
   expect(offHost).toEqual([]);
 });
 
