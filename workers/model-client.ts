@@ -4,12 +4,13 @@
  * code and whose `message` is the sentence to show.
  */
 import * as Comlink from 'comlink';
-import type { GenerateRequest, LoadOptions, ModelInfo, ModelWorkerApi, WorkerGenerateResult } from './model.worker';
+import type { GenerateRequest, LoadOptions, ModelInfo, WorkerGenerateResult } from './model-protocol';
+import type { ModelWorkerApi } from './model.worker';
 import type { LiveParams, TokenEvent } from '../src/core/lm/generate';
 import type { ModelLoadProgress, ModelSource } from '../src/core/lm/model-source';
 import type { ChatMessage } from '../src/core/lm/tokenizer';
 
-export type { GenerateRequest, LoadOptions, ModelInfo, WorkerGenerateResult } from './model.worker';
+export type { GenerateRequest, LoadOptions, ModelInfo, WorkerGenerateResult } from './model-protocol';
 
 export interface ModelClient {
   load(source: ModelSource, options?: LoadOptions, onProgress?: (p: ModelLoadProgress) => void): Promise<ModelInfo>;

@@ -10,100 +10,19 @@
  * (emitted by Vite next to this worker), never a CDN.
  */
 import * as Comlink from 'comlink';
-import * as ort from 'onnxruntime-web';
-import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
-import { parseConfig } from '../src/core/lm/config';
-import { LmEngine, kvCacheOutputLocations, projectSequence, type GenerateResult, type LiveParams, type TokenEvent, type ForwardResult } from '../src/core/lm/generate';
-import { loadModelFiles, stopTokenIds, type ModelLoadProgress, type ModelSource } from '../src/core/lm/model-source';
-import { ChatTokenizer, type ChatMessage } from '../src/core/lm/tokenizer';
-import { instrumentDecoder } from '../src/core/onnx/instrument';
-import { createSession, type Ort } from '../src/core/lm/ort';
+import { projectSequence, type LmEngine, type LiveParams, type TokenEvent, type ForwardResult } from '../src/core/lm/generate';
+import type { ModelLoadProgress, ModelSource } from '../src/core/lm/model-source';
+import type { ChatMessage, ChatTokenizer } from '../src/core/lm/tokenizer';
+import { configureWasm, loadModel } from './model-load';
+import type { GenerateRequest, LoadOptions, ModelInfo, WorkerGenerateResult } from './model-protocol';
 import { MemoryFileCache, defaultFileCache, type FileCache } from '../src/core/hub/cache';
 import { isPersonaSpaceError } from '../src/core/errors';
-
-export type DeviceRequest = 'auto' | 'webgpu' | 'wasm';
-
-export interface LoadOptions {
-  device?: DeviceRequest;
-  /** Use the persistent browser cache for hub files (default true). */
-  cache?: boolean;
-}
-
-export interface ModelInfo {
-  label: string;
-  backend: 'webgpu' | 'wasm';
-  /** Why this backend, in a sentence (e.g. "WebGPU adapter unavailable: navigator.gpu missing"). */
-  reason: string;
-  /** WASM threads (1 when not cross-origin isolated). */
-  threads: number;
-  numLayers: number;
-  hiddenSize: number;
-  vocabSize: number;
-  modelType: string;
-  /** Export style the instrumenter recognised. */
-  style: string;
-  residDtype: string;
-  stopIds: number[];
-  bytes: number;
-  loadMs: number;
-  warnings: string[];
-}
-
-export interface GenerateRequest {
-  /** A chat (the template is applied with a generation prompt, thinking off) ... */
-  messages?: ChatMessage[];
-  /** ... or raw prompt ids. */
-  promptIds?: number[];
-  maxNewTokens: number;
-  seed?: number;
-  /** Initial live params (sampling, steer/cap feeds, projection axis); change them with setParams. */
-  params?: LiveParams;
-  /** Override the model's stop ids ([] = run to maxNewTokens). */
-  stopIds?: number[];
-}
-
-export interface WorkerGenerateResult extends Omit<GenerateResult, 'logits'> {
-  promptText: string | null;
-}
-
-export interface WorkerError {
-  code: string;
-  message: string;
-}
 
 /** Errors cross the worker boundary as plain {code, message} so the page can show the sentence. */
 function toWorkerError(e: unknown): Error {
   const err = new Error(isPersonaSpaceError(e) ? e.message : (e as Error)?.message ?? String(e));
   err.name = isPersonaSpaceError(e) ? e.code : 'error';
   return err;
-}
-
-async function chooseBackend(req: DeviceRequest, needsF16: boolean): Promise<{ backend: 'webgpu' | 'wasm'; reason: string }> {
-  if (req === 'wasm') return { backend: 'wasm', reason: 'WASM requested.' };
-  const gpu = (self.navigator as Navigator & { gpu?: { requestAdapter(): Promise<{ features: Set<string> } | null> } }).gpu;
-  const fallback = (why: string) => {
-    if (req === 'webgpu') throw Object.assign(new Error(why), { name: 'webgpu-unavailable' });
-    return { backend: 'wasm' as const, reason: why + '; using WASM.' };
-  };
-  if (!gpu) return fallback('WebGPU adapter unavailable: navigator.gpu missing');
-  let adapter: { features: Set<string> } | null;
-  try {
-    adapter = await gpu.requestAdapter();
-  } catch (e) {
-    return fallback(`WebGPU adapter unavailable: requestAdapter failed (${(e as Error).message})`);
-  }
-  if (!adapter) return fallback('WebGPU adapter unavailable: requestAdapter() returned null');
-  if (needsF16 && !adapter.features.has('shader-f16')) return fallback('WebGPU has no shader-f16, which this fp16 model needs');
-  return { backend: 'webgpu', reason: 'Using WebGPU.' };
-}
-
-function configureWasm(): number {
-  ort.env.wasm.wasmPaths = { wasm: ortWasmUrl };
-  const isolated = (self as unknown as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
-  const threads = isolated ? Math.max(1, Math.min(4, self.navigator.hardwareConcurrency ?? 1)) : 1;
-  ort.env.wasm.numThreads = threads;
-  ort.env.wasm.proxy = false;
-  return threads;
 }
 
 // Before anything imports transformers.js (whose default would point the wasm files at a CDN).
@@ -121,7 +40,6 @@ class ModelWorker {
   async load(source: ModelSource, options: LoadOptions = {}, onProgress?: (p: ModelLoadProgress) => void): Promise<ModelInfo> {
     try {
       await this.dispose();
-      const t0 = performance.now();
       this.loadAbort = new AbortController();
       if (options.cache !== false && source.kind === 'hub') {
         try {
@@ -130,53 +48,15 @@ class ModelWorker {
           this.cache = new MemoryFileCache();
         }
       }
-      const files = await loadModelFiles(source, {
+      const m = await loadModel(source, options, {
         signal: this.loadAbort.signal,
-        cache: options.cache === false ? undefined : this.cache ?? undefined,
-        onProgress: onProgress ? (p) => void Promise.resolve(onProgress(p)).catch(() => {}) : undefined,
+        cache: options.cache === false ? null : this.cache,
+        onProgress,
       });
-      const config = parseConfig(files.config);
-      const tokenizer = await ChatTokenizer.fromFiles(files.tokenizer);
-      const inst = instrumentDecoder(files.model, { externalData: files.externalData, hiddenSize: config.hiddenSize });
-      const needsF16 = inst.info.residDtype === 'float16';
-      const threads = configureWasm();
-      let { backend, reason } = await chooseBackend(options.device ?? 'auto', needsF16);
-      const create = (ep: 'webgpu' | 'wasm') =>
-        createSession(ort as unknown as Ort, inst, {
-          executionProviders: [ep],
-          graphOptimizationLevel: 'all',
-          // On WebGPU the KV cache never leaves the GPU: present.* go straight back in as past.
-          ...(ep === 'webgpu' ? { preferredOutputLocation: kvCacheOutputLocations(config.numLayers) } : {}),
-        });
-      let session: Awaited<ReturnType<typeof create>>;
-      try {
-        session = await create(backend);
-      } catch (e) {
-        if (backend !== 'webgpu' || options.device === 'webgpu') throw e;
-        reason = `WebGPU session failed (${(e as Error).message}); using WASM.`;
-        backend = 'wasm';
-        session = await create('wasm');
-      }
-      if (backend === 'wasm') reason += threads > 1 ? ` WASM with ${threads} threads (cross-origin isolated).` : ' WASM single-threaded (the page is not cross-origin isolated).';
-      this.engine = new LmEngine(ort, session, config);
-      this.tokenizer = tokenizer;
-      this.info = {
-        label: files.label,
-        backend,
-        reason: reason.trim(),
-        threads: backend === 'wasm' ? threads : 0,
-        numLayers: config.numLayers,
-        hiddenSize: config.hiddenSize,
-        vocabSize: config.vocabSize,
-        modelType: config.modelType,
-        style: inst.info.style,
-        residDtype: inst.info.residDtype,
-        stopIds: stopTokenIds(files.config, files.generationConfig, tokenizer.eosId),
-        bytes: files.bytes,
-        loadMs: performance.now() - t0,
-        warnings: inst.info.warnings,
-      };
-      return this.info;
+      this.engine = m.engine;
+      this.tokenizer = m.tokenizer;
+      this.info = m.info;
+      return m.info;
     } catch (e) {
       throw toWorkerError(e);
     } finally {
