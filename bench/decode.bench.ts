@@ -27,7 +27,7 @@ import { LmEngine, unitRows } from '../src/core/lm/generate';
 import { buildInterventions } from '../src/core/lm/interventions';
 import { createSession, type Ort } from '../src/core/lm/ort';
 import { Pcg32 } from '../src/core/lm/sampling';
-import { buildDecoder } from '../src/core/onnx/builder';
+import { buildDecoder } from '../src/core/lm/builder';
 import { instrumentDecoder } from '../src/core/onnx/instrument';
 
 const arg = (name: string, dflt: number | string) => {

@@ -11,7 +11,7 @@ import { startHubServer, type HubServer } from './hub-server';
 import { randomCheckpoint } from '../src/core/lm/checkpoint';
 import { syntheticConfig } from '../src/core/lm/model-source';
 import { syntheticTokenizerFiles } from '../src/core/lm/tokenizer';
-import { buildDecoder } from '../src/core/onnx/builder';
+import { buildDecoder } from '../src/core/lm/builder';
 
 const REPO = 'e2e-org/synthetic-qwen3-ONNX';
 const L = 4;

@@ -7,7 +7,7 @@ import { writeNpy } from '../../src/core/formats/npy';
 import { randomCheckpoint } from '../../src/core/lm/checkpoint';
 import { syntheticConfig } from '../../src/core/lm/model-source';
 import { syntheticTokenizerFiles } from '../../src/core/lm/tokenizer';
-import { buildDecoder } from '../../src/core/onnx/builder';
+import { buildDecoder } from '../../src/core/lm/builder';
 import { tensorFromF32 } from '../../src/core/tensor';
 
 function capture(): CliIO & { stdout: string[]; stderr: string[] } {

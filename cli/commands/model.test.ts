@@ -7,7 +7,7 @@ import { main, type CliIO } from '../main';
 import { tinyConfigJson } from '../../src/core/lm/config';
 import { checkpointFromSafetensors, randomCheckpoint } from '../../src/core/lm/checkpoint';
 import { referenceForward } from '../../src/core/lm/reference';
-import { maxAbsDiff, step } from '../../src/core/onnx/builder/ort-node.testkit';
+import { maxAbsDiff, step } from '../../src/core/lm/builder/ort-node.testkit';
 
 function capture(): CliIO & { outs: string[]; errs: string[] } {
   const outs: string[] = [], errs: string[] = [];

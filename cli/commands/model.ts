@@ -8,7 +8,7 @@
  *       writes a seeded random checkpoint (config.json + model.safetensors, or shards + index);
  *   model run ...  (see ./model-run)
  *
- * File access lives here; the conversion itself is core (src/core/onnx/builder).
+ * File access lives here; the conversion itself is core (src/core/lm/builder).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +16,7 @@ import { flagInt, flagNumber, flagString, parseArgs, UsageError } from '../args'
 import type { CliIO } from '../main';
 import { parseConfig } from '../../src/core/lm/config';
 import { checkpointFromSafetensors, planShards, randomCheckpoint, safetensorsHeader } from '../../src/core/lm/checkpoint';
-import { buildDecoderChunks, type ExportStyle, type ModelDType } from '../../src/core/onnx/builder/index';
+import { buildDecoderChunks, type ExportStyle, type ModelDType } from '../../src/core/lm/builder/index';
 import { DataError } from '../../src/core/errors';
 
 const USAGE = [

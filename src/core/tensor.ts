@@ -145,3 +145,39 @@ export function tensorFromF32(values: Float32Array, shape: number[]): RawTensor 
   if (numel(shape) !== values.length) throw new DataError('shape', `Shape [${shape}] does not hold ${values.length} values.`);
   return { dtype: 'float32', shape, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
 }
+
+const f16Scratch = new Float32Array(1);
+const f16ScratchU32 = new Uint32Array(f16Scratch.buffer);
+
+/** float32 -> IEEE half bits, round-to-nearest-even, overflow to infinity (as numpy/torch do). */
+export function f32ToF16Bits(x: number): number {
+  f16Scratch[0] = x;
+  const u = f16ScratchU32[0];
+  const sign = (u >>> 16) & 0x8000;
+  const exp = (u >>> 23) & 0xff;
+  let mant = u & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign; // underflow to zero
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  // a carry out of the mantissa correctly rounds up into the next binade (or to infinity)
+  return sign | h;
+}
+
+export function f32ToF16Array(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = f32ToF16Bits(values[i]);
+  return out;
+}

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
-import { buildDecoder } from '../onnx/builder';
+import { buildDecoder } from './builder';
 import { instrumentDecoder } from '../onnx/instrument';
 import { randomCheckpoint } from './checkpoint';
 import { parseConfig, tinyConfigJson, type DecoderConfig } from './config';

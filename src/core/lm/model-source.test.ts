@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ortNode from 'onnxruntime-node';
 import { startHubServer, type HubServer } from '../../../e2e/hub-server';
 import { MemoryFileCache } from '../hub/cache';
-import { buildDecoder } from '../onnx/builder';
+import { buildDecoder } from './builder';
 import { instrumentDecoder } from '../onnx/instrument';
 import { encodeModel, decodeModel } from '../onnx/proto';
 import { randomCheckpoint } from './checkpoint';

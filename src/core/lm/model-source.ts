@@ -223,7 +223,7 @@ export function syntheticConfig(overrides: Record<string, unknown> = {}): Record
 
 async function buildSynthetic(source: Extract<ModelSource, { kind: 'synthetic' }>, opts: ModelLoadOptions): Promise<ModelFiles> {
   // Loaded on demand: only the synthetic model needs the builder.
-  const [{ randomCheckpoint }, { buildDecoder }] = await Promise.all([import('./checkpoint'), import('../onnx/builder')]);
+  const [{ randomCheckpoint }, { buildDecoder }] = await Promise.all([import('./checkpoint'), import('./builder')]);
   const config = syntheticConfig(source.config);
   opts.onProgress?.({ file: 'synthetic: random weights', loaded: 0, total: null, filesDone: 0, filesTotal: 2 });
   const ckpt = randomCheckpoint(config, { seed: source.seed ?? 0 });

@@ -16,7 +16,7 @@ import { instrumentDecoder } from './instrument';
 import { decodeModel } from './proto';
 import { buildInterventions } from '../lm/interventions';
 import { decodeF32 } from '../tensor';
-import { buildDecoder, type ExportStyle, type ModelDType } from './builder';
+import { buildDecoder, type ExportStyle, type ModelDType } from '../lm/builder';
 import { dot, Harness, maxAbsDiff, proveInstrumentation, randomVector, toF32, unit, type ModelCase } from './rewrite/prove.testkit';
 
 const IDS = [[5, 17, 200, 3, 9, 41, 77]];

@@ -2,13 +2,13 @@
  * Toy decoders for tests: the residual-stream skeleton of both export styles (embedding, per layer
  * a norm -> linear "attention" -> residual add, a norm -> ReLU MLP -> residual add, final norm,
  * lm_head) with seeded random weights. No attention or RoPE: these exercise the graph rewrite, not
- * the model; the real builder's models (core/onnx/builder) exercise the rest.
+ * the model; the real builder's models (core/lm/builder) exercise the rest.
  */
 import {
   attrFloat, attrInt, encodeModel, makeNode, makeTensor, makeValueInfo, TensorDataType,
   type NodeProto, type TensorProto,
 } from '../proto';
-import { f32ToF16Bits } from '../builder/weights';
+import { f32ToF16Bits } from '../../tensor';
 
 export interface ToyOptions {
   style: 'genai' | 'optimum';

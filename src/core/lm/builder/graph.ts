@@ -10,7 +10,7 @@
 import {
   attrFloat, attrInt, attrInts, makeExternalTensor, makeNode, makeTensor, TensorDataType, toBigInt64,
   type AttributeProto, type NodeProto, type TensorProto, type ValueInfo,
-} from '../proto';
+} from '../../onnx/proto';
 import { f32ToF16Array } from './weights';
 
 export type ActType = 'float32' | 'float16';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { decodeF32 } from '../../tensor';
-import { parseConfig, tinyConfigJson } from '../../lm/config';
-import { randomCheckpoint, type Checkpoint } from '../../lm/checkpoint';
-import { referenceForward } from '../../lm/reference';
-import { decodeModel, externalDataRef } from '../proto';
+import { parseConfig, tinyConfigJson } from '../config';
+import { randomCheckpoint, type Checkpoint } from '../checkpoint';
+import { referenceForward } from '../reference';
+import { decodeModel, externalDataRef } from '../../onnx/proto';
 import { buildDecoder, dequantizeQ4, f32ToF16Bits, modelFileName, quantizeQ4 } from './index';
 import { createSession, maxAbsDiff, step } from './ort-node.testkit';
 

@@ -11,8 +11,8 @@
  *   repeat_kv by Tile, MatMul/Softmax, causal + padding mask from attention_mask (a key j is visible
  *   to query i when attention_mask[j] = 1 and j <= past_length + i).
  */
-import { ropeInvFreq } from '../../lm/config';
-import { attrInt, attrInts, TensorDataType } from '../proto';
+import { ropeInvFreq } from '../config';
+import { attrInt, attrInts, TensorDataType } from '../../onnx/proto';
 import { biasOf, declareIO, emitEmbedding, emitLinear, emitLmHead, emitMlp, emitOProj, f32, type EmitContext } from './common';
 
 const INT64_MAX = 2 ** 63; // encoded exactly as INT64_MAX by proto.ts

@@ -3,9 +3,9 @@
  * linear layers (MatMul on a transposed weight, or MatMulNBits for 4-bit), the embedding and lm_head.
  */
 import { f16BitsToF32, numel } from '../../tensor';
-import { checkpointSpec, lmHeadName, tensorF32, type Checkpoint } from '../../lm/checkpoint';
-import type { DecoderConfig } from '../../lm/config';
-import { attrInt, makeValueInfo, TensorDataType } from '../proto';
+import { checkpointSpec, lmHeadName, tensorF32, type Checkpoint } from '../checkpoint';
+import type { DecoderConfig } from '../config';
+import { attrInt, makeValueInfo, TensorDataType } from '../../onnx/proto';
 import { type GraphBuilder } from './graph';
 import { f32ToF16Array, quantizeQ4, transpose, f32ToF16Bits } from './weights';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { parseConfig, tinyConfigJson, type ModelFamily } from '../../lm/config';
-import { randomCheckpoint, type Checkpoint } from '../../lm/checkpoint';
-import { referenceForward, type ReferenceOutput } from '../../lm/reference';
-import { decodeModel, encodeModel, makeValueInfo, TensorDataType } from '../proto';
+import { parseConfig, tinyConfigJson, type ModelFamily } from '../config';
+import { randomCheckpoint, type Checkpoint } from '../checkpoint';
+import { referenceForward, type ReferenceOutput } from '../reference';
+import { decodeModel, encodeModel, makeValueInfo, TensorDataType } from '../../onnx/proto';
 import { buildDecoder, type ExportStyle } from './index';
 import { createSession, maxAbsDiff, step, toF32 } from './ort-node.testkit';
 

@@ -3,8 +3,8 @@
  * feeding transformers.js-style inputs, and compare arrays.
  */
 import * as ort from 'onnxruntime-node';
-import type { DecoderConfig } from '../../lm/config';
-import { outputF32 } from '../../lm/ort';
+import type { DecoderConfig } from '../config';
+import { outputF32 } from '../ort';
 
 export interface StepResult {
   logits: Float32Array;

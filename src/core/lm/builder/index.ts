@@ -9,9 +9,9 @@
  * fp16 or 4-bit quantised) into the graph; the result holds the converted weights once plus the
  * encoded bytes.
  */
-import type { Checkpoint } from '../../lm/checkpoint';
+import type { Checkpoint } from '../checkpoint';
 import { DataError } from '../../errors';
-import { encodeModel, encodeModelChunks, type ModelProto } from '../proto';
+import { encodeModel, encodeModelChunks, type ModelProto } from '../../onnx/proto';
 import { actOf, makeContext, type ExportStyle, type ModelDType } from './common';
 import { GraphBuilder } from './graph';
 import { buildGenaiGraph } from './genai';

@@ -8,41 +8,7 @@
  * scale and one 4-bit zero point per block (zero points packed two per byte, per row).
  */
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float32 -> IEEE half bits, round-to-nearest-even, overflow to infinity (as numpy/torch do). */
-export function f32ToF16Bits(x: number): number {
-  f32[0] = x;
-  const u = u32[0];
-  const sign = (u >>> 16) & 0x8000;
-  const exp = (u >>> 23) & 0xff;
-  let mant = u & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow to zero
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
-  // a carry out of the mantissa correctly rounds up into the next binade (or to infinity)
-  return sign | h;
-}
-
-export function f32ToF16Array(values: Float32Array): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = f32ToF16Bits(values[i]);
-  return out;
-}
+export { f32ToF16Bits, f32ToF16Array } from '../../tensor';
 
 /** [rows, cols] -> [cols, rows]. */
 export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {

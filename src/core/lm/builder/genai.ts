@@ -14,8 +14,8 @@
  *   GroupQueryAttention assumes right padding (or none): batches with left padding are not supported.
  * - linear layers: MatMul, or com.microsoft.MatMulNBits for q4/q4f16.
  */
-import { ropeInvFreq } from '../../lm/config';
-import { attrFloat, attrInt, TensorDataType } from '../proto';
+import { ropeInvFreq } from '../config';
+import { attrFloat, attrInt, TensorDataType } from '../../onnx/proto';
 import { biasOf, declareIO, emitEmbedding, emitLinear, emitLmHead, emitMlp, emitOProj, f32, type EmitContext } from './common';
 
 export function buildGenaiGraph(ctx: EmitContext, contextLength: number): void {
