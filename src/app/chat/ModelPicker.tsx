@@ -1,0 +1,127 @@
+/** The model: the short list (sizes and memory before anything is fetched), a hub id / URL, a local folder, the synthetic model. */
+import { useState } from 'react';
+import type { ModelDtype } from '../../core/lm/model-source';
+import { formatBytes } from '../../core/view/format';
+import { CacheList } from '../explorer/components/LoadPanel';
+import { filesFromList } from '../explorer/components/files';
+import { MODEL_CHOICES, downloadEstimate, memoryEstimate, parseHubInput } from './models';
+import { useChat } from './store';
+import { useShallow } from 'zustand/react/shallow';
+
+const MAX_FOLDER_BYTES = 8e9;
+
+async function readFolder(list: FileList | null): Promise<{ label: string; files: Record<string, Uint8Array> } | string> {
+  const picked = filesFromList(list);
+  if (picked.length === 0) return 'The folder is empty.';
+  const total = picked.reduce((n, f) => n + f.file.size, 0);
+  if (total > MAX_FOLDER_BYTES) return `The folder holds ${formatBytes(total)}, more than a browser tab can hold; pick the model folder itself.`;
+  const top = picked[0].path.split('/')[0];
+  const files: Record<string, Uint8Array> = Object.create(null);
+  for (const f of picked) {
+    if (f.path.split('/').some((p: string) => p.startsWith('.'))) continue;
+    const rel = f.path.startsWith(top + '/') ? f.path.slice(top.length + 1) : f.path;
+    files[rel] = new Uint8Array(await f.file.arrayBuffer());
+  }
+  return { label: `${top}/`, files };
+}
+
+export function ModelPicker() {
+  const m = useChat(useShallow((s) => ({ status: s.model.status, info: s.model.info, error: s.model.error, resumable: s.model.resumable, busy: s.busy })));
+  const loadModel = useChat((s) => s.loadModel);
+  const [dtype, setDtype] = useState<ModelDtype>('q4f16');
+  const [hubText, setHubText] = useState('');
+  const [hubError, setHubError] = useState<string | null>(null);
+  const loading = m.status === 'loading';
+  return (
+    <div className="chat-model" data-testid="chat-model-picker">
+      <div className="chat-model-list" role="list">
+        {MODEL_CHOICES.map((c) => (
+          <button key={c.id} type="button" role="listitem" className="chat-model-choice" data-testid={`chat-model-${c.id}`} disabled={loading || m.busy}
+            title={`${c.repo} · ${c.layers} layers, d = ${c.hidden}. Sizes are estimates from the parameter count (see models.ts); per-file progress shows the real ones.`}
+            onClick={() => void loadModel({ kind: 'hub', repo: c.repo, dtype })}>
+            <span className="chat-model-name">{c.label}</span>
+            <span className="muted small-text">≈ {formatBytes(downloadEstimate(c, dtype))} download · ≈ {formatBytes(memoryEstimate(c, dtype))} memory · {c.layers} layers</span>
+          </button>
+        ))}
+      </div>
+      <label className="field inline">
+        Weights <select value={dtype} data-testid="chat-dtype" onChange={(e) => setDtype(e.target.value as ModelDtype)}>
+          {(['q4f16', 'q4', 'q8', 'fp16', 'fp32'] as const).map((d) => <option key={d} value={d}>{d}</option>)}
+        </select>
+        <span className="muted small-text">{dtype.endsWith('f16') || dtype === 'fp16' ? 'float16: fastest on WebGPU' : 'float32 activations: runs everywhere'}</span>
+      </label>
+      <form className="load-row" onSubmit={(e) => {
+        e.preventDefault();
+        const h = parseHubInput(hubText);
+        if (!h) { setHubError('Type a hub id like onnx-community/Qwen3-0.6B-ONNX, or its URL.'); return; }
+        setHubError(null);
+        void loadModel({ kind: 'hub', repo: h.repo, hub: h.hub, revision: h.revision, dtype });
+      }}>
+        <label className="visually-hidden" htmlFor="chat-hub-input">Hub model id or URL</label>
+        <input id="chat-hub-input" type="text" data-testid="chat-hub-input" placeholder="org/model-ONNX or its URL" value={hubText} onChange={(e) => setHubText(e.target.value)} />
+        <button type="submit" data-testid="chat-hub-load" disabled={loading}>Load</button>
+      </form>
+      {hubError && <p className="error" role="alert">{hubError}</p>}
+      <div className="load-row">
+        <label className={`button ${loading ? 'disabled' : ''}`}>
+          Local folder…
+          <input type="file" data-testid="chat-folder-input" className="visually-hidden" disabled={loading}
+            {...({ webkitdirectory: '', directory: '' } as Record<string, string>)}
+            onChange={async (e) => {
+              const r = await readFolder(e.currentTarget.files);
+              e.currentTarget.value = '';
+              if (typeof r === 'string') setHubError(r);
+              else void loadModel({ kind: 'folder', label: r.label, files: r.files, dtype });
+            }} />
+        </label>
+        <button type="button" data-testid="chat-model-synthetic" disabled={loading} onClick={() => void loadModel({ kind: 'synthetic' })}
+          title="A tiny random model built in the browser: nothing to download; its words are noise, its numbers are real">Synthetic model (no download)</button>
+      </div>
+      <ModelProgress />
+      {m.status === 'ready' && m.info && (
+        <div className="chat-model-info" data-testid="chat-model-info">
+          <div><strong>{m.info.label}</strong></div>
+          <div className="muted small-text">{m.info.numLayers} layers · d = {m.info.hiddenSize} · {formatBytes(m.info.bytes)} · {m.info.residDtype}</div>
+          <div className="small-text" data-testid="chat-backend">
+            Backend: <strong>{m.info.backend === 'webgpu' ? 'WebGPU' : `WASM${m.info.threads > 1 ? `, ${m.info.threads} threads` : ', 1 thread'}`}</strong> — {m.info.reason}
+            {m.info.backend === 'wasm' && <span className="muted"> (WASM is slower than WebGPU but gives the same numbers; nothing is wrong.)</span>}
+          </div>
+          {m.info.warnings.length > 0 && <div className="muted small-text">{m.info.warnings.join(' ')}</div>}
+        </div>
+      )}
+      {m.error && (
+        <div className="error" role="alert" data-testid="chat-model-error">
+          {m.error}
+          {m.resumable && <> <button type="button" className="small" data-testid="chat-model-resume" onClick={() => void useChat.getState().resumeLoad()}>Resume</button></>}
+        </div>
+      )}
+      <details className="advanced">
+        <summary>Cached files</summary>
+        <CacheList />
+      </details>
+    </div>
+  );
+}
+
+function ModelProgress() {
+  const p = useChat(useShallow((s) => ({ status: s.model.status, files: s.model.files, done: s.model.filesDone, total: s.model.filesTotal })));
+  const cancel = useChat((s) => s.cancelLoad);
+  if (p.status !== 'loading') return null;
+  return (
+    <div className="progress" role="status" aria-live="polite" data-testid="chat-model-progress">
+      <div className="progress-row">
+        <span>{p.total ? `${p.done} of ${p.total} files` : 'Starting…'}</span>
+        <button type="button" className="small" data-testid="chat-model-cancel" onClick={cancel}>Cancel</button>
+      </div>
+      <ul className="chat-file-list">
+        {p.files.map((f) => (
+          <li key={f.file} data-testid="chat-file-progress">
+            <span className="chat-file-name" title={f.file}>{f.file}</span>
+            <progress max={1} value={f.total ? f.loaded / f.total : 0} />
+            <span className="muted small-text">{f.cached ? 'cache' : `${formatBytes(f.loaded)}${f.total ? ` / ${formatBytes(f.total)}` : ''}`}</span>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
