@@ -19,6 +19,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   convert: { summary: 'convert <source> --out FILE           to .safetensors, .npy or projector .tsv', load: () => import('./commands/convert') },
   model: { summary: 'model build|random|run ...            build, make and run ONNX decoders', load: () => import('./commands/model') },
   generate: { summary: 'generate <model-dir> --prompt TEXT    chat with steering/capping and taps', load: () => import('./commands/generate') },
+  extract: { summary: 'extract <model-dir> --preset quick --out DIR   this model\'s role vectors, default and axis', load: () => import('./commands/extract') },
+  chat: { summary: 'chat <model-dir> --axis FILE --layer L (--transcript FILE [--replay] | --prompt TEXT)   per-turn projections on the axis', load: () => import('./commands/chat') },
 };
 
 export function usage(): string {

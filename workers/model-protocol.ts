@@ -4,6 +4,7 @@
  */
 import type { GenerateResult, LiveParams } from '../src/core/lm/generate';
 import type { ChatMessage } from '../src/core/lm/tokenizer';
+import { PersonaSpaceError } from '../src/core/errors';
 
 export type DeviceRequest = 'auto' | 'webgpu' | 'wasm';
 
@@ -55,3 +56,68 @@ export interface WorkerError {
   message: string;
 }
 
+
+// ------------------------------------------------------------------------------------ chat lab
+
+export type {
+  CapSettings,
+  ChatEvent,
+  ChatMessageView,
+  ChatSettings,
+  ChatSettingsPatch,
+  ChatSnapshot,
+  PaneId,
+  PaneSettings,
+  PaneSnapshot,
+  ResolvedPane,
+  ResolvedSettings,
+  SpanValues,
+  SteerSettings,
+} from '../src/core/chat/types';
+export type { PresetContent, PresetInfo } from '../src/core/chat/presets';
+
+/** What the worker says about the axis it was given (for the sliders and reference lines). */
+export interface AxisSummary {
+  label: string;
+  source: 'extraction' | 'file' | 'explorer';
+  numLayers: number;
+  hiddenSize: number;
+  /** |axis[L]| per layer. */
+  norms: number[];
+  /** Per layer, mean and sd of the role projections (null for an axis file). */
+  roleMean: number[] | null;
+  roleSd: number[] | null;
+  defaultProjection: number[] | null;
+  hasCalibration: boolean;
+  /** n_layers // 2. */
+  defaultLayer: number;
+  /** The paper's cap window proportions (~70–85 % of depth). */
+  defaultCapWindow: number[];
+}
+
+/**
+ * A failure in the model worker, as the page sees it: `code` (e.g. `no-model`, `no-axis`, `busy`,
+ * `bad-request`, `webgpu-unavailable`, `axis-shape`) and `message`, one sentence to show as is.
+ */
+export class ModelWorkerError extends PersonaSpaceError {
+  constructor(code: string, message: string) {
+    super(code, message);
+    this.name = 'ModelWorkerError';
+  }
+}
+
+export function isModelWorkerError(e: unknown): e is ModelWorkerError {
+  return e instanceof ModelWorkerError;
+}
+
+/** Marker on errors thrown across the boundary: the Error's `name` carries the code. */
+export const WORKER_ERROR_PREFIX = 'ps:';
+
+/** An error thrown in the worker, as the page receives it from Comlink, back into a ModelWorkerError. */
+export function workerErrorFrom(e: unknown): unknown {
+  const err = e as { name?: unknown; message?: unknown } | null;
+  if (err && typeof err.name === 'string' && err.name.startsWith(WORKER_ERROR_PREFIX)) {
+    return new ModelWorkerError(err.name.slice(WORKER_ERROR_PREFIX.length), typeof err.message === 'string' ? err.message : 'The model worker failed.');
+  }
+  return e;
+}

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ChatTokenizer, syntheticTokenizerFiles } from '../lm/tokenizer';
 import { templatedChat } from './spans';
-import { lenmlTokenizer } from './test-tokenizers';
+import { lenmlTokenizer } from './tokenizers.testkit';
 
 const CHAT = [
   { role: 'system' as const, content: 'You are a lighthouse keeper.' },

@@ -1,0 +1,173 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { projectSequence, type LmEngine } from '../lm/generate';
+import { forwardConversation } from './conversation.testkit';
+import { referenceForward } from '../lm/reference';
+import { Pcg32 } from '../lm/sampling';
+import type { AxisBundle } from '../persona/axis-bundle';
+import { axisBundleFromTensor, paneFeeds, resolvePane } from './axis';
+import { ChatSession } from './session';
+import { templatedChat } from './spans';
+import { testChatModel, type TestChatModel } from './model.testkit';
+import type { ChatEvent, ChatSnapshot, PaneId } from './types';
+
+function randomAxis(L: number, d: number, seed: number): Float32Array {
+  const r = new Pcg32(seed);
+  return new Float32Array(L * d).map(() => r.float() - 0.5);
+}
+
+function withStats(b: AxisBundle): AxisBundle {
+  const L = b.numLayers;
+  return { ...b, roleStats: { mean: new Float64Array(L).fill(-1), sd: Float64Array.from({ length: L }, (_, l) => 0.5 + l * 0.25) } };
+}
+
+/** Independent: per message, mean over its content positions of resid_post[L] . axis[L]/|axis[L]| from one full forward of `ids`. */
+async function reference(t: TestChatModel, b: AxisBundle, ids: number[], spans: [number, number][], pane: Parameters<typeof resolvePane>[1] | null): Promise<(number[] | null)[]> {
+  const feeds = pane ? paneFeeds(b, resolvePane(b, pane)) : {};
+  const r = await t.engine.forward(ids, feeds);
+  const proj = projectSequence(r, t.config, b.axis)!;
+  return spans.map(([s, e]) => {
+    if (e <= s) return null;
+    const acc = new Float64Array(t.config.numLayers);
+    for (let p = s; p < e; p++) proj[p].forEach((v, l) => (acc[l] += v));
+    return Array.from(acc, (x) => x / (e - s));
+  });
+}
+
+function expectClose(a: readonly number[] | null, b: readonly number[] | null, tol = 1e-5) {
+  expect(a).not.toBeNull();
+  expect(b).not.toBeNull();
+  expect(a!.length).toBe(b!.length);
+  a!.forEach((x, i) => expect(Math.abs(x - b![i])).toBeLessThan(tol * Math.max(1, Math.abs(b![i]))));
+}
+
+async function checkPaneAgainstReference(t: TestChatModel, session: ChatSession, snap: ChatSnapshot, pane: PaneId) {
+  const ps = snap.panes[pane]!;
+  const settings = snap.settings.panes[pane];
+  // The pane's ids are the model's template over its messages (answers keep the ids they were
+  // generated as, which may not be the text's own tokenization); spans are the content tokens.
+  const chat = templatedChat(t.tokenizer, ps.messages.map((m) => ({ role: m.role, content: m.content, ...(m.role === 'assistant' ? { ids: m.tokens.map((x) => x.id) } : {}) })), { addGenerationPrompt: false });
+  expect(ps.ids).toEqual(chat.ids);
+  expect(ps.messages.map((m) => m.span)).toEqual(chat.spans);
+  const gen = await reference(t, session.axis, ps.ids, chat.spans, settings);
+  const read = await reference(t, session.axis, ps.ids, chat.spans, null);
+  ps.messages.forEach((m, i) => {
+    if (m.span[1] <= m.span[0]) return;
+    expectClose(m.generated!.mean, gen[i]);
+    expectClose(m.read!.mean, read[i]);
+  });
+}
+
+describe.each([
+  ['the engine\'s batched, cache-keeping conversation', (e: LmEngine, rows: number) => e.conversation(rows)],
+  ['the no-cache reference conversation', forwardConversation],
+] as const)('chat session on the synthetic model, over %s', (_name, conversation) => {
+  let t: TestChatModel;
+  let bundle: AxisBundle;
+  beforeAll(async () => {
+    t = await testChatModel('synthetic', { conversation });
+    bundle = withStats(axisBundleFromTensor(randomAxis(4, 32, 9), t.config, 'random axis'));
+  });
+
+  it('three panes answer one user stream; per-turn values equal the mean over content tokens of an independent forward, generated and as read', async () => {
+    const s = new ChatSession(t.model, bundle);
+    s.update({ sampling: { temperature: 0, maxTokens: 6 }, system: 'Be brief.', panes: { steered: { steer: { layers: [1, 2], amount: 2, unit: 'sd' } }, capped: { cap: { layers: [2, 3], threshold: { kind: 'fixed', tau: 0.5 } } } } });
+    const events: ChatEvent[] = [];
+    await s.send('Who are you?', (e) => events.push(e));
+    const snap = await s.send('Tell me more.', (e) => events.push(e));
+    for (const p of ['default', 'steered', 'capped'] as const) {
+      const ps = snap.panes[p]!;
+      expect(ps.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant']);
+      await checkPaneAgainstReference(t, s, snap, p);
+      // Value events carry the own-position values of each answer token.
+      const vals = events.filter((e) => e.kind === 'value' && e.pane === p && e.turn === 1) as Extract<ChatEvent, { kind: 'value' }>[];
+      const last = ps.messages[4];
+      expect(vals.length).toBe(last.tokens.length);
+      vals.forEach((v, k) => Array.from(v.projections).forEach((x, l) => expect(x).toBeCloseTo(last.generated!.perToken[k][l], 5)));
+    }
+    // The Default pane reads its own text exactly as it generated it.
+    const d = snap.panes.default!.messages[4];
+    expectClose(d.generated!.mean, d.read!.mean);
+    // Steering moved the steered pane's layer-1 value; the cap floor holds at capped layers.
+    const c = snap.panes.capped!.messages[4];
+    for (const row of c.generated!.perToken) for (const l of [2, 3]) expect(row[l]).toBeGreaterThanOrEqual(0.5 - 1e-4);
+    expect(snap.panes.capped!.clampedTotal).toBeGreaterThan(0);
+    expect(snap.panes.default!.clampedTotal).toBe(0);
+  });
+
+  it('undo drops the last exchange and gives the text back; edit regenerates from a user turn; reset empties', async () => {
+    const s = new ChatSession(t.model, bundle);
+    s.update({ sampling: { temperature: 0, maxTokens: 4 } });
+    const first = await s.send('One');
+    await s.send('Two');
+    const u = s.undo();
+    expect(u.userText).toBe('Two');
+    expect(u.snapshot.panes.default!.messages.map((m) => m.content)).toEqual(first.panes.default!.messages.map((m) => m.content));
+    const again = await s.send('Two');
+    const edited = await s.edit(0, 'Uno');
+    expect(edited.panes.steered!.messages.filter((m) => m.role === 'user').map((m) => m.content)).toEqual(['Uno']);
+    await checkPaneAgainstReference(t, s, edited, 'default');
+    expect(again.panes.default!.messages).toHaveLength(4);
+    expect(s.reset().panes.default).toBeNull();
+    expect(() => s.undo()).toThrow(/nothing to undo/);
+  });
+
+  it('reads a transcript without generating: every message has values, through each pane and through the unmodified model', async () => {
+    const s = new ChatSession(t.model, bundle);
+    s.update({ panes: { capped: { cap: { layers: [3], threshold: { kind: 'fixed', tau: 1 } } }, steered: { hidden: true } } });
+    const snap = await s.readTranscript([
+      { role: 'user', content: 'I feel lost.' },
+      { role: 'assistant', content: 'I am here to help.' },
+      { role: 'user', content: 'Are you conscious?' },
+      { role: 'assistant', content: 'I am a language model.' },
+    ]);
+    expect(snap.panes.steered).toBeNull();
+    await checkPaneAgainstReference(t, s, snap, 'default');
+    await checkPaneAgainstReference(t, s, snap, 'capped');
+  });
+
+  it('a hidden pane does not answer; stop ends an answer early and the session stays usable', async () => {
+    const s = new ChatSession(t.model, bundle);
+    s.update({ sampling: { temperature: 0, maxTokens: 40 }, panes: { capped: { hidden: true } } });
+    let n = 0;
+    const snap = await s.send('Go on', (e) => {
+      if (e.kind === 'token' && ++n === 3) s.stop();
+    });
+    expect(snap.panes.capped).toBeNull();
+    const a = snap.panes.default!.messages[1];
+    expect(a.stopReason).toBe('interrupted');
+    const after = await s.send('Again');
+    expect(after.panes.default!.messages).toHaveLength(4);
+  });
+
+  it('bad settings change nothing and say why', () => {
+    const s = new ChatSession(t.model, axisBundleFromTensor(randomAxis(4, 32, 2), t.config, 'file axis'));
+    const before = s.resolved();
+    expect(() => s.update({ panes: { steered: { steer: { layers: [1], amount: 1, unit: 'sd' } } } })).toThrow(/no role projections/);
+    expect(() => s.update({ monitorLayer: 9 })).toThrow(/layers 0 to 3/);
+    expect(() => s.update({ panes: { capped: { cap: { layers: [3], threshold: { kind: 'percentile', p: 25 } } } } })).toThrow(/no calibration/);
+    expect(s.resolved()).toEqual(before);
+  });
+});
+
+describe('independent check of the synthetic reference path (float64 reference forward)', () => {
+  it('the Default pane turn value equals the float64 reference model to 1e-5', async () => {
+    const t = await testChatModel('synthetic', { seed: 8 });
+    const b = axisBundleFromTensor(randomAxis(4, 32, 4), t.config, 'axis');
+    const s = new ChatSession(t.model, b);
+    s.update({ sampling: { temperature: 0, maxTokens: 5 } });
+    const snap = await s.send('Hello there');
+    const ps = snap.panes.default!;
+    const ref = referenceForward(t.config, t.checkpoint, ps.ids);
+    const d = t.config.hiddenSize;
+    for (const m of ps.messages) {
+      const [s0, e0] = m.span;
+      for (let l = 0; l < t.config.numLayers; l++) {
+        const a = b.axis.subarray(l * d, (l + 1) * d);
+        const na = Math.hypot(...a);
+        let acc = 0;
+        for (let p = s0; p < e0; p++) for (let j = 0; j < d; j++) acc += ref.residPost[l][p * d + j] * a[j] / na;
+        expect(Math.abs(m.generated!.mean![l] - acc / (e0 - s0))).toBeLessThan(1e-4);
+      }
+    }
+  });
+});

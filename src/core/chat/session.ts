@@ -1,0 +1,292 @@
+/**
+ * The chat lab's session: three panes — Default | Steered | Capped — that share one user stream and
+ * one seed and run as three rows of one batched Conversation (hidden panes sit out). Settings
+ * (steering in sd of the role projections or the raw coefficient, cap window and threshold,
+ * sampling) are live: a change reaches the next token of a running answer.
+ */
+import { DataError } from '../errors';
+import type { AxisBundle } from '../persona/axis-bundle';
+import { checkBundle, defaultChatSettings, paneFeeds, resolveAll, resolvePane } from './axis';
+import { ChatRows, type ChatModel, type RowMessage } from './chat-rows';
+import type { ChatEvent, ChatMessageView, ChatSettings, ChatSettingsPatch, ChatSnapshot, PaneId, PaneSnapshot, ResolvedSettings } from './types';
+import { PANE_IDS } from './types';
+
+export class ChatSession {
+  private rows: ChatRows;
+  private settings: ChatSettings;
+  private abort: AbortController | null = null;
+  private busy = false;
+  private stopped = false;
+  /** Panes that took part in the conversation so far (a pane never run has no snapshot). */
+  private ran = new Set<PaneId>();
+
+  constructor(
+    private readonly model: ChatModel,
+    private bundle: AxisBundle,
+    settings?: ChatSettings,
+    private readonly opts: { autoRead?: boolean } = {},
+  ) {
+    checkBundle(bundle, model);
+    this.settings = settings ?? defaultChatSettings(model.numLayers, bundle);
+    this.rows = new ChatRows(model, PANE_IDS.length, bundle.axis, { keepLayer: this.settings.monitorLayer });
+    this.applyParams();
+  }
+
+  get axis(): AxisBundle {
+    return this.bundle;
+  }
+
+  get isBusy(): boolean {
+    return this.busy;
+  }
+
+  /** A new axis for the same model (projections are recomputed at the next feed). */
+  setAxis(b: AxisBundle): void {
+    this.guard();
+    checkBundle(b, this.model);
+    const next = { ...this.settings, panes: { ...this.settings.panes } };
+    // A percentile cap needs a calibration; keep a fixed one otherwise.
+    for (const p of PANE_IDS) {
+      const cap = next.panes[p].cap;
+      if (cap && cap.threshold.kind === 'percentile' && !b.calibration) next.panes[p] = { ...next.panes[p], cap: { ...cap, threshold: { kind: 'fixed', tau: 0 } } };
+      const st = next.panes[p].steer;
+      if (st && st.unit === 'sd' && !b.roleStats) next.panes[p] = { ...next.panes[p], steer: { ...st, unit: 'raw', amount: 0 } };
+    }
+    resolveAll(b, next);
+    this.bundle = b;
+    this.settings = next;
+    this.rows.setAxis(b.axis);
+    this.applyParams();
+  }
+
+  /** Apply a settings change; checked first, so a bad value changes nothing. Reaches the next token. */
+  update(patch: ChatSettingsPatch): ResolvedSettings {
+    const next = mergeSettings(this.settings, patch);
+    const L = this.model.numLayers;
+    if (!Number.isInteger(next.monitorLayer) || next.monitorLayer < 0 || next.monitorLayer >= L) {
+      throw new DataError('monitor-layer', `Layer ${next.monitorLayer} does not exist: this model has layers 0 to ${L - 1}.`);
+    }
+    const s = next.sampling;
+    if (!(s.temperature >= 0 && Number.isFinite(s.temperature))) throw new DataError('sampling', `Temperature must be 0 or more, got ${s.temperature}.`);
+    if (!(s.topP > 0 && s.topP <= 1)) throw new DataError('sampling', `top-p must be in (0, 1], got ${s.topP}.`);
+    if (!Number.isInteger(s.maxTokens) || s.maxTokens < 1 || s.maxTokens > 8192) throw new DataError('max-tokens', `Max tokens must be a whole number from 1 to 8192, got ${s.maxTokens}.`);
+    if (!Number.isSafeInteger(s.seed) || s.seed < 0) throw new DataError('seed', `A seed must be a whole number, 0 or more, got ${s.seed}.`);
+    const resolved = resolveAll(this.bundle, next);
+    this.settings = next;
+    this.rows.keepLayer = next.monitorLayer;
+    this.applyParams();
+    return { settings: structuredClone(next), panes: resolved };
+  }
+
+  resolved(): ResolvedSettings {
+    return { settings: structuredClone(this.settings), panes: resolveAll(this.bundle, this.settings) };
+  }
+
+  private applyParams(): void {
+    PANE_IDS.forEach((p, r) => {
+      const f = paneFeeds(this.bundle, resolvePane(this.bundle, this.settings.panes[p]));
+      const row = this.rows.params[r];
+      row.steer = f.steer;
+      row.capAxis = f.capAxis;
+      row.capTau = f.capTau;
+      row.sampling = { temperature: this.settings.sampling.temperature, topK: 0, topP: this.settings.sampling.topP };
+    });
+  }
+
+  private visible(): number[] {
+    return PANE_IDS.flatMap((p, r) => (this.settings.panes[p].hidden ? [] : [r]));
+  }
+
+  private guard(): void {
+    if (this.busy) throw new DataError('busy', 'The model is still answering; stop it or wait for it to finish.');
+  }
+
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.guard();
+    this.busy = true;
+    this.stopped = false;
+    this.abort = new AbortController();
+    try {
+      return await fn();
+    } finally {
+      this.busy = false;
+      this.abort = null;
+    }
+  }
+
+  /** Ends the running answer (or replay) after the current step; the partial answers are kept. */
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+
+  private userTurns(): string[] {
+    // The user stream is shared: read it from the first pane (every pane holds the same user turns).
+    return this.rows.messages(0).filter((m) => m.role === 'user').map((m) => m.content);
+  }
+
+  private base(): RowMessage[] {
+    return this.settings.system ? [{ role: 'system', content: this.settings.system }] : [];
+  }
+
+  /** Send a user turn: every visible pane answers, as rows of one batched run. */
+  send(userText: string, onEvent?: (e: ChatEvent) => void): Promise<ChatSnapshot> {
+    return this.exclusive(async () => {
+      await this.sendOne(userText, onEvent);
+      return this.snapshot();
+    });
+  }
+
+  private async sendOne(userText: string, onEvent?: (e: ChatEvent) => void): Promise<void> {
+    if (!userText.trim()) throw new DataError('empty-message', 'Write a message first.');
+    const rows = this.visible();
+    if (!rows.length) throw new DataError('no-panes', 'Every pane is hidden; show at least one.');
+    for (let r = 0; r < PANE_IDS.length; r++) {
+      if (!this.rows.messages(r).length && this.settings.system) this.rows.setMessages(r, this.base());
+      this.rows.push(r, { role: 'user', content: userText });
+    }
+    const turn = new Map(rows.map((r) => [r, this.rows.messages(r).filter((m) => m.role === 'assistant').length]));
+    for (const r of rows) this.ran.add(PANE_IDS[r]);
+    const res = await this.rows.answer(rows, {
+      maxTokens: this.settings.sampling.maxTokens,
+      seed: this.settings.sampling.seed,
+      signal: this.abort?.signal,
+      onToken: (row, e) => {
+        if (!e.stop) onEvent?.({ kind: 'token', pane: PANE_IDS[row], turn: turn.get(row)!, index: e.index, id: e.id, text: e.text, projections: e.projections, clamped: e.clamped });
+      },
+      onValue: (row, e) => onEvent?.({ kind: 'value', pane: PANE_IDS[row], turn: turn.get(row)!, index: e.index, projections: e.projections, clamped: e.clamped }),
+    });
+    for (const [r, a] of res) onEvent?.({ kind: 'done', pane: PANE_IDS[r], turn: turn.get(r)!, stopReason: a.stopReason });
+    if (this.opts.autoRead !== false) await this.rows.read(rows);
+  }
+
+  /** Replay user turns one by one (the answers are this model's); Stop ends the replay. */
+  replay(userTurns: readonly string[], onEvent?: (e: ChatEvent) => void): Promise<ChatSnapshot> {
+    return this.exclusive(async () => {
+      for (const u of userTurns) {
+        if (this.stopped) break;
+        if (!u.trim()) continue;
+        await this.sendOne(u, onEvent);
+      }
+      return this.snapshot();
+    });
+  }
+
+  /** Drop the last exchange (user turn and answers); returns the user text. */
+  undo(): { userText: string; snapshot: ChatSnapshot } {
+    this.guard();
+    const users = this.userTurns();
+    if (!users.length) throw new DataError('nothing-to-undo', 'There is nothing to undo yet.');
+    const userText = users[users.length - 1];
+    for (let r = 0; r < PANE_IDS.length; r++) {
+      const m = this.rows.messages(r);
+      let cut = m.length;
+      while (cut > 0 && m[cut - 1].role !== 'user') cut--;
+      this.rows.setMessages(r, m.slice(0, Math.max(0, cut - 1)));
+    }
+    return { userText, snapshot: this.snapshot() };
+  }
+
+  /** Replace user turn `userTurn` (0-based among user messages), drop everything after it, answer again. */
+  edit(userTurn: number, userText: string, onEvent?: (e: ChatEvent) => void): Promise<ChatSnapshot> {
+    this.guard();
+    const n = this.userTurns().length;
+    if (!Number.isInteger(userTurn) || userTurn < 0 || userTurn >= n) throw new DataError('edit-turn', `There is no user turn ${userTurn + 1}; the conversation has ${n}.`);
+    for (let r = 0; r < PANE_IDS.length; r++) {
+      const m = this.rows.messages(r);
+      let seen = -1;
+      const cut = m.findIndex((x) => x.role === 'user' && ++seen === userTurn);
+      this.rows.setMessages(r, m.slice(0, cut));
+    }
+    return this.send(userText, onEvent);
+  }
+
+  /** A fresh conversation (settings kept). */
+  reset(): ChatSnapshot {
+    this.guard();
+    this.rows.reset();
+    this.ran.clear();
+    return this.snapshot();
+  }
+
+  /**
+   * Teacher-force a whole transcript (answers included) in every visible pane, through that pane's
+   * settings, and through the unmodified model; nothing is generated.
+   */
+  readTranscript(messages: readonly { role: string; content: string }[]): Promise<ChatSnapshot> {
+    return this.exclusive(async () => {
+      const msgs = checkMessages(messages);
+      const withSystem = msgs[0]?.role === 'system' || !this.settings.system ? msgs : [...this.base(), ...msgs];
+      const rows = this.visible();
+      if (!rows.length) throw new DataError('no-panes', 'Every pane is hidden; show at least one.');
+      this.rows.reset();
+      this.ran.clear();
+      for (const r of rows) {
+        this.rows.setMessages(r, withSystem);
+        this.ran.add(PANE_IDS[r]);
+      }
+      await this.rows.feed(rows, this.abort?.signal);
+      await this.rows.read(rows, this.abort?.signal);
+      return this.snapshot();
+    });
+  }
+
+  /** Per assistant turn of a pane: mean resid_post at the monitored layer over its content tokens. */
+  turnVectors(pane: PaneId, mode: 'generated' | 'read'): { layer: number; vectors: (Float32Array | null)[] } {
+    return { layer: this.settings.monitorLayer, vectors: this.rows.turnVectors(PANE_IDS.indexOf(pane), mode) };
+  }
+
+  snapshot(): ChatSnapshot {
+    const panes = {} as Record<PaneId, PaneSnapshot | null>;
+    PANE_IDS.forEach((p, r) => {
+      if (!this.ran.has(p)) {
+        panes[p] = null;
+        return;
+      }
+      const v = this.rows.view(r);
+      const tok = this.model.tokenizer;
+      const messages: ChatMessageView[] = v.messages.map(({ m, span, generated, read, tokens }) => ({
+        role: m.role,
+        content: m.content,
+        span,
+        tokens: tokens.map((id) => ({ id, text: tok.decode([id], false) })),
+        generated,
+        read,
+        ...(m.stopReason ? { stopReason: m.stopReason } : {}),
+      }));
+      panes[p] = { ids: v.chat?.ids ?? [], messages, clampedTotal: v.clampedTotal };
+    });
+    return { settings: structuredClone(this.settings), layers: this.model.numLayers, panes, busy: this.busy };
+  }
+
+  dispose(): void {
+    this.stop();
+    this.rows.dispose();
+  }
+}
+
+export function checkMessages(messages: readonly { role: string; content: string }[]): RowMessage[] {
+  if (!Array.isArray(messages) || !messages.length) throw new DataError('transcript-empty', 'The transcript has no messages.');
+  return messages.map((m, i) => {
+    if (!m || (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') || typeof m.content !== 'string') {
+      throw new DataError('transcript-message', `Message ${i + 1} of the transcript needs a role (system, user or assistant) and a text content.`);
+    }
+    return { role: m.role, content: m.content };
+  });
+}
+
+/** Settings with a patch applied (pane fields replace; sampling fields merge). */
+export function mergeSettings(s: ChatSettings, patch: ChatSettingsPatch): ChatSettings {
+  const out = structuredClone(s);
+  if (patch.system !== undefined) out.system = patch.system;
+  if (patch.monitorLayer !== undefined) out.monitorLayer = patch.monitorLayer;
+  if (patch.sampling) Object.assign(out.sampling, patch.sampling);
+  for (const p of PANE_IDS) {
+    const pp = patch.panes?.[p];
+    if (!pp) continue;
+    if (pp.steer !== undefined) out.panes[p].steer = pp.steer && { ...out.panes[p].steer, ...pp.steer } as typeof pp.steer;
+    if (pp.cap !== undefined) out.panes[p].cap = pp.cap && ({ ...out.panes[p].cap, ...pp.cap } as typeof pp.cap);
+    if (pp.hidden !== undefined) out.panes[p].hidden = pp.hidden;
+  }
+  return out;
+}
