@@ -48,7 +48,8 @@ export interface InstructionFile {
 export interface AssistantAxisDataOptions {
   /** Where the repository's files are, without a trailing slash (default: raw.githubusercontent.com at the pinned commit). */
   base?: string;
-  cache?: FileCache;
+  /** Any FileCache (BrowserFileCache in the app), or just get/put (a folder in the CLI). */
+  cache?: Pick<FileCache, 'get' | 'put'>;
   fetch?: typeof fetch;
   /** Per-file timeout in ms (default 30 s). */
   timeoutMs?: number;
