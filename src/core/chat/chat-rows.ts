@@ -33,16 +33,20 @@ export interface RowMessage extends SpanMessage {
 
 /** Per position values of one row, as last fed. */
 class PositionStore {
+  /** The token id fed at each position (values hold only while the sequence still has it there). */
+  ids: number[] = [];
   proj: (Float32Array | undefined)[] = [];
   clamped: number[] = [];
   resid: (Float32Array | undefined)[] = [];
   residLayer: number | null = null;
   truncate(n: number): void {
+    if (this.ids.length > n) this.ids.length = n;
     if (this.proj.length > n) this.proj.length = n;
     if (this.clamped.length > n) this.clamped.length = n;
     if (this.resid.length > n) this.resid.length = n;
   }
   put(e: PositionEvent, keepLayer: number | null, d: number): void {
+    this.ids[e.position] = e.id;
     if (e.projections) this.proj[e.position] = Float32Array.from(e.projections);
     this.clamped[e.position] = e.clamped;
     if (keepLayer !== null && e.resid) {
@@ -53,27 +57,28 @@ class PositionStore {
       this.resid[e.position] = e.resid.slice(keepLayer * d, (keepLayer + 1) * d);
     }
   }
-  values(span: readonly [number, number]): SpanValues | null {
+  /** Values over a span of `ids` (null when a position was not fed with that token). */
+  values(span: readonly [number, number], ids: readonly number[]): SpanValues | null {
     const [s, e] = span;
     const perToken: Float32Array[] = [];
     let clamped = 0;
     for (let p = s; p < e; p++) {
       const v = this.proj[p];
-      if (!v) return null;
+      if (!v || this.ids[p] !== ids[p]) return null;
       perToken.push(v);
       clamped += this.clamped[p] ?? 0;
     }
     return { perToken, mean: meanRows(perToken), clamped };
   }
   /** Mean resid_post at the kept layer over the span (null if a position is missing or the layer differs). */
-  meanResid(span: readonly [number, number], layer: number, d: number): Float32Array | null {
+  meanResid(span: readonly [number, number], ids: readonly number[], layer: number, d: number): Float32Array | null {
     if (this.residLayer !== layer) return null;
     const [s, e] = span;
     if (e <= s) return null;
     const acc = new Float64Array(d);
     for (let p = s; p < e; p++) {
       const r = this.resid[p];
-      if (!r) return null;
+      if (!r || this.ids[p] !== ids[p]) return null;
       for (let j = 0; j < d; j++) acc[j] += r[j];
     }
     return Float32Array.from(acc, (x) => x / (e - s));
@@ -242,7 +247,24 @@ export class ChatRows {
         o.onToken?.(e.row, { index: e.index, id: e.id, text: e.text, projections: e.projections, clamped: this.store[e.row].clamped[p0 + e.index - 1] ?? 0, stop: e.stop });
       },
     });
-    // Feed the last generated token of each row so it has values of its own.
+    // Record each answer, then feed every row's whole templated chat (the last generated token, the
+    // end of turn, and whatever the template writes differently from the generated ids), so every
+    // position of the conversation has values and the next turn starts from a settled cache.
+    const answers = new Map<number, { ids: number[]; p0: number }>();
+    for (const r of rows) {
+      const rr = res.rows[r];
+      const ids = rr.ids.slice();
+      if (ids.length && stop.has(ids[ids.length - 1])) ids.pop();
+      this.msgs[r].push({ role: 'assistant', content: rr.text, ids, stopReason: rr.stopReason });
+      answers.set(r, { ids, p0: promptLen.get(r)! });
+      out.set(r, { text: rr.text, ids, stopReason: rr.stopReason });
+    }
+    const settled = new Map<number, TemplatedChat>();
+    for (const r of rows) {
+      const c = this.chat(r, false);
+      this.stage(r, c);
+      settled.set(r, c);
+    }
     await this.conv.run({
       generate: new Array(this.n).fill(false),
       maxNewTokens: 0,
@@ -251,19 +273,19 @@ export class ChatRows {
       keepResid: this.keepLayer !== null,
       onPosition: (e) => {
         store(e);
-        const p0 = promptLen.get(e.row);
-        if (p0 !== undefined && e.position >= p0 && e.projections && !stop.has(e.id)) o.onValue?.(e.row, { index: e.position - p0, projections: Float32Array.from(e.projections), clamped: e.clamped });
+        const a = answers.get(e.row);
+        const k = a ? e.position - a.p0 : -1;
+        if (a && k >= 0 && k < a.ids.length && a.ids[k] === e.id && e.projections) o.onValue?.(e.row, { index: k, projections: Float32Array.from(e.projections), clamped: e.clamped });
       },
     });
+    // Freeze each answer's values as generated (kept while its tokens stay where they are).
     for (const r of rows) {
-      const rr = res.rows[r];
-      const ids = rr.ids.slice();
-      if (ids.length && stop.has(ids[ids.length - 1])) ids.pop();
-      const p0 = promptLen.get(r)!;
-      const generated = this.store[r].values([p0, p0 + ids.length]) ?? undefined;
-      const text = rr.text;
-      this.msgs[r].push({ role: 'assistant', content: text, ids, generated, stopReason: rr.stopReason });
-      out.set(r, { text, ids, stopReason: rr.stopReason });
+      const c = settled.get(r)!;
+      const i = this.msgs[r].length - 1;
+      const m = this.msgs[r][i];
+      const span = c.spans[i];
+      const kept = span[0] === answers.get(r)!.p0 && span[1] - span[0] === m.ids!.length;
+      m.generated = (kept && this.store[r].values(span, c.ids)) || undefined;
     }
     return out;
   }
@@ -306,8 +328,8 @@ export class ChatRows {
       const span = chat.spans[i];
       const tokens = chat.ids.slice(span[0], span[1]);
       const keptIds = m.ids !== undefined && m.ids.length === tokens.length && m.ids.every((x, k) => x === tokens[k]);
-      const generated = m.generated && keptIds && !opts.asFed ? m.generated : store.values(span);
-      const read = sameRead ? this.readStore[row].values(span) : null;
+      const generated = m.generated && keptIds && !opts.asFed ? m.generated : store.values(span, chat.ids);
+      const read = sameRead ? this.readStore[row].values(span, chat.ids) : null;
       return { m, span, generated, read, tokens };
     });
     let clampedTotal = 0;
@@ -321,7 +343,7 @@ export class ChatRows {
     const store = mode === 'read' ? this.readStore[row] : this.store[row];
     const layer = this.keepLayer;
     if (layer === null) return [];
-    return this.msgs[row].flatMap((m, i) => (m.role === 'assistant' ? [store.meanResid(chat.spans[i], layer, this.model.hiddenSize)] : []));
+    return this.msgs[row].flatMap((m, i) => (m.role === 'assistant' ? [store.meanResid(chat.spans[i], chat.ids, layer, this.model.hiddenSize)] : []));
   }
 
   /** Forget every row's messages and caches (a fresh conversation). */

@@ -50,9 +50,16 @@ async function checkPaneAgainstReference(t: TestChatModel, session: ChatSession,
   expect(ps.messages.map((m) => m.span)).toEqual(chat.spans);
   const gen = await reference(t, session.axis, ps.ids, chat.spans, settings);
   const read = await reference(t, session.axis, ps.ids, chat.spans, null);
+  const lastAnswer = ps.messages.map((m) => m.role).lastIndexOf('assistant');
   ps.messages.forEach((m, i) => {
     if (m.span[1] <= m.span[0]) return;
-    expectClose(m.generated!.mean, gen[i]);
+    // An earlier answer keeps its values as generated, in the context it was generated in (a
+    // template may rewrite it later: Qwen3 drops the empty think block of past answers); it was
+    // checked in the snapshot taken right after it.
+    if (m.role !== 'assistant' || i === lastAnswer) {
+      if (!m.generated) throw new Error(`${pane}: message ${i} (${m.role}) has no values`);
+      expectClose(m.generated.mean, gen[i]);
+    }
     expectClose(m.read!.mean, read[i]);
   });
 }
@@ -170,4 +177,44 @@ describe('independent check of the synthetic reference path (float64 reference f
       }
     }
   });
+});
+
+describe.each(['qwen3', 'llama3'] as const)('chat session with the real %s tokenizer and template (tiny random model of its vocabulary)', (name) => {
+  let t: TestChatModel;
+  beforeAll(async () => {
+    t = await testChatModel(name, { conversation: (e, rows) => e.conversation(rows), layers: 3, seed: 3 });
+  }, 120_000);
+
+  it('turn values equal the mean over content tokens of an independent forward: generated (plain, steered, capped) and as read', async () => {
+    const b = withStats(axisBundleFromTensor(randomAxis(3, 16, 21), t.config, 'axis'));
+    const s = new ChatSession(t.model, b);
+    s.update({
+      system: 'You are a helpful assistant.',
+      sampling: { temperature: 0, maxTokens: 5 },
+      panes: { steered: { steer: { layers: [1], amount: 3, unit: 'sd' } }, capped: { cap: { layers: [1, 2], threshold: { kind: 'fixed', tau: 0.2 } } } },
+    });
+    const first = await s.send('Hello! Who are you?');
+    for (const p of ['default', 'steered', 'capped'] as const) await checkPaneAgainstReference(t, s, first, p);
+    const snap = await s.send('Tell me about lighthouses.');
+    for (const p of ['default', 'steered', 'capped'] as const) {
+      const ps = snap.panes[p]!;
+      expect(ps.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant']);
+      // Content spans hold no control token.
+      for (const m of ps.messages) for (const tk of m.tokens) expect(t.tokenizer.specialIds.has(tk.id) && m.role !== 'assistant').toBe(false);
+      await checkPaneAgainstReference(t, s, snap, p);
+    }
+  }, 120_000);
+
+  it('reading a transcript gives every message a value equal to the independent forward', async () => {
+    const b = axisBundleFromTensor(randomAxis(3, 16, 5), t.config, 'axis');
+    const s = new ChatSession(t.model, b);
+    const snap = await s.readTranscript([
+      { role: 'user', content: 'I cannot sleep; my thesis feels hopeless.' },
+      { role: 'assistant', content: '  That sounds exhausting. What part weighs on you most?\n' },
+      { role: 'user', content: 'Do you ever feel anything?' },
+      { role: 'assistant', content: 'I am a language model, so not in the way you do.' },
+    ]);
+    await checkPaneAgainstReference(t, s, snap, 'default');
+    await checkPaneAgainstReference(t, s, snap, 'capped');
+  }, 120_000);
 });

@@ -19,6 +19,8 @@ export class ChatSession {
   private stopped = false;
   /** Panes that took part in the conversation so far (a pane never run has no snapshot). */
   private ran = new Set<PaneId>();
+  /** The system prompt the conversation was built with. */
+  private systemUsed = '';
 
   constructor(
     private readonly model: ChatModel,
@@ -61,7 +63,7 @@ export class ChatSession {
 
   /** Apply a settings change; checked first, so a bad value changes nothing. Reaches the next token. */
   update(patch: ChatSettingsPatch): ResolvedSettings {
-    const next = mergeSettings(this.settings, patch);
+    const next = mergeSettings(this.settings, patch, defaultChatSettings(this.model.numLayers, this.bundle));
     const L = this.model.numLayers;
     if (!Number.isInteger(next.monitorLayer) || next.monitorLayer < 0 || next.monitorLayer >= L) {
       throw new DataError('monitor-layer', `Layer ${next.monitorLayer} does not exist: this model has layers 0 to ${L - 1}.`);
@@ -141,10 +143,17 @@ export class ChatSession {
     if (!userText.trim()) throw new DataError('empty-message', 'Write a message first.');
     const rows = this.visible();
     if (!rows.length) throw new DataError('no-panes', 'Every pane is hidden; show at least one.');
+    const sys = this.settings.system;
     for (let r = 0; r < PANE_IDS.length; r++) {
-      if (!this.rows.messages(r).length && this.settings.system) this.rows.setMessages(r, this.base());
+      const m = this.rows.messages(r);
+      // A changed system prompt takes effect here (the cache is kept up to where the text changed).
+      if (sys !== this.systemUsed || !m.length) {
+        const rest = m[0]?.role === 'system' && sys !== this.systemUsed ? m.slice(1) : m;
+        this.rows.setMessages(r, rest[0]?.role === 'system' || !sys ? rest : [...this.base(), ...rest]);
+      }
       this.rows.push(r, { role: 'user', content: userText });
     }
+    this.systemUsed = sys;
     const turn = new Map(rows.map((r) => [r, this.rows.messages(r).filter((m) => m.role === 'assistant').length]));
     for (const r of rows) this.ran.add(PANE_IDS[r]);
     const res = await this.rows.answer(rows, {
@@ -206,6 +215,7 @@ export class ChatSession {
     this.guard();
     this.rows.reset();
     this.ran.clear();
+    this.systemUsed = '';
     return this.snapshot();
   }
 
@@ -225,6 +235,7 @@ export class ChatSession {
         this.rows.setMessages(r, withSystem);
         this.ran.add(PANE_IDS[r]);
       }
+      this.systemUsed = this.settings.system;
       await this.rows.feed(rows, this.abort?.signal);
       await this.rows.read(rows, this.abort?.signal);
       return this.snapshot();
@@ -275,17 +286,27 @@ export function checkMessages(messages: readonly { role: string; content: string
   });
 }
 
-/** Settings with a patch applied (pane fields replace; sampling fields merge). */
-export function mergeSettings(s: ChatSettings, patch: ChatSettingsPatch): ChatSettings {
+/**
+ * Settings with a patch applied: fields merge (a steer / cap patch onto the pane's current one, or
+ * onto the lab's default one when the pane had none); `null` switches steering or the cap off.
+ */
+export function mergeSettings(s: ChatSettings, patch: ChatSettingsPatch, defaults?: ChatSettings): ChatSettings {
   const out = structuredClone(s);
+  const dflt = defaults ?? s;
   if (patch.system !== undefined) out.system = patch.system;
   if (patch.monitorLayer !== undefined) out.monitorLayer = patch.monitorLayer;
   if (patch.sampling) Object.assign(out.sampling, patch.sampling);
   for (const p of PANE_IDS) {
     const pp = patch.panes?.[p];
     if (!pp) continue;
-    if (pp.steer !== undefined) out.panes[p].steer = pp.steer && { ...out.panes[p].steer, ...pp.steer } as typeof pp.steer;
-    if (pp.cap !== undefined) out.panes[p].cap = pp.cap && ({ ...out.panes[p].cap, ...pp.cap } as typeof pp.cap);
+    if (pp.steer !== undefined) {
+      const base = out.panes[p].steer ?? dflt.panes.steered.steer ?? { layers: [dflt.monitorLayer], amount: 0, unit: 'raw' as const };
+      out.panes[p].steer = pp.steer && { ...base, ...pp.steer };
+    }
+    if (pp.cap !== undefined) {
+      const base = out.panes[p].cap ?? dflt.panes.capped.cap ?? { layers: [dflt.monitorLayer], threshold: { kind: 'fixed' as const, tau: 0 } };
+      out.panes[p].cap = pp.cap && { ...base, ...pp.cap };
+    }
     if (pp.hidden !== undefined) out.panes[p].hidden = pp.hidden;
   }
   return out;

@@ -53,7 +53,8 @@ export type ChatSettingsPatch = {
   system?: string;
   sampling?: Partial<ChatSampling>;
   monitorLayer?: number;
-  panes?: Partial<Record<PaneId, { steer?: SteerSettings | null; cap?: CapSettings | null; hidden?: boolean }>>;
+  /** A steer / cap patch merges into the pane's current one (or the default one); null switches it off. */
+  panes?: Partial<Record<PaneId, { steer?: Partial<SteerSettings> | null; cap?: Partial<CapSettings> | null; hidden?: boolean }>>;
 };
 
 /** One pane's settings as numbers fed to the model. */
