@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ortNode from 'onnxruntime-node';
-import { assistantAxisData, type AssistantAxisData } from '../data/assistant-axis-data';
+import { assistantAxisData, type AssistantAxisData, type AssistantAxisDataOptions } from '../data/assistant-axis-data';
 import { buildDecoder } from '../lm/builder';
 import { randomCheckpoint, type Checkpoint } from '../lm/checkpoint';
 import { parseConfig, type DecoderConfig } from '../lm/config';
@@ -22,6 +22,10 @@ export const HAVE_LLAMA_L16 = existsSync(path.join(LLAMA_L16_DIR, 'ghost.pt'));
 
 /** The paper's data from the shared folder, with no server: a fetch that reads files. */
 export function localPaperData(): AssistantAxisData {
+  return assistantAxisData(localPaperDataOptions());
+}
+
+export function localPaperDataOptions(): AssistantAxisDataOptions {
   const base = 'http://paper-data.test';
   const fetchFile: typeof fetch = async (url) => {
     const rel = String(url).slice(base.length + 1);
@@ -29,7 +33,7 @@ export function localPaperData(): AssistantAxisData {
     if (!full.startsWith(PAPER_DATA_DIR + path.sep) || !existsSync(full)) return new Response('not found', { status: 404 });
     return new Response(readFileSync(full));
   };
-  return assistantAxisData({ base, fetch: fetchFile });
+  return { base, fetch: fetchFile };
 }
 
 export interface TinyModel {

@@ -45,6 +45,8 @@ export interface ExtractInput {
   onBatch?: (agg: Aggregator, records: readonly RolloutRecord[]) => void;
   /** Keep every rollout's projections in the calibration (default true). */
   keepProjections?: boolean;
+  /** Generate nothing: the result of what is stored (status 'paused' when rollouts are missing). */
+  storedOnly?: boolean;
 }
 
 export type RunStatus = 'complete' | 'paused' | 'stable' | 'out-of-memory';
@@ -156,7 +158,11 @@ export async function runExtraction(input: ExtractInput): Promise<ExtractionResu
     });
   };
   progress();
-  for (let i = 0; i < todo.length; i += settings.batch) {
+  if (input.storedOnly && todo.length > 0) {
+    status = 'paused';
+    message = `${done.size} of ${prep.specs.length} rollouts are done; resume the run to finish it.`;
+  }
+  for (let i = 0; i < (input.storedOnly ? 0 : todo.length); i += settings.batch) {
     if (input.signal?.aborted) {
       status = 'paused';
       message = `Paused after ${done.size} of ${prep.specs.length} rollouts; every finished rollout is kept.`;
@@ -212,8 +218,8 @@ export async function runExtraction(input: ExtractInput): Promise<ExtractionResu
       generated++;
       generatedTokens += r.ids.length - prompts[k].ids.length;
     });
-    input.onBatch?.(agg, records);
     progress();
+    input.onBatch?.(agg, records);
     if (settings.stopAt !== null) {
       const st = agg.stability();
       if (st !== null && st >= settings.stopAt && done.size < prep.specs.length) {
