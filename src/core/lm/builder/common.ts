@@ -7,10 +7,19 @@ import { checkpointSpec, lmHeadName, tensorF32, type Checkpoint } from '../check
 import type { DecoderConfig } from '../config';
 import { attrInt, makeValueInfo, TensorDataType } from '../../onnx/proto';
 import { type GraphBuilder } from './graph';
-import { f32ToF16Array, quantizeQ4, transpose, f32ToF16Bits } from './weights';
+import { f32ToF16Array, quantizeQ4, quantizeQ8, transpose, f32ToF16Bits } from './weights';
 
 export type ExportStyle = 'genai' | 'optimum';
-export type ModelDType = 'fp32' | 'fp16' | 'q4' | 'q4f16';
+/**
+ * fp32 / fp16: plain MatMul; q4 / q4f16: 4-bit com.microsoft.MatMulNBits (block 32); q8 / int8 /
+ * uint8: the hub's `_quantized` / `_int8` / `_uint8` shape (onnxruntime dynamic quantisation as
+ * transformers.js' conversion script runs it: DynamicQuantizeLinear + MatMulInteger on per-tensor
+ * weights, the embedding table quantised the same way and read by Gather + DequantizeLinear).
+ * q8 and int8 are the same graph (symmetric int8 weights, what `_quantized` holds for models without
+ * Conv); uint8 has asymmetric uint8 weights.
+ */
+export type ModelDType = 'fp32' | 'fp16' | 'q4' | 'q4f16' | 'q8' | 'int8' | 'uint8';
+export const MODEL_DTYPES: readonly ModelDType[] = ['fp32', 'fp16', 'q4', 'q4f16', 'q8', 'int8', 'uint8'];
 
 export interface EmitContext {
   g: GraphBuilder;
@@ -44,6 +53,7 @@ function scratchF32(ctx: EmitContext, name: string): Float32Array {
 }
 
 export const isQ4 = (d: ModelDType) => d === 'q4' || d === 'q4f16';
+export const isQ8 = (d: ModelDType) => d === 'q8' || d === 'int8' || d === 'uint8';
 export const actOf = (d: ModelDType) => (d === 'fp16' || d === 'q4f16' ? 'float16' : 'float32') as 'float16' | 'float32';
 
 /** A weight as a fresh float32 array (safe to keep as an initializer). */
@@ -93,6 +103,8 @@ export function emitLinear(ctx: EmitContext, scope: string, x: string, weightNam
     const attrs = [attrInt('K', K), attrInt('N', N), attrInt('bits', 4), attrInt('block_size', ctx.blockSize)];
     if (ctx.accuracyLevel) attrs.push(attrInt('accuracy_level', ctx.accuracyLevel));
     y = g.op1(scope, 'MatMulNBits', [x, B, S, Z], { domain: 'com.microsoft', attrs, outputs: outs });
+  } else if (isQ8(ctx.dtype)) {
+    y = emitMatMulInteger(ctx, scope, base, x, w, N, K, outs);
   } else {
     const W = g.initAct(`${base}.MatMul.weight`, [K, N], transpose(w, N, K));
     y = g.op1(scope, 'MatMul', [x, W], { outputs: outs });
@@ -102,6 +114,26 @@ export function emitLinear(ctx: EmitContext, scope: string, x: string, weightNam
     y = g.op1(scope, 'Add', [y, b], { outputs: output ? [output] : undefined });
   }
   return y;
+}
+
+/**
+ * y = x . W^T in Optimum's dynamic-quantisation shape: DynamicQuantizeLinear(x) -> (xq uint8, xs, xz);
+ * MatMulInteger(xq, Wq, xz, wz) -> int32; Cast to float; Mul by xs * ws. onnxruntime fuses the chain
+ * into DynamicQuantizeMatMul / MatMulIntegerToFloat at load.
+ */
+function emitMatMulInteger(ctx: EmitContext, scope: string, base: string, x: string, w: Float32Array, N: number, K: number, outs?: string[]): string {
+  const { g } = ctx;
+  const signed = ctx.dtype !== 'uint8';
+  const q = quantizeQ8(w, N, K, signed);
+  const T = signed ? TensorDataType.INT8 : TensorDataType.UINT8;
+  const Wq = g.init(`${base}.MatMul.weight_quantized`, T, [K, N], q.codes);
+  const Ws = g.init(`${base}.MatMul.weight_scale`, TensorDataType.FLOAT, [], new Float32Array([q.scale]));
+  const Wz = g.init(`${base}.MatMul.weight_zero_point`, T, [], signed ? new Int8Array([q.zeroPoint]) : new Uint8Array([q.zeroPoint]));
+  const [xq, xs, xz] = g.op(scope, 'DynamicQuantizeLinear', [x], { outputs: 3 });
+  const yi = g.op1(scope, 'MatMulInteger', [xq, Wq, xz, Wz]);
+  const yf = g.op1(scope, 'Cast', [yi], { attrs: [attrInt('to', TensorDataType.FLOAT)] });
+  const s = g.op1(scope, 'Mul', [xs, Ws]);
+  return g.op1(scope, 'Mul', [yf, s], { outputs: outs });
 }
 
 /**
@@ -125,6 +157,17 @@ export function emitEmbedding(ctx: EmitContext): string {
       domain: 'com.microsoft',
       attrs: [attrInt('gather_axis', 0), attrInt('quantize_axis', 1), attrInt('block_size', ctx.blockSize), attrInt('bits', 4)],
     });
+  }
+  if (isQ8(ctx.dtype)) {
+    // as onnxruntime's GatherQuant writes it: an 8-bit table (per-tensor), gathered, then dequantised
+    const signed = ctx.dtype !== 'uint8';
+    const T = signed ? TensorDataType.INT8 : TensorDataType.UINT8;
+    const q = quantizeQ8(scratchF32(ctx, name), V, d, signed, false);
+    const data = g.init(`${name}_quantized`, T, [V, d], q.codes);
+    const s = g.init(`${name}_scale`, TensorDataType.FLOAT, [], new Float32Array([q.scale]));
+    const z = g.init(`${name}_zero_point`, T, [], signed ? new Int8Array([q.zeroPoint]) : new Uint8Array([q.zeroPoint]));
+    const gathered = g.op1('/model/embed_tokens', 'Gather', [data, 'input_ids']);
+    return g.op1('/model/embed_tokens', 'DequantizeLinear', [gathered, s, z]);
   }
   const E = g.initAct(name, [V, d], f32(ctx, name));
   return g.op1('/model/embed_tokens', 'Gather', [E, 'input_ids']);

@@ -2,7 +2,7 @@
  * Build an ONNX decoder (transformers.js-compatible inputs/outputs) from an HF-style checkpoint,
  * in either export style found in the wild (see FORMATS.md section 5):
  *
- *   buildDecoder(checkpoint, { style: 'genai' | 'optimum', dtype: 'fp32' | 'fp16' | 'q4' | 'q4f16' })
+ *   buildDecoder(checkpoint, { style: 'genai' | 'optimum', dtype: 'fp32' | 'fp16' | 'q4' | 'q4f16' | 'q8' | 'int8' | 'uint8' })
  *     -> { onnx, externalData?, fileName, externalDataName? }
  *
  * Weights are read from the checkpoint one tensor at a time and converted (transposed, rounded to
@@ -12,13 +12,14 @@
 import type { Checkpoint } from '../checkpoint';
 import { DataError } from '../../errors';
 import { encodeModel, encodeModelChunks, type ModelProto } from '../../onnx/proto';
-import { actOf, makeContext, type ExportStyle, type ModelDType } from './common';
+import { actOf, isQ8, makeContext, MODEL_DTYPES, type ExportStyle, type ModelDType } from './common';
 import { GraphBuilder } from './graph';
 import { buildGenaiGraph } from './genai';
 import { buildOptimumGraph } from './optimum';
 
 export type { ExportStyle, ModelDType } from './common';
-export { quantizeQ4, dequantizeQ4, f32ToF16Bits, f32ToF16Array, transpose } from './weights';
+export { MODEL_DTYPES } from './common';
+export { quantizeQ4, dequantizeQ4, quantizeQ8, dequantizeQ8, f32ToF16Bits, f32ToF16Array, transpose } from './weights';
 
 export interface BuildOptions {
   style: ExportStyle;
@@ -55,7 +56,7 @@ export interface BuiltDecoder {
 }
 
 /** File name suffix per dtype, as hub repos name them. */
-export const DTYPE_SUFFIX: Record<ModelDType, string> = { fp32: '', fp16: '_fp16', q4: '_q4', q4f16: '_q4f16' };
+export const DTYPE_SUFFIX: Record<ModelDType, string> = { fp32: '', fp16: '_fp16', q4: '_q4', q4f16: '_q4f16', q8: '_quantized', int8: '_int8', uint8: '_uint8' };
 
 export function modelFileName(dtype: ModelDType): string {
   return `model${DTYPE_SUFFIX[dtype]}.onnx`;
@@ -66,8 +67,8 @@ export function estimateWeightBytes(ck: Checkpoint, dtype: ModelDType): number {
   const c = ck.config;
   const layer = c.hiddenSize * (c.numHeads + 2 * c.numKvHeads) * c.headDim + c.numHeads * c.headDim * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize;
   const emb = c.vocabSize * c.hiddenSize;
-  const per = dtype === 'fp32' ? 4 : dtype === 'fp16' ? 2 : 0.5 + 4 / 32;
-  const embPer = dtype === 'fp16' || dtype === 'q4f16' ? 2 : 4; // upper bound (4-bit when quantizeEmbeddings)
+  const per = dtype === 'fp32' ? 4 : dtype === 'fp16' ? 2 : isQ8(dtype) ? 1 : 0.5 + 4 / 32;
+  const embPer = dtype === 'fp16' || dtype === 'q4f16' ? 2 : isQ8(dtype) ? 1 : 4; // upper bound (4-bit when quantizeEmbeddings)
   return layer * c.numLayers * per + emb * embPer + emb * per;
 }
 
@@ -85,7 +86,7 @@ export interface BuiltDecoderChunks {
 function buildModel(checkpoint: Checkpoint, options: BuildOptions): { model: ModelProto; g: GraphBuilder; fileName: string; externalDataName?: string } {
   const { style, dtype } = options;
   if (style !== 'genai' && style !== 'optimum') throw new DataError('build-style', `Unknown export style "${style}" (use genai or optimum).`);
-  if (!['fp32', 'fp16', 'q4', 'q4f16'].includes(dtype)) throw new DataError('build-dtype', `Unknown dtype "${dtype}" (use fp32, fp16, q4 or q4f16).`);
+  if (!MODEL_DTYPES.includes(dtype)) throw new DataError('build-dtype', `Unknown dtype "${dtype}" (use ${MODEL_DTYPES.join(', ')}).`);
   const blockSize = options.blockSize ?? 32;
   if (![16, 32, 64, 128].includes(blockSize)) throw new DataError('build-block', `MatMulNBits block size must be 16, 32, 64 or 128, got ${blockSize}.`);
   const fileName = modelFileName(dtype);

@@ -101,3 +101,53 @@ export function dequantizeQ4(q: Q4Weight): Float32Array {
   }
   return out;
 }
+
+export interface Q8Weight {
+  /** [K, N] codes (the MatMul layout: y = x . W^T), uint8 or int8 by `signed`. */
+  codes: Uint8Array | Int8Array;
+  /** One scale and one zero point for the whole tensor (per-tensor, as Optimum's dynamic quantisation writes). */
+  scale: number;
+  zeroPoint: number;
+  signed: boolean;
+}
+
+/**
+ * Per-tensor 8-bit quantisation of W [N, K] (an HF Linear weight), written transposed [K, N] for
+ * MatMulInteger (or as is, [N, K], when `transposed` is false): dequant = (code - zeroPoint) * scale. uint8 is asymmetric over [min(w,0), max(w,0)];
+ * int8 is symmetric (zero point 0), as onnxruntime's quantize_dynamic does for each type.
+ */
+export function quantizeQ8(w: Float32Array, N: number, K: number, signed = false, transposed = true): Q8Weight {
+  let mn = 0, mx = 0;
+  for (let i = 0; i < w.length; i++) {
+    const v = w[i];
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+  }
+  let scale: number, zeroPoint: number, lo: number, hi: number;
+  if (signed) {
+    scale = Math.fround(Math.max(-mn, mx) / 127);
+    zeroPoint = 0; lo = -127; hi = 127;
+  } else {
+    scale = Math.fround((mx - mn) / 255);
+    zeroPoint = scale > 0 ? Math.min(255, Math.max(0, Math.round(-mn / scale))) : 0;
+    lo = 0; hi = 255;
+  }
+  if (!(scale > 0) || !Number.isFinite(scale)) { scale = 1; zeroPoint = 0; }
+  const codes = signed ? new Int8Array(N * K) : new Uint8Array(N * K);
+  const inv = 1 / scale;
+  for (let n = 0; n < N; n++) {
+    const row = n * K;
+    for (let k = 0; k < K; k++) {
+      const q = Math.round(w[row + k] * inv) + zeroPoint;
+      codes[transposed ? k * N + n : row + k] = q < lo ? lo : q > hi ? hi : q;
+    }
+  }
+  return { codes, scale, zeroPoint, signed };
+}
+
+/** W^T [K, N] as MatMulInteger sees it (for tests). */
+export function dequantizeQ8(q: Q8Weight): Float32Array {
+  const out = new Float32Array(q.codes.length);
+  for (let i = 0; i < out.length; i++) out[i] = (q.codes[i] - q.zeroPoint) * q.scale;
+  return out;
+}
