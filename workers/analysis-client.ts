@@ -2,7 +2,7 @@
 import * as Comlink from 'comlink';
 import type { AnalysisApi, LoadProgress } from './analysis-protocol';
 
-export type { AnalysisApi, LoadProgress, LocalFile, Result, Slot, WorkerError, LoadRequestOptions } from './analysis-protocol';
+export type { AnalysisApi, CustomProjectionResult, LoadProgress, LocalFile, NeighbourRow, Result, Slot, UmapResult, WorkerError, LoadRequestOptions } from './analysis-protocol';
 
 let remote: Comlink.Remote<AnalysisApi> | null = null;
 

@@ -16,7 +16,8 @@ import {
 } from '../src/core/hub';
 import type { PersonaSet, VirtualFile } from '../src/core/persona/types';
 import type { LayerAnalysis, SetInfo } from '../src/core/view/types';
-import { analyzeLayer, comparePc1, defaultLayer, layerProfile, setInfo } from './analysis-core';
+import { calibrationFromRoleVectors } from '../src/core/extract/aggregate';
+import { analyzeLayerWithBasis, axisBundleOf, comparePc1, customProjection, defaultLayer, layerProfile, neighboursOf, projectIntoBasis, setInfo, umapLayout, type MapBasis } from './analysis-core';
 import type { AnalysisApi, LoadProgress, LoadRequestOptions, LocalFile, Result, Slot, WorkerError } from './analysis-protocol';
 import { loadSetFromFiles } from './load-set';
 import { syntheticPersonaSet } from './synthetic';
@@ -24,7 +25,7 @@ import { syntheticPersonaSet } from './synthetic';
 interface Held {
   info: SetInfo;
   set: PersonaSet;
-  analyses: Map<number, LayerAnalysis>;
+  analyses: Map<number, { analysis: LayerAnalysis; basis: MapBasis }>;
 }
 
 const held = new Map<Slot, Held>();
@@ -81,8 +82,8 @@ function install(slot: Slot, set: PersonaSet, label: string, sourceUrl: string |
   const info = setInfo(`${slot}${++generation}`, set, label, sourceUrl);
   // Analyse the first layer before the swap: a set that cannot be mapped (too few vectors, NaN)
   // fails here and the set loaded before stays in place.
-  const first = analyzeLayer(info.id, set, defaultLayer(set), 10);
-  held.set(slot, { info, set, analyses: new Map([[first.layer, first]]) });
+  const first = analyzeLayerWithBasis(info.id, set, defaultLayer(set), 10);
+  held.set(slot, { info, set, analyses: new Map([[first.analysis.layer, first]]) });
   return info;
 }
 
@@ -106,17 +107,27 @@ function cached(slot: Slot): Held {
   return h;
 }
 
-function analysisAt(slot: Slot, layer: number): LayerAnalysis {
+function layerOf(h: Held, layer: number): number {
+  return h.set.layers === null ? 0 : Math.max(0, Math.min(h.set.layers - 1, layer < 0 ? defaultLayer(h.set) : layer));
+}
+
+function analysed(slot: Slot, layer: number): { analysis: LayerAnalysis; basis: MapBasis } {
   const h = cached(slot);
-  const l = h.set.layers === null ? 0 : Math.max(0, Math.min(h.set.layers - 1, layer < 0 ? defaultLayer(h.set) : layer));
+  const l = layerOf(h, layer);
   let a = h.analyses.get(l);
   if (!a) {
-    a = analyzeLayer(h.info.id, h.set, l, 10);
+    a = analyzeLayerWithBasis(h.info.id, h.set, l, 10);
     if (h.analyses.size > 16) h.analyses.clear();
     h.analyses.set(l, a);
   }
   return a;
 }
+
+function analysisAt(slot: Slot, layer: number): LayerAnalysis {
+  return analysed(slot, layer).analysis;
+}
+
+let umapRun = 0;
 
 const api: AnalysisApi = {
   async loadFiles(slot, files, opts, onProgress) {
@@ -171,8 +182,8 @@ const api: AnalysisApi = {
     const r = await attempt(() => analysisAt(slot, layer));
     if (r.ok) {
       // Copies, so the cached analysis keeps its buffers when these are transferred.
-      const a = { ...r.value, coords: r.value.coords.slice(), projection: r.value.projection.slice(), rank: r.value.rank.slice() };
-      return Comlink.transfer({ ok: true as const, value: a }, [a.coords.buffer, a.projection.buffer, a.rank.buffer]);
+      const a = { ...r.value, coords: r.value.coords.slice(), projection: r.value.projection.slice(), rank: r.value.rank.slice(), fit: (r.value.fit ?? new Uint8Array(r.value.names.length).fill(1)).slice() };
+      return Comlink.transfer({ ok: true as const, value: a }, [a.coords.buffer, a.projection.buffer, a.rank.buffer, a.fit.buffer]);
     }
     return r;
   },
@@ -187,6 +198,56 @@ const api: AnalysisApi = {
 
   async compare(layerA, layerB) {
     return attempt(() => comparePc1(cached('A').set, layerA, cached('B').set, layerB));
+  },
+
+  async projectVectors(slot, layer, vectors) {
+    return attempt(() => projectIntoBasis(analysed(slot, layer).basis, vectors));
+  },
+
+  async axisBundle(slot) {
+    const r = await attempt(() => {
+      const h = cached(slot);
+      return axisBundleOf(h.set, h.info.label, calibrationFromRoleVectors);
+    });
+    if (!r.ok) return r;
+    const b = r.value;
+    const bufs: ArrayBuffer[] = [b.axis.buffer as ArrayBuffer];
+    if (b.roleStats) bufs.push(b.roleStats.mean.buffer as ArrayBuffer, b.roleStats.sd.buffer as ArrayBuffer);
+    if (b.defaultProjection) bufs.push(b.defaultProjection.buffer as ArrayBuffer);
+    return Comlink.transfer(r, bufs);
+  },
+
+  async neighbours(slot, layer, name, k) {
+    return attempt(() => {
+      const h = cached(slot);
+      const i = h.set.names.indexOf(name);
+      if (i < 0) throw Object.assign(new Error(`There is no member called ${JSON.stringify(name)}.`), { code: 'no-member' });
+      return neighboursOf(h.set, layerOf(h, layer), i, Math.max(1, Math.min(50, k)));
+    });
+  },
+
+  async customProjection(slot, layer, queryA, queryB) {
+    const r = await attempt(() => {
+      const h = cached(slot);
+      const l = layerOf(h, layer);
+      return { setId: h.info.id, layer: l, ...customProjection(h.set, l, queryA, queryB) };
+    });
+    return r.ok ? Comlink.transfer(r, [r.value.x.buffer as ArrayBuffer]) : r;
+  },
+
+  async umap(slot, layer, opts, onProgress) {
+    const run = ++umapRun;
+    const r = await attempt(async () => {
+      const h = cached(slot);
+      const l = layerOf(h, layer);
+      const out = await umapLayout(h.set, l, opts, (done, total) => void onProgress(done, total), () => umapRun === run && held.get(slot) === h);
+      return out ? { setId: h.info.id, layer: l, seed: opts.seed, ...out } : null;
+    });
+    return r.ok && r.value ? Comlink.transfer(r, [r.value.coords.buffer as ArrayBuffer]) : r;
+  },
+
+  cancelUmap() {
+    umapRun++;
   },
 
   async cacheList() {

@@ -16,9 +16,11 @@ export function ChartFrame({ name, title, subtitle, onExport, children, testId, 
   const [big, setBig] = useState(false);
   useEffect(() => {
     if (!big) return;
-    const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') setBig(false); };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
+    // Capture phase, and the event marked handled: Esc closes the enlarged chart and nothing else
+    // (the explorer's Esc would otherwise also unpin the selection).
+    const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') { e.preventDefault(); setBig(false); } };
+    window.addEventListener('keydown', onKey, true);
+    return () => window.removeEventListener('keydown', onKey, true);
   }, [big]);
   return (
     <section className={`panel chart ${className ?? ''} ${big ? 'enlarged' : ''}`} data-testid={testId} aria-label={typeof title === 'string' ? title : name}>

@@ -45,3 +45,21 @@ export function colorIndices(values: ArrayLike<number>, d: DivergingDomain): Uin
   for (let i = 0; i < values.length; i++) out[i] = Math.round(scalePosition(values[i], d) * (COLOR_STEPS - 1));
   return out;
 }
+
+/** Categorical colours (Okabe–Ito, colour-blind safe) for groups: kinds or the person's tags. */
+export const GROUP_PALETTE: readonly string[] = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#f0e442', '#000000', '#999999'];
+
+/**
+ * Group colour index per point: groups numbered in order of first appearance (at most the palette's
+ * length; later groups share the last, grey). Returns the indices and the group names in order.
+ */
+export function groupIndices(groups: readonly string[]): { index: Uint8Array; names: string[] } {
+  const order = new Map<string, number>();
+  const index = new Uint8Array(groups.length);
+  groups.forEach((g, i) => {
+    let k = order.get(g);
+    if (k === undefined) order.set(g, (k = order.size));
+    index[i] = Math.min(k, GROUP_PALETTE.length - 1);
+  });
+  return { index, names: [...order.keys()] };
+}

@@ -91,3 +91,27 @@ export function placeLabels(candidates: readonly LabelCandidate[], opts: Placeme
   }
   return placed;
 }
+
+/**
+ * The order in which points ask for a label: the two ends of the axis projection taken in turn
+ * (the Assistant end first, then the Role-play end, then the next of each …) interleaved with the
+ * points farthest from the centre on the shown components, so both ends of the map are labelled
+ * even when one end is a dense cluster. Every index appears once.
+ */
+export function labelPriority(projection: ArrayLike<number>, distance: ArrayLike<number>): Uint32Array {
+  const n = projection.length;
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const val = (a: ArrayLike<number>, i: number) => (Number.isFinite(a[i]) ? a[i] : -Infinity);
+  const high = [...idx].sort((i, j) => val(projection, j) - val(projection, i) || i - j);
+  const far = [...idx].sort((i, j) => val(distance, j) - val(distance, i) || i - j);
+  const out = new Uint32Array(n);
+  const seen = new Uint8Array(n);
+  let m = 0, h = 0, l = n - 1, f = 0;
+  const take = (i: number) => { if (!seen[i]) { seen[i] = 1; out[m++] = i; return true; } return false; };
+  while (m < n) {
+    while (h < n && !take(high[h++]));
+    while (l >= 0 && !take(high[l--]));
+    while (f < n && !take(far[f++]));
+  }
+  return out;
+}

@@ -24,6 +24,10 @@ export interface ProjectionInput {
   height: number;
   /** Margin around the data at zoom 1, in pixels. */
   padding: number;
+  /** More rows (m x k, same coordinates) placed with the same transform without changing the fit (overlays). */
+  extra?: Float32Array;
+  /** Points left out of the fit of the view (hidden ones): 1 = left out. */
+  skip?: Uint8Array;
 }
 
 export interface Projected {
@@ -37,6 +41,9 @@ export interface Projected {
   axes3d: { x: number; y: number }[] | null;
   /** Data-units-to-pixels scale at zoom 1. */
   baseScale: number;
+  /** Screen positions of the `extra` rows. */
+  extraX: Float32Array;
+  extraY: Float32Array;
 }
 
 /** Rotate (a, b, c) by yaw about the vertical axis then pitch about the horizontal one. */
@@ -67,7 +74,7 @@ export function projectPoints(p: ProjectionInput): Projected {
       if (!Number.isFinite(a) || !Number.isFinite(b)) return;
       if (a < x0) x0 = a; if (a > x1) x1 = a; if (b < y0) y0 = b; if (b > y1) y1 = b;
     };
-    for (let i = 0; i < n; i++) take(p.coords[i * p.k + jx], p.coords[i * p.k + jy]);
+    for (let i = 0; i < n; i++) if (!p.skip?.[i]) take(p.coords[i * p.k + jx], p.coords[i * p.k + jy]);
     if (p.defaultCoords) take(p.defaultCoords[jx], p.defaultCoords[jy]);
     take(0, 0);
     const s = Math.min((W - 2 * pad) / Math.max(x1 - x0, 1e-12), (H - 2 * pad) / Math.max(y1 - y0, 1e-12));
@@ -79,22 +86,24 @@ export function projectPoints(p: ProjectionInput): Projected {
       y[i] = sy(p.coords[i * p.k + jy]);
     }
     if (p.defaultCoords) defaultPt = { x: sx(p.defaultCoords[jx]), y: sy(p.defaultCoords[jy]) };
-    return { x, y, z, defaultPt, origin: { x: sx(0), y: sy(0) }, axes3d: null, baseScale: s };
+    const m = p.extra ? p.extra.length / p.k : 0;
+    const extraX = new Float32Array(m), extraY = new Float32Array(m);
+    for (let i = 0; i < m; i++) { extraX[i] = sx(p.extra![i * p.k + jx]); extraY[i] = sy(p.extra![i * p.k + jy]); }
+    return { x, y, z, defaultPt, origin: { x: sx(0), y: sy(0) }, axes3d: null, baseScale: s, extraX, extraY };
   }
   const k3 = Math.min(3, p.k);
   const c3 = (row: ArrayLike<number>, off: number): [number, number, number] =>
     [row[off], k3 > 1 ? row[off + 1] : 0, k3 > 2 ? row[off + 2] : 0];
-  // Fit the bulk, not the farthest outlier: a sphere of 1.3 x the 95th-percentile distance (never
-  // more than the farthest point); zooming out shows any point left outside.
-  const dist: number[] = [];
+  // Fit every point drawn, the outliers included: a sphere through the farthest one, so the first
+  // view shows everything whichever way it is turned.
   let far = 0;
   for (let i = 0; i < n; i++) {
+    if (p.skip?.[i]) continue;
     const [a, b, c] = c3(p.coords, i * p.k);
     const d = Math.hypot(a, b, c);
-    if (Number.isFinite(d)) { dist.push(d); if (d > far) far = d; }
+    if (Number.isFinite(d) && d > far) far = d;
   }
-  dist.sort((u, v) => u - v);
-  let r = dist.length ? Math.min(far, 1.3 * dist[Math.floor(0.95 * (dist.length - 1))]) : 1;
+  let r = far > 0 ? far : 1;
   if (p.defaultCoords) r = Math.max(r, Math.hypot(...c3(p.defaultCoords, 0)));
   const s = (Math.min(W, H) / 2 - pad) / Math.max(r, 1e-12);
   const toScreen = (a: number, b: number, c: number): [number, number, number] => {
@@ -114,7 +123,10 @@ export function projectPoints(p: ProjectionInput): Projected {
     const [u, v] = rotate(a, b, c, p.rotation);
     return { x: u, y: -v };
   });
-  return { x, y, z, defaultPt, origin: { x: t.x + t.k * cx, y: t.y + t.k * cy }, axes3d, baseScale: s };
+  const m = p.extra ? p.extra.length / p.k : 0;
+  const extraX = new Float32Array(m), extraY = new Float32Array(m);
+  for (let i = 0; i < m; i++) { const q = toScreen(...c3(p.extra!, i * p.k)); extraX[i] = q[0]; extraY[i] = q[1]; }
+  return { x, y, z, defaultPt, origin: { x: t.x + t.k * cx, y: t.y + t.k * cy }, axes3d, baseScale: s, extraX, extraY };
 }
 
 /** Points in draw order: back to front in 3D; emphasised points last so they stay on top. */
@@ -157,10 +169,26 @@ export interface MapScene {
   fontSize: number;
   /** Default marker label, e.g. "Assistant (default)". */
   defaultLabel: string;
+  /** Colours `color` indexes into (the diverging scale, or group colours). */
+  palette?: readonly string[];
+  /** Mark per point: 0 = disc (roles), 1 = square (traits). */
+  shape?: Uint8Array;
+  /** Whether the PCA cross-hair through the origin is drawn (not for UMAP). */
+  crosshair?: boolean;
+  /** Numbered polylines (chat trajectories), in screen coordinates. */
+  polylines?: ScenePolyline[];
+}
+
+export interface ScenePolyline {
+  label: string;
+  color: string;
+  points: { x: number; y: number; n: number }[];
 }
 
 function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  // Control characters are not allowed in XML 1.0 at all: drop them so the file stays valid.
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
@@ -192,7 +220,9 @@ export function sceneToSvg(s: MapScene): string {
     const rad = e >= EMPH.highlighted ? s.radius * 1.6 : s.radius;
     const op = e === EMPH.dimmed ? ' fill-opacity="0.18" stroke-opacity="0.18"' : '';
     const ring = e >= EMPH.highlighted ? ' stroke="#111" stroke-width="1.6"' : '';
-    out.push(`<circle cx="${r2(x[i])}" cy="${r2(y[i])}" r="${r2(rad)}" fill="${PALETTE[s.color[i]]}"${op}${ring}/>`);
+    const fill = (s.palette ?? PALETTE)[s.color[i]];
+    if (s.shape?.[i] === 1) out.push(`<rect x="${r2(x[i] - rad)}" y="${r2(y[i] - rad)}" width="${r2(2 * rad)}" height="${r2(2 * rad)}" fill="${fill}"${op}${ring}/>`);
+    else out.push(`<circle cx="${r2(x[i])}" cy="${r2(y[i])}" r="${r2(rad)}" fill="${fill}"${op}${ring}/>`);
   }
   out.push('</g>');
   if (s.arrow) {
@@ -203,6 +233,14 @@ export function sceneToSvg(s: MapScene): string {
   if (d) {
     const pts = starPoints(d.x, d.y, s.radius * 3.2).map(([px, py]) => `${r2(px)},${r2(py)}`).join(' ');
     out.push(`<polygon points="${pts}" fill="#ffd400" stroke="#111" stroke-width="1.5"/>`);
+  }
+  for (const pl of s.polylines ?? []) {
+    const pts = pl.points.map((p) => `${r2(p.x)},${r2(p.y)}`).join(' ');
+    out.push(`<g class="trajectory"><title>${esc(pl.label)}</title><polyline points="${pts}" fill="none" stroke="${esc(pl.color)}" stroke-width="2.5" stroke-linejoin="round"/>`);
+    for (const p of pl.points) {
+      out.push(`<circle cx="${r2(p.x)}" cy="${r2(p.y)}" r="8" fill="#fff" stroke="${esc(pl.color)}" stroke-width="2"/><text x="${r2(p.x)}" y="${r2(p.y + 4)}" font-size="11" font-weight="bold" text-anchor="middle" fill="#111">${p.n}</text>`);
+    }
+    out.push('</g>');
   }
   for (const l of s.labels) {
     const w = l.emphasis >= EMPH.highlighted ? 'bold' : 'normal';

@@ -4,7 +4,7 @@
  * Only what a person chose is stored; anything missing or malformed falls back to the defaults.
  */
 
-export type ColorBy = 'axis' | `pc${number}`;
+export type ColorBy = 'axis' | 'group' | `pc${number}`;
 export type MapMode = '2d' | '3d';
 
 export interface ViewState {
@@ -30,7 +30,7 @@ function isPc(n: number): boolean {
 }
 
 export function isColorBy(s: string): s is ColorBy {
-  if (s === 'axis') return true;
+  if (s === 'axis' || s === 'group') return true;
   const m = /^pc(\d+)$/.exec(s);
   return m !== null && isPc(Number(m[1]));
 }

@@ -29,8 +29,11 @@ export interface LayerAnalysis {
   layer: number;
   /** Number of components computed (up to 10, fewer for tiny sets). */
   k: number;
+  /** Every member: the fit members (the roles, or all when there are none) and the others (traits) projected. */
   names: string[];
   kinds: MemberKind[];
+  /** 1 where the member took part in the PCA fit (the roles), 0 where it was projected afterwards. */
+  fit?: Uint8Array;
   /** N x k coordinates, row-major; every PC oriented so that the axis projects non-negatively on it. */
   coords: Float32Array;
   /** The default vector in the same PC coordinates, or null when the set has no default. */
@@ -41,6 +44,8 @@ export interface LayerAnalysis {
   projection: Float32Array;
   /** The default's projection on the unit axis, or null. */
   defaultProjection: number | null;
+  /** The role centroid's projection on the unit axis (mean over the fit members), or null without an axis. */
+  centroidProjection?: number | null;
   /** |default - mean(roles)| at this layer, or null without a default. */
   axisNorm: number | null;
   /** cos(axis, PC_j) for j = 1..k (non-negative by the sign convention), empty without a default. */

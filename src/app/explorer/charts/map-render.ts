@@ -3,11 +3,11 @@
  * per colour and emphasis), so 20,000 points redraw within a frame. The same scene is written as
  * SVG for export (core/view/map-scene.ts).
  */
-import { PALETTE } from '../../core/view/colors';
-import { formatPercent } from '../../core/view/format';
-import { placeLabels, type LabelCandidate } from '../../core/view/labels';
-import { drawOrder, EMPH, projectPoints, starPoints, type MapScene, type Rotation, type SceneText, type ZoomTransform } from '../../core/view/map-scene';
-import type { LayerAnalysis } from '../../core/view/types';
+import { PALETTE } from '../../../core/view/colors';
+import { formatPercent } from '../../../core/view/format';
+import { placeLabels, type LabelCandidate } from '../../../core/view/labels';
+import { drawOrder, EMPH, projectPoints, starPoints, type MapScene, type Rotation, type SceneText, type ZoomTransform } from '../../../core/view/map-scene';
+import type { LayerAnalysis } from '../../../core/view/types';
 
 export const MAP_FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 export const MAP_BG = '#fcfcfa';
@@ -34,6 +34,18 @@ export interface SceneInput {
   measure: (text: string, bold: boolean) => number;
   /** Reuse when only the transform changed (2D). */
   cachedOrder?: Uint32Array | null;
+  /** Colours `color` indexes into (default: the diverging scale). */
+  palette?: readonly string[];
+  /** Mark per point: 0 = disc, 1 = square (traits). */
+  shape?: Uint8Array;
+  /** Axis titles instead of "PC<n> (…%)" (UMAP, a custom axis). */
+  axisTitles?: { x: string; y: string; z?: string };
+  /** Whether the layout is PCA's (the arrow, the cross-hair and the Role-play/Assistant ends belong to it). */
+  pcaLayout?: boolean;
+  /** Whether the set has an Assistant Axis (a default): only then do the ends get their names. */
+  hasDefault?: boolean;
+  /** Numbered polylines in the same coordinates as the points (k per point). */
+  overlays?: { label: string; color: string; coords: Float32Array; turns: number[] }[];
 }
 
 /** Radius shrinks with the number of points so 20,000 stay readable; grows a little on zoom. */
@@ -55,10 +67,24 @@ export function buildScene(inp: SceneInput): MapScene {
   const { width: W, height: H } = inp;
   const fs = inp.fontSize;
   const pad = Math.max(48, fs * 4);
+  const pcaLayout = inp.pcaLayout ?? true;
+  const overlays = inp.overlays ?? [];
+  const extraRows = overlays.reduce((c, o) => c + o.turns.length, 0);
+  const extra = new Float32Array(extraRows * a.k);
+  let at = 0;
+  for (const o of overlays) { extra.set(o.coords.subarray(0, o.turns.length * a.k), at); at += o.turns.length * a.k; }
+  const skip = new Uint8Array(inp.emphasis.length);
+  for (let i = 0; i < skip.length; i++) skip[i] = inp.emphasis[i] === EMPH.hidden ? 1 : 0;
   const proj = projectPoints({
     coords: a.coords, k: a.k, defaultCoords: a.defaultCoords, pcx: inp.pcx, pcy: inp.pcy, mode: inp.mode,
-    rotation: inp.rotation, transform: inp.transform, width: W, height: H, padding: pad,
+    rotation: inp.rotation, transform: inp.transform, width: W, height: H, padding: pad, extra, skip,
   });
+  const polylines: MapScene['polylines'] = [];
+  at = 0;
+  for (const o of overlays) {
+    polylines.push({ label: o.label, color: o.color, points: o.turns.map((n, j) => ({ x: proj.extraX[at + j], y: proj.extraY[at + j], n })) });
+    at += o.turns.length;
+  }
   const n = a.names.length;
   const order = inp.mode === '2d' && inp.cachedOrder ? inp.cachedOrder : drawOrder(proj.z, inp.emphasis, inp.mode);
   const radius = pointRadius(n, inp.transform.k);
@@ -75,7 +101,7 @@ export function buildScene(inp: SceneInput): MapScene {
     const bold = inp.emphasis[i] >= EMPH.highlighted || i === inp.hovered;
     cands.push({ id: i, x, y, width: inp.measure(a.names[i], bold) + 4, height: lh, priority });
   };
-  if (inp.hovered !== null) push(inp.hovered, 1e9);
+  if (inp.hovered !== null && inp.hovered >= 0) push(inp.hovered, 1e9);
   for (let i = 0; i < n && cands.length < 400; i++) if (inp.emphasis[i] >= EMPH.highlighted) push(i, 1e6 + inp.emphasis[i]);
   const searching = inp.emphasis.some((e) => e === EMPH.dimmed);
   const maxTries = searching ? 0 : n > 2000 ? 120 : 70;
@@ -107,14 +133,21 @@ export function buildScene(inp: SceneInput): MapScene {
 
   const texts: SceneText[] = [];
   const ev = (j: number) => (a.explained[j - 1] !== undefined ? ` (${formatPercent(a.explained[j - 1])})` : '');
-  const hasAxis = a.axisNorm !== null;
+  // The ends are "Role-play" and "Assistant" only where the axis comes from a default (not a stored axis alone).
+  const hasAxis = a.axisNorm !== null && (inp.hasDefault ?? a.defaultCoords !== null) && pcaLayout;
   const defaultOnScreen = proj.defaultPt !== null && proj.defaultPt.x >= 0 && proj.defaultPt.x <= W && proj.defaultPt.y >= 0 && proj.defaultPt.y <= H;
   if (proj.defaultPt && defaultOnScreen) {
     // Above the star (below it near the top edge), clear of the arrow that comes in from the side.
     const dl = defaultLabelBox(proj.defaultPt, radius, inp.measure(inp.defaultLabel, true), lh, W);
     texts.push({ x: dl.x + dl.width / 2, y: dl.y + lh * 0.8, text: inp.defaultLabel, anchor: 'middle', size: fs, weight: 'bold' });
   }
-  if (inp.mode === '2d') {
+  if (inp.axisTitles) {
+    const bottom = H - fs * 0.7;
+    if (inp.mode === '2d') {
+      texts.push({ x: W / 2, y: bottom, text: inp.axisTitles.x, anchor: 'middle', size: fs, weight: 'bold' });
+      texts.push({ x: fs * 1.2, y: H / 2, text: inp.axisTitles.y, anchor: 'middle', size: fs, weight: 'bold', rotate: -90 });
+    } else texts.push({ x: W / 2, y: bottom, text: `${inp.axisTitles.x} · ${inp.axisTitles.y}${inp.axisTitles.z ? ` · ${inp.axisTitles.z}` : ''} · drag to rotate`, anchor: 'middle', size: fs, weight: 'bold' });
+  } else if (inp.mode === '2d') {
     const bottom = H - fs * 0.7;
     texts.push({ x: W / 2, y: bottom, text: `PC${inp.pcx}${ev(inp.pcx)}${inp.pcx === 1 && hasAxis ? ' · Role-play ↔ Assistant' : ''}`, anchor: 'middle', size: fs, weight: 'bold' });
     if (inp.pcx === 1 && hasAxis) {
@@ -127,15 +160,20 @@ export function buildScene(inp: SceneInput): MapScene {
       texts.push({ x: left, y: H - fs * 3, text: '◀ Role-play', anchor: 'start', size: fs, rotate: -90, color: '#9a4a00' });
       texts.push({ x: left, y: fs * 1, text: 'Assistant ▶', anchor: 'end', size: fs, rotate: -90, color: '#4b2a85' });
     }
-  } else if (proj.axes3d) {
+  } else if (proj.axes3d && !inp.axisTitles) {
     const gx = 70, gy = H - 70;
     proj.axes3d.forEach((d, j) => {
       texts.push({ x: gx + d.x * 52, y: gy + d.y * 52 + fs * 0.35, text: `PC${j + 1}`, anchor: 'middle', size: fs * 0.9, weight: 'bold' });
     });
-    texts.push({ x: W / 2, y: H - fs * 0.7, text: `PC1–PC3 · PC1 = Role-play ↔ Assistant · drag to rotate`, anchor: 'middle', size: fs, weight: 'bold' });
+    texts.push({ x: W / 2, y: H - fs * 0.7, text: `PC1–PC3${hasAxis ? ' · PC1 = Role-play ↔ Assistant' : ''} · drag to rotate`, anchor: 'middle', size: fs, weight: 'bold' });
+  }
+  if (inp.mode === '3d' && proj.axes3d && inp.axisTitles) {
+    const gx = 70, gy = H - 70;
+    const names = ['1', '2', '3'];
+    proj.axes3d.forEach((d, j) => texts.push({ x: gx + d.x * 52, y: gy + d.y * 52 + fs * 0.35, text: names[j], anchor: 'middle', size: fs * 0.9, weight: 'bold' }));
   }
   let arrow: MapScene['arrow'] = null;
-  if (proj.defaultPt) {
+  if (proj.defaultPt && pcaLayout) {
     const dx = proj.defaultPt.x - proj.origin.x, dy = proj.defaultPt.y - proj.origin.y;
     const len = Math.hypot(dx, dy);
     // Stop at the star's edge so the head stays visible.
@@ -145,6 +183,7 @@ export function buildScene(inp: SceneInput): MapScene {
   return {
     width: W, height: H, background: MAP_BG, proj, color: inp.color, emphasis: inp.emphasis, order, radius,
     arrow, labels, texts, fontSize: fs, defaultLabel: inp.defaultLabel,
+    palette: inp.palette, shape: inp.shape, crosshair: pcaLayout, polylines,
   };
 }
 
@@ -184,7 +223,7 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: MapScene, dpr: numbe
   ctx.lineWidth = 1;
   ctx.setLineDash([4, 4]);
   ctx.beginPath();
-  if (mode === '2d') {
+  if (mode === '2d' && s.crosshair !== false) {
     ctx.moveTo(0, s.proj.origin.y); ctx.lineTo(s.width, s.proj.origin.y);
     ctx.moveTo(s.proj.origin.x, 0); ctx.lineTo(s.proj.origin.x, s.height);
   }
@@ -199,21 +238,23 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: MapScene, dpr: numbe
     }
   }
 
+  const palette = s.palette ?? PALETTE;
   for (const tier of tiers) {
     if (dense && tier < EMPH.highlighted) continue;
     const r = tier >= EMPH.highlighted ? s.radius * 1.6 : s.radius;
     ctx.globalAlpha = tier === EMPH.dimmed ? 0.16 : 1;
-    for (let c = 0; c < PALETTE.length; c++) {
+    for (let c = 0; c < palette.length; c++) {
       const b = buckets.get(tier * 256 + c);
       if (!b) continue;
       ctx.beginPath();
       for (const i of b) {
         // In 3D nearer points are drawn a little larger (a depth cue).
         const ri = depthScale ? r * Math.max(0.6, Math.min(1.5, 1 + s.proj.z[i] * depthScale)) : r;
+        if (s.shape?.[i] === 1) { ctx.rect(x[i] - ri, y[i] - ri, 2 * ri, 2 * ri); continue; }
         ctx.moveTo(x[i] + ri, y[i]);
         ctx.arc(x[i], y[i], ri, 0, Math.PI * 2);
       }
-      ctx.fillStyle = PALETTE[c];
+      ctx.fillStyle = palette[c];
       ctx.fill();
       // Outlines keep pale (mid-scale) points visible; with thousands of points they would turn the crowd black.
       if (tier >= EMPH.highlighted || !dense) {
@@ -249,7 +290,34 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: MapScene, dpr: numbe
     ctx.strokeStyle = '#111';
     ctx.stroke();
   }
-  if (hovered !== null && s.emphasis[hovered] !== EMPH.hidden) {
+  for (const pl of s.polylines ?? []) {
+    ctx.strokeStyle = pl.color;
+    ctx.lineWidth = 2.5;
+    ctx.lineJoin = 'round';
+    ctx.beginPath();
+    pl.points.forEach((p, j) => (j === 0 ? ctx.moveTo(p.x, p.y) : ctx.lineTo(p.x, p.y)));
+    ctx.stroke();
+    ctx.font = `bold 11px ${MAP_FONT}`;
+    ctx.textAlign = 'center';
+    for (const p of pl.points) {
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, 8, 0, Math.PI * 2);
+      ctx.fillStyle = '#fff';
+      ctx.fill();
+      ctx.lineWidth = 2;
+      ctx.stroke();
+      ctx.fillStyle = '#111';
+      ctx.fillText(String(p.n), p.x, p.y + 4);
+    }
+  }
+  if (hovered === -1 && s.proj.defaultPt) {
+    ctx.beginPath();
+    ctx.arc(s.proj.defaultPt.x, s.proj.defaultPt.y, Math.max(9, s.radius * 3.2) + 4, 0, Math.PI * 2);
+    ctx.lineWidth = 2.5;
+    ctx.strokeStyle = '#0a58ca';
+    ctx.stroke();
+  }
+  if (hovered !== null && hovered >= 0 && s.emphasis[hovered] !== EMPH.hidden) {
     ctx.beginPath();
     ctx.arc(x[hovered], y[hovered], s.radius * 2 + 3, 0, Math.PI * 2);
     ctx.lineWidth = 2.5;
@@ -324,10 +392,11 @@ function rasterizePoints(ctx: CanvasRenderingContext2D, s: MapScene, buckets: Ma
   const { x, y } = s.proj;
   for (const tier of [EMPH.dimmed, EMPH.normal]) {
     const alpha = tier === EMPH.dimmed ? 0.16 : 1;
-    for (let c = 0; c < PALETTE.length; c++) {
+    const palette = s.palette ?? PALETTE;
+    for (let c = 0; c < palette.length; c++) {
       const b = buckets.get(tier * 256 + c);
       if (!b) continue;
-      const rgb = parseRgb(PALETTE[c]);
+      const rgb = parseRgb(palette[c]);
       const fill = word(rgb, alpha, bg), edge = word(rgb, alpha, bg, tier === EMPH.dimmed ? 0.95 : 0.72);
       for (const i of b) {
         const px = Math.round(x[i] * dpr), py = Math.round(y[i] * dpr);

@@ -1,6 +1,6 @@
 /** Scree chart: explained variance of each computed component, labelled "27.6 %". */
 import { forwardRef } from 'react';
-import { formatPercent } from '../../core/view/format';
+import { formatPercent } from '../../../core/view/format';
 
 export interface ScreeProps {
   explained: number[];

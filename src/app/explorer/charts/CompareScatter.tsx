@@ -1,6 +1,6 @@
 /** PC1 loadings of set A (x) against set B (y) over their shared names. */
 import { forwardRef } from 'react';
-import type { CompareResult } from '../../core/view/types';
+import type { CompareResult } from '../../../core/view/types';
 
 export interface CompareScatterProps {
   result: CompareResult;

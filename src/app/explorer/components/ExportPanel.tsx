@@ -1,9 +1,9 @@
 /** CSV/JSON of what the map shows, and a share link that restores the view. */
 import { useState } from 'react';
-import { buildCsv, buildJson } from '../../core/view/export-table';
-import { shareUrl } from '../../core/view/share-link';
-import { downloadText } from '../charts/export-utils';
-import { currentView, useStore } from '../state/store';
+import { buildCsv, buildJson } from '../../../core/view/export-table';
+import { shareUrl } from '../../../core/view/share-link';
+import { downloadText } from '../../charts/export-utils';
+import { currentView, useStore } from '../store';
 
 function baseName(label: string, layer: number): string {
   return `persona-space-${label.replace(/[^\w.-]+/g, '_').replace(/_+$/, '').slice(0, 40)}-layer${layer}`;

@@ -1,11 +1,11 @@
 /** Layer slider (several layers only), the numbers of this layer, the per-layer chart and the scree. */
 import { useRef } from 'react';
-import { format3, formatCoord, formatPercent } from '../../core/view/format';
-import { ChartFrame } from '../charts/ChartFrame';
-import { exportChart } from '../charts/export-utils';
+import { format3, formatCoord, formatPercent } from '../../../core/view/format';
+import { ChartFrame } from '../../charts/ChartFrame';
+import { exportChart } from '../../charts/export-utils';
 import { LayerChart } from '../charts/LayerChart';
 import { Scree } from '../charts/Scree';
-import { useStore } from '../state/store';
+import { useStore } from '../store';
 
 export function LayerSlider() {
   const setA = useStore((s) => s.setA);

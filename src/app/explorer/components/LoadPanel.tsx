@@ -3,9 +3,9 @@
  * release, with progress, cancel and the list of cached sets. Errors show here, in a sentence.
  */
 import { useEffect, useState } from 'react';
-import { RELEASE_MODELS, releaseSizeEstimate } from '../../core/hub';
-import { formatBytes, formatProgress } from '../../core/view/format';
-import { useStore, type LoadOrigin, type LoadState } from '../state/store';
+import { RELEASE_MODELS, releaseSizeEstimate } from '../../../core/hub';
+import { formatBytes, formatProgress } from '../../../core/view/format';
+import { useStore, type LoadOrigin, type LoadState } from '../store';
 import { filesFromList } from './files';
 
 export function ProgressLine({ load, onCancel, testId = 'load-progress', cancelId = 'load-cancel' }: { load: LoadState; onCancel(): void; testId?: string; cancelId?: string }) {

@@ -7,9 +7,11 @@ import { quadtree, type Quadtree } from 'd3-quadtree';
 import { select } from 'd3-selection';
 import { zoom, zoomIdentity, type D3ZoomEvent, type ZoomBehavior } from 'd3-zoom';
 import { forwardRef, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState } from 'react';
-import { colorIndices, divergingDomain } from '../../core/view/colors';
-import { EMPH, sceneToSvg, type MapScene, type Rotation } from '../../core/view/map-scene';
-import type { LayerAnalysis } from '../../core/view/types';
+import { colorIndices, divergingDomain } from '../../../core/view/colors';
+import { stepByRank, stepInDirection, type Direction } from '../../../core/view/keyboard';
+import { labelPriority } from '../../../core/view/labels';
+import { EMPH, sceneToSvg, type MapScene, type Rotation } from '../../../core/view/map-scene';
+import type { LayerAnalysis } from '../../../core/view/types';
 import { buildScene, drawScene, MAP_FONT } from './map-render';
 
 export interface PersonaMapProps {
@@ -26,8 +28,20 @@ export interface PersonaMapProps {
   resetToken: number;
   /** Zoom onto these members when the token changes (2D). */
   focus?: { token: number; names: readonly string[] };
+  /** Hover: a member index, -1 for the default's star, null for nothing. */
   onHover(i: number | null, at: { x: number; y: number } | null): void;
   onClickPoint(i: number): void;
+  /** Points left off the map (traits switched off, hidden groups): 1 = hidden. */
+  hidden?: Uint8Array | null;
+  /** Colours instead of the value scale (groups): palette index per point and the palette. */
+  groupColors?: { index: Uint8Array; palette: readonly string[] } | null;
+  /** Titles of the axes when the layout is not PCA's (UMAP, a custom axis). */
+  axisTitles?: { x: string; y: string; z?: string };
+  pcaLayout?: boolean;
+  /** Numbered polylines (chat trajectories) in the analysis's coordinates. */
+  overlays?: { label: string; color: string; coords: Float32Array; turns: number[] }[];
+  /** Told how many points are drawn after each draw. */
+  onDrawn?(count: number): void;
 }
 
 export interface PersonaMapHandle {
@@ -59,37 +73,28 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
   const [drawn, setDrawn] = useState(0);
   const propsRef = useRef(props);
   propsRef.current = props;
+  // Render counter (data-renders): a streamed chat token must not re-render the map.
+  const renders = useRef(0);
+  renders.current++;
 
   const a = props.analysis;
   const n = a.names.length;
   const fontSize = n > 2000 ? 13 : 15;
 
   const colors = useMemo(() => {
+    if (props.groupColors) return props.groupColors.index;
     const v = colorValues(a, props.color);
     // Axis: centred on the roles' mean projection; a PC: centred on 0 (the roles' mean).
     return colorIndices(v, divergingDomain(v, props.color === 'axis' ? undefined : 0));
-  }, [a, props.color]);
+  }, [a, props.color, props.groupColors]);
+  const shape = useMemo(() => Uint8Array.from(a.kinds, (k) => (k === 'trait' ? 1 : 0)), [a]);
 
-  // Label priority: both ends of the axis and the points far out on the shown components first.
+  // Label priority: both ends of the axis in turn, and the points far out on the shown components.
   const labelOrder = useMemo(() => {
-    const proj = a.projection;
-    let mp = 0;
-    for (let i = 0; i < n; i++) mp += proj[i];
-    mp /= n || 1;
-    let sp = 0;
-    for (let i = 0; i < n; i++) sp += (proj[i] - mp) ** 2;
-    sp = Math.sqrt(sp / (n || 1)) || 1;
     const jx = Math.min(props.pcx, a.k) - 1, jy = Math.min(props.pcy, a.k) - 1;
     const dist = new Float64Array(n);
-    let sd = 0;
-    for (let i = 0; i < n; i++) {
-      dist[i] = Math.hypot(a.coords[i * a.k + jx], a.coords[i * a.k + jy]);
-      sd += dist[i] * dist[i];
-    }
-    sd = Math.sqrt(sd / (n || 1)) || 1;
-    const score = new Float64Array(n);
-    for (let i = 0; i < n; i++) score[i] = Math.abs(proj[i] - mp) / sp + dist[i] / sd;
-    return Uint32Array.from({ length: n }, (_, i) => i).sort((i, j) => score[j] - score[i]);
+    for (let i = 0; i < n; i++) dist[i] = Math.hypot(a.coords[i * a.k + jx], a.coords[i * a.k + jy]);
+    return labelPriority(a.projection, dist);
   }, [a, n, props.pcx, props.pcy]);
 
   const emphasis = useMemo(() => {
@@ -102,9 +107,10 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
       else if (matched.has(i)) e[i] = EMPH.highlighted;
       else if (props.isolate && focus) e[i] = EMPH.hidden;
       else if (matched.size > 0) e[i] = EMPH.dimmed;
+      if (props.hidden?.[i] && e[i] !== EMPH.selected) e[i] = EMPH.hidden;
     }
     return e;
-  }, [a, n, props.selection, props.matches, props.isolate]);
+  }, [a, n, props.selection, props.matches, props.isolate, props.hidden]);
 
   const orderCache = useRef<{ key: unknown; order: Uint32Array | null }>({ key: null, order: null });
 
@@ -128,11 +134,13 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
       analysis: p.analysis, pcx: p.pcx, pcy: p.pcy, mode: p.mode, rotation: rotationRef.current,
       transform: transformRef.current, width: size.width, height: size.height, color: colors, emphasis, labelOrder,
       hovered: p.hovered, defaultLabel: p.defaultLabel, fontSize, measure,
+      palette: p.groupColors?.palette, shape, axisTitles: p.axisTitles, pcaLayout: p.pcaLayout ?? true,
+      hasDefault: p.analysis.defaultCoords !== null, overlays: p.overlays,
       cachedOrder: orderCache.current.key && (orderCache.current.key as unknown[])[0] === emphasis && (orderCache.current.key as unknown[])[1] === p.mode ? orderCache.current.order : null,
     });
     if (p.mode === '2d') orderCache.current = { key: cacheKey, order: scene.order };
     return scene;
-  }, [colors, emphasis, labelOrder, size, fontSize, measure]);
+  }, [colors, emphasis, labelOrder, size, fontSize, measure, shape]);
 
   const draw = useCallback(() => {
     frameRef.current = 0;
@@ -145,6 +153,7 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
     treeRef.current = null;
     const count = drawScene(ctx, scene, dpr, propsRef.current.hovered, propsRef.current.mode);
     setDrawn(count);
+    propsRef.current.onDrawn?.(count);
   }, [makeScene]);
 
   const requestDraw = useCallback(() => {
@@ -174,7 +183,7 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
     draw();
   }, [size, draw]);
 
-  useEffect(() => { requestDraw(); }, [props.hovered, props.pcx, props.pcy, props.mode, requestDraw]);
+  useEffect(() => { requestDraw(); }, [props.hovered, props.pcx, props.pcy, props.mode, props.overlays, props.axisTitles, requestDraw]);
 
   // Zoom and pan (wheel, drag, pinch, double-click); in 3D a drag rotates instead of panning.
   useEffect(() => {
@@ -233,6 +242,9 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
       for (let i = 0; i < s.emphasis.length; i++) if (s.emphasis[i] !== EMPH.hidden) idx.push(i);
       treeRef.current = quadtree<number>().x((i) => s.proj.x[i]).y((i) => s.proj.y[i]).addAll(idx);
     }
+    // The default's star is a target too (-1): its card tells where the Assistant sits.
+    const dp = s.proj.defaultPt;
+    if (dp && Math.hypot(mx - dp.x, my - dp.y) <= Math.max(9, s.radius * 3.2) + 2) return -1;
     const found = treeRef.current.find(mx, my, Math.max(10, s.radius * 2.5));
     return found === undefined ? null : found;
   }, []);
@@ -267,7 +279,7 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
     if (d && !d.moved) {
       const r = e.currentTarget.getBoundingClientRect();
       const hit = hitTest(e.clientX - r.left, e.clientY - r.top);
-      if (hit !== null) props.onClickPoint(hit);
+      if (hit !== null && hit >= 0) props.onClickPoint(hit);
     }
   };
 
@@ -277,6 +289,23 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
     if (!canvas || !z) return;
     const step = 60;
     const sel = select(canvas);
+    // Shift + arrows step to the nearest point that way; n / p along the ranking; Enter pins it.
+    const sc = sceneRef.current;
+    const visible = (i: number) => !!sc && sc.emphasis[i] !== EMPH.hidden;
+    const cur = props.hovered !== null && props.hovered >= 0 ? props.hovered : null;
+    const goTo = (i: number | null) => {
+      if (i === null || !sc) return;
+      props.onHover(i, { x: sc.proj.x[i], y: sc.proj.y[i] });
+      e.preventDefault();
+    };
+    if (e.shiftKey && e.key.startsWith('Arrow') && sc) {
+      const dir = e.key.slice(5).toLowerCase() as Direction;
+      goTo(stepInDirection(sc.proj.x, sc.proj.y, cur, dir, visible));
+      e.preventDefault();
+      return;
+    }
+    if ((e.key === 'n' || e.key === 'p') && sc) { goTo(stepByRank(props.analysis.rank, cur, e.key === 'n' ? 1 : -1, visible)); return; }
+    if (e.key === 'Enter' && cur !== null) { props.onClickPoint(cur); e.preventDefault(); return; }
     if (props.mode === '3d' && e.key.startsWith('Arrow')) {
       const rot = rotationRef.current;
       const dy = e.key === 'ArrowUp' ? -0.15 : e.key === 'ArrowDown' ? 0.15 : 0;
@@ -327,12 +356,15 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
       data-pcx={props.mode === '3d' ? 1 : props.pcx}
       data-pcy={props.mode === '3d' ? 2 : props.pcy}
       data-mode={props.mode}
+      data-renders={renders.current}
+      data-layout={props.pcaLayout === false ? (props.axisTitles?.x.startsWith('UMAP') ? 'umap' : 'custom') : 'pca'}
+      data-trajectories={props.overlays?.length ?? 0}
     >
       <canvas
         ref={canvasRef}
         tabIndex={0}
         role="img"
-        aria-label={`Persona map: ${drawn} points on ${props.mode === '3d' ? 'PC1, PC2 and PC3' : `PC${props.pcx} and PC${props.pcy}`}. Arrow keys pan${props.mode === '3d' ? ' (rotate in 3D)' : ''}, plus and minus zoom, 0 resets.`}
+        aria-label={`Persona map: ${drawn} points on ${props.axisTitles ? `${props.axisTitles.x} and ${props.axisTitles.y}` : props.mode === '3d' ? 'PC1, PC2 and PC3' : `PC${props.pcx} and PC${props.pcy}`}. Arrow keys pan${props.mode === '3d' ? ' (rotate in 3D)' : ''}, plus and minus zoom, 0 resets; Shift+arrows step from point to point, n and p along the ranking, Enter pins.`}
         className={props.mode === '3d' ? 'rotate' : undefined}
         onPointerDown={onPointerDown}
         onPointerMove={onPointerMove}

@@ -1,5 +1,5 @@
 /** Files from pickers and drag-and-drop (whole folders included), with paths relative to what was picked. */
-import type { LocalFile } from '../../../workers/analysis-client';
+import type { LocalFile } from '../../../../workers/analysis-client';
 
 export function filesFromList(list: FileList | null): LocalFile[] {
   if (!list) return [];

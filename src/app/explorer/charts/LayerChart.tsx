@@ -3,7 +3,7 @@
  * the current layer marked; clicking a layer selects it.
  */
 import { forwardRef } from 'react';
-import type { LayerProfile } from '../../core/view/types';
+import type { LayerProfile } from '../../../core/view/types';
 
 export interface LayerChartProps {
   profile: LayerProfile;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EMPH } from '../../core/view/map-scene';
-import { rankByProjection, type LayerAnalysis } from '../../core/view/types';
+import { EMPH } from '../../../core/view/map-scene';
+import { rankByProjection, type LayerAnalysis } from '../../../core/view/types';
 import { buildScene, pointRadius } from './map-render';
 
 function analysis(n: number): LayerAnalysis {

@@ -1,11 +1,11 @@
 /** Compare with a second set: PC1 of A against PC1 of B over shared names, Pearson and Spearman. */
 import { useEffect, useRef, useState } from 'react';
-import { RELEASE_MODELS } from '../../core/hub';
-import { format3 } from '../../core/view/format';
-import { ChartFrame } from '../charts/ChartFrame';
+import { RELEASE_MODELS } from '../../../core/hub';
+import { format3 } from '../../../core/view/format';
+import { ChartFrame } from '../../charts/ChartFrame';
 import { CompareScatter } from '../charts/CompareScatter';
-import { exportChart } from '../charts/export-utils';
-import { useStore } from '../state/store';
+import { exportChart } from '../../charts/export-utils';
+import { useStore } from '../store';
 import { filesFromList } from './files';
 import { LoadError, ProgressLine } from './LoadPanel';
 
