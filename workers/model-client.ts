@@ -13,6 +13,7 @@ import type { ModelLoadProgress, ModelSource } from '../src/core/lm/model-source
 import type { ChatMessage } from '../src/core/lm/tokenizer';
 import type { AxisBundle } from '../src/core/persona/axis-bundle';
 import type { chatExport } from '../src/core/chat/export';
+import type { Estimate, ExtractEvent, ExtractFile, ExtractRunInfo, ExtractSettings, ExtractSummary } from './extract-protocol';
 
 export type * from './model-protocol';
 export { ModelWorkerError, isModelWorkerError } from './model-protocol';
@@ -47,6 +48,15 @@ export interface ModelClient {
   chatExport(): Promise<ChatExport>;
   presets(): Promise<PresetInfo[]>;
   loadPreset(id: string, base?: string): Promise<PresetContent>;
+
+  // Extraction (workers/model-extract.ts).
+  extractEstimate(settings: ExtractSettings, warm?: boolean): Promise<Estimate>;
+  extractStart(settings: ExtractSettings, modelName: string, onEvent?: (e: ExtractEvent) => void): Promise<ExtractSummary>;
+  extractPause(): Promise<void>;
+  extractRuns(): Promise<ExtractRunInfo[]>;
+  extractDelete(id: string): Promise<void>;
+  extractFiles(id: string): Promise<ExtractFile[]>;
+  extractAxis(id: string): Promise<AxisBundle>;
 
   /** Kill the worker (after dispose, or when it is stuck). */
   terminate(): void;
@@ -94,6 +104,13 @@ export function createModelClient(worker?: Worker): ModelClient {
     chatExport: () => typed(api.chatExport()),
     presets: () => typed(api.presets()),
     loadPreset: (id, base) => typed(api.loadPreset(id, base)),
+    extractEstimate: (s, warm) => typed(api.extractEstimate(s, warm)),
+    extractStart: (s, name, onEvent) => typed(api.extractStart(s, name, cb(onEvent))),
+    extractPause: () => typed(api.extractPause()),
+    extractRuns: () => typed(api.extractRuns()),
+    extractDelete: (id) => typed(api.extractDelete(id)),
+    extractFiles: (id) => typed(api.extractFiles(id)),
+    extractAxis: (id) => typed(api.extractAxis(id)),
     terminate: () => {
       api[Comlink.releaseProxy]();
       w.terminate();

@@ -20,6 +20,8 @@ import { loadPreset, presetList, type PresetContent, type PresetInfo } from '../
 import { ChatSession } from '../src/core/chat/session';
 import type { ChatEvent, ChatSettingsPatch, ChatSnapshot, PaneId, ResolvedSettings } from '../src/core/chat/types';
 import type { AxisSummary, GenerateRequest, LoadOptions, ModelInfo, WorkerGenerateResult } from './model-protocol';
+import { ExtractFeature } from './model-extract';
+import type { ExtractEvent, ExtractSettings } from './extract-protocol';
 
 export interface LoadedModelLike {
   engine: LmEngine;
@@ -239,6 +241,35 @@ export class ModelCore {
 
   private idle(): void {
     if (this.abort || this.session?.isBusy) throw new PersonaSpaceError('busy', 'The model is still generating; stop it or wait for it to finish.');
+  }
+
+  // Extraction (issue #8): delegated to ExtractFeature (workers/model-extract.ts).
+  private ex: ExtractFeature | null = null;
+  private extract(): ExtractFeature {
+    return (this.ex ??= new ExtractFeature(() => this.need(), this.dataOptions));
+  }
+  extractEstimate(settings: ExtractSettings, warm = true) {
+    if (warm) this.idle();
+    return this.extract().estimate(settings, warm);
+  }
+  extractStart(settings: ExtractSettings, modelName: string, onEvent?: (e: ExtractEvent) => void) {
+    this.idle();
+    return this.extract().start(settings, modelName, onEvent ? (e) => void Promise.resolve(onEvent(e)).catch(() => {}) : undefined);
+  }
+  extractPause(): void {
+    this.extract().pause();
+  }
+  extractRuns() {
+    return this.extract().runs();
+  }
+  extractDelete(id: string) {
+    return this.extract().remove(id);
+  }
+  extractFiles(id: string) {
+    return this.extract().files(id);
+  }
+  extractAxis(id: string) {
+    return this.extract().axisBundle(id);
   }
 
   private need() {

@@ -152,7 +152,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const tokenizer = await ChatTokenizer.fromFiles(mf.tokenizer);
   const inst = instrumentDecoder(mf.model, { externalData: mf.externalData, hiddenSize: config.hiddenSize });
   const session = await createSession(ortNode as unknown as Ort, inst, { graphOptimizationLevel: 'all' });
-  const engine = new LmEngine(ortNode, session, config);
+  // The export style lets rows of different lengths be padded the way the graph expects.
+  const engineOptions = { style: inst.info.style };
+  const engine = new LmEngine(ortNode, session, config, engineOptions);
   const store = FolderRolloutStore.open(out, config.numLayers, config.hiddenSize);
   const json = wantsJson(args);
   let last = 0;

@@ -55,5 +55,6 @@ export async function tinyModel(seed = 2, overrides: Record<string, unknown> = {
   const inst = instrumentDecoder(built.onnx, { hiddenSize: config.hiddenSize });
   const session = await createSession(ortNode as unknown as Ort, inst, { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
   const tok = syntheticTokenizerFiles();
-  return { engine: new LmEngine(ortNode, session, config), tokenizer: await ChatTokenizer.fromFiles(tok), config, configJson, checkpoint, onnx: built.onnx, stopIds: tok.eosIds };
+  const engineOptions = { style: inst.info.style };
+  return { engine: new LmEngine(ortNode, session, config, engineOptions), tokenizer: await ChatTokenizer.fromFiles(tok), config, configJson, checkpoint, onnx: built.onnx, stopIds: tok.eosIds };
 }

@@ -94,6 +94,19 @@ describe.skipIf(!HAVE_PAPER_DATA)('extraction on a tiny synthetic model (needs .
     expect(s2).toEqual(s1);
   });
 
+  it('on the engine’s own batched rows (KV cache, padding) the vectors equal one row at a time, greedy and sampled (1e-4)', async (ctx) => {
+    const own = engineBackend(m.engine);
+    if (!own.batched) ctx.skip(); // the engine has no rows (LmEngine.conversation) yet
+    for (const temperature of [0, 0.7]) {
+      const s = base({ temperature, batch: 5, roles: ['pirate', 'ghost', 'tutor', 'bard'] });
+      const a = await run(s, own);
+      const b = await run({ ...s, batch: 1 }, engineBackend(m.engine, { preferRows: false }));
+      expect(a.store.records.map((x) => x.ids)).toEqual(b.store.records.map((x) => x.ids));
+      for (const [k, v] of a.r.vectors) expect(maxDiff(v, b.r.vectors.get(k)!)).toBeLessThan(1e-4);
+      expect(maxDiff(a.r.axis!, b.r.axis!)).toBeLessThan(1e-4);
+    }
+  });
+
   it('a run stopped midway and started again regenerates nothing finished and ends with the same vectors', async () => {
     const full = (await run(base(), rowsBackend())).r;
     const store = new MemoryRolloutStore();
