@@ -86,7 +86,8 @@ export async function loadModel(
     session = await create('wasm');
   }
   if (backend === 'wasm') reason += threads > 1 ? ` WASM with ${threads} threads (cross-origin isolated).` : ' WASM single-threaded (the page is not cross-origin isolated).';
-  const engine = new LmEngine(ort, session, config);
+  const engineOptions = { style: inst.info.style }; // batched rows (extraction, chat) pad per export style
+  const engine = new LmEngine(ort, session, config, engineOptions);
   const info: ModelInfo = {
     label: files.label,
     backend,
