@@ -75,7 +75,7 @@ async function finish(slot: Slot, ac: AbortController, files: VirtualFile[], opt
     },
   });
   if (ac.signal.aborted) throw ac.signal.reason ?? new DOMException('aborted', 'AbortError');
-  return install(slot, set, label, sourceUrl);
+  return install(slot, set, informativeLabel(label, set), sourceUrl);
 }
 
 function install(slot: Slot, set: PersonaSet, label: string, sourceUrl: string | null): SetInfo {
@@ -97,8 +97,16 @@ function downloadProgress(onProgress: (p: LoadProgress) => void) {
 function folderLabel(files: LocalFile[]): string {
   const first = files[0]?.path ?? '';
   const top = first.includes('/') ? first.split('/')[0] : '';
-  if (top && files.every((f) => f.path.startsWith(top + '/'))) return `${top}/ (${files.length} files)`;
+  if (top && files.every((f) => f.path.startsWith(top + '/'))) return `${top}/`;
   return files.length === 1 ? first : `${files.length} files`;
+}
+
+/** A name that tells two sets apart: where it came from plus its shape ("vectors/ · 275 roles · d 4096"). */
+function informativeLabel(base: string, set: PersonaSet): string {
+  let roles = 0, traits = 0;
+  for (const k of set.kinds) { if (k === 'role') roles++; else if (k === 'trait') traits++; }
+  const who = roles ? `${roles} roles${traits ? ` + ${traits} traits` : ''}` : traits ? `${traits} traits` : `${set.names.length} vectors`;
+  return `${base} · ${who} · ${set.layers === null ? '' : `${set.layers} layers × `}d ${set.dim}`;
 }
 
 function cached(slot: Slot): Held {

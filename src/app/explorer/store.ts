@@ -72,6 +72,8 @@ export interface AppState {
   focus: { token: number; names: string[] };
   traits: boolean;
   defaultNames: string;
+  /** How set A was last loaded, so a new default can be applied by reading it again. */
+  lastLoad: { kind: 'files'; files: LocalFile[] } | { kind: 'url'; url: string } | null;
 }
 
 /** How the map lays the points out: PCA (the paper's picture), UMAP, or a custom axis. */
@@ -146,6 +148,8 @@ export interface AppActions {
   unloadB(): void;
   setTraits(on: boolean): void;
   setDefaultNames(s: string): void;
+  /** Read set A's source again with the default field's members as the default. */
+  reloadWithDefault(): Promise<void>;
   applyShareHash(hash: string): Promise<void>;
 }
 
@@ -294,10 +298,12 @@ function dataSlice(set: Set_, get: Get_): AppState & AppActions {
     focus: { token: 0, names: [] },
     traits: false,
     defaultNames: '',
+    lastLoad: null,
 
     async loadFiles(files, origin, slot = 'A') {
       if (files.length === 0) return;
       await runLoad(slot, origin, null, (onProgress) => worker().loadFiles(slot, files, requestOptions(), onProgress));
+      if (slot === 'A' && !get().loadA.error) set({ lastLoad: { kind: 'files', files } });
     },
 
     async loadUrl(url, origin, slot = 'A') {
@@ -307,6 +313,7 @@ function dataSlice(set: Set_, get: Get_): AppState & AppActions {
         return;
       }
       await runLoad(slot, origin, text, (onProgress) => worker().loadUrl(slot, text, requestOptions(), onProgress));
+      if (slot === 'A' && !get().loadA.error) set({ lastLoad: { kind: 'url', url: text } });
     },
 
     cancelLoad(slot = 'A') {
@@ -405,6 +412,15 @@ function dataSlice(set: Set_, get: Get_): AppState & AppActions {
     },
     setDefaultNames(defaultNames) {
       set({ defaultNames });
+    },
+    async reloadWithDefault() {
+      const last = get().lastLoad;
+      if (!last) return;
+      // Keep the view (layer, components, selection) across the reload, as a share link would.
+      set({ pendingView: currentView(get()) });
+      if (last.kind === 'files') await get().loadFiles(last.files, 'files');
+      else await get().loadUrl(last.url, 'url');
+      if (get().loadA.error) set({ pendingView: null });
     },
     async applyShareHash(hash) {
       const v = decodeView(hash);

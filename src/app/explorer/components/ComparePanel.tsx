@@ -8,6 +8,7 @@ import { exportChart } from '../../charts/export-utils';
 import { useStore } from '../store';
 import { filesFromList } from './files';
 import { LoadError, ProgressLine } from './LoadPanel';
+import { SetName } from './SetName';
 
 export function ComparePanel() {
   const setA = useStore((s) => s.setA);
@@ -60,7 +61,7 @@ export function ComparePanel() {
       <LoadError load={loadB} origins={['compare', 'files', 'url', 'release']} />
       {setB && (
         <div className="compare-b">
-          <span>B: <strong>{setB.label}</strong> · {setB.count} members</span>
+          <span>B: <SetName slot="B" /> · {setB.count} members</span>
           {setB.layers !== null && setB.layers > 1 && (
             <label className="field inline">layer of B
               <input type="number" min={0} max={setB.layers - 1} value={layerB} onChange={(e) => void setLayerB(Number(e.target.value))} style={{ width: '5em' }} />

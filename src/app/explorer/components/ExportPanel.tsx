@@ -5,8 +5,9 @@ import { shareUrl } from '../../../core/view/share-link';
 import { downloadText } from '../../charts/export-utils';
 import { currentView, useStore } from '../store';
 
-function baseName(label: string, layer: number): string {
-  return `persona-space-${label.replace(/[^\w.-]+/g, '_').replace(/_+$/, '').slice(0, 40)}-layer${layer}`;
+/** File names say the layer only for sets that have layers (a single-layer set has no "layer 0"). */
+export function baseName(label: string, layer: number | null): string {
+  return `persona-space-${label.replace(/[^\w.-]+/g, '_').replace(/_+$/, '').slice(0, 40)}${layer === null ? '' : `-layer${layer}`}`;
 }
 
 export function ExportPanel() {
@@ -15,6 +16,7 @@ export function ExportPanel() {
   const [link, setLink] = useState('');
   const [copied, setCopied] = useState<string | null>(null);
   if (!a || !info) return null;
+  const layer = info.layers === null ? null : a.layer;
   const share = async () => {
     const url = shareUrl(location.href, currentView(useStore.getState()));
     setLink(url);
@@ -29,8 +31,8 @@ export function ExportPanel() {
   return (
     <div className="export">
       <div className="load-row wrap">
-        <button type="button" data-testid="export-csv" onClick={() => downloadText(buildCsv(a), `${baseName(info.label, a.layer)}.csv`, 'text/csv')}>CSV</button>
-        <button type="button" data-testid="export-json" onClick={() => downloadText(JSON.stringify(buildJson(a, info), null, 1), `${baseName(info.label, a.layer)}.json`, 'application/json')}>JSON</button>
+        <button type="button" data-testid="export-csv" onClick={() => downloadText(buildCsv(a), `${baseName(info.label, layer)}.csv`, 'text/csv')}>CSV</button>
+        <button type="button" data-testid="export-json" onClick={() => downloadText(JSON.stringify({ ...buildJson(a, info), layer }, null, 1), `${baseName(info.label, layer)}.json`, 'application/json')}>JSON</button>
         <button type="button" data-testid="share-link" onClick={() => void share()}>Share link</button>
       </div>
       <input type="text" readOnly data-testid="share-url" value={link} placeholder="The link appears here" aria-label="Share link" onFocus={(e) => e.currentTarget.select()} />

@@ -50,7 +50,7 @@ export function LayerCharts() {
   if (!a) return null;
   return (
     <>
-      <ChartFrame name="scree" testId="scree" title="Scree: variance per component" onExport={(k) => void exportChart(screeRef.current, `scree-layer${a.layer}`, k)}
+      <ChartFrame name="scree" testId="scree" title="Scree: variance per component" onExport={(k) => void exportChart(screeRef.current, setA?.layers == null ? 'scree' : `scree-layer${a.layer}`, k)}
         subtitle={`${setA?.layers == null ? 'Single layer' : `Layer ${a.layer}`}; the first ${a.k} components explain ${formatPercent(a.explained.reduce((s, v) => s + v, 0))} together.`}>
         <Scree ref={screeRef} explained={a.explained} />
       </ChartFrame>

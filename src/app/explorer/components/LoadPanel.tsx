@@ -3,6 +3,7 @@
  * release, with progress, cancel and the list of cached sets. Errors show here, in a sentence.
  */
 import { useEffect, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
 import { RELEASE_MODELS, releaseSizeEstimate } from '../../../core/hub';
 import { formatBytes, formatProgress } from '../../../core/view/format';
 import { useStore, type LoadOrigin, type LoadState } from '../store';
@@ -83,18 +84,51 @@ export function LoadPanel({ compact = false }: { compact?: boolean }) {
       </div>
       <LoadError load={loadA} origins={['release', 'demo']} />
       <ProgressLine load={loadA} onCancel={() => cancel('A')} />
+      <DefaultField />
       {!compact && (
         <details className="advanced">
           <summary>Options</summary>
-          <label className="field">
-            Default = mean of these members (comma-separated, optional)
-            <input type="text" value={defaultNames} placeholder="e.g. assistant, default" onChange={(e) => setDefaultNames(e.target.value)} />
-          </label>
           <button type="button" className="link" data-testid="demo-load" onClick={() => void loadUrl('synthetic:20000', 'demo')}>Try a synthetic set of 20,000 points</button>
         </details>
       )}
       <CacheList />
     </div>
+  );
+}
+
+/**
+ * Which vector is the default: the file's own, or the mean of the members named here. Stays
+ * visible once a set is open; Apply reads the same source again with the new default (the set on
+ * the map stays until the new one is ready). Members whose name starts with "default" are offered.
+ */
+export function DefaultField() {
+  const defaultNames = useStore((s) => s.defaultNames);
+  const setDefaultNames = useStore((s) => s.setDefaultNames);
+  const apply = useStore((s) => s.reloadWithDefault);
+  const canReload = useStore((s) => s.lastLoad !== null && !s.loadA.busy);
+  const current = useStore((s) => s.setA?.defaultLabel ?? null);
+  const candidates = useStore(useShallow((s) => (s.analysis ? s.analysis.names.filter((n) => /^default/i.test(n)).slice(0, 12) : [])));
+  const add = (n: string) => {
+    const cur = defaultNames.split(',').map((x) => x.trim()).filter(Boolean);
+    if (!cur.includes(n)) setDefaultNames([...cur, n].join(', '));
+  };
+  return (
+    <form className="default-field" onSubmit={(e) => { e.preventDefault(); void apply(); }}>
+      <label className="field">
+        Default = mean of these members (comma-separated; empty: the file's own default)
+        <input type="text" data-testid="default-names" value={defaultNames} placeholder="e.g. default, assistant" onChange={(e) => setDefaultNames(e.target.value)} />
+      </label>
+      {candidates.length > 0 && (
+        <div className="load-row wrap" data-testid="default-candidates">
+          <span className="muted small-text">members named default…:</span>
+          {candidates.map((n) => <button key={n} type="button" className="small" onClick={() => add(n)}>{n}</button>)}
+        </div>
+      )}
+      <div className="load-row">
+        <button type="submit" className="small" data-testid="default-apply" disabled={!canReload}>Apply to the open set</button>
+        <span className="muted small-text" data-testid="default-current">now: {current ?? 'none'}</span>
+      </div>
+    </form>
   );
 }
 
@@ -109,11 +143,12 @@ export function CacheList() {
     <div className="cache">
       <div className="release-title">Cached sets <span className="muted">(kept in this browser, work offline)</span></div>
       <ul data-testid="cache-list" className="cache-list">
-        {cache.length === 0 && <li className="muted">Nothing cached yet: downloaded sets appear here.</li>}
-        {cache.map((c) => (
+        {cache.every((c) => !c.complete && c.bytes === 0) && <li className="muted">Nothing cached yet: downloaded sets appear here.</li>}
+        {/* A load that failed before any byte was kept is no cached set: it is not listed. */}
+        {cache.filter((c) => c.complete || c.bytes > 0).map((c) => (
           <li key={c.id} data-testid="cache-row" className="cache-row">
             <button type="button" className="link" title={`Load ${c.source}`} onClick={() => void loadUrl(c.source, 'url')}>{c.label}</button>
-            <span className="muted">{c.files} files · {formatBytes(c.bytes)}{c.complete ? '' : ' · incomplete'}</span>
+            <span className="muted">{c.files} files · {formatBytes(c.bytes)}{c.complete ? '' : ' · partly downloaded (loading it again resumes)'}</span>
             <button type="button" className="small danger" data-testid="cache-delete" aria-label={`Delete ${c.label} from the cache`} onClick={() => void del(c.id)}>Delete</button>
           </li>
         ))}
