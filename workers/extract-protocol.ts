@@ -21,6 +21,8 @@ export interface ExtractRunInfo {
   done: number;
   total: number;
   stability: number | null;
+  /** Mirror of the paper's data the run used (default: GitHub at the pinned commit). */
+  dataBase?: string;
   createdAt: number;
   updatedAt: number;
 }

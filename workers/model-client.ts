@@ -51,7 +51,7 @@ export interface ModelClient {
 
   // Extraction (workers/model-extract.ts).
   extractEstimate(settings: ExtractSettings, warm?: boolean): Promise<Estimate>;
-  extractStart(settings: ExtractSettings, modelName: string, onEvent?: (e: ExtractEvent) => void): Promise<ExtractSummary>;
+  extractStart(settings: ExtractSettings, modelName: string, onEvent?: (e: ExtractEvent) => void, dataBase?: string): Promise<ExtractSummary>;
   extractPause(): Promise<void>;
   extractRuns(): Promise<ExtractRunInfo[]>;
   extractDelete(id: string): Promise<void>;
@@ -105,7 +105,7 @@ export function createModelClient(worker?: Worker): ModelClient {
     presets: () => typed(api.presets()),
     loadPreset: (id, base) => typed(api.loadPreset(id, base)),
     extractEstimate: (s, warm) => typed(api.extractEstimate(s, warm)),
-    extractStart: (s, name, onEvent) => typed(api.extractStart(s, name, cb(onEvent))),
+    extractStart: (s, name, onEvent, base) => typed(api.extractStart(s, name, cb(onEvent), base)),
     extractPause: () => typed(api.extractPause()),
     extractRuns: () => typed(api.extractRuns()),
     extractDelete: (id) => typed(api.extractDelete(id)),

@@ -246,15 +246,15 @@ export class ModelCore {
   // Extraction (issue #8): delegated to ExtractFeature (workers/model-extract.ts).
   private ex: ExtractFeature | null = null;
   private extract(): ExtractFeature {
-    return (this.ex ??= new ExtractFeature(() => this.need(), this.dataOptions));
+    return (this.ex ??= new ExtractFeature(() => this.need(), { cache: this.cache() ?? undefined, ...this.dataOptions }));
   }
   extractEstimate(settings: ExtractSettings, warm = true) {
     if (warm) this.idle();
     return this.extract().estimate(settings, warm);
   }
-  extractStart(settings: ExtractSettings, modelName: string, onEvent?: (e: ExtractEvent) => void) {
+  extractStart(settings: ExtractSettings, modelName: string, onEvent?: (e: ExtractEvent) => void, dataBase?: string) {
     this.idle();
-    return this.extract().start(settings, modelName, onEvent ? (e) => void Promise.resolve(onEvent(e)).catch(() => {}) : undefined);
+    return this.extract().start(settings, modelName, onEvent ? (e) => void Promise.resolve(onEvent(e)).catch(() => {}) : undefined, dataBase);
   }
   extractPause(): void {
     this.extract().pause();

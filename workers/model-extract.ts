@@ -37,6 +37,10 @@ export class ExtractFeature {
     private readonly idb: () => IDBFactory = () => indexedDB,
   ) {}
 
+  private data(base: string | undefined) {
+    return assistantAxisData({ ...this.dataOptions, ...(base ? { base } : {}) });
+  }
+
   private open(): Promise<IDBDatabase> {
     return (this.db ??= openExtractDb(this.idb()));
   }
@@ -64,7 +68,7 @@ export class ExtractFeature {
   private current: string | null = null;
 
   /** Start, or resume, the run for these settings on the loaded model. Resolves when it ends (done, paused, stable). */
-  async start(settings: ExtractSettings, modelName: string, onEvent?: (e: ExtractEvent) => void): Promise<ExtractSummary> {
+  async start(settings: ExtractSettings, modelName: string, onEvent?: (e: ExtractEvent) => void, dataBase?: string): Promise<ExtractSummary> {
     if (this.abort) throw new PersonaSpaceError('busy', 'An extraction is already running; pause it first.');
     const s = normalizeSettings(settings);
     const m = this.need();
@@ -74,6 +78,7 @@ export class ExtractFeature {
     const prev = await getRun(db, id);
     const run: ExtractRunInfo = prev ?? { id, model: m.info.label, modelName, numLayers: m.info.numLayers, hiddenSize: m.info.hiddenSize, settings: s, status: 'running', message: null, done: 0, total: 0, stability: null, createdAt: now, updatedAt: now };
     run.settings = { ...s };
+    if (dataBase) run.dataBase = dataBase;
     run.status = 'running';
     run.updatedAt = now;
     await putRun(db, run);
@@ -82,7 +87,7 @@ export class ExtractFeature {
     try {
       const r = await runExtraction({
         settings: s,
-        data: assistantAxisData(this.dataOptions),
+        data: this.data(run.dataBase),
         tokenizer: m.tokenizer,
         backend: engineBackend(m.engine),
         store: new IdbRolloutStore(db, id),
@@ -126,7 +131,7 @@ export class ExtractFeature {
     }
     const r = await runExtraction({
       settings: run.settings,
-      data: assistantAxisData(this.dataOptions),
+      data: this.data(run.dataBase),
       tokenizer: m.tokenizer,
       backend: engineBackend(m.engine),
       store: new IdbRolloutStore(db, id),

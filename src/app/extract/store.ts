@@ -1,0 +1,277 @@
+/**
+ * The extraction tab's state and actions. It owns one model worker (its own model, so the chat
+ * lab's is untouched); the worker runs the pipeline and keeps every finished rollout in IndexedDB.
+ * Components render this state and call these actions; nothing here computes vectors.
+ */
+import { create } from 'zustand';
+import { createModelClient, type ModelClient } from '../../../workers/model-client';
+import type { Estimate, ExtractProgress, ExtractRunInfo, ExtractSettings, ExtractSummary } from '../../../workers/extract-protocol';
+import { CREDIT } from '../../core/data/assistant-axis-data';
+import { writeZip } from '../../core/formats/zip';
+import { countRollouts, normalizeSettings, presetSettings, type PresetName } from '../../core/extract/presets';
+import type { ModelLoadProgress } from '../../core/lm/model-source';
+import { MODEL_CHOICES, toSource, type ModelRequest } from '../chat/models';
+import { useStore as useExplorer } from '../explorer/store';
+
+export { CREDIT };
+
+export type PresetChoice = PresetName | 'custom';
+
+export interface ExtractForm {
+  preset: PresetChoice;
+  /** Custom: comma-separated names. */
+  roles: string;
+  traits: string;
+  prompts: number;
+  questions: number;
+  defaultPrompts: number;
+  defaultQuestions: number;
+  maxNewTokens: number;
+  batch: number;
+  seed: number;
+  temperature: number;
+  stopEnabled: boolean;
+  stopAt: number;
+}
+
+export interface ExtractState {
+  modelId: string;
+  model: { label: string; numLayers: number; hiddenSize: number; backend: string } | null;
+  loading: ModelLoadProgress | null;
+  form: ExtractForm;
+  estimate: Estimate | null;
+  measuring: boolean;
+  running: boolean;
+  runId: string | null;
+  progress: ExtractProgress | null;
+  /** Stability after each batch, for the meter's sparkline. */
+  stabilityTrace: number[];
+  summary: ExtractSummary | null;
+  runs: ExtractRunInfo[];
+  error: string | null;
+  notice: string | null;
+}
+
+export interface ExtractActions {
+  setModelId(id: string): void;
+  loadModel(): Promise<void>;
+  setForm(patch: Partial<ExtractForm>): void;
+  measure(): Promise<void>;
+  start(): Promise<void>;
+  pause(): void;
+  refreshRuns(): Promise<void>;
+  resumeRun(run: ExtractRunInfo): Promise<void>;
+  deleteRun(id: string): Promise<void>;
+  exportRun(id: string): Promise<void>;
+  showOnMap(id: string): Promise<void>;
+}
+
+const DEFAULT_FORM: ExtractForm = {
+  preset: 'custom',
+  roles: 'pirate, ghost, tutor, evaluator, bard, jester',
+  traits: '',
+  prompts: 1,
+  questions: 2,
+  defaultPrompts: 2,
+  defaultQuestions: 2,
+  maxNewTokens: 16,
+  batch: 4,
+  seed: 0,
+  temperature: 0.7,
+  stopEnabled: false,
+  stopAt: 0.95,
+};
+
+const list = (s: string) => s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
+
+/** The settings the form describes (throws a DataError sentence for unknown names / bad sizes). */
+export function formSettings(f: ExtractForm): ExtractSettings {
+  const common = { maxNewTokens: f.maxNewTokens, batch: f.batch, seed: f.seed, temperature: f.temperature, topP: 0.9, stopAt: f.stopEnabled ? f.stopAt : null };
+  if (f.preset !== 'custom') return presetSettings(f.preset, common);
+  return normalizeSettings({ roles: list(f.roles), traits: list(f.traits), prompts: f.prompts, questions: f.questions, defaultPrompts: f.defaultPrompts, defaultQuestions: f.defaultQuestions, preset: 'custom', ...common });
+}
+
+/** Rollouts and tokens of the form, without a model (null when the form is invalid). */
+export function formCounts(f: ExtractForm): { rollouts: number; defaultRollouts: number; maxTokens: number } | null {
+  try {
+    return countRollouts(formSettings(f));
+  } catch {
+    return null;
+  }
+}
+
+function dataBase(): string | undefined {
+  if (typeof location === 'undefined') return undefined;
+  const d = new URLSearchParams(location.search).get('data');
+  return d ? d.replace(/\/+$/, '') : undefined;
+}
+function hubOrigin(): string | undefined {
+  if (typeof location === 'undefined') return undefined;
+  const h = new URLSearchParams(location.search).get('hub');
+  return h ? h.replace(/\/+$/, '') : undefined;
+}
+
+let client: ModelClient | null = null;
+let clientFactory: () => ModelClient = () => createModelClient();
+/** Tests replace the worker. */
+export function setExtractClientFactory(f: () => ModelClient): void {
+  clientFactory = f;
+  client = null;
+}
+function api(): ModelClient {
+  return (client ??= clientFactory());
+}
+
+const text = (e: unknown) => (e as { message?: string })?.message ?? String(e);
+
+function request(id: string): ModelRequest {
+  if (id === 'synthetic') return { kind: 'synthetic' };
+  const m = MODEL_CHOICES.find((c) => c.id === id);
+  if (!m) return { kind: 'synthetic' };
+  return { kind: 'hub', repo: m.repo, dtype: m.dtypes[0], hub: hubOrigin() };
+}
+
+export const useExtract = create<ExtractState & ExtractActions>()((set, get) => ({
+  modelId: 'synthetic',
+  model: null,
+  loading: null,
+  form: DEFAULT_FORM,
+  estimate: null,
+  measuring: false,
+  running: false,
+  runId: null,
+  progress: null,
+  stabilityTrace: [],
+  summary: null,
+  runs: [],
+  error: null,
+  notice: null,
+
+  setModelId(id) {
+    set({ modelId: id });
+  },
+
+  async loadModel() {
+    set({ loading: { file: 'starting', loaded: 0, total: null, filesDone: 0 } as ModelLoadProgress, error: null, estimate: null });
+    try {
+      const info = await api().load(toSource(request(get().modelId)), { device: 'auto' }, (p) => set({ loading: p }));
+      set({ model: { label: info.label, numLayers: info.numLayers, hiddenSize: info.hiddenSize, backend: info.backend }, loading: null });
+      await get().refreshRuns();
+    } catch (e) {
+      set({ loading: null, error: text(e) });
+    }
+  },
+
+  setForm(patch) {
+    set({ form: { ...get().form, ...patch }, estimate: null, error: null });
+  },
+
+  async measure() {
+    set({ measuring: true, error: null });
+    try {
+      set({ estimate: await api().extractEstimate(formSettings(get().form), true), measuring: false });
+    } catch (e) {
+      set({ measuring: false, error: text(e) });
+    }
+  },
+
+  async start() {
+    const st = get();
+    if (!st.model) return set({ error: 'Load a model first.' });
+    let settings: ExtractSettings;
+    try {
+      settings = formSettings(st.form);
+    } catch (e) {
+      return set({ error: text(e) });
+    }
+    set({ running: true, error: null, notice: null, summary: null, progress: null, stabilityTrace: [] });
+    try {
+      const modelName = st.model.label.split(' ')[0].split('/').pop() ?? st.model.label;
+      const summary = await api().extractStart(
+        settings,
+        modelName,
+        (e) => {
+          if (e.type === 'progress') {
+            const trace = e.progress.stability === null ? get().stabilityTrace : [...get().stabilityTrace, e.progress.stability];
+            set({ progress: e.progress, runId: e.runId, stabilityTrace: trace });
+          }
+        },
+        dataBase(),
+      );
+      set({ running: false, summary, runId: summary.runId, notice: summary.message });
+    } catch (e) {
+      set({ running: false, error: text(e) });
+    }
+    await get().refreshRuns();
+  },
+
+  pause() {
+    void api().extractPause();
+  },
+
+  async refreshRuns() {
+    try {
+      set({ runs: await api().extractRuns() });
+    } catch (e) {
+      set({ error: text(e) });
+    }
+  },
+
+  async resumeRun(run) {
+    const s = run.settings;
+    set({
+      form: {
+        preset: s.preset,
+        roles: s.roles.join(', '),
+        traits: s.traits.join(', '),
+        prompts: s.prompts,
+        questions: s.questions,
+        defaultPrompts: s.defaultPrompts,
+        defaultQuestions: s.defaultQuestions,
+        maxNewTokens: s.maxNewTokens,
+        batch: s.batch,
+        seed: s.seed,
+        temperature: s.temperature,
+        stopEnabled: s.stopAt !== null,
+        stopAt: s.stopAt ?? 0.95,
+      },
+    });
+    if (!get().model || get().model!.label !== run.model) return set({ error: `This run belongs to ${run.model}; load that model, then resume.` });
+    await get().start();
+  },
+
+  async deleteRun(id) {
+    try {
+      await api().extractDelete(id);
+      if (get().runId === id) set({ runId: null, summary: null, progress: null });
+    } catch (e) {
+      set({ error: text(e) });
+    }
+    await get().refreshRuns();
+  },
+
+  async exportRun(id) {
+    try {
+      const files = await api().extractFiles(id);
+      const zip = writeZip(files.map((f) => ({ name: `persona-space-${id}/${f.path}`, data: f.bytes })));
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(new Blob([zip as BlobPart], { type: 'application/zip' }));
+      a.download = `persona-space-${id}.zip`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    } catch (e) {
+      set({ error: text(e) });
+    }
+  },
+
+  async showOnMap(id) {
+    try {
+      const files = await api().extractFiles(id);
+      const local = files.filter((f) => f.path.endsWith('.pt')).map((f) => ({ path: f.path, file: new File([f.bytes as BlobPart], f.path.split('/').pop()!) }));
+      await useExplorer.getState().loadFiles(local, 'files');
+      location.hash = 'tab=explorer';
+    } catch (e) {
+      set({ error: text(e) });
+    }
+  },
+}));
