@@ -154,6 +154,9 @@ export const PersonaMap = forwardRef<PersonaMapHandle, PersonaMapProps>(function
     const count = drawScene(ctx, scene, dpr, propsRef.current.hovered, propsRef.current.mode);
     setDrawn(count);
     propsRef.current.onDrawn?.(count);
+    // Where the default's star is drawn (tests and assistive tools find it there).
+    const w = wrapRef.current, dp = scene.proj.defaultPt;
+    if (w) w.dataset.defaultAt = dp ? `${Math.round(dp.x)},${Math.round(dp.y)}` : '';
   }, [makeScene]);
 
   const requestDraw = useCallback(() => {

@@ -41,8 +41,6 @@ export function LoadPanel({ compact = false }: { compact?: boolean }) {
   const cancel = useStore((s) => s.cancelLoad);
   const traits = useStore((s) => s.traits);
   const setTraits = useStore((s) => s.setTraits);
-  const defaultNames = useStore((s) => s.defaultNames);
-  const setDefaultNames = useStore((s) => s.setDefaultNames);
   const [url, setUrl] = useState('');
 
   return (
