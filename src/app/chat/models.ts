@@ -66,9 +66,14 @@ export function toSource(r: ModelRequest): ModelSource {
  * A hub id or URL typed by a person: `org/name`, `https://huggingface.co/org/name[/tree/rev]`, or any
  * mirror's `https://host/org/name`. Null when it is neither.
  */
+/** owner/name with hub-legal characters, no segment starting with a dot (no `..`). */
+export function isRepoId(s: string): boolean {
+  return /^[\w-][\w.-]*\/[\w-][\w.-]*$/.test(s);
+}
+
 export function parseHubInput(text: string): { repo: string; hub?: string; revision?: string } | null {
   const t = text.trim().replace(/\/+$/, '');
-  if (/^[\w.-]+\/[\w.-]+$/.test(t)) return { repo: t };
+  if (isRepoId(t)) return { repo: t };
   let u: URL;
   try {
     u = new URL(t);
@@ -79,7 +84,7 @@ export function parseHubInput(text: string): { repo: string; hub?: string; revis
   const segs = u.pathname.split('/').filter(Boolean);
   if (segs.length < 2) return null;
   const repo = `${segs[0]}/${segs[1]}`;
-  if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) return null;
+  if (!isRepoId(repo)) return null;
   const revision = segs[2] === 'tree' || segs[2] === 'resolve' ? segs[3] : undefined;
   return { repo, hub: u.origin === 'https://huggingface.co' ? undefined : u.origin, revision };
 }
@@ -95,6 +100,6 @@ export function modelKey(r: ModelRequest | null): string | null {
 export function modelFromKey(key: string): ModelRequest | null {
   if (key === 'synthetic') return { kind: 'synthetic' };
   const m = /^hub:([\w.-]+\/[\w.-]+)@(fp32|fp16|q8|q4|q4f16)(?:@(https?:\/\/[^@]+))?$/.exec(key);
-  if (!m) return null;
+  if (!m || !isRepoId(m[1])) return null;
   return { kind: 'hub', repo: m[1], dtype: m[2] as ModelDtype, hub: m[3] };
 }

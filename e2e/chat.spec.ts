@@ -1,0 +1,223 @@
+/**
+ * The chat lab in Chromium, with the synthetic model served hub-style from a local server: load the
+ * model and an axis, three panes stream, the steering slider acts mid-answer on the Steered pane
+ * only, the cap holds its floor, the drift lane equals the exported JSON, hover / click-to-turn,
+ * undo, Stop, a preset replay (the paper's data served locally), the share link, a screenshot.
+ */
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect, test, type Browser, type Page } from '@playwright/test';
+import { CHAT_LAYERS, PAPER_DATA, openChatWithModel, startChatFixture, tokenValues, waitIdle, type ChatFixture } from './fixtures/chat';
+import { REPO_ROOT } from './fixtures/shared-data';
+
+const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'screenshots');
+const PANES = ['default', 'steered', 'capped'] as const;
+
+let fx: ChatFixture;
+let page: Page;
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async ({ browser }: { browser: Browser }) => {
+  fx = await startChatFixture();
+  page = await browser.newPage({ viewport: { width: 1600, height: 1100 } });
+  page.on('console', (m) => { if (m.type() === 'error') console.log('[page]', m.text()); });
+  page.on('pageerror', (e) => console.log('[pageerror]', e.message));
+});
+
+test.afterAll(async () => {
+  await page?.close();
+  await fx?.close();
+});
+
+async function setField(id: string, value: string) {
+  await page.getByTestId(id).fill(value);
+  await page.getByTestId(id).blur();
+}
+
+async function exportJson(): Promise<any> {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('chat-export-json').click()]);
+  return JSON.parse(readFileSync((await dl.path())!, 'utf8'));
+}
+
+async function send(text: string) {
+  await page.getByTestId('chat-input').fill(text);
+  await page.getByTestId('chat-send').click();
+}
+
+test('load the served synthetic model and an axis file; backend and reason shown', async () => {
+  await openChatWithModel(page, fx);
+  await expect(page.getByTestId('chat-backend')).toContainText(/WASM|WebGPU/);
+  await expect(page.getByTestId('chat-axis-info')).toContainText(`${CHAT_LAYERS} × 64`);
+  expect(fx.hub.count('/resolve/main/onnx/model.onnx_data')).toBeGreaterThan(0);
+});
+
+test('a message streams in all three panes; the steering slider moves the Steered pane only, at the next tokens', async () => {
+  await setField('chat-maxTokens', '600');
+  await setField('chat-temperature', '0');
+  await send('Tell me who you are.');
+  // All three stream together.
+  for (const p of PANES) await expect(page.getByTestId(`pane-${p}`).getByTestId('tok').nth(3)).toBeAttached({ timeout: 60_000 });
+  // Mid-answer: the slider to its top (keyboard, as a presenter would).
+  const slider = page.getByTestId('chat-steer-slider');
+  await slider.focus();
+  await page.keyboard.press('End');
+  await expect(page.getByTestId('chat-steer-amount')).not.toHaveText('0.00');
+  const movedAt = await page.getByTestId('pane-steered').getByTestId('tok').count();
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="pane-steered"] [data-testid="tok"]').length > n + 8, movedAt, { timeout: 60_000 }).catch(() => undefined);
+  await page.getByTestId('chat-stop').click();
+  await waitIdle(page);
+  const def = await tokenValues(page, 'default', 0);
+  const steer = await tokenValues(page, 'steered', 0);
+  expect(movedAt).toBeGreaterThan(0);
+  // Same seed, same settings: identical until the change; after it the Steered values part.
+  const firstDiff = steer.findIndex((v, i) => Math.abs(v - def[i]) > 1e-3);
+  expect(firstDiff).toBeGreaterThan(0);
+  for (let i = 0; i < firstDiff; i++) expect(steer[i]).toBeCloseTo(def[i], 4);
+  expect(firstDiff).toBeLessThanOrEqual(movedAt + 4);
+
+  // The Default pane did not move: undo, slider back to 0, the same message again reproduces it.
+  await page.getByTestId('chat-undo').click();
+  await expect(page.getByTestId('chat-input')).toHaveValue('Tell me who you are.');
+  await page.getByTestId('chat-steer-zero').click();
+  await setField('chat-maxTokens', String(def.length));
+  await page.getByTestId('chat-send').click();
+  await waitIdle(page);
+  const def2 = await tokenValues(page, 'default', 0);
+  const steer2 = await tokenValues(page, 'steered', 0);
+  expect(def2.length).toBeGreaterThanOrEqual(Math.min(def.length, 5));
+  for (let i = 0; i < Math.min(def.length, def2.length); i++) expect(def2[i]).toBeCloseTo(def[i], 4);
+  for (let i = 0; i < Math.min(def2.length, steer2.length); i++) expect(steer2[i]).toBeCloseTo(def2[i], 4);
+});
+
+test('with the cap on, no capped layer of the Capped pane falls below its threshold', async () => {
+  await setField('chat-maxTokens', '24');
+  // A fixed floor above most values seen so far, so the cap must act.
+  const seen = await tokenValues(page, 'default', 0);
+  const tau = Math.max(...seen) + 0.5;
+  await page.getByTestId('chat-cap-on').check();
+  await page.getByTestId('chat-cap-fixed').check();
+  await setField('chat-cap-tau', tau.toFixed(3));
+  const win = await page.getByTestId('chat-cap-layers').inputValue();
+  await send('And what do you like?');
+  await waitIdle(page);
+  await expect(page.getByTestId('chat-clamped')).not.toHaveAttribute('data-count', '0');
+  const data = await exportJson();
+  const capped = data.panes.capped;
+  const layers: number[] = capped.settings.cap.layers;
+  expect(layers.length).toBeGreaterThan(0);
+  expect(win.length).toBeGreaterThan(0);
+  const answers = capped.messages.filter((m: any) => m.role === 'assistant');
+  const last = answers[answers.length - 1];
+  expect(last.generated.per_token.length).toBeGreaterThan(0);
+  for (const row of last.generated.per_token) for (const l of layers) expect(row[l]).toBeGreaterThanOrEqual(capped.resolved.cap_tau[l] - 1e-3);
+  // The Default pane, uncapped, does go below it somewhere.
+  const dl = data.panes.default.messages.filter((m: any) => m.role === 'assistant').pop();
+  expect(dl.generated.per_token.some((row: number[]) => layers.some((l) => row[l] < capped.resolved.cap_tau[l] - 1e-3))).toBe(true);
+});
+
+test('the drift lane has one point per turn per pane, equal to the exported JSON; hover, click-to-turn, undo', async () => {
+  const data = await exportJson();
+  const L = data.monitor_layer;
+  const points = page.getByTestId('drift-point');
+  let expected = 0;
+  for (const p of PANES) {
+    const answers = data.panes[p].messages.filter((m: any) => m.role === 'assistant');
+    expected += answers.length;
+    for (let k = 0; k < answers.length; k++) {
+      const v = Number(await page.locator(`[data-testid="drift-point"][data-pane="${p}"][data-turn="${k}"]`).getAttribute('data-value'));
+      expect(Math.abs(v - answers[k].generated.mean[L])).toBeLessThan(1e-5);
+    }
+  }
+  expect(expected).toBe(6);
+  await expect(points).toHaveCount(expected);
+
+  // Hover: turn, value, snippet.
+  const first = page.locator('[data-testid="drift-point"][data-pane="steered"][data-turn="0"]');
+  await first.hover();
+  await expect(page.getByTestId('drift-tooltip')).toContainText('turn 1');
+  const shown = Number(await page.getByTestId('drift-tooltip-value').textContent());
+  expect(shown).toBeCloseTo(Number(await first.getAttribute('data-value')), 3);
+  // Click: every pane scrolls to that turn.
+  for (const p of PANES) await page.getByTestId(`pane-${p}`).locator('.chat-pane-body').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+  await first.click();
+  for (const p of PANES) {
+    const inView = await page.getByTestId(`pane-${p}`).locator('.chat-pane-body').evaluate((box, id) => {
+      const el = box.querySelector(`#chat-${id}-turn-0`) as HTMLElement;
+      const b = box.getBoundingClientRect(), r = el.getBoundingClientRect();
+      return r.top >= b.top - 2 && r.top < b.bottom;
+    }, p);
+    expect(inView).toBe(true);
+  }
+  // "As read by the unmodified model" is a visible toggle with its own values.
+  await page.getByTestId('drift-read').click();
+  await expect(points).toHaveCount(expected);
+  await page.getByTestId('drift-generated').click();
+
+  // Undo removes the last turn's points.
+  await page.getByTestId('chat-undo').click();
+  await expect(points).toHaveCount(expected - 3);
+  await expect(page.getByTestId('chat-input')).toHaveValue('And what do you like?');
+});
+
+test('Stop ends a long answer and the engine answers again', async () => {
+  await page.getByTestId('chat-cap-on').uncheck();
+  await setField('chat-maxTokens', '1500');
+  await send('Talk for a long time.');
+  await expect(page.getByTestId('pane-default').getByTestId('tok').nth(2)).toBeAttached({ timeout: 60_000 });
+  await page.getByTestId('chat-stop').click();
+  await waitIdle(page);
+  const n = (await tokenValues(page, 'default', 1)).length;
+  expect(n).toBeLessThan(1500);
+  await setField('chat-maxTokens', '6');
+  await send('Short now.');
+  await waitIdle(page);
+  await expect(page.getByTestId('pane-default').locator('[data-testid="msg-assistant"][data-turn="2"]')).toBeVisible();
+  await expect(page.getByTestId('drift-point')).toHaveCount(9);
+});
+
+test('screenshot of a real session', async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const file = path.join(SCREENSHOTS, 'chat-lab.png');
+  await page.screenshot({ path: file, fullPage: true });
+  copyFileSync(file, path.join(REPO_ROOT, 'test-results', 'screenshots', 'chat-lab-latest.png'));
+});
+
+test('the share link restores the model, the axis, the settings and the conversation', async ({ browser }) => {
+  await page.getByTestId('chat-steer-slider').fill('4');
+  await expect(page.getByTestId('chat-steer-amount')).toHaveText('+4.00');
+  await page.getByTestId('chat-share').click();
+  const url = await page.getByTestId('chat-share-url').inputValue();
+  expect(url).toContain('tab=chat');
+  const before = await page.getByTestId('drift-point').count();
+  const other = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  await other.goto(url);
+  await expect(other.getByTestId('chat-model-info')).toBeVisible({ timeout: 60_000 });
+  await expect(other.getByTestId('chat-axis-info')).toBeVisible({ timeout: 30_000 });
+  await expect(other.getByTestId('chat-steer-amount')).toHaveText('+4.00');
+  await expect(other.getByTestId('chat-maxTokens')).toHaveValue('6');
+  await expect(other.getByTestId('drift-point')).toHaveCount(before, { timeout: 120_000 });
+  await other.close();
+});
+
+test('a preset of the paper replays its user turns against this model, credited', async () => {
+  test.skip(!fx.hasPaperData, 'needs ../shared/datasets/assistant-axis-data (the paper transcripts), absent here');
+  await setField('chat-maxTokens', '4');
+  await expect(page.getByTestId('chat-preset-select')).toBeEnabled({ timeout: 30_000 });
+  const options = await page.getByTestId('chat-preset-select').locator('option').allTextContents();
+  expect(options.some((o) => /coding/i.test(o))).toBe(true);
+  const coding = await page.getByTestId('chat-preset-select').locator('option', { hasText: /coding/i }).first().getAttribute('value');
+  await page.getByTestId('chat-preset-select').selectOption(coding!);
+  await page.getByTestId('chat-preset-replay').click();
+  await expect(page.getByTestId('chat-preset-banner')).toContainText("user turns from the paper; the answers are this model's");
+  await expect(page.getByTestId('chat-preset-banner')).toContainText('safety-research/assistant-axis, MIT');
+  await waitIdle(page, 300_000);
+  const transcript = JSON.parse(readFileSync(path.join(PAPER_DATA, 'transcripts/persona_drift/coding.json'), 'utf8'));
+  const paperUsers: string[] = transcript.conversation.filter((m: any) => m.role === 'user').map((m: any) => m.content);
+  const data = await exportJson();
+  const userMsgs = data.panes.default.messages.filter((m: any) => m.role === 'user');
+  const users = userMsgs.length;
+  expect(users).toBe(paperUsers.length);
+  expect(userMsgs[0].content).toBe(paperUsers[0]);
+  await expect(page.getByTestId('drift-point')).toHaveCount(users * 3);
+});
