@@ -1,16 +1,24 @@
 /**
- * Loading a chat model in the model worker: backend choice (WebGPU / WASM, with the reason), WASM
- * set-up (the app's own .wasm, threads when cross-origin isolated), fetching the files, the
- * tokenizer, instrumenting the graph and creating the session.
+ * Loading a chat model in the model worker: backend choice (WebGPU / WASM, with the reason), the
+ * weights file for that backend (src/core/lm/pick.ts: from the files the repo or folder offers),
+ * WASM set-up (the app's own .wasm, threads when cross-origin isolated), fetching the files, the
+ * tokenizer, a load-time q4 conversion when the picker asks for one, instrumenting the graph and
+ * creating the session. onnxruntime's own log lines are silenced (errors reach the user as ours).
  */
 import * as ort from 'onnxruntime-web';
 import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
-import { parseConfig } from '../src/core/lm/config';
+import { parseConfig, type DecoderConfig } from '../src/core/lm/config';
 import { LmEngine, kvCacheOutputLocations } from '../src/core/lm/generate';
 import { loadModelFiles, stopTokenIds, type ModelLoadProgress, type ModelSource } from '../src/core/lm/model-source';
+import { pickWeights, type OfferedFile, type WeightsChoice, type WeightsDtype } from '../src/core/lm/pick';
 import { ChatTokenizer } from '../src/core/lm/tokenizer';
 import { instrumentDecoder } from '../src/core/onnx/instrument';
+import { dequantizeMatMulNBits } from '../src/core/onnx/rewrite/dequantize';
 import { createSession, type Ort } from '../src/core/lm/ort';
+import { listHubFolder } from '../src/core/hub/list';
+import { fetchWithProgress } from '../src/core/hub/fetch';
+import { hubFileUrl } from '../src/core/hub/url';
+import { DataError } from '../src/core/errors';
 import type { FileCache } from '../src/core/hub/cache';
 import type { DeviceRequest, LoadOptions, ModelInfo } from './model-protocol';
 
@@ -20,23 +28,33 @@ export interface LoadedModel {
   info: ModelInfo;
 }
 
-export async function chooseBackend(req: DeviceRequest, needsF16: boolean): Promise<{ backend: 'webgpu' | 'wasm'; reason: string }> {
-  if (req === 'wasm') return { backend: 'wasm', reason: 'WASM requested.' };
+interface GpuProbe { ok: boolean; shaderF16: boolean; why: string }
+
+async function probeWebGpu(): Promise<GpuProbe> {
   const gpu = (self.navigator as Navigator & { gpu?: { requestAdapter(): Promise<{ features: Set<string> } | null> } }).gpu;
-  const fallback = (why: string) => {
-    if (req === 'webgpu') throw Object.assign(new Error(why), { name: 'webgpu-unavailable' });
-    return { backend: 'wasm' as const, reason: why + '; using WASM.' };
-  };
-  if (!gpu) return fallback('WebGPU adapter unavailable: navigator.gpu missing');
+  if (!gpu) return { ok: false, shaderF16: false, why: 'WebGPU adapter unavailable: navigator.gpu missing' };
   let adapter: { features: Set<string> } | null;
   try {
     adapter = await gpu.requestAdapter();
   } catch (e) {
-    return fallback(`WebGPU adapter unavailable: requestAdapter failed (${(e as Error).message})`);
+    return { ok: false, shaderF16: false, why: `WebGPU adapter unavailable: requestAdapter failed (${(e as Error).message})` };
   }
-  if (!adapter) return fallback('WebGPU adapter unavailable: requestAdapter() returned null');
-  if (needsF16 && !adapter.features.has('shader-f16')) return fallback('WebGPU has no shader-f16, which this fp16 model needs');
-  return { backend: 'webgpu', reason: 'Using WebGPU.' };
+  if (!adapter) return { ok: false, shaderF16: false, why: 'WebGPU adapter unavailable: requestAdapter() returned null' };
+  return { ok: true, shaderF16: adapter.features.has('shader-f16'), why: '' };
+}
+
+const webgpuUnavailable = (why: string) => Object.assign(new Error(why), { name: 'webgpu-unavailable' });
+
+export async function chooseBackend(req: DeviceRequest, needsF16: boolean): Promise<{ backend: 'webgpu' | 'wasm'; reason: string; shaderF16: boolean }> {
+  if (req === 'wasm') return { backend: 'wasm', reason: 'WASM requested.', shaderF16: false };
+  const p = await probeWebGpu();
+  const fallback = (why: string) => {
+    if (req === 'webgpu') throw webgpuUnavailable(why);
+    return { backend: 'wasm' as const, reason: why + '; using WASM.', shaderF16: p.shaderF16 };
+  };
+  if (!p.ok) return fallback(p.why);
+  if (needsF16 && !p.shaderF16) return fallback('WebGPU has no shader-f16, which this fp16 model needs');
+  return { backend: 'webgpu', reason: 'Using WebGPU.', shaderF16: p.shaderF16 };
 }
 
 export function configureWasm(): number {
@@ -45,7 +63,75 @@ export function configureWasm(): number {
   const threads = isolated ? Math.max(1, Math.min(4, self.navigator.hardwareConcurrency ?? 1)) : 1;
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false;
+  // onnxruntime's own (coloured) log lines never reach the console; failures come back as errors
+  ort.env.logLevel = 'error';
   return threads;
+}
+
+/** Rows and context the memory estimate assumes (the chat lab's three panes, a long chat). */
+const PLAN_ROWS = 3;
+const PLAN_CONTEXT = 2048;
+const LIST_TIMEOUT_MS = 20_000;
+
+/**
+ * The weights to load for a hub or folder source on this backend, or null when the source names its
+ * file (onnxFile) or the hub cannot list the repo (then the dtype's usual file name is used).
+ */
+async function chooseWeights(
+  source: Exclude<ModelSource, { kind: 'synthetic' }>,
+  backend: 'webgpu' | 'wasm',
+  shaderF16: boolean,
+  ctx: { signal: AbortSignal; cache: FileCache | null },
+): Promise<{ choice: WeightsChoice | null; note: string }> {
+  if (source.onnxFile) return { choice: null, note: '' };
+  let files: OfferedFile[];
+  let configBytes: Uint8Array | undefined;
+  if (source.kind === 'files') {
+    files = Object.entries(source.files).map(([path, b]) => ({ path: path.replace(/\\/g, '/').replace(/^\.\//, ''), size: b.byteLength }));
+    configBytes = source.files['config.json'];
+  } else {
+    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(LIST_TIMEOUT_MS)]);
+    try {
+      files = await listHubFolder({ hub: source.hub, repo: source.repo, revision: source.revision, path: 'onnx', signal });
+    } catch (e) {
+      if (ctx.signal.aborted) throw e;
+      return { choice: null, note: `the hub did not list the repo (${(e as Error).message}), so the ${source.dtype ?? 'fp32'} file is loaded` };
+    }
+    configBytes = await fetchWithProgress(hubFileUrl({ hub: source.hub, repo: source.repo, revision: source.revision, path: 'config.json' }), {
+      signal: ctx.signal, cache: ctx.cache ?? undefined, setId: `model:${source.hub ?? ''}/${source.repo}@${source.revision ?? 'main'}`,
+    }).catch(() => undefined);
+  }
+  let config: DecoderConfig | undefined;
+  try {
+    config = configBytes ? parseConfig(new TextDecoder().decode(configBytes)) : undefined;
+  } catch {
+    config = undefined; // loadModelFiles reports a bad config.json in its own words
+  }
+  const req = { files, backend, shaderF16, config, rows: PLAN_ROWS, contextTokens: PLAN_CONTEXT };
+  const asked = source.dtype && (source.dtype as string) !== 'auto' ? (source.dtype as WeightsDtype) : undefined;
+  if (asked) {
+    try {
+      return { choice: pickWeights({ ...req, dtype: asked }), note: '' };
+    } catch (e) {
+      // a dtype this backend cannot run (fp16 on WASM) or that is not on offer: the fastest instead, said so
+      if (!(e instanceof DataError) || !['wasm-no-f16', 'webgpu-no-f16', 'model-no-weights'].includes(e.code)) throw e;
+      return { choice: pickWeights(req), note: `${asked} was asked for, but ${e.message.replace(/\.$/, '').replace(/^./, (c) => c.toLowerCase())}` };
+    }
+  }
+  return { choice: pickWeights(req), note: '' };
+}
+
+const gb = (b: number) => `${(b / 1e9).toFixed(b < 1e9 ? 2 : 1)} GB`;
+
+/** One sentence: file, dtype, backend, threads and why. */
+function describeLoad(label: string, choice: WeightsChoice | null, backend: 'webgpu' | 'wasm', threads: number, notes: string[]): string {
+  const where = backend === 'webgpu' ? 'WebGPU' : threads > 1 ? `WASM with ${threads} threads (cross-origin isolated)` : 'WASM single-threaded (the page is not cross-origin isolated)';
+  const what = choice
+    ? `${choice.file} (${choice.dtype}${choice.convert ? `, converted to ${choice.convert} at load` : ''}; ${gb(choice.downloadBytes)} download, ~${gb(choice.memoryBytes)} memory)`
+    : label;
+  const why = choice ? `: ${choice.why.replace(/\.$/, '')}` : '';
+  const extra = notes.filter(Boolean).map((n) => n.replace(/\.$/, '').replace(/; using WASM$/, ''));
+  return `${what} on ${where}${why}${extra.length ? `; ${extra.join('; ')}` : ''}.`;
 }
 
 
@@ -58,6 +144,26 @@ export async function loadModel(
   const { signal, cache } = ctx;
   const onProgress = ctx.onProgress;
   const t0 = performance.now();
+  const threads = configureWasm();
+  const device = options.device ?? 'auto';
+  // 1. the backend (before the weights: the file depends on it)
+  let backend: 'webgpu' | 'wasm' = 'wasm';
+  let shaderF16 = false;
+  const notes: string[] = [];
+  if (device !== 'wasm') {
+    const p = await probeWebGpu();
+    if (p.ok) { backend = 'webgpu'; shaderF16 = p.shaderF16; }
+    else if (device === 'webgpu') throw webgpuUnavailable(p.why);
+    else notes.push(p.why);
+  }
+  // 2. the weights for it
+  let choice: WeightsChoice | null = null;
+  if (source.kind !== 'synthetic') {
+    const picked = await chooseWeights(source, backend, shaderF16, { signal, cache });
+    choice = picked.choice;
+    if (picked.note) notes.push(picked.note);
+    if (choice) source = { ...source, onnxFile: choice.file };
+  }
   const files = await loadModelFiles(source, {
     signal: signal,
     cache: options.cache === false ? undefined : cache ?? undefined,
@@ -65,14 +171,24 @@ export async function loadModel(
   });
   const config = parseConfig(files.config);
   const tokenizer = await ChatTokenizer.fromFiles(files.tokenizer);
-  const inst = instrumentDecoder(files.model, { externalData: files.externalData, hiddenSize: config.hiddenSize });
-  const needsF16 = inst.info.residDtype === 'float16';
-  const threads = configureWasm();
-  let { backend, reason } = await chooseBackend(options.device ?? 'auto', needsF16);
+  let model = files.model;
+  let externalData = files.externalData;
+  if (choice?.convert) {
+    const d = dequantizeMatMulNBits(model, { target: choice.convert, externalData });
+    model = d.model;
+    externalData = d.externalData;
+  }
+  const inst = instrumentDecoder(model, { externalData, hiddenSize: config.hiddenSize });
+  if (backend === 'webgpu' && inst.info.residDtype === 'float16' && !shaderF16) {
+    if (device === 'webgpu') throw webgpuUnavailable('WebGPU has no shader-f16, which this fp16 model needs');
+    backend = 'wasm';
+    notes.push('WebGPU has no shader-f16, which this fp16 model needs');
+  }
   const create = (ep: 'webgpu' | 'wasm') =>
     createSession(ort as unknown as Ort, inst, {
       executionProviders: [ep],
       graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
       // On WebGPU the KV cache never leaves the GPU: present.* go straight back in as past.
       ...(ep === 'webgpu' ? { preferredOutputLocation: kvCacheOutputLocations(config.numLayers) } : {}),
     });
@@ -80,19 +196,21 @@ export async function loadModel(
   try {
     session = await create(backend);
   } catch (e) {
-    if (backend !== 'webgpu' || options.device === 'webgpu') throw e;
-    reason = `WebGPU session failed (${(e as Error).message}); using WASM.`;
+    if (backend !== 'webgpu' || device === 'webgpu') throw e;
+    notes.push(`WebGPU session failed (${(e as Error).message.split('\n')[0]})`);
     backend = 'wasm';
     session = await create('wasm');
   }
-  if (backend === 'wasm') reason += threads > 1 ? ` WASM with ${threads} threads (cross-origin isolated).` : ' WASM single-threaded (the page is not cross-origin isolated).';
-  const engineOptions = { style: inst.info.style }; // batched rows (extraction, chat) pad per export style
-  const engine = new LmEngine(ort, session, config, engineOptions);
+  const engine = new LmEngine(ort, session, config, { style: inst.info.style });
   const info: ModelInfo = {
     label: files.label,
     backend,
-    reason: reason.trim(),
+    reason: describeLoad(files.label, choice, backend, threads, notes),
     threads: backend === 'wasm' ? threads : 0,
+    file: choice?.file ?? files.label.split(' · ').pop(),
+    dtype: choice?.dtype,
+    convert: choice?.convert ?? null,
+    memoryBytes: choice?.memoryBytes,
     numLayers: config.numLayers,
     hiddenSize: config.hiddenSize,
     vocabSize: config.vocabSize,

@@ -17,10 +17,15 @@ export interface LoadOptions {
 export interface ModelInfo {
   label: string;
   backend: 'webgpu' | 'wasm';
-  /** Why this backend, in a sentence (e.g. "WebGPU adapter unavailable: navigator.gpu missing"). */
+  /** File, dtype, backend, threads and why, in one sentence (e.g. "onnx/model_q4f16.onnx (q4f16; ...) on WebGPU: the fastest ..."). */
   reason: string;
   /** WASM threads (1 when not cross-origin isolated). */
   threads: number;
+  /** The weights file loaded (e.g. `onnx/model_quantized.onnx`), its dtype, a load-time conversion, and the memory estimated for it. */
+  file?: string;
+  dtype?: string;
+  convert?: 'fp32' | 'int8' | null;
+  memoryBytes?: number;
   numLayers: number;
   hiddenSize: number;
   vocabSize: number;
