@@ -80,6 +80,17 @@ test('Esc leaving Enlarge keeps the pins; Isolate says how many points are drawn
   expect(await subtitle()).toContain('275 of 275 points drawn, none left out');
 });
 
+test('hovering the map re-renders the map, not the page (the store is read through selectors)', async () => {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const box = (await byId(page, 'map').boundingBox())!;
+  const pageBefore = Number(await byId(page, 'explorer').getAttribute('data-renders'));
+  const mapBefore = Number(await byId(page, 'map').getAttribute('data-renders'));
+  for (let i = 0; i < 30; i++) await page.mouse.move(box.x + box.width * (0.2 + i * 0.02), box.y + box.height * 0.5);
+  await page.mouse.move(box.x + 3, box.y + 3);
+  await expect.poll(async () => Number(await byId(page, 'map').getAttribute('data-renders'))).toBeGreaterThan(mapBefore);
+  expect(Number(await byId(page, 'explorer').getAttribute('data-renders'))).toBe(pageBefore);
+});
+
 test('the default star can be hovered and has its card', async () => {
   await page.evaluate(() => window.scrollTo(0, 0));
   const at = await byId(page, 'map').getAttribute('data-default-at');

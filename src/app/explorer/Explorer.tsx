@@ -54,6 +54,9 @@ export function Explorer({ active = true }: { active?: boolean }) {
     pendingLocal: !!s.pendingView && !s.setA && !s.loadA.busy && !s.pendingView.src,
   })));
   const [dragging, setDragging] = useState(false);
+  // Render counter (data-renders): hovering the map or a streamed chat token must not re-render the page.
+  const renders = useRef(0);
+  renders.current++;
   const activeRef = useRef(active);
   activeRef.current = active;
 
@@ -128,7 +131,7 @@ export function Explorer({ active = true }: { active?: boolean }) {
   }, []);
 
   return (
-    <div className={`explorer ${dragging ? 'dragging' : ''}`} data-testid="explorer">
+    <div className={`explorer ${dragging ? 'dragging' : ''}`} data-testid="explorer" data-renders={renders.current}>
       {pendingLocal && (
         <div className="notice" role="status">This link holds a view of vectors loaded from local files: load the same files and the view (layer, components, selection, colour) is restored.</div>
       )}
