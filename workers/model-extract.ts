@@ -57,7 +57,10 @@ export class ExtractFeature {
   }
 
   async runs(): Promise<ExtractRunInfo[]> {
-    return listRuns(await this.open());
+    // A run marked running that is not running here was cut off (tab closed, crash): it is paused.
+    return (await listRuns(await this.open())).map((r) =>
+      r.status === 'running' && r.id !== this.current ? { ...r, status: 'paused', message: 'Stopped when the page closed; every finished rollout is kept.' } : r,
+    );
   }
 
   async remove(id: string): Promise<void> {
@@ -101,7 +104,12 @@ export class ExtractFeature {
           run.stability = p.stability;
           onEvent?.({ type: 'progress', runId: id, progress: p });
         },
-        onBatch: (agg) => onEvent?.({ type: 'batch', runId: id, done: run.done, roles: agg.names('role').length }),
+        onBatch: (agg) => {
+          // The list of runs shows how far a run got even if the tab dies before it ends.
+          run.updatedAt = Date.now();
+          void putRun(db, { ...run }).catch(() => {});
+          onEvent?.({ type: 'batch', runId: id, done: run.done, roles: agg.names('role').length });
+        },
       });
       Object.assign(run, { status: r.status, message: r.message, stability: r.stability, updatedAt: Date.now() });
       await putRun(db, run);

@@ -316,6 +316,8 @@ export async function estimateRun(settings: ExtractSettings, measure?: { backend
   const { ids } = rolloutPrompt(measure.tokenizer, 'You are an AI assistant.', 'What principles should guide human action?', 'the model');
   const rows = Array.from({ length: s.batch }, (_, i) => ({ prompt: ids, seed: i }));
   const span = spanTokens(measure.tokenizer);
+  // A first short call pays one-time costs (kernel compilation, buffer allocation) outside the measurement.
+  await measure.backend.runBatch(rows.slice(0, 1), { maxNewTokens: 1, sampling: { temperature: 1, topK: 0, topP: 1 }, stopIds: [], span });
   // No stop ids: every row runs the full T steps.
   const t0 = Date.now();
   await measure.backend.runBatch(rows, { maxNewTokens: T, sampling: { temperature: 1, topK: 0, topP: 1 }, stopIds: [], span });

@@ -1,0 +1,96 @@
+/**
+ * Extraction in Chromium on the built-in synthetic model, the paper's data served locally: a small
+ * custom run with its counts and measured estimate shown before starting, progress and the
+ * stability meter, the tab reloaded midway (every finished rollout kept in IndexedDB), resumed from
+ * the list of runs without regenerating what was finished, shown on the map, exported in the
+ * release layout, deleted.
+ */
+import { unzipSync } from 'fflate';
+import { expect, test, type Browser, type Page } from '@playwright/test';
+import { startChatFixture, type ChatFixture } from './fixtures/chat';
+import { catchDownload, expectMapPoints } from './fixtures/app';
+
+let fx: ChatFixture;
+let page: Page;
+const ROLES = ['pirate', 'ghost', 'tutor', 'evaluator', 'bard', 'jester'];
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async ({ browser }: { browser: Browser }) => {
+  fx = await startChatFixture();
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on('pageerror', (e) => console.log('[pageerror]', e.message));
+});
+test.afterAll(async () => {
+  await page?.close();
+  await fx?.close();
+});
+
+async function openWithModel() {
+  await page.goto(`/${fx.query}#tab=extract`);
+  await expect(page.getByTestId('extract-lab')).toBeVisible({ timeout: 60_000 });
+  await page.getByTestId('extract-model').selectOption('synthetic');
+  await page.getByTestId('extract-load').click();
+  await expect(page.getByTestId('extract-model-info')).toContainText('layers', { timeout: 60_000 });
+}
+
+async function fillForm() {
+  await page.getByTestId('extract-preset').selectOption('custom');
+  await page.getByTestId('extract-roles').fill(ROLES.join(', '));
+  for (const [k, v] of [['prompts', '1'], ['questions', '3'], ['defaultPrompts', '2'], ['defaultQuestions', '2'], ['maxNewTokens', '6'], ['batch', '2'], ['temperature', '0.7']] as const) {
+    await page.getByTestId(`extract-${k}`).fill(v);
+  }
+}
+
+const TOTAL = ROLES.length * 3 + 4;
+
+test('a custom run: counts and estimate before starting, progress and stability, reload midway, resume, map, export, delete', async () => {
+  test.skip(!fx.hasPaperData, 'needs ../shared/datasets/assistant-axis-data');
+  await openWithModel();
+  await fillForm();
+  await expect(page.getByTestId('extract-estimate')).toContainText(`${TOTAL} rollouts (4 of the default)`);
+  await expect(page.getByTestId('extract-estimate')).toContainText((TOTAL * 6).toLocaleString('en-US'));
+  await page.getByTestId('extract-measure').click();
+  await expect(page.getByTestId('extract-eta')).not.toHaveText('—', { timeout: 30_000 });
+
+  await page.getByTestId('extract-start').click();
+  await expect(page.getByTestId('extract-progress')).toContainText(`/ ${TOTAL} rollouts`, { timeout: 30_000 });
+  // Midway: at least 12 rollouts stored (every role has one), then the tab goes away.
+  await page.waitForFunction(() => /(\d+) \/ \d+ rollouts/.exec(document.querySelector('[data-testid=extract-progress]')?.textContent ?? '')?.[1] as unknown as number >= 12, null, { timeout: 60_000 });
+  await expect(page.getByTestId('extract-stability')).not.toHaveText('—');
+  await page.reload();
+
+  await openWithModel();
+  const row = page.getByTestId('extract-run').first();
+  await expect(row).toBeVisible();
+  const cells = await row.locator('td').allTextContents();
+  const [kept, total] = cells[3].split('/').map((x) => Number(x.trim()));
+  expect(total).toBe(TOTAL);
+  expect(kept).toBeGreaterThanOrEqual(12);
+  expect(kept).toBeLessThan(TOTAL);
+  await row.getByRole('button', { name: 'Resume' }).click();
+  await expect(page.getByTestId('extract-summary')).toContainText(`Done: ${TOTAL} rollouts (${TOTAL - kept} new)`, { timeout: 90_000 });
+  await expect(page.getByTestId('extract-progress')).toContainText(`(${kept} kept from before)`);
+  await expect(page.getByTestId('extract-run').first().locator('td').nth(2)).toHaveText('complete');
+
+  // Export: the release layout the paper's notebooks read.
+  const { bytes } = await catchDownload(page, () => page.getByTestId('extract-export').first().click());
+  const zip = unzipSync(new Uint8Array(bytes));
+  const names = Object.keys(zip).map((n) => n.split('/').slice(1).join('/'));
+  for (const r of ROLES) expect(names).toContain(`role_vectors/${r}.pt`);
+  for (const f of ['default_vector.pt', 'assistant_axis.pt', 'persona_space.safetensors', 'calibration.json']) expect(names).toContain(f);
+  const calKey = Object.keys(zip).find((n) => n.endsWith('calibration.json'))!;
+  const cal = JSON.parse(new TextDecoder().decode(zip[calKey]));
+  expect(cal.basis).toBe('rollouts');
+  expect(cal.all.count).toBe(TOTAL);
+
+  // On the map, like any other set.
+  await page.getByTestId('extract-show-map').first().click();
+  await expectMapPoints(page, ROLES.length);
+
+  // Delete.
+  await page.goto(`/${fx.query}#tab=extract`);
+  await expect(page.getByTestId('extract-run').first()).toBeVisible({ timeout: 60_000 });
+  await page.getByTestId('extract-delete').first().click();
+  await expect(page.getByTestId('extract-run')).toHaveCount(0);
+});
