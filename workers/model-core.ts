@@ -19,7 +19,7 @@ import { chatExport } from '../src/core/chat/export';
 import { loadPreset, presetList, type PresetContent, type PresetInfo } from '../src/core/chat/presets';
 import { ChatSession } from '../src/core/chat/session';
 import type { ChatEvent, ChatSettingsPatch, ChatSnapshot, PaneId, ResolvedSettings } from '../src/core/chat/types';
-import type { AxisSummary, GenerateRequest, LoadOptions, ModelInfo, WorkerGenerateResult } from './model-protocol';
+import { WORKER_ERROR_PREFIX, type AxisSummary, type GenerateRequest, type LoadOptions, type ModelInfo, type WorkerGenerateResult } from './model-protocol';
 import { ExtractFeature } from './model-extract';
 import type { ExtractEvent, ExtractSettings } from './extract-protocol';
 
@@ -162,7 +162,10 @@ export class ModelCore {
   chatSend(userText: string, onEvent?: (e: ChatEvent) => void): Promise<ChatSnapshot> {
     if (typeof userText !== 'string') throw new PersonaSpaceError('bad-request', 'The message must be text.');
     this.idle();
-    return this.chat().send(userText, fireAndForget(onEvent));
+    const chat = this.chat();
+    // A conversation the person starts themselves is not the preset loaded before.
+    if (chat.turns === 0) this.preset = null;
+    return chat.send(userText, fireAndForget(onEvent));
   }
 
   chatStop(): void {
@@ -179,7 +182,6 @@ export class ModelCore {
   }
 
   chatReset(): ChatSnapshot {
-    this.preset = null;
     return this.chat().reset();
   }
 
@@ -206,7 +208,7 @@ export class ModelCore {
 
   chatExport(): ReturnType<typeof chatExport> {
     const s = this.chat();
-    const info = this.need().info as ModelInfo & { file?: string; dtype?: string };
+    const info = this.need().info;
     return chatExport(s.snapshot(), {
       model: { id: info.label, file: info.file ?? null, backend: info.backend, dtype: info.dtype },
       axis: s.axis,
@@ -311,3 +313,32 @@ export function errorInfo(e: unknown): { code: string; message: string } {
   return { code: 'internal', message: `Something went wrong in the model worker: ${err?.message ?? String(e)}` };
 }
 
+
+/** A failure as the Error that crosses the worker boundary: name `ps:<code>`, message the sentence. */
+export function toWorkerError(e: unknown): Error {
+  const { code, message } = errorInfo(e);
+  const err = new Error(message);
+  err.name = WORKER_ERROR_PREFIX + code;
+  return err;
+}
+
+type Methods<T> = { [K in keyof T as T[K] extends (...a: never[]) => unknown ? K : never]: T[K] };
+export type CoreMethods = Methods<ModelCore>;
+
+/** Every public method of the core, with failures (thrown or rejected) turned into boundary-safe errors. */
+export function guarded(c: ModelCore): CoreMethods {
+  const out: Record<string, unknown> = {};
+  for (const name of Object.getOwnPropertyNames(ModelCore.prototype)) {
+    const f = (c as unknown as Record<string, unknown>)[name];
+    if (name === 'constructor' || typeof f !== 'function') continue;
+    out[name] = (...args: unknown[]) => {
+      try {
+        const r = (f as (...a: unknown[]) => unknown).apply(c, args);
+        return r instanceof Promise ? r.catch((e) => Promise.reject(toWorkerError(e))) : r;
+      } catch (e) {
+        throw toWorkerError(e);
+      }
+    };
+  }
+  return out as CoreMethods;
+}

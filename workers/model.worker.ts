@@ -16,8 +16,7 @@
 import * as Comlink from 'comlink';
 import { MemoryFileCache, defaultFileCache, type FileCache } from '../src/core/hub/cache';
 import { configureWasm, loadModel } from './model-load';
-import { ModelCore, errorInfo } from './model-core';
-import { WORKER_ERROR_PREFIX } from './model-protocol';
+import { ModelCore, guarded, type CoreMethods } from './model-core';
 
 // Before anything imports transformers.js (whose default would point the wasm files at a CDN).
 configureWasm();
@@ -32,33 +31,6 @@ const core = new ModelCore(loadModel, () => {
   return cache;
 });
 
-function toWorkerError(e: unknown): Error {
-  const { code, message } = errorInfo(e);
-  const err = new Error(message);
-  err.name = WORKER_ERROR_PREFIX + code;
-  return err;
-}
-
-type Methods<T> = { [K in keyof T as T[K] extends (...a: never[]) => unknown ? K : never]: T[K] };
-
-/** Every public method of the core, with failures rethrown as boundary-safe errors. */
-function guarded(c: ModelCore): Methods<ModelCore> {
-  const out: Record<string, unknown> = {};
-  for (const name of Object.getOwnPropertyNames(ModelCore.prototype)) {
-    const f = (c as unknown as Record<string, unknown>)[name];
-    if (name === 'constructor' || typeof f !== 'function') continue;
-    out[name] = (...args: unknown[]) => {
-      try {
-        const r = (f as (...a: unknown[]) => unknown).apply(c, args);
-        return r instanceof Promise ? r.catch((e) => Promise.reject(toWorkerError(e))) : r;
-      } catch (e) {
-        throw toWorkerError(e);
-      }
-    };
-  }
-  return out as Methods<ModelCore>;
-}
-
-export type ModelWorkerApi = Methods<ModelCore>;
+export type ModelWorkerApi = CoreMethods;
 
 Comlink.expose(guarded(core));

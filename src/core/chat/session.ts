@@ -42,6 +42,11 @@ export class ChatSession {
     return this.busy;
   }
 
+  /** How many user turns the conversation holds. */
+  get turns(): number {
+    return this.userTurns().length;
+  }
+
   /** A new axis for the same model (projections are recomputed at the next feed). */
   setAxis(b: AxisBundle): void {
     this.guard();
