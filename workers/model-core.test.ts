@@ -131,7 +131,7 @@ describe('model worker core', () => {
         paneEx[p].messages[i].generated!.mean.forEach((x, l) => expect(x).toBeCloseTo(m.generated!.mean![l], 5));
       });
     }
-    const tv = api.chatTurnVectors('default', 'generated');
+    const tv = await api.chatTurnVectors('default', 'generated');
     expect(tv.layer).toBe(2);
     expect(tv.vectors).toHaveLength(1);
     expect(tv.vectors[0]).toHaveLength(D);

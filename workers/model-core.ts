@@ -201,7 +201,7 @@ export class ModelCore {
   }
 
   /** Per assistant turn of a pane: the mean resid_post at the monitored layer over its content tokens (for the map trajectory). */
-  chatTurnVectors(pane: PaneId, mode: 'generated' | 'read'): { layer: number; vectors: (Float32Array | null)[] } {
+  chatTurnVectors(pane: PaneId, mode: 'generated' | 'read'): Promise<{ layer: number; vectors: (Float32Array | null)[] }> {
     if (pane !== 'default' && pane !== 'steered' && pane !== 'capped') throw new PersonaSpaceError('bad-request', `There is no pane "${pane}".`);
     return this.chat().turnVectors(pane, mode === 'read' ? 'read' : 'generated');
   }

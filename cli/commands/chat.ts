@@ -101,7 +101,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
 
   const tokenizer = await ChatTokenizer.fromFiles(mf.tokenizer);
   const inst = instrumentDecoder(mf.model, { externalData: mf.externalData, hiddenSize: config.hiddenSize });
-  const session = await createSession(ortNode as unknown as Ort, inst, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  // fatal-only logging: onnxruntime's own log lines stay off the terminal (its errors are thrown)
+  const session = await createSession(ortNode as unknown as Ort, inst, { graphOptimizationLevel: 'all', logSeverityLevel: 4 }).catch((e: Error) => {
+    throw new PersonaSpaceError('model-load', `onnxruntime could not load the model: ${e.message.split('\n')[0]}`);
+  });
   const engine = new LmEngine(ortNode, session, config, { style: inst.info.style }) as LmEngine & { conversation?(rows: number): Conversation };
   if (typeof engine.conversation !== 'function') throw new PersonaSpaceError('no-conversation', 'This engine cannot hold conversations yet.');
   const model: ChatModel = {

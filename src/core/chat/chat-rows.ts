@@ -337,13 +337,37 @@ export class ChatRows {
     return { chat, messages, clampedTotal };
   }
 
-  /** Per assistant message: the mean resid_post at the kept layer over its content tokens. */
-  turnVectors(row: number, mode: 'generated' | 'read'): (Float32Array | null)[] {
-    const chat = this.chat(row, false);
-    const store = mode === 'read' ? this.readStore[row] : this.store[row];
+  /**
+   * Per assistant message: the mean resid_post at the kept layer over its content tokens. When some
+   * are missing (the kept layer changed since they were fed), the row's cache is rebuilt once to
+   * get them: through the unmodified model for 'read'; for 'generated', under the row's *current*
+   * settings (Conversation.recompute), which is what the vectors then mean.
+   */
+  async turnVectors(row: number, mode: 'generated' | 'read'): Promise<(Float32Array | null)[]> {
     const layer = this.keepLayer;
-    if (layer === null) return [];
-    return this.msgs[row].flatMap((m, i) => (m.role === 'assistant' ? [store.meanResid(chat.spans[i], chat.ids, layer, this.model.hiddenSize)] : []));
+    if (layer === null || !this.msgs[row].length) return [];
+    const chat = this.chat(row, false);
+    const d = this.model.hiddenSize;
+    const get = () => {
+      const store = mode === 'read' ? this.readStore[row] : this.store[row];
+      return this.msgs[row].flatMap((m, i) => (m.role === 'assistant' ? [store.meanResid(chat.spans[i], chat.ids, layer, d)] : []));
+    };
+    let v = get();
+    if (v.some((x) => x === null)) {
+      if (mode === 'read') {
+        if (this.reader && this.readChats[row]) {
+          this.readStore[row].truncate(0);
+          await this.reader.recompute(Array.from({ length: this.n }, () => ({})), { axis: this.axis, keepResid: true, onPosition: this.onPosition(this.readStore) });
+        }
+        await this.read([row]);
+      } else {
+        for (const s of this.store) s.truncate(0);
+        await this.conv.recompute(this.params, { axis: this.axis, keepResid: true, onPosition: this.onPosition(this.store) });
+        await this.feed([row]);
+      }
+      v = get();
+    }
+    return v;
   }
 
   /** Forget every row's messages and caches (a fresh conversation). */

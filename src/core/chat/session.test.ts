@@ -146,6 +146,37 @@ describe.each([
     expect(after.panes.default!.messages).toHaveLength(4);
   });
 
+  it('turn vectors are the mean resid_post at the monitored layer over each answer, also after the layer changes', async () => {
+    const s = new ChatSession(t.model, bundle);
+    s.update({ sampling: { temperature: 0, maxTokens: 5 }, panes: { steered: { steer: { layers: [0], amount: 1, unit: 'sd' } } } });
+    await s.send('Where is the light?');
+    const snap = await s.send('And the keeper?');
+    const check = async (pane: PaneId, mode: 'generated' | 'read', layer: number) => {
+      const tv = await s.turnVectors(pane, mode);
+      expect(tv.layer).toBe(layer);
+      const ps = snap.panes[pane]!;
+      const feeds = mode === 'read' ? {} : paneFeeds(bundle, resolvePane(bundle, snap.settings.panes[pane]));
+      const r = await t.engine.forward(ps.ids, feeds);
+      const d = t.config.hiddenSize;
+      const answers = ps.messages.filter((m) => m.role === 'assistant');
+      expect(tv.vectors).toHaveLength(answers.length);
+      answers.forEach((m, k) => {
+        const [a, b] = m.span;
+        if (b <= a) return expect(tv.vectors[k]).toBeNull();
+        for (let j = 0; j < d; j++) {
+          let acc = 0;
+          for (let p = a; p < b; p++) acc += r.residPost![(layer * ps.ids.length + p) * d + j];
+          expect(Math.abs(tv.vectors[k]![j] - acc / (b - a))).toBeLessThan(1e-4);
+        }
+      });
+    };
+    await check('steered', 'generated', 2);
+    await check('default', 'read', 2);
+    s.update({ monitorLayer: 1 });
+    await check('steered', 'generated', 1);
+    await check('capped', 'read', 1);
+  });
+
   it('bad settings change nothing and say why', () => {
     const s = new ChatSession(t.model, axisBundleFromTensor(randomAxis(4, 32, 2), t.config, 'file axis'));
     const before = s.resolved();

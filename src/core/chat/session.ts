@@ -248,8 +248,20 @@ export class ChatSession {
   }
 
   /** Per assistant turn of a pane: mean resid_post at the monitored layer over its content tokens. */
-  turnVectors(pane: PaneId, mode: 'generated' | 'read'): { layer: number; vectors: (Float32Array | null)[] } {
-    return { layer: this.settings.monitorLayer, vectors: this.rows.turnVectors(PANE_IDS.indexOf(pane), mode) };
+  turnVectors(pane: PaneId, mode: 'generated' | 'read'): Promise<{ layer: number; vectors: (Float32Array | null)[] }> {
+    return this.exclusive(async () => ({ layer: this.settings.monitorLayer, vectors: await this.rows.turnVectors(PANE_IDS.indexOf(pane), mode) }));
+  }
+
+  private texts = new Map<number, string>();
+  /** One token's text (memoised: snapshots show every token of every pane). */
+  private tokenText(id: number): string {
+    let t = this.texts.get(id);
+    if (t === undefined) {
+      t = this.model.tokenizer.decode([id], false);
+      if (this.texts.size > 200_000) this.texts.clear();
+      this.texts.set(id, t);
+    }
+    return t;
   }
 
   snapshot(): ChatSnapshot {
@@ -260,12 +272,11 @@ export class ChatSession {
         return;
       }
       const v = this.rows.view(r);
-      const tok = this.model.tokenizer;
       const messages: ChatMessageView[] = v.messages.map(({ m, span, generated, read, tokens }) => ({
         role: m.role,
         content: m.content,
         span,
-        tokens: tokens.map((id) => ({ id, text: tok.decode([id], false) })),
+        tokens: tokens.map((id) => ({ id, text: this.tokenText(id) })),
         generated,
         read,
         ...(m.stopReason ? { stopReason: m.stopReason } : {}),
