@@ -31,6 +31,12 @@ test.afterAll(async () => {
 test('traits are drawn beside the roles with their own marks and toggle, and ranked as traits', async ({ page }) => {
   await page.goto(`/?hub=${encodeURIComponent(server.origin)}`);
   await page.getByLabel(/include the 240 trait vectors/).check();
+  // A load that fails lists no empty "0 B · incomplete" row in the cache.
+  server.addFault({ path: `${MODEL}/role_vectors/absurdist.pt`, afterBytes: 0, times: 1000 });
+  await byId(page, `release-${MODEL}`).click();
+  await expect(byId(page, 'load-error')).toBeVisible({ timeout: 60_000 });
+  await expect(byId(page, 'cache-list')).not.toContainText('0 B');
+  server.clearFaults();
   await byId(page, `release-${MODEL}`).click();
   await expect(byId(page, 'set-summary')).toContainText('240 traits', { timeout: 60_000 });
   await expectMapPoints(page, 275 + 240);

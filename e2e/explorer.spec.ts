@@ -7,7 +7,7 @@
 import { test, expect, type Page } from '@playwright/test';
 import { existsSync } from 'node:fs';
 import { byId, catchDownload, clearSelection, expectMapPoints, loadSharedThroughFileInput, sharedReference } from './fixtures/app';
-import { SHARED_VECTORS } from './fixtures/shared-data';
+import { SHARED_VECTORS, sharedVectorPaths } from './fixtures/shared-data';
 
 test.skip(!existsSync(SHARED_VECTORS), `needs the shared dataset at ${SHARED_VECTORS}`);
 
@@ -217,6 +217,20 @@ test('projections read raw or from the role centroid, with the default and centr
   expect(JSON.parse(json.text).layer).toBeNull();
   const png = await catchDownload(page, () => byId(page, 'export-png-map').click());
   expect(png.download.suggestedFilename()).toBe('persona-space-map.png');
+});
+
+test('the same files as set B get a name of their own in the comparison, and can be renamed', async () => {
+  await byId(page, 'compare-load').click();
+  await byId(page, 'compare-file-input').setInputFiles(sharedVectorPaths());
+  await expect(byId(page, 'compare-pearson')).toContainText('1.000', { timeout: 60_000 });
+  const a = (await byId(page, 'set-name-A').textContent())!.replace('✎', '').trim();
+  await expect(byId(page, 'set-name-B')).toContainText('(set B)');
+  await expect(byId(page, 'set-name-B')).toContainText('275 roles');
+  expect((await byId(page, 'set-name-B').textContent())!.replace('✎', '').trim()).not.toBe(a);
+  await byId(page, 'set-name-B').click();
+  await byId(page, 'set-name-input-B').fill('copy of A');
+  await byId(page, 'set-name-input-B').press('Enter');
+  await expect(byId(page, 'compare-scatter')).toContainText('copy of A');
 });
 
 test('the default field stays after loading and re-analyses without a reload; the set can be renamed', async () => {
