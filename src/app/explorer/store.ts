@@ -165,8 +165,10 @@ function hubFromLocation(): string | undefined {
 
 const UNDO_LIMIT = 100;
 
+type SelectionActionKey = 'toggleSelected' | 'select' | 'addToSelection' | 'clearSelection' | 'undoSelection' | 'redoSelection' | 'setIsolate';
+
 /** The data slice: what is loaded, the analysis of the current layer, loads, comparison, cache. */
-function dataSlice(set: Set_, get: Get_): AppState & AppActions {
+function dataSlice(set: Set_, get: Get_): AppState & Omit<AppActions, SelectionActionKey> {
   const worker = () => analysisWorker();
 
   function loadKey(slot: Slot): 'loadA' | 'loadB' {
@@ -259,11 +261,6 @@ function dataSlice(set: Set_, get: Get_): AppState & AppActions {
     return Number(c.slice(2)) <= k ? c : 'axis';
   }
 
-  function changeSelection(next: string[]) {
-    const cur = get().selection;
-    if (cur.length === next.length && cur.every((n, i) => n === next[i])) return;
-    set({ selection: next, undo: [...get().undo, cur].slice(-UNDO_LIMIT), redo: [] });
-  }
 
   return {
     hub: hubFromLocation(),
@@ -353,35 +350,6 @@ function dataSlice(set: Set_, get: Get_): AppState & AppActions {
     setHovered(hovered) {
       if (get().hovered !== hovered) set({ hovered });
     },
-    toggleSelected(name) {
-      const cur = get().selection;
-      changeSelection(cur.includes(name) ? cur.filter((n) => n !== name) : [...cur, name]);
-    },
-    select(names) {
-      changeSelection([...new Set(names)]);
-    },
-    addToSelection(names) {
-      const cur = get().selection;
-      const have = new Set(cur);
-      changeSelection([...cur, ...names.filter((n) => !have.has(n))]);
-    },
-    clearSelection() {
-      changeSelection([]);
-      set({ isolate: false });
-    },
-    undoSelection() {
-      const { undo, selection, redo } = get();
-      if (undo.length === 0) return;
-      set({ selection: undo[undo.length - 1], undo: undo.slice(0, -1), redo: [...redo, selection] });
-    },
-    redoSelection() {
-      const { undo, selection, redo } = get();
-      if (redo.length === 0) return;
-      set({ selection: redo[redo.length - 1], redo: redo.slice(0, -1), undo: [...undo, selection] });
-    },
-    setIsolate(isolate) {
-      set({ isolate });
-    },
     setRankFilter(rankFilter) {
       set({ rankFilter });
     },
@@ -437,6 +405,47 @@ function dataSlice(set: Set_, get: Get_): AppState & AppActions {
         const info = get().setA!;
         await installA(info);
       } else set({ pendingView: v });
+    },
+  };
+}
+
+/** The selection slice: pinned members, with undo and redo, and Isolate. */
+function selectionSlice(set: Set_, get: Get_): Pick<AppActions, SelectionActionKey> {
+  function changeSelection(next: string[]) {
+    const cur = get().selection;
+    if (cur.length === next.length && cur.every((n, i) => n === next[i])) return;
+    set({ selection: next, undo: [...get().undo, cur].slice(-UNDO_LIMIT), redo: [] });
+  }
+
+  return {
+    toggleSelected(name) {
+      const cur = get().selection;
+      changeSelection(cur.includes(name) ? cur.filter((n) => n !== name) : [...cur, name]);
+    },
+    select(names) {
+      changeSelection([...new Set(names)]);
+    },
+    addToSelection(names) {
+      const cur = get().selection;
+      const have = new Set(cur);
+      changeSelection([...cur, ...names.filter((n) => !have.has(n))]);
+    },
+    clearSelection() {
+      changeSelection([]);
+      set({ isolate: false });
+    },
+    undoSelection() {
+      const { undo, selection, redo } = get();
+      if (undo.length === 0) return;
+      set({ selection: undo[undo.length - 1], undo: undo.slice(0, -1), redo: [...redo, selection] });
+    },
+    redoSelection() {
+      const { undo, selection, redo } = get();
+      if (redo.length === 0) return;
+      set({ selection: redo[redo.length - 1], redo: redo.slice(0, -1), undo: [...undo, selection] });
+    },
+    setIsolate(isolate) {
+      set({ isolate });
     },
   };
 }
@@ -529,6 +538,7 @@ export function customCurrent(s: Store): boolean {
 
 export const useStore = create<Store>()((set, get) => ({
   ...dataSlice(set, get),
+  ...selectionSlice(set, get),
   ...viewSlice(set, get),
 }));
 
