@@ -61,4 +61,6 @@ const api = {
 };
 
 (window as unknown as { runtime: typeof api }).runtime = api;
+// The client itself, for e2e/chat-worker.spec.ts (the chat lab's worker API in a real browser).
+(window as unknown as { modelClient: typeof client }).modelClient = client;
 status.textContent = 'ready';
