@@ -64,7 +64,7 @@ export function configureWasm(): number {
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false;
   // onnxruntime's own (coloured) log lines never reach the console; failures come back as errors
-  ort.env.logLevel = 'error';
+  ort.env.logLevel = 'fatal';
   return threads;
 }
 
@@ -188,7 +188,7 @@ export async function loadModel(
     createSession(ort as unknown as Ort, inst, {
       executionProviders: [ep],
       graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
+      logSeverityLevel: 4,
       // On WebGPU the KV cache never leaves the GPU: present.* go straight back in as past.
       ...(ep === 'webgpu' ? { preferredOutputLocation: kvCacheOutputLocations(config.numLayers) } : {}),
     });

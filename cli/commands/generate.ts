@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import { flagInt, flagIntList, flagNumber, flagString, parseArgs, UsageError } from '../args';
 import type { CliIO } from '../main';
-import { DataError } from '../../src/core/errors';
+import { DataError, PersonaSpaceError } from '../../src/core/errors';
 import { readTensorFile } from '../../src/core/formats/detect';
 import { parseConfig } from '../../src/core/lm/config';
 import { LmEngine } from '../../src/core/lm/generate';
@@ -142,7 +142,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
 
   const tokenizer = await ChatTokenizer.fromFiles(mf.tokenizer);
   const inst = instrumentDecoder(mf.model, { externalData: mf.externalData, hiddenSize: config.hiddenSize });
-  const session = await createSession(ortNode as unknown as Ort, inst, { graphOptimizationLevel: 'all' });
+  // fatal-only logging: onnxruntime's coloured log lines stay off the terminal (errors are thrown)
+  const session = await createSession(ortNode as unknown as Ort, inst, { graphOptimizationLevel: 'all', logSeverityLevel: 4 }).catch((e: Error) => {
+    throw new PersonaSpaceError('model-load', `onnxruntime could not load the model: ${e.message.split('\n')[0]}`);
+  });
   const engine = new LmEngine(ortNode, session, config);
   try {
     const messages: ChatMessage[] = [...(system !== undefined ? [{ role: 'system' as const, content: system }] : []), { role: 'user', content: prompt }];

@@ -167,4 +167,42 @@ describe('persona-space model run', () => {
     expect(await main(['model', 'run', modelDir, '--ids', '1', '--steer', wrongDim, '--steer-layers', '0', '--alpha', '1'], io)).toBe(1);
     expect(io.errs[0]).toMatch(/shape \[10\]; this model needs \(64,\) or \(3, 64\)/);
   });
+
+  it('refuses external data that leaves the model folder (../../x, absolute, drive paths) before reading it: one line, exit 1', async () => {
+    const { buildDecoder } = await import('../../src/core/lm/builder');
+    const { randomCheckpoint } = await import('../../src/core/lm/checkpoint');
+    const { decodeModel, encodeModel } = await import('../../src/core/onnx/proto');
+    const built = buildDecoder(randomCheckpoint(cfgJson, { seed: 2 }), { style: 'optimum', dtype: 'fp32', externalData: true });
+    // the file a traversal would reach exists and holds exactly the weights: only the refusal stops it
+    await fs.writeFile(path.join(tmp, 'secret.bin'), built.externalData!);
+    for (const loc of ['../../secret.bin', path.join(tmp, 'secret.bin'), 'C:\\secret.bin', 'sub/model.onnx_data']) {
+      const m = decodeModel(built.onnx);
+      for (const t of m.graph.initializer) for (const kv of t.external_data ?? []) if (kv.key === 'location') kv.value = loc;
+      const dir = path.join(tmp, 'evil', 'm');
+      await fs.mkdir(path.join(dir, 'onnx'), { recursive: true });
+      await fs.writeFile(path.join(dir, 'onnx', 'model.onnx'), encodeModel(m));
+      await fs.writeFile(path.join(dir, 'config.json'), JSON.stringify(cfgJson));
+      const io = capture();
+      expect(await main(['model', 'run', dir, '--ids', '1,2', '--json'], io)).toBe(1);
+      expect(io.outs).toEqual([]);
+      expect(io.errs).toHaveLength(1);
+      expect(io.errs[0]).toContain(`external data "${loc}" outside its folder`);
+    }
+  });
+
+  it("onnxruntime's own coloured log lines never reach the terminal: a failing run is one line of ours", async () => {
+    const { spawnSync } = await import('node:child_process');
+    // config.json claims a larger vocabulary than the graph's embedding holds: onnxruntime's Gather fails
+    const dir = path.join(tmp, 'lying');
+    await fs.mkdir(path.join(dir, 'onnx'), { recursive: true });
+    await fs.copyFile(path.join(modelDir, 'onnx', 'model.onnx'), path.join(dir, 'onnx', 'model.onnx'));
+    await fs.writeFile(path.join(dir, 'config.json'), JSON.stringify({ ...cfgJson, vocab_size: 100000 }));
+    const r = spawnSync(process.execPath, [path.resolve('cli/bin.mjs'), 'model', 'run', dir, '--ids', '1,99999'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    const lines = r.stderr.split('\n').filter((l) => l.trim() && !/^npm warn/.test(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^persona-space model: onnxruntime could not run the model: /);
+    expect(r.stderr.includes('\u001b[')).toBe(false);
+    expect(r.stderr).not.toMatch(/\[E:onnxruntime/);
+  });
 });

@@ -15,10 +15,11 @@ import { PyDict } from '../../src/core/formats/py';
 import { buildInterventions, cappingConfigFrom, capTermsFromCappingConfig, type CapTerm, type SteerTerm } from '../../src/core/lm/interventions';
 import { createSession, interventionFeeds, outputF32, prefillFeeds, residPost, type Ort } from '../../src/core/lm/ort';
 import { externalDataLocations, instrumentDecoder, RESID_POST_OUTPUT } from '../../src/core/onnx/instrument';
+import { checkExternalLocation } from '../../src/core/lm/model-source';
 import { decodeF32, isRawTensor, type RawTensor } from '../../src/core/tensor';
 
 export const MODEL_RUN_USAGE = [
-  'usage: persona-space model run <model-dir> --ids 1,2,3 [--dtype fp32|fp16|q4|q4f16]',
+  'usage: persona-space model run <model-dir> --ids 1,2,3 [--dtype fp32|fp16|q4|q4f16|q8|int8|uint8]',
   '         [--steer FILE --steer-layers 3,4 --alpha A]',
   '         [--cap FILE --cap-layers 3,4 (--tau T | --tau-file FILE)]',
   '         [--capping-config capping_config.pt --experiment ID] [--json]',
@@ -32,7 +33,7 @@ export const MODEL_RUN_USAGE = [
   '  --json prints {"logits": [[...] per position], "resid_post": [[[...] per position] per layer]}.',
 ].join('\n');
 
-const DTYPE_SUFFIX: Record<string, string> = { fp32: '', fp16: '_fp16', q4: '_q4', q4f16: '_q4f16', q8: '_quantized' };
+const DTYPE_SUFFIX: Record<string, string> = { fp32: '', fp16: '_fp16', q4: '_q4', q4f16: '_q4f16', q8: '_quantized', int8: '_int8', uint8: '_uint8' };
 
 export async function runModel(argv: string[], io: CliIO): Promise<number> {
   const args = parseArgs(argv, ['json', 'help']);
@@ -50,7 +51,8 @@ export async function runModel(argv: string[], io: CliIO): Promise<number> {
   const modelFile = await findModelFile(dir, flagString(args, 'dtype'));
   const bytes = new Uint8Array(await fs.readFile(modelFile));
   const externalData = await Promise.all(
-    externalDataLocations(bytes).map(async (loc) => ({ path: loc, data: new Uint8Array(await fs.readFile(path.join(path.dirname(modelFile), loc))) })),
+    // only files next to the model: a location such as ../../x or /etc/x is refused before any read
+    externalDataLocations(bytes).map(checkExternalLocation).map(async (loc) => ({ path: loc, data: await readExternal(path.join(path.dirname(modelFile), loc), loc) })),
   );
   const model = instrumentDecoder(bytes, { externalData });
   const { info } = model;
@@ -63,7 +65,11 @@ export async function runModel(argv: string[], io: CliIO): Promise<number> {
   const iv = buildInterventions(info, { steer: steer ? [steer] : [], cap: caps });
 
   const ort = (await import('onnxruntime-node')) as unknown as Ort;
-  const session = await createSession(ort, model, { logSeverityLevel: 3 });
+  // severity 4 (fatal only): onnxruntime's own coloured log lines never reach the terminal; its
+  // errors come back as exceptions and are reported in one line below
+  const session = await createSession(ort, model, { logSeverityLevel: 4 }).catch((e: Error) => {
+    throw new PersonaSpaceError('model-load', `onnxruntime could not load ${path.basename(modelFile)}: ${e.message.split('\n')[0]}`);
+  });
   let out;
   try {
     out = await session.run({ ...prefillFeeds(ort, info, [ids]), ...interventionFeeds(ort, iv) });
@@ -128,6 +134,14 @@ async function findModelFile(dir: string, dtype: string | undefined): Promise<st
   if (names.length === 1) return path.join(onnxDir, names[0]);
   if (names.includes('model.onnx')) return path.join(onnxDir, 'model.onnx');
   throw new UsageError(`${onnxDir} holds several models (${names.join(', ')}); choose one with --dtype.`);
+}
+
+async function readExternal(file: string, location: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await fs.readFile(file));
+  } catch {
+    throw new DataError('model-external-missing', `The model's external data file "${location}" is not next to it (${file}).`, { location });
+  }
 }
 
 async function checkVocab(dir: string, ids: number[]): Promise<void> {

@@ -97,4 +97,33 @@ describe('persona-space model', () => {
     expect(await main(['model', 'build', ckDir], io)).toBe(2);
     expect(io.errs[0]).toMatch(/--out/);
   });
+
+  it.each([
+    [{ num_hidden_layers: 100000 }, /"num_hidden_layers" is 100000, more than the 1024/],
+    [{ hidden_size: 1e9 }, /"hidden_size" is 1000000000, more than/],
+    [{ vocab_size: 2 ** 31 }, /"vocab_size" is 2147483648, more than/],
+    [{ num_hidden_layers: 1000, hidden_size: 8192, intermediate_size: 28672, num_attention_heads: 64, num_key_value_heads: 8, head_dim: 128 }, /GB checkpoint in float32, more than --max-gb 40; nothing was written/],
+  ])('random refuses %j in one line, exit 1, before writing anything', async (over, msg) => {
+    const cfgPath = path.join(tmp, 'huge.json');
+    await fs.writeFile(cfgPath, JSON.stringify(tinyConfigJson('llama', over)));
+    const out = path.join(tmp, 'huge-out');
+    const io = capture();
+    expect(await main(['model', 'random', '--config', cfgPath, '--out', out], io)).toBe(1);
+    expect(io.errs).toHaveLength(1);
+    expect(io.errs[0]).toMatch(msg);
+    expect(io.errs[0]).not.toMatch(/typed array/i);
+    await expect(fs.stat(out)).rejects.toThrow(); // nothing written, not even the folder
+  });
+
+  it('build writes the 8-bit dtypes under their hub names', async () => {
+    const cfgPath = path.join(tmp, 'q8.json');
+    await fs.writeFile(cfgPath, JSON.stringify(tinyConfigJson('qwen3')));
+    const ckDir = path.join(tmp, 'ck-q8');
+    expect(await main(['model', 'random', '--config', cfgPath, '--out', ckDir], capture())).toBe(0);
+    for (const [dtype, file] of [['q8', 'model_quantized.onnx'], ['uint8', 'model_uint8.onnx']]) {
+      const io = capture();
+      expect(await main(['model', 'build', ckDir, '--out', path.join(tmp, 'm-q8'), '--dtype', dtype, '--json'], io)).toBe(0);
+      expect(JSON.parse(io.outs[0]).model).toBe(path.join(tmp, 'm-q8', 'onnx', file));
+    }
+  });
 });

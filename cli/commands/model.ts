@@ -1,11 +1,12 @@
 /**
  * `persona-space model build|random|run`
  *
- *   model build <checkpoint-dir> --out <model-dir> [--style genai|optimum] [--dtype fp32|fp16|q4|q4f16] [--external-data] [--quantize-embeddings] [--json]
+ *   model build <checkpoint-dir> --out <model-dir> [--style genai|optimum] [--dtype fp32|fp16|q4|q4f16|q8|int8|uint8] [--external-data] [--quantize-embeddings] [--json]
  *       writes <model-dir>/onnx/model<suffix>.onnx (+ model<suffix>.onnx_data when external) and copies
  *       config.json and the tokenizer files found beside the checkpoint;
- *   model random --config <config.json> --out <checkpoint-dir> [--seed N] [--dtype float32|bfloat16] [--shard-mb MB] [--json]
+ *   model random --config <config.json> --out <checkpoint-dir> [--seed N] [--dtype float32|bfloat16] [--shard-mb MB] [--max-gb GB] [--json]
  *       writes a seeded random checkpoint (config.json + model.safetensors, or shards + index);
+ *       refuses, before writing anything, one larger than --max-gb (default 40);
  *   model run ...  (see ./model-run)
  *
  * File access lives here; the conversion itself is core (src/core/lm/builder).
@@ -15,13 +16,13 @@ import path from 'node:path';
 import { flagInt, flagNumber, flagString, parseArgs, UsageError } from '../args';
 import type { CliIO } from '../main';
 import { parseConfig } from '../../src/core/lm/config';
-import { checkpointFromSafetensors, planShards, randomCheckpoint, safetensorsHeader } from '../../src/core/lm/checkpoint';
-import { buildDecoderChunks, type ExportStyle, type ModelDType } from '../../src/core/lm/builder/index';
+import { checkpointBytes, checkpointFromSafetensors, planShards, randomCheckpoint, safetensorsHeader } from '../../src/core/lm/checkpoint';
+import { buildDecoderChunks, MODEL_DTYPES, type ExportStyle, type ModelDType } from '../../src/core/lm/builder/index';
 import { DataError } from '../../src/core/errors';
 
 const USAGE = [
-  'usage: persona-space model build <checkpoint-dir> --out <model-dir> [--style genai|optimum] [--dtype fp32|fp16|q4|q4f16] [--external-data] [--quantize-embeddings]',
-  '       persona-space model random --config <config.json> --out <checkpoint-dir> [--seed N] [--dtype float32|bfloat16] [--shard-mb MB]',
+  'usage: persona-space model build <checkpoint-dir> --out <model-dir> [--style genai|optimum] [--dtype fp32|fp16|q4|q4f16|q8|int8|uint8] [--external-data] [--quantize-embeddings]',
+  '       persona-space model random --config <config.json> --out <checkpoint-dir> [--seed N] [--dtype float32|bfloat16] [--shard-mb MB] [--max-gb GB]',
   '       persona-space model run <model-dir> --ids 1,2,3 [steer/cap options] --json',
 ].join('\n');
 
@@ -96,7 +97,7 @@ async function build(argv: string[], io: CliIO): Promise<number> {
   const style = (flagString(args, 'style') ?? 'genai') as ExportStyle;
   if (style !== 'genai' && style !== 'optimum') throw new UsageError(`--style must be genai or optimum, got "${style}".`);
   const dtype = (flagString(args, 'dtype') ?? 'fp32') as ModelDType;
-  if (!['fp32', 'fp16', 'q4', 'q4f16'].includes(dtype)) throw new UsageError(`--dtype must be fp32, fp16, q4 or q4f16, got "${dtype}".`);
+  if (!MODEL_DTYPES.includes(dtype)) throw new UsageError(`--dtype must be one of ${MODEL_DTYPES.join(', ')}, got "${dtype}".`);
 
   const configText = await fs.readFile(path.join(dir, 'config.json'), 'utf8');
   const files = await checkpointFiles(dir);
@@ -162,8 +163,15 @@ async function random(argv: string[], io: CliIO): Promise<number> {
   const shardMb = flagNumber(args, 'shard-mb') ?? 1024;
   if (shardMb <= 0) throw new UsageError('--shard-mb must be positive.');
 
+  const maxGb = flagNumber(args, 'max-gb') ?? 40;
+  if (!(maxGb > 0)) throw new UsageError('--max-gb must be positive.');
+
   const configText = await fs.readFile(configPath, 'utf8');
   const cfg = parseConfig(configText);
+  const need = checkpointBytes(cfg, dtype);
+  if (need > maxGb * 1e9) {
+    throw new DataError('checkpoint-too-large', `This config makes a ${(need / 1e9).toFixed(1)} GB checkpoint in ${dtype}, more than --max-gb ${maxGb}; nothing was written.`, { bytes: need });
+  }
   const ck = randomCheckpoint(cfg, { seed, dtype });
   const plan = planShards(ck, dtype, Math.round(shardMb * 2 ** 20));
   await fs.mkdir(out, { recursive: true });

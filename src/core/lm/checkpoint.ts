@@ -243,6 +243,11 @@ export interface ShardPlan {
 }
 
 /** How to split a checkpoint into safetensors shards of at most `maxShardBytes` (HF file naming). */
+/** Bytes a checkpoint of this config takes in `dtype` (every tensor of checkpointSpec), without making any. */
+export function checkpointBytes(cfg: DecoderConfig, dtype: DType): number {
+  return checkpointSpec(cfg).reduce((s, t) => s + numel(t.shape) * DTYPE_BYTES[dtype], 0);
+}
+
 export function planShards(ckpt: Checkpoint, dtype: DType, maxShardBytes = 1 << 30): ShardPlan {
   const specs = checkpointSpec(ckpt.config);
   const groups: SafetensorsEntry[][] = [[]];

@@ -54,3 +54,23 @@ describe('parseConfig', () => {
     expect(ropeInvFreq({ headDim: 8, ropeTheta: 10000, ropeScaling: { type: 'linear', factor: 2 } })[1]).toBeCloseTo(0.1 / 2, 12);
   });
 });
+
+describe('config sizes are bounded before anything is allocated', () => {
+  const bad = (over: Record<string, unknown>) => () => parseConfig(tinyConfigJson('qwen3', over));
+  it.each([
+    [{ num_hidden_layers: 100000 }, /"num_hidden_layers" is 100000, more than the 1024/],
+    [{ hidden_size: 1e9 }, /"hidden_size" is 1000000000, more than the 65536/],
+    [{ vocab_size: 2 ** 31 }, /"vocab_size" is 2147483648, more than the 4194304/],
+    [{ max_position_embeddings: 2 ** 40 }, /"max_position_embeddings" .* more than/],
+    [{ vocab_size: 4000000, hidden_size: 65536 }, /one weight of 2\.62e\+11 values \(vocab_size x hidden_size\), more than the 2\^31/],
+  ])('%j: one clear sentence', (over, msg) => {
+    expect(bad(over)).toThrow(FormatError);
+    expect(bad(over)).toThrow(msg);
+    try { bad(over)(); } catch (e) { expect((e as FormatError).code).toBe('config-too-large'); expect((e as Error).message).not.toMatch(/typed array/i); }
+  });
+
+  it('real large decoders still parse (Llama 3 405B shape)', () => {
+    const c = parseConfig(tinyConfigJson('llama', { hidden_size: 16384, intermediate_size: 53248, num_hidden_layers: 126, num_attention_heads: 128, num_key_value_heads: 8, head_dim: 128, vocab_size: 128256, max_position_embeddings: 131072 }));
+    expect(c.numLayers).toBe(126);
+  });
+});

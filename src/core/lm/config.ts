@@ -57,9 +57,31 @@ function num(raw: Record<string, unknown>, key: string, dflt?: number): number {
   return v;
 }
 
+/**
+ * Upper bounds on config sizes, checked before anything is allocated or written: generous for real
+ * decoders (Llama 3 405B: 126 layers, d 16384, MLP 53248, vocab 128256), small enough that a
+ * hostile or mistyped config.json gets a sentence instead of a giant allocation.
+ */
+export const CONFIG_LIMITS: Readonly<Record<string, number>> = {
+  hidden_size: 65536,
+  intermediate_size: 262144,
+  num_hidden_layers: 1024,
+  num_attention_heads: 1024,
+  num_key_value_heads: 1024,
+  head_dim: 4096,
+  vocab_size: 4194304,
+  max_position_embeddings: 16777216,
+};
+/** Values in one tensor (the embedding or an MLP matrix) at most: 2^31, 8 GB as float32. */
+export const MAX_TENSOR_VALUES = 2 ** 31;
+
 function posInt(raw: Record<string, unknown>, key: string, dflt?: number): number {
   const v = num(raw, key, dflt);
   if (!Number.isInteger(v) || v <= 0) throw new FormatError('config-value', `config.json "${key}" should be a positive whole number, got ${v}.`, { key });
+  const max = CONFIG_LIMITS[key];
+  if (max !== undefined && v > max) {
+    throw new FormatError('config-too-large', `config.json "${key}" is ${v}, more than the ${max} this tool supports; is the file right?`, { key, value: v, max });
+  }
   return v;
 }
 
@@ -112,12 +134,23 @@ export function parseConfig(json: string | Record<string, unknown>): DecoderConf
   if (family === 'qwen2' && raw.use_sliding_window === true) {
     throw new UnsupportedModelError('Qwen2 sliding-window attention is not supported.');
   }
+  const intermediateSize = posInt(raw, 'intermediate_size');
+  const vocabSize = posInt(raw, 'vocab_size');
+  for (const [what, n] of [
+    ['vocab_size x hidden_size', vocabSize * hiddenSize],
+    ['intermediate_size x hidden_size', intermediateSize * hiddenSize],
+    ['num_attention_heads x head_dim x hidden_size', numHeads * headDim * hiddenSize],
+  ] as const) {
+    if (n > MAX_TENSOR_VALUES) {
+      throw new FormatError('config-too-large', `config.json's sizes make one weight of ${n.toExponential(2)} values (${what}), more than the 2^31 this tool supports.`, { what, values: n });
+    }
+  }
   const eos = raw.eos_token_id;
   const eosTokenIds = Array.isArray(eos) ? eos.filter((x): x is number => typeof x === 'number') : typeof eos === 'number' ? [eos] : [];
   return {
     modelType: family,
     hiddenSize,
-    intermediateSize: posInt(raw, 'intermediate_size'),
+    intermediateSize,
     numLayers: posInt(raw, 'num_hidden_layers'),
     numHeads,
     numKvHeads,
@@ -125,7 +158,7 @@ export function parseConfig(json: string | Record<string, unknown>): DecoderConf
     rmsNormEps: num(raw, 'rms_norm_eps', 1e-6),
     ropeTheta,
     ropeScaling: parseRopeScaling(raw),
-    vocabSize: posInt(raw, 'vocab_size'),
+    vocabSize,
     // LlamaConfig, Qwen2Config and Qwen3Config all default to untied embeddings.
     tieWordEmbeddings: raw.tie_word_embeddings === true,
     maxPositionEmbeddings: posInt(raw, 'max_position_embeddings', 2048),

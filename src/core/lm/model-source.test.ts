@@ -141,3 +141,20 @@ describe('model sources', () => {
     await engine.dispose();
   });
 });
+
+describe('external data that leaves the model folder', () => {
+  it.each(['../../x', '/etc/passwd', 'C:\\x', 'C:x', 'sub/x', '..', '.hidden', '', 'a\u0000b'])('"%s" is refused with one sentence, before any file is asked for', async (loc) => {
+    const raw = tinyConfigJson('qwen3');
+    const built = buildDecoder(randomCheckpoint(raw, { seed: 1 }), { style: 'optimum', dtype: 'fp32', externalData: true });
+    const m = decodeModel(built.onnx);
+    for (const t of m.graph.initializer) for (const kv of t.external_data ?? []) if (kv.key === 'location') kv.value = loc;
+    const asked: string[] = [];
+    const files = new Proxy({ 'config.json': new TextEncoder().encode(JSON.stringify(raw)), 'tokenizer.json': new TextEncoder().encode('{}'), 'tokenizer_config.json': new TextEncoder().encode('{}'), 'onnx/model.onnx': encodeModel(m) } as Record<string, Uint8Array>, {
+      get(o, k) { if (typeof k === 'string') asked.push(k); return o[k as string]; },
+    });
+    const err = await loadModelFiles({ kind: 'files', files }).catch((e) => e);
+    expect(err?.code).toBe(loc === '' ? 'onnx-external' : 'onnx-external-path');
+    if (loc !== '') expect(err.message).toMatch(/outside its folder; only files next to the model are read\.$/);
+    expect(asked.some((k) => k.includes(loc) && loc !== '')).toBe(false);
+  });
+});

@@ -99,12 +99,20 @@ export function externalDataFiles(graph: GraphProto): string[] {
       }
     }
   }
-  for (const l of seen) {
-    if (l.includes('/') || l.includes('\\') || l.startsWith('.')) {
-      throw new FormatError('onnx-external-path', `The graph refers to external data "${l}" outside its folder; only files next to the model are read.`, { location: l });
-    }
-  }
+  for (const l of seen) checkExternalLocation(l);
   return [...seen];
+}
+
+/**
+ * An ONNX external-data `location` must name a file next to the model: no folders, no `..`, no
+ * absolute or drive paths, no hidden files, no control characters. Throws FormatError otherwise.
+ */
+export function checkExternalLocation(location: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!location || /[/\\\u0000-\u001f]/.test(location) || location.startsWith('.') || /^[A-Za-z]:/.test(location)) {
+    throw new FormatError('onnx-external-path', `The graph refers to external data "${location}" outside its folder; only files next to the model are read.`, { location });
+  }
+  return location;
 }
 
 /** Fetch every file a source needs (see the module comment). */
