@@ -51,8 +51,10 @@ export interface WeightsChoice {
   dtype: WeightsDtype;
   /** Converted at load time (MatMulNBits -> fp32 or int8), or null. */
   convert: Conversion | null;
-  /** One sentence, for people. */
+  /** One sentence, for people: the file, its size and memory, and why. */
   reason: string;
+  /** Just the why (a clause ending in a full stop). */
+  why: string;
   downloadBytes: number;
   /** Estimated memory when loaded (wasm heap on WASM; GPU + heap on WebGPU), bytes. */
   memoryBytes: number;
@@ -122,7 +124,7 @@ export function pickWeights(req: PickRequest): WeightsChoice {
   const has = (d: WeightsDtype) => offered.find((c) => c.dtype === d);
   const limit = req.wasmHeapBytes ?? WASM_HEAP_BYTES;
   const choice = (c: Candidate, convert: Conversion | null, memoryBytes: number, why: string): WeightsChoice => ({
-    file: c.file, externalData: c.externalData, dtype: c.dtype, convert, downloadBytes: c.downloadBytes, memoryBytes: Math.round(memoryBytes),
+    file: c.file, externalData: c.externalData, dtype: c.dtype, convert, downloadBytes: c.downloadBytes, memoryBytes: Math.round(memoryBytes), why,
     reason: `${c.file}${convert ? ` converted to ${convert} at load` : ''} (${c.dtype}, ${gb(c.downloadBytes)} to download, ~${gb(memoryBytes)} in memory): ${why}`,
   });
 
