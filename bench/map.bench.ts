@@ -6,7 +6,9 @@
  * - a 20,000 x 64 set (.npy + names through the file input): time to first map, and frame
  *   times (requestAnimationFrame deltas) during a scripted wheel-zoom + drag-pan, against the
  *   same gesture on the 275-point map.
- * Run: npx tsx bench/map.bench.ts
+ * - renders during 60 hovers over the 275-point map: the map's and the page's React renders
+ *   (data-renders), so a regression that re-renders the page on every hover shows as a ratio.
+ * Run: npx tsx bench/map.bench.ts (E2E_DIST=<folder> serves another build folder than dist/)
  */
 import { chromium, type Page } from 'playwright-core';
 import { preview } from 'vite';
@@ -113,6 +115,26 @@ async function gestureFrames(page: Page): Promise<number[]> {
   return deltas;
 }
 
+/** React renders of the map and of the page while the pointer crosses the map `hovers` times. */
+async function hoverRenders(page: Page, hovers: number) {
+  const box = await page.getByTestId('map').boundingBox();
+  if (!box) throw new Error('map has no box');
+  const read = async () => ({
+    map: Number(await page.getByTestId('map').getAttribute('data-renders')),
+    page: Number(await page.getByTestId('explorer').getAttribute('data-renders')),
+  });
+  const before = await read();
+  for (let i = 0; i < hovers; i++) {
+    await page.mouse.move(box.x + box.width * (0.15 + (0.7 * i) / hovers), box.y + box.height * (0.3 + 0.4 * ((i * 7) % hovers) / hovers));
+    await page.waitForTimeout(10);
+  }
+  await page.mouse.move(box.x + 2, box.y + 2);
+  await page.waitForTimeout(100);
+  const after = await read();
+  const mapRenders = after.map - before.map, pageRenders = after.page - before.page;
+  return { hovers, map_renders: mapRenders, page_renders: pageRenders, page_renders_per_hover: r1(pageRenders / hovers) };
+}
+
 function frameStats(deltas: number[]) {
   return {
     frames: deltas.length,
@@ -125,11 +147,12 @@ function frameStats(deltas: number[]) {
 }
 
 async function main() {
-  if (!existsSync(path.join(REPO_ROOT, 'dist', 'index.html'))) {
+  const dist = process.env.E2E_DIST ?? 'dist';
+  if (!existsSync(path.resolve(REPO_ROOT, dist, 'index.html'))) {
     console.error('Build the app first: npm run build');
     process.exit(1);
   }
-  const server = await preview({ root: REPO_ROOT, logLevel: 'silent', preview: { host: '127.0.0.1', port: 4190, strictPort: false, open: false } });
+  const server = await preview({ root: REPO_ROOT, logLevel: 'silent', build: { outDir: dist }, preview: { host: '127.0.0.1', port: 4190, strictPort: false, open: false } });
   const base = server.resolvedUrls?.local[0] ?? 'http://127.0.0.1:4190/';
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   const many = writeManyPoints(20_000, 64);
@@ -165,6 +188,7 @@ async function main() {
     await page.waitForTimeout(300);
     const small = frameStats(await gestureFrames(page));
     emit({ metric: 'pan_zoom_frames', points: 275, ...small });
+    emit({ metric: 'hover_renders', points: 275, ...(await hoverRenders(page, 60)) });
 
     await armFirstMapClock(page, 20_000);
     const t0 = performance.now();
