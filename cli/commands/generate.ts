@@ -6,18 +6,18 @@
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as ortNode from 'onnxruntime-node';
-import { flagInt, flagIntList, flagNumber, flagString, parseArgs, UsageError } from '../args';
+import { flagInt, flagNumber, flagString, parseArgs, UsageError } from '../args';
 import type { CliIO } from '../main';
+import { capFlags, readVectorFile, steerFlags } from '../model-flags';
 import { DataError, PersonaSpaceError } from '../../src/core/errors';
-import { readTensorFile } from '../../src/core/formats/detect';
 import { parseConfig } from '../../src/core/lm/config';
 import { LmEngine } from '../../src/core/lm/generate';
-import { buildInterventions, type CapTerm, type SteerTerm } from '../../src/core/lm/interventions';
+import { buildInterventions } from '../../src/core/lm/interventions';
 import { loadModelFiles, stopTokenIds, DTYPE_SUFFIX, type ModelDtype } from '../../src/core/lm/model-source';
 import { createSession, type Ort } from '../../src/core/lm/ort';
 import { ChatTokenizer, type ChatMessage } from '../../src/core/lm/tokenizer';
 import { instrumentDecoder } from '../../src/core/onnx/instrument';
-import { isRawTensor, decodeF32, numel, type RawTensor } from '../../src/core/tensor';
+import { decodeF32, numel } from '../../src/core/tensor';
 
 const HELP = `usage: persona-space generate <model-dir> --prompt TEXT [--system TEXT] [--max-tokens N] [--seed N]
          [--temperature T] [--top-k K] [--top-p P]
@@ -26,22 +26,6 @@ const HELP = `usage: persona-space generate <model-dir> --prompt TEXT [--system 
          [--axis FILE [--layer L]] [--dtype fp32|fp16|q8|q4|q4f16 | --onnx onnx/NAME.onnx] [--json]
 FILE: .npy or .safetensors holding (d,) or (n_layers, d); row L is used at layer L. Layers are 0-based
 decoder blocks. Steering adds alpha * v/|v|; capping keeps h . v/|v| >= tau. Default: greedy, 128 tokens.`;
-
-/** A (d,) or (L, d) vector from .npy / .safetensors (a file holding exactly one tensor, or one named vector/axis). */
-export async function readVectorFile(file: string): Promise<RawTensor> {
-  const bytes = new Uint8Array(await readFile(file));
-  const r = readTensorFile(bytes, path.basename(file));
-  if (isRawTensor(r.value)) return r.value;
-  const v = r.value as unknown;
-  if (v instanceof Map) {
-    const entries = [...v.entries()].filter(([, t]) => isRawTensor(t)) as [string, RawTensor][];
-    const named = entries.find(([k]) => ['vector', 'axis', 'tau'].includes(k));
-    if (named) return named[1];
-    if (entries.length === 1) return entries[0][1];
-    throw new DataError('vector-file', `"${path.basename(file)}" holds ${entries.length} tensors; give a file with one (or one called "vector" or "axis").`);
-  }
-  throw new DataError('vector-file', `"${path.basename(file)}" does not hold a tensor (.npy or .safetensors expected).`);
-}
 
 /** The files of a local model folder that a source needs: top-level JSON files and the chosen ONNX model with its external data. */
 export async function readModelFolder(dir: string, dtype?: ModelDtype, onnxFile?: string): Promise<{ files: Record<string, Uint8Array>; onnxFile: string }> {
@@ -107,28 +91,14 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const config = parseConfig(mf.config);
   const dims = { numLayers: config.numLayers, hiddenSize: config.hiddenSize };
 
-  const steer: SteerTerm[] = [];
-  const cap: CapTerm[] = [];
-  const steerFile = flagString(args, 'steer');
-  if (steerFile) {
-    const layers = flagIntList(args, 'steer-layers');
-    const alpha = flagNumber(args, 'alpha');
-    if (!layers || alpha === undefined) throw new UsageError('--steer needs --steer-layers and --alpha.');
-    steer.push({ vector: await readVectorFile(steerFile), layers, alpha });
-  }
-  const capFile = flagString(args, 'cap');
-  if (capFile) {
-    const layers = flagIntList(args, 'cap-layers');
-    const tauNum = flagNumber(args, 'tau');
-    const tauFile = flagString(args, 'tau-file');
-    if (!layers || (tauNum === undefined) === (tauFile === undefined)) throw new UsageError('--cap needs --cap-layers and one of --tau or --tau-file.');
-    const tau = tauNum ?? decodeF32(await readVectorFile(tauFile!));
-    cap.push({ vector: await readVectorFile(capFile), layers, tau });
-  }
+  const steerTerm = await steerFlags(args);
+  const capTerm = await capFlags(args);
+  const steer = steerTerm ? [steerTerm] : [];
+  const cap = capTerm ? [capTerm] : [];
   let axis: Float32Array | null = null;
   const axisFile = flagString(args, 'axis');
   if (axisFile) {
-    const t = await readVectorFile(axisFile);
+    const t = await readVectorFile(axisFile, 'axis');
     const v = decodeF32(t);
     const d = config.hiddenSize;
     if (numel(t.shape) === d) {

@@ -7,16 +7,15 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { flagIntList, flagNumber, flagString, parseArgs, UsageError } from '../args';
+import { flagIntList, flagString, parseArgs, UsageError } from '../args';
 import type { CliIO } from '../main';
+import { capFlags, steerFlags } from '../model-flags';
 import { DataError, PersonaSpaceError } from '../../src/core/errors';
 import { readTensorFile } from '../../src/core/formats/detect';
-import { PyDict } from '../../src/core/formats/py';
-import { buildInterventions, cappingConfigFrom, capTermsFromCappingConfig, type CapTerm, type SteerTerm } from '../../src/core/lm/interventions';
+import { buildInterventions, cappingConfigFrom, capTermsFromCappingConfig, type CapTerm } from '../../src/core/lm/interventions';
 import { createSession, interventionFeeds, outputF32, prefillFeeds, residPost, type Ort } from '../../src/core/lm/ort';
 import { externalDataLocations, instrumentDecoder, RESID_POST_OUTPUT } from '../../src/core/onnx/instrument';
 import { checkExternalLocation } from '../../src/core/lm/model-source';
-import { decodeF32, isRawTensor, type RawTensor } from '../../src/core/tensor';
 
 export const MODEL_RUN_USAGE = [
   'usage: persona-space model run <model-dir> --ids 1,2,3 [--dtype fp32|fp16|q4|q4f16|q8|int8|uint8]',
@@ -58,8 +57,8 @@ export async function runModel(argv: string[], io: CliIO): Promise<number> {
   const { info } = model;
   await checkVocab(dir, ids);
 
-  const steer = await steerTerms(args);
-  const cap = await capTerms(args);
+  const steer = await steerFlags(args);
+  const cap = await capFlags(args);
   const released = await releaseCaps(args);
   const caps = [...(cap ? [cap] : []), ...released];
   const iv = buildInterventions(info, { steer: steer ? [steer] : [], cap: caps });
@@ -156,55 +155,6 @@ async function checkVocab(dir: string, ids: number[]): Promise<void> {
     const bad = ids.find((i) => i >= vocab);
     if (bad !== undefined) throw new DataError('token-range', `Token id ${bad} is outside the model's vocabulary of ${vocab}.`);
   }
-}
-
-/** A (d,) or (L, d) tensor from .npy / .safetensors / .pt (a single tensor, or a dict with one tensor or a "vector"). */
-export async function readVectorFile(file: string, what: string): Promise<RawTensor> {
-  const { value } = readTensorFile(new Uint8Array(await fs.readFile(file)), file);
-  if (isRawTensor(value)) return value;
-  if (value instanceof PyDict) {
-    const tensors = [...value.entries()].filter(([, v]) => isRawTensor(v)) as [unknown, RawTensor][];
-    const named = value.get('vector');
-    if (isRawTensor(named)) return named;
-    if (tensors.length === 1) return tensors[0][1];
-    throw new DataError('vector-file', `${file} holds ${tensors.length} tensors; the ${what} file must hold one (d,) or (n_layers, d) tensor.`);
-  }
-  throw new DataError('vector-file', `${file} does not hold a tensor; the ${what} file must hold one (d,) or (n_layers, d) tensor.`);
-}
-
-async function steerTerms(args: ReturnType<typeof parseArgs>): Promise<SteerTerm | undefined> {
-  const file = flagString(args, 'steer');
-  const layers = flagIntList(args, 'steer-layers');
-  const alpha = flagNumber(args, 'alpha');
-  if (!file) {
-    if (layers || alpha !== undefined) throw new UsageError('--steer-layers and --alpha need --steer FILE.');
-    return undefined;
-  }
-  if (!layers?.length) throw new UsageError('--steer needs --steer-layers (0-based layers, e.g. 3,4).');
-  if (alpha === undefined) throw new UsageError('--steer needs --alpha (the length added along the unit vector).');
-  return { vector: await readVectorFile(file, 'steering'), layers, alpha };
-}
-
-async function capTerms(args: ReturnType<typeof parseArgs>): Promise<CapTerm | undefined> {
-  const file = flagString(args, 'cap');
-  const layers = flagIntList(args, 'cap-layers');
-  const tau = flagNumber(args, 'tau');
-  const tauFile = flagString(args, 'tau-file');
-  if (!file) {
-    if (layers || tau !== undefined || tauFile) throw new UsageError('--cap-layers, --tau and --tau-file need --cap FILE.');
-    return undefined;
-  }
-  if (!layers?.length) throw new UsageError('--cap needs --cap-layers (0-based layers, e.g. 3,4).');
-  if ((tau === undefined) === (tauFile === undefined)) throw new UsageError('--cap needs exactly one of --tau T or --tau-file FILE.');
-  let taus: number | Float32Array | number[];
-  if (tau !== undefined) taus = tau;
-  else {
-    const { value } = readTensorFile(new Uint8Array(await fs.readFile(tauFile!)), tauFile);
-    if (isRawTensor(value)) taus = decodeF32(value);
-    else if (Array.isArray(value) && value.every((x) => typeof x === 'number')) taus = value as number[];
-    else throw new DataError('tau-file', `${tauFile} must hold a list of numbers (one per model layer or per cap layer).`);
-  }
-  return { vector: await readVectorFile(file, 'capping'), layers, tau: taus };
 }
 
 /** `--capping-config FILE --experiment ID`: the release's capping_config.pt (read with the safe unpickler). */
