@@ -119,3 +119,22 @@ describe('keyboard stepping', () => {
     expect(stepByRank(rank, 2, 1, (i) => i !== 0)).toBe(5);
   });
 });
+
+describe('callout labels', () => {
+  it('names every point of a dense cluster with boxes that overlap nothing, each with a leader to its point', async () => {
+    const { calloutLabels } = await import('./labels');
+    const cands = Array.from({ length: 6 }, (_, i) => ({ id: i, x: 400 + i, y: 300 + (i % 2), width: 70, height: 16, priority: 10 - i }));
+    const taken = [{ x: 380, y: 280, width: 60, height: 40 }];
+    const out = calloutLabels(cands, taken, { width: 800, height: 600 });
+    expect(out.map((o) => o.id).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    const all = [...taken, ...out];
+    for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) {
+      const a = all[i], b = all[j];
+      expect(a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height).toBe(false);
+    }
+    for (const o of out) {
+      expect(o.leader.x1).toBe(cands[o.id].x);
+      expect([o.x, o.x + o.width]).toContain(o.leader.x2);
+    }
+  });
+});

@@ -79,6 +79,11 @@ export function placeLabels(candidates: readonly LabelCandidate[], opts: Placeme
       ['left', c.x - gap - c.width, c.y - c.height / 2],
       ['above', c.x - c.width / 2, c.y - gap - c.height],
       ['below', c.x - c.width / 2, c.y + gap],
+      // The other four of the eight cartographic positions, for crowded clusters.
+      ['right', c.x + gap * 0.7, c.y - gap * 0.7 - c.height],
+      ['right', c.x + gap * 0.7, c.y + gap * 0.7],
+      ['left', c.x - gap * 0.7 - c.width, c.y - gap * 0.7 - c.height],
+      ['left', c.x - gap * 0.7 - c.width, c.y + gap * 0.7],
     ];
     for (const [side, x, y] of spots) {
       const box = { x, y, width: c.width, height: c.height };
@@ -112,6 +117,47 @@ export function labelPriority(projection: ArrayLike<number>, distance: ArrayLike
     while (h < n && !take(high[h++]));
     while (l >= 0 && !take(high[l--]));
     while (f < n && !take(far[f++]));
+  }
+  return out;
+}
+
+export interface CalloutLabel extends PlacedLabel {
+  /** The leader line from the point to the box. */
+  leader: { x1: number; y1: number; x2: number; y2: number };
+}
+
+/**
+ * Labels for points that must be named but found no room beside them (the ends of the axis in a
+ * dense cluster): each box goes a little further out, to the right or left and up or down in
+ * steps of its height, at the first spot that overlaps neither `taken` boxes nor each other, and
+ * gets a leader line back to its point.
+ */
+export function calloutLabels(candidates: readonly LabelCandidate[], taken: readonly { x: number; y: number; width: number; height: number }[], bounds: { width: number; height: number }, reach = 8): CalloutLabel[] {
+  const boxes: Box[] = [...taken];
+  const free = (b: Box) => b.x >= 0 && b.y >= 0 && b.x + b.width <= bounds.width && b.y + b.height <= bounds.height && !boxes.some((o) => overlaps(b, o));
+  const out: CalloutLabel[] = [];
+  for (const c of [...candidates].sort((a, b) => b.priority - a.priority)) {
+    if (!Number.isFinite(c.x) || !Number.isFinite(c.y)) continue;
+    let done = false;
+    for (const dx of [36, 64, 96]) {
+      for (let k = 0; k <= reach && !done; k++) {
+        for (const sy of k === 0 ? [0] : [-1, 1]) {
+          for (const side of ['right', 'left'] as const) {
+            const x = side === 'right' ? c.x + dx : c.x - dx - c.width;
+            const y = c.y - c.height / 2 + sy * k * c.height;
+            const box = { x, y, width: c.width, height: c.height };
+            if (!free(box)) continue;
+            boxes.push(box);
+            const ex = side === 'right' ? x : x + c.width;
+            out.push({ id: c.id, ...box, side, leader: { x1: c.x, y1: c.y, x2: ex, y2: y + c.height / 2 } });
+            done = true;
+            break;
+          }
+          if (done) break;
+        }
+      }
+      if (done) break;
+    }
   }
   return out;
 }

@@ -164,7 +164,7 @@ export interface MapScene {
   order: Uint32Array;
   radius: number;
   arrow: { x1: number; y1: number; x2: number; y2: number } | null;
-  labels: (PlacedLabel & { text: string; emphasis: number })[];
+  labels: (PlacedLabel & { text: string; emphasis: number; leader?: { x1: number; y1: number; x2: number; y2: number } })[];
   texts: SceneText[];
   fontSize: number;
   /** Default marker label, e.g. "Assistant (default)". */
@@ -241,6 +241,9 @@ export function sceneToSvg(s: MapScene): string {
       out.push(`<circle cx="${r2(p.x)}" cy="${r2(p.y)}" r="8" fill="#fff" stroke="${esc(pl.color)}" stroke-width="2"/><text x="${r2(p.x)}" y="${r2(p.y + 4)}" font-size="11" font-weight="bold" text-anchor="middle" fill="#111">${p.n}</text>`);
     }
     out.push('</g>');
+  }
+  for (const l of s.labels) {
+    if (l.leader) out.push(`<line x1="${r2(l.leader.x1)}" y1="${r2(l.leader.y1)}" x2="${r2(l.leader.x2)}" y2="${r2(l.leader.y2)}" stroke="#555" stroke-width="1"/>`);
   }
   for (const l of s.labels) {
     const w = l.emphasis >= EMPH.highlighted ? 'bold' : 'normal';

@@ -142,3 +142,26 @@ describe('map scene: overlays, layouts and wording', () => {
     expect(svg).not.toMatch(/[\u0000-\u0008]/);
   });
 });
+
+describe('map scene: both ends named', () => {
+  it('the five members at each end of the axis carry a label, in a dense cluster through a callout', () => {
+    const n = 300, k = 3;
+    const a = analysis(n);
+    // crowd the 40 most Assistant-like into one spot
+    for (let i = 0; i < 40; i++) { a.coords[i * k] = 6 + (i % 5) * 0.01; a.coords[i * k + 1] = 0.4 + (i % 7) * 0.01; a.projection[i] = 20 + i * 0.01; }
+    const s = buildScene({
+      analysis: a, pcx: 1, pcy: 2, mode: '2d', rotation: { yaw: 0, pitch: 0 }, transform: { k: 1, x: 0, y: 0 }, width: 900, height: 650,
+      color: new Uint8Array(n), emphasis: new Uint8Array(n).fill(EMPH.normal), labelOrder: Uint32Array.from({ length: n }, (_, i) => i),
+      hovered: null, defaultLabel: 'Assistant (default)', fontSize: 14, measure: (t) => t.length * 7,
+    });
+    const named = new Set(s.labels.map((l) => l.id));
+    const byProj = Array.from({ length: n }, (_, i) => i).sort((i, j) => a.projection[j] - a.projection[i]);
+    for (const i of [...byProj.slice(0, 5), ...byProj.slice(-5)]) expect(named.has(i)).toBe(true);
+    expect(s.labels.some((l) => l.leader)).toBe(true);
+    for (let i = 0; i < s.labels.length; i++) for (let j = i + 1; j < s.labels.length; j++) {
+      const p = s.labels[i], q = s.labels[j];
+      expect(p.x < q.x + q.width && q.x < p.x + p.width && p.y < q.y + q.height && q.y < p.y + p.height).toBe(false);
+    }
+    expect(sceneToSvg(s)).toContain('stroke="#555" stroke-width="1"');
+  });
+});

@@ -5,7 +5,7 @@
  */
 import { PALETTE } from '../../../core/view/colors';
 import { formatPercent } from '../../../core/view/format';
-import { placeLabels, type LabelCandidate } from '../../../core/view/labels';
+import { calloutLabels, placeLabels, type CalloutLabel, type LabelCandidate, type PlacedLabel } from '../../../core/view/labels';
 import { drawOrder, EMPH, projectPoints, starPoints, type MapScene, type Rotation, type SceneText, type ZoomTransform } from '../../../core/view/map-scene';
 import type { LayerAnalysis } from '../../../core/view/types';
 
@@ -128,7 +128,18 @@ export function buildScene(inp: SceneInput): MapScene {
   }
   // Keep the edges free for the axis titles.
   obstacles.push({ x: 0, y: H - fs * 2.4, width: W, height: fs * 2.4 }, { x: 0, y: 0, width: fs * 2.2, height: H });
-  const placed = placeLabels(cands, { bounds: { width: W, height: H }, gap: radius + 3, obstacles, maxLabels: 160 });
+  const placed: (PlacedLabel & { leader?: CalloutLabel['leader'] })[] = placeLabels(cands, { bounds: { width: W, height: H }, gap: radius + 3, obstacles, maxLabels: 160 });
+  // Both ends of the axis are always named: the five members at each end that found no room
+  // beside their point (a dense Assistant cluster) get a callout with a leader line.
+  if (!searching) {
+    const labelled = new Set(placed.map((p) => p.id));
+    const byProj = Array.from({ length: n }, (_, i) => i)
+      .filter((i) => inp.emphasis[i] !== EMPH.hidden && Number.isFinite(a.projection[i]) && proj.x[i] >= 0 && proj.y[i] >= 0 && proj.x[i] <= W && proj.y[i] <= H)
+      .sort((i, j) => a.projection[j] - a.projection[i]);
+    const ends = [...byProj.slice(0, 5), ...byProj.slice(-5)].filter((i, k, arr) => arr.indexOf(i) === k && !labelled.has(i));
+    const callCands = ends.map((i, r) => ({ id: i, x: proj.x[i], y: proj.y[i], width: inp.measure(a.names[i], false) + 4, height: lh, priority: -r }));
+    placed.push(...calloutLabels(callCands, [...placed, ...obstacles.filter((o) => o.width > 6)], { width: W, height: H }));
+  }
   const labels = placed.map((p) => ({ ...p, text: a.names[p.id], emphasis: p.id === inp.hovered ? EMPH.selected : inp.emphasis[p.id] }));
 
   const texts: SceneText[] = [];
@@ -327,6 +338,12 @@ export function drawScene(ctx: CanvasRenderingContext2D, s: MapScene, dpr: numbe
 
   ctx.textBaseline = 'alphabetic';
   ctx.lineJoin = 'round';
+  ctx.strokeStyle = '#555';
+  ctx.lineWidth = 1;
+  for (const l of s.labels) {
+    if (!l.leader) continue;
+    ctx.beginPath(); ctx.moveTo(l.leader.x1, l.leader.y1); ctx.lineTo(l.leader.x2, l.leader.y2); ctx.stroke();
+  }
   for (const l of s.labels) {
     const bold = l.emphasis >= EMPH.highlighted;
     ctx.font = `${bold ? 'bold ' : ''}${s.fontSize}px ${MAP_FONT}`;
