@@ -10,6 +10,7 @@ import { flagInt, flagNumber, flagString, parseArgs, UsageError } from '../args'
 import type { CliIO } from '../main';
 import { capFlags, readVectorFile, steerFlags } from '../model-flags';
 import { DataError, PersonaSpaceError } from '../../src/core/errors';
+import { axisBundleFromTensor } from '../../src/core/chat/axis';
 import { parseConfig } from '../../src/core/lm/config';
 import { LmEngine } from '../../src/core/lm/generate';
 import { buildInterventions } from '../../src/core/lm/interventions';
@@ -17,7 +18,6 @@ import { loadModelFiles, stopTokenIds, DTYPE_SUFFIX, type ModelDtype } from '../
 import { createSession, type Ort } from '../../src/core/lm/ort';
 import { ChatTokenizer, type ChatMessage } from '../../src/core/lm/tokenizer';
 import { instrumentDecoder } from '../../src/core/onnx/instrument';
-import { decodeF32, numel } from '../../src/core/tensor';
 
 const HELP = `usage: persona-space generate <model-dir> --prompt TEXT [--system TEXT] [--max-tokens N] [--seed N]
          [--temperature T] [--top-k K] [--top-p P]
@@ -95,18 +95,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const capTerm = await capFlags(args);
   const steer = steerTerm ? [steerTerm] : [];
   const cap = capTerm ? [capTerm] : [];
-  let axis: Float32Array | null = null;
   const axisFile = flagString(args, 'axis');
-  if (axisFile) {
-    const t = await readVectorFile(axisFile, 'axis');
-    const v = decodeF32(t);
-    const d = config.hiddenSize;
-    if (numel(t.shape) === d) {
-      axis = new Float32Array(dims.numLayers * d);
-      for (let l = 0; l < dims.numLayers; l++) axis.set(v, l * d);
-    } else if (numel(t.shape) === dims.numLayers * d) axis = v;
-    else throw new DataError('axis-shape', `The axis file holds shape [${t.shape.join(', ')}]; expected (${d},) or (${dims.numLayers}, ${d}).`);
-  }
+  const axis = axisFile ? axisBundleFromTensor(await readVectorFile(axisFile, 'axis'), dims, path.basename(axisFile)).axis : null;
   if (layer !== undefined && (layer < 0 || layer >= dims.numLayers)) throw new UsageError(`--layer must be between 0 and ${dims.numLayers - 1}.`);
   const iv = buildInterventions(dims, { steer, cap });
 
