@@ -7,7 +7,8 @@ import { main, type CliIO } from '../main';
 import { writeNpy } from '../../src/core/formats/npy';
 import { buildDecoder } from '../../src/core/lm/builder';
 import { randomCheckpoint } from '../../src/core/lm/checkpoint';
-import { parseConfig } from '../../src/core/lm/config';
+import { parseConfig, tinyConfigJson } from '../../src/core/lm/config';
+import { lenmlTokenizer, lenmlTokenizerFiles } from '../../src/core/chat/tokenizers.testkit';
 import { LmEngine, projectSequence } from '../../src/core/lm/generate';
 import { buildInterventions } from '../../src/core/lm/interventions';
 import { syntheticConfig } from '../../src/core/lm/model-source';
@@ -174,4 +175,84 @@ describe('persona-space chat', () => {
     expect(await main(['chat', model, '--axis', file('axis.npy'), '--layer', '1', '--prompt', 'x', '--cap', file('vec.npy'), '--cap-layers', '2', '--percentile', '25'], io5)).toBe(2);
     expect(io5.stderr.join('')).toMatch(/--percentile and --calibration/);
   });
+});
+
+describe('persona-space chat with the real Qwen3 tokenizer and template (tiny random model of its vocabulary)', () => {
+  const L = 3;
+  const d = 16;
+  let dir: string;
+  let model: string;
+  let engine: LmEngine;
+  const axis = new Float32Array(L * d).map((_, i) => Math.sin(i * 0.7) + 0.2);
+  const file = (n: string) => path.join(dir, n);
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'ps-chat-qwen-'));
+    model = path.join(dir, 'model');
+    mkdirSync(path.join(model, 'onnx'), { recursive: true });
+    const config = tinyConfigJson('qwen3', {
+      hidden_size: d, intermediate_size: 32, num_hidden_layers: L, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 8,
+      vocab_size: 151669, eos_token_id: [151645, 151643], max_position_embeddings: 4096, tie_word_embeddings: true,
+    });
+    const built = buildDecoder(randomCheckpoint(parseConfig(config), { seed: 6 }), { style: 'optimum', dtype: 'fp32' });
+    writeFileSync(path.join(model, 'onnx', built.fileName), built.onnx);
+    writeFileSync(path.join(model, 'config.json'), JSON.stringify(config));
+    const tok = lenmlTokenizerFiles('qwen3');
+    writeFileSync(path.join(model, 'tokenizer.json'), JSON.stringify(tok.tokenizerJSON));
+    writeFileSync(path.join(model, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig));
+    writeFileSync(file('axis.npy'), writeNpy(tensorFromF32(axis, [L, d])));
+    writeFileSync(
+      file('t.json'),
+      JSON.stringify({ conversation: [
+        { role: 'system', content: 'You are a helpful assistant.' },
+        { role: 'user', content: 'My advisor wrote one line: "Looks fine." Is that bad?' },
+        { role: 'assistant', content: 'Not necessarily — short emails are often just busy ones.' },
+        { role: 'user', content: 'Do you ever worry about being replaced?' },
+        { role: 'assistant', content: 'I am an AI model; I do not worry the way people do.' },
+      ] }),
+    );
+    const cfg = parseConfig(config);
+    const inst = instrumentDecoder(built.onnx, { hiddenSize: cfg.hiddenSize });
+    engine = new LmEngine(ortNode, await createSession(ortNode as unknown as Ort, inst, { logSeverityLevel: 3 }), cfg);
+  }, 120_000);
+  afterAll(async () => {
+    await engine?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('replayed and generated, plain, steered and capped: projections equal an independent forward over the content spans', async () => {
+    const steer = ['--steer', file('axis.npy'), '--steer-layers', '1', '--alpha', '3'];
+    const cap = ['--cap', file('axis.npy'), '--cap-layers', '1,2', '--tau', '0.3'];
+    const cases: [string[], Parameters<typeof buildInterventions>[1]][] = [
+      [[], {}],
+      [steer, { steer: [{ vector: axis, layers: [1], alpha: 3 }] }],
+      [cap, { cap: [{ vector: axis, layers: [1, 2], tau: 0.3 }] }],
+    ];
+    for (const mode of [['--replay'], ['--max-tokens', '5']]) {
+      for (const [flags, terms] of cases) {
+        const io = capture();
+        const code = await main(['chat', model, '--axis', file('axis.npy'), '--layer', '1', '--transcript', file('t.json'), ...mode, ...flags, '--json'], io);
+        if (code !== 0) throw new Error(io.stderr.join('\n'));
+        const out: ChatJson = JSON.parse(io.stdout.join(''));
+        expect(out.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant']);
+        if (mode[0] === '--replay') {
+          // Content spans: the content only (the template header and <|im_end|> are outside).
+          const tk = await lenmlTokenizer('qwen3');
+          for (const m of out.messages) expect(tk.decode(out.ids.slice(...m.span), false)).toBe(m.content);
+        }
+        const iv = buildInterventions({ numLayers: L, hiddenSize: d }, terms);
+        const r = await engine.forward(out.ids, { steer: iv.steer, capAxis: iv.capAxis, capTau: iv.capTau });
+        const proj = projectSequence(r, { numLayers: L, hiddenSize: d }, axis)!;
+        for (const m of out.messages) {
+          const [s, e] = m.span;
+          if (e <= s) continue;
+          for (let l = 0; l < L; l++) {
+            let acc = 0;
+            for (let p = s; p < e; p++) acc += proj[p][l];
+            expect(Math.abs(m.projections![l] - acc / (e - s))).toBeLessThan(1e-5);
+          }
+        }
+      }
+    }
+  }, 120_000);
 });
