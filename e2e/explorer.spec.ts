@@ -258,6 +258,22 @@ test('the default field stays after loading and re-analyses without a reload; th
   await expect(byId(page, 'set-name-A')).toContainText('Llama 3.1 8B · L16');
 });
 
+test('a share link restores the layout: a custom axis with its queries, UMAP with its seed', async ({ browser }) => {
+  const p = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  await p.goto(`/#src=${encodeURIComponent('synthetic:275x24d256')}&layer=5&pcx=1&pcy=2&color=axis&mode=2d&layout=custom&ca=${encodeURIComponent('@default')}&cb=${encodeURIComponent('@roles')}`);
+  await expectMapPoints(p, 275);
+  await expect(byId(p, 'map')).toHaveAttribute('data-layout', 'custom', { timeout: 60_000 });
+  await expect(byId(p, 'custom-info')).toContainText('cos with the Assistant Axis 1.000');
+  await expect(byId(p, 'layer-value')).toContainText('5');
+  await byId(p, 'share-link').click();
+  expect(await byId(p, 'share-url').inputValue()).toContain('layout=custom&ca=%40default&cb=%40roles');
+  await p.goto('about:blank');
+  await p.goto(`/#src=${encodeURIComponent('synthetic:275x24d256')}&pcx=1&pcy=2&color=axis&mode=2d&layout=umap&seed=3`);
+  await expect(byId(p, 'map')).toHaveAttribute('data-layout', 'umap', { timeout: 60_000 });
+  await expect(byId(p, 'umap-seed')).toHaveValue('3');
+  await p.close();
+});
+
 test('the header works at 390 px: nothing runs off the side', async ({ browser }) => {
   const small = await browser.newPage({ viewport: { width: 390, height: 844 } });
   await small.goto('/');

@@ -227,9 +227,12 @@ function dataSlice(set: Set_, get: Get_): AppState & Omit<AppActions, SelectionA
       selection, undo: [], redo: [], hovered: null, pendingView: null, compare: null, compareError: null,
       resetToken: get().resetToken + 1,
       umap: null, umapProgress: null, umapError: null, custom: null, customError: null,
-      layout: get().layout === 'umap' ? 'pca' : get().layout,
+      layout: base ? base.layout ?? 'pca' : get().layout === 'umap' ? 'pca' : get().layout,
+      ...(base?.layout === 'umap' && base.seed !== undefined ? { umapSeed: base.seed } : {}),
+      ...(base?.layout === 'custom' ? { customA: base.ca ?? '@default', customB: base.cb ?? '@roles' } : {}),
     });
     if (get().layout === 'custom') void get().runCustom();
+    if (get().layout === 'umap') void get().runUmap();
     if (info.layers !== null && info.layers > 1) {
       const onLayer = callbackProxy((done: number, total: number) => set({ profileProgress: { done, total } }));
       const p = await worker().profile('A', onLayer);
@@ -543,7 +546,7 @@ export const useStore = create<Store>()((set, get) => ({
 }));
 
 /** The view as a share link encodes it. */
-export function currentView(s: AppState): ViewState {
+export function currentView(s: Store): ViewState {
   return {
     src: s.setA?.sourceUrl ?? null,
     layer: s.setA && s.setA.layers !== null ? s.layer : null,
@@ -552,5 +555,7 @@ export function currentView(s: AppState): ViewState {
     color: s.color,
     sel: s.selection,
     mode: s.mode,
+    ...(s.layout === 'umap' ? { layout: 'umap' as const, seed: s.umapSeed } : {}),
+    ...(s.layout === 'custom' ? { layout: 'custom' as const, ca: s.customA, cb: s.customB } : {}),
   };
 }

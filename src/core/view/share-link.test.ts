@@ -36,3 +36,15 @@ describe('share link', () => {
     expect(url).toBe('http://h/app/?hub=x#pcx=1&pcy=2&color=axis&sel=a&mode=2d');
   });
 });
+
+describe('share link: the map layout', () => {
+  it('keeps UMAP with its seed and a custom axis with its queries; PCA links stay as they were', () => {
+    const umap: ViewState = { ...DEFAULT_VIEW, sel: [], layout: 'umap', seed: 7 };
+    expect(encodeView(umap)).toBe('pcx=1&pcy=2&color=axis&mode=2d&layout=umap&seed=7');
+    expect(decodeView(encodeView(umap))).toEqual(umap);
+    const custom: ViewState = { ...DEFAULT_VIEW, sel: [], layout: 'custom', ca: 'ghost, spirit & co', cb: '@roles' };
+    expect(decodeView(encodeView(custom))).toEqual(custom);
+    expect(encodeView({ ...DEFAULT_VIEW, sel: [] })).not.toContain('layout');
+    expect(decodeView('#layout=tsne&seed=-3')).toEqual({ ...DEFAULT_VIEW, sel: [] });
+  });
+});

@@ -19,6 +19,11 @@ export interface ViewState {
   /** Selected member names. */
   sel: string[];
   mode: MapMode;
+  /** The map's layout when it is not PCA: UMAP with its seed, or a custom axis with its two queries. */
+  layout?: 'umap' | 'custom';
+  seed?: number;
+  ca?: string;
+  cb?: string;
 }
 
 export const MAX_PC = 10;
@@ -48,6 +53,8 @@ export function encodeView(v: ViewState): string {
   parts.push(`pcx=${v.pcx}`, `pcy=${v.pcy}`, `color=${v.color}`);
   if (v.sel.length > 0) parts.push(`sel=${encodeSel(v.sel)}`);
   parts.push(`mode=${v.mode}`);
+  if (v.layout === 'umap') parts.push('layout=umap', `seed=${v.seed ?? 42}`);
+  if (v.layout === 'custom') parts.push('layout=custom', `ca=${encodeURIComponent(v.ca ?? '')}`, `cb=${encodeURIComponent(v.cb ?? '')}`);
   return parts.join('&');
 }
 
@@ -92,6 +99,20 @@ export function decodeView(hash: string): ViewState {
       case 'mode':
         if (raw === '2d' || raw === '3d') v.mode = raw;
         break;
+      case 'layout':
+        if (raw === 'umap' || raw === 'custom') v.layout = raw;
+        break;
+      case 'seed': {
+        const n = Number(raw);
+        if (raw !== '' && Number.isSafeInteger(n) && n >= 0) v.seed = n;
+        break;
+      }
+      case 'ca':
+      case 'cb': {
+        const q = safeDecode(raw);
+        if (q !== null) v[key] = q.slice(0, 500);
+        break;
+      }
       case 'sel':
         v.sel = raw === '' ? [] : raw.split(',').map(safeDecode).filter((s): s is string => s !== null && s !== '');
         break;
