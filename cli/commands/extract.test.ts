@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -130,6 +131,32 @@ describe.skipIf(!HAVE_PAPER_DATA)('persona-space extract (needs ../shared/datase
     expect(await main(argv(cut), io3)).toBe(0);
     expect(JSON.parse(io3.stdout.join('')).counts.generated).toBe(0);
   });
+
+  it('a process killed (SIGKILL) mid-run loses only the batch in flight; the restart regenerates nothing finished and ends as an uninterrupted run', async () => {
+    const whole = path.join(dir, 'whole-k');
+    const killed = path.join(dir, 'killed');
+    const args = (out: string) => ['extract', model, '--roles', roles.join(','), '--prompts', '2', '--questions', '2', '--max-tokens', '24', '--batch', '1', '--seed', '5', '--data', PAPER_DATA_DIR, '--out', out, '--json'];
+    expect(await main(args(whole), capture())).toBe(0);
+    const bin = path.resolve(__dirname, '../bin.mjs');
+    const child = spawn(process.execPath, [bin, ...args(killed)], { stdio: 'ignore' });
+    const file = path.join(killed, 'rollouts.jsonl');
+    const count = () => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+    const t0 = Date.now();
+    while (count() < 3 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const kept = lines(killed).length;
+    expect(kept).toBeGreaterThanOrEqual(3);
+    expect(kept).toBeLessThan(16);
+    const io = capture();
+    expect(await main(args(killed), io)).toBe(0);
+    const s = JSON.parse(io.stdout.join(''));
+    expect(s.counts.resumed).toBe(kept);
+    expect(s.counts.generated).toBe(16 - kept);
+    expect(lines(killed).map((r) => r.ids)).toEqual(lines(whole).map((r) => r.ids));
+    for (const role of roles) expect(Array.from(vec(path.join(killed, `role_vectors/${role}.pt`)))).toEqual(Array.from(vec(path.join(whole, `role_vectors/${role}.pt`))));
+    expect(Array.from(vec(path.join(killed, 'assistant_axis.pt')))).toEqual(Array.from(vec(path.join(whole, 'assistant_axis.pt'))));
+  }, 120_000);
 
   it('bad input: unknown role, other settings on resume, no chat template, unreachable data — one sentence each', async () => {
     const io = capture();

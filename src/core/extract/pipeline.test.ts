@@ -137,6 +137,16 @@ describe.skipIf(!HAVE_PAPER_DATA)('extraction on a tiny synthetic model (needs .
     expect(store.records).toHaveLength(3);
   });
 
+  it('a lost GPU device pauses the run with its rollouts kept', async () => {
+    const inner = rowsBackend();
+    let calls = 0;
+    const flaky: RolloutBackend = { ...inner, runBatch: (rows, o) => (++calls === 3 ? Promise.reject(new Error('WebGPU: device was lost (reason: unknown)')) : inner.runBatch(rows, o)) };
+    const { r, store } = await run(base(), flaky);
+    expect(r.status).toBe('paused');
+    expect(r.message).toMatch(/GPU device was lost after 6 of 10 rollouts; they are kept/);
+    expect(store.records).toHaveLength(6);
+  });
+
   it('stops early once the split-half stability reaches the threshold, and reports it as it goes', async () => {
     const seen: (number | null)[] = [];
     const res: ExtractionResult = await runExtraction({

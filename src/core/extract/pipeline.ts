@@ -105,6 +105,11 @@ export function isOutOfMemory(e: unknown): boolean {
   return e instanceof RangeError || /out of memory|memory access out of bounds|Cannot allocate|bad_alloc|OOM|failed to allocate|Array buffer allocation failed/i.test(m);
 }
 
+/** Did WebGPU lose its device (driver reset, another tab took the GPU)? */
+export function isDeviceLost(e: unknown): boolean {
+  return /device (was |is )?lost|GPUDevice.*lost|DEVICE_LOST/i.test(String((e as Error)?.message ?? e));
+}
+
 function isAbort(e: unknown): boolean {
   return (e as { name?: string })?.name === 'AbortError';
 }
@@ -184,6 +189,11 @@ export async function runExtraction(input: ExtractInput): Promise<ExtractionResu
       if (isAbort(e) || input.signal?.aborted) {
         status = 'paused';
         message = `Paused after ${done.size} of ${prep.specs.length} rollouts; every finished rollout is kept.`;
+        break;
+      }
+      if (isDeviceLost(e)) {
+        status = 'paused';
+        message = `The GPU device was lost after ${done.size} of ${prep.specs.length} rollouts; they are kept — load the model again and resume.`;
         break;
       }
       if (isOutOfMemory(e)) {
