@@ -172,6 +172,8 @@ describe('model worker core', () => {
       const tooLong = await codeOf(() => api.chatReadTranscript(p.messages));
       expect(tooLong.code).toBe('too-long');
       expect(tooLong.message).toMatch(/at most 2048/);
+      // ... and the conversation on screen is still there.
+      expect((await api.chatSnapshot()).panes.default!.messages.filter((m) => m.role === 'user')).toHaveLength(2);
       const read = await api.chatReadTranscript([p.messages[0], { role: 'assistant', content: p.messages[1].content.slice(0, 300) }]);
       expect(read.panes.default!.messages.every((m) => m.read?.mean && m.generated?.mean)).toBe(true);
       expect((api.chatExport().source as { label: string }).label).toBe(REPLAY_LABEL);

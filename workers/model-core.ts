@@ -149,7 +149,7 @@ export class ModelCore {
     if (!this.session) {
       const e = engine as LmEngine & Partial<WithConversation>;
       if (typeof e.conversation !== 'function') throw new PersonaSpaceError('no-conversation', 'This engine cannot hold conversations yet.');
-      const model: ChatModel = { tokenizer, conversation: (rows) => e.conversation!(rows), numLayers: info.numLayers, hiddenSize: info.hiddenSize, stopIds: info.stopIds };
+      const model: ChatModel = { tokenizer, conversation: (rows) => e.conversation!(rows), numLayers: info.numLayers, hiddenSize: info.hiddenSize, stopIds: info.stopIds, maxPositions: (engine.shape as { maxPositionEmbeddings?: number }).maxPositionEmbeddings };
       this.session = new ChatSession(model, this.bundle);
     }
     return this.session;

@@ -113,6 +113,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     numLayers: dims.numLayers,
     hiddenSize: dims.hiddenSize,
     stopIds: stopTokenIds(mf.config, mf.generationConfig, tokenizer.eosId),
+    maxPositions: config.maxPositionEmbeddings,
   };
   const rows = new ChatRows(model, 1, bundle.axis);
   Object.assign(rows.params[0], { steer: iv.steer, capAxis: iv.capAxis, capTau: iv.capTau, sampling: { temperature, topK: 0, topP } });

@@ -23,6 +23,8 @@ export interface ChatModel {
   numLayers: number;
   hiddenSize: number;
   stopIds: readonly number[];
+  /** Longest sequence the model takes (max_position_embeddings), checked before a run; unknown = not checked here. */
+  maxPositions?: number;
 }
 
 export interface RowMessage extends SpanMessage {

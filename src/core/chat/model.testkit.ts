@@ -52,6 +52,7 @@ export async function testChatModel(
     numLayers: config.numLayers,
     hiddenSize: config.hiddenSize,
     stopIds,
+    maxPositions: config.maxPositionEmbeddings,
   };
   return { model, engine, tokenizer, config, checkpoint, onnx: built.onnx, configJson };
 }

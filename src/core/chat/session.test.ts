@@ -177,6 +177,18 @@ describe.each([
     await check('capped', 'read', 1);
   });
 
+  it('a turn the model cannot take is refused before anything changes; a failed run puts the messages back', async () => {
+    const s = new ChatSession(t.model, bundle);
+    s.update({ sampling: { temperature: 0, maxTokens: 3 } });
+    const before = await s.send('Short one.');
+    await expect(s.send('x'.repeat(5000))).rejects.toThrow(/model takes at most 4096/);
+    expect(s.snapshot().panes.default!.messages.map((m) => m.content)).toEqual(before.panes.default!.messages.map((m) => m.content));
+    await expect(s.readTranscript([{ role: 'user', content: 'y'.repeat(5000) }])).rejects.toThrow(/model takes at most 4096/);
+    expect(s.snapshot().panes.default!.messages).toHaveLength(2);
+    const after = await s.send('Still fine?');
+    expect(after.panes.default!.messages).toHaveLength(4);
+  });
+
   it('bad settings change nothing and say why', () => {
     const s = new ChatSession(t.model, axisBundleFromTensor(randomAxis(4, 32, 2), t.config, 'file axis'));
     const before = s.resolved();

@@ -8,6 +8,7 @@ import { DataError } from '../errors';
 import type { AxisBundle } from '../persona/axis-bundle';
 import { checkBundle, defaultChatSettings, paneFeeds, resolveAll, resolvePane } from './axis';
 import { ChatRows, type ChatModel, type RowMessage } from './chat-rows';
+import { templatedChat } from './spans';
 import type { ChatEvent, ChatMessageView, ChatSettings, ChatSettingsPatch, ChatSnapshot, PaneId, PaneSnapshot, ResolvedSettings } from './types';
 import { PANE_IDS } from './types';
 
@@ -144,7 +145,36 @@ export class ChatSession {
     });
   }
 
-  private async sendOne(userText: string, onEvent?: (e: ChatEvent) => void): Promise<void> {
+  /** Run `fn` on the rows' messages; if it fails, the messages are put back as they were (nothing the person had is lost). */
+  private async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    const saved = PANE_IDS.map((_, r) => this.rows.messages(r).slice());
+    const systemUsed = this.systemUsed;
+    const ran = new Set(this.ran);
+    try {
+      return await fn();
+    } catch (e) {
+      saved.forEach((m, r) => this.rows.setMessages(r, m));
+      this.systemUsed = systemUsed;
+      this.ran = ran;
+      throw e;
+    }
+  }
+
+  /** Refuse, before anything changes, a conversation longer than the model takes. */
+  private checkLength(row: number, generationPrompt: boolean, extra = 0): void {
+    const max = this.model.maxPositions;
+    if (!max) return;
+    const n = this.rows.chat(row, generationPrompt).ids.length;
+    if (n + extra > max) {
+      throw new DataError('too-long', `The conversation would be ${n + extra} tokens (with room for the answer) and this model takes at most ${max}; undo a turn, lower max tokens, or reset.`);
+    }
+  }
+
+  private sendOne(userText: string, onEvent?: (e: ChatEvent) => void): Promise<void> {
+    return this.transaction(() => this.sendInner(userText, onEvent));
+  }
+
+  private async sendInner(userText: string, onEvent?: (e: ChatEvent) => void): Promise<void> {
     if (!userText.trim()) throw new DataError('empty-message', 'Write a message first.');
     const rows = this.visible();
     if (!rows.length) throw new DataError('no-panes', 'Every pane is hidden; show at least one.');
@@ -159,6 +189,7 @@ export class ChatSession {
       this.rows.push(r, { role: 'user', content: userText });
     }
     this.systemUsed = sys;
+    for (const r of rows) this.checkLength(r, true, this.settings.sampling.maxTokens);
     const turn = new Map(rows.map((r) => [r, this.rows.messages(r).filter((m) => m.role === 'assistant').length]));
     for (const r of rows) this.ran.add(PANE_IDS[r]);
     const res = await this.rows.answer(rows, {
@@ -234,6 +265,11 @@ export class ChatSession {
       const withSystem = msgs[0]?.role === 'system' || !this.settings.system ? msgs : [...this.base(), ...msgs];
       const rows = this.visible();
       if (!rows.length) throw new DataError('no-panes', 'Every pane is hidden; show at least one.');
+      const max = this.model.maxPositions;
+      if (max) {
+        const n = templatedChat(this.model.tokenizer, withSystem, { addGenerationPrompt: false }).ids.length;
+        if (n > max) throw new DataError('too-long', `The transcript is ${n} tokens in this model's chat template and the model takes at most ${max}; read fewer messages.`);
+      }
       this.rows.reset();
       this.ran.clear();
       for (const r of rows) {
