@@ -179,7 +179,14 @@ test('UMAP beside PCA: seeded, with progress, same seed gives the same picture',
   const c = await catchDownload(page, () => byId(page, 'export-svg-map').click());
   expect(c.text).toContain('seed 7');
   expect(circles(c.text)).not.toBe(circles(a.text));
+  // in three dimensions, drawn in 3D
+  await byId(page, 'umap-dims').selectOption('3');
+  await byId(page, 'umap-run').click();
+  await expect(byId(page, 'map')).toHaveAttribute('data-mode', '3d', { timeout: 60_000 });
+  await expectMapPoints(page, 275);
+  await byId(page, 'umap-dims').selectOption('2');
   await byId(page, 'layout-pca').click();
+  await expect(byId(page, 'map')).toHaveAttribute('data-mode', '2d');
   await expect(byId(page, 'map')).toHaveAttribute('data-layout', 'pca');
 });
 

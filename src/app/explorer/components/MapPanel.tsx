@@ -126,16 +126,18 @@ export function MapPanel() {
     }
   };
 
+  // A custom axis is a flat picture; UMAP is drawn in the dimensions it was run in.
+  const mapMode = s.layout === 'custom' && s.customOk ? '2d' : s.layout === 'umap' && s.umapOk ? (s.umap!.dims === 3 ? '3d' : '2d') : s.mode;
   const total = a.names.length;
   const hoveredOk = s.hovered !== null && s.hovered < total && (s.hovered >= 0 || a.defaultCoords !== null) ? s.hovered : null;
   const title = s.layout === 'umap' && s.umapOk ? 'UMAP' : s.layout === 'custom' && s.customOk ? 'Custom axis' : s.mode === '3d' ? 'PC1–PC3' : `PC${s.pcx} × PC${s.pcy}`;
   const left = total - drawn;
   return (
     <ChartFrame name="map" title={<>Persona map · {title}</>} className="map-panel" onExport={(k) => void exportMap(k)}
-      subtitle={<span data-testid="map-subtitle">{drawn.toLocaleString('en-US')} of {total.toLocaleString('en-US')} points drawn{left > 0 ? ` (${left.toLocaleString('en-US')} hidden by isolate or filters)` : ', none left out'}{anyTraits ? ' · traits as squares' : ''} · {layerName} · scroll to zoom, drag to {s.mode === '3d' ? 'rotate' : 'pan'}, click to pin</span>}>
+      subtitle={<span data-testid="map-subtitle">{drawn.toLocaleString('en-US')} of {total.toLocaleString('en-US')} points drawn{left > 0 ? ` (${left.toLocaleString('en-US')} hidden by isolate or filters)` : ', none left out'}{anyTraits ? ' · traits as squares' : ''} · {layerName} · scroll to zoom, drag to {mapMode === '3d' ? 'rotate' : 'pan'}, click to pin</span>}>
       <LayerSlider />
       <div className="map-box" ref={boxRef}>
-        <PersonaMap ref={mapRef} analysis={view} pcx={pca ? s.pcx : 1} pcy={pca ? s.pcy : 2} mode={s.layout === 'custom' ? '2d' : s.mode} color={s.color === 'group' ? 'axis' : s.color}
+        <PersonaMap ref={mapRef} analysis={view} pcx={pca ? s.pcx : 1} pcy={pca ? s.pcy : 2} mode={mapMode} color={s.color === 'group' ? 'axis' : s.color}
           selection={s.selection} matches={matches} isolate={s.isolate} hovered={hoveredOk} defaultLabel={s.hasDefault ? 'Assistant (default)' : 'default'}
           resetToken={s.resetToken} focus={s.focus} onHover={onHover} onClickPoint={onClickPoint}
           hidden={hidden} groupColors={groupColors} axisTitles={titles} pcaLayout={pca} overlays={overlays} onDrawn={setDrawn} />
