@@ -161,8 +161,8 @@ function RunSection() {
 }
 
 function RunsSection() {
-  const { runs, refreshRuns, resumeRun, deleteRun, exportRun, showOnMap, running } = useExtract(
-    useShallow((s) => ({ runs: s.runs, refreshRuns: s.refreshRuns, resumeRun: s.resumeRun, deleteRun: s.deleteRun, exportRun: s.exportRun, showOnMap: s.showOnMap, running: s.running })),
+  const { runs, refreshRuns, resumeRun, deleteRun, exportRun, showOnMap, sendToChat, running } = useExtract(
+    useShallow((s) => ({ runs: s.runs, refreshRuns: s.refreshRuns, resumeRun: s.resumeRun, deleteRun: s.deleteRun, exportRun: s.exportRun, showOnMap: s.showOnMap, sendToChat: s.sendToChat, running: s.running })),
   );
   return (
     <fieldset className="panel">
@@ -200,6 +200,9 @@ function RunsSection() {
                   )}
                   <button onClick={() => void showOnMap(r.id)} disabled={running} data-testid="extract-show-map">
                     Show on map
+                  </button>
+                  <button onClick={() => void sendToChat(r.id)} disabled={running} data-testid="extract-use-chat">
+                    Use axis in chat lab
                   </button>
                   <button onClick={() => void exportRun(r.id)} disabled={running} data-testid="extract-export">
                     Export release layout

@@ -64,6 +64,8 @@ export interface ExtractActions {
   deleteRun(id: string): Promise<void>;
   exportRun(id: string): Promise<void>;
   showOnMap(id: string): Promise<void>;
+  /** Hand the run's axis (with its rollout calibration) to the chat lab, whose model must have the same shape. */
+  sendToChat(id: string): Promise<void>;
 }
 
 const DEFAULT_FORM: ExtractForm = {
@@ -259,6 +261,18 @@ export const useExtract = create<ExtractState & ExtractActions>()((set, get) => 
       a.download = `persona-space-${id}.zip`;
       a.click();
       setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    } catch (e) {
+      set({ error: text(e) });
+    }
+  },
+
+  async sendToChat(id) {
+    try {
+      const bundle = await api().extractAxis(id);
+      const { useChat } = await import('../chat/store');
+      if (!useChat.getState().model.info) return set({ error: 'Load the same model in the chat lab first, then use this axis there.' });
+      await useChat.getState().setAxis(bundle, `extraction:${id}`);
+      location.hash = 'tab=chat';
     } catch (e) {
       set({ error: text(e) });
     }
