@@ -44,6 +44,8 @@ export interface ModelClient {
   chatReadTranscript(messages: { role: string; content: string }[]): Promise<ChatSnapshot>;
   chatReplay(userTurns: string[], onEvent?: (e: ChatEvent) => void): Promise<ChatSnapshot>;
   chatSnapshot(): Promise<ChatSnapshot>;
+  /** Rebuild every pane's cache under the current settings (answers keep their values as generated). */
+  chatRecompute(): Promise<ChatSnapshot>;
   chatTurnVectors(pane: PaneId, mode: 'generated' | 'read'): Promise<{ layer: number; vectors: (Float32Array | null)[] }>;
   chatExport(): Promise<ChatExport>;
   presets(): Promise<PresetInfo[]>;
@@ -100,6 +102,7 @@ export function createModelClient(worker?: Worker): ModelClient {
     chatReadTranscript: (messages) => typed(api.chatReadTranscript(messages)),
     chatReplay: (turns, onEvent) => typed(api.chatReplay(turns, cb(onEvent))),
     chatSnapshot: () => typed(api.chatSnapshot()),
+    chatRecompute: () => typed(api.chatRecompute()),
     chatTurnVectors: (pane, mode) => typed(api.chatTurnVectors(pane, mode)),
     chatExport: () => typed(api.chatExport()),
     presets: () => typed(api.presets()),

@@ -196,6 +196,12 @@ export class ModelCore {
     return this.chat().replay(userTurns, fireAndForget(onEvent));
   }
 
+  /** Rebuild every pane's cache under the current settings (otherwise a change applies from the next token on). */
+  chatRecompute(): Promise<ChatSnapshot> {
+    this.idle();
+    return this.chat().recompute();
+  }
+
   chatSnapshot(): ChatSnapshot {
     return this.chat().snapshot();
   }

@@ -372,6 +372,18 @@ export class ChatRows {
     return v;
   }
 
+  /**
+   * Rebuild every row's cache under its current params (a settings change otherwise keeps what was
+   * computed before it, as a deployed intervention would). Answers keep their values as generated;
+   * every other value is recomputed.
+   */
+  async recompute(signal?: AbortSignal): Promise<void> {
+    for (const s of this.store) s.truncate(0);
+    await this.conv.recompute(this.params, { axis: this.axis, keepResid: this.keepLayer !== null, onPosition: this.onPosition(this.store), signal });
+    const rows = this.msgs.flatMap((m, r) => (m.length ? [r] : []));
+    await this.feed(rows, signal);
+  }
+
   /** Forget every row's messages and caches (a fresh conversation). */
   reset(): void {
     for (let r = 0; r < this.n; r++) {

@@ -189,6 +189,21 @@ describe.each([
     expect(after.panes.default!.messages).toHaveLength(4);
   });
 
+  it('recompute rebuilds the cache under the current settings: user turns then read as the new steering', async () => {
+    const s = new ChatSession(t.model, bundle);
+    s.update({ sampling: { temperature: 0, maxTokens: 3 } });
+    const before = await s.send('Hello');
+    s.update({ panes: { steered: { steer: { layers: [1], amount: 2, unit: 'sd' } } } });
+    const snap = await s.recompute();
+    const u0 = before.panes.steered!.messages[0].generated!.mean!;
+    const u1 = snap.panes.steered!.messages[0].generated!.mean!;
+    expect(u1[1] - u0[1]).toBeCloseTo(2 * bundle.roleStats!.sd[1], 4);
+    expect(u1[0]).toBeCloseTo(u0[0], 5);
+    // The answer keeps its values as generated (before the change).
+    expect(snap.panes.steered!.messages[1].generated!.mean).toEqual(before.panes.steered!.messages[1].generated!.mean);
+    await checkPaneAgainstReference(t, s, snap, 'default');
+  });
+
   it('bad settings change nothing and say why', () => {
     const s = new ChatSession(t.model, axisBundleFromTensor(randomAxis(4, 32, 2), t.config, 'file axis'));
     const before = s.resolved();

@@ -283,6 +283,14 @@ export class ChatSession {
     });
   }
 
+  /** Recompute every pane's cache under the current settings (answers keep their values as generated). */
+  recompute(): Promise<ChatSnapshot> {
+    return this.exclusive(async () => {
+      await this.rows.recompute(this.abort?.signal);
+      return this.snapshot();
+    });
+  }
+
   /** Per assistant turn of a pane: mean resid_post at the monitored layer over its content tokens. */
   turnVectors(pane: PaneId, mode: 'generated' | 'read'): Promise<{ layer: number; vectors: (Float32Array | null)[] }> {
     return this.exclusive(async () => ({ layer: this.settings.monitorLayer, vectors: await this.rows.turnVectors(PANE_IDS.indexOf(pane), mode) }));
