@@ -145,6 +145,11 @@ export function MapPanel() {
         {s.analysing && <div className="map-busy">computing layer {s.layerNow}…</div>}
       </div>
       <Legend color={s.color} hasAxis={a.axisNorm !== null && s.hasDefault} groups={groupColors?.names ?? null} />
+      {overlays.length === 0 && trajectories.some((t) => t.points.length > 0) && (
+        <div className="muted small-text" data-testid="trajectory-elsewhere">
+          {pca ? `Chat trajectories were read at layer ${[...new Set(trajectories.map((t) => t.layer))].join(', ')}: show that layer to see them.` : 'Chat trajectories are drawn on the PCA layout.'}
+        </div>
+      )}
       {overlays.length > 0 && <div className="muted small-text" data-testid="trajectory-legend">Chat trajectories: {overlays.map((o) => o.label).join(', ')} · numbers are assistant turns</div>}
       <div className="muted small-text keys">Keys on the map: arrows {s.mode === '3d' ? 'rotate' : 'pan'} · Shift+arrows step to the next point · n / p along the ranking · Enter pins · + / − zoom · 0 resets · Esc unpins · Ctrl+Z undoes a selection change</div>
       {s.analysisError && <p className="error" role="alert">{s.analysisError}</p>}
