@@ -37,27 +37,36 @@ async function openWithModel() {
 async function fillForm() {
   await page.getByTestId('extract-preset').selectOption('custom');
   await page.getByTestId('extract-roles').fill(ROLES.join(', '));
-  for (const [k, v] of [['prompts', '1'], ['questions', '3'], ['defaultPrompts', '2'], ['defaultQuestions', '2'], ['maxNewTokens', '6'], ['batch', '2'], ['temperature', '0.7']] as const) {
+  for (const [k, v] of [['prompts', '1'], ['questions', '2'], ['defaultPrompts', '2'], ['defaultQuestions', '2'], ['maxNewTokens', '4'], ['batch', '2'], ['temperature', '0.7']] as const) {
     await page.getByTestId(`extract-${k}`).fill(v);
   }
 }
 
-const TOTAL = ROLES.length * 3 + 4;
+const TOTAL = ROLES.length * 2 + 4;
+const TOKENS = 4;
 
 test('a custom run: counts and estimate before starting, progress and stability, reload midway, resume, map, export, delete', async () => {
   test.skip(!fx.hasPaperData, 'needs ../shared/datasets/assistant-axis-data');
+  test.setTimeout(600_000); // WASM on a shared machine can be slow; nothing here waits on wall-clock figures
   await openWithModel();
   await fillForm();
   await expect(page.getByTestId('extract-estimate')).toContainText(`${TOTAL} rollouts (4 of the default)`);
-  await expect(page.getByTestId('extract-estimate')).toContainText((TOTAL * 6).toLocaleString('en-US'));
+  await expect(page.getByTestId('extract-estimate')).toContainText((TOTAL * TOKENS).toLocaleString('en-US'));
   await page.getByTestId('extract-measure').click();
   await expect(page.getByTestId('extract-eta')).not.toHaveText('—', { timeout: 30_000 });
 
   await page.getByTestId('extract-start').click();
   await expect(page.getByTestId('extract-progress')).toContainText(`/ ${TOTAL} rollouts`, { timeout: 30_000 });
-  // Midway: at least 12 rollouts stored (every role has one), then the tab goes away.
-  await page.waitForFunction(() => /(\d+) \/ \d+ rollouts/.exec(document.querySelector('[data-testid=extract-progress]')?.textContent ?? '')?.[1] as unknown as number >= 12, null, { timeout: 60_000 });
-  await expect(page.getByTestId('extract-stability')).not.toHaveText('—');
+  // Midway: the stability meter is live (the default and two roles in each half) and rollouts are left.
+  await page.waitForFunction(
+    (total) => {
+      const done = Number(/(\d+) \/ \d+ rollouts/.exec(document.querySelector('[data-testid=extract-progress]')?.textContent ?? '')?.[1] ?? 0);
+      const st = document.querySelector('[data-testid=extract-stability]')?.textContent ?? '—';
+      return st !== '—' && done >= 12 && done < total;
+    },
+    TOTAL,
+    { timeout: 240_000 },
+  );
   await page.reload();
 
   await openWithModel();
@@ -69,7 +78,7 @@ test('a custom run: counts and estimate before starting, progress and stability,
   expect(kept).toBeGreaterThanOrEqual(12);
   expect(kept).toBeLessThan(TOTAL);
   await row.getByRole('button', { name: 'Resume' }).click();
-  await expect(page.getByTestId('extract-summary')).toContainText(`Done: ${TOTAL} rollouts (${TOTAL - kept} new)`, { timeout: 90_000 });
+  await expect(page.getByTestId('extract-summary')).toContainText(`Done: ${TOTAL} rollouts (${TOTAL - kept} new)`, { timeout: 240_000 });
   await expect(page.getByTestId('extract-progress')).toContainText(`(${kept} kept from before)`);
   await expect(page.getByTestId('extract-run').first().locator('td').nth(2)).toHaveText('complete');
 

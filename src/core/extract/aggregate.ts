@@ -8,7 +8,7 @@ import { DataError } from '../errors';
 import { CALIBRATION_LEVELS, type Calibration, type CalibrationGroup } from '../persona/axis-bundle';
 import { storedAxisAt } from '../persona/analysis';
 import type { PersonaSet } from '../persona/types';
-import { rolloutSeed, type MemberKind } from './presets';
+import type { MemberKind } from './presets';
 
 interface Sums {
   kind: MemberKind;
@@ -19,10 +19,6 @@ interface Sums {
   halfCount: [number, number];
 }
 
-/** Which half of the split a rollout belongs to (fixed by its key). */
-export function halfOf(key: string): 0 | 1 {
-  return (rolloutSeed(0x5eed, key) & 1) as 0 | 1;
-}
 
 export class Aggregator {
   private readonly members = new Map<string, Sums>();
@@ -57,7 +53,10 @@ export class Aggregator {
     const s = this.sums(kind, member);
     for (let i = 0; i < L * d; i++) s.sum[i] += mean[i];
     s.count++;
-    const h = halfOf(key);
+    // Split-half: each member's rollouts alternate between the halves in the order they arrive
+    // (the plan's order, which a resumed run replays), so both halves stay balanced.
+    void key;
+    const h = (s.count - 1) % 2;
     const o = this.middle * d;
     for (let j = 0; j < d; j++) s.half[h][j] += mean[o + j];
     s.halfCount[h]++;
@@ -106,7 +105,8 @@ export class Aggregator {
   /**
    * The stability meter: cosine, at the middle layer, between the axes computed from the two
    * halves of the rollouts (each member and the default split by rollout). Null until both halves
-   * have the default and at least two members.
+   * have the default and at least two members (a member's 1st, 3rd, ... rollouts go to one half,
+ * its 2nd, 4th, ... to the other).
    */
   stability(): number | null {
     const d = this.dim;
