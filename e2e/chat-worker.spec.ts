@@ -51,9 +51,9 @@ test('chat RPC: typed errors, three panes, live steering, stop, export', async (
   });
 
   expect(r.noModel).toMatchObject({ code: 'no-model', name: 'ModelWorkerError', message: 'No model is loaded yet.' });
-  expect(r.noAxis.code).toBe('no-axis');
-  expect(r.badShape.code).toBe('axis-shape');
-  expect(r.badShape.message).toMatch(/\(2, 3\).*4 layers of hidden size 64/);
+  expect(r.noAxis?.code).toBe('no-axis');
+  expect(r.badShape?.code).toBe('axis-shape');
+  expect(r.badShape?.message).toMatch(/\(2, 3\).*4 layers of hidden size 64/);
   expect(r.summary.defaultLayer).toBe(2);
   // The axis was transferred to the worker, not copied.
   expect(r.detached).toBe(true);
