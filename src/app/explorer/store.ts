@@ -453,6 +453,8 @@ function selectionSlice(set: Set_, get: Get_): Pick<AppActions, SelectionActionK
   };
 }
 
+let umapRuns = 0;
+
 /** The view slice: layout (PCA, UMAP, custom axis), projection reference, traits, groups and tags. */
 function viewSlice(set: Set_, get: Get_): ExplorerViewState & ExplorerViewActions {
   return {
@@ -497,14 +499,20 @@ function viewSlice(set: Set_, get: Get_): ExplorerViewState & ExplorerViewAction
       const { setA, layer, umapDims, umapSeed } = get();
       if (!setA) return;
       set({ umapProgress: { done: 0, total: 0 }, umapError: null });
-      const onProgress = callbackProxy((done: number, total: number) => set({ umapProgress: { done, total } }));
+      // Progress arrives on its own channel: a report landing after the result (or after a newer
+      // run started) must not bring the progress bar back.
+      const run = ++umapRuns;
+      const onProgress = callbackProxy((done: number, total: number) => { if (run === umapRuns && get().umapProgress) set({ umapProgress: { done, total } }); });
       const r = await analysisWorker().umap('A', layer, { dims: umapDims, seed: umapSeed }, onProgress);
+      if (run !== umapRuns) return;
+      umapRuns++;
       if (get().setA?.id !== setA.id) return;
       if (!r.ok) set({ umapProgress: null, umapError: r.error.message, layout: get().umap ? get().layout : 'pca' });
       else if (r.value) set({ umap: r.value, umapProgress: null, resetToken: get().resetToken + 1 });
       else set({ umapProgress: null });
     },
     cancelUmap() {
+      umapRuns++;
       void analysisWorker().cancelUmap();
       set({ umapProgress: null, layout: umapCurrent(get()) ? get().layout : 'pca' });
     },
