@@ -6,6 +6,8 @@ import { HAVE_PAPER_DATA, localPaperData, tinyModel, type TinyModel } from './ex
 import { runExtraction, estimateRun, type ExtractionResult } from './pipeline';
 import { normalizeSettings, type ExtractSettings } from './presets';
 import { MemoryRolloutStore } from './store';
+import { extractionPersonaSet } from './release';
+import { pcaAtLayer } from '../persona/analysis';
 
 const base = (over: Partial<ExtractSettings> = {}): ExtractSettings =>
   normalizeSettings({
@@ -81,6 +83,21 @@ describe.skipIf(!HAVE_PAPER_DATA)('extraction on a tiny synthetic model (needs .
     expect(cal.all.count).toBe(10);
     expect(cal.role.percentiles).toHaveLength(L);
     for (const row of cal.all.percentiles) for (let k = 1; k < row.length; k++) expect(row[k]).toBeGreaterThanOrEqual(row[k - 1]);
+  });
+
+  it('the result is a PersonaSet like any other: roles as members, the default apart, the axis stored; PCA runs on it', async () => {
+    const { r } = await run(base({ traits: ['blunt'] }), rowsBackend());
+    const set = extractionPersonaSet(r);
+    expect([...set.names]).toEqual(['pirate', 'ghost', 'tutor', 'blunt']);
+    expect([...set.kinds]).toEqual(['role', 'role', 'role', 'trait']);
+    expect(set.layers).toBe(m.config.numLayers);
+    expect(Array.from(set.defaultAt(1)!)).toEqual(Array.from(r.defaultVector!.subarray(m.config.hiddenSize, 2 * m.config.hiddenSize)));
+    expect(set.storedAxis!.shape).toEqual([m.config.numLayers, m.config.hiddenSize]);
+    // Traits do not enter the axis when there are roles.
+    const roles = ['pirate', 'ghost', 'tutor'].map((n) => r.vectors.get(`role:${n}`)!);
+    expect(r.axis![5]).toBe(Math.fround(r.defaultVector![5] - (roles[0][5] + roles[1][5] + roles[2][5]) / 3));
+    const pca = pcaAtLayer(set, 2);
+    expect(pca.explainedVarianceRatio[0]).toBeGreaterThan(0);
   });
 
   it('batched rows give the same vectors as one row at a time, greedy (1e-4); a seed reproduces a sampled run', async () => {
