@@ -4,7 +4,7 @@ import * as ortWeb from 'onnxruntime-web';
 import { buildInterventions } from '../lm/interventions';
 import { tapRow } from '../lm/ort';
 import { PersonaSpaceError } from '../errors';
-import { CAP_AXIS_INPUT, CAP_TAU_INPUT, instrumentDecoder, RESID_POST_OUTPUT, STEER_INPUT, UnsupportedGraphError } from './instrument';
+import { CAP_AXIS_INPUT, CAP_LIFT_OUTPUT, CAP_TAU_INPUT, instrumentDecoder, RESID_POST_OUTPUT, ROWS_DIM, STEER_INPUT, UnsupportedGraphError } from './instrument';
 import { decodeModel, encodeModel, makeNode, makeTensor, makeValueInfo, TensorDataType } from './proto';
 import { externalizeWeights } from './rewrite/externalize';
 import { toyDecoder } from './rewrite/toy';
@@ -47,17 +47,18 @@ describe('instrumentDecoder on toy decoders (graph rewrite only)', () => {
     const m = decodeModel(graph);
     const shape = (name: string, list: typeof m.graph.input) =>
       list.find((v) => v.name === name)!.type!.tensor_type!.shape!.dim.map((x) => x.dim_value ?? x.dim_param);
-    expect(shape(STEER_INPUT, m.graph.input)).toEqual([3, 8]);
-    expect(shape(CAP_AXIS_INPUT, m.graph.input)).toEqual([3, 8]);
-    expect(shape(CAP_TAU_INPUT, m.graph.input)).toEqual([3]);
+    expect(shape(STEER_INPUT, m.graph.input)).toEqual([ROWS_DIM, 3, 8]);
+    expect(shape(CAP_AXIS_INPUT, m.graph.input)).toEqual([ROWS_DIM, 3, 8]);
+    expect(shape(CAP_TAU_INPUT, m.graph.input)).toEqual([ROWS_DIM, 3]);
     expect(shape(RESID_POST_OUTPUT, m.graph.output)).toEqual([3, 'batch_size', 'sequence_length', 8]);
+    expect(shape(CAP_LIFT_OUTPUT, m.graph.output)).toEqual([3, 'batch_size', 'sequence_length']);
     expect(info.inputNames).toEqual(['input_ids', STEER_INPUT, CAP_AXIS_INPUT, CAP_TAU_INPUT]);
-    expect(info.outputNames).toEqual(['logits', RESID_POST_OUTPUT]);
+    expect(info.outputNames).toEqual(['logits', RESID_POST_OUTPUT, CAP_LIFT_OUTPUT]);
     // none of the new inputs is an initializer (onnxruntime-web would hide it)
     expect(m.graph.initializer.map((t) => t.name)).not.toContain(STEER_INPUT);
     // only ops onnxruntime-web has on WASM and WebGPU, and no Max
     const added = m.graph.node.filter((n) => n.name?.startsWith('/persona_space')).map((n) => n.op_type);
-    expect(new Set(added)).toEqual(new Set(['Split', 'Transpose', 'Add', 'MatMul', 'Sub', 'Relu', 'Mul', 'Unsqueeze', 'Concat']));
+    expect(new Set(added)).toEqual(new Set(['Split', 'Transpose', 'Add', 'MatMul', 'Sub', 'Relu', 'Mul', 'Unsqueeze', 'Concat', 'Squeeze']));
   });
 
   it('leaves the weights in the original buffer: a small graph plus views, no copy', () => {

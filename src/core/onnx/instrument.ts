@@ -1,19 +1,26 @@
 /**
  * Instrument an ONNX decoder (onnxruntime-genai builder or Optimum export) for persona work:
  *
- *   after every layer L's residual sum (TransformerLens `blocks.L.hook_resid_post`):
- *     h <- h + steer[L]                                   (steering; zeros = off)
- *     h <- h + relu(cap_tau[L] - h.cap_axis[L]) cap_axis[L] (capping; tau = -Infinity = off)
+ *   after every layer L's residual sum (TransformerLens `blocks.L.hook_resid_post`), for batch row b
+ *   (r = b when the intervention inputs have one row per batch row, r = 0 when they have one row):
+ *     h <- h + steer[r, L]                                          (steering; zeros = off)
+ *     h <- h + relu(cap_tau[r, L] - h.cap_axis[r, L]) cap_axis[r, L] (capping; tau = -Infinity = off)
  *   in float32 even when the residual is float16 (Cast in, Cast out), and every consumer of the
  *   residual (the next block, the final norm) reads the modified stream. Where the sum lives
  *   inside a fused skip norm (genai exports), the norm is split: explicit Add, intervention, then
  *   the same norm op fed (h', 0), which with everything off is bitwise the original. The packed
- *   output `resid_post` [L, batch, seq, d] reports h after steering and capping at every layer.
+ *   output `resid_post` [L, batch, seq, d] reports h after steering and capping at every layer, and
+ *   `cap_lift` [L, batch, seq] the amount the cap added along its axis (relu(tau - h.a); > 0 where
+ *   the cap raised the projection), so a runner can count clamped (layer, token) positions.
+ *
+ * Row layout: steer [R, L, d], cap_axis [R, L, d], cap_tau [R, L] with R = batch or 1 (broadcast).
+ * Every op broadcasts on its leading axis (Add/Sub/Mul numpy-style, MatMul's batch dims), so one
+ * graph serves a batch of rows each with its own interventions, and R = 1 for the common case.
  *
  * The new inputs are plain graph inputs fed on every run (onnxruntime-web does not expose
  * overridable initializers), so they can change between tokens without a new session. Only ops
  * that onnxruntime-web has on WASM and WebGPU are used (Split, Transpose, Add, MatMul, Sub, Relu,
- * Mul, Cast, Unsqueeze, Concat; no Max): six per layer, plus the casts for a float16 residual and
+ * Mul, Cast, Unsqueeze, Concat, Squeeze; no Max): six per layer, plus the casts for a float16 residual and
  * the explicit sum for a fused norm. The weights are not copied: large initializers become
  * external data pointing into the original bytes.
  */
@@ -29,14 +36,18 @@ import { locateResidualStream, type ExportStyle, type ResidualStream } from './r
 export { UnsupportedGraphError, detectStyle, type ExportStyle } from './rewrite/locate';
 export type { ExternalFile } from './rewrite/externalize';
 
-/** Graph input: steering vectors, float32 [numLayers, hiddenSize]; row L is added at layer L. */
+/** Graph input: steering vectors, float32 [rows, numLayers, hiddenSize]; [r, L] is added at layer L of row r (rows = batch or 1). */
 export const STEER_INPUT = 'steer';
-/** Graph input: capping axes, float32 [numLayers, hiddenSize]; unit vectors, zeros = off. */
+/** Graph input: capping axes, float32 [rows, numLayers, hiddenSize]; unit vectors, zeros = off. */
 export const CAP_AXIS_INPUT = 'cap_axis';
-/** Graph input: capping thresholds, float32 [numLayers]; -Infinity = off. */
+/** Graph input: capping thresholds, float32 [rows, numLayers]; -Infinity = off. */
 export const CAP_TAU_INPUT = 'cap_tau';
 /** Graph output: resid_post after steering and capping, float32 [numLayers, batch, seq, hiddenSize]. */
 export const RESID_POST_OUTPUT = 'resid_post';
+/** Graph output (with taps): relu(cap_tau - h.cap_axis), float32 [numLayers, batch, seq]; > 0 where the cap raised h. */
+export const CAP_LIFT_OUTPUT = 'cap_lift';
+/** Symbolic name of the intervention inputs' row dimension. */
+export const ROWS_DIM = 'intervention_rows';
 
 export type ResidDtype = 'float32' | 'float16';
 
@@ -89,7 +100,7 @@ const PREFIX = '/persona_space';
 export function instrumentDecoder(modelBytes: Uint8Array, opts: InstrumentOptions = {}): InstrumentedModel {
   const model = decodeModel(modelBytes);
   const index = new GraphIndex(model.graph);
-  for (const name of [STEER_INPUT, CAP_AXIS_INPUT, CAP_TAU_INPUT, RESID_POST_OUTPUT]) {
+  for (const name of [STEER_INPUT, CAP_AXIS_INPUT, CAP_TAU_INPUT, RESID_POST_OUTPUT, CAP_LIFT_OUTPUT]) {
     if (index.producer.has(name) || index.graphInputs.has(name) || index.initializers.has(name)) {
       throw new PersonaSpaceError('onnx-already-instrumented', `This model already has a tensor named "${name}"; was it instrumented twice?`);
     }
@@ -187,14 +198,22 @@ function rewrite(model: ModelProto, index: GraphIndex, stream: ResidualStream, t
   const { numLayers: L, hiddenSize: d, residType } = stream;
   const fp16 = residType === TensorDataType.FLOAT16;
   const newInit: TensorProto[] = [];
-  const axesFirst = `${PREFIX}/axes_first`;
   const ones = `${PREFIX}/split_ones`;
-  if (opset >= 13) {
-    newInit.push(makeTensor(axesFirst, TensorDataType.INT64, [1], new BigInt64Array([0n])));
-    newInit.push(makeTensor(ones, TensorDataType.INT64, [L], new BigInt64Array(L).fill(1n)));
-  }
-  const unsqueezeFirst = (x: string, out: string, name: string): NodeProto =>
-    opset >= 13 ? makeNode('Unsqueeze', [x, axesFirst], [out], name) : makeNode('Unsqueeze', [x], [out], name, [attrInts('axes', [0])]);
+  const axesInit = new Map<number, string>();
+  const axesName = (axis: number) => {
+    let n = axesInit.get(axis);
+    if (!n) {
+      n = `${PREFIX}/axes_${axis}`;
+      axesInit.set(axis, n);
+      newInit.push(makeTensor(n, TensorDataType.INT64, [1], new BigInt64Array([BigInt(axis)])));
+    }
+    return n;
+  };
+  if (opset >= 13) newInit.push(makeTensor(ones, TensorDataType.INT64, [L], new BigInt64Array(L).fill(1n)));
+  const unsqueeze = (x: string, axis: number, out: string, name: string): NodeProto =>
+    opset >= 13 ? makeNode('Unsqueeze', [x, axesName(axis)], [out], name) : makeNode('Unsqueeze', [x], [out], name, [attrInts('axes', [axis])]);
+  const squeeze = (x: string, axis: number, out: string, name: string): NodeProto =>
+    opset >= 13 ? makeNode('Squeeze', [x, axesName(axis)], [out], name) : makeNode('Squeeze', [x], [out], name, [attrInts('axes', [axis])]);
   /** One piece per layer along `axis`, each keeping that axis with size 1. */
   const splitPerLayer = (x: string, axis: number, suffix: string): NodeProto => {
     const outs = Array.from({ length: L }, (_, i) => `${PREFIX}/layers.${i}/${suffix}`);
@@ -202,20 +221,23 @@ function rewrite(model: ModelProto, index: GraphIndex, stream: ResidualStream, t
       ? makeNode('Split', [x, ones], outs, `${PREFIX}/Split_${suffix}`, [attrInt('axis', axis)])
       : makeNode('Split', [x], outs, `${PREFIX}/Split_${suffix}`, [attrInt('axis', axis), attrInts('split', new Array(L).fill(1))]);
   };
-  // Per-layer rows of the inputs, sliced once at the top of the graph:
-  // steer [1, d], cap_axis [1, d], cap_axis as a column [d, 1] (for one MatMul projection), cap_tau [1].
+  // Per-layer slices of the inputs, made once at the top of the graph (R = rows, 1 or batch):
+  // steer [R, 1, d], cap_axis [R, 1, d], cap_axis as columns [R, d, 1] (one batched MatMul
+  // projection), cap_tau [R, 1, 1]; each broadcasts against the residual [batch, seq, d].
   const head: NodeProto[] = [
-    splitPerLayer(STEER_INPUT, 0, 'steer'),
-    splitPerLayer(CAP_AXIS_INPUT, 0, 'cap_axis'),
-    makeNode('Transpose', [CAP_AXIS_INPUT], [`${PREFIX}/cap_axis_t`], `${PREFIX}/TransposeCapAxis`, [attrInts('perm', [1, 0])]),
-    splitPerLayer(`${PREFIX}/cap_axis_t`, 1, 'cap_axis_col'),
-    splitPerLayer(CAP_TAU_INPUT, 0, 'cap_tau'),
+    splitPerLayer(STEER_INPUT, 1, 'steer'),
+    splitPerLayer(CAP_AXIS_INPUT, 1, 'cap_axis'),
+    makeNode('Transpose', [CAP_AXIS_INPUT], [`${PREFIX}/cap_axis_t`], `${PREFIX}/TransposeCapAxis`, [attrInts('perm', [0, 2, 1])]),
+    splitPerLayer(`${PREFIX}/cap_axis_t`, 2, 'cap_axis_col'),
+    unsqueeze(CAP_TAU_INPUT, 2, `${PREFIX}/cap_tau_3d`, `${PREFIX}/UnsqueezeCapTau`),
+    splitPerLayer(`${PREFIX}/cap_tau_3d`, 1, 'cap_tau'),
   ];
 
   // Nodes to insert right after a given original node (keeps the graph topologically sorted).
   const after = new Map<NodeProto, NodeProto[]>();
   const replaced = new Map<NodeProto, NodeProto[]>();
   const tapNames: string[] = [];
+  const liftNames: string[] = [];
   let zeros: string | undefined; // a zero tensor shaped like the stream, made once for the split skip norms
 
   for (const site of stream.sites) {
@@ -265,8 +287,9 @@ function rewrite(model: ModelProto, index: GraphIndex, stream: ResidualStream, t
     );
     if (fp16) nodes.push(makeNode('Cast', [tap], [out], `${p}/CastDown`, [attrInt('to', TensorDataType.FLOAT16)]));
     if (taps) {
-      nodes.push(unsqueezeFirst(tap, `${p}/tap`, `${p}/Tap`));
+      nodes.push(unsqueeze(tap, 0, `${p}/tap`, `${p}/Tap`), unsqueeze(`${p}/cap_push`, 0, `${p}/lift`, `${p}/Lift`));
       tapNames.push(`${p}/tap`);
+      liftNames.push(`${p}/lift`);
     }
 
     if (norm) {
@@ -289,16 +312,27 @@ function rewrite(model: ModelProto, index: GraphIndex, stream: ResidualStream, t
     if (a) nodeList.push(...a);
   }
   g.node = nodeList;
-  if (taps) g.node.push(makeNode('Concat', tapNames, [RESID_POST_OUTPUT], `${PREFIX}/ConcatTaps`, [attrInt('axis', 0)]));
+  if (taps) {
+    g.node.push(
+      makeNode('Concat', tapNames, [RESID_POST_OUTPUT], `${PREFIX}/ConcatTaps`, [attrInt('axis', 0)]),
+      makeNode('Concat', liftNames, [`${PREFIX}/cap_lift_4d`], `${PREFIX}/ConcatLifts`, [attrInt('axis', 0)]),
+      squeeze(`${PREFIX}/cap_lift_4d`, 3, CAP_LIFT_OUTPUT, `${PREFIX}/SqueezeLifts`),
+    );
+  }
   g.initializer.push(...newInit);
 
   const [batch, seq] = tokenDims(g);
   g.input.push(
-    makeValueInfo(STEER_INPUT, TensorDataType.FLOAT, [L, d]),
-    makeValueInfo(CAP_AXIS_INPUT, TensorDataType.FLOAT, [L, d]),
-    makeValueInfo(CAP_TAU_INPUT, TensorDataType.FLOAT, [L]),
+    makeValueInfo(STEER_INPUT, TensorDataType.FLOAT, [ROWS_DIM, L, d]),
+    makeValueInfo(CAP_AXIS_INPUT, TensorDataType.FLOAT, [ROWS_DIM, L, d]),
+    makeValueInfo(CAP_TAU_INPUT, TensorDataType.FLOAT, [ROWS_DIM, L]),
   );
-  if (taps) g.output.push(makeValueInfo(RESID_POST_OUTPUT, TensorDataType.FLOAT, [L, batch, seq, d]));
+  if (taps) {
+    g.output.push(
+      makeValueInfo(RESID_POST_OUTPUT, TensorDataType.FLOAT, [L, batch, seq, d]),
+      makeValueInfo(CAP_LIFT_OUTPUT, TensorDataType.FLOAT, [L, batch, seq]),
+    );
+  }
 }
 
 /** The batch and sequence dims of the token input (symbolic names or numbers). */

@@ -1,0 +1,607 @@
+/**
+ * Conversations: B rows run as one batched forward pass per step, each row with its own token
+ * sequence, KV cache slots, interventions and seeded sampling; the cache is kept across runs
+ * (see rows.ts for the contract; `LmEngine.conversation(rows)` makes one).
+ *
+ * KV cache across runs. The cache holds what each row's tokens computed under the settings in
+ * force when they were fed. Changing steering or capping mid-conversation does NOT rewrite the
+ * cache: earlier tokens keep their earlier activations (as a deployed intervention that was
+ * switched on mid-chat would), and only tokens fed from then on see the new settings. Call
+ * `recompute(params)` to rebuild every row's cache as if the current settings had always been on.
+ * `setTokens` keeps the longest common prefix with what the row already processed and drops the
+ * rest (undo / edit); the remainder is queued and fed at the next run.
+ *
+ * Batching and padding. A step feeds S = max n_b new tokens (n_b of row b, real ones first, then
+ * padding); each row's position ids count only its own real tokens. Two cache layouts, chosen by
+ * the graph's export style:
+ * - 'optimum' (plain ops, KV by Concat): the cache has one width W shared by all rows; a step
+ *   appends S slots to every row, and attention_mask marks which slots hold real tokens (pads and
+ *   truncated tokens are holes with mask 0; the graph's mask is causal-by-slot AND mask[slot]).
+ * - 'genai' (GroupQueryAttention): GQA ignores the mask's contents and derives each row's length
+ *   from it (seqlens_k = sum(mask) - 1), assuming each row's valid keys are contiguous from slot 0
+ *   and that the S new tokens follow them; it cannot skip holes or left padding. So rows are kept
+ *   right-padded: row b's cache is slots [0, len_b); a step writes its S tokens at [len_b, len_b+S)
+ *   by feeding a mask whose row sum is len_b + S, and only len_b + n_b is kept — the pad slots are
+ *   overwritten by the row's next step (GQA copies only the first past_len slots of the past).
+ *   The real tokens never see the pads (causal order: the pads come after them).
+ * With an unknown style, rows must stay aligned (same lengths, no holes); padding is refused.
+ *
+ * Finished rows (their own stop id, their token budget, or prefill-only) stop being sampled and
+ * decoded; while other rows continue they ride along as padding in the batch (one masked slot per
+ * step), since dropping a row's KV from onnxruntime tensors (GPU buffers on WebGPU) would copy the
+ * whole cache.
+ *
+ * Errors: every step is validated (non-finite logits or residuals, e.g. steering alpha 1e308) before
+ * its cache is kept; on an error the conversation keeps its state from before that step and the
+ * engine stays usable. A sequence longer than the model's max_position_embeddings is refused.
+ */
+import { DataError, PersonaSpaceError } from '../errors';
+import type { ExportStyle } from '../onnx/instrument';
+import {
+  ATTENTION_MASK, capLift, INPUT_IDS, interventionFeeds, LOGITS, outputF32, pastName, POSITION_IDS, presentName, residPost,
+  type DecoderSessionLike, type InterventionFeeds, type OrtModuleLike, type OrtTensorLike,
+} from './ort';
+import type { Conversation, PositionEvent, RowParams, RowRunResult, RowStopReason, RowTokenEvent, RunOptions, RunResult } from './rows';
+import { GREEDY, Pcg32, sampleToken, validateSampling } from './sampling';
+
+/** Model dimensions the loop needs (a subset of DecoderConfig). */
+export interface DecoderShape {
+  numLayers: number;
+  numKvHeads: number;
+  headDim: number;
+  hiddenSize: number;
+  vocabSize: number;
+  /** Longest sequence the model takes (config max_position_embeddings); longer ones are refused. */
+  maxPositionEmbeddings?: number;
+}
+
+export class GenerationError extends PersonaSpaceError {
+  constructor(code: string, message: string, details?: Record<string, unknown>) {
+    super(code, message, details);
+    this.name = 'GenerationError';
+  }
+}
+
+/** What a conversation needs from its engine (LmEngine provides it). */
+export interface EngineHost {
+  readonly ort: OrtModuleLike;
+  readonly session: DecoderSessionLike;
+  readonly shape: DecoderShape;
+  readonly instrumented: boolean;
+  readonly hasPositionIds: boolean;
+  readonly kvType: 'float32' | 'float16';
+  readonly style: ExportStyle | undefined;
+  readonly positionOffset: number;
+  /** Wait for the engine, then hold it until the returned function is called. */
+  acquire(): Promise<() => void>;
+}
+
+/** Each (L, d) row scaled to unit length (zero rows stay zero). */
+export function unitRows(m: Float32Array, rows: number, d: number): Float32Array {
+  const out = new Float32Array(rows * d);
+  for (let l = 0; l < rows; l++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += m[l * d + j] * m[l * d + j];
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let j = 0; j < d; j++) out[l * d + j] = m[l * d + j] * inv;
+  }
+  return out;
+}
+
+/** Free GPU-resident tensors (a no-op for CPU tensors), except those in `keep`. */
+export function disposeAll(tensors: Record<string, OrtTensorLike | undefined>, keep?: Set<OrtTensorLike>): void {
+  for (const t of Object.values(tensors)) {
+    if (t && t.location === 'gpu-buffer' && !keep?.has(t)) t.dispose?.();
+  }
+}
+
+/**
+ * Let queued events run (a macrotask turn). A forward pass on single-threaded WASM resolves through
+ * microtasks only, so without this a worker would not see "interrupt" or "set params" messages
+ * until the whole generation ended. MessageChannel avoids setTimeout's 4 ms clamping.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  // Node has the exact primitive (its MessageChannel goes through a slower path).
+  const setImmediateFn = (globalThis as { setImmediate?: (cb: () => void) => unknown }).setImmediate;
+  if (setImmediateFn) return new Promise((r) => setImmediateFn(() => r()));
+  if (typeof MessageChannel === 'undefined') return new Promise((r) => setTimeout(r, 0));
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      resolve();
+    };
+    ch.port2.postMessage(null);
+  });
+}
+
+export function checkTokenIds(shape: DecoderShape, ids: readonly number[], what = 'sequence'): void {
+  for (const id of ids) {
+    if (!Number.isInteger(id) || id < 0 || id >= shape.vocabSize) {
+      throw new DataError('token-id', `Token id ${id} is outside the model's vocabulary (0..${shape.vocabSize - 1}).`);
+    }
+  }
+  const max = shape.maxPositionEmbeddings;
+  if (max !== undefined && ids.length > max) {
+    throw new GenerationError('too-long', `The ${what} has ${ids.length} tokens; this model takes at most ${max} (max_position_embeddings).`, { length: ids.length, max });
+  }
+}
+
+/** One row's KV bookkeeping and the output of one step. */
+interface StepOutput {
+  outputs: Record<string, OrtTensorLike>;
+  S: number;
+  logits: Float32Array;
+  tap: { data: Float32Array; dims: readonly number[] } | null;
+  lift: { data: Float32Array; dims: readonly number[] } | null;
+}
+
+/**
+ * The batched KV cache of B rows and the forward step over it. `cached[b]` tokens of row b are in
+ * the cache; in the 'optimum' layout `slots[b]` marks which of the W slots hold them.
+ */
+export class BatchKv {
+  past: Record<string, OrtTensorLike> = {};
+  width = 0;
+  readonly cached: number[];
+  slots: Uint8Array[];
+
+  constructor(private readonly host: EngineHost, readonly rows: number) {
+    this.cached = new Array(rows).fill(0);
+    this.slots = Array.from({ length: rows }, () => new Uint8Array(0));
+    this.reset();
+  }
+
+  private get gqa(): boolean {
+    return this.host.style === 'genai';
+  }
+
+  /** Empty the cache of every row. */
+  reset(): void {
+    disposeAll(this.past);
+    const { numLayers, numKvHeads, headDim } = this.host.shape;
+    const kv = this.host.kvType;
+    this.past = {};
+    for (let i = 0; i < numLayers; i++) {
+      for (const k of ['key', 'value'] as const) {
+        this.past[pastName(i, k)] = new this.host.ort.Tensor(kv, kv === 'float16' ? new Uint16Array(0) : new Float32Array(0), [this.rows, numKvHeads, 0, headDim]);
+      }
+    }
+    this.width = 0;
+    this.cached.fill(0);
+    this.slots = Array.from({ length: this.rows }, () => new Uint8Array(0));
+  }
+
+  /** Keep only the first `k` cached tokens of row b. */
+  truncate(b: number, k: number): void {
+    if (k >= this.cached[b]) return;
+    if (!this.gqa) {
+      const s = this.slots[b];
+      let seen = 0;
+      for (let j = 0; j < s.length; j++) {
+        if (s[j]) {
+          if (seen >= k) s[j] = 0;
+          seen++;
+        }
+      }
+    }
+    this.cached[b] = k;
+  }
+
+  /**
+   * Most tokens per row one step may feed. onnxruntime's GroupQueryAttention takes a multi-token
+   * chunk on top of a cache only for batch 1 ("batch_size must be 1 when sequence_length > 1 and
+   * past context is given"), so a genai batch of several rows with a cache feeds one token per
+   * step; the first prompt (empty cache) goes in one pass.
+   */
+  maxChunk(): number {
+    if (this.gqa && this.rows > 1 && this.cached.some((c) => c > 0)) return 1;
+    return Infinity;
+  }
+
+  /** Whether every row's cache is contiguous from slot 0 with one length (no padding needed). */
+  private aligned(chunks: readonly (readonly number[])[]): boolean {
+    const n = chunks[0].length, c = this.cached[0];
+    return chunks.every((x, b) => x.length === n && this.cached[b] === c) && this.cached.every((c0) => c0 === this.width);
+  }
+
+  /**
+   * One forward pass feeding `chunks[b]` (possibly empty) to row b, with per-row interventions.
+   * The cache is updated only when `validate` accepts the outputs; otherwise they are freed and
+   * the error rethrown with the cache as it was.
+   */
+  async step(chunks: readonly (readonly number[])[], params: readonly (InterventionFeeds | undefined)[], validate: (o: StepOutput) => void): Promise<StepOutput> {
+    const { host } = this;
+    const B = this.rows;
+    const S = Math.max(1, ...chunks.map((c) => c.length));
+    if (this.gqa && this.width > 0 && this.cached.every((c) => c === 0)) this.reset(); // a first prompt again
+    if (host.style === undefined && !this.aligned(chunks)) {
+      throw new GenerationError('batch-style', 'Rows of different lengths need the graph\'s export style (genai or optimum) to be padded correctly; pass `style` to LmEngine.');
+    }
+    const ids = new BigInt64Array(B * S);
+    const pos = new BigInt64Array(B * S);
+    const offset = host.positionOffset;
+    chunks.forEach((c, b) => {
+      for (let j = 0; j < c.length; j++) {
+        ids[b * S + j] = BigInt(c[j]);
+        pos[b * S + j] = BigInt(this.cached[b] + j + offset);
+      }
+    });
+    let maskW: number;
+    let mask: BigInt64Array;
+    let newSlots: Uint8Array[] | null = null;
+    if (this.gqa) {
+      maskW = Math.max(this.width, ...this.cached.map((c) => c + S));
+      mask = new BigInt64Array(B * maskW);
+      this.cached.forEach((c, b) => mask.fill(1n, b * maskW, b * maskW + c + S));
+    } else {
+      maskW = this.width + S;
+      mask = new BigInt64Array(B * maskW);
+      newSlots = chunks.map((c, b) => {
+        const s = new Uint8Array(maskW);
+        s.set(this.slots[b]);
+        s.fill(1, this.width, this.width + c.length);
+        for (let j = 0; j < maskW; j++) mask[b * maskW + j] = BigInt(s[j]);
+        return s;
+      });
+    }
+    const T = host.ort.Tensor;
+    const feeds: Record<string, OrtTensorLike> = {
+      [INPUT_IDS]: new T('int64', ids, [B, S]),
+      [ATTENTION_MASK]: new T('int64', mask, [B, maskW]),
+      ...this.past,
+    };
+    if (host.hasPositionIds) feeds[POSITION_IDS] = new T('int64', pos, [B, S]);
+    if (host.instrumented) {
+      const shared = params.every((p) => p === params[0]) || params.every((p) => !p || (!p.steer && !p.capAxis && !p.capTau));
+      Object.assign(feeds, interventionFeeds(host.ort, host.shape, shared ? [params[0]] : params));
+    }
+    const outputs = await host.session.run(feeds);
+    const keep = new Set<OrtTensorLike>();
+    const present: Record<string, OrtTensorLike> = {};
+    for (let i = 0; i < host.shape.numLayers; i++) {
+      for (const k of ['key', 'value'] as const) {
+        const t = outputs[presentName(i, k)];
+        present[pastName(i, k)] = t;
+        keep.add(t);
+      }
+    }
+    let out: StepOutput;
+    try {
+      out = {
+        outputs,
+        S,
+        logits: outputF32(outputs[LOGITS], `"${LOGITS}" output`),
+        tap: host.instrumented && outputs.resid_post ? residPost(outputs, host.shape) : null,
+        lift: host.instrumented ? capLift(outputs) : null,
+      };
+      validate(out);
+    } catch (e) {
+      disposeAll(outputs);
+      throw e;
+    }
+    // Commit: the old past (GPU buffers on WebGPU) is freed, present becomes past.
+    disposeAll(this.past);
+    disposeAll(outputs, keep);
+    this.past = present;
+    const firstKey = present[pastName(0, 'key')];
+    this.width = firstKey.dims[2];
+    if (newSlots) this.slots = newSlots;
+    chunks.forEach((c, b) => (this.cached[b] += c.length));
+    return out;
+  }
+
+  dispose(): void {
+    disposeAll(this.past);
+    this.past = {};
+  }
+}
+
+function firstNonFinite(a: Float32Array, start: number, end: number): number {
+  for (let i = start; i < end; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
+}
+
+/** Throws GenerationError 'non-finite' if a real position's residual or a sampled logits row is not finite. */
+export function checkFinite(o: StepOutput, realCounts: readonly number[], logitRows: readonly (number | null)[], shape: DecoderShape): void {
+  const V = shape.vocabSize;
+  const B = realCounts.length;
+  if (o.tap) {
+    const [L, , S, d] = o.tap.dims;
+    for (let l = 0; l < L; l++) {
+      for (let b = 0; b < B; b++) {
+        const off = ((l * B + b) * S) * d;
+        if (firstNonFinite(o.tap.data, off, off + realCounts[b] * d) >= 0) {
+          throw new GenerationError('non-finite', `The residual stream became infinite or NaN at layer ${l} (row ${b}); steering or capping values this large break the model. Lower them and try again.`, { layer: l, row: b });
+        }
+      }
+    }
+  }
+  logitRows.forEach((s, b) => {
+    if (s === null) return;
+    const off = (b * o.S + s) * V;
+    if (firstNonFinite(o.logits, off, off + V) >= 0) {
+      throw new GenerationError('non-finite', `The model's output (logits) became infinite or NaN (row ${b}); check the steering and capping values and try again.`, { row: b });
+    }
+  });
+}
+
+interface RowState {
+  tokens: number[];
+}
+
+/** Extra, engine-internal run options (the 1-row wrappers use them). */
+export interface InternalRunOptions extends RunOptions {
+  /** Called with the logits row that chose each generated token. */
+  onLogits?: (row: number, logits: Float32Array) => void;
+  /** Tokens per prefill forward pass (bounds the logits buffer); default 256. */
+  prefillChunk?: number;
+}
+
+export class BatchConversation implements Conversation {
+  private readonly kv: BatchKv;
+  private readonly state: RowState[];
+  private disposed = false;
+
+  constructor(private readonly host: EngineHost, readonly rows: number) {
+    if (!Number.isInteger(rows) || rows < 1 || rows > 256) throw new DataError('rows', `A conversation needs 1 to 256 rows, got ${rows}.`);
+    this.kv = new BatchKv(host, rows);
+    this.state = Array.from({ length: rows }, () => ({ tokens: [] }));
+  }
+
+  private row(r: number): RowState {
+    if (this.disposed) throw new GenerationError('disposed', 'This conversation has been closed.');
+    const s = this.state[r];
+    if (!s) throw new DataError('row', `Row ${r} does not exist; this conversation has rows 0 to ${this.rows - 1}.`);
+    return s;
+  }
+
+  tokens(r: number): readonly number[] {
+    return this.row(r).tokens;
+  }
+
+  cachedLength(r: number): number {
+    this.row(r);
+    return this.kv.cached[r];
+  }
+
+  setTokens(r: number, ids: readonly number[]): void {
+    const s = this.row(r);
+    checkTokenIds(this.host.shape, ids);
+    const cached = this.kv.cached[r];
+    let k = 0;
+    while (k < cached && k < ids.length && s.tokens[k] === ids[k]) k++;
+    this.kv.truncate(r, k);
+    s.tokens = ids.slice();
+  }
+
+  run(options: RunOptions): Promise<RunResult> {
+    return this.drive(options);
+  }
+
+  /** run() with the engine-internal options. */
+  async drive(options: InternalRunOptions): Promise<RunResult> {
+    const it = this.exec(options);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return r.value;
+      await options.onToken?.(r.value);
+    }
+  }
+
+  async recompute(params: readonly RowParams[], options: Pick<RunOptions, 'axis' | 'keepResid' | 'onPosition' | 'signal'> = {}): Promise<void> {
+    for (let r = 0; r < this.rows; r++) this.row(r);
+    const release = await this.host.acquire();
+    try {
+      this.kv.reset();
+      // Feed all but each row's last token (which stays queued for the next run, as after a generation).
+      await this.prefill({ ...options, params, maxNewTokens: 0 }, (r) => Math.max(0, this.state[r].tokens.length - 1), null);
+    } finally {
+      release();
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.kv.dispose();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private unitAxisFor(axis: Float32Array | null | undefined, cache: { src?: Float32Array | null; unit: Float32Array | null }): Float32Array | null {
+    if (!axis || !this.host.instrumented) return null;
+    if (axis !== cache.src) {
+      const { numLayers: L, hiddenSize: d } = this.host.shape;
+      if (axis.length !== L * d) throw new DataError('axis-shape', `The projection axis holds ${axis.length} numbers; this model needs ${L * d} (layers x hidden size).`);
+      cache.src = axis;
+      cache.unit = unitRows(axis, L, d);
+    }
+    return cache.unit;
+  }
+
+  /** Projections (per layer, on the unit axis), clamped count and resid of (row b, step index s). */
+  private position(o: StepOutput, b: number, s: number, unit: Float32Array | null, keepResid: boolean, residBuf: { buf: Float32Array | null }) {
+    const { numLayers: L, hiddenSize: d } = this.host.shape;
+    let projections: Float32Array | null = null;
+    let resid: Float32Array | null = null;
+    let clamped = 0;
+    if (o.tap) {
+      const [, B, S] = o.tap.dims;
+      if (unit) projections = new Float32Array(L);
+      if (keepResid) resid = residBuf.buf ??= new Float32Array(L * d);
+      for (let l = 0; l < L; l++) {
+        const off = ((l * B + b) * S + s) * d;
+        if (projections) {
+          let acc = 0;
+          for (let j = 0; j < d; j++) acc += o.tap.data[off + j] * unit![l * d + j];
+          projections[l] = acc;
+        }
+        if (resid) resid.set(o.tap.data.subarray(off, off + d), l * d);
+      }
+    }
+    if (o.lift) {
+      const [, B, S] = o.lift.dims;
+      for (let l = 0; l < L; l++) if (o.lift.data[(l * B + b) * S + s] > 0) clamped++;
+    }
+    return { projections, resid, clamped };
+  }
+
+  /**
+   * Feed every row's queued tokens up to `target(r)` (batched, in chunks). Returns per row the
+   * logits row of its last fed token when `wantLogits(r)` and it fed anything (copied), and its
+   * projections; reports every fed position through onPosition.
+   */
+  private async prefill(
+    options: InternalRunOptions,
+    target: (r: number) => number,
+    wantLogits: ((r: number) => boolean) | null,
+    axisCache: { src?: Float32Array | null; unit: Float32Array | null } = { unit: null },
+  ): Promise<{ last: (Float32Array | null)[]; lastProj: (Float32Array | null)[]; fed: number; ms: number }> {
+    const B = this.rows;
+    const V = this.host.shape.vocabSize;
+    const chunkLimit = Math.max(1, options.prefillChunk ?? 256);
+    const last: (Float32Array | null)[] = new Array(B).fill(null);
+    const lastProj: (Float32Array | null)[] = new Array(B).fill(null);
+    const residBuf = { buf: null as Float32Array | null };
+    let fed = 0;
+    let ms = 0;
+    for (;;) {
+      const chunkMax = Math.min(this.kv.maxChunk(), this.kv.cached.every((c) => c === 0) && this.kv.maxChunk() === Infinity && this.host.style === 'genai' && this.rows > 1 ? Infinity : chunkLimit);
+      const chunks = this.state.map((s, r) => s.tokens.slice(this.kv.cached[r], Math.min(target(r), this.kv.cached[r] + chunkMax)));
+      if (chunks.every((c) => c.length === 0)) break;
+      if (options.signal?.aborted) throw new GenerationError('interrupted', 'Interrupted.');
+      const starts = this.kv.cached.slice();
+      const params = options.params;
+      const t0 = performance.now();
+      const logitRows = chunks.map((c, r) => (wantLogits?.(r) && c.length && starts[r] + c.length === target(r) ? c.length - 1 : null));
+      const o = await this.kv.step(chunks, chunks.map((_, r) => params[r]), (x) => checkFinite(x, chunks.map((c) => c.length), logitRows, this.host.shape));
+      ms += performance.now() - t0;
+      const unit = this.unitAxisFor(options.axis, axisCache);
+      chunks.forEach((c, r) => {
+        fed += c.length;
+        for (let j = 0; j < c.length; j++) {
+          const p = this.position(o, r, j, unit, !!options.keepResid, residBuf);
+          options.onPosition?.({ row: r, position: starts[r] + j, id: c[j], projections: p.projections, resid: p.resid, clamped: p.clamped });
+          if (j === c.length - 1) lastProj[r] = p.projections;
+        }
+        const s = logitRows[r];
+        if (s !== null) last[r] = o.logits.slice((r * o.S + s) * V, (r * o.S + s + 1) * V);
+      });
+      disposeAll(o.outputs, new Set(Object.values(this.kv.past)));
+      await yieldToEventLoop();
+    }
+    return { last, lastProj, fed, ms };
+  }
+
+  /** The run as an iterator of token events (holding the engine until it ends). */
+  async *exec(options: InternalRunOptions): AsyncGenerator<RowTokenEvent, RunResult, void> {
+    const B = this.rows;
+    for (let r = 0; r < B; r++) this.row(r);
+    const maxNew = options.maxNewTokens;
+    if (!Number.isInteger(maxNew) || maxNew < 0) throw new DataError('max-tokens', `The number of new tokens must be a whole number, 0 or more, got ${maxNew}.`);
+    if (!options.params || options.params.length !== B) throw new DataError('row-params', `Give one params object per row (${B}), got ${options.params?.length ?? 0}.`);
+    const gen = Array.from({ length: B }, (_, r) => maxNew > 0 && (options.generate?.[r] ?? true));
+    const stopSets = Array.from({ length: B }, (_, r) => {
+      const s = options.stopIds;
+      const ids = s && s.length && Array.isArray(s[0]) ? (s as readonly (readonly number[])[])[r] ?? [] : (s as readonly number[] | undefined) ?? [];
+      return new Set(ids);
+    });
+    const seeds = options.seeds ?? [];
+    const rngs = Array.from({ length: B }, (_, r) => new Pcg32(seeds[r] ?? 0));
+    for (const p of options.params) validateSampling(p?.sampling ?? GREEDY);
+    const max = this.host.shape.maxPositionEmbeddings ?? Infinity;
+    const V = this.host.shape.vocabSize;
+
+    const release = await this.host.acquire();
+    const results: RowRunResult[] = Array.from({ length: B }, (_, r) => ({ ids: [], text: '', stopReason: gen[r] ? 'max-tokens' : 'prefill-only' as RowStopReason }));
+    const axisCache: { src?: Float32Array | null; unit: Float32Array | null } = { unit: null };
+    let decodeMs = 0, decoded = 0;
+    try {
+      // A generating row needs its last token queued (its logits choose the next token).
+      for (let r = 0; r < B; r++) {
+        if (!gen[r]) continue;
+        const n = this.state[r].tokens.length;
+        if (n === 0) throw new DataError('empty-prompt', `Row ${r} has no tokens; give the model at least one token to continue from.`);
+        if (this.kv.cached[r] >= n) this.kv.truncate(r, n - 1);
+      }
+      let pre: Awaited<ReturnType<BatchConversation['prefill']>>;
+      try {
+        pre = await this.prefill(options, (r) => this.state[r].tokens.length, (r) => gen[r], axisCache);
+      } catch (e) {
+        if (e instanceof GenerationError && e.code === 'interrupted') {
+          for (let r = 0; r < B; r++) if (gen[r]) results[r].stopReason = 'interrupted';
+          return this.result(results, 0, 0, 0, 0);
+        }
+        throw e;
+      }
+      const prefillTokens = pre.fed;
+      const prefillMs = pre.ms;
+      const active = gen.slice();
+      let logits: (Float32Array | null)[] = pre.last;
+      let proj: (Float32Array | null)[] = pre.lastProj;
+      const residBuf = { buf: null as Float32Array | null };
+      for (let step = 0; ; step++) {
+        // Sample one token per active row from the logits of its last fed position.
+        const pending: number[][] = Array.from({ length: B }, () => []);
+        for (let r = 0; r < B; r++) {
+          if (!active[r]) continue;
+          const row = logits[r];
+          if (!row) throw new GenerationError('no-logits', `Row ${r} has no logits to sample from.`);
+          options.onLogits?.(r, row);
+          const sampling = options.params[r]?.sampling ?? GREEDY;
+          validateSampling(sampling);
+          const id = sampleToken(row, sampling, rngs[r], 0, V);
+          const res = results[r];
+          const stop = stopSets[r].has(id);
+          const text = options.decoders?.[r] && !stop ? options.decoders[r]!.push(id) : '';
+          res.ids.push(id);
+          res.text += text;
+          this.state[r].tokens.push(id);
+          if (step > 0) decoded++;
+          yield { row: r, index: res.ids.length - 1, id, text, projections: proj[r], stop };
+          if (stop) {
+            res.stopReason = 'eos';
+            active[r] = false;
+          } else if (res.ids.length >= maxNew || this.state[r].tokens.length >= max) {
+            res.stopReason = 'max-tokens';
+            active[r] = false;
+          } else pending[r] = [id];
+        }
+        if (!active.some(Boolean)) break;
+        await yieldToEventLoop();
+        if (options.signal?.aborted) {
+          for (let r = 0; r < B; r++) if (active[r]) results[r].stopReason = 'interrupted';
+          break;
+        }
+        const t0 = performance.now();
+        const starts = this.kv.cached.slice();
+        const o = await this.kv.step(pending, pending.map((_, r) => options.params[r]), (x) =>
+          checkFinite(x, pending.map((c) => c.length), pending.map((c) => (c.length ? 0 : null)), this.host.shape));
+        decodeMs += performance.now() - t0;
+        const unit = this.unitAxisFor(options.axis, axisCache);
+        logits = new Array(B).fill(null);
+        proj = new Array(B).fill(null);
+        for (let r = 0; r < B; r++) {
+          if (!pending[r].length) continue;
+          const p = this.position(o, r, 0, unit, !!options.keepResid, residBuf);
+          options.onPosition?.({ row: r, position: starts[r], id: pending[r][0], projections: p.projections, resid: p.resid, clamped: p.clamped } satisfies PositionEvent);
+          logits[r] = o.logits.subarray(r * o.S * V, (r * o.S + 1) * V);
+          proj[r] = p.projections;
+        }
+        disposeAll(o.outputs, new Set(Object.values(this.kv.past)));
+      }
+      for (let r = 0; r < B; r++) {
+        const dec = options.decoders?.[r];
+        if (dec && gen[r]) results[r].text += dec.flush();
+      }
+      return this.result(results, prefillTokens, prefillMs, decodeMs, decoded);
+    } finally {
+      release();
+    }
+  }
+
+  private result(rows: RowRunResult[], prefillTokens: number, prefillMs: number, decodeMs: number, decoded: number): RunResult {
+    return { rows, prefillTokens, prefillMs, decodeMs, decodeTokensPerSecond: decodeMs > 0 ? (decoded * 1000) / decodeMs : 0 };
+  }
+}
