@@ -149,7 +149,7 @@ async function main() {
     const q8 = build(cfg, choiceDtype);
     const q8File = path.join(tmp, 'choice.onnx');
     writeFileSync(q8File, q8.onnx);
-    let eWeb = await engineFor(web, ortWeb, cfg, q8, 'wasm');
+    const eWeb = await engineFor(web, ortWeb, cfg, q8, 'wasm');
     const eNode = await engineFor(native, ortNode, cfg, q8, 'cpu');
     const vsNative = await ab('wasm_vs_native', () => decodeTps(eWeb, prompt, NEW), () => decodeTps(eNode, prompt, NEW));
     tps[`${choiceDtype}_wasm`] = vsNative.a;
