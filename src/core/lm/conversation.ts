@@ -467,7 +467,9 @@ export class BatchConversation implements Conversation {
     let fed = 0;
     let ms = 0;
     for (;;) {
-      const chunkMax = Math.min(this.kv.maxChunk(), this.kv.cached.every((c) => c === 0) && this.kv.maxChunk() === Infinity && this.host.style === 'genai' && this.rows > 1 ? Infinity : chunkLimit);
+      // A genai batch feeds its first prompt in one pass (later chunks would have to go one token at a time).
+      const firstGqaPrompt = this.host.style === 'genai' && this.rows > 1 && this.kv.cached.every((c) => c === 0);
+      const chunkMax = Math.min(this.kv.maxChunk(), firstGqaPrompt ? Infinity : chunkLimit);
       const chunks = this.state.map((s, r) => s.tokens.slice(this.kv.cached[r], Math.min(target(r), this.kv.cached[r] + chunkMax)));
       if (chunks.every((c) => c.length === 0)) break;
       if (options.signal?.aborted) throw new GenerationError('interrupted', 'Interrupted.');

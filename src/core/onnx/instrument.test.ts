@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { buildInterventions } from '../lm/interventions';
-import { tapRow } from '../lm/ort';
+import { capLift, interventionFeeds, tapRow } from '../lm/ort';
 import { PersonaSpaceError } from '../errors';
 import { CAP_AXIS_INPUT, CAP_LIFT_OUTPUT, CAP_TAU_INPUT, instrumentDecoder, RESID_POST_OUTPUT, ROWS_DIM, STEER_INPUT, UnsupportedGraphError } from './instrument';
 import { decodeModel, encodeModel, makeNode, makeTensor, makeValueInfo, TensorDataType } from './proto';
 import { externalizeWeights } from './rewrite/externalize';
 import { toyDecoder } from './rewrite/toy';
-import { Harness, maxAbsDiff, proveInstrumentation, randomVector, unit } from './rewrite/prove.testkit';
+import { Harness, maxAbsDiff, proveInstrumentation, randomVector, toF32, unit } from './rewrite/prove.testkit';
 
 const IDS = [[3, 1, 4, 1, 5, 9]];
 const IDS2 = [[3, 1, 4, 1, 5], [2, 7, 1, 8, 2]];
@@ -26,6 +26,35 @@ describe('instrumentDecoder on toy decoders (graph rewrite only)', () => {
       });
     }
   }
+
+  it('per-row interventions ([rows, L, d]): each batch row equals that row run alone, and cap_lift counts the clamped positions', async () => {
+    for (const style of ['optimum', 'genai'] as const) {
+      const bytes = toyDecoder({ style, numLayers: 3, hiddenSize: 32, vocabSize: 16 });
+      const h = await new Harness(ort, { label: style, bytes, vocabSize: 16 }).open();
+      const rows = [
+        buildInterventions(h.dims, { steer: [{ vector: randomVector(32, 3), layers: [1], alpha: 3 }] }),
+        buildInterventions(h.dims, { cap: [{ vector: randomVector(32, 4), layers: [0, 2], tau: 50 }] }),
+      ];
+      const ids = style === 'genai' ? [IDS[0], IDS[0]] : IDS2;
+      const feeds = { ...h.feeds(ids), ...interventionFeeds(ort, h.dims, rows) };
+      const o = await h.instrumented.run(feeds);
+      const V = 16, S = ids[0].length;
+      const logits = toF32(o.logits);
+      const lift = capLift(o)!;
+      expect(lift.dims).toEqual([3, 2, S]);
+      for (let b = 0; b < 2; b++) {
+        const alone = await h.run([ids[b]], rows[b]);
+        expect(maxAbsDiff(logits.subarray(b * S * V, (b + 1) * S * V), alone.logits)).toBeLessThanOrEqual(1e-5);
+      }
+      // tau 50 is far above every projection: row 1 is lifted at layer 0 everywhere, never at the
+      // uncapped layer 1; row 0 (no cap) never
+      for (let l = 0; l < 3; l++) for (let s = 0; s < S; s++) {
+        expect(lift.data[(l * 2 + 0) * S + s]).toBe(0);
+        if (l === 0) expect(lift.data[(l * 2 + 1) * S + s]).toBeGreaterThan(0);
+        if (l === 1) expect(lift.data[(l * 2 + 1) * S + s]).toBe(0);
+      }
+    }
+  });
 
   it('handles a one-layer model (the last layer is also the first)', async () => {
     for (const style of ['optimum', 'genai'] as const) {
