@@ -23,7 +23,7 @@ export default tseslint.config(
     // Core must run unchanged in a tab, a worker and Node: no Node built-ins, no DOM.
     // Tests and test kits beside the code may read fixtures from disk; the code under test does not.
     files: ['src/core/**/*.ts'],
-    ignores: ['src/core/**/*.test.ts', 'src/core/**/*.testkit.ts', 'src/core/**/test-data.ts'],
+    ignores: ['src/core/**/*.test.ts', 'src/core/**/*.testkit.ts', 'src/core/**/test-data.ts', 'src/core/testing/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: ['node:*', 'fs', 'path', 'os', 'child_process', 'react', 'react-dom'] }],
       'no-restricted-globals': ['error', 'window', 'document', 'process', 'Buffer', 'self', 'require'],

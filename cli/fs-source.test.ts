@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { decodeF32, type RawTensor } from '../src/core/tensor';
 import { readPt } from '../src/core/formats/pt';
 import { pyGet } from '../src/core/formats/py';
-import { hasRealData, LLAMA_L16, readShared } from '../src/core/formats/test-data';
+import { hasRealData, LLAMA_L16, readShared, realDataReason } from '../src/core/formats/test-data';
 import { loadPersonaSetFromPath, virtualFilesFromPath } from './fs-source';
 import { DataError } from '../src/core/errors';
 
-describe.runIf(hasRealData)('loading the real llama-3.1-8b-L16 vectors/ folder', () => {
+describe.skipIf(!hasRealData)(`loading the real llama-3.1-8b-L16 vectors/ folder (${realDataReason})`, () => {
   it('lists the folder as 276 files with relative paths', async () => {
     const files = await virtualFilesFromPath(path.join(LLAMA_L16, 'vectors'));
     expect(files).toHaveLength(276);

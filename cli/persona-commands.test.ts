@@ -14,7 +14,7 @@ import { main, type CliIO } from './main';
 import { readNpy, writeNpy } from '../src/core/formats/npy';
 import { readSafetensors, writeSafetensors } from '../src/core/formats/safetensors';
 import { writePt } from '../src/core/formats/pt';
-import { hasRealData, LLAMA_L16 } from '../src/core/formats/test-data';
+import { hasRealData, LLAMA_L16, realDataReason } from '../src/core/formats/test-data';
 import { decodeF32, f32ToBf16Bits, tensorFromF32, type RawTensor } from '../src/core/tensor';
 import { createPersonaSet } from '../src/core/persona/persona-set';
 import { assistantAxis, cosAxisPcPerLayer, pcaAtLayer } from '../src/core/persona/analysis';
@@ -278,7 +278,7 @@ describe('the bin entry', () => {
   });
 });
 
-describe.runIf(hasRealData)('on the real llama-3.1-8b-L16 vectors', () => {
+describe.skipIf(!hasRealData)(`on the real llama-3.1-8b-L16 vectors (${realDataReason})`, () => {
   const src = path.join(LLAMA_L16, 'vectors');
   it('inspect and pca give the published figures', async () => {
     const info = await cliJson('inspect', src);

@@ -17,12 +17,14 @@ import {
   screenshot,
   sharedReference,
 } from './fixtures/app';
-import { SHARED_VECTORS } from './fixtures/shared-data';
+import { SHARED_VECTORS, HAVE_SHARED_VECTORS, SHARED_REASON } from './fixtures/shared-data';
 import { noisySecondSet } from './fixtures/second-set';
 import { hostilePt, truncated } from './fixtures/pt';
 import { loadPersonaSet } from '../src/core/persona/load';
 import { comparePc1 } from '../src/core/persona/analysis';
 import { ROLE_NAMES } from '../src/core/persona/names';
+
+test.skip(!HAVE_SHARED_VECTORS, SHARED_REASON);
 
 // One page for the whole file: loading once keeps the suite fast. A failing test restarts the
 // worker, and beforeAll loads again for the tests after it.

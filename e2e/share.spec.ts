@@ -5,7 +5,9 @@
 import { test, expect, type Page } from '@playwright/test';
 import { startHubServer, type HubServer } from './hub-server';
 import { byId, expectMapPoints } from './fixtures/app';
-import { SHARED_DATASET } from './fixtures/shared-data';
+import { SHARED_DATASET, HAVE_SHARED_VECTORS, SHARED_REASON } from './fixtures/shared-data';
+
+test.skip(!HAVE_SHARED_VECTORS, SHARED_REASON);
 
 const REPO = 'shared/llama-3.1-8b-L16';
 let server: HubServer;

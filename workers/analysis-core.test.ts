@@ -5,8 +5,9 @@ import { loadPersonaSet } from '../src/core/persona/load';
 import { buildCsv, parseCsv } from '../src/core/view/export-table';
 import { analyzeLayer, comparePc1, layerProfile, setInfo } from './analysis-core';
 import { syntheticPersonaSet } from './synthetic';
+import { LLAMA_L16_VECTORS } from '../src/core/testing/shared-data';
 
-const VECTORS = path.resolve(__dirname, '../../shared/datasets/llama-3.1-8b-L16/vectors');
+const VECTORS = LLAMA_L16_VECTORS.path;
 
 async function shared() {
   const files = readdirSync(VECTORS).filter((f) => f.endsWith('.pt')).map((f) => ({
@@ -16,7 +17,7 @@ async function shared() {
 }
 
 describe('analysis worker core', () => {
-  it('reproduces the reference numbers on the shared Llama 3.1 8B layer-16 vectors', async () => {
+  it.skipIf(!LLAMA_L16_VECTORS.present)(`reproduces the reference numbers on the shared Llama 3.1 8B layer-16 vectors (${LLAMA_L16_VECTORS.reason})`, async () => {
     const set = await shared();
     const a = analyzeLayer('A1', set, 0, 10);
     expect(a.names).toHaveLength(275);

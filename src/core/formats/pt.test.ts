@@ -8,7 +8,7 @@ import { PICKLE_OP, pickleDump } from './pickle';
 import { checkByteFlips, checkTruncations } from './test-props';
 import { PyDict, PyObject, isRawTensor, pyGet } from './py';
 import { readPt, writePt } from './pt';
-import { hasRealData, readShared } from './test-data';
+import { hasRealData, readShared, realDataReason } from './test-data';
 import { writeZip } from './zip';
 
 const enc = new TextEncoder();
@@ -27,7 +27,7 @@ const binunicode = (t: string) => {
   return [PICKLE_OP.BINUNICODE, b.length & 255, (b.length >> 8) & 255, 0, 0, ...b];
 };
 
-describe.runIf(hasRealData)('real torch.save files (llama-3.1-8b-L16)', () => {
+describe.skipIf(!hasRealData)(`real torch.save files (llama-3.1-8b-L16) (${realDataReason})`, () => {
   it('reads a reference-pipeline dict {vector, type, role} with a bf16 (4096,) tensor', () => {
     const v = readPt(readShared('vectors/ghost.pt'));
     expect(v).toBeInstanceOf(PyDict);

@@ -1,13 +1,11 @@
-/** Test-only helpers: where the shared real dataset lives (outside the repo, never copied into it). */
-import { existsSync, readFileSync } from 'node:fs';
+/** Test-only helpers: where the shared real dataset lives (see src/core/testing/shared-data.ts). */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { LLAMA_L16 as L16, readSharedFile } from '../testing/shared-data';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const LLAMA_L16 = path.resolve(repoRoot, '../shared/datasets/llama-3.1-8b-L16');
-export const hasRealData = existsSync(path.join(LLAMA_L16, 'vectors'));
+export const LLAMA_L16 = L16.path;
+export const hasRealData = L16.present;
+export const realDataReason = L16.reason;
 
 export function readShared(rel: string): Uint8Array {
-  const b = readFileSync(path.join(LLAMA_L16, rel));
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return readSharedFile(path.join(LLAMA_L16, rel));
 }

@@ -8,7 +8,7 @@ import type { MemberKind } from './types';
 import { decodeF32, type RawTensor } from '../tensor';
 import { readPt } from '../formats/pt';
 import { pyGet } from '../formats/py';
-import { hasRealData, LLAMA_L16, readShared } from '../formats/test-data';
+import { hasRealData, LLAMA_L16, readShared, realDataReason } from '../formats/test-data';
 import { loadPersonaSetFromPath } from '../../../cli/fs-source';
 import { assistantAxis, comparePc1, cosAxisPcPerLayer, defaultLayer, fitMembers, pcaAtLayer, projectOnAxis, rankByProjection } from './analysis';
 
@@ -223,7 +223,7 @@ describe('comparePc1', () => {
   });
 });
 
-describe.runIf(hasRealData)('the real llama-3.1-8b-L16 vectors reproduce reference_pca_basis.pt', () => {
+describe.skipIf(!hasRealData)(`the real llama-3.1-8b-L16 vectors reproduce reference_pca_basis.pt (${realDataReason})`, () => {
   it('explained variance, |cos(axis, PC1)|, PC1..PC3 and the role mean', async () => {
     const s = await loadPersonaSetFromPath(`${LLAMA_L16}/vectors`);
     expect(s.names.length).toBe(275);

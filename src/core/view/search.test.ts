@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { NameSearch } from './search';
-// The spec's 275 role names (read as text by Vite; the spec folder sits beside the repo).
-import rolesText from '../../../../shared/spec/roles.txt?raw';
+// The spec's 275 role names (the same list as ../shared/spec/roles.txt, kept in the repo).
+import { ROLE_NAMES } from '../persona/names';
 
-const roles = rolesText.split('\n').map((s) => s.trim()).filter(Boolean);
+const roles = [...ROLE_NAMES];
 
 describe('name search', () => {
   const s = new NameSearch(roles);
