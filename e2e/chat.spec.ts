@@ -132,8 +132,8 @@ test('the drift lane has one point per turn per pane, equal to the exported JSON
   expect(expected).toBe(6);
   await expect(points).toHaveCount(expected);
 
-  // Hover: turn, value, snippet.
-  const first = page.locator('[data-testid="drift-point"][data-pane="steered"][data-turn="0"]');
+  // Hover: turn, value, snippet (the Capped pane is drawn last, on top where lines meet).
+  const first = page.locator('[data-testid="drift-point"][data-pane="capped"][data-turn="0"]');
   await first.hover();
   await expect(page.getByTestId('drift-tooltip')).toContainText('turn 1');
   const shown = Number(await page.getByTestId('drift-tooltip-value').textContent());
@@ -202,7 +202,9 @@ test('the share link restores the model, the axis, the settings and the conversa
 
 test('a preset of the paper replays its user turns against this model, credited', async () => {
   test.skip(!fx.hasPaperData, 'needs ../shared/datasets/assistant-axis-data (the paper transcripts), absent here');
-  await setField('chat-maxTokens', '4');
+  // 15 user turns, each re-fed with its growing history in three rows: minutes on a busy 2-core machine.
+  test.setTimeout(480_000);
+  await setField('chat-maxTokens', '2');
   await expect(page.getByTestId('chat-preset-select')).toBeEnabled({ timeout: 30_000 });
   const options = await page.getByTestId('chat-preset-select').locator('option').allTextContents();
   expect(options.some((o) => /coding/i.test(o))).toBe(true);
@@ -211,7 +213,7 @@ test('a preset of the paper replays its user turns against this model, credited'
   await page.getByTestId('chat-preset-replay').click();
   await expect(page.getByTestId('chat-preset-banner')).toContainText("user turns from the paper; the answers are this model's");
   await expect(page.getByTestId('chat-preset-banner')).toContainText('safety-research/assistant-axis, MIT');
-  await waitIdle(page, 300_000);
+  await waitIdle(page, 450_000);
   const transcript = JSON.parse(readFileSync(path.join(PAPER_DATA, 'transcripts/persona_drift/coding.json'), 'utf8'));
   const paperUsers: string[] = transcript.conversation.filter((m: any) => m.role === 'user').map((m: any) => m.content);
   const data = await exportJson();

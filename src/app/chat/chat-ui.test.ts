@@ -84,7 +84,7 @@ describe('model table', () => {
 function snapshotOf(turns: { user: string; answers: Record<PaneId, number[]> }[]): ChatSnapshot {
   const panes = {} as ChatSnapshot['panes'];
   for (const p of ['default', 'steered', 'capped'] as const) {
-    const messages: ChatSnapshot['panes']['default'] extends infer T ? NonNullable<T>['messages'] : never = [];
+    const messages: NonNullable<ChatSnapshot['panes']['default']>['messages'] = [];
     for (const t of turns) {
       messages.push({ role: 'user', content: t.user, span: [0, 0], tokens: [], generated: null, read: null });
       const vals = t.answers[p];
