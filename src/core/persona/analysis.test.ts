@@ -257,3 +257,13 @@ describe.skipIf(!hasRealData)(`the real llama-3.1-8b-L16 vectors reproduce refer
     expect(bottom.some((n) => ['ghost', 'bard', 'jester', 'toddler', 'fool', 'leviathan'].includes(n))).toBe(true);
   });
 });
+
+describe('an all-NaN default', () => {
+  it('says it cannot define an axis (pca, axis, projections) instead of returning a null norm', () => {
+    const set = createPersonaSet({ names: ['a', 'b', 'c'], vectors: [Float32Array.of(1, 0), Float32Array.of(0, 1), Float32Array.of(1, 1)], default: Float32Array.of(NaN, NaN) });
+    for (const f of [() => pcaAtLayer(set, null), () => assistantAxis(set), () => rankByProjection(set, null)]) {
+      expect(f).toThrow(DataError);
+      expect(f).toThrow(/cannot define an axis/);
+    }
+  });
+});

@@ -114,7 +114,12 @@ export function storedAxisAt(set: PersonaSet, layer: number): Float32Array | nul
 }
 
 function axisFrom(def: Float32Array | null, mean: Float64Array, set: PersonaSet, layer: number): { axis: Float64Array | null; source: LayerPca['axisSource'] } {
-  if (def) return { axis: Float64Array.from(def, (v, j) => v - mean[j]), source: 'default' };
+  if (def) {
+    if (!def.every(Number.isFinite)) {
+      throw new DataError('default-not-finite', `The default vector (${set.defaultLabel ?? 'default'}) holds NaN or infinite values${set.layers === null ? '' : ` at layer ${layer}`}, so it cannot define an axis.`, { layer });
+    }
+    return { axis: Float64Array.from(def, (v, j) => v - mean[j]), source: 'default' };
+  }
   const stored = storedAxisAt(set, layer);
   return stored ? { axis: Float64Array.from(stored), source: 'stored' } : { axis: null, source: null };
 }
@@ -226,6 +231,9 @@ export function assistantAxis(set: PersonaSet, opts: AnalysisOptions & { onLayer
     const all = set.layer(l, buffer);
     const mean = meanOfRows(all, d, fit);
     const def = set.defaultAt(l)!;
+    if (!def.every(Number.isFinite)) {
+      throw new DataError('default-not-finite', `The default vector (${set.defaultLabel ?? 'default'}) holds NaN or infinite values${set.layers === null ? '' : ` at layer ${l}`}, so it cannot define an axis.`, { layer: l });
+    }
     let ss = 0;
     for (let j = 0; j < d; j++) {
       const v = def[j] - mean[j];

@@ -61,3 +61,26 @@ describe('PersonaSet decoding', () => {
     );
   });
 });
+
+describe('defaults named "default"', () => {
+  it('--default may name a member literally called default, with others', async () => {
+    const { loadPersonaSet } = await import('./load');
+    const { writeSafetensors } = await import('../formats/safetensors');
+    const { tensorFromF32 } = await import('../tensor');
+    const t = (v: number[]) => tensorFromF32(Float32Array.from(v), [v.length]);
+    const bytes = writeSafetensors({ default: t([1, 0]), default_2: t([3, 0]), a: t([0, 1]), b: t([0, 3]) });
+    const file = { path: 'x.safetensors', read: async () => bytes };
+    const s = await loadPersonaSet([file], { defaultNames: ['default', 'default_2'] });
+    expect([...s.names]).toEqual(['a', 'b']);
+    expect(s.defaultLabel).toBe('mean of default, default_2');
+    expect(Array.from(s.defaultAt(0)!)).toEqual([2, 0]);
+    // Without --default the member called default is the default, as before.
+    const plain = await loadPersonaSet([file]);
+    expect(plain.defaultLabel).toBe('default');
+    expect([...plain.names]).toEqual(['default_2', 'a', 'b']);
+  });
+  it('defaultCandidates lists every default* member', async () => {
+    const { defaultCandidates } = await import('./persona-set');
+    expect(defaultCandidates(['a', 'default', 'default_1', 'Default-2', 'defaulter', 'b'])).toEqual(['default', 'default_1', 'Default-2']);
+  });
+});

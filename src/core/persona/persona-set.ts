@@ -357,3 +357,11 @@ export function withDefaultNames(init: PersonaSetInit, defaultNames: readonly st
     defaultLabel: defaultNames.length === 1 ? defaultNames[0] : `mean of ${defaultNames.join(', ')}`,
   };
 }
+
+/**
+ * Members that look like defaults (`default`, `default_1`, `Default-2`, `default (trait)`), in
+ * set order: what a "default = mean of" field offers when a set holds several default rollouts.
+ */
+export function defaultCandidates(names: readonly string[]): string[] {
+  return names.filter((n) => /^default(?![a-z])/i.test(n.trim()));
+}

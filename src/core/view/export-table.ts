@@ -11,9 +11,32 @@ export function formatNumber(x: number): string {
   return String(Number(x.toPrecision(9)));
 }
 
-/** RFC 4180 quoting: only when the field holds a comma, quote or line break. */
+/**
+ * A text cell a spreadsheet will not run: one starting with = + - @ tab or CR gets a leading
+ * apostrophe (OWASP's CSV-injection advice). Numbers are written by formatNumber, never through here.
+ */
+export function spreadsheetSafe(s: string): string {
+  return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+}
+
+/** RFC 4180 quoting (only when the field holds a comma, quote or line break), after spreadsheetSafe. */
 export function csvField(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  const t = spreadsheetSafe(s);
+  return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+}
+
+/**
+ * Text for SVG/XML: & < > " ' escaped, and characters XML 1.0 forbids (C0 controls except tab, LF,
+ * CR; lone surrogates; U+FFFE/U+FFFF) shown as U+FFFD, so any member name keeps the file valid XML.
+ */
+export function xmlText(s: string): string {
+  return s
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }
 
 export const DEFAULT_ROW_NAME = 'default';
