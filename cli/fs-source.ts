@@ -49,9 +49,29 @@ export async function virtualFilesFromPath(p: string): Promise<VirtualFile[]> {
   return out;
 }
 
-/** Load a PersonaSet from a file or folder path; several paths may be given (e.g. an array and its names file). */
+/**
+ * The names file `convert` writes beside an array: `<stem>.names.json` for `<stem>.npy`,
+ * `<stem>.metadata.tsv` for `<stem>.tsv`; null when there is none (or names were given).
+ */
+export async function companionNames(file: string): Promise<string | null> {
+  const ext = path.extname(file).toLowerCase();
+  const stem = file.slice(0, file.length - ext.length);
+  const candidate = ext === '.npy' ? `${stem}.names.json` : ext === '.tsv' ? `${stem}.metadata.tsv` : null;
+  if (!candidate) return null;
+  const st = await stat(candidate).catch(() => null);
+  return st?.isFile() ? candidate : null;
+}
+
+/**
+ * Load a PersonaSet from a file or folder path; several paths may be given (e.g. an array and its
+ * names file). A lone .npy / .tsv picks up the names file `convert` wrote beside it.
+ */
 export async function loadPersonaSetFromPath(p: string | string[], opts: LoadOptions = {}): Promise<PersonaSet> {
-  const paths = Array.isArray(p) ? p : [p];
+  const paths = Array.isArray(p) ? [...p] : [p];
+  if (paths.length === 1 && !opts.names) {
+    const beside = await companionNames(paths[0]);
+    if (beside) paths.push(beside);
+  }
   const files = (await Promise.all(paths.map(virtualFilesFromPath))).flat();
   return loadPersonaSet(files, opts);
 }

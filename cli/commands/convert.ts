@@ -82,10 +82,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (ext === '.safetensors' || ext === '.pt') {
     const g = gather(set, layer, set.dtype === 'bfloat16');
     const shape = g.layers === null ? [d] : [g.layers, d];
-    const tensors: Record<string, RawTensor> = {};
-    g.names.forEach((name, i) => (tensors[name] = member(g.data, i, shape)));
+    // A Map: names are data (`__proto__`, `constructor` are member names like any other).
+    const tensors = new Map<string, RawTensor>();
+    g.names.forEach((name, i) => tensors.set(name, member(g.data, i, shape)));
     if (ext === '.safetensors') {
-      if ('__metadata__' in tensors) throw new DataError('name-clash', 'A member called "__metadata__" cannot be stored in safetensors.');
+      if (tensors.has('__metadata__')) throw new DataError('name-clash', 'A member called "__metadata__" cannot be stored in safetensors.');
       const meta = { source: 'persona-space convert', format: set.format, default: set.defaultLabel ?? '', kinds: JSON.stringify(set.kinds), layer: String(layer) };
       await writeFile(out, writeSafetensors(tensors, meta));
     } else {

@@ -42,7 +42,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const layer = chooseLayer(set, flagInt(args, 'layer'));
   const p = pcaAtLayer(set, layer, { components: k });
 
-  const coords: Record<string, number[]> = {};
+  // Null prototype: a member called __proto__ (or constructor) is a key like any other.
+  const coords: Record<string, number[]> = Object.create(null);
   set.names.forEach((name, i) => (coords[name] = Array.from(p.coords.subarray(i * p.k, i * p.k + p.k))));
   if (wantsJson(args)) {
     io.out(

@@ -170,7 +170,7 @@ function toPy(v: PtWritable): PyValue {
   if (v === null || typeof v !== 'object') return v as PyValue;
   if (isRawTensor(v) || v instanceof Uint8Array || v instanceof Map || v instanceof Set || v instanceof PyGlobal) return v as PyValue;
   if (Array.isArray(v)) return v.map(toPy);
-  if (Object.getPrototypeOf(v) === Object.prototype) {
+  if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) {
     const d = new PyDict();
     for (const [k, x] of Object.entries(v)) d.set(k, toPy(x as PtWritable));
     return d;

@@ -49,7 +49,7 @@ export function readSafetensors(bytes: Uint8Array): Safetensors {
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof info !== 'object' || info === null || Array.isArray(info)) throw err('The safetensors __metadata__ is not an object.');
-      metadata = {};
+      metadata = Object.create(null) as Record<string, string>;
       for (const [k, v] of Object.entries(info)) {
         if (typeof v !== 'string') throw err(`The safetensors __metadata__ value "${k}" is not a string.`);
         metadata[k] = v;
@@ -91,8 +91,9 @@ export interface SafetensorsEntry { name: string; dtype: DType; shape: number[] 
  * in order, so a writer can stream data it makes one tensor at a time instead of holding them all.
  */
 export function safetensorsHeader(entries: readonly SafetensorsEntry[], metadata?: Record<string, string>): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
+  // Null prototype: a tensor (or metadata key) called __proto__ is data, not the object's prototype.
+  const header: Record<string, unknown> = Object.create(null);
+  if (metadata) header.__metadata__ = Object.assign(Object.create(null), metadata);
   let off = 0;
   for (const { name, dtype, shape } of entries) {
     if (name === '__metadata__') throw new FormatError('safetensors-name', 'A tensor cannot be called __metadata__.');

@@ -344,8 +344,8 @@ function finish(d: Draft, opts: LoadOptions): PersonaSet {
     if (d.tensors.length === 0) throw new DataError('no-vectors', 'No vectors were found.');
     // A member called `default` is the default (unless it is the only member).
     const di = names.indexOf('default');
-    // Not when --default names members: then `default` may be one of them (or stay a member).
-    if (di >= 0 && names.length > 1 && !d.def && !opts.defaultNames?.length) {
+    // Not when --default names `default` itself among the members to average (withDefaultNames does it).
+    if (di >= 0 && names.length > 1 && !d.def && !opts.defaultNames?.includes('default')) {
       d.def = d.tensors[di];
       d.defLabel = 'default';
       names = names.filter((_, i) => i !== di);
@@ -368,7 +368,7 @@ function finish(d: Draft, opts: LoadOptions): PersonaSet {
   let defaultLabel = d.defLabel;
   // A row called `default` of a stacked array is the default too (what `convert` writes).
   const dr = names.indexOf('default');
-  if (d.sources && dr >= 0 && names.length > 1 && !d.def && !opts.defaultNames?.length) {
+  if (d.sources && dr >= 0 && names.length > 1 && !d.def && !opts.defaultNames?.includes('default')) {
     defaultSource = members[dr];
     defaultLabel = 'default';
     names = names.filter((_, i) => i !== dr);
