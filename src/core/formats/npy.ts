@@ -120,7 +120,8 @@ export function isNpz(bytes: Uint8Array): boolean {
 
 /** Read every array of an .npz; names lose their `.npy` suffix, as numpy.load does. */
 export function readNpz(bytes: Uint8Array, limits: ZipLimits = {}): Map<string, RawTensor> {
-  const z = openZip(bytes, limits);
+  // Entry checksums are always checked: a flipped bit in an array must not load silently.
+  const z = openZip(bytes, { ...limits, verifyCrc: true });
   const out = new Map<string, RawTensor>();
   for (const name of z.entries.keys()) {
     if (name.endsWith('/')) continue;

@@ -25,6 +25,8 @@ export interface UnpickleOptions {
   maxMemo?: number;
   /** Largest tensor a strided/expanded view may be copied into (default 2 GiB). */
   maxTensorBytes?: number;
+  /** Most bytes all copied (strided / stride-0) views of one pickle may take together (default 512 MiB). */
+  maxCopiedBytes?: number;
 }
 
 /** A torch storage handed to the unpickler by persistent_load: raw little-endian bytes of one dtype. */
@@ -116,6 +118,8 @@ class NdPending extends PyObject {
 interface Ctx {
   dataOnly: boolean;
   maxTensorBytes: number;
+  /** Bytes left for copied views in this pickle (the whole file, not one tensor). */
+  copyBudget: number;
 }
 
 const bad = (msg: string, details?: Record<string, unknown>) => new FormatError('pickle-invalid', msg, details);
@@ -158,9 +162,13 @@ function rebuildTensor(storage: PyValue | undefined, offsetV: PyValue, sizeV: Py
   }
   // Only stride-0 (expanded) views can outgrow their storage; cap those so a tiny file cannot demand gigabytes.
   const limit = Math.min(ctx.maxTensorBytes, Math.max(storage.data.length, 256 * 2 ** 20));
-  const data = isCContiguous(shape, stride)
-    ? storage.data.subarray(offset * bpe, (offset + n) * bpe)
-    : gatherStrided(storage.data, bpe, shape, stride, offset, limit);
+  if (isCContiguous(shape, stride)) return { dtype: storage.dtype, shape, data: storage.data.subarray(offset * bpe, (offset + n) * bpe) };
+  // Many small stride-0 views of one storage add up: the cap is for the whole file, checked before copying.
+  if (n * bpe > ctx.copyBudget) {
+    throw new FormatError('tensor-too-large', `The file's tensor views would expand to more than ${Math.round((ctx.copyBudget + n * bpe) / 2 ** 20)} MiB of copies, over the limit for one file.`, { key: storage.key });
+  }
+  ctx.copyBudget -= n * bpe;
+  const data = gatherStrided(storage.data, bpe, shape, stride, offset, limit);
   return { dtype: storage.dtype, shape, data };
 }
 
@@ -391,7 +399,7 @@ export function unpickleAt(bytes: Uint8Array, offset: number, opts: UnpickleOpti
 }
 
 function run(bytes: Uint8Array, opts: UnpickleOptions): { value: PyValue; end: number } {
-  const ctx: Ctx = { dataOnly: opts.dataOnly ?? false, maxTensorBytes: opts.maxTensorBytes ?? 2 ** 31 - 1 };
+  const ctx: Ctx = { dataOnly: opts.dataOnly ?? false, maxTensorBytes: opts.maxTensorBytes ?? 2 ** 31 - 1, copyBudget: opts.maxCopiedBytes ?? 512 * 2 ** 20 };
   const maxStack = opts.maxStack ?? 5_000_000;
   const maxMemo = opts.maxMemo ?? 5_000_000;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -155,6 +155,18 @@ describe('strided and offset views', () => {
     expect(() => readPt(ptWith(big, { '0': storage }))).toThrow(/over the limit/);
   });
 
+  it('caps the copies of the whole file, not per tensor: many stride-0 views of one storage are refused before copying', () => {
+    // A list of 40 expanded (200, 200) float32 views (160 kB each, 6.4 MB together) of one 48-byte storage.
+    const view = tensorPickle('FloatStorage', 12, 0, [200, 200], [0, 0]);
+    const body = view.slice(view[0] === PICKLE_OP.PROTO ? 2 : 0, view.lastIndexOf(PICKLE_OP.STOP));
+    const many = [PICKLE_OP.PROTO, 2, PICKLE_OP.MARK, ...Array.from({ length: 40 }, () => body).flat(), PICKLE_OP.LIST, PICKLE_OP.STOP];
+    const file = ptWith(many, { '0': storage });
+    expect((readPt(file) as RawTensor[]).length).toBe(40);
+    const f = () => readPt(file, { maxCopiedBytes: 2 * 2 ** 20 });
+    expect(f).toThrow(FormatError);
+    expect(f).toThrow(/would expand to more than \d+ MiB of copies, over the limit for one file/);
+  });
+
   it('refuses a view that reads past its storage', () => {
     const f = () => readPt(ptWith(tensorPickle('FloatStorage', 12, 8, [2, 3], [3, 1]), { '0': storage }));
     expect(f).toThrow(FormatError);

@@ -13,6 +13,8 @@ import { openZip, writeZip, type ZipLimits } from './zip';
 export interface ReadPtOptions extends ZipLimits {
   /** Turn objects of unknown classes into inert records instead of refusing the file. */
   dataOnly?: boolean;
+  /** Most bytes the copied (strided, stride-0) views of the whole file may take (default 512 MiB). */
+  maxCopiedBytes?: number;
   /**
    * `verifyCrc` (from ZipLimits) applies to tensor storages and defaults to false here, as in
    * torch.load: checking 360 MB costs about a second. The pickle's checksum is always checked.
@@ -78,7 +80,7 @@ export function readPt(bytes: Uint8Array, opts: ReadPtOptions = {}): PyValue {
     storages.set(key, s);
     return s;
   };
-  return unpickle(zip.read(pkl), { dataOnly: opts.dataOnly, persistentLoad });
+  return unpickle(zip.read(pkl), { dataOnly: opts.dataOnly, persistentLoad, maxCopiedBytes: opts.maxCopiedBytes });
 }
 
 function storageDtype(type: PyValue): DType {

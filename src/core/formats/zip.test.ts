@@ -94,3 +94,28 @@ describe('zip', () => {
     }
   });
 });
+
+describe('archive-wide bombs', () => {
+  it('refuses many small entries that together expand far past the file size, before inflating', async () => {
+    const { zipSync: z } = await import('fflate');
+    // 12 entries of 8 MiB of zeros each (under the 16 MiB per-entry check), ~100 kB compressed in all.
+    const zero = new Uint8Array(8 * 2 ** 20);
+    const files: Record<string, Uint8Array> = {};
+    for (let i = 0; i < 12; i++) files[`a${i}.npy`] = zero;
+    const bomb = z(files, { level: 9 });
+    expect(bomb.length).toBeLessThan(200_000);
+    const f = () => openZip(bomb);
+    expect(f).toThrow(FormatError);
+    expect(f).toThrow(/declares \d+ bytes of content \(\d+ times its size\), a likely zip bomb/);
+  });
+  it('checks .npz entry checksums: a flipped bit in an array is refused', async () => {
+    const { readNpz, writeNpz } = await import('./npy');
+    const { tensorFromF32 } = await import('../tensor');
+    const npz = writeNpz(new Map([['a', tensorFromF32(Float32Array.of(1, 2, 3, 4), [4])]]));
+    const bad = npz.slice();
+    const at = npz.length - 22 - 46 - 5 - 10; // inside the stored array data, before the central directory
+    bad[at] ^= 0x01;
+    expect(() => readNpz(bad)).toThrow(/damaged \(checksum mismatch\)/);
+    expect(readNpz(npz).get('a')!.shape).toEqual([4]);
+  });
+});

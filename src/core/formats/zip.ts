@@ -156,6 +156,15 @@ export function openZip(bytes: Uint8Array, limits: ZipLimits = {}): ZipArchive {
     entries.set(name, { name, method, compressedSize: csize, size: usize, crc32: crc, dataOffset });
   }
 
+  // The archive as a whole: many entries of <= 16 MiB each (or entries sharing one compressed
+  // block) must not expand past maxRatio times the file either. Checked before anything is inflated.
+  if (totalDeclared > 64 * 2 ** 20 && totalDeclared > len * maxRatio) {
+    throw new FormatError(
+      'zip-bomb',
+      `The ZIP archive of ${len} bytes declares ${totalDeclared} bytes of content (${Math.round(totalDeclared / Math.max(1, len))} times its size), a likely zip bomb.`,
+      { totalDeclared, len },
+    );
+  }
   return {
     entries,
     read(name: string, verify = verifyCrc): Uint8Array {
