@@ -218,8 +218,12 @@ test('a preset of the paper replays its user turns against this model, credited'
   const paperUsers: string[] = transcript.conversation.filter((m: any) => m.role === 'user').map((m: any) => m.content);
   const data = await exportJson();
   const userMsgs = data.panes.default.messages.filter((m: any) => m.role === 'user');
-  const users = userMsgs.length;
-  expect(users).toBe(paperUsers.length);
-  expect(userMsgs[0].content).toBe(paperUsers[0]);
-  await expect(page.getByTestId('drift-point')).toHaveCount(users * 3);
+  // The paper's user turns, in order; the synthetic model's 2,048-token window may end the replay
+  // early, and then the lab says so in one sentence.
+  expect(userMsgs.length).toBeGreaterThan(2);
+  userMsgs.forEach((m: any, i: number) => expect(m.content).toBe(paperUsers[i]));
+  if (userMsgs.length < paperUsers.length) await expect(page.getByTestId('chat-error')).toContainText('at most 2048');
+  const answers = data.panes.default.messages.filter((m: any) => m.role === 'assistant').length;
+  expect(answers).toBeGreaterThan(2);
+  await expect(page.getByTestId('drift-point')).toHaveCount(answers * 3);
 });
