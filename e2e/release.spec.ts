@@ -8,12 +8,17 @@ import { startHubServer, type HubServer } from './hub-server';
 import { makeTmpRepos, type TmpRepos } from './fixtures/tmp-repo';
 import { RELEASE_REPO_ID, writeReleaseFixture } from './fixtures/release';
 import { byId, expectMapPoints } from './fixtures/app';
+import { HAVE_SHARED_VECTORS, SHARED_REASON } from './fixtures/shared-data';
 
 const MODEL = 'gemma-2-27b';
 let tmp: TmpRepos;
 let server: HubServer;
 
+// The release fixture is made from the shared real vectors.
+test.skip(!HAVE_SHARED_VECTORS, SHARED_REASON);
+
 test.beforeAll(async () => {
+  if (!HAVE_SHARED_VECTORS) return;
   tmp = makeTmpRepos();
   writeReleaseFixture(tmp, { modelId: MODEL, layers: 3 });
   server = await startHubServer({ root: { [RELEASE_REPO_ID]: tmp.repoDir(RELEASE_REPO_ID) }, type: 'dataset' });
