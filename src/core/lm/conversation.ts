@@ -426,6 +426,7 @@ export class BatchConversation implements Conversation {
     let projections: Float32Array | null = null;
     let resid: Float32Array | null = null;
     let clamped = 0;
+    let lifts: Float32Array | null = null;
     if (o.tap) {
       const [, B, S] = o.tap.dims;
       if (unit) projections = new Float32Array(L);
@@ -442,9 +443,14 @@ export class BatchConversation implements Conversation {
     }
     if (o.lift) {
       const [, B, S] = o.lift.dims;
-      for (let l = 0; l < L; l++) if (o.lift.data[(l * B + b) * S + s] > 0) clamped++;
+      lifts = new Float32Array(L);
+      for (let l = 0; l < L; l++) {
+        const v = o.lift.data[(l * B + b) * S + s];
+        lifts[l] = v;
+        if (v > 0) clamped++;
+      }
     }
-    return { projections, resid, clamped };
+    return { projections, resid, clamped, lifts };
   }
 
   /**
@@ -484,7 +490,7 @@ export class BatchConversation implements Conversation {
         fed += c.length;
         for (let j = 0; j < c.length; j++) {
           const p = this.position(o, r, j, unit, !!options.keepResid, residBuf);
-          options.onPosition?.({ row: r, position: starts[r] + j, id: c[j], projections: p.projections, resid: p.resid, clamped: p.clamped });
+          options.onPosition?.({ row: r, position: starts[r] + j, id: c[j], projections: p.projections, resid: p.resid, clamped: p.clamped, lifts: p.lifts });
           if (j === c.length - 1) lastProj[r] = p.projections;
         }
         const s = logitRows[r];
@@ -587,7 +593,7 @@ export class BatchConversation implements Conversation {
         for (let r = 0; r < B; r++) {
           if (!pending[r].length) continue;
           const p = this.position(o, r, 0, unit, !!options.keepResid, residBuf);
-          options.onPosition?.({ row: r, position: starts[r], id: pending[r][0], projections: p.projections, resid: p.resid, clamped: p.clamped } satisfies PositionEvent);
+          options.onPosition?.({ row: r, position: starts[r], id: pending[r][0], projections: p.projections, resid: p.resid, clamped: p.clamped, lifts: p.lifts } satisfies PositionEvent);
           logits[r] = o.logits.subarray(r * o.S * V, (r * o.S + 1) * V);
           proj[r] = p.projections;
         }

@@ -78,6 +78,12 @@ export interface PositionEvent {
   resid: Float32Array | null;
   /** How many layers the cap raised at this position (0 when capping is off). */
   clamped: number;
+  /**
+   * Per layer, how much the cap added along its own unit axis at this position (relu(tau - h.a);
+   * 0 where it did not act); null when the graph has no cap. With the cap axis equal to the
+   * projection axis, the pre-cap value at layer l is projections[l] - lifts[l].
+   */
+  lifts?: Float32Array | null;
 }
 
 export type RowStopReason = 'eos' | 'max-tokens' | 'interrupted' | 'prefill-only';
