@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { FormatError } from '../errors';
 import { decodeF32, isRawTensor, tensorFromF32, type RawTensor } from '../tensor';
 import { readJson, writeJsonVectors } from './json';
 import { PyDict, pyGet } from './py';
@@ -47,6 +48,34 @@ describe('JSON vectors', () => {
   it('refuses ragged arrays and invalid JSON with typed errors', () => {
     expect(() => readJson(json([[1, 2], [3]]))).toThrow(/not rectangular/);
     expect(() => readJson(enc.encode('{"a": [1, 2'))).toThrow(/not valid JSON/);
+  });
+
+  it('refuses deep nesting with a typed sentence before walking it (arrays, objects, mixed)', () => {
+    const deepArray = '['.repeat(100_000) + '1' + ']'.repeat(100_000);
+    const deepObject = '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000);
+    const deepMixed = '[{"a":'.repeat(50_000) + '1' + '}]'.repeat(50_000);
+    for (const text of [deepArray, deepObject, deepMixed]) {
+      let err: unknown;
+      try {
+        readJson(enc.encode(text));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(FormatError);
+      expect((err as FormatError).code).toBe('json-depth');
+      expect((err as FormatError).message).toBe('The JSON nests more than 64 levels deep.');
+    }
+    // 64 levels is still read (a shape of 63 ones and a 2)
+    const ok = readJson(enc.encode('['.repeat(63) + '[1,2]' + ']'.repeat(63))) as RawTensor;
+    expect(ok.shape).toEqual([...new Array(63).fill(1), 2]);
+  });
+
+  it('bounds the shape by what the text can hold before allocating (12 kB promising 1e18 numbers)', () => {
+    let text = '0';
+    for (let k = 0; k < 6; k++) text = '[' + text + ',0'.repeat(999) + ']';
+    expect(text.length).toBeLessThan(13_000);
+    expect(() => readJson(enc.encode(text))).toThrow(FormatError);
+    expect(() => readJson(enc.encode(text))).toThrow(/The JSON array is not rectangular: expected shape \[1000, 1000, 1000, 1000, 1000, 1000\] throughout\./);
   });
 
   it('gives only typed errors for flipped bytes and refuses every truncation', () => {

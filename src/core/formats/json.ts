@@ -7,16 +7,34 @@ import { FormatError } from '../errors';
 import { decodeF32, numel, tensorFromF32, type RawTensor } from '../tensor';
 import { PyDict, type PyValue } from './py';
 
-/** Nested arrays of numbers (null = NaN) -> float32 tensor, or null when the value is not a numeric array. */
-function numericArray(v: unknown): RawTensor | null {
+/** Deepest nesting read (objects and arrays alike); deeper input gets FormatError `json-depth`. */
+export const MAX_JSON_DEPTH = 64;
+
+function tooDeep(): FormatError {
+  return new FormatError('json-depth', `The JSON nests more than ${MAX_JSON_DEPTH} levels deep.`);
+}
+
+/**
+ * Nested arrays of numbers (null = NaN) -> float32 tensor, or null when the value is not a numeric
+ * array. The shape comes from the first element at each level, so it is bounded before anything is
+ * walked or allocated: at most MAX_JSON_DEPTH - depth levels, and no more numbers than the text could
+ * hold (`maxNumbers`, about half its bytes).
+ */
+function numericArray(v: unknown, depth: number, maxNumbers: number): RawTensor | null {
   const shape: number[] = [];
   let x: unknown = v;
   while (Array.isArray(x)) {
+    if (depth + shape.length > MAX_JSON_DEPTH) throw tooDeep();
     shape.push(x.length);
     if (x.length === 0) break;
     x = x[0];
   }
   if (shape.length === 0 || (shape[shape.length - 1] !== 0 && typeof x !== 'number' && x !== null)) return null;
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count > maxNumbers) {
+    // The first element at each level promises more numbers than the file has room for: not rectangular.
+    throw new FormatError('json-ragged', `The JSON array is not rectangular: expected shape [${shape.join(', ')}] throughout.`);
+  }
   const out = new Float32Array(numel(shape));
   let k = 0;
   let ragged = false;
@@ -39,17 +57,17 @@ function numericArray(v: unknown): RawTensor | null {
   return null; // mixed content: kept as a plain list
 }
 
-function convert(v: unknown, depth: number): PyValue {
-  if (depth > 64) throw new FormatError('json-depth', 'The JSON nests more than 64 levels deep.');
+function convert(v: unknown, depth: number, maxNumbers: number): PyValue {
+  if (depth > MAX_JSON_DEPTH) throw tooDeep();
   if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') return v;
   if (Array.isArray(v)) {
     if (v.length > 0 && v.every((x) => typeof x === 'string')) return v as string[];
-    const t = numericArray(v);
+    const t = numericArray(v, depth, maxNumbers);
     if (t) return t;
-    return v.map((x) => convert(x, depth + 1));
+    return v.map((x) => convert(x, depth + 1, maxNumbers));
   }
   const d = new PyDict();
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) d.set(k, convert(x, depth + 1));
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) d.set(k, convert(x, depth + 1, maxNumbers));
   return d;
 }
 
@@ -105,7 +123,8 @@ export function readJson(bytes: Uint8Array): PyValue {
   } catch (e) {
     throw new FormatError('json-invalid', `The JSON file is not valid JSON (${e instanceof Error ? e.message : String(e)}).`);
   }
-  return convert(parsed, 0);
+  // Each number takes at least one character and a separator (`1,`), so no array holds more than this.
+  return convert(parsed, 0, Math.floor(bytes.length / 2) + 1);
 }
 
 /** {names, vectors} JSON from an (N, d) / (N, L, d) tensor. */
