@@ -10,7 +10,7 @@ import { downloadFiles, type DownloadItem, type DownloadProgress } from './downl
 import { HubError } from './errors';
 import { listHubFolder, type HubListedFile } from './list';
 import { RELEASE_REPO, RELEASE_REPO_TYPE, releaseFiles, releaseModel, type ReleaseFileOptions } from './release';
-import { DEFAULT_HUB, hubFileUrl, hubFolderPageUrl, parseSourceUrl, type HubLocation, type ParsedSource } from './url';
+import { DEFAULT_HUB, decodeUrlPart, hubFileUrl, hubFolderPageUrl, parseSourceUrl, type HubLocation, type ParsedSource } from './url';
 
 export interface HubLoadOptions {
   signal?: AbortSignal;
@@ -144,7 +144,13 @@ export function loadRelease(opts: ReleaseLoadOptions): Promise<VirtualFile[]> {
 
 /** One file at any URL, as a one-file set (cached under its URL). */
 export async function loadUrlFile(url: string, opts: HubLoadOptions & { label?: string } = {}): Promise<VirtualFile[]> {
-  const name = decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).pop() ?? 'file');
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new HubError('bad-url', `"${url}" is not a web address (expected https://...).`, { url });
+  }
+  const name = decodeUrlPart(u.pathname.split('/').filter(Boolean).pop() ?? 'file', url);
   const cache = opts.cache;
   const setId = url;
   if (cache) {

@@ -60,6 +60,44 @@ describe('parseSourceUrl', () => {
   });
 });
 
+describe('malformed percent-escapes', () => {
+  const cases = [
+    'https://huggingface.co/datasets/o/n/tree/main/bad%zzfolder',
+    'https://huggingface.co/datasets/o/n/resolve/main/a/100%.pt',
+    'https://huggingface.co/o/n/tree/re%E0%A4v/x',
+    'hf://datasets/o/n/dir%/x.pt',
+    'hf://datasets/o/n@v%2/x.pt',
+    'http://127.0.0.1:9/o/n/resolve/main/half%C3.pt',
+  ];
+  it.each(cases)('%s -> HubError bad-url with one sentence, not a URIError', (input) => {
+    let err: unknown;
+    try {
+      parseSourceUrl(input, 'http://127.0.0.1:9');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(HubError);
+    expect((err as HubError).code).toBe('bad-url');
+    expect((err as HubError).message).toMatch(/^".+" has a malformed percent-escape near "%[^"]*" \(write % as %25\)\.$/);
+  });
+
+  it('a plain file URL with a malformed escape in its name fails as bad-url before any request', async () => {
+    const { loadUrlFile } = await import('./load');
+    let requests = 0;
+    const fetchSpy = (async () => {
+      requests++;
+      return new Response('x');
+    }) as unknown as typeof fetch;
+    await expect(loadUrlFile('http://127.0.0.1:9/files/v%zz.pt', { fetch: fetchSpy })).rejects.toMatchObject({ code: 'bad-url', name: 'HubError' });
+    expect(requests).toBe(0);
+    await expect(loadUrlFile('not a url', { fetch: fetchSpy })).rejects.toMatchObject({ code: 'bad-url' });
+  });
+
+  it('well-formed escapes still decode', () => {
+    expect(parseSourceUrl('https://huggingface.co/datasets/o/n/resolve/main/a%20b/100%25.pt')).toMatchObject({ kind: 'hub-file', path: 'a b/100%.pt' });
+  });
+});
+
 describe('official release', () => {
   it('lists the release files per model', () => {
     expect(ROLE_NAMES).toHaveLength(275);

@@ -77,8 +77,21 @@ function checkRepo(owner: string | undefined, name: string | undefined, input: s
   return `${owner}/${name}`;
 }
 
-function decodeSegments(segs: string[]): string {
-  return segs.map((s) => decodeURIComponent(s)).join('/');
+/**
+ * `decodeURIComponent` that fails with HubError `bad-url` (a sentence naming the address) rather than
+ * a raw URIError when a percent-escape is malformed (`%zz`, a lone `%`, `%C3` without its second byte).
+ */
+export function decodeUrlPart(part: string, input: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    const bad = /%(?![0-9a-fA-F]{2})|%[0-9a-fA-F]{2}/.exec(part)?.[0] ?? '%';
+    throw new HubError('bad-url', `"${input}" has a malformed percent-escape near "${bad}" (write % as %25).`, { url: input, part });
+  }
+}
+
+function decodeSegments(segs: string[], input: string): string {
+  return segs.map((s) => decodeUrlPart(s, input)).join('/');
 }
 
 /**
@@ -106,11 +119,11 @@ export function parseSourceUrl(input: string, hub: string = DEFAULT_HUB): Parsed
     let revision = 'main';
     if (name && name.includes('@')) {
       const at = name.indexOf('@');
-      revision = decodeURIComponent(name.slice(at + 1)) || 'main';
+      revision = decodeUrlPart(name.slice(at + 1), text) || 'main';
       name = name.slice(0, at);
     }
     const repo = checkRepo(owner, name, text);
-    const path = decodeSegments(rest.slice(2));
+    const path = decodeSegments(rest.slice(2), text);
     if (path && FILE_EXT.test(path)) {
       return { kind: 'hub-file', hub: hubOrigin, repo, type, revision, path, url: hubFileUrl({ hub: hubOrigin, repo, type, revision, path }) };
     }
@@ -143,8 +156,8 @@ export function parseSourceUrl(input: string, hub: string = DEFAULT_HUB): Parsed
       const origin = u.origin;
       if (segs.length === i + 2) return { kind: 'hub-folder', hub: origin, repo, type, revision: 'main', path: '' };
       if (segs.length < i + 4) throw new HubError('bad-url', `"${text}" names a ${verb} page without a revision.`, { url: text });
-      const revision = decodeURIComponent(segs[i + 3]);
-      const path = decodeSegments(segs.slice(i + 4));
+      const revision = decodeUrlPart(segs[i + 3], text);
+      const path = decodeSegments(segs.slice(i + 4), text);
       if (verb === 'tree') return { kind: 'hub-folder', hub: origin, repo, type, revision, path };
       if (!path) throw new HubError('bad-url', `"${text}" does not name a file in the repository.`, { url: text });
       return { kind: 'hub-file', hub: origin, repo, type, revision, path, url: hubFileUrl({ hub: origin, repo, type, revision, path }) };
