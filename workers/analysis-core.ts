@@ -16,6 +16,32 @@ import { nearestByCosine } from '../src/core/view/neighbours';
 import { NameSearch } from '../src/core/view/search';
 import { rankByProjection, type CompareResult, type LayerAnalysis, type LayerProfile, type SetInfo } from '../src/core/view/types';
 
+/**
+ * What a feature sees of the worker: the set held in a slot (with its id and label) and the
+ * worker's layer rule (a negative layer is the default layer; clamped into the set's layers).
+ */
+export interface FeatureContext {
+  held(slot: 'A' | 'B'): { info: SetInfo; set: PersonaSet };
+  layerOf(slot: 'A' | 'B', layer: number): number;
+}
+
+/**
+ * A feature the analysis worker offers through `feature(name, input)` without growing its API:
+ * a function of the held sets and a structured-clone input. `transfer` names the buffers of the
+ * output that move to the page instead of being copied.
+ */
+export interface AnalysisFeature<I = any, O = any> {
+  run(ctx: FeatureContext, input: I): O | Promise<O>;
+  transfer?(output: O): ArrayBuffer[];
+}
+
+/**
+ * The registered features, by name. REGISTRATION POINT: one line per feature, e.g.
+ *   ['analysis-axis', axisFeature],
+ */
+export const ANALYSIS_FEATURES = new Map<string, AnalysisFeature>([
+]);
+
 /** The layer shown first: the middle one (as the CLI), 0 for a single-layer set. */
 export function defaultLayer(set: PersonaSet): number {
   return coreDefaultLayer(set) ?? 0;

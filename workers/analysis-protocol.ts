@@ -66,6 +66,11 @@ export interface AnalysisApi {
   umap(slot: Slot, layer: number, opts: { dims: 2 | 3; seed: number; nNeighbors?: number }, onProgress: (done: number, total: number) => void): Promise<Result<UmapResult | null>>;
   /** Stop the UMAP run in progress. */
   cancelUmap(): void;
+  /**
+   * A feature registered in ANALYSIS_FEATURES (workers/analysis-core.ts) by name, with its input;
+   * an unknown name is an error `no-feature`.
+   */
+  feature<O = unknown>(name: string, input: unknown): Promise<Result<O>>;
   cacheList(): Promise<Result<CachedSetInfo[]>>;
   cacheDelete(id: string): Promise<Result<CachedSetInfo[]>>;
 }

@@ -5,22 +5,14 @@
  */
 import * as Comlink from 'comlink';
 import { isPersonaSpaceError } from '../src/core/errors';
-import {
-  defaultFileCache,
-  isAbortError,
-  loadFromUrl,
-  loadRelease,
-  releaseModel,
-  type DownloadProgress,
-  type FileCache,
-} from '../src/core/hub';
+import { isAbortError, type DownloadProgress } from '../src/core/hub';
+import { filesLabel, parseSourceText, type PersonaSource } from '../src/core/persona/source';
 import type { PersonaSet, VirtualFile } from '../src/core/persona/types';
 import type { LayerAnalysis, SetInfo } from '../src/core/view/types';
 import { calibrationFromRoleVectors } from '../src/core/extract/aggregate';
-import { analyzeLayerWithBasis, axisBundleOf, comparePc1, customProjection, defaultLayer, layerProfile, neighboursOf, projectIntoBasis, setInfo, umapLayout, type MapBasis } from './analysis-core';
-import type { AnalysisApi, LoadProgress, LoadRequestOptions, LocalFile, Result, Slot, WorkerError } from './analysis-protocol';
-import { loadSetFromFiles } from './load-set';
-import { syntheticPersonaSet } from './synthetic';
+import { ANALYSIS_FEATURES, analyzeLayerWithBasis, axisBundleOf, comparePc1, customProjection, defaultLayer, layerProfile, neighboursOf, projectIntoBasis, setInfo, umapLayout, type FeatureContext, type MapBasis } from './analysis-core';
+import type { AnalysisApi, LoadProgress, LoadRequestOptions, Result, Slot, WorkerError } from './analysis-protocol';
+import { loadSource, workerFileCache } from './load-set';
 
 interface Held {
   info: SetInfo;
@@ -30,13 +22,8 @@ interface Held {
 
 const held = new Map<Slot, Held>();
 const loading = new Map<Slot, AbortController>();
-let cache: FileCache | null = null;
 let generation = 0;
-
-function fileCache(): FileCache {
-  cache ??= defaultFileCache();
-  return cache;
-}
+const fileCache = workerFileCache;
 
 function toError(e: unknown): WorkerError {
   if (isAbortError(e)) return { code: 'aborted', message: 'Loading was cancelled; the set shown before is still loaded.' };
@@ -63,19 +50,26 @@ function begin(slot: Slot): AbortController {
   return ac;
 }
 
-/** Parse files, then swap the slot's set only on success (what was loaded stays loaded otherwise). */
-async function finish(slot: Slot, ac: AbortController, files: VirtualFile[], opts: LoadRequestOptions, label: string, sourceUrl: string | null, onProgress: (p: LoadProgress) => void): Promise<SetInfo> {
+/** Load a source, then swap the slot's set only on success (what was loaded stays loaded otherwise). */
+async function finish(slot: Slot, ac: AbortController, source: PersonaSource, opts: LoadRequestOptions, sourceUrl: string | null, onProgress: (p: LoadProgress) => void): Promise<SetInfo> {
   let bytes = 0;
-  const set = await loadSetFromFiles(files, {
+  let files: readonly VirtualFile[] = [];
+  const loaded = await loadSource(source, {
     defaultNames: opts.defaultNames && opts.defaultNames.length > 0 ? opts.defaultNames : undefined,
     signal: ac.signal,
+    hub: opts.hub,
+    traits: opts.traits ?? false,
+    onDownload: downloadProgress(onProgress),
+    onFiles: (f) => { files = f; },
     onProgress: ({ done, total, path }) => {
       bytes += files.find((f) => f.path === path)?.size ?? 0;
       onProgress({ phase: 'parse', filesDone: done, filesTotal: total, bytesLoaded: bytes, bytesTotal: null, filesCached: 0, path });
     },
   });
   if (ac.signal.aborted) throw ac.signal.reason ?? new DOMException('aborted', 'AbortError');
-  return install(slot, set, informativeLabel(label, set), sourceUrl);
+  // A synthetic set's label already says what it is; files and downloads get their shape added.
+  const label = source.kind === 'synthetic' ? loaded.label : informativeLabel(loaded.label, loaded.set);
+  return install(slot, loaded.set, label, sourceUrl);
 }
 
 function install(slot: Slot, set: PersonaSet, label: string, sourceUrl: string | null): SetInfo {
@@ -92,13 +86,6 @@ function downloadProgress(onProgress: (p: LoadProgress) => void) {
     phase: 'download', filesDone: p.filesDone, filesTotal: p.filesTotal, bytesLoaded: p.bytesLoaded,
     bytesTotal: p.bytesTotal, filesCached: p.filesCached, path: p.file.path,
   });
-}
-
-function folderLabel(files: LocalFile[]): string {
-  const first = files[0]?.path ?? '';
-  const top = first.includes('/') ? first.split('/')[0] : '';
-  if (top && files.every((f) => f.path.startsWith(top + '/'))) return `${top}/`;
-  return files.length === 1 ? first : `${files.length} files`;
 }
 
 /** A name that tells two sets apart: where it came from plus its shape ("vectors/ · 275 roles · d 4096"). */
@@ -149,7 +136,7 @@ const api: AnalysisApi = {
         if (file.size < 64 * 1024 * 1024) void read().catch(() => undefined);
         return { path, size: file.size, read };
       });
-      return finish(slot, ac, vfiles, opts, folderLabel(files), null, onProgress);
+      return finish(slot, ac, { kind: 'files', files: vfiles, label: filesLabel(files) }, opts, null, onProgress);
     }).finally(() => { if (loading.get(slot) === ac) loading.delete(slot); });
   },
 
@@ -157,24 +144,7 @@ const api: AnalysisApi = {
     const ac = begin(slot);
     return attempt(async () => {
       const text = url.trim();
-      const syn = /^synthetic:(\d+)(?:x(\d+))?(?:d(\d+))?$/.exec(text);
-      if (syn) {
-        const n = Math.min(200_000, Math.max(3, Number(syn[1])));
-        const set = syntheticPersonaSet({ n, layers: syn[2] ? Number(syn[2]) : null, dim: syn[3] ? Number(syn[3]) : 64 });
-        return install(slot, set, `synthetic set of ${n.toLocaleString('en-US')}`, text);
-      }
-      const rel = /^release:([\w.-]+)$/.exec(text);
-      if (rel) {
-        const m = releaseModel(rel[1]);
-        const files = await loadRelease({
-          hub: opts.hub, modelId: m.id, traits: opts.traits ?? false, cache: fileCache(), signal: ac.signal,
-          onProgress: downloadProgress(onProgress),
-        });
-        return finish(slot, ac, files, opts, `${m.label} (official release)`, text, onProgress);
-      }
-      const { files } = await loadFromUrl(text, { hub: opts.hub, cache: fileCache(), signal: ac.signal, onProgress: downloadProgress(onProgress) });
-      const label = decodeURIComponent(text.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, ''));
-      return finish(slot, ac, files, opts, label, text, onProgress);
+      return finish(slot, ac, parseSourceText(text), opts, text, onProgress);
     }).finally(() => { if (loading.get(slot) === ac) loading.delete(slot); });
   },
 
@@ -256,6 +226,14 @@ const api: AnalysisApi = {
 
   cancelUmap() {
     umapRun++;
+  },
+
+  async feature(name, input) {
+    const f = ANALYSIS_FEATURES.get(name);
+    if (!f) return { ok: false, error: { code: 'no-feature', message: `The analysis worker has no feature called ${JSON.stringify(name)}.` } };
+    const ctx: FeatureContext = { held: (slot) => cached(slot), layerOf: (slot, layer) => layerOf(cached(slot), layer) };
+    const r = await attempt(() => f.run(ctx, input));
+    return r.ok && f.transfer ? Comlink.transfer(r, f.transfer(r.value)) : r;
   },
 
   async cacheList() {

@@ -3,8 +3,8 @@
  * role-play <-> Assistant direction plus a few other directions, with a default at the Assistant
  * end. It lets the app be tried (and benchmarked with 20,000 points) without any file.
  */
-import { DataError } from '../src/core/errors';
 import { rng as mulberry32 } from '../src/core/math/testing';
+import { checkSyntheticParams, SYNTHETIC_BOUNDS, SYNTHETIC_DEFAULT_DIM } from '../src/core/persona/source';
 import type { MemberKind, PersonaSet } from '../src/core/persona/types';
 
 export interface SyntheticOptions {
@@ -15,19 +15,11 @@ export interface SyntheticOptions {
 }
 
 /** Bounds of a synthetic set (a `#src=synthetic:NxLdD` link is typed by anyone): checked before any work. */
-export const SYNTHETIC_LIMITS = { maxN: 200_000, maxLayers: 256, maxDim: 16_384, maxValues: 64 * 2 ** 20 } as const;
+export const SYNTHETIC_LIMITS = SYNTHETIC_BOUNDS;
 
 export function syntheticPersonaSet(opts: SyntheticOptions): PersonaSet {
-  const n = opts.n, dim = opts.dim ?? 64, L = opts.layers ?? null, nl = L ?? 1;
-  const lim = SYNTHETIC_LIMITS;
-  const whole = (v: number, lo: number, hi: number) => Number.isSafeInteger(v) && v >= lo && v <= hi;
-  if (!whole(n, 3, lim.maxN) || !whole(dim, 2, lim.maxDim) || !whole(nl, 1, lim.maxLayers) || n * dim * nl > lim.maxValues) {
-    throw new DataError(
-      'synthetic-too-large',
-      `A synthetic set takes 3 to ${lim.maxN.toLocaleString('en-US')} members, 1 to ${lim.maxLayers} layers and 2 to ${lim.maxDim.toLocaleString('en-US')} dimensions, at most ${(lim.maxValues / 2 ** 20).toFixed(0)} M values in all; ${n} x ${nl} x ${dim} is outside that.`,
-      { n, layers: nl, dim },
-    );
-  }
+  const n = opts.n, dim = opts.dim ?? SYNTHETIC_DEFAULT_DIM, L = opts.layers ?? null, nl = L ?? 1;
+  checkSyntheticParams({ n, dim, layers: L });
   const rand = mulberry32(opts.seed ?? 42);
   const gauss = () => {
     const u = Math.max(rand(), 1e-12), v = rand();
