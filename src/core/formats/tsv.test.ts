@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeF32, tensorFromF32 } from '../tensor';
 import { checkByteFlips, checkTruncations } from './test-props';
-import { metadataNames, readMetadataTsv, readVectorsTsv, writeMetadataTsv, writeVectorsTsv } from './tsv';
+import { readTensorFile } from './detect';
+import { metadataCell, metadataNames, readMetadataCell, readMetadataTsv, readVectorsTsv, writeMetadataTsv, writeVectorsTsv } from './tsv';
 
 const enc = new TextEncoder();
 
@@ -38,5 +39,47 @@ describe('projector TSV', () => {
     checkByteFlips(f, readVectorsTsv, 400);
     checkTruncations(f, readVectorsTsv);
     checkByteFlips(writeMetadataTsv({ columns: ['a', 'b'], rows: [['x', 'y']] }), readMetadataTsv, 200);
+  });
+
+  const hostile = ['__proto__', 'constructor', 'a\tb', 'a b', 'line\nbreak', 'cr\rhere', 'back\\slash', 'lit\\tab', 'lit\\n', '\\', 'trail\\',
+    '=1+1', '+SUM(A1)', '-2', '@cmd', '\tlead', '\rlead', "'=quoted", "''@x", "'plain", "'", 'ghost'];
+
+  it('names holding tabs, line breaks, backslashes and formulas round-trip one per row, none colliding', () => {
+    const back = metadataNames(readMetadataTsv(writeMetadataTsv(hostile)));
+    expect(back).toEqual(hostile);
+    // read as a names file through format detection too (what `convert` writes beside .npy / .tsv)
+    expect(readTensorFile(writeMetadataTsv(hostile), 'names.tsv').value).toEqual(hostile);
+    const multi = readMetadataTsv(writeMetadataTsv({ columns: ['name', 'note\tx'], rows: hostile.map((h, i) => [h, hostile[hostile.length - 1 - i]]) }));
+    expect(multi.columns).toEqual(['name', 'note\tx']);
+    expect(multi.rows.map((r) => r[0])).toEqual(hostile);
+    expect(multi.rows.map((r) => r[1])).toEqual([...hostile].reverse());
+  });
+
+  it('no written cell starts a spreadsheet formula or holds a raw tab or line break (OWASP)', () => {
+    const text = new TextDecoder().decode(writeMetadataTsv(hostile));
+    const lines = text.split('\n').slice(0, -1);
+    expect(lines).toHaveLength(hostile.length);
+    for (const l of lines) {
+      expect(l).not.toMatch(/^[=+\-@\t\r]/);
+      expect(l).not.toMatch(/[\t\r]/);
+    }
+    expect(metadataCell('=1+1')).toBe("'=1+1");
+    expect(metadataCell('a\tb')).toBe('a\\tb');
+    expect(metadataCell("'=x")).toBe("''=x");
+    // a cell another tool wrote (no escapes, an apostrophe of its own) reads as it stands
+    expect(readMetadataCell("'Tis")).toBe("'Tis");
+    expect(readMetadataCell('C:\\path')).toBe('C:\\path');
+  });
+
+  it('property: any string survives metadataCell -> readMetadataCell (printed seed)', () => {
+    const seed = 20261203;
+    const alphabet = fc.constantFrom('\\', '\t', '\n', '\r', "'", '=', '+', '-', '@', 'a', 't', 'n', ' ', '\u0000', '😀');
+    fc.assert(
+      fc.property(fc.array(alphabet, { maxLength: 12 }).map((a) => a.join('')), (s) => {
+        expect(readMetadataCell(metadataCell(s))).toBe(s);
+        expect(metadataCell(s)).not.toMatch(/[\t\n\r]/);
+      }),
+      { numRuns: 500, seed },
+    );
   });
 });

@@ -1,6 +1,12 @@
 /**
  * TensorFlow Embedding Projector files: a vectors TSV (one row of tab-separated numbers per point)
  * and a metadata TSV (one column without a header, or several columns with a header row).
+ *
+ * Metadata cells are written so that any name survives and no spreadsheet runs it:
+ * - a backslash, tab, line feed or carriage return inside a cell is written `\\`, `\t`, `\n`, `\r`
+ *   (read back by `readMetadataTsv`; any other backslash pair is kept as it stands);
+ * - a cell that would start with = + - @ (OWASP's CSV-injection list) gets a leading apostrophe,
+ *   also after any apostrophes it already starts with, so the reader can take exactly one off.
  */
 import { FormatError } from '../errors';
 import { decodeF32, numel, tensorFromF32, type RawTensor } from '../tensor';
@@ -70,10 +76,10 @@ export interface ProjectorMetadata {
 export function readMetadataTsv(bytes: Uint8Array): ProjectorMetadata {
   const lines = textLines(bytes);
   if (lines.length === 0) throw new FormatError('tsv-empty', 'The metadata TSV is empty.');
-  const first = lines[0].split('\t');
-  if (first.length === 1) return { columns: ['name'], rows: lines.map((l) => [l]) };
+  const first = lines[0].split('\t').map(readMetadataCell);
+  if (first.length === 1) return { columns: ['name'], rows: lines.map((l) => [readMetadataCell(l)]) };
   const rows = lines.slice(1).map((l, i) => {
-    const cells = l.split('\t');
+    const cells = l.split('\t').map(readMetadataCell);
     if (cells.length !== first.length) {
       throw new FormatError('tsv-ragged', `Row ${i + 2} of the metadata TSV has ${cells.length} columns; the header has ${first.length}.`);
     }
@@ -107,9 +113,38 @@ export function writeVectorsTsv(t: RawTensor): Uint8Array {
   return new TextEncoder().encode(lines.join('\n') + '\n');
 }
 
+/**
+ * A text cell a spreadsheet will not run: one starting with = + - @ tab or CR gets a leading
+ * apostrophe (OWASP's CSV-injection advice). Numbers are never written through here.
+ */
+export function spreadsheetSafe(s: string): string {
+  return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+}
+
+/** Whether `s`, less any apostrophes it starts with, would be read as a formula. */
+function formulaBehindApostrophes(s: string): boolean {
+  const rest = s.replace(/^'+/, '');
+  return spreadsheetSafe(rest) !== rest;
+}
+
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const UNESCAPES: Record<string, string> = { '\\': '\\', t: '\t', n: '\n', r: '\r' };
+
+/** One metadata cell as written: tab/line breaks/backslash escaped, formulas behind an apostrophe. */
+export function metadataCell(s: string): string {
+  const t = s.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]);
+  return formulaBehindApostrophes(t) ? `'${t}` : t;
+}
+
+/** The inverse of `metadataCell` (a cell from another tool without escapes reads as it stands). */
+export function readMetadataCell(cell: string): string {
+  const t = cell.startsWith("'") && formulaBehindApostrophes(cell.slice(1)) ? cell.slice(1) : cell;
+  return t.includes('\\') ? t.replace(/\\([\\tnr])/g, (_, c: string) => UNESCAPES[c]) : t;
+}
+
 /** Metadata TSV: names alone (one headerless column) or several columns with a header. */
 export function writeMetadataTsv(meta: string[] | ProjectorMetadata): Uint8Array {
-  const clean = (s: string) => s.replace(/[\t\r\n]/g, ' ');
+  const clean = metadataCell;
   const lines = Array.isArray(meta)
     ? meta.map(clean)
     : meta.columns.length === 1

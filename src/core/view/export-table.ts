@@ -3,6 +3,7 @@
  * components, its projection on the Assistant Axis and its rank, plus one row for the default.
  * CSV columns: name,kind,pc1..pcK,axis_projection,rank (the default's rank is empty).
  */
+import { spreadsheetSafe } from '../formats/tsv';
 import type { LayerAnalysis, SetInfo } from './types';
 
 /** Nine significant digits hold a float32 exactly; trailing zeros are dropped. */
@@ -11,13 +12,9 @@ export function formatNumber(x: number): string {
   return String(Number(x.toPrecision(9)));
 }
 
-/**
- * A text cell a spreadsheet will not run: one starting with = + - @ tab or CR gets a leading
- * apostrophe (OWASP's CSV-injection advice). Numbers are written by formatNumber, never through here.
- */
-export function spreadsheetSafe(s: string): string {
-  return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-}
+// OWASP's CSV-injection escape lives with the TSV writer (metadata meant for spreadsheets uses it too).
+// Numbers are written by formatNumber, never through it.
+export { spreadsheetSafe } from '../formats/tsv';
 
 /** RFC 4180 quoting (only when the field holds a comma, quote or line break), after spreadsheetSafe. */
 export function csvField(s: string): string {
