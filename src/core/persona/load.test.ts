@@ -152,10 +152,8 @@ describe('single-file sources', () => {
     expect(Array.from(s.defaultAt(0)!)).toEqual([5, 5, 5]);
   });
 
-  it('a dict with a single (L, d) entry and no names is one member, not an array', async () => {
-    const s = await loadPersonaSet([vf('one.safetensors', writeSafetensors({ ghost: bf16([3, 4], () => 1) }))]);
-    expect(s.names).toEqual(['ghost']);
-    expect(s.layers).toBe(3);
+  it('a dict with a single (L, d) entry and no names is an axis file, not personas (axis-file.test.ts)', async () => {
+    await expect(loadPersonaSet([vf('one.safetensors', writeSafetensors({ ghost: bf16([3, 4], () => 1) }))])).rejects.toThrow(/is an axis file \(3 layers x 4\).*load it as an axis/);
   });
 
   it('safetensors with one tensor per name', async () => {
@@ -199,7 +197,9 @@ describe('single-file sources', () => {
     const arr = writeNpz({ x: f32([2, 3], () => 0) });
     const s = await loadPersonaSet([vf('a.npz', arr)], { names: ['p', 'q'] });
     expect(s.names).toEqual(['p', 'q']);
-    await expect(loadPersonaSet([vf('a.npz', arr)])).rejects.toThrow(/give its row names/);
+    // Without names, 2 rows are the layers of an axis (axis-file.test.ts); past a model's depth, rows need names.
+    await expect(loadPersonaSet([vf('a.npz', arr)])).rejects.toThrow(/is an axis file \(2 layers x 3\)/);
+    await expect(loadPersonaSet([vf('b.npz', writeNpz({ x: f32([300, 3], () => 0) }))])).rejects.toThrow(/give its row names/);
     await expect(loadPersonaSet([vf('a.npz', arr)], { names: ['p'] })).rejects.toThrow(/1 names for 2 rows/);
   });
 

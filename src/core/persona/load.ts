@@ -8,6 +8,7 @@ import { readTensorFile, type FileFormat } from '../formats/detect';
 import { metadataNames } from '../formats/tsv';
 import { isPyDict, PyDict, PyObject, type PyValue } from '../formats/py';
 import { DTYPE_BYTES, isRawTensor, numel, type RawTensor } from '../tensor';
+import { AxisOnlyError, axisTensorOf } from './axis-file';
 import { memberShape, oddOneOut, personaSetFromSources, withDefaultNames, type MemberSource } from './persona-set';
 import type { LoadOptions, MemberKind, PersonaSet, VirtualFile } from './types';
 
@@ -231,6 +232,9 @@ function fromGeneric(parsed: Parsed[], opts: LoadOptions): Draft {
   if (data.length === 1) {
     const p = data[0];
     const v = p.value;
+    // One unnamed (n_layers, d) or (d,) tensor is an axis, never personas (80 layers are not 80 roles).
+    const lone = d.def || opts.defaultNames?.length ? null : axisTensorOf(v);
+    if (lone && names() === null) throw new AxisOnlyError(p.path, lone.tensor);
     // An (N, d) / (N, L, d) array with names.
     // A dict holding one (a, b) tensor is an array when names come with it or its key says "array"
     // (np.savez's arr_0, vectors, ...); under any other key it is one member with layers.
