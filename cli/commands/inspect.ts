@@ -3,15 +3,19 @@
  * other persona commands share (loading a source with --default/--names/--data-only, flag checks,
  * output).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { flagList, flagString, parseArgs, UsageError, type ParsedArgs } from '../args';
 import type { CliIO } from '../main';
 import { loadPersonaSetFromPath } from '../fs-source';
 import { DataError } from '../../src/core/errors';
 import type { LoadOptions, PersonaSet } from '../../src/core/persona/types';
+import { AxisOnlyError, axisLayer, describeAxisFile, readAxisFile, type AxisFile } from '../../src/core/persona/axis-file';
 
 const HELP = `usage: persona-space inspect <source> [--default a,b] [--names FILE] [--data-only] [--json]
 <source>: a .pt/.safetensors/.npy/.npz/.tsv/.json file or a folder (per-role files, or the release layout).
+          An axis file (one unnamed (n_layers, d) or (d,) tensor, e.g. the release's assistant_axis.pt)
+          is reported as an axis: format, layers, dim, dtype and |axis| per layer.
 --default a,b   members whose mean is the default vector (they leave the members)
 --names FILE    row names for an (N, d) / (N, L, d) array: a JSON list or one name per line
 --data-only     read pickled objects of unknown classes as inert records (nothing is executed)`;
@@ -91,7 +95,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
   if (args.positionals.length > 1) throw new UsageError(`inspect takes one source, got ${args.positionals.length}.`);
-  const set = await loadSource(args.positionals[0], args);
+  let set: PersonaSet;
+  try {
+    set = await loadSource(args.positionals[0], args);
+  } catch (e) {
+    if (!(e instanceof AxisOnlyError)) throw e;
+    return inspectAxis(args.positionals[0], String(e.details?.path ?? ''), args, io);
+  }
   const kinds: Record<string, number> = {};
   for (const k of set.kinds) kinds[k] = (kinds[k] ?? 0) + 1;
   if (wantsJson(args)) {
@@ -124,4 +134,36 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   lines.push(`names: ${shown}${set.names.length > 12 ? `, ... (${set.names.length - 12} more; --json lists all)` : ''}`);
   io.out(lines.join('\n'));
   return 0;
+}
+
+/** An axis file (the loader refused it as personas): what it holds, and |axis| per layer. */
+async function inspectAxis(source: string, inner: string, args: ParsedArgs, io: CliIO): Promise<number> {
+  const file = (await stat(source)).isDirectory() ? path.join(source, inner) : source;
+  const a = readAxisFile(path.basename(file), new Uint8Array(await readFile(file)), { dataOnly: args.flags.get('data-only') === true });
+  const norms = axisNorms(a);
+  if (wantsJson(args)) {
+    io.out(JSON.stringify({ format: a.format, kind: 'axis', layers: a.layers, dim: a.dim, dtype: a.dtype, key: a.key || null, norms, metadata: a.metadata !== null }));
+    return 0;
+  }
+  let top = 0;
+  norms.forEach((v, l) => { if (v > norms[top]) top = l; });
+  const lines = [
+    `${source}: ${describeAxisFile(a)}`,
+    `|axis|: ${a.layers === null ? fmt(norms[0]) : `${fmt(Math.min(...norms))} to ${fmt(Math.max(...norms))} (largest at layer ${top})`}`,
+    'an axis, not personas: project a set on it with the explorer\'s "Load as axis", or steer with it in the chat lab',
+  ];
+  io.out(lines.join('\n'));
+  return 0;
+}
+
+function axisNorms(a: AxisFile): number[] {
+  const out: number[] = [];
+  const row = new Float32Array(a.dim);
+  for (let l = 0; l < (a.layers ?? 1); l++) {
+    axisLayer(a, l, row);
+    let s = 0;
+    for (let j = 0; j < a.dim; j++) s += row[j] * row[j];
+    out.push(Math.sqrt(s));
+  }
+  return out;
 }
