@@ -5,6 +5,7 @@
  */
 import { PALETTE } from './colors';
 import type { PlacedLabel } from './labels';
+import { xmlText } from './export-table';
 
 export interface ZoomTransform { k: number; x: number; y: number }
 export interface Rotation { yaw: number; pitch: number }
@@ -185,11 +186,8 @@ export interface ScenePolyline {
   points: { x: number; y: number; n: number }[];
 }
 
-function esc(s: string): string {
-  // Control characters are not allowed in XML 1.0 at all: drop them so the file stays valid.
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
+/** Every text and attribute value of the SVG goes through the one XML escape (see xmlText). */
+const esc = xmlText;
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
