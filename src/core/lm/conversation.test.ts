@@ -8,7 +8,7 @@ import { parseConfig, tinyConfigJson, type DecoderConfig } from './config';
 import { BatchConversation, GenerationError } from './conversation';
 import { LmEngine, unitRows } from './generate';
 import { buildInterventions, noInterventions } from './interventions';
-import { createSession, type Ort } from './ort';
+import { createSession, INPUT_IDS, type DecoderSessionLike, type Ort } from './ort';
 import type { PositionEvent, RowParams } from './rows';
 import { Pcg32 } from './sampling';
 
@@ -18,7 +18,18 @@ async function makeEngine(style: ExportStyle, ort: Ort = ortNode as unknown as O
   const built = buildDecoder(randomCheckpoint(cfg, { seed: 3 }), { style, dtype: 'fp32' });
   const inst = instrumentDecoder(built.onnx, { hiddenSize: cfg.hiddenSize });
   const session = await createSession(ort, inst, { graphOptimizationLevel: 'disabled' });
-  return { engine: new LmEngine(ort, session, cfg, { style }), cfg };
+  // Every forward pass's input_ids shape [batch, tokens], to see which rows ran.
+  const calls: number[][] = [];
+  const spy: DecoderSessionLike = {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    run: (feeds) => {
+      calls.push([...feeds[INPUT_IDS].dims]);
+      return session.run(feeds as Parameters<typeof session.run>[0]) as ReturnType<DecoderSessionLike['run']>;
+    },
+    release: () => session.release(),
+  };
+  return { engine: new LmEngine(ort, spy, cfg, { style }), cfg, calls };
 }
 
 function randomUnitRows(cfg: DecoderConfig, seed: number): Float32Array {
@@ -175,6 +186,68 @@ for (const style of ['optimum', 'genai'] as const) {
       const ref2 = await runRecorded(fresh2, changed, axis, 3, { seeds: [1, 1, 1] });
       for (let r = 0; r < 3; r++) rebuilt.logits[r].forEach((l, k) => expect(maxAbsDiff(l, ref2.logits[r][k])).toBeLessThan(1e-4));
       expect(kept.logits.some((rows, r) => maxAbsDiff(rows[0], ref2.logits[r][0]) > 1e-3)).toBe(true);
+      await engine.dispose();
+    });
+
+    it('a finished row leaves the batch: the others run at the smaller batch and give what they give without it (1e-4); it rejoins for the next turn with its cache intact', async () => {
+      const { engine, cfg, calls } = await makeEngine(style);
+      const params = rowParams(cfg);
+      const axis = randomUnitRows(cfg, 11);
+      const seeds = [1, 2, 3];
+      const V = cfg.vocabSize;
+      const probe = engine.conversation(3) as BatchConversation;
+      PROMPTS.forEach((p, r) => probe.setTokens(r, p));
+      const first = await runRecorded(probe, params, axis, 6, { seeds });
+      // row 2 samples (its own seed), so its tokens vary: it stops at the first token it had not given before
+      const k = first.ids[2].findIndex((id, i) => i > 0 && first.ids[2].indexOf(id) === i);
+      expect(k).toBeGreaterThan(0);
+      const stopAt = first.ids[2][k];
+
+      const conv = engine.conversation(3) as BatchConversation;
+      PROMPTS.forEach((p, r) => conv.setTokens(r, p));
+      calls.length = 0;
+      const rec = await runRecorded(conv, params, axis, 6, { seeds, stopIds: [[], [], [stopAt]] });
+      expect(rec.ids[2]).toEqual(first.ids[2].slice(0, k + 1));
+      // one prefill pass, k decode passes with all three rows, then the two others alone
+      expect(calls.map((c) => c[0])).toEqual([3, ...new Array(k).fill(3), ...new Array(5 - k).fill(2)]);
+
+      // the two remaining rows, run without the finished one from the start
+      const two = engine.conversation(2) as BatchConversation;
+      two.setTokens(0, PROMPTS[0]);
+      two.setTokens(1, PROMPTS[1]);
+      const ref = await runRecorded(two, [params[0], params[1]], axis, 6, { seeds: [1, 2] });
+      for (const r of [0, 1]) {
+        expect(rec.ids[r]).toEqual(ref.ids[r]);
+        rec.logits[r].forEach((l, i) => expect(maxAbsDiff(l, ref.logits[r][i])).toBeLessThan(1e-4));
+        expect(rec.positions[r]).toHaveLength(ref.positions[r].length);
+        rec.positions[r].forEach((p, i) => {
+          expect(maxAbsDiff(p.projections!, ref.positions[r][i].projections!)).toBeLessThan(1e-4);
+          expect(maxAbsDiff(p.resid!, ref.positions[r][i].resid!)).toBeLessThan(1e-4);
+        });
+      }
+      // the finished row's output is what it gives alone
+      const alone = engine.conversation(1) as BatchConversation;
+      alone.setTokens(0, PROMPTS[2]);
+      const one = await runRecorded(alone, [params[2]], axis, 6, { seeds: [3], stopIds: [[stopAt]] });
+      expect(rec.ids[2]).toEqual(one.ids[0]);
+      rec.logits[2].forEach((l, i) => expect(maxAbsDiff(l, one.logits[0][i])).toBeLessThan(1e-4));
+
+      // Next turn: the parked row rejoins; every row's logits equal a full recompute (1e-4).
+      const before = [0, 1, 2].map((r) => [...conv.tokens(r), 60 + r, 61, 62, 63, 64]);
+      before.forEach((t, r) => conv.setTokens(r, t));
+      expect([0, 1, 2].map((r) => conv.tokens(r).length - conv.cachedLength(r))).toEqual([6, 6, 6]);
+      calls.length = 0;
+      const next = await runRecorded(conv, params, axis, 3, { seeds: [4, 5, 6] });
+      // genai: the turn goes in one multi-token pass per row at batch 1 (not six one-token passes at batch 3)
+      expect(calls.slice(0, style === 'genai' ? 3 : 1)).toEqual(style === 'genai' ? [[1, 6], [1, 6], [1, 6]] : [[3, 6]]);
+      expect(calls.slice(style === 'genai' ? 3 : 1).every((c) => c[0] === 3 && c[1] === 1)).toBe(true);
+      for (let r = 0; r < 3; r++) {
+        for (let i = 0; i < next.ids[r].length; i++) {
+          const seq = [...before[r], ...next.ids[r].slice(0, i)];
+          const full = await engine.forward(seq, params[r]);
+          expect(maxAbsDiff(next.logits[r][i], full.logits.subarray((seq.length - 1) * V))).toBeLessThan(1e-4);
+        }
+      }
       await engine.dispose();
     });
 

@@ -26,10 +26,16 @@
  *   The real tokens never see the pads (causal order: the pads come after them).
  * With an unknown style, rows must stay aligned (same lengths, no holes); padding is refused.
  *
- * Finished rows (their own stop id, their token budget, or prefill-only) stop being sampled and
- * decoded; while other rows continue they ride along as padding in the batch (one masked slot per
- * step), since dropping a row's KV from onnxruntime tensors (GPU buffers on WebGPU) would copy the
- * whole cache.
+ * Rows leave and rejoin the batch. Each step runs only the rows that feed a token: a finished row
+ * (its own stop id, its token budget, or prefill-only) is sliced out of the batch cache (its slots
+ * copied aside, "parked") so the others run at the smaller batch, and it is copied back when it
+ * next has tokens to feed (the next run). The same mechanism lets a 'genai' batch prefill a later
+ * turn several tokens per pass: onnxruntime's GroupQueryAttention refuses a multi-token chunk on a
+ * cache at batch > 1 (see BatchKv.perRowPrefill), so such a turn is fed one row at a time at batch 1.
+ * Slicing copies the cache once per change of the batch's rows (onnxruntime copies past into
+ * present on every step anyway). It needs the cache in CPU memory: with GPU-resident caches
+ * (WebGPU), finished rows ride along as padding (one masked slot per step) and a genai batch
+ * feeds later turns one token per step.
  *
  * Errors: every step is validated (non-finite logits or residuals, e.g. steering alpha 1e308) before
  * its cache is kept; on an error the conversation keeps its state from before that step and the
@@ -127,28 +133,56 @@ export function checkTokenIds(shape: DecoderShape, ids: readonly number[], what 
   }
 }
 
-/** One row's KV bookkeeping and the output of one step. */
-interface StepOutput {
+/** The output of one step; its batch holds only the rows that fed tokens (see `index`). */
+export interface StepOutput {
   outputs: Record<string, OrtTensorLike>;
   S: number;
+  /** Rows in this step's batch. */
+  batch: number;
+  /** Per conversation row, its index in this step's batch (-1: not in it). */
+  index: Int32Array;
   logits: Float32Array;
   tap: { data: Float32Array; dims: readonly number[] } | null;
   lift: { data: Float32Array; dims: readonly number[] } | null;
 }
 
+/** The logits of (row r, step position s) of a step, as a view. */
+export function logitsRow(o: StepOutput, r: number, s: number, V: number): Float32Array {
+  const i = o.index[r];
+  if (i < 0) throw new GenerationError('no-logits', `Row ${r} was not in this step's batch.`);
+  return o.logits.subarray((i * o.S + s) * V, (i * o.S + s + 1) * V);
+}
+
+type KvData = Float32Array | Uint16Array;
+
+/** A row sliced out of the batch cache: per past tensor name, its [heads, width, headDim] values. */
+interface Parked {
+  width: number;
+  data: Map<string, KvData>;
+}
+
 /**
  * The batched KV cache of B rows and the forward step over it. `cached[b]` tokens of row b are in
- * the cache; in the 'optimum' layout `slots[b]` marks which of the W slots hold them.
+ * the cache; in the 'optimum' layout `slots[b]` marks which of the row's slots hold them. The
+ * batch tensors hold the rows in `live` (ascending); the others are parked (copied aside).
  */
 export class BatchKv {
   past: Record<string, OrtTensorLike> = {};
+  /** Slot count of the batch tensors. */
   width = 0;
   readonly cached: number[];
+  /** Per row (optimum): which slots hold its tokens (live rows: `width` slots; parked: its own width). */
   slots: Uint8Array[];
+  /** Rows in the batch tensors, ascending. */
+  live: number[] = [];
+  private parked: (Parked | null)[];
+  /** Whether the cache has been seen in CPU memory (then rows can be sliced out and back). */
+  private cpuKv = false;
 
   constructor(private readonly host: EngineHost, readonly rows: number) {
     this.cached = new Array(rows).fill(0);
     this.slots = Array.from({ length: rows }, () => new Uint8Array(0));
+    this.parked = new Array(rows).fill(null);
     this.reset();
   }
 
@@ -156,20 +190,32 @@ export class BatchKv {
     return this.host.style === 'genai';
   }
 
+  /** Whether rows can leave and rejoin the batch (a known export style and a CPU-resident cache). */
+  get sliceable(): boolean {
+    return this.host.style !== undefined && this.cpuKv;
+  }
+
   /** Empty the cache of every row. */
   reset(): void {
     disposeAll(this.past);
-    const { numLayers, numKvHeads, headDim } = this.host.shape;
-    const kv = this.host.kvType;
-    this.past = {};
-    for (let i = 0; i < numLayers; i++) {
-      for (const k of ['key', 'value'] as const) {
-        this.past[pastName(i, k)] = new this.host.ort.Tensor(kv, kv === 'float16' ? new Uint16Array(0) : new Float32Array(0), [this.rows, numKvHeads, 0, headDim]);
-      }
-    }
+    this.past = this.emptyPast(this.rows);
+    this.live = Array.from({ length: this.rows }, (_, b) => b);
+    this.parked.fill(null);
     this.width = 0;
     this.cached.fill(0);
     this.slots = Array.from({ length: this.rows }, () => new Uint8Array(0));
+  }
+
+  private emptyPast(batch: number): Record<string, OrtTensorLike> {
+    const { numLayers, numKvHeads, headDim } = this.host.shape;
+    const kv = this.host.kvType;
+    const past: Record<string, OrtTensorLike> = {};
+    for (let i = 0; i < numLayers; i++) {
+      for (const k of ['key', 'value'] as const) {
+        past[pastName(i, k)] = new this.host.ort.Tensor(kv, kv === 'float16' ? new Uint16Array(0) : new Float32Array(0), [batch, numKvHeads, 0, headDim]);
+      }
+    }
+    return past;
   }
 
   /** Keep only the first `k` cached tokens of row b. */
@@ -189,14 +235,92 @@ export class BatchKv {
   }
 
   /**
-   * Most tokens per row one step may feed. onnxruntime's GroupQueryAttention takes a multi-token
-   * chunk on top of a cache only for batch 1 ("batch_size must be 1 when sequence_length > 1 and
-   * past context is given"), so a genai batch of several rows with a cache feeds one token per
-   * step; the first prompt (empty cache) goes in one pass.
+   * Whether a 'genai' batch should feed its queued tokens one row at a time. onnxruntime's
+   * GroupQueryAttention takes a multi-token chunk on top of a cache only at batch 1: its
+   * CheckInputs (onnxruntime/contrib_ops/cpu/bert/group_query_attention_helper.h) treats
+   * `sequence_length > 1 && sequence_length != total_sequence_length` as a "subsequent prompt" and
+   * returns INVALID_ARGUMENT "batch_size must be 1 when sequence_length > 1 and past context is
+   * given" otherwise; with sequence_length == total_sequence_length it is a first prompt, which
+   * ignores the past. No input layout avoids it (seqlens_k and total_sequence_length are the only
+   * per-row / per-batch lengths GQA reads). So when rows can be sliced, each row with queued
+   * tokens runs alone at batch 1, several tokens per pass (B passes instead of max n_b), chosen
+   * when that is fewer passes; otherwise (GPU-resident cache) the batch feeds one token per step.
    */
+  perRowPrefill(pending: readonly number[]): boolean {
+    if (!this.gqa || this.rows === 1 || this.cached.every((c) => c === 0)) return false;
+    if (!this.sliceable) return false;
+    const withTokens = pending.filter((n) => n > 0).length;
+    return withTokens > 0 && withTokens < Math.max(...pending);
+  }
+
+  /** Most tokens per row one batched step of several rows may feed (see perRowPrefill). */
   maxChunk(): number {
     if (this.gqa && this.rows > 1 && this.cached.some((c) => c > 0)) return 1;
     return Infinity;
+  }
+
+  /** Slots a row's cache spans (genai: its length; optimum: up to its last kept slot). */
+  private rowWidth(b: number): number {
+    if (this.gqa) return this.cached[b];
+    const s = this.slots[b];
+    let w = s.length;
+    while (w > 0 && !s[w - 1]) w--;
+    return w;
+  }
+
+  /** Rebuild the batch tensors to hold exactly `target` (ascending): rows leaving are parked, parked rows return. */
+  private arrange(target: readonly number[]): void {
+    if (target.length === this.live.length && target.every((r, i) => r === this.live[i])) return;
+    const { numKvHeads: H, headDim: D } = this.host.shape;
+    const kvType = this.host.kvType;
+    const inBatch = new Map(this.live.map((r, i) => [r, i]));
+    const leaving = this.live.filter((r) => !target.includes(r));
+    const widths = target.map((r) => this.rowWidth(r));
+    const W = Math.max(0, ...widths);
+    const leavingParked = leaving.map((r) => ({ r, p: { width: this.rowWidth(r), data: new Map<string, KvData>() } as Parked }));
+    const next: Record<string, OrtTensorLike> = {};
+    for (const [name, t] of Object.entries(this.past)) {
+      const src = t.data as KvData;
+      const make = (n: number): KvData => (kvType === 'float16' ? new Uint16Array(n) : new Float32Array(n));
+      const copyRow = (from: KvData, fromIndex: number, fromW: number, to: KvData, toIndex: number, toW: number, w: number) => {
+        for (let h = 0; h < H; h++) {
+          const a = ((fromIndex * H + h) * fromW) * D;
+          to.set(from.subarray(a, a + w * D), ((toIndex * H + h) * toW) * D);
+        }
+      };
+      for (const { r, p } of leavingParked) {
+        const d = make(H * p.width * D);
+        copyRow(src, inBatch.get(r)!, this.width, d, 0, p.width, p.width);
+        p.data.set(name, d);
+      }
+      const dst = make(target.length * H * W * D);
+      target.forEach((r, t2) => {
+        const i = inBatch.get(r);
+        if (i !== undefined) copyRow(src, i, this.width, dst, t2, W, widths[t2]);
+        else {
+          const p = this.parked[r];
+          const d = p?.data.get(name);
+          if (d) copyRow(d, 0, p!.width, dst, t2, W, widths[t2]);
+        }
+      });
+      next[name] = new this.host.ort.Tensor(kvType, dst, [target.length, H, W, D]);
+    }
+    for (const { r, p } of leavingParked) {
+      this.parked[r] = p;
+      if (!this.gqa) this.slots[r] = this.slots[r].slice(0, p.width);
+    }
+    for (const r of target) {
+      this.parked[r] = null;
+      if (!this.gqa) {
+        const s = new Uint8Array(W);
+        s.set(this.slots[r].subarray(0, Math.min(W, this.slots[r].length)));
+        this.slots[r] = s;
+      }
+    }
+    disposeAll(this.past);
+    this.past = next;
+    this.width = W;
+    this.live = target.slice();
   }
 
   /** Whether every row's cache is contiguous from slot 0 with one length (no padding needed). */
@@ -207,54 +331,68 @@ export class BatchKv {
 
   /**
    * One forward pass feeding `chunks[b]` (possibly empty) to row b, with per-row interventions.
-   * The cache is updated only when `validate` accepts the outputs; otherwise they are freed and
-   * the error rethrown with the cache as it was.
+   * When rows can be sliced, the batch holds just the rows with tokens to feed. The cache is
+   * updated only when `validate` accepts the outputs; otherwise they are freed and the error
+   * rethrown with the cache as it was (rows may have moved between batch and parking, which
+   * changes no row's contents).
    */
   async step(chunks: readonly (readonly number[])[], params: readonly (InterventionFeeds | undefined)[], validate: (o: StepOutput) => void): Promise<StepOutput> {
     const { host } = this;
-    const B = this.rows;
-    const S = Math.max(1, ...chunks.map((c) => c.length));
     if (this.gqa && this.width > 0 && this.cached.every((c) => c === 0)) this.reset(); // a first prompt again
     if (host.style === undefined && !this.aligned(chunks)) {
       throw new GenerationError('batch-style', 'Rows of different lengths need the graph\'s export style (genai or optimum) to be padded correctly; pass `style` to LmEngine.');
     }
-    const ids = new BigInt64Array(B * S);
-    const pos = new BigInt64Array(B * S);
-    const offset = host.positionOffset;
+    if (this.sliceable) {
+      const need = chunks.flatMap((c, b) => (c.length ? [b] : []));
+      if (need.length) this.arrange(need);
+    }
+    const live = this.live;
+    const n = live.length;
+    const index = new Int32Array(this.rows).fill(-1);
+    live.forEach((r, i) => (index[r] = i));
     chunks.forEach((c, b) => {
+      if (c.length && index[b] < 0) throw new GenerationError('batch-row', `Row ${b} has tokens to feed but is not in the batch.`);
+    });
+    const S = Math.max(1, ...live.map((r) => chunks[r].length));
+    const ids = new BigInt64Array(n * S);
+    const pos = new BigInt64Array(n * S);
+    const offset = host.positionOffset;
+    live.forEach((r, i) => {
+      const c = chunks[r];
       for (let j = 0; j < c.length; j++) {
-        ids[b * S + j] = BigInt(c[j]);
-        pos[b * S + j] = BigInt(this.cached[b] + j + offset);
+        ids[i * S + j] = BigInt(c[j]);
+        pos[i * S + j] = BigInt(this.cached[r] + j + offset);
       }
     });
     let maskW: number;
     let mask: BigInt64Array;
     let newSlots: Uint8Array[] | null = null;
     if (this.gqa) {
-      maskW = Math.max(this.width, ...this.cached.map((c) => c + S));
-      mask = new BigInt64Array(B * maskW);
-      this.cached.forEach((c, b) => mask.fill(1n, b * maskW, b * maskW + c + S));
+      maskW = Math.max(this.width, ...live.map((r) => this.cached[r] + S));
+      mask = new BigInt64Array(n * maskW);
+      live.forEach((r, i) => mask.fill(1n, i * maskW, i * maskW + this.cached[r] + S));
     } else {
       maskW = this.width + S;
-      mask = new BigInt64Array(B * maskW);
-      newSlots = chunks.map((c, b) => {
+      mask = new BigInt64Array(n * maskW);
+      newSlots = live.map((r, i) => {
         const s = new Uint8Array(maskW);
-        s.set(this.slots[b]);
-        s.fill(1, this.width, this.width + c.length);
-        for (let j = 0; j < maskW; j++) mask[b * maskW + j] = BigInt(s[j]);
+        s.set(this.slots[r]);
+        s.fill(1, this.width, this.width + chunks[r].length);
+        for (let j = 0; j < maskW; j++) mask[i * maskW + j] = BigInt(s[j]);
         return s;
       });
     }
     const T = host.ort.Tensor;
     const feeds: Record<string, OrtTensorLike> = {
-      [INPUT_IDS]: new T('int64', ids, [B, S]),
-      [ATTENTION_MASK]: new T('int64', mask, [B, maskW]),
+      [INPUT_IDS]: new T('int64', ids, [n, S]),
+      [ATTENTION_MASK]: new T('int64', mask, [n, maskW]),
       ...this.past,
     };
-    if (host.hasPositionIds) feeds[POSITION_IDS] = new T('int64', pos, [B, S]);
+    if (host.hasPositionIds) feeds[POSITION_IDS] = new T('int64', pos, [n, S]);
     if (host.instrumented) {
-      const shared = params.every((p) => p === params[0]) || params.every((p) => !p || (!p.steer && !p.capAxis && !p.capTau));
-      Object.assign(feeds, interventionFeeds(host.ort, host.shape, shared ? [params[0]] : params));
+      const ps = live.map((r) => params[r]);
+      const shared = ps.every((p) => p === ps[0]) || ps.every((p) => !p || (!p.steer && !p.capAxis && !p.capTau));
+      Object.assign(feeds, interventionFeeds(host.ort, host.shape, shared ? [ps[0]] : ps));
     }
     const outputs = await host.session.run(feeds);
     const keep = new Set<OrtTensorLike>();
@@ -271,6 +409,8 @@ export class BatchKv {
       out = {
         outputs,
         S,
+        batch: n,
+        index,
         logits: outputF32(outputs[LOGITS], `"${LOGITS}" output`),
         tap: host.instrumented && outputs.resid_post ? residPost(outputs, host.shape) : null,
         lift: host.instrumented ? capLift(outputs) : null,
@@ -284,16 +424,18 @@ export class BatchKv {
     disposeAll(this.past);
     disposeAll(outputs, keep);
     this.past = present;
-    const firstKey = present[pastName(0, 'key')];
-    this.width = firstKey.dims[2];
-    if (newSlots) this.slots = newSlots;
-    chunks.forEach((c, b) => (this.cached[b] += c.length));
+    const presentTensors = Object.values(present);
+    this.cpuKv = presentTensors.every((t) => (t.location === undefined || t.location === 'cpu') && (t.data instanceof Float32Array || t.data instanceof Uint16Array));
+    this.width = presentTensors[0].dims[2];
+    if (newSlots) live.forEach((r, i) => (this.slots[r] = newSlots![i]));
+    live.forEach((r) => (this.cached[r] += chunks[r].length));
     return out;
   }
 
   dispose(): void {
     disposeAll(this.past);
     this.past = {};
+    this.parked.fill(null);
   }
 }
 
@@ -305,22 +447,22 @@ function firstNonFinite(a: Float32Array, start: number, end: number): number {
 /** Throws GenerationError 'non-finite' if a real position's residual or a sampled logits row is not finite. */
 export function checkFinite(o: StepOutput, realCounts: readonly number[], logitRows: readonly (number | null)[], shape: DecoderShape): void {
   const V = shape.vocabSize;
-  const B = realCounts.length;
   if (o.tap) {
-    const [L, , S, d] = o.tap.dims;
+    const [L, Bt, S, d] = o.tap.dims;
     for (let l = 0; l < L; l++) {
-      for (let b = 0; b < B; b++) {
-        const off = ((l * B + b) * S) * d;
-        if (firstNonFinite(o.tap.data, off, off + realCounts[b] * d) >= 0) {
+      realCounts.forEach((n, b) => {
+        const i = o.index[b];
+        if (!n || i < 0) return;
+        const off = ((l * Bt + i) * S) * d;
+        if (firstNonFinite(o.tap!.data, off, off + n * d) >= 0) {
           throw new GenerationError('non-finite', `The residual stream became infinite or NaN at layer ${l} (row ${b}); steering or capping values this large break the model. Lower them and try again.`, { layer: l, row: b });
         }
-      }
+      });
     }
   }
   logitRows.forEach((s, b) => {
     if (s === null) return;
-    const off = (b * o.S + s) * V;
-    if (firstNonFinite(o.logits, off, off + V) >= 0) {
+    if (firstNonFinite(logitsRow(o, b, s, V), 0, V) >= 0) {
       throw new GenerationError('non-finite', `The model's output (logits) became infinite or NaN (row ${b}); check the steering and capping values and try again.`, { row: b });
     }
   });
@@ -421,8 +563,9 @@ export class BatchConversation implements Conversation {
   }
 
   /** Projections (per layer, on the unit axis), clamped count and resid of (row b, step index s). */
-  private position(o: StepOutput, b: number, s: number, unit: Float32Array | null, keepResid: boolean, residBuf: { buf: Float32Array | null }) {
+  private position(o: StepOutput, r: number, s: number, unit: Float32Array | null, keepResid: boolean, residBuf: { buf: Float32Array | null }) {
     const { numLayers: L, hiddenSize: d } = this.host.shape;
+    const b = o.index[r];
     let projections: Float32Array | null = null;
     let resid: Float32Array | null = null;
     let clamped = 0;
@@ -473,11 +616,19 @@ export class BatchConversation implements Conversation {
     let fed = 0;
     let ms = 0;
     for (;;) {
-      // A genai batch feeds its first prompt in one pass (later chunks would have to go one token at a time).
-      const firstGqaPrompt = this.host.style === 'genai' && this.rows > 1 && this.kv.cached.every((c) => c === 0);
-      const chunkMax = Math.min(this.kv.maxChunk(), firstGqaPrompt ? Infinity : chunkLimit);
-      const chunks = this.state.map((s, r) => s.tokens.slice(this.kv.cached[r], Math.min(target(r), this.kv.cached[r] + chunkMax)));
-      if (chunks.every((c) => c.length === 0)) break;
+      const pending = this.state.map((_, r) => Math.max(0, target(r) - this.kv.cached[r]));
+      if (pending.every((n) => n === 0)) break;
+      let chunks: number[][];
+      if (this.kv.perRowPrefill(pending)) {
+        // genai, later turn: one row at a time at batch 1, several tokens per pass (see BatchKv.perRowPrefill).
+        const r0 = pending.findIndex((n) => n > 0);
+        chunks = this.state.map((s, r) => (r === r0 ? s.tokens.slice(this.kv.cached[r], Math.min(target(r), this.kv.cached[r] + chunkLimit)) : []));
+      } else {
+        // A genai batch feeds its first prompt in one pass (later chunks, unsliceable, one token at a time).
+        const firstGqaPrompt = this.host.style === 'genai' && this.rows > 1 && this.kv.cached.every((c) => c === 0);
+        const chunkMax = Math.min(this.kv.maxChunk(), firstGqaPrompt ? Infinity : chunkLimit);
+        chunks = this.state.map((s, r) => s.tokens.slice(this.kv.cached[r], Math.min(target(r), this.kv.cached[r] + chunkMax)));
+      }
       if (options.signal?.aborted) throw new GenerationError('interrupted', 'Interrupted.');
       const starts = this.kv.cached.slice();
       const params = options.params;
@@ -494,7 +645,7 @@ export class BatchConversation implements Conversation {
           if (j === c.length - 1) lastProj[r] = p.projections;
         }
         const s = logitRows[r];
-        if (s !== null) last[r] = o.logits.slice((r * o.S + s) * V, (r * o.S + s + 1) * V);
+        if (s !== null) last[r] = logitsRow(o, r, s, V).slice();
       });
       disposeAll(o.outputs, new Set(Object.values(this.kv.past)));
       await yieldToEventLoop();
@@ -594,7 +745,7 @@ export class BatchConversation implements Conversation {
           if (!pending[r].length) continue;
           const p = this.position(o, r, 0, unit, !!options.keepResid, residBuf);
           options.onPosition?.({ row: r, position: starts[r], id: pending[r][0], projections: p.projections, resid: p.resid, clamped: p.clamped, lifts: p.lifts } satisfies PositionEvent);
-          logits[r] = o.logits.subarray(r * o.S * V, (r * o.S + 1) * V);
+          logits[r] = logitsRow(o, r, 0, V);
           proj[r] = p.projections;
         }
         disposeAll(o.outputs, new Set(Object.values(this.kv.past)));
