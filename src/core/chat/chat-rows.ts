@@ -39,18 +39,23 @@ class PositionStore {
   ids: number[] = [];
   proj: (Float32Array | undefined)[] = [];
   clamped: number[] = [];
+  /** Per layer, what the cap added along the (unit) projection axis; undefined where it did not act. */
+  lift: (Float32Array | undefined)[] = [];
   resid: (Float32Array | undefined)[] = [];
   residLayer: number | null = null;
   truncate(n: number): void {
     if (this.ids.length > n) this.ids.length = n;
     if (this.proj.length > n) this.proj.length = n;
     if (this.clamped.length > n) this.clamped.length = n;
+    if (this.lift.length > n) this.lift.length = n;
     if (this.resid.length > n) this.resid.length = n;
   }
   put(e: PositionEvent, keepLayer: number | null, d: number): void {
     this.ids[e.position] = e.id;
     if (e.projections) this.proj[e.position] = Float32Array.from(e.projections);
     this.clamped[e.position] = e.clamped;
+    // The cap axis is the projection axis (paneFeeds), so the value just before the cap is projection - lift.
+    this.lift[e.position] = e.lifts && e.clamped > 0 ? Float32Array.from(e.lifts) : undefined;
     if (keepLayer !== null && e.resid) {
       if (this.residLayer !== keepLayer) {
         this.resid = [];
@@ -64,13 +69,23 @@ class PositionStore {
     const [s, e] = span;
     const perToken: Float32Array[] = [];
     let clamped = 0;
+    let lifted = false;
     for (let p = s; p < e; p++) {
       const v = this.proj[p];
       if (!v || this.ids[p] !== ids[p]) return null;
       perToken.push(v);
       clamped += this.clamped[p] ?? 0;
+      if (this.lift[p]) lifted = true;
     }
-    return { perToken, mean: meanRows(perToken), clamped };
+    let preCap: SpanValues['preCap'] = null;
+    if (lifted) {
+      const pre = perToken.map((v, k) => {
+        const lift = this.lift[s + k];
+        return lift ? v.map((x, l) => x - lift[l]) : v;
+      });
+      preCap = { perToken: pre, mean: meanRows(pre) };
+    }
+    return { perToken, mean: meanRows(perToken), clamped, preCap };
   }
   /** Mean resid_post at the kept layer over the span (null if a position is missing or the layer differs). */
   meanResid(span: readonly [number, number], ids: readonly number[], layer: number, d: number): Float32Array | null {

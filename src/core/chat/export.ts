@@ -12,9 +12,19 @@ export const CHAT_EXPORT_FORMAT = 'persona-space-chat';
 
 const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
 
+const rows = (rs: readonly Float32Array[]) => rs.map((row) => Array.from(row, r6));
+
 function values(v: SpanValues | null) {
   if (!v) return null;
-  return { per_token: v.perToken.map((row) => Array.from(row, r6)), mean: v.mean ? v.mean.map(r6) : null, clamped: v.clamped };
+  return { per_token: rows(v.perToken), mean: v.mean ? v.mean.map(r6) : null, clamped: v.clamped };
+}
+
+/** As generated, with `pre_cap`: the values just before the cap at capped layers (post-cap minus the cap's lift). */
+function generatedValues(v: SpanValues | null) {
+  const out = values(v);
+  if (!out || !v) return out;
+  const pre = v.preCap ?? { perToken: v.perToken, mean: v.mean };
+  return { ...out, pre_cap: { per_token: rows(pre.perToken), mean: pre.mean ? pre.mean.map(r6) : null } };
 }
 
 export interface ChatExportContext {
@@ -41,7 +51,7 @@ export function chatExport(snap: ChatSnapshot, ctx: ChatExportContext) {
         span: m.span,
         token_ids: m.tokens.map((t) => t.id),
         tokens: m.tokens.map((t) => t.text),
-        generated: values(m.generated),
+        generated: generatedValues(m.generated),
         read: values(m.read),
         ...(m.stopReason ? { stop_reason: m.stopReason } : {}),
       })),
@@ -57,7 +67,7 @@ export function chatExport(snap: ChatSnapshot, ctx: ChatExportContext) {
     sampling: snap.settings.sampling,
     values:
       'projection of resid_post[L] on axis[L]/|axis[L]| (raw, not centred), per token at its own position and per turn as the mean over the message content tokens; ' +
-      '"generated" = through the pane\'s own steering and cap (post-cap), "read" = the same text teacher-forced through the unmodified model (no steering, no cap).',
+      '"generated" = through the pane\'s own steering and cap (post-cap), "generated.pre_cap" = the same positions just before the cap at each capped layer (the cap\'s lift removed; steering and earlier layers\' caps kept), "read" = the same text teacher-forced through the unmodified model (no steering, no cap).',
     ...(ctx.source ? { source: ctx.source } : {}),
     panes,
   };

@@ -276,3 +276,54 @@ describe.each(['qwen3', 'llama3'] as const)('chat session with the real %s token
     await checkPaneAgainstReference(t, s, snap, 'capped');
   }, 120_000);
 });
+
+describe('pre-cap values: just before the cap at each capped layer', () => {
+  let t: TestChatModel;
+  beforeAll(async () => {
+    t = await testChatModel('synthetic', { conversation: (e, rows) => e.conversation(rows) });
+  });
+
+  it('equal, at each capped layer l, an independent forward capped only below l; post-cap = max(pre, tau); uncapped panes have none', async () => {
+    const b = withStats(axisBundleFromTensor(randomAxis(4, 32, 9), t.config, 'random axis'));
+    const s = new ChatSession(t.model, b);
+    const capLayers = [1, 2];
+    const tau = 0.4;
+    s.update({ sampling: { temperature: 0, maxTokens: 6 }, panes: { steered: { steer: { layers: [1], amount: 1.5, unit: 'sd' } }, capped: { cap: { layers: capLayers, threshold: { kind: 'fixed', tau } }, steer: { layers: [0], amount: 1, unit: 'sd' } } } });
+    const snap = await s.send('Who are you?');
+    const ps = snap.panes.capped!;
+    const answer = ps.messages[ps.messages.length - 1];
+    const user = ps.messages[ps.messages.length - 2];
+    expect(answer.role).toBe('assistant');
+    expect(answer.generated!.clamped).toBeGreaterThan(0);
+    const pre = answer.generated!.preCap!;
+    expect(pre).toBeTruthy();
+    // Independent: for capped layer l, the forward with the pane's steering and the cap at capped layers < l only.
+    const steer = snap.settings.panes.capped.steer;
+    for (const l of capLayers) {
+      const below = capLayers.filter((c) => c < l);
+      const feeds = paneFeeds(b, resolvePane(b, { steer, cap: below.length ? { layers: below, threshold: { kind: 'fixed', tau } } : null }));
+      const r = await t.engine.forward(ps.ids, feeds);
+      const proj = projectSequence(r, t.config, b.axis)!;
+      for (const m of [user, answer]) {
+        const values = m === answer ? pre.perToken : (m.generated!.preCap?.perToken ?? m.generated!.perToken);
+        for (let k = 0; k < m.span[1] - m.span[0]; k++) {
+          const want = proj[m.span[0] + k][l];
+          expect(Math.abs(values[k][l] - want)).toBeLessThan(1e-4 * Math.max(1, Math.abs(want)));
+          // The cap is a floor: post-cap is the pre-cap value raised to tau.
+          expect(Math.abs(m.generated!.perToken[k][l] - Math.max(want, tau))).toBeLessThan(1e-4 * Math.max(1, Math.abs(want)));
+        }
+      }
+    }
+    // Some position really was below the floor before the cap.
+    expect(pre.perToken.some((row) => capLayers.some((l) => row[l] < tau - 1e-3))).toBe(true);
+    // Layers outside the window: pre-cap equals post-cap.
+    pre.perToken.forEach((row, k) => [0, 3].forEach((l) => expect(row[l]).toBeCloseTo(answer.generated!.perToken[k][l], 6)));
+    // No cap, no pre-cap values.
+    for (const p of ['default', 'steered'] as const) for (const m of snap.panes[p]!.messages) expect(m.generated?.preCap ?? null).toBeNull();
+    // The export writes them.
+    const { chatExport } = await import('./export');
+    const ex = chatExport(snap, { model: { id: 'synthetic' }, axis: b, resolved: { default: resolvePane(b, snap.settings.panes.default), steered: resolvePane(b, snap.settings.panes.steered), capped: resolvePane(b, snap.settings.panes.capped) } });
+    const exAnswer = (ex.panes.capped as { messages: { generated: { pre_cap: { mean: number[] } } | null }[] }).messages.at(-1)!;
+    exAnswer.generated!.pre_cap.mean.forEach((x, l) => expect(x).toBeCloseTo(pre.mean![l], 5));
+  });
+});

@@ -80,6 +80,12 @@ export interface SpanValues {
   mean: number[] | null;
   /** (layer, token) positions the cap raised inside the span. */
   clamped: number;
+  /**
+   * The same values just before the cap at each capped layer (the cap's lift taken back out;
+   * earlier layers' caps and the steering still in): differs from `perToken` only where the cap
+   * acted. Null when the cap did not act in the span (then it equals `perToken`).
+   */
+  preCap?: { perToken: Float32Array[]; mean: number[] | null } | null;
 }
 
 export interface ChatMessageView {
