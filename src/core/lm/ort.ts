@@ -18,14 +18,18 @@ export type OrtSession = OrtCommon.InferenceSession;
 export type OrtTensor = OrtCommon.Tensor;
 export type SessionOptions = OrtCommon.InferenceSession.SessionOptions;
 
-/** A session over an instrumented graph; its weights are read from the external-data views. */
+/**
+ * A session over an instrumented graph; its weights are read from the external-data views.
+ * onnxruntime's own (coloured) log lines are off unless asked for: `logSeverityLevel` defaults
+ * to 4 (fatal only); failures still arrive as the returned promise's error.
+ */
 export async function createSession(
   ort: Ort,
   model: Pick<InstrumentedModel, 'graph' | 'externalData'>,
   options: SessionOptions = {},
 ): Promise<OrtSession> {
   const externalData = [...(options.externalData ?? []), ...model.externalData];
-  return ort.InferenceSession.create(model.graph, { ...options, externalData: externalData.length ? externalData : undefined });
+  return ort.InferenceSession.create(model.graph, { logSeverityLevel: 4, ...options, externalData: externalData.length ? externalData : undefined });
 }
 
 // ---------------------------------------------------------------------------------------------
