@@ -15,6 +15,7 @@ import { customAxis, projectOnCustom, projectOneOnCustom } from '../src/core/vie
 import { nearestByCosine } from '../src/core/view/neighbours';
 import { NameSearch } from '../src/core/view/search';
 import { rankByProjection, type CompareResult, type LayerAnalysis, type LayerProfile, type SetInfo } from '../src/core/view/types';
+import { axisFeature } from './analysis-axis';
 
 /**
  * What a feature sees of the worker: the set held in a slot (with its id and label) and the
@@ -40,6 +41,7 @@ export interface AnalysisFeature<I = any, O = any> {
  *   ['analysis-axis', axisFeature],
  */
 export const ANALYSIS_FEATURES = new Map<string, AnalysisFeature>([
+  ['analysis-axis', axisFeature],
 ]);
 
 /** The layer shown first: the middle one (as the CLI), 0 for a single-layer set. */
