@@ -35,6 +35,10 @@ export interface ModelClient {
   // The chat lab (see /work/notes/chat-worker-api.md and src/core/chat/types.ts).
   /** The axis for this model; its typed arrays are transferred (detached here afterwards). */
   setAxis(bundle: AxisBundle): Promise<AxisSummary>;
+  /** An axis file (.pt / .npy / .npz / .safetensors), parsed in the worker; `bytes` is transferred (detached here afterwards). */
+  setAxisFile(name: string, bytes: Uint8Array): Promise<AxisSummary>;
+  /** The axis values when there are at most `maxValues` (for share links), else null. */
+  axisValues(maxValues: number): Promise<Float32Array | null>;
   chatSettings(patch: ChatSettingsPatch): Promise<ResolvedSettings>;
   chatSend(userText: string, onEvent?: (e: ChatEvent) => void): Promise<ChatSnapshot>;
   chatStop(): Promise<void>;
@@ -93,6 +97,8 @@ export function createModelClient(worker?: Worker): ModelClient {
     decode: (ids) => typed(api.decode(ids)),
     dispose: () => typed(api.dispose()),
     setAxis: (bundle) => typed(api.setAxis(Comlink.transfer(bundle, axisBuffers(bundle)))),
+    setAxisFile: (name, bytes) => typed(api.setAxisFile(name, Comlink.transfer(bytes, [bytes.buffer]))),
+    axisValues: (max) => typed(api.axisValues(max)),
     chatSettings: (patch) => typed(api.chatSettings(patch)),
     chatSend: (text, onEvent) => typed(api.chatSend(text, cb(onEvent))),
     chatStop: () => typed(api.chatStop()),

@@ -10,6 +10,8 @@ import * as ortNode from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PersonaSpaceError } from '../src/core/errors';
 import { axisBundleFromTensor } from '../src/core/chat/axis';
+import { writeNpy } from '../src/core/formats';
+import { tensorFromF32 } from '../src/core/tensor';
 import { REPLAY_LABEL } from '../src/core/chat/presets';
 import type { ChatEvent } from '../src/core/chat/types';
 import { parseConfig } from '../src/core/lm/config';
@@ -107,6 +109,31 @@ describe('model worker core', () => {
     expect(summary.defaultCapWindow).toEqual([2]);
     expect(summary.norms).toHaveLength(L);
     expect(summary.roleSd).toBeNull();
+  });
+
+  it('an axis file is read in the worker against the model: .npy (n_layers, d) and (d,); a mismatch names both shapes; small axes come back for links', async () => {
+    const values = new Float32Array(L * D).map((_, i) => Math.sin(i * 0.23) + 0.1);
+    const npy = writeNpy(tensorFromF32(values, [L, D]));
+    const summary = api.setAxisFile('assistant_axis.npy', npy);
+    expect(summary.label).toBe('assistant_axis.npy');
+    for (let l = 0; l < L; l++) {
+      let n = 0;
+      for (let j = 0; j < D; j++) n += values[l * D + j] ** 2;
+      expect(summary.norms[l]).toBeCloseTo(Math.sqrt(n), 4);
+    }
+    expect(Array.from(api.axisValues(L * D)!)).toEqual(Array.from(values));
+    expect(api.axisValues(L * D - 1)).toBeNull();
+    // (d,): one direction at every layer.
+    api.setAxisFile('direction.npy', writeNpy(tensorFromF32(values.subarray(0, D), [D])));
+    const rep = api.axisValues(L * D)!;
+    for (let l = 0; l < L; l++) expect(Array.from(rep.subarray(l * D, (l + 1) * D))).toEqual(Array.from(values.subarray(0, D)));
+    const bad = await codeOf(() => api.setAxisFile('other.npy', writeNpy(tensorFromF32(new Float32Array(3 * 10).fill(1), [3, 10]))));
+    expect(bad.code).toBe('axis-shape');
+    expect(bad.message).toMatch(/\(3, 10\).*4 layers of hidden size 64/);
+    // The failed file changed nothing: the last good axis stays.
+    expect(Array.from(api.axisValues(L * D)!)).toEqual(Array.from(rep));
+    expect((await codeOf(() => api.setAxisFile('junk.npy', new Uint8Array([1, 2, 3, 4])))).message.length).toBeGreaterThan(10);
+    api.setAxis(axis());
   });
 
   it('send streams every visible pane, the export equals the snapshot, undo gives the text back, busy is refused', async () => {

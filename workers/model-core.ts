@@ -13,7 +13,7 @@ import type { ModelLoadProgress, ModelSource } from '../src/core/lm/model-source
 import type { Conversation } from '../src/core/lm/rows';
 import type { ChatMessage, ChatTokenizer } from '../src/core/lm/tokenizer';
 import type { AxisBundle } from '../src/core/persona/axis-bundle';
-import { axisNorms, checkBundle, defaultCapWindow, defaultMonitorLayer } from '../src/core/chat/axis';
+import { axisBundleFromFile, axisNorms, checkBundle, defaultCapWindow, defaultMonitorLayer } from '../src/core/chat/axis';
 import type { ChatModel } from '../src/core/chat/chat-rows';
 import { chatExport } from '../src/core/chat/export';
 import { loadPreset, presetList, type PresetContent, type PresetInfo } from '../src/core/chat/presets';
@@ -141,6 +141,18 @@ export class ModelCore {
     if (this.session) this.session.setAxis(bundle);
     this.bundle = bundle;
     return axisSummary(bundle);
+  }
+
+  /** An axis file's bytes (transferred from the page), read here, off the page's thread, against the loaded model's shape. */
+  setAxisFile(name: string, bytes: Uint8Array): AxisSummary {
+    const { info } = this.need();
+    return this.setAxis(axisBundleFromFile(name, bytes, info));
+  }
+
+  /** The current axis values when there are at most `maxValues` of them (share links keep a small axis), else null. */
+  axisValues(maxValues: number): Float32Array | null {
+    const a = this.bundle?.axis;
+    return a && a.length <= maxValues ? a.slice() : null;
   }
 
   private chat(): ChatSession {

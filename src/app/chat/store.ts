@@ -29,6 +29,7 @@ import {
   type ResolvedSettings,
 } from './api';
 import { modelKey, toSource, type ModelRequest } from './models';
+import { MAX_LINK_AXIS } from './share';
 
 // ---------------------------------------------------------------------------------------------
 // What the panes render
@@ -166,7 +167,7 @@ export type ChatStore = ChatState & ChatActions;
 // The engine (one model worker for the lab), replaceable for tests.
 
 let engine: ChatEngine | null = null;
-/** A copy of the axis handed to the worker (the worker gets the original, transferred), for share links. */
+/** A copy of the axis handed to the worker when it is small enough for a share link (else null). */
 let axisCopy: Float32Array | null = null;
 export function currentAxis(): Float32Array | null {
   return axisCopy;
@@ -369,6 +370,22 @@ export const useChat = create<ChatStore>()((set, get) => {
     if (pend.conversation?.length) await busyCall('restoring the conversation', () => getEngine().chatReplay(pend.conversation!, onEvent));
   }
 
+  /** Hand the axis to the worker; on success the lab is ready for it (settings resolved, panes refreshed). */
+  async function axisReady(source: string, call: () => Promise<AxisSummary>, copy: Float32Array | null | undefined) {
+    set({ axis: { ...get().axis, status: 'loading', error: null } });
+    try {
+      const summary = await call();
+      // What a share link may carry: the axis itself when it is small (asked of the worker when it read the file).
+      axisCopy = copy !== undefined ? copy : await getEngine().axisValues(MAX_LINK_AXIS);
+      const resolved = await getEngine().chatSettings({});
+      set({ axis: { status: 'ready', summary, source, error: null }, resolved, settings: resolved.settings });
+      try { applySnapshot(await getEngine().chatSnapshot()); } catch { /* nothing yet */ }
+      await afterModelAndAxis();
+    } catch (e) {
+      set({ axis: { ...get().axis, status: 'error', error: errorText(e) } });
+    }
+  }
+
   let loadSeq = 0;
 
   return {
@@ -443,33 +460,15 @@ export const useChat = create<ChatStore>()((set, get) => {
         set({ axis: { ...get().axis, status: 'error', error: `This axis has ${bundle.numLayers} layers of size ${bundle.hiddenSize} but the model has ${info.numLayers} layers of size ${info.hiddenSize}.` } });
         return;
       }
-      set({ axis: { ...get().axis, status: 'loading', error: null } });
-      try {
-        const copy = bundle.axis.slice();
-        const summary = await getEngine().setAxis(bundle);
-        axisCopy = copy;
-        const resolved = await getEngine().chatSettings({});
-        set({ axis: { status: 'ready', summary, source, error: null }, resolved, settings: resolved.settings });
-        try { applySnapshot(await getEngine().chatSnapshot()); } catch { /* nothing yet */ }
-        await afterModelAndAxis();
-      } catch (e) {
-        set({ axis: { ...get().axis, status: 'error', error: errorText(e) } });
-      }
+      const copy = bundle.axis.length <= MAX_LINK_AXIS ? bundle.axis.slice() : null;
+      await axisReady(source, () => getEngine().setAxis(bundle), copy);
     },
 
     async loadAxisFile(name, bytes) {
-      const info = get().model.info;
-      if (!info) return;
-      set({ axis: { ...get().axis, status: 'loading', error: null } });
-      let bundle: AxisBundle;
-      try {
-        const { axisBundleFromFile } = await import('./axis-file');
-        bundle = axisBundleFromFile(name, bytes, info);
-      } catch (e) {
-        set({ axis: { ...get().axis, status: 'error', error: errorText(e) } });
-        return;
-      }
-      await get().setAxis(bundle, `file:${name}`);
+      if (!get().model.info) return;
+      // Read in the model worker (the bytes are transferred), against the loaded model's shape.
+      // A copy is transferred: the caller (the explorer's hand-off, say) keeps its bytes.
+      await axisReady(`file:${name}`, () => getEngine().setAxisFile(name, bytes.slice()), undefined);
     },
 
     async useExplorerAxis() {

@@ -7,6 +7,7 @@
 import { DataError } from '../errors';
 import type { RowParams } from '../lm/rows';
 import type { AxisBundle, Calibration } from '../persona/axis-bundle';
+import { readAxisFile } from '../persona/axis-file';
 import { decodeF32, isRawTensor, type RawTensor } from '../tensor';
 import type { CapSettings, ChatSettings, PaneId, PaneSettings, ResolvedPane, SteerSettings } from './types';
 import { PANE_IDS } from './types';
@@ -14,6 +15,16 @@ import { PANE_IDS } from './types';
 export interface ModelShape {
   numLayers: number;
   hiddenSize: number;
+}
+
+/**
+ * An AxisBundle from an axis file's bytes (`.pt` / `.npy` / `.npz` / `.safetensors`, (n_layers, d) or
+ * (d,)) for a model of this shape: the tensor that fits the model is taken when the file holds
+ * several; a mismatch is one sentence naming both shapes. Run in the model worker (setAxisFile).
+ */
+export function axisBundleFromFile(name: string, bytes: Uint8Array, model: ModelShape): AxisBundle {
+  const a = readAxisFile(name, bytes, { prefer: { layers: model.numLayers, dim: model.hiddenSize } });
+  return axisBundleFromTensor(a.tensor, model, name, 'file');
 }
 
 /**
