@@ -4,7 +4,7 @@ import type { ModelDtype } from '../../core/lm/model-source';
 import { formatBytes } from '../../core/view/format';
 import { CacheList } from '../explorer/components/LoadPanel';
 import { filesFromList } from '../explorer/components/files';
-import { MODEL_CHOICES, downloadEstimate, memoryEstimate, parseHubInput } from './models';
+import { MODEL_CHOICES, modelPlan, parseHubInput } from './models';
 import { useChat } from './store';
 import { useShallow } from 'zustand/react/shallow';
 
@@ -25,6 +25,24 @@ async function readFolder(list: FileList | null): Promise<{ label: string; files
   return { label: `${top}/`, files };
 }
 
+/** The backend the worker will use (WebGPU when the browser has it); the adapter's shader-f16 is known only once loaded. */
+const BACKEND: 'webgpu' | 'wasm' = typeof navigator !== 'undefined' && 'gpu' in navigator ? 'webgpu' : 'wasm';
+
+function ModelChoiceButton({ c, dtype, disabled, onPick }: { c: (typeof MODEL_CHOICES)[number]; dtype: ModelDtype; disabled: boolean; onPick: () => void }) {
+  const plan = modelPlan(c, dtype, BACKEND, BACKEND === 'webgpu');
+  const approx = plan.listed ? '' : '≈ ';
+  return (
+    <button type="button" role="listitem" className="chat-model-choice" data-testid={`chat-model-${c.id}`} disabled={disabled}
+      title={`${c.repo} · ${c.layers} layers, d = ${c.hidden}. ${plan.choice ? plan.choice.reason : plan.error} ${plan.listed ? 'Sizes from the hub.' : 'Sizes computed from the shape; per-file progress shows the real ones.'}`}
+      onClick={onPick}>
+      <span className="chat-model-name">{c.label}</span>
+      {plan.choice
+        ? <span className="muted small-text" data-testid="chat-model-plan" data-download={plan.choice.downloadBytes} data-memory={plan.choice.memoryBytes}>{approx}{formatBytes(plan.choice.downloadBytes)} download · ~{formatBytes(plan.choice.memoryBytes)} memory on {BACKEND === 'webgpu' ? 'WebGPU' : 'WASM'} · {c.layers} layers{plan.choice.dtype !== dtype || plan.choice.convert ? ` · ${plan.choice.dtype}${plan.choice.convert ? ` → ${plan.choice.convert}` : ''}` : ''}</span>
+        : <span className="muted small-text" data-testid="chat-model-plan">{plan.error}</span>}
+    </button>
+  );
+}
+
 export function ModelPicker() {
   const m = useChat(useShallow((s) => ({ status: s.model.status, info: s.model.info, error: s.model.error, resumable: s.model.resumable, busy: s.busy })));
   const loadModel = useChat((s) => s.loadModel);
@@ -36,12 +54,7 @@ export function ModelPicker() {
     <div className="chat-model" data-testid="chat-model-picker">
       <div className="chat-model-list" role="list">
         {MODEL_CHOICES.map((c) => (
-          <button key={c.id} type="button" role="listitem" className="chat-model-choice" data-testid={`chat-model-${c.id}`} disabled={loading || m.busy}
-            title={`${c.repo} · ${c.layers} layers, d = ${c.hidden}. Sizes are estimates from the parameter count (see models.ts); per-file progress shows the real ones.`}
-            onClick={() => void loadModel({ kind: 'hub', repo: c.repo, dtype })}>
-            <span className="chat-model-name">{c.label}</span>
-            <span className="muted small-text">≈ {formatBytes(downloadEstimate(c, dtype))} download · ≈ {formatBytes(memoryEstimate(c, dtype))} memory · {c.layers} layers</span>
-          </button>
+          <ModelChoiceButton key={c.id} c={c} dtype={dtype} disabled={loading || m.busy} onPick={() => void loadModel({ kind: 'hub', repo: c.repo, dtype })} />
         ))}
       </div>
       <label className="field inline">

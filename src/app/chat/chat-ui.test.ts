@@ -4,7 +4,7 @@
  * they were, so their components do not re-render) against a scripted engine.
  */
 import { describe, expect, it } from 'vitest';
-import { MODEL_CHOICES, downloadEstimate, memoryEstimate, modelFromKey, modelKey, parseHubInput } from './models';
+import { MODEL_CHOICES, filesFromShape, modelFromKey, modelKey, modelPlan, parseHubInput } from './models';
 import { decodeChatLink, encodeChatLink, isChatHash } from './share';
 import { parseLayers, formatLayers } from './Controls';
 import { mergeSettings, setChatEngineFactory, useChat } from './store';
@@ -45,16 +45,35 @@ describe('share link', () => {
 });
 
 describe('model table', () => {
-  it('estimates grow with the width of the weights and include three panes of KV cache', () => {
-    for (const m of MODEL_CHOICES) {
-      expect(downloadEstimate(m, 'q4')).toBeLessThan(downloadEstimate(m, 'fp16') * 1.5);
-      expect(downloadEstimate(m, 'fp16')).toBeLessThan(downloadEstimate(m, 'fp32'));
-      expect(memoryEstimate(m, 'q4')).toBeGreaterThan(downloadEstimate(m, 'q4'));
-    }
+  it('sizes are the load-time weights choice (pick.ts): the hub listing for Qwen3, the shape for the rest; fp16 on WASM says why not', () => {
     const qwen = MODEL_CHOICES.find((m) => m.id === 'qwen3-0.6b')!;
-    // 0.6 B parameters in fp32 are about 2.4 GB.
-    expect(downloadEstimate(qwen, 'fp32') / 1e9).toBeGreaterThan(2.2);
-    expect(downloadEstimate(qwen, 'fp32') / 1e9).toBeLessThan(2.6);
+    const q8 = modelPlan(qwen, 'q8', 'wasm');
+    expect(q8.listed).toBe(true);
+    expect(q8.choice).toMatchObject({ file: 'onnx/model_quantized.onnx', downloadBytes: 754e6 });
+    // Memory: the weights + three panes x 2,048 tokens of fp32 KV cache (28 layers x 2 x 8 heads x 128) + working memory.
+    const kv = 3 * 2048 * 28 * 2 * 8 * 128 * 4;
+    expect(q8.choice!.memoryBytes).toBeGreaterThan(754e6 + kv);
+    expect(q8.choice!.memoryBytes).toBeLessThan(754e6 + kv + 400e6);
+    // q4 asked for on WASM with three panes: converting to fp32 would not fit the wasm32 heap, so it loads as is (and says it is slow).
+    const q4 = modelPlan(qwen, 'q4', 'wasm').choice!;
+    expect(q4.convert).toBeNull();
+    expect(q4.reason).toMatch(/MatMulNBits/);
+    expect(q4.memoryBytes).toBeGreaterThan(919e6 + kv);
+    const f16 = modelPlan(qwen, 'fp16', 'wasm');
+    expect(f16.choice).toBeNull();
+    expect(f16.error).toMatch(/WASM/);
+    expect(modelPlan(qwen, 'fp16', 'webgpu', true).choice!.downloadBytes).toBe(1504.5e6);
+    for (const m of MODEL_CHOICES.filter((x) => !x.files)) {
+      const files = filesFromShape(m.config);
+      const size = (d: string) => files.find((f) => f.path === `onnx/${d}.onnx`)!.size;
+      expect(size('model_q4')).toBeLessThan(size('model_fp16'));
+      expect(size('model_fp16')).toBeLessThan(size('model'));
+      expect(modelPlan(m, 'q8', 'wasm').choice!.memoryBytes).toBeGreaterThan(size('model_quantized'));
+    }
+    // Llama 3.2 1B: 1.24 B parameters, about 5 GB in fp32.
+    const llama = filesFromShape(MODEL_CHOICES.find((m) => m.id === 'llama-3.2-1b')!.config).find((f) => f.path === 'onnx/model.onnx')!.size;
+    expect(llama / 1e9).toBeGreaterThan(4.6);
+    expect(llama / 1e9).toBeLessThan(5.2);
   });
   it('reads hub ids and URLs', () => {
     expect(parseHubInput('onnx-community/Qwen3-0.6B-ONNX')).toEqual({ repo: 'onnx-community/Qwen3-0.6B-ONNX' });

@@ -2,16 +2,19 @@
  * The model picker's short list: real small chat models on the hub, with the download size and the
  * memory they need, shown before anything is fetched.
  *
- * Where the numbers come from: parameter counts and shapes are the models' own config.json / model
- * cards (Qwen3-0.6B: 28 layers, d 1024, 0.44 B non-embedding + 0.16 B embedding parameters; Qwen2.5-0.5B:
- * 24 x 896, 0.36 B + 0.14 B; Llama-3.2-1B: 16 x 2048, 0.97 B + 0.26 B; SmolLM2-360M: 32 x 960,
- * 0.31 B + 0.05 B). File sizes are estimated from them the way transformers.js exports store weights:
- * MatMul weights at the dtype's width (q4: 4 bits + one fp scale per 32 = 0.5625 B, q8: 1 B, fp16: 2 B,
- * fp32: 4 B), the embedding table in float32 for q4/q8/fp32 and float16 for q4f16/fp16. The hub's
- * real sizes differ by a few per cent; the per-file progress shows the real ones once fetching starts.
- * Memory = the weights once in memory + the KV cache of three panes at 2,048 tokens + ~150 MB runtime.
+ * The numbers are `pickWeights` (src/core/lm/pick.ts) — the same choice and estimate the model
+ * worker makes at load time (file per backend, load-time q4 conversion, KV cache of three panes at
+ * 2,048 tokens, the wasm32 heap limit) — over the files each repo offers. Shapes are the models'
+ * config.json; the file sizes of Qwen3-0.6B are the hub's (onnx-community/Qwen3-0.6B-ONNX, rounded
+ * to the MB); for the others the sizes are computed from the shapes the way transformers.js exports
+ * store weights (MatMul weights at the dtype's width — q4: 4 bits + one scale per 32, q8: 1 B, fp16:
+ * 2 B, fp32: 4 B — and the embedding table in float32, float16 for q4f16 / fp16), marked "≈". The
+ * per-file progress shows the real sizes once fetching starts.
  */
 import type { ModelDtype, ModelSource } from '../../core/lm/model-source';
+import { pickWeights, type OfferedFile, type PickRequest, type WeightsChoice } from '../../core/lm/pick';
+
+type Shape = NonNullable<PickRequest['config']>;
 
 export interface ModelChoice {
   id: string;
@@ -19,35 +22,60 @@ export interface ModelChoice {
   repo: string;
   layers: number;
   hidden: number;
-  kvHeads: number;
-  headDim: number;
-  /** Parameters outside / inside the embedding table. */
-  body: number;
-  embed: number;
+  /** The config.json fields the weights choice reads. */
+  config: Shape;
+  /** The repo's ONNX files with their sizes, when known (else computed from the shape). */
+  files?: readonly OfferedFile[];
   dtypes: ModelDtype[];
   note?: string;
 }
 
+const MB = 1e6;
+const shape = (numLayers: number, hiddenSize: number, numHeads: number, numKvHeads: number, headDim: number, intermediateSize: number, vocabSize: number): Shape =>
+  ({ numLayers, hiddenSize, numHeads, numKvHeads, headDim, intermediateSize, vocabSize });
+
 export const MODEL_CHOICES: readonly ModelChoice[] = [
-  { id: 'qwen3-0.6b', label: 'Qwen3 0.6B', repo: 'onnx-community/Qwen3-0.6B-ONNX', layers: 28, hidden: 1024, kvHeads: 8, headDim: 128, body: 0.44e9, embed: 0.156e9, dtypes: ['q4f16', 'q4', 'fp16', 'q8', 'fp32'], note: 'thinking off' },
-  { id: 'qwen2.5-0.5b', label: 'Qwen2.5 0.5B Instruct', repo: 'onnx-community/Qwen2.5-0.5B-Instruct', layers: 24, hidden: 896, kvHeads: 2, headDim: 64, body: 0.358e9, embed: 0.136e9, dtypes: ['q4f16', 'q4', 'fp16', 'q8', 'fp32'] },
-  { id: 'llama-3.2-1b', label: 'Llama 3.2 1B Instruct', repo: 'onnx-community/Llama-3.2-1B-Instruct', layers: 16, hidden: 2048, kvHeads: 8, headDim: 64, body: 0.974e9, embed: 0.263e9, dtypes: ['q4f16', 'q4', 'fp16', 'q8', 'fp32'] },
-  { id: 'smollm2-360m', label: 'SmolLM2 360M Instruct', repo: 'HuggingFaceTB/SmolLM2-360M-Instruct', layers: 32, hidden: 960, kvHeads: 5, headDim: 64, body: 0.31e9, embed: 0.047e9, dtypes: ['q4f16', 'q4', 'fp16', 'q8', 'fp32'] },
+  {
+    id: 'qwen3-0.6b', label: 'Qwen3 0.6B', repo: 'onnx-community/Qwen3-0.6B-ONNX', layers: 28, hidden: 1024, config: shape(28, 1024, 16, 8, 128, 3072, 151936),
+    files: [
+      { path: 'onnx/model.onnx', size: 0.5 * MB }, { path: 'onnx/model.onnx_data', size: 3008 * MB },
+      { path: 'onnx/model_fp16.onnx', size: 0.5 * MB }, { path: 'onnx/model_fp16.onnx_data', size: 1504 * MB },
+      { path: 'onnx/model_quantized.onnx', size: 754 * MB }, { path: 'onnx/model_q4.onnx', size: 919 * MB }, { path: 'onnx/model_q4f16.onnx', size: 571 * MB },
+    ],
+    dtypes: ['q4f16', 'q4', 'fp16', 'q8', 'fp32'], note: 'thinking off',
+  },
+  { id: 'qwen2.5-0.5b', label: 'Qwen2.5 0.5B Instruct', repo: 'onnx-community/Qwen2.5-0.5B-Instruct', layers: 24, hidden: 896, config: shape(24, 896, 14, 2, 64, 4864, 151936), dtypes: ['q4f16', 'q4', 'fp16', 'q8', 'fp32'] },
+  { id: 'llama-3.2-1b', label: 'Llama 3.2 1B Instruct', repo: 'onnx-community/Llama-3.2-1B-Instruct', layers: 16, hidden: 2048, config: shape(16, 2048, 32, 8, 64, 8192, 128256), dtypes: ['q4f16', 'q4', 'fp16', 'q8', 'fp32'] },
+  { id: 'smollm2-360m', label: 'SmolLM2 360M Instruct', repo: 'HuggingFaceTB/SmolLM2-360M-Instruct', layers: 32, hidden: 960, config: shape(32, 960, 15, 5, 64, 2560, 49152), dtypes: ['q4f16', 'q4', 'fp16', 'q8', 'fp32'] },
 ];
 
-const MATMUL_BYTES: Record<ModelDtype, number> = { fp32: 4, fp16: 2, q8: 1, q4: 0.5625, q4f16: 0.5625 };
+const MATMUL_BYTES: Record<ModelDtype, number> = { fp32: 4, fp16: 2, q8: 1, q4: 0.5 + 4 / 32 + 0.5 / 32, q4f16: 0.5 + 2 / 32 + 0.5 / 32 };
 const EMBED_BYTES: Record<ModelDtype, number> = { fp32: 4, fp16: 2, q8: 4, q4: 4, q4f16: 2 };
+const FILE: Record<ModelDtype, string> = { fp32: 'model', fp16: 'model_fp16', q8: 'model_quantized', q4: 'model_q4', q4f16: 'model_q4f16' };
 
-/** Estimated download (bytes) of one model at one dtype. */
-export function downloadEstimate(m: ModelChoice, dtype: ModelDtype): number {
-  return Math.round(m.body * MATMUL_BYTES[dtype] + m.embed * EMBED_BYTES[dtype]);
+/** The files a transformers.js export of this shape offers, sized from the shape (when the repo's listing is not known). */
+export function filesFromShape(c: Shape): OfferedFile[] {
+  const linear = (c.hiddenSize * (c.numHeads + 2 * c.numKvHeads) * c.headDim + c.numHeads * c.headDim * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize) * c.numLayers;
+  const embed = c.vocabSize * c.hiddenSize;
+  return (Object.keys(FILE) as ModelDtype[]).map((d) => ({ path: `onnx/${FILE[d]}.onnx`, size: Math.round(linear * MATMUL_BYTES[d] + embed * EMBED_BYTES[d]) }));
 }
 
-/** Estimated memory (bytes): weights + KV cache of `rows` panes at `context` tokens (fp32 cache; fp16 for *f16 dtypes) + runtime. */
-export function memoryEstimate(m: ModelChoice, dtype: ModelDtype, rows = 3, context = 2048): number {
-  const kvBytes = dtype === 'fp16' || dtype === 'q4f16' ? 2 : 4;
-  const kv = rows * context * m.layers * 2 * m.kvHeads * m.headDim * kvBytes;
-  return downloadEstimate(m, dtype) + kv + 150e6;
+export interface ModelPlan {
+  /** What the worker would load for this backend and dtype (file, download and memory), or why it cannot. */
+  choice: WeightsChoice | null;
+  error: string | null;
+  /** Sizes from the repo's listing (else computed from the shape). */
+  listed: boolean;
+}
+
+/** The weights choice for one model on one backend at one dtype (three panes, 2,048 tokens). */
+export function modelPlan(m: ModelChoice, dtype: ModelDtype, backend: 'webgpu' | 'wasm', shaderF16 = false): ModelPlan {
+  try {
+    const choice = pickWeights({ files: m.files ?? filesFromShape(m.config), backend, shaderF16, config: m.config, rows: 3, contextTokens: 2048, dtype });
+    return { choice, error: null, listed: !!m.files };
+  } catch (e) {
+    return { choice: null, error: (e as Error).message, listed: !!m.files };
+  }
 }
 
 /** What the lab loads: a hub model, a local folder (files read), or the built-in synthetic model. */
