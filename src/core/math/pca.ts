@@ -21,7 +21,8 @@
 import { DataError } from '../errors';
 import { gram as gramJs } from './gram';
 import { PANEL, wasmGram, type PanelLayout } from './gram-wasm';
-import { symmetricEigenTop } from './eigen';
+import { symmetricEigen, symmetricEigenTop } from './eigen';
+import { PANEL32, wasmGram32, type WasmGram32 } from './gram32-wasm';
 import { setHouseholderWasm } from './eigen-wasm';
 import type { Vec } from './vector';
 
@@ -80,6 +81,64 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
     ws.timings[phase] = t - t0;
     t0 = t;
   };
+  const w32 = backend === 'wasm' && n <= d && k > 0 && x instanceof Float32Array ? wasmGram32() : null;
+  const fit = w32 ? fitF32(x as Float32Array, n, d, k, w32, ws, lap) : fitF64(x, n, d, k, ws, lap);
+  const { mean, components, coords, lambda, ss, rank, real } = fit;
+  const dof = Math.max(n - 1, 1);
+  const totalVariance = ss / dof;
+  for (let c = real; c < k; c++) completeBasis(components, c, d);
+  lap('components');
+
+  // Orientation.
+  const orient = typeof opts.orient === 'function' ? opts.orient(mean) : (opts.orient ?? null);
+  if (orient && orient.length !== d) throw new RangeError(`pca: orientation vector has length ${orient.length}, expected ${d}.`);
+  for (let c = 0; c < k; c++) {
+    const u = components.subarray(c * d, c * d + d);
+    let sign = 0;
+    if (orient) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += u[j] * orient[j];
+      sign = Math.sign(s);
+    }
+    if (sign === 0) {
+      let best = 0;
+      for (let i = 0; i < n; i++) if (Math.abs(coords[i * k + c]) > Math.abs(best)) best = coords[i * k + c];
+      if (best === 0) for (let j = 0; j < d; j++) if (Math.abs(u[j]) > Math.abs(best)) best = u[j];
+      sign = best < 0 ? -1 : 1;
+    }
+    if (sign < 0) {
+      for (let j = 0; j < d; j++) u[j] = -u[j];
+      for (let i = 0; i < n; i++) coords[i * k + c] = -coords[i * k + c];
+    }
+  }
+
+  const explainedVariance = new Float64Array(k);
+  const explainedVarianceRatio = new Float64Array(k);
+  for (let c = 0; c < k; c++) {
+    explainedVariance[c] = lambda[c] / dof;
+    explainedVarianceRatio[c] = ss > 0 ? lambda[c] / ss : 0;
+  }
+  return { n, dim: d, k, rank, mean, components, explainedVariance, explainedVarianceRatio, totalVariance, coords };
+}
+
+
+interface Fit {
+  mean: Float64Array;
+  /** k x d, rows 0..real-1 filled (unit, orthogonal). */
+  components: Float64Array;
+  /** n x k. */
+  coords: Float64Array;
+  /** Eigenvalues of the centred Gram / scatter matrix for the first `real` components (0 after). */
+  lambda: Float64Array;
+  /** Sum of squares of the centred data. */
+  ss: number;
+  rank: number;
+  real: number;
+}
+type Lap = (phase: keyof NonNullable<PcaWorkspace['timings']>) => void;
+
+/** The float64 path: exact centred Gram (or scatter) matrix, its top eigenvectors. */
+function fitF64(x: Vec, n: number, d: number, k: number, ws: PcaWorkspace, lap: Lap): Fit {
   // Mean, in float64.
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) {
@@ -94,7 +153,7 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
   const viaGram = n <= d;
   const m = viaGram ? n : d;
   if (!ws.product || ws.product.length < m * m) ws.product = new Float64Array(m * m);
-  const w = forceJs ? null : wasmGram();
+  const w = backend === 'js' ? null : wasmGram();
   let ss = 0;
   let xc: Float64Array | null = null;
   let panels: PanelLayout | null = null;
@@ -142,8 +201,6 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
     }
   }
   if (!Number.isFinite(ss)) throw new DataError('not-finite', 'The vectors hold NaN or infinite values, so no PCA can be computed.');
-  const dof = Math.max(n - 1, 1);
-  const totalVariance = ss / dof;
   lap('centre');
 
   let product: Float64Array;
@@ -204,51 +261,134 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
       }
     }
   }
-  for (let c = real; c < k; c++) completeBasis(components, c, d);
-  lap('components');
+  return { mean, components, coords, lambda, ss, rank, real };
+}
 
-  // Orientation.
-  const orient = typeof opts.orient === 'function' ? opts.orient(mean) : (opts.orient ?? null);
-  if (orient && orient.length !== d) throw new RangeError(`pca: orientation vector has length ${orient.length}, expected ${d}.`);
-  for (let c = 0; c < k; c++) {
-    const u = components.subarray(c * d, c * d + d);
-    let sign = 0;
-    if (orient) {
+/**
+ * The float32 path (float32 input, n <= d): the centred Gram matrix from float32 products (twice
+ * the SIMD lanes of float64) gives the subspace of the top components; then Rayleigh-Ritz in
+ * float64 on the input itself: U = Xc^T V (exact products of the float32 inputs), the k' x k'
+ * matrix U^T U = V^T G V diagonalised, components = U Q normalised, coordinates = Xc u and the
+ * variance along each component = |Xc u|^2 — all from the data, not from the float32 Gram. So the
+ * components are orthonormal and the coordinates are the projections to float64 precision; only
+ * the direction of each component carries the float32 Gram's error (~1e-7 / relative eigengap).
+ * `rank` beyond the components returned is estimated from the float32 Gram's eigenvalues.
+ */
+function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32, ws: PcaWorkspace, lap: Lap): Fit {
+  const L = w.layout(n, d);
+  for (let r = 0; r < n; r++) {
+    const row = r * d;
+    for (let p = 0, q = r * PANEL32; p < L.np; p++, q += L.panelLen) {
+      const c0 = p * PANEL32;
+      L.raw.set(x.subarray(row + c0, row + Math.min(d, c0 + PANEL32)), q);
+    }
+  }
+  const mean = L.colSums();
+  for (let j = 0; j < d; j++) mean[j] /= n;
+  const ss = L.centre(mean);
+  if (!Number.isFinite(ss)) throw new DataError('not-finite', 'The vectors hold NaN or infinite values, so no PCA can be computed.');
+  lap('centre');
+  if (!ws.product || ws.product.length < n * n) ws.product = new Float64Array(n * n);
+  const product = L.gram(ws.product);
+  lap('product');
+  const kk = Math.min(n, k + RITZ_EXTRA);
+  const eig = symmetricEigenTop(product, n, kk);
+  lap('eigen');
+
+  // U = Xc^T V = X^T V - mean (1^T V), row t for eigenvector t.
+  const U = new Float64Array(kk * d);
+  for (let t = 0; t < kk; t++) {
+    const v = eig.vectors.subarray(t * n, t * n + n);
+    const u = U.subarray(t * d, t * d + d);
+    L.xtv(v, u);
+    let sv = 0;
+    for (let i = 0; i < n; i++) sv += v[i];
+    for (let j = 0; j < d; j++) u[j] -= mean[j] * sv;
+  }
+  const B = new Float64Array(kk * kk);
+  for (let a = 0; a < kk; a++) {
+    for (let b = a; b < kk; b++) {
+      const ua = a * d, ub = b * d;
       let s = 0;
-      for (let j = 0; j < d; j++) s += u[j] * orient[j];
-      sign = Math.sign(s);
-    }
-    if (sign === 0) {
-      let best = 0;
-      for (let i = 0; i < n; i++) if (Math.abs(coords[i * k + c]) > Math.abs(best)) best = coords[i * k + c];
-      if (best === 0) for (let j = 0; j < d; j++) if (Math.abs(u[j]) > Math.abs(best)) best = u[j];
-      sign = best < 0 ? -1 : 1;
-    }
-    if (sign < 0) {
-      for (let j = 0; j < d; j++) u[j] = -u[j];
-      for (let i = 0; i < n; i++) coords[i * k + c] = -coords[i * k + c];
+      for (let j = 0; j < d; j++) s += U[ua + j] * U[ub + j];
+      B[a * kk + b] = s;
+      B[b * kk + a] = s;
     }
   }
-
-  const explainedVariance = new Float64Array(k);
-  const explainedVarianceRatio = new Float64Array(k);
-  for (let c = 0; c < k; c++) {
-    explainedVariance[c] = lambda[c] / dof;
-    explainedVarianceRatio[c] = ss > 0 ? lambda[c] / ss : 0;
+  const ritz = symmetricEigen(B, kk);
+  const lmax = Math.max(0, ritz.values[kk - 1]);
+  const tol = lmax * Math.max(n, d) * EPS * 16;
+  let real = 0;
+  while (real < k && ritz.values[kk - 1 - real] > tol) real++;
+  const components = new Float64Array(k * d);
+  const coords = new Float64Array(n * k);
+  const lambda = new Float64Array(k);
+  const proj = new Float64Array(n);
+  for (let c = 0; c < real; c++) {
+    const q = ritz.vectors.subarray((kk - 1 - c) * kk, (kk - c) * kk);
+    const u = components.subarray(c * d, c * d + d);
+    for (let t = 0; t < kk; t++) {
+      const qt = q[t];
+      const o = t * d;
+      for (let j = 0; j < d; j++) u[j] += qt * U[o + j];
+    }
+    // Unit length, and orthogonal to the earlier components to working precision (twice).
+    for (let pass = 0; pass < 2; pass++) {
+      for (let p = 0; p < c; p++) {
+        const o = p * d;
+        let s = 0;
+        for (let j = 0; j < d; j++) s += components[o + j] * u[j];
+        for (let j = 0; j < d; j++) u[j] -= s * components[o + j];
+      }
+      let nn = 0;
+      for (let j = 0; j < d; j++) nn += u[j] * u[j];
+      const inv = 1 / Math.sqrt(nn);
+      for (let j = 0; j < d; j++) u[j] *= inv;
+    }
+    // Coordinates (x_i - mean) . u and the variance along u, from the data.
+    L.xu(u, proj);
+    let mu = 0;
+    for (let j = 0; j < d; j++) mu += mean[j] * u[j];
+    let s2 = 0;
+    for (let i = 0; i < n; i++) {
+      const v = proj[i] - mu;
+      coords[i * k + c] = v;
+      s2 += v * v;
+    }
+    lambda[c] = s2;
   }
-  return { n, dim: d, k, rank, mean, components, explainedVariance, explainedVarianceRatio, totalVariance, coords };
+  let rank = real;
+  if (real === k) {
+    // Beyond the components returned: the float32 Gram's eigenvalues, with a float32 tolerance.
+    const tol32 = Math.max(0, eig.values[n - 1]) * n * F32_EPS * 16;
+    let r32 = 0;
+    for (let t = 0; t < n; t++) if (eig.values[t] > tol32) r32++;
+    rank = Math.max(real, r32);
+  }
+  return { mean, components, coords, lambda, ss, rank, real };
 }
 
-/** Which Gram kernel runs: WebAssembly SIMD where available, else plain JS. */
-export function pcaBackend(): 'wasm' | 'js' {
-  return wasmGram() && !forceJs ? 'wasm' : 'js';
+/** Extra Ritz vectors beyond the k asked for: a larger subspace makes the top k more accurate. */
+const RITZ_EXTRA = 2;
+const F32_EPS = 2 ** -23;
+
+export type PcaBackend = 'wasm' | 'wasm-f64' | 'js';
+let backend: PcaBackend = 'wasm';
+
+/**
+ * Which kernels run: 'wasm' (WebAssembly SIMD; float32 input takes the float32 Gram path),
+ * 'wasm-f64' (WebAssembly SIMD, float64 Gram for every input), or plain JS where WebAssembly SIMD
+ * is missing or 'js' was set.
+ */
+export function pcaBackend(): PcaBackend {
+  if (backend === 'js' || !wasmGram()) return 'js';
+  return backend === 'wasm' && !wasmGram32() ? 'wasm-f64' : backend;
 }
 
-let forceJs = false;
-/** Tests and benchmarks: run the plain-JS kernels (Gram, X^T v, Householder) even where WebAssembly SIMD exists. */
-export function setPcaBackend(b: 'wasm' | 'js'): void {
-  forceJs = b === 'js';
-  setHouseholderWasm(b === 'wasm');
+/** Tests and benchmarks: choose the kernels ('js': plain-JS Gram, X^T v, Householder even where WebAssembly SIMD exists). */
+export function setPcaBackend(b: PcaBackend): void {
+  backend = b;
+  setHouseholderWasm(b !== 'js');
 }
 
 

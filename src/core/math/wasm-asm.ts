@@ -58,7 +58,19 @@ export const op = {
   geS: [0x4e], gtS: [0x4a], ltS: [0x48], sub: [0x6b], shl: [0x74],
   f64Sub: [0xa1], f64Mul: [0xa2], f64Zero: [0x44, 0, 0, 0, 0, 0, 0, 0, 0],
   f64x2Sub: [0xfd, ...uleb(241)],
+  // used by the float32 Gram kernels (gram32-wasm.ts)
+  f32x4Add: [0xfd, ...uleb(228)], f32x4Mul: [0xfd, ...uleb(230)],
+  /** f64x2.promote_low_f32x4: lanes 0, 1 of an f32x4 as an f64x2. */
+  promoteLow: [0xfd, ...uleb(95)],
+  /** f32x4.demote_f64x2_zero: an f64x2 as lanes 0, 1 of an f32x4 (lanes 2, 3 zero). */
+  demoteZero: [0xfd, ...uleb(94)],
+  /** i8x16.shuffle of the two v128 on the stack by 16 byte indices (0-15 first, 16-31 second). */
+  shuffle: (lanes: number[]) => [0xfd, 0x0d, ...lanes],
 };
+/** Shuffle lanes: the high 8 bytes moved low (then promoteLow reads f32 lanes 2, 3). */
+export const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+/** Shuffle lanes: the low 8 bytes of the first operand, then the low 8 of the second. */
+export const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 
 /** The bytes of a module with one memory (exported as "memory") and the given functions, all exported. */
 export function moduleBytes(funcs: { name: string; params: number; body: number[] }[]): Uint8Array<ArrayBuffer> {

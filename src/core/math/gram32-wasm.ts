@@ -1,0 +1,336 @@
+/**
+ * Float32 kernels of the PCA fast path for float32 input (pca.ts), WebAssembly SIMD assembled from
+ * opcodes (wasm-asm.ts). f32x4 products give twice the lanes of the float64 kernel (gram-wasm.ts).
+ *
+ * Both matrices are n x d, laid out in panels of PANEL32 columns (rows padded to a multiple of 4,
+ * columns to a multiple of PANEL32, padding zero): `raw` holds the input values exactly (they are
+ * float32 already), `cen` the centred values rounded to float32.
+ *
+ *   centre32: cen = f32(raw - mean), computed in float64; ss += (raw - mean)^2 in float64
+ *   gram32:   G += cen cen^T (upper triangle, 4 x 2 tiles). Each lane sums PANEL32 / 4 = 128
+ *             products in float32, then the panel's sums go into G in float64.
+ *   xtv32:    u += raw^T v in float64 (exact products of the float32 inputs)
+ *   xu32:     out += raw u in float64
+ *
+ * The Gram matrix is only float32-accurate (~1e-7 relative); pca.ts uses it to find the subspace
+ * of the top components, then recomputes everything it returns from `raw` in float64.
+ */
+import { emitter, funcBody, HIGH_HALF, I32, LOW_HALVES, V128, moduleBytes, op } from './wasm-asm';
+
+export const PANEL32 = 512;
+const RB = PANEL32 * 4; // bytes of one row inside a panel
+
+/** Push the f64x2 of lanes 0, 1 (hi = false) or 2, 3 (hi = true) of the f32x4 in local `l`. */
+const widen = (l: number, hi: boolean) => (hi ? [...op.get(l), ...op.get(l), ...op.shuffle(HIGH_HALF), ...op.promoteLow] : [...op.get(l), ...op.promoteLow]);
+
+function gram32Body(): number[] {
+  // params: 0 base, 1 n4, 2 panels, 3 out
+  const [BASE, N4, NP, OUT] = [0, 1, 2, 3];
+  const [P, I, J, PA, PB, END, PANELP, O, RS] = [4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const ACC = 13; // 8
+  const XA = 21; // 4
+  const YB = 25; // 2
+  const T = 27;
+  const { code, e } = emitter();
+  e(op.get(N4), op.i32(8), op.mul, op.set(RS));
+  e(op.i32(0), op.set(P));
+  e(op.loop);
+  {
+    e(op.get(BASE), op.get(P), op.get(N4), op.mul, op.i32(RB), op.mul, op.add, op.set(PANELP));
+    e(op.i32(0), op.set(I));
+    e(op.loop);
+    {
+      e(op.get(I), op.set(J));
+      e(op.loop);
+      {
+        for (let a = 0; a < 8; a++) e(op.v128Zero, op.set(ACC + a));
+        e(op.get(PANELP), op.get(I), op.i32(RB), op.mul, op.add, op.tee(PA), op.i32(RB), op.add, op.set(END));
+        e(op.get(PANELP), op.get(J), op.i32(RB), op.mul, op.add, op.set(PB));
+        e(op.loop); // four columns per step
+        {
+          for (let a = 0; a < 4; a++) e(op.get(PA), op.v128Load(a * RB), op.set(XA + a));
+          for (let b = 0; b < 2; b++) e(op.get(PB), op.v128Load(b * RB), op.set(YB + b));
+          for (let a = 0; a < 4; a++)
+            for (let b = 0; b < 2; b++)
+              e(op.get(ACC + a * 2 + b), op.get(XA + a), op.get(YB + b), op.f32x4Mul, op.f32x4Add, op.set(ACC + a * 2 + b));
+          e(op.get(PB), op.i32(16), op.add, op.set(PB));
+          e(op.get(PA), op.i32(16), op.add, op.tee(PA), op.get(END), op.ltU, op.brIf(0));
+        }
+        e(op.end);
+        // out[(i + a) * n4 + j + b] += the four lanes, summed in float64
+        e(op.get(OUT), op.get(I), op.get(N4), op.mul, op.get(J), op.add, op.i32(8), op.mul, op.add, op.set(O));
+        for (let a = 0; a < 4; a++) {
+          for (let b = 0; b < 2; b++) {
+            const acc = ACC + a * 2 + b;
+            e(widen(acc, false), widen(acc, true), op.f64x2Add, op.set(T));
+            e(op.get(O), op.get(O), op.f64Load(b * 8), op.get(T), op.lane(0), op.get(T), op.lane(1), op.f64Add, op.f64Add, op.f64Store(b * 8));
+          }
+          if (a < 3) e(op.get(O), op.get(RS), op.add, op.set(O));
+        }
+        e(op.get(J), op.i32(2), op.add, op.tee(J), op.get(N4), op.ltU, op.brIf(0));
+      }
+      e(op.end);
+      e(op.get(I), op.i32(4), op.add, op.tee(I), op.get(N4), op.ltU, op.brIf(0));
+    }
+    e(op.end);
+    e(op.get(P), op.i32(1), op.add, op.tee(P), op.get(NP), op.ltU, op.brIf(0));
+  }
+  e(op.end);
+  e(op.end);
+  return funcBody([[9, I32], [15, V128]], code);
+}
+
+function xtv32Body(): number[] {
+  // u[c] += sum_r v[r] raw[r][c] in float64, four rows at a time.
+  // params: 0 base, 1 n4, 2 panels, 3 v, 4 u
+  const [BASE, N4, NP, V, U] = [0, 1, 2, 3, 4];
+  const [P, R, PANELP, ROW, UP, END] = [5, 6, 7, 8, 9, 10];
+  const S = 11; // 4 splatted weights
+  const [LO, HI, X] = [15, 16, 17];
+  const { code, e } = emitter();
+  e(op.i32(0), op.set(P));
+  e(op.loop);
+  {
+    e(op.get(BASE), op.get(P), op.get(N4), op.mul, op.i32(RB), op.mul, op.add, op.set(PANELP));
+    e(op.i32(0), op.set(R));
+    e(op.loop);
+    {
+      for (let a = 0; a < 4; a++) e(op.get(V), op.get(R), op.i32(8), op.mul, op.add, op.f64Load(a * 8), op.splat, op.set(S + a));
+      e(op.get(PANELP), op.get(R), op.i32(RB), op.mul, op.add, op.set(ROW));
+      e(op.get(U), op.get(P), op.i32(PANEL32 * 8), op.mul, op.add, op.tee(UP), op.i32(PANEL32 * 8), op.add, op.set(END));
+      e(op.loop); // four columns per step
+      {
+        e(op.get(UP), op.v128Load(0), op.set(LO));
+        e(op.get(UP), op.v128Load(16), op.set(HI));
+        for (let a = 0; a < 4; a++) {
+          e(op.get(ROW), op.v128Load(a * RB), op.set(X));
+          e(op.get(LO), op.get(S + a), widen(X, false), op.f64x2Mul, op.f64x2Add, op.set(LO));
+          e(op.get(HI), op.get(S + a), widen(X, true), op.f64x2Mul, op.f64x2Add, op.set(HI));
+        }
+        e(op.get(UP), op.get(LO), op.v128Store(0));
+        e(op.get(UP), op.get(HI), op.v128Store(16));
+        e(op.get(ROW), op.i32(16), op.add, op.set(ROW));
+        e(op.get(UP), op.i32(32), op.add, op.tee(UP), op.get(END), op.ltU, op.brIf(0));
+      }
+      e(op.end);
+      e(op.get(R), op.i32(4), op.add, op.tee(R), op.get(N4), op.ltU, op.brIf(0));
+    }
+    e(op.end);
+    e(op.get(P), op.i32(1), op.add, op.tee(P), op.get(NP), op.ltU, op.brIf(0));
+  }
+  e(op.end);
+  e(op.end);
+  return funcBody([[6, I32], [7, V128]], code);
+}
+
+function xu32Body(): number[] {
+  // out[r] += sum_c raw[r][c] u[c] in float64, four rows at a time.
+  // params: 0 base, 1 n4, 2 panels, 3 u, 4 out
+  const [BASE, N4, NP, U, OUT] = [0, 1, 2, 3, 4];
+  const [P, R, PANELP, ROW, UP, END, O] = [5, 6, 7, 8, 9, 10, 11];
+  const ACC = 12; // 4
+  const [LO, HI, X] = [16, 17, 18];
+  const { code, e } = emitter();
+  e(op.i32(0), op.set(P));
+  e(op.loop);
+  {
+    e(op.get(BASE), op.get(P), op.get(N4), op.mul, op.i32(RB), op.mul, op.add, op.set(PANELP));
+    e(op.i32(0), op.set(R));
+    e(op.loop);
+    {
+      for (let a = 0; a < 4; a++) e(op.v128Zero, op.set(ACC + a));
+      e(op.get(PANELP), op.get(R), op.i32(RB), op.mul, op.add, op.set(ROW));
+      e(op.get(U), op.get(P), op.i32(PANEL32 * 8), op.mul, op.add, op.tee(UP), op.i32(PANEL32 * 8), op.add, op.set(END));
+      e(op.loop);
+      {
+        e(op.get(UP), op.v128Load(0), op.set(LO));
+        e(op.get(UP), op.v128Load(16), op.set(HI));
+        for (let a = 0; a < 4; a++) {
+          e(op.get(ROW), op.v128Load(a * RB), op.set(X));
+          e(op.get(ACC + a), widen(X, false), op.get(LO), op.f64x2Mul, op.f64x2Add, widen(X, true), op.get(HI), op.f64x2Mul, op.f64x2Add, op.set(ACC + a));
+        }
+        e(op.get(ROW), op.i32(16), op.add, op.set(ROW));
+        e(op.get(UP), op.i32(32), op.add, op.tee(UP), op.get(END), op.ltU, op.brIf(0));
+      }
+      e(op.end);
+      e(op.get(OUT), op.get(R), op.i32(8), op.mul, op.add, op.set(O));
+      for (let a = 0; a < 4; a++) {
+        e(op.get(O), op.get(O), op.f64Load(a * 8), op.get(ACC + a), op.lane(0), op.get(ACC + a), op.lane(1), op.f64Add, op.f64Add, op.f64Store(a * 8));
+      }
+      e(op.get(R), op.i32(4), op.add, op.tee(R), op.get(N4), op.ltU, op.brIf(0));
+    }
+    e(op.end);
+    e(op.get(P), op.i32(1), op.add, op.tee(P), op.get(NP), op.ltU, op.brIf(0));
+  }
+  e(op.end);
+  e(op.end);
+  return funcBody([[7, I32], [7, V128]], code);
+}
+
+function centre32Body(): number[] {
+  // cen[r][c] = f32(raw[r][c] - mean[c]) for rows r < n, every panel; *ss += sum (raw - mean)^2.
+  // params: 0 raw, 1 cen, 2 n, 3 n4, 4 panels, 5 mean, 6 ss
+  const [RAW, CEN, N, N4, NP, MEAN, SS] = [0, 1, 2, 3, 4, 5, 6];
+  const [P, R, SRC, DST, MP, END, POFF] = [7, 8, 9, 10, 11, 12, 13];
+  const [ACC, X, LO, HI] = [14, 15, 16, 17];
+  const { code, e } = emitter();
+  e(op.v128Zero, op.set(ACC));
+  e(op.i32(0), op.set(P));
+  e(op.loop);
+  {
+    e(op.get(P), op.get(N4), op.mul, op.i32(RB), op.mul, op.set(POFF));
+    e(op.i32(0), op.set(R));
+    e(op.loop);
+    {
+      e(op.get(POFF), op.get(R), op.i32(RB), op.mul, op.add, op.tee(SRC), op.get(CEN), op.add, op.set(DST));
+      e(op.get(SRC), op.get(RAW), op.add, op.set(SRC));
+      e(op.get(MEAN), op.get(P), op.i32(PANEL32 * 8), op.mul, op.add, op.tee(MP), op.i32(PANEL32 * 8), op.add, op.set(END));
+      e(op.loop);
+      {
+        e(op.get(SRC), op.v128Load(0), op.set(X));
+        e(widen(X, false), op.get(MP), op.v128Load(0), op.f64x2Sub, op.set(LO));
+        e(widen(X, true), op.get(MP), op.v128Load(16), op.f64x2Sub, op.set(HI));
+        e(op.get(ACC), op.get(LO), op.get(LO), op.f64x2Mul, op.f64x2Add, op.get(HI), op.get(HI), op.f64x2Mul, op.f64x2Add, op.set(ACC));
+        e(op.get(DST), op.get(LO), op.demoteZero, op.get(HI), op.demoteZero, op.shuffle(LOW_HALVES), op.v128Store(0));
+        e(op.get(SRC), op.i32(16), op.add, op.set(SRC));
+        e(op.get(DST), op.i32(16), op.add, op.set(DST));
+        e(op.get(MP), op.i32(32), op.add, op.tee(MP), op.get(END), op.ltU, op.brIf(0));
+      }
+      e(op.end);
+      e(op.get(R), op.i32(1), op.add, op.tee(R), op.get(N), op.ltU, op.brIf(0));
+    }
+    e(op.end);
+    e(op.get(P), op.i32(1), op.add, op.tee(P), op.get(NP), op.ltU, op.brIf(0));
+  }
+  e(op.end);
+  e(op.get(SS), op.get(ACC), op.lane(0), op.get(ACC), op.lane(1), op.f64Add, op.f64Store(0));
+  e(op.end);
+  return funcBody([[7, I32], [4, V128]], code);
+}
+
+/** An n x d float32 matrix in panels inside the module's memory; views valid until the next `layout`. */
+export interface Panel32Layout {
+  n: number;
+  d: number;
+  n4: number;
+  np: number;
+  /** Float32 elements per panel (n4 * PANEL32). */
+  panelLen: number;
+  /** The input, exactly, in panels (the caller fills every element r < n, c < d; padding is zeroed). */
+  raw: Float32Array;
+  /** Column sums of raw (d), in float64. */
+  colSums(out?: Float64Array): Float64Array;
+  /** Centre raw by `mean` (length d) into the float32 panels; returns sum (raw - mean)^2 in float64. */
+  centre(mean: Float64Array): number;
+  /** G ~ cen cen^T (n x n, float32 products, float64 sums across panels). */
+  gram(out?: Float64Array): Float64Array;
+  /** raw^T v in float64 (v of length n) into out (length d). */
+  xtv(v: ArrayLike<number>, out?: Float64Array): Float64Array;
+  /** raw u in float64 (u of length d) into out (length n). */
+  xu(u: ArrayLike<number>, out?: Float64Array): Float64Array;
+}
+
+export interface WasmGram32 {
+  layout(n: number, d: number): Panel32Layout;
+}
+
+let cached: WasmGram32 | null | undefined;
+
+/** The float32 kernels, or null where WebAssembly SIMD is not available. */
+export function wasmGram32(): WasmGram32 | null {
+  if (cached !== undefined) return cached;
+  cached = null;
+  try {
+    if (typeof WebAssembly === 'undefined') return null;
+    const bytes = moduleBytes([
+      { name: 'gram32', params: 4, body: gram32Body() },
+      { name: 'xtv32', params: 5, body: xtv32Body() },
+      { name: 'xu32', params: 5, body: xu32Body() },
+      { name: 'centre32', params: 7, body: centre32Body() },
+    ]);
+    if (!WebAssembly.validate(bytes)) return null;
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    const memory = inst.exports.memory as WebAssembly.Memory;
+    type F4 = (a: number, b: number, c: number, d: number) => void;
+    type F5 = (a: number, b: number, c: number, d: number, e: number) => void;
+    const gramFn = inst.exports.gram32 as F4;
+    const xtvFn = inst.exports.xtv32 as F5;
+    const xuFn = inst.exports.xu32 as F5;
+    const centreFn = inst.exports.centre32 as (raw: number, cen: number, n: number, n4: number, np: number, mean: number, ss: number) => void;
+    cached = {
+      layout(n, d) {
+        const n4 = Math.ceil(n / 4) * 4;
+        const np = Math.ceil(d / PANEL32);
+        const dPad = np * PANEL32;
+        const panelLen = n4 * PANEL32;
+        const matBytes = np * panelLen * 4;
+        const cenOff = matBytes;
+        const gOff = 2 * matBytes;
+        const vOff = gOff + n4 * n4 * 8;
+        const uOff = vOff + n4 * 8;
+        const rOff = uOff + dPad * 8;
+        const ssOff = rOff + n4 * 8;
+        const need = ssOff + 8;
+        const have = memory.buffer.byteLength;
+        if (need > have) memory.grow(Math.ceil((need - have) / 65536));
+        const buf = memory.buffer;
+        const raw = new Float32Array(buf, 0, np * panelLen);
+        const cen = new Float32Array(buf, cenOff, np * panelLen);
+        for (let p = 0; p < np; p++) {
+          raw.fill(0, p * panelLen + n * PANEL32, (p + 1) * panelLen);
+          cen.fill(0, p * panelLen + n * PANEL32, (p + 1) * panelLen);
+        }
+        const last = (np - 1) * panelLen;
+        const tail = d - (np - 1) * PANEL32;
+        if (dPad > d) for (let r = 0; r < n; r++) raw.fill(0, last + r * PANEL32 + tail, last + (r + 1) * PANEL32);
+        const g = new Float64Array(buf, gOff, n4 * n4);
+        const v = new Float64Array(buf, vOff, n4);
+        const u = new Float64Array(buf, uOff, dPad);
+        const rv = new Float64Array(buf, rOff, n4);
+        const ss = new Float64Array(buf, ssOff, 1);
+        const xtv = (vec: ArrayLike<number>, out: Float64Array = new Float64Array(d)) => {
+          v.fill(0);
+          for (let i = 0; i < n; i++) v[i] = vec[i];
+          u.fill(0);
+          xtvFn(0, n4, np, vOff, uOff);
+          out.set(u.subarray(0, d));
+          return out;
+        };
+        return {
+          n, d, n4, np, panelLen, raw,
+          colSums: (out) => xtv(new Float64Array(n).fill(1), out),
+          centre(mean) {
+            u.fill(0);
+            u.set(mean.subarray(0, d));
+            centreFn(0, cenOff, n, n4, np, uOff, ssOff);
+            return ss[0];
+          },
+          gram(out = new Float64Array(n * n)) {
+            g.fill(0);
+            gramFn(cenOff, n4, np, gOff);
+            for (let i = 0; i < n; i++) {
+              for (let j = i; j < n; j++) {
+                const x = g[i * n4 + j];
+                out[i * n + j] = x;
+                out[j * n + i] = x;
+              }
+            }
+            return out;
+          },
+          xtv,
+          xu(vec, out = new Float64Array(n)) {
+            u.fill(0);
+            for (let j = 0; j < d; j++) u[j] = vec[j];
+            rv.fill(0);
+            xuFn(0, n4, np, uOff, rOff);
+            out.set(rv.subarray(0, n));
+            return out;
+          },
+        };
+      },
+    };
+  } catch {
+    cached = null;
+  }
+  return cached;
+}

@@ -1,0 +1,140 @@
+/**
+ * cos(axis, PC_k) at every layer on a pool of workers, one layer per task: the layers are
+ * independent, so W workers take about 1/W of the time on W free cores. Same result as the
+ * single-thread `cosAxisPcPerLayer` (src/core/persona/analysis.ts): each worker runs the same
+ * `pcaAtLayer` on the layer it is sent (pca-pool-task.ts).
+ *
+ * The pool is independent of where it runs: it takes a factory of workers. In the browser,
+ * `browserPcaWorker` (a module Worker of pca-pool.worker.ts); in Node, `nodePcaWorker` from
+ * pca-pool-node.ts (a worker_threads Worker of pca-pool.node-worker.ts). Both serve tasks with the
+ * same code. The sender decodes each layer (set.layer) and transfers it; at most `inFlight` layers
+ * per worker are decoded ahead, so memory stays at a few layers whatever the set's size.
+ * A layer whose task fails is run again on the calling thread, which throws the usual typed error.
+ */
+import { fitMembers, pcaAtLayer, storedAxisAt, type AnalysisOptions, type LayerSummary } from '../src/core/persona/analysis';
+import type { PersonaSet } from '../src/core/persona/types';
+import type { PcaLayerReply, PcaLayerTask } from './pca-pool-task';
+
+/** What the pool needs of a worker (a Web Worker and a worker_threads Worker both fit through a small adapter). */
+export interface PoolWorker {
+  postMessage(task: PcaLayerTask, transfer: ArrayBuffer[]): void;
+  onReply(handler: (r: PcaLayerReply) => void): void;
+  onError(handler: (e: unknown) => void): void;
+  terminate(): void;
+}
+
+export type PoolWorkerFactory = () => PoolWorker;
+
+export interface PcaPoolOptions {
+  /** Workers (default 2). */
+  size?: number;
+  /** Layers sent ahead to each worker (default 2: one computing, one waiting). */
+  inFlight?: number;
+}
+
+export interface PcaPool {
+  readonly size: number;
+  /** cos(axis, PC1..PC_K), |axis| and the explained-variance ratios at every layer, in layer order. */
+  cosAxisPcPerLayer(set: PersonaSet, components?: number, opts?: AnalysisOptions & { onLayer?: (layer: number) => void; keepAxis?: boolean; signal?: AbortSignal }): Promise<LayerSummary[]>;
+  /** Stop the workers. */
+  close(): void;
+}
+
+export function createPcaPool(factory: PoolWorkerFactory, opts: PcaPoolOptions = {}): PcaPool {
+  const size = Math.max(1, Math.floor(opts.size ?? 2));
+  const inFlight = Math.max(1, Math.floor(opts.inFlight ?? 2));
+  const workers: PoolWorker[] = [];
+  for (let i = 0; i < size; i++) workers.push(factory());
+  let busy = false;
+  let closed = false;
+
+  return {
+    size,
+    close() {
+      closed = true;
+      for (const w of workers) w.terminate();
+    },
+    cosAxisPcPerLayer(set, components = 3, o = {}) {
+      if (closed) return Promise.reject(new Error('The PCA pool was closed.'));
+      if (busy) return Promise.reject(new Error('The PCA pool is already running an analysis.'));
+      busy = true;
+      const layers: (number | null)[] = set.layers === null ? [null] : Array.from({ length: set.layers }, (_, l) => l);
+      const members = fitMembers(set, o);
+      const out: (LayerSummary | undefined)[] = new Array(layers.length);
+      let next = 0;
+      let done = 0;
+      const pending = new Map<number, number>(); // task id -> worker index
+      return new Promise<LayerSummary[]>((resolve, reject) => {
+        let failed = false;
+        const fail = (e: unknown) => {
+          if (failed) return;
+          failed = true;
+          busy = false;
+          reject(e);
+        };
+        const send = (wi: number) => {
+          if (failed || next >= layers.length) return;
+          if (o.signal?.aborted) return fail(o.signal.reason ?? new Error('aborted'));
+          const id = next++;
+          const l = layers[id];
+          const at = l ?? 0;
+          const values = set.layer(at);
+          const task: PcaLayerTask = {
+            id,
+            layer: l,
+            count: set.names.length,
+            dim: set.dim,
+            values,
+            defaultVector: set.defaultAt(at),
+            defaultLabel: set.defaultLabel,
+            storedAxis: storedAxisAt(set, at),
+            members,
+            components,
+            keepAxis: !!o.keepAxis,
+          };
+          pending.set(id, wi);
+          workers[wi].postMessage(task, [values.buffer as ArrayBuffer]);
+        };
+        const onReply = (wi: number) => (r: PcaLayerReply) => {
+          if (failed || !pending.has(r.id)) return;
+          pending.delete(r.id);
+          if (r.ok) out[r.id] = r.summary;
+          else {
+            // Run the layer here: the same code throws the same typed error, with the layer's number.
+            try {
+              const l = layers[r.id];
+              const p = pcaAtLayer(set, l, { ...o, components });
+              out[r.id] = { layer: p.layer, axisNorm: p.axisNorm, cosAxisPc: p.cosAxisPc, explainedVarianceRatio: p.explainedVarianceRatio, ...(o.keepAxis ? { axis: p.axis } : {}) };
+            } catch (e) {
+              return fail(e);
+            }
+          }
+          done++;
+          o.onLayer?.(layers[r.id] ?? 0);
+          if (done === layers.length) {
+            busy = false;
+            resolve(out as LayerSummary[]);
+            return;
+          }
+          send(wi);
+        };
+        workers.forEach((w, wi) => {
+          w.onReply(onReply(wi));
+          w.onError((e) => fail(e));
+        });
+        for (let k = 0; k < inFlight; k++) for (let wi = 0; wi < size; wi++) send(wi);
+      });
+    },
+  };
+}
+
+/** A browser module Worker of pca-pool.worker.ts, adapted for the pool. */
+export function browserPcaWorker(): PoolWorker {
+  const w = new Worker(new URL('./pca-pool.worker.ts', import.meta.url), { type: 'module' });
+  return {
+    postMessage: (t, transfer) => w.postMessage(t, transfer),
+    onReply: (h) => (w.onmessage = (e: MessageEvent<PcaLayerReply>) => h(e.data)),
+    onError: (h) => (w.onerror = (e) => h(new Error(`The PCA worker failed: ${e.message}`))),
+    terminate: () => w.terminate(),
+  };
+}
