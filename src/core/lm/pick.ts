@@ -12,8 +12,8 @@
  *   fp32; then a q4 file converted at load time (src/core/onnx/rewrite/dequantize.ts) to fp32 MatMul
  *   (exactly the q4 numbers) or, when fp32 does not fit, to int8 — both run at fp32 speed where
  *   MatMulNBits runs ~10x slower; uint8 (~3.5x slower than int8); q4 as is; fp16 / q4f16 do not run.
- * On WASM everything lives in one wasm32 heap of at most 4 GiB: weights + KV cache + working memory
- * are estimated before loading and a choice that does not fit is skipped (or refused with a sentence).
+ * On WASM everything lives in one wasm32 heap of at most 4 GiB, estimated before loading (see
+ * `wasmHeapEstimate`); a choice that does not fit is skipped (or refused with a sentence).
  */
 import { DataError } from '../errors';
 import type { DecoderConfig } from './config';
@@ -72,6 +72,27 @@ interface Candidate {
   dtype: WeightsDtype;
   externalData: string[];
   downloadBytes: number;
+  /** The largest single file of the set (the .onnx or one external-data chunk). */
+  largestPiece: number;
+}
+
+/** Working memory beside weights and KV cache (arena, activations of a prefill chunk). */
+const WORKING_BYTES = 128 * 2 ** 20;
+
+/**
+ * Peak wasm heap of an onnxruntime-web session over `weightBytes` of weights whose largest single
+ * file is `largestPiece`, with `runtime` bytes in use once it runs (KV cache, logits, working memory).
+ * Measured on onnxruntime-web 1.31 (WASM, in Node, random Qwen3-0.6B-shape models, fp32 and int8
+ * alike): session creation leaves the heap at 2.0-2.1x the weights — the file is copied into the
+ * heap, then its initializers are materialised (and prepacked for MatMul / MatMulInteger) before
+ * the copy is freed — and the heap must also find room for the largest file once more as one
+ * contiguous block while it grows: a 1.25 GB fp32 file loads within 4 GiB, a 1.5 GB one (4 layers
+ * of Qwen3-0.6B) fails with std::bad_alloc, which 2.1x + the file (3.9 vs 4.7 GB) separates. The
+ * heap never shrinks, and the KV cache grows later into the freed copy: once running, the session
+ * needs ~1.1x the weights + `runtime`. The estimate is the larger of the two.
+ */
+export function wasmHeapEstimate(weightBytes: number, largestPiece: number, runtime: number): number {
+  return Math.max(2.1 * weightBytes + largestPiece + WORKING_BYTES, 1.1 * weightBytes + runtime);
 }
 
 /** The weight files on offer, one per dtype (under onnx/ first, `model` before `decoder_model_merged`). */
@@ -83,7 +104,10 @@ export function offeredWeights(files: readonly OfferedFile[]): Candidate[] {
     if (!m) continue;
     const dtype = SUFFIX_DTYPE[m[3] ?? ''];
     const ext = files.filter((g) => g.path === `${f.path}_data` || g.path.startsWith(`${f.path}_data_`) && /^\d+$/.test(g.path.slice(f.path.length + 6)));
-    const c: Candidate = { file: f.path, dtype, externalData: ext.map((g) => g.path).sort(), downloadBytes: f.size + ext.reduce((s, g) => s + g.size, 0) };
+    const c: Candidate = {
+      file: f.path, dtype, externalData: ext.map((g) => g.path).sort(), downloadBytes: f.size + ext.reduce((s, g) => s + g.size, 0),
+      largestPiece: Math.max(f.size, ...ext.map((g) => g.size)),
+    };
     const prev = byDtype.get(dtype);
     if (!prev || rank(c) < rank(prev)) byDtype.set(dtype, c);
   }
@@ -100,12 +124,12 @@ function linearParams(c: NonNullable<PickRequest['config']>): number {
 
 function runtimeBytes(req: PickRequest, kvBytesPerValue: number): number {
   const c = req.config;
-  if (!c) return 256 * 2 ** 20;
+  if (!c) return 2 * WORKING_BYTES;
   const rows = req.rows ?? 3;
   const ctx = req.contextTokens ?? 2048;
   const kv = rows * ctx * c.numLayers * 2 * c.numKvHeads * c.headDim * kvBytesPerValue;
   // logits of a prefill chunk and working buffers
-  return kv + rows * c.vocabSize * 4 * 4 + 128 * 2 ** 20;
+  return kv + rows * c.vocabSize * 4 * 4 + WORKING_BYTES;
 }
 
 /** Bytes the q4 weights grow by when converted (from the config, else bounded from the file size). */
@@ -150,23 +174,25 @@ export function pickWeights(req: PickRequest): WeightsChoice {
   // WASM
   const rt = runtimeBytes(req, 4);
   const tooBig: string[] = [];
-  const fits = (c: Candidate, mem: number) => {
+  const fits = (c: Candidate, mem: number, converted: boolean) => {
     if (mem <= limit) return true;
-    tooBig.push(`${c.file}${mem > c.downloadBytes + rt ? ' converted' : ''} would need ~${gb(mem)}`);
+    tooBig.push(`${c.file}${converted ? ' converted' : ''} would need ~${gb(mem)}`);
     return false;
   };
   const tryFile = (d: WeightsDtype, why: string): WeightsChoice | null => {
     const c = has(d);
     if (!c) return null;
-    const mem = c.downloadBytes + rt;
-    return fits(c, mem) ? choice(c, null, mem, why) : null;
+    const mem = wasmHeapEstimate(c.downloadBytes, c.largestPiece, rt);
+    return fits(c, mem, false) ? choice(c, null, mem, why) : null;
   };
   const tryQ4 = (why: (to: Conversion) => string, allowInt8 = true): WeightsChoice | null => {
     const c = has('q4');
     if (!c) return null;
     for (const to of allowInt8 ? (['fp32', 'int8'] as const) : (['fp32'] as const)) {
-      const mem = c.downloadBytes + conversionGrowth(c, to, req) + rt;
-      if (fits(c, mem)) return choice(c, to, mem, why(to));
+      // the converted graph goes to onnxruntime as one buffer
+      const weights = c.downloadBytes + conversionGrowth(c, to, req);
+      const mem = wasmHeapEstimate(weights, weights, rt);
+      if (fits(c, mem, true)) return choice(c, to, mem, why(to));
     }
     return null;
   };
