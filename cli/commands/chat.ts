@@ -8,10 +8,10 @@
 import * as ortNode from 'onnxruntime-node';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { flagInt, flagNumber, flagString, parseArgs, UsageError } from '../args';
+import { flagString, parseArgs, UsageError } from '../args';
 import type { CliIO } from '../main';
-import { capFlags, readVectorFile, steerFlags } from '../model-flags';
-import { readModelFolder } from './generate';
+import { capFlags, GREEDY, layerFlag, readVectorFile, samplingFlags, steerFlags } from '../model-flags';
+import { loadCliModel } from '../model-folder';
 import { DataError, PersonaSpaceError } from '../../src/core/errors';
 import { axisBundleFromTensor } from '../../src/core/chat/axis';
 import { ChatRows, type ChatModel } from '../../src/core/chat/chat-rows';
@@ -19,7 +19,7 @@ import { parseTranscript, REPLAY_LABEL } from '../../src/core/chat/presets';
 import { parseConfig } from '../../src/core/lm/config';
 import { LmEngine } from '../../src/core/lm/generate';
 import { buildInterventions } from '../../src/core/lm/interventions';
-import { DTYPE_SUFFIX, loadModelFiles, stopTokenIds, type ModelDtype } from '../../src/core/lm/model-source';
+import { stopTokenIds } from '../../src/core/lm/model-source';
 import { createSession, type Ort } from '../../src/core/lm/ort';
 import type { Conversation } from '../../src/core/lm/rows';
 import { ChatTokenizer, type ChatMessage } from '../../src/core/lm/tokenizer';
@@ -27,10 +27,13 @@ import { instrumentDecoder } from '../../src/core/onnx/instrument';
 
 export const CHAT_USAGE = `usage: persona-space chat <model-dir> --axis FILE --layer L
          (--transcript FILE [--replay] | --prompt TEXT [--system TEXT])
-         [--max-tokens N] [--seed S] [--temperature T] [--top-p P]
+         [--max-tokens N] [--seed S] [--temperature T] [--top-p P] [--top-k K]
          [--steer FILE --steer-layers a,b --alpha A]
          [--cap FILE --cap-layers a,b (--tau T | --tau-file FILE | --percentile P --calibration FILE)]
-         [--dtype fp32|fp16|q8|q4|q4f16 | --onnx onnx/NAME.onnx] [--json]
+         [--dtype fp32|fp16|q8|int8|uint8|q4|q4f16 | --onnx onnx/NAME.onnx] [--json]
+
+  <model-dir>: a folder in transformers.js layout, hf:owner/name[@revision], or synthetic[:SEED].
+  Layer windows (--steer-layers, --cap-layers): 0-based decoder blocks, 3,4 or 10-20.
 
   --axis: (n_layers, d) or (d,) in .pt / .npy / .safetensors (e.g. the release's assistant_axis.pt).
   --transcript: the paper's transcript JSON ({"conversation": [{role, content}, ...]}); with --replay its
@@ -53,8 +56,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}".`);
   const axisFile = flagString(args, 'axis');
   if (!axisFile) throw new UsageError('--axis FILE is required (the Assistant Axis of this model).');
-  const layer = flagInt(args, 'layer');
-  if (layer === undefined) throw new UsageError('--layer L is required (the layer whose projection is reported; 0-based).');
+  if (!args.flags.has('layer')) throw new UsageError('--layer L is required (the layer whose projection is reported; 0-based).');
   const transcriptFile = flagString(args, 'transcript');
   const prompt = flagString(args, 'prompt');
   if ((transcriptFile === undefined) === (prompt === undefined)) throw new UsageError('give exactly one of --transcript FILE or --prompt TEXT.');
@@ -62,14 +64,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (replay && !transcriptFile) throw new UsageError('--replay reads a transcript; give --transcript FILE.');
   const system = flagString(args, 'system');
   if (system !== undefined && transcriptFile) throw new UsageError('--system goes with --prompt; a transcript carries its own system message.');
-  const maxTokens = flagInt(args, 'max-tokens') ?? 128;
-  if (maxTokens < 1 || maxTokens > 8192) throw new UsageError('--max-tokens must be between 1 and 8192.');
-  const seed = flagInt(args, 'seed') ?? 0;
-  if (seed < 0) throw new UsageError('--seed must be 0 or more.');
-  const temperature = flagNumber(args, 'temperature') ?? 0;
-  const topP = flagNumber(args, 'top-p') ?? 1;
-  const dtype = flagString(args, 'dtype') as ModelDtype | undefined;
-  if (dtype && !(dtype in DTYPE_SUFFIX)) throw new UsageError(`--dtype must be one of ${Object.keys(DTYPE_SUFFIX).join(', ')}.`);
+  const { maxTokens, seed, temperature, topP, topK } = samplingFlags(args, GREEDY);
 
   let messages: ChatMessage[];
   let mode: Mode;
@@ -89,11 +84,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     mode = 'prompt';
   }
 
-  const { files, onnxFile } = await readModelFolder(dir, dtype, flagString(args, 'onnx'));
-  const mf = await loadModelFiles({ kind: 'files', files, onnxFile, label: dir });
+  const { files: mf, onnxFile } = await loadCliModel(dir, args);
   const config = parseConfig(mf.config);
   const dims = { numLayers: config.numLayers, hiddenSize: config.hiddenSize };
-  if (layer < 0 || layer >= dims.numLayers) throw new UsageError(`--layer must be between 0 and ${dims.numLayers - 1}.`);
+  const layer = layerFlag(args, dims.numLayers, true)!;
   const bundle = axisBundleFromTensor(await readVectorFile(axisFile, 'axis'), dims, path.basename(axisFile));
   const steer = await steerFlags(args);
   const cap = await capFlags(args);
@@ -116,7 +110,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     maxPositions: config.maxPositionEmbeddings,
   };
   const rows = new ChatRows(model, 1, bundle.axis);
-  Object.assign(rows.params[0], { steer: iv.steer, capAxis: iv.capAxis, capTau: iv.capTau, sampling: { temperature, topK: 0, topP } });
+  Object.assign(rows.params[0], { steer: iv.steer, capAxis: iv.capAxis, capTau: iv.capTau, sampling: { temperature, topK, topP } });
   try {
     if (mode === 'replay') {
       rows.setMessages(0, messages);

@@ -21,18 +21,20 @@ import { normalizeSettings, PRESETS, REFERENCE_SAMPLING, type ExtractSettings, t
 import { releaseFiles } from '../../src/core/extract/release';
 import { parseConfig } from '../../src/core/lm/config';
 import { LmEngine } from '../../src/core/lm/generate';
-import { loadModelFiles, stopTokenIds, DTYPE_SUFFIX, type ModelDtype } from '../../src/core/lm/model-source';
+import { stopTokenIds } from '../../src/core/lm/model-source';
 import { createSession, type Ort } from '../../src/core/lm/ort';
 import { ChatTokenizer } from '../../src/core/lm/tokenizer';
 import { instrumentDecoder } from '../../src/core/onnx/instrument';
 import { FolderRolloutStore } from './extract-store';
-import { readModelFolder } from './generate';
+import { loadCliModel } from '../model-folder';
+import { samplingFlags } from '../model-flags';
 import { parseCommand, wantsJson } from './inspect';
 
 const HELP = `usage: persona-space extract <model-dir> [--roles a,b,... | --preset quick|standard|full] [--traits a,b,...]
          [--prompts K] [--questions N] [--max-tokens T] [--batch B] [--seed S] [--data DIR-or-URL] --out DIR [--json]
          [--default-prompts K] [--default-questions N] [--temperature T] [--top-p P] [--stop-at C]
-         [--model-name NAME] [--dtype fp32|fp16|q8|q4|q4f16]
+         [--model-name NAME] [--dtype fp32|fp16|q8|int8|uint8|q4|q4f16 | --onnx onnx/NAME.onnx]
+<model-dir>: a folder in transformers.js layout, hf:owner/name[@revision], or synthetic[:SEED]
 --preset     quick: 50 roles x 2 prompts x 6 questions, default 5 x 20; standard: 275 roles x 2 x 4; full: 275 x 5 x 240
 --prompts K  the first K system prompts of each role and of the default; --questions N the first N of the 240 questions
 --data       the paper's data: a local copy of safety-research/assistant-axis, or a mirror URL (default: GitHub, pinned, cached)
@@ -42,7 +44,7 @@ Writes role_vectors/<role>.pt, default_vector.pt, assistant_axis.pt, persona_spa
 rollouts.jsonl (+ rollout_means.f32) and extraction.json. Run again with the same --out to resume.
 ${CREDIT}.`;
 
-const FLAGS = ['roles', 'preset', 'traits', 'prompts', 'questions', 'max-tokens', 'batch', 'seed', 'data', 'out', 'json', 'help', 'default-prompts', 'default-questions', 'temperature', 'top-p', 'stop-at', 'model-name', 'dtype', 'onnx'];
+const FLAGS = ['roles', 'preset', 'traits', 'prompts', 'questions', 'max-tokens', 'batch', 'seed', 'data', 'out', 'json', 'help', 'default-prompts', 'default-questions', 'temperature', 'top-p', 'stop-at', 'model-name', 'dtype', 'onnx', 'hub'];
 
 /** Settings that change what a finished rollout is: a resumed run must keep them. */
 const FIXED: (keyof ExtractSettings)[] = ['maxNewTokens', 'seed', 'temperature', 'topP'];
@@ -93,6 +95,8 @@ function settingsFrom(args: ReturnType<typeof parseCommand>): ExtractSettings {
   const p = preset ? PRESETS[preset] : null;
   const prompts = flagInt(args, 'prompts');
   const questions = flagInt(args, 'questions');
+  // The same checks as generate and chat; extraction's defaults are the paper's sampling.
+  const sampling = samplingFlags(args, { maxTokens: 64, seed: 0, temperature: REFERENCE_SAMPLING.temperature, topP: REFERENCE_SAMPLING.topP, topK: 0 });
   return normalizeSettings({
     roles: p ? [...p.roles] : (roles ?? []),
     traits,
@@ -100,11 +104,11 @@ function settingsFrom(args: ReturnType<typeof parseCommand>): ExtractSettings {
     questions: questions ?? p?.questions ?? 4,
     defaultPrompts: flagInt(args, 'default-prompts') ?? prompts ?? p?.defaultPrompts ?? 5,
     defaultQuestions: flagInt(args, 'default-questions') ?? questions ?? p?.defaultQuestions ?? 20,
-    maxNewTokens: flagInt(args, 'max-tokens') ?? 64,
+    maxNewTokens: sampling.maxTokens,
     batch: flagInt(args, 'batch') ?? 8,
-    seed: flagInt(args, 'seed') ?? 0,
-    temperature: flagNumber(args, 'temperature') ?? REFERENCE_SAMPLING.temperature,
-    topP: flagNumber(args, 'top-p') ?? REFERENCE_SAMPLING.topP,
+    seed: sampling.seed,
+    temperature: sampling.temperature,
+    topP: sampling.topP,
     stopAt: flagNumber(args, 'stop-at') ?? null,
     preset: preset ?? 'custom',
   });
@@ -121,11 +125,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const out = flagString(args, 'out');
   if (!out) throw new UsageError('--out DIR is required (the run is stored there and resumed from there).');
   const settings = settingsFrom(args);
-  const dtype = flagString(args, 'dtype') as ModelDtype | undefined;
-  if (dtype && !(dtype in DTYPE_SUFFIX)) throw new UsageError(`--dtype must be one of ${Object.keys(DTYPE_SUFFIX).join(', ')}.`);
 
-  const { files, onnxFile } = await readModelFolder(dir, dtype, flagString(args, 'onnx'));
-  const mf = await loadModelFiles({ kind: 'files', files, onnxFile, label: dir });
+  const { files: mf, onnxFile } = await loadCliModel(dir, args);
   requireChatTemplate(mf.tokenizer.tokenizerConfig, `"${dir}"`);
   const config = parseConfig(mf.config);
   const modelName = flagString(args, 'model-name') ?? modelNameOf(mf.config, dir);

@@ -3,18 +3,18 @@
  * transformers.js layout, e.g. made by `persona-space model build`) on onnxruntime-node, with
  * optional steering, capping and per-token projections of resid_post on an axis.
  */
-import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as ortNode from 'onnxruntime-node';
-import { flagInt, flagNumber, flagString, parseArgs, UsageError } from '../args';
+import { flagString, parseArgs, UsageError } from '../args';
 import type { CliIO } from '../main';
-import { capFlags, readVectorFile, steerFlags } from '../model-flags';
-import { DataError, PersonaSpaceError } from '../../src/core/errors';
+import { capFlags, GREEDY, layerFlag, readVectorFile, samplingFlags, steerFlags } from '../model-flags';
+import { loadCliModel } from '../model-folder';
+import { PersonaSpaceError } from '../../src/core/errors';
 import { axisBundleFromTensor } from '../../src/core/chat/axis';
 import { parseConfig } from '../../src/core/lm/config';
 import { LmEngine } from '../../src/core/lm/generate';
 import { buildInterventions } from '../../src/core/lm/interventions';
-import { loadModelFiles, stopTokenIds, DTYPE_SUFFIX, type ModelDtype } from '../../src/core/lm/model-source';
+import { stopTokenIds } from '../../src/core/lm/model-source';
 import { createSession, type Ort } from '../../src/core/lm/ort';
 import { ChatTokenizer, type ChatMessage } from '../../src/core/lm/tokenizer';
 import { instrumentDecoder } from '../../src/core/onnx/instrument';
@@ -22,49 +22,13 @@ import { instrumentDecoder } from '../../src/core/onnx/instrument';
 const HELP = `usage: persona-space generate <model-dir> --prompt TEXT [--system TEXT] [--max-tokens N] [--seed N]
          [--temperature T] [--top-k K] [--top-p P]
          [--steer FILE --steer-layers 3,4 --alpha A]
-         [--cap FILE --cap-layers 3,4 (--tau T | --tau-file FILE)]
-         [--axis FILE [--layer L]] [--dtype fp32|fp16|q8|q4|q4f16 | --onnx onnx/NAME.onnx] [--json]
-FILE: .npy or .safetensors holding (d,) or (n_layers, d); row L is used at layer L. Layers are 0-based
-decoder blocks. Steering adds alpha * v/|v|; capping keeps h . v/|v| >= tau. Default: greedy, 128 tokens.`;
+         [--cap FILE --cap-layers 3,4 (--tau T | --tau-file FILE | --percentile P --calibration FILE)]
+         [--axis FILE [--layer L]] [--dtype fp32|fp16|q8|int8|uint8|q4|q4f16 | --onnx onnx/NAME.onnx] [--json]
+<model-dir>: a folder in transformers.js layout, hf:owner/name[@revision], or synthetic[:SEED].
+FILE: .npy, .safetensors or .pt holding (d,) or (n_layers, d); row L is used at layer L. Layers are 0-based
+decoder blocks; a window is 3,4 or 10-20. Steering adds alpha * v/|v|; capping keeps h . v/|v| >= tau. Default: greedy, 128 tokens.`;
 
-/** The files of a local model folder that a source needs: top-level JSON files and the chosen ONNX model with its external data. */
-export async function readModelFolder(dir: string, dtype?: ModelDtype, onnxFile?: string): Promise<{ files: Record<string, Uint8Array>; onnxFile: string }> {
-  let onnxNames: string[] = [];
-  try {
-    onnxNames = (await readdir(path.join(dir, 'onnx'))).sort();
-  } catch {
-    throw new DataError('model-folder', `"${dir}" has no onnx/ folder; expected a model in transformers.js layout (config.json, tokenizer files, onnx/model*.onnx).`);
-  }
-  let chosen = onnxFile;
-  if (!chosen) {
-    const order: ModelDtype[] = dtype ? [dtype] : ['fp32', 'q4', 'fp16', 'q4f16', 'q8'];
-    const hit = order.map((d) => `model${DTYPE_SUFFIX[d]}.onnx`).find((n) => onnxNames.includes(n));
-    if (!hit) throw new DataError('model-folder', `"${dir}/onnx" has no ${dtype ? `model${DTYPE_SUFFIX[dtype]}.onnx` : 'model*.onnx'} (found: ${onnxNames.join(', ') || 'nothing'}).`);
-    chosen = `onnx/${hit}`;
-  }
-  const base = path.posix.basename(chosen);
-  const files: Record<string, Uint8Array> = {};
-  const read = async (rel: string, optional = false) => {
-    try {
-      files[rel] = new Uint8Array(await readFile(path.join(dir, rel)));
-    } catch (e) {
-      if (!optional) throw e;
-    }
-  };
-  await Promise.all([
-    read('config.json'),
-    read('generation_config.json', true),
-    read('tokenizer.json'),
-    read('tokenizer_config.json'),
-    read(chosen),
-    // External data lives next to the model: model.onnx_data, model.onnx_data_1, ...
-    ...onnxNames.filter((n) => n.startsWith(base + '_data') || n.startsWith(base + '.data')).map((n) => read(`onnx/${n}`, true)),
-  ]);
-  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) {
-    if (!files[f]) throw new DataError('model-folder', `"${dir}" has no ${f}.`);
-  }
-  return { files, onnxFile: chosen };
-}
+export { readModelFolder } from '../model-folder';
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const args = parseArgs(argv);
@@ -77,19 +41,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const prompt = flagString(args, 'prompt');
   if (prompt === undefined) throw new UsageError('--prompt TEXT is required.');
   const system = flagString(args, 'system');
-  const maxNewTokens = flagInt(args, 'max-tokens') ?? 128;
-  const seed = flagInt(args, 'seed') ?? 0;
-  const temperature = flagNumber(args, 'temperature') ?? 0;
-  const topK = flagInt(args, 'top-k') ?? 0;
-  const topP = flagNumber(args, 'top-p') ?? 1;
-  const dtype = flagString(args, 'dtype') as ModelDtype | undefined;
-  if (dtype && !(dtype in DTYPE_SUFFIX)) throw new UsageError(`--dtype must be one of ${Object.keys(DTYPE_SUFFIX).join(', ')}.`);
-  const layer = flagInt(args, 'layer');
+  const { maxTokens: maxNewTokens, seed, temperature, topK, topP } = samplingFlags(args, GREEDY);
 
-  const { files, onnxFile } = await readModelFolder(dir, dtype, flagString(args, 'onnx'));
-  const mf = await loadModelFiles({ kind: 'files', files, onnxFile, label: dir });
+  const { files: mf } = await loadCliModel(dir, args);
   const config = parseConfig(mf.config);
   const dims = { numLayers: config.numLayers, hiddenSize: config.hiddenSize };
+  const layer = layerFlag(args, dims.numLayers, false);
 
   const steerTerm = await steerFlags(args);
   const capTerm = await capFlags(args);
@@ -97,7 +54,6 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const cap = capTerm ? [capTerm] : [];
   const axisFile = flagString(args, 'axis');
   const axis = axisFile ? axisBundleFromTensor(await readVectorFile(axisFile, 'axis'), dims, path.basename(axisFile)).axis : null;
-  if (layer !== undefined && (layer < 0 || layer >= dims.numLayers)) throw new UsageError(`--layer must be between 0 and ${dims.numLayers - 1}.`);
   const iv = buildInterventions(dims, { steer, cap });
 
   const tokenizer = await ChatTokenizer.fromFiles(mf.tokenizer);

@@ -7,9 +7,10 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { flagIntList, flagString, parseArgs, UsageError } from '../args';
+import { flagIntList, flagString, parseArgs, UsageError, type ParsedArgs } from '../args';
 import type { CliIO } from '../main';
 import { capFlags, steerFlags } from '../model-flags';
+import { chooseModelFile, dtypeFlag } from '../model-folder';
 import { DataError, PersonaSpaceError } from '../../src/core/errors';
 import { readTensorFile } from '../../src/core/formats/detect';
 import { buildInterventions, cappingConfigFrom, capTermsFromCappingConfig, type CapTerm } from '../../src/core/lm/interventions';
@@ -18,7 +19,7 @@ import { externalDataLocations, instrumentDecoder, RESID_POST_OUTPUT } from '../
 import { checkExternalLocation } from '../../src/core/lm/model-source';
 
 export const MODEL_RUN_USAGE = [
-  'usage: persona-space model run <model-dir> --ids 1,2,3 [--dtype fp32|fp16|q4|q4f16|q8|int8|uint8]',
+  'usage: persona-space model run <model-dir> --ids 1,2,3 [--dtype fp32|fp16|q8|int8|uint8|q4|q4f16 | --onnx onnx/NAME.onnx]',
   '         [--steer FILE --steer-layers 3,4 --alpha A]',
   '         [--cap FILE --cap-layers 3,4 (--tau T | --tau-file FILE)]',
   '         [--capping-config capping_config.pt --experiment ID] [--json]',
@@ -31,8 +32,6 @@ export const MODEL_RUN_USAGE = [
   '  --capping-config applies one experiment of the official release (ceilings along role-play vectors).',
   '  --json prints {"logits": [[...] per position], "resid_post": [[[...] per position] per layer]}.',
 ].join('\n');
-
-const DTYPE_SUFFIX: Record<string, string> = { fp32: '', fp16: '_fp16', q4: '_q4', q4f16: '_q4f16', q8: '_quantized', int8: '_int8', uint8: '_uint8' };
 
 export async function runModel(argv: string[], io: CliIO): Promise<number> {
   const args = parseArgs(argv, ['json', 'help']);
@@ -47,7 +46,7 @@ export async function runModel(argv: string[], io: CliIO): Promise<number> {
   if (!ids?.length) throw new UsageError('give the token ids with --ids 1,2,3.');
   if (ids.some((i) => i < 0)) throw new UsageError('token ids cannot be negative.');
 
-  const modelFile = await findModelFile(dir, flagString(args, 'dtype'));
+  const modelFile = await findModelFile(dir, args);
   const bytes = new Uint8Array(await fs.readFile(modelFile));
   const externalData = await Promise.all(
     // only files next to the model: a location such as ../../x or /etc/x is refused before any read
@@ -113,26 +112,12 @@ export async function runModel(argv: string[], io: CliIO): Promise<number> {
 }
 
 
-/** <dir>/onnx/model<suffix>.onnx for the dtype asked for, or the only / the fp32 model there. A .onnx path is used as is. */
-async function findModelFile(dir: string, dtype: string | undefined): Promise<string> {
+/** A .onnx path as is; otherwise the folder's weights by the one rule every model command uses (cli/model-folder.ts). */
+async function findModelFile(dir: string, args: ParsedArgs): Promise<string> {
+  const dtype = dtypeFlag(args);
   if (dir.endsWith('.onnx')) return dir;
-  const onnxDir = path.join(dir, 'onnx');
-  let names: string[];
-  try {
-    names = (await fs.readdir(onnxDir)).filter((n) => /^model.*\.onnx$/.test(n)).sort();
-  } catch {
-    throw new DataError('model-dir', `${dir} has no onnx/ folder with a model (expected ${path.join(onnxDir, 'model.onnx')}).`);
-  }
-  if (dtype !== undefined) {
-    if (!(dtype in DTYPE_SUFFIX)) throw new UsageError(`--dtype must be one of ${Object.keys(DTYPE_SUFFIX).join(', ')}, got "${dtype}".`);
-    const want = `model${DTYPE_SUFFIX[dtype]}.onnx`;
-    if (!names.includes(want)) throw new DataError('model-dtype', `${onnxDir} has no ${want} (it has ${names.join(', ') || 'no model'}).`);
-    return path.join(onnxDir, want);
-  }
-  if (names.length === 0) throw new DataError('model-dir', `${onnxDir} holds no model*.onnx file.`);
-  if (names.length === 1) return path.join(onnxDir, names[0]);
-  if (names.includes('model.onnx')) return path.join(onnxDir, 'model.onnx');
-  throw new UsageError(`${onnxDir} holds several models (${names.join(', ')}); choose one with --dtype.`);
+  const { onnxFile } = await chooseModelFile(dir, { dtype, onnx: flagString(args, 'onnx') });
+  return path.join(dir, onnxFile);
 }
 
 async function readExternal(file: string, location: string): Promise<Uint8Array> {
