@@ -1,8 +1,11 @@
 /**
  * Several files at once, a few in flight, with per-file and total progress (bytes and count).
  * The first failure cancels the rest and is thrown; a cancel by the caller throws HubError 'aborted'.
+ * The whole batch is bounded (`maxTotalBytes`, checked against the known sizes before anything is
+ * fetched and against the bytes as they arrive); each file is checked (`check`) before it is cached.
  */
-import { HubError, fileLabel } from './errors';
+import { PersonaSpaceError } from '../errors';
+import { HubError, fileLabel, formatLimit, formatMB } from './errors';
 import { fetchWithProgress, type FetchOptions } from './fetch';
 
 export interface DownloadItem {
@@ -25,7 +28,14 @@ export interface DownloadProgress {
   file: { path: string; loaded: number; total: number | null; done: boolean; cached?: boolean };
 }
 
-export interface DownloadOptions extends Omit<FetchOptions, 'onProgress'> {
+/** Most bytes one batch (one set) may download in all. */
+export const DEFAULT_MAX_TOTAL_BYTES = 8 * 2 ** 30;
+
+export interface DownloadOptions extends Omit<FetchOptions, 'onProgress' | 'validate' | 'expectedSize'> {
+  /** Most bytes all files together may take (default 8 GiB). */
+  maxTotalBytes?: number;
+  /** Checks each file's complete bytes before it is cached; throw to refuse it. */
+  check?: (item: DownloadItem, bytes: Uint8Array) => void | Promise<void>;
   /** Files in flight at once (default 6, as browsers allow per host on HTTP/1.1). */
   concurrency?: number;
   onProgress?: (p: DownloadProgress) => void;
@@ -36,6 +46,11 @@ export interface DownloadOptions extends Omit<FetchOptions, 'onProgress'> {
 /** Download every item; results in the order of `items`. */
 export async function downloadFiles(items: DownloadItem[], opts: DownloadOptions = {}): Promise<Uint8Array[]> {
   const concurrency = Math.max(1, opts.concurrency ?? 6);
+  const maxTotal = opts.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES;
+  const known = items.reduce((a, it) => a + (it.size ?? 0), 0);
+  if (known > maxTotal) {
+    throw new HubError('too-large', `These ${items.length.toLocaleString('en-US')} files hold ${formatMB(known)}, more than the ${formatLimit(maxTotal)} one set may download; nothing was downloaded.`, { bytes: known, max: maxTotal });
+  }
   const inner = new AbortController();
   const outer = opts.signal;
   const onOuterAbort = () => inner.abort();
@@ -74,12 +89,22 @@ export async function downloadFiles(items: DownloadItem[], opts: DownloadOptions
       const it = items[i];
       let wasCached = false;
       try {
+        const { check, maxTotalBytes: _max, ...fetchOpts } = opts;
         const bytes = await fetchWithProgress(it.url, {
-          ...opts,
+          ...fetchOpts,
           signal: inner.signal,
+          expectedSize: it.size,
+          validate: check ? (b) => check(it, b) : undefined,
           onProgress: (p) => {
             bytesLoaded += p.loaded - loaded[i];
             loaded[i] = p.loaded;
+            if (bytesLoaded > maxTotal) {
+              if (firstError == null) {
+                firstError = new HubError('too-large', `The set grew past the ${formatLimit(maxTotal)} one set may download (at ${it.path}); the download was stopped.`, { max: maxTotal });
+              }
+              inner.abort();
+              return;
+            }
             if (p.total != null) totals[i] = p.total;
             if (p.cached) {
               wasCached = true;
@@ -110,7 +135,7 @@ export async function downloadFiles(items: DownloadItem[], opts: DownloadOptions
   }
   if (outer?.aborted) throw new HubError('aborted', 'The download was cancelled.');
   if (firstError != null) {
-    if (firstError instanceof HubError) throw firstError;
+    if (firstError instanceof PersonaSpaceError) throw firstError;
     throw new HubError('network', `Downloading failed: ${String((firstError as Error)?.message ?? firstError)}`);
   }
   for (let i = 0; i < items.length; i++) {

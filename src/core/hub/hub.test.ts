@@ -12,6 +12,8 @@ import { MemoryFileCache } from './cache';
 import { loadHubSet, loadFromUrl } from './load';
 import { hubFileUrl } from './url';
 import { HubError } from './errors';
+import { writePt } from '../formats/pt';
+import { tensorFromF32 } from '../tensor';
 
 const REPO = 'test-org/vectors';
 let tmp: TmpRepos;
@@ -26,6 +28,17 @@ function bytesOf(n: number, seed: number): Uint8Array {
     b[i] = x >>> 24;
   }
   return b;
+}
+
+/** A real PyTorch file of about `n` bytes (downloads named .pt must parse before they are cached). */
+function ptOf(n: number, seed: number): Uint8Array {
+  const v = new Float32Array(Math.max(1, Math.floor((n - 1200) / 4)));
+  let x = seed;
+  for (let i = 0; i < v.length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    v[i] = x / 2 ** 32 - 0.5;
+  }
+  return writePt(tensorFromF32(v, [v.length]));
 }
 
 function put(rel: string, b: Uint8Array) {
@@ -54,10 +67,10 @@ async function caught(p: Promise<unknown>): Promise<HubError> {
 beforeAll(async () => {
   tmp = makeTmpRepos();
   put('big.bin', bytesOf(600_000, 1));
-  for (let i = 0; i < 7; i++) put(`set/role_vectors/r${i}.pt`, bytesOf(10_000 + i * 1000, 10 + i));
-  put('set/default_vector.pt', bytesOf(5_000, 99));
+  for (let i = 0; i < 7; i++) put(`set/role_vectors/r${i}.pt`, ptOf(10_000 + i * 1000, 10 + i));
+  put('set/default_vector.pt', ptOf(5_000, 99));
   put('set/.gitattributes', new TextEncoder().encode('*.pt filter=lfs'));
-  put('set/name with space.pt', bytesOf(100, 5));
+  put('set/name with space.pt', ptOf(100, 5));
   server = await startHubServer({ root: { [REPO]: tmp.repoDir(REPO) }, type: 'dataset', pageSize: 3 });
 });
 
@@ -171,7 +184,7 @@ describe('listHubFolder', () => {
       'set/name with space.pt',
       ...Array.from({ length: 7 }, (_, i) => `set/role_vectors/r${i}.pt`),
     ]);
-    expect(list.find((f) => f.path === 'set/role_vectors/r3.pt')?.size).toBe(13_000);
+    expect(list.find((f) => f.path === 'set/role_vectors/r3.pt')?.size).toBe(files['set/role_vectors/r3.pt'].length);
     // 11 entries (10 files + 1 directory) in pages of 3
     expect(server.requests.filter((r) => r.path.startsWith('/api/datasets/test-org/vectors/tree/main/set')).length).toBeGreaterThanOrEqual(4);
   });

@@ -6,9 +6,11 @@
  */
 import type { VirtualFile } from '../persona/types';
 import type { FileCache } from './cache';
-import { downloadFiles, type DownloadItem, type DownloadProgress } from './download';
-import { HubError } from './errors';
-import { listHubFolder, type HubListedFile } from './list';
+import { checkDownloadedFile } from './content';
+import { downloadFiles, type DownloadItem, type DownloadOptions, type DownloadProgress } from './download';
+import { HubError, formatLimit, formatMB } from './errors';
+import { DEFAULT_MAX_FILE_BYTES } from './fetch';
+import { listHubFolder, type HubListedFile, type ListLimits } from './list';
 import { RELEASE_REPO, RELEASE_REPO_TYPE, releaseFiles, releaseModel, type ReleaseFileOptions } from './release';
 import { DEFAULT_HUB, decodeUrlPart, hubFileUrl, hubFolderPageUrl, parseSourceUrl, type HubLocation, type ParsedSource } from './url';
 
@@ -19,7 +21,38 @@ export interface HubLoadOptions {
   concurrency?: number;
   retries?: number;
   retryDelayMs?: number;
+  /** Per-read and whole-file timeouts (see FetchOptions). */
+  idleTimeoutMs?: number;
+  timeoutMs?: number;
+  /** Largest single file (default 2 GiB) and largest set (default 8 GiB). */
+  maxFileBytes?: number;
+  maxTotalBytes?: number;
+  /** Most files one folder may hold (default 20,000). */
+  maxFiles?: number;
+  /** Bounds of the folder walk (see ListLimits). */
+  listLimits?: ListLimits;
   fetch?: typeof fetch;
+}
+
+export const DEFAULT_MAX_FILES = 20_000;
+
+/** The download options shared by every load: timeouts, caps, and the content check before caching. */
+function downloadOptions(opts: HubLoadOptions, setId: string): DownloadOptions {
+  return {
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+    cache: opts.cache,
+    setId,
+    concurrency: opts.concurrency,
+    retries: opts.retries,
+    retryDelayMs: opts.retryDelayMs,
+    idleTimeoutMs: opts.idleTimeoutMs,
+    timeoutMs: opts.timeoutMs,
+    maxBytes: opts.maxFileBytes,
+    maxTotalBytes: opts.maxTotalBytes,
+    fetch: opts.fetch,
+    check: (item, bytes) => checkDownloadedFile(item.path, bytes, item.url),
+  };
 }
 
 export interface HubSetOptions extends HubLocation, HubLoadOptions {
@@ -93,29 +126,33 @@ export async function loadHubSet(opts: HubSetOptions): Promise<VirtualFile[]> {
   if (opts.files) {
     entries = opts.files.map((f) => (typeof f === 'string' ? { path: f } : { ...f }));
   } else {
-    const listed: HubListedFile[] = await listHubFolder({ ...loc, path: dir, recursive: true, signal: opts.signal, fetch: opts.fetch });
+    const listed: HubListedFile[] = await listHubFolder({
+      ...loc, ...opts.listLimits, path: dir, recursive: true, signal: opts.signal, fetch: opts.fetch,
+      idleTimeoutMs: opts.idleTimeoutMs, retries: opts.retries, retryDelayMs: opts.retryDelayMs,
+    });
     const prefix = dir ? dir + '/' : '';
     entries = listed
       .filter((f) => f.path.startsWith(prefix))
-      .map((f) => ({ path: f.path.slice(prefix.length), size: f.size }))
+      // A listed size of 0 may mean "not given": only a positive size is held against the download.
+      .map((f) => ({ path: f.path.slice(prefix.length), size: f.size > 0 ? f.size : undefined }))
       .filter((f) => (opts.filter ?? defaultFilter)(f.path));
     if (entries.length === 0) {
       throw new HubError('not-found', `${label} on ${new URL(hub).host} holds no files.`, { url: source });
     }
   }
+  const maxFiles = opts.maxFiles ?? DEFAULT_MAX_FILES;
+  if (entries.length > maxFiles) {
+    throw new HubError('too-large', `${label} holds ${entries.length.toLocaleString('en-US')} files, more than the ${maxFiles.toLocaleString('en-US')} one set may have; pick a sub-folder.`, { url: source });
+  }
+  const maxFile = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const big = entries.find((e) => (e.size ?? 0) > maxFile);
+  if (big) {
+    throw new HubError('too-large', `${big.path} in ${label} is ${formatMB(big.size!)}, larger than the ${formatLimit(maxFile)} one download may hold; nothing was downloaded.`, { url: source });
+  }
   const items: DownloadItem[] = entries.map((e) => ({ path: e.path, size: e.size, url: hubFileUrl({ ...loc, path: joinPath(dir, e.path) }) }));
 
   if (cache) await cache.recordSet({ id: setId, label, source, files: items.map((it) => ({ path: it.path, url: it.url, size: it.size ?? 0 })), complete: false });
-  const bytes = await downloadFiles(items, {
-    signal: opts.signal,
-    onProgress: opts.onProgress,
-    cache,
-    setId,
-    concurrency: opts.concurrency,
-    retries: opts.retries,
-    retryDelayMs: opts.retryDelayMs,
-    fetch: opts.fetch,
-  });
+  const bytes = await downloadFiles(items, downloadOptions(opts, setId));
   if (cache) {
     await cache.recordSet({ id: setId, label, source, files: items.map((it, i) => ({ path: it.path, url: it.url, size: bytes[i].length })), complete: true });
   }
@@ -164,7 +201,14 @@ export async function loadUrlFile(url: string, opts: HubLoadOptions & { label?: 
     }
     await cache.recordSet({ id: setId, label: opts.label ?? name, source: url, files: [{ path: name, url, size: 0 }], complete: false });
   }
-  const [bytes] = await downloadFiles([{ url, path: name }], { ...opts, setId });
+  let bytes: Uint8Array;
+  try {
+    [bytes] = await downloadFiles([{ url, path: name }], downloadOptions(opts, setId));
+  } catch (e) {
+    // Nothing of a one-file set was kept: leave no empty "incomplete" row behind.
+    if (cache) await cache.deleteSet(setId).catch(() => {});
+    throw e;
+  }
   if (cache) await cache.recordSet({ id: setId, label: opts.label ?? name, source: url, files: [{ path: name, url, size: bytes.length }], complete: true });
   return [memoryFile(name, bytes)];
 }
