@@ -48,6 +48,8 @@ export interface ModelClient {
   chatReadTranscript(messages: { role: string; content: string }[]): Promise<ChatSnapshot>;
   chatReplay(userTurns: string[], onEvent?: (e: ChatEvent) => void): Promise<ChatSnapshot>;
   chatSnapshot(): Promise<ChatSnapshot>;
+  /** Visible panes answer the turns they missed while hidden (a pane shown again has no gap). */
+  chatCatchUp(onEvent?: (e: ChatEvent) => void): Promise<ChatSnapshot>;
   /** Rebuild every pane's cache under the current settings (answers keep their values as generated). */
   chatRecompute(): Promise<ChatSnapshot>;
   chatTurnVectors(pane: PaneId, mode: 'generated' | 'read'): Promise<{ layer: number; vectors: (Float32Array | null)[] }>;
@@ -105,6 +107,7 @@ export function createModelClient(worker?: Worker): ModelClient {
     chatUndo: () => typed(api.chatUndo()),
     chatEdit: (turn, text, onEvent) => typed(api.chatEdit(turn, text, cb(onEvent))),
     chatReset: () => typed(api.chatReset()),
+    chatCatchUp: (onEvent) => typed(api.chatCatchUp(cb(onEvent))),
     chatReadTranscript: (messages) => typed(api.chatReadTranscript(messages)),
     chatReplay: (turns, onEvent) => typed(api.chatReplay(turns, cb(onEvent))),
     chatSnapshot: () => typed(api.chatSnapshot()),

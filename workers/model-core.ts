@@ -208,6 +208,12 @@ export class ModelCore {
     return this.chat().replay(userTurns, fireAndForget(onEvent));
   }
 
+  /** Visible panes answer the turns they missed while hidden. */
+  chatCatchUp(onEvent?: (e: ChatEvent) => void): Promise<ChatSnapshot> {
+    this.idle();
+    return this.chat().catchUp(fireAndForget(onEvent));
+  }
+
   /** Rebuild every pane's cache under the current settings (otherwise a change applies from the next token on). */
   chatRecompute(): Promise<ChatSnapshot> {
     this.idle();

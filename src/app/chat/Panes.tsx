@@ -128,7 +128,7 @@ export function Panes() {
       {hidden.length > 0 && (
         <div className="chat-hidden-panes">
           {hidden.map((p) => (
-            <button key={p} type="button" className="small" disabled={busy} data-testid={`pane-show-${p}`} onClick={() => useChat.getState().updateSettings({ panes: { [p]: { hidden: false } } })}>Show {PANE_LABEL[p]}</button>
+            <button key={p} type="button" className="small" disabled={busy} data-testid={`pane-show-${p}`} onClick={() => void useChat.getState().showPane(p)}>Show {PANE_LABEL[p]}</button>
           ))}
         </div>
       )}

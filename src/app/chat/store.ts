@@ -140,6 +140,8 @@ export interface ChatActions {
   useSeededAxis(): Promise<void>;
   axisError(message: string): void;
   updateSettings(patch: ChatSettingsPatch): void;
+  /** Show a hidden pane; it answers the turns it missed while hidden (no gap in its lane or its text). */
+  showPane(id: PaneId): Promise<void>;
   setInput(text: string): void;
   send(): Promise<void>;
   stop(): Promise<void>;
@@ -340,8 +342,12 @@ export const useChat = create<ChatStore>()((set, get) => {
   // Settings: applied on the page at once; sent to the worker coalesced (one call in flight).
   let pendingPatch: ChatSettingsPatch | null = null;
   let sending = false;
-  async function pushSettings() {
-    if (sending) return;
+  let pushing: Promise<void> = Promise.resolve();
+  function pushSettings(): Promise<void> {
+    if (!sending) pushing = pushLoop();
+    return pushing;
+  }
+  async function pushLoop() {
     sending = true;
     try {
       while (pendingPatch) {
@@ -510,6 +516,17 @@ export const useChat = create<ChatStore>()((set, get) => {
       if (cur) set({ settings: mergeSettings(cur, patch) });
       pendingPatch = pendingPatch ? mergePatch(pendingPatch, patch) : patch;
       void pushSettings();
+    },
+
+    async showPane(id) {
+      get().updateSettings({ panes: { [id]: { hidden: false } } });
+      await pushSettings();
+      const missed = (() => {
+        const users = visibleMessages(get()).filter((m) => m.role === 'user').length;
+        const own = get().panes[id].messages;
+        return users > 0 && own.filter((m) => m.role === 'assistant').length < users;
+      })();
+      if (missed) await busyCall('answering the turns this pane missed', () => getEngine().chatCatchUp(onEvent));
     },
 
     setInput(input) {

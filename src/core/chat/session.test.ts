@@ -146,6 +146,39 @@ describe.each([
     expect(after.panes.default!.messages).toHaveLength(4);
   });
 
+  it('a pane shown again answers the turns it missed (catch-up, or at the next send): no gap, the same answers as an unhidden pane', async () => {
+    const s = new ChatSession(t.model, bundle);
+    // Steered at 0 sd answers exactly as Default does (greedy), so its caught-up answers must equal Default's.
+    s.update({ sampling: { temperature: 0, maxTokens: 5 }, panes: { steered: { hidden: true }, capped: { hidden: true } } });
+    await s.send('One');
+    await s.send('Two');
+    s.update({ panes: { steered: { hidden: false } } });
+    const events: ChatEvent[] = [];
+    const snap = await s.catchUp((e) => events.push(e));
+    const roles = (p: PaneId) => snap.panes[p]!.messages.map((m) => m.role);
+    expect(roles('steered')).toEqual(roles('default'));
+    expect(roles('steered')).toEqual(['user', 'assistant', 'user', 'assistant']);
+    const answers = (sn: ChatSnapshot, p: PaneId) => sn.panes[p]!.messages.filter((m) => m.role === 'assistant');
+    answers(snap, 'steered').forEach((m, k) => {
+      expect(m.tokens.map((x) => x.id)).toEqual(answers(snap, 'default')[k].tokens.map((x) => x.id));
+      expectClose(m.generated!.mean, answers(snap, 'default')[k].generated!.mean);
+    });
+    // The catch-up streamed turns 0 and 1 of the Steered pane only.
+    expect(new Set(events.filter((e) => e.kind === 'token').map((e) => `${e.pane}:${e.turn}`))).toEqual(new Set(['steered:0', 'steered:1']));
+    await checkPaneAgainstReference(t, s, snap, 'steered');
+    // Shown again without a catch-up: the next send fills the gap first, then answers the new turn.
+    s.update({ panes: { capped: { hidden: false, cap: null } } });
+    const next = await s.send('Three');
+    for (const p of ['default', 'steered', 'capped'] as const) {
+      expect(next.panes[p]!.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
+      answers(next, p).forEach((m, k) => expect(m.tokens.map((x) => x.id)).toEqual(answers(next, 'default')[k].tokens.map((x) => x.id)));
+    }
+    await checkPaneAgainstReference(t, s, next, 'capped');
+    // Nothing missed: a catch-up changes nothing.
+    const again = await s.catchUp();
+    expect(again.panes.capped!.messages.map((m) => m.content)).toEqual(next.panes.capped!.messages.map((m) => m.content));
+  });
+
   it('turn vectors are the mean resid_post at the monitored layer over each answer, also after the layer changes', async () => {
     const s = new ChatSession(t.model, bundle);
     s.update({ sampling: { temperature: 0, maxTokens: 5 }, panes: { steered: { steer: { layers: [0], amount: 1, unit: 'sd' } } } });

@@ -189,6 +189,8 @@ export class ChatSession {
       this.rows.push(r, { role: 'user', content: userText });
     }
     this.systemUsed = sys;
+    // A pane shown again first answers the turns it missed while hidden (so it has no gap).
+    await this.catchUpInner(rows, onEvent, 1);
     for (const r of rows) this.checkLength(r, true, this.settings.sampling.maxTokens);
     const turn = new Map(rows.map((r) => [r, this.rows.messages(r).filter((m) => m.role === 'assistant').length]));
     for (const r of rows) this.ran.add(PANE_IDS[r]);
@@ -203,6 +205,57 @@ export class ChatSession {
     });
     for (const [r, a] of res) onEvent?.({ kind: 'done', pane: PANE_IDS[r], turn: turn.get(r)!, stopReason: a.stopReason });
     if (this.opts.autoRead !== false) await this.rows.read(rows);
+  }
+
+  /**
+   * Each visible pane answers the user turns it missed while it was hidden (its messages hold them
+   * unanswered), in order, rows missing the same turn batched together; nothing else changes.
+   */
+  catchUp(onEvent?: (e: ChatEvent) => void): Promise<ChatSnapshot> {
+    return this.exclusive(async () => {
+      await this.transaction(() => this.catchUpInner(this.visible(), onEvent, 0));
+      return this.snapshot();
+    });
+  }
+
+  /** `pendingTail`: how many trailing user turns are not to be answered here (the one being sent). */
+  private async catchUpInner(rows: readonly number[], onEvent: ((e: ChatEvent) => void) | undefined, pendingTail: number): Promise<void> {
+    const gaps = new Map<number, { users: RowMessage[]; tail: RowMessage[] }>();
+    for (const r of rows) {
+      const m = this.rows.messages(r);
+      const end = m.length - pendingTail;
+      // The first user message (before the tail) not followed by an answer.
+      const i = m.findIndex((x, k) => k < end && x.role === 'user' && (k + 1 >= end || m[k + 1].role !== 'assistant'));
+      if (i < 0) continue;
+      gaps.set(r, { users: m.slice(i, end).filter((x) => x.role === 'user'), tail: m.slice(end) });
+      this.rows.setMessages(r, m.slice(0, i));
+    }
+    if (!gaps.size) return;
+    const most = Math.max(...[...gaps.values()].map((g) => g.users.length));
+    // Step k: every row still missing answers takes its next user turn; those that have one answer together.
+    for (let k = 0; k < most; k++) {
+      const now = [...gaps].filter(([, g]) => k < g.users.length).map(([r]) => r);
+      for (const r of now) {
+        this.rows.push(r, gaps.get(r)!.users[k]);
+        this.checkLength(r, true, this.settings.sampling.maxTokens);
+      }
+      if (this.stopped) throw new DataError('aborted', 'Stopped before the pane caught up; its messages are as they were.');
+      const turn = new Map(now.map((r) => [r, this.rows.messages(r).filter((m) => m.role === 'assistant').length]));
+      const res = await this.rows.answer(now, {
+        maxTokens: this.settings.sampling.maxTokens,
+        seed: this.settings.sampling.seed,
+        signal: this.abort?.signal,
+        onToken: (row, e) => {
+          if (!e.stop) onEvent?.({ kind: 'token', pane: PANE_IDS[row], turn: turn.get(row)!, index: e.index, id: e.id, text: e.text, projections: e.projections, clamped: e.clamped });
+        },
+        onValue: (row, e) => onEvent?.({ kind: 'value', pane: PANE_IDS[row], turn: turn.get(row)!, index: e.index, projections: e.projections, clamped: e.clamped }),
+      });
+      for (const [r, a] of res) onEvent?.({ kind: 'done', pane: PANE_IDS[r], turn: turn.get(r)!, stopReason: a.stopReason });
+    }
+    for (const [r, g] of gaps) for (const t of g.tail) this.rows.push(r, t);
+    const caught = [...gaps.keys()];
+    for (const r of caught) this.ran.add(PANE_IDS[r]);
+    if (this.opts.autoRead !== false) await this.rows.read(caught);
   }
 
   /** Replay user turns one by one (the answers are this model's); Stop ends the replay. */
