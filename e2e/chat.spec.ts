@@ -7,7 +7,7 @@
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { CHAT_LAYERS, PAPER_DATA, openChatWithModel, startChatFixture, tokenValues, waitIdle, type ChatFixture } from './fixtures/chat';
+import { CHAT_LAYERS, CHAT_REPO, LINE_SET_COORDS, PAPER_DATA, lineSetFiles, openChatWithModel, startChatFixture, tokenValues, waitIdle, type ChatFixture } from './fixtures/chat';
 import { REPO_ROOT } from './fixtures/shared-data';
 
 const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'screenshots');
@@ -226,4 +226,80 @@ test('a preset of the paper replays its user turns against this model, credited'
   const answers = data.panes.default.messages.filter((m: any) => m.role === 'assistant').length;
   expect(answers).toBeGreaterThan(2);
   await expect(page.getByTestId('drift-point')).toHaveCount(answers * 3);
+});
+
+test("each pane's turns are drawn on the explorer's map where their projections put them", async ({ browser }) => {
+  // The explorer holds a set of this model's shape whose PC1 at every layer is the axis: a turn's
+  // x on the map is then an affine function of its drift value (the same one as the roles').
+  const p = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
+  await p.goto(`/${fx.query}`);
+  await p.getByTestId('file-input').setInputFiles(lineSetFiles());
+  await expect(p.getByTestId('map')).toHaveAttribute('data-points', String(LINE_SET_COORDS.length), { timeout: 60_000 });
+  await p.getByTestId('tab-chat').click();
+  await p.getByTestId('chat-dtype').selectOption('fp32');
+  await p.getByTestId('chat-hub-input').fill(CHAT_REPO);
+  await p.getByTestId('chat-hub-load').click();
+  await expect(p.getByTestId('chat-model-info')).toBeVisible({ timeout: 60_000 });
+  await p.getByTestId('chat-axis-file').setInputFiles(fx.axisPath);
+  await expect(p.getByTestId('chat-axis-info')).toBeVisible({ timeout: 30_000 });
+  for (const [id, v] of [['chat-maxTokens', '8'], ['chat-temperature', '0']]) {
+    await p.getByTestId(id).fill(v);
+    await p.getByTestId(id).blur();
+  }
+  // The Steered pane pushed along the axis, so the three lines part.
+  await p.getByTestId('chat-steer-slider').fill('6');
+  for (const text of ['Who are you?', 'And what do you do all day?']) {
+    await p.getByTestId('chat-input').fill(text);
+    await p.getByTestId('chat-send').click();
+    await waitIdle(p);
+  }
+  const [dl] = await Promise.all([p.waitForEvent('download'), p.getByTestId('chat-export-json').click()]);
+  const data = JSON.parse(readFileSync((await dl.path())!, 'utf8'));
+  const L: number = data.monitor_layer;
+  await p.getByTestId('tab-explorer').click();
+  await p.getByTestId('layer-slider').fill(String(L));
+  const map = p.getByTestId('map');
+  await expect(map).toHaveAttribute('data-trajectories', '3', { timeout: 30_000 });
+  await expect(p.getByTestId('trajectory-legend')).toContainText('Default');
+  const [svgDl] = await Promise.all([p.waitForEvent('download'), p.getByTestId('export-svg-map').click()]);
+  const svg = readFileSync((await svgDl.path())!, 'utf8');
+  await p.close();
+
+  // The roles' screen x against their PC1 coordinate (centred): one affine map, up to the sign PCA picks.
+  const rolesPart = svg.slice(0, svg.indexOf('<g class="trajectory">'));
+  const roleX = [...rolesPart.matchAll(/<circle cx="([-\d.]+)"/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+  expect(roleX).toHaveLength(LINE_SET_COORDS.length);
+  const mean = LINE_SET_COORDS.reduce((s, c) => s + c, 0) / LINE_SET_COORDS.length;
+  const fit = (coords: number[]) => {
+    const n = coords.length, mx = coords.reduce((s, c) => s + c, 0) / n, my = roleX.reduce((s, x) => s + x, 0) / n;
+    let sxy = 0, sxx = 0;
+    coords.forEach((c, i) => { sxy += (c - mx) * (roleX[i] - my); sxx += (c - mx) ** 2; });
+    const a = sxy / sxx, b = my - a * mx;
+    return { a, b, err: Math.max(...coords.map((c, i) => Math.abs(a * c + b - roleX[i]))) };
+  };
+  const asc = LINE_SET_COORDS.map((c) => c - mean);
+  const up = fit(asc), down = fit([...asc].reverse());
+  const f = up.err < down.err ? up : down;
+  expect(f.err).toBeLessThan(0.5);
+  expect(Math.abs(f.a)).toBeGreaterThan(5);
+
+  // One polyline per pane, one vertex per assistant turn, at x = a * (drift value - roles' mean) + b.
+  const lines = [...svg.matchAll(/<g class="trajectory"><title>([^<]+)<\/title><polyline points="([^"]+)"/g)].map((m) => ({
+    label: m[1], pts: m[2].split(' ').map((s) => s.split(',').map(Number)),
+  }));
+  expect(lines).toHaveLength(3);
+  const LABEL: Record<string, string> = { default: 'Default', steered: 'Steered', capped: 'Capped' };
+  for (const pane of PANES) {
+    const line = lines.find((l) => l.label === LABEL[pane]);
+    expect(line, pane).toBeTruthy();
+    const answers = data.panes[pane].messages.filter((m: any) => m.role === 'assistant');
+    expect(line!.pts).toHaveLength(answers.length);
+    answers.forEach((m: any, k: number) => {
+      const want = f.a * (m.generated.mean[L] - mean) + f.b;
+      expect(Math.abs(line!.pts[k][0] - want), `${pane} turn ${k + 1}`).toBeLessThan(0.5 + 1e-3 * Math.abs(f.a));
+    });
+  }
+  // The steered line is somewhere else than the default one.
+  const xs = (label: string) => lines.find((l) => l.label === label)!.pts.map((q) => q[0]);
+  expect(Math.max(...xs('Steered').map((x, i) => Math.abs(x - xs('Default')[i])))).toBeGreaterThan(2);
 });
