@@ -21,6 +21,8 @@ import { LayerCharts, LayerStats } from './components/LayerPanel';
 import { LoadPanel, ProgressLine } from './components/LoadPanel';
 import { MapPanel } from './components/MapPanel';
 import { SetName } from './components/SetName';
+import { AxisFileCosChart, AxisFilePanel } from './axis/AxisFilePanel';
+import { useAxisFile } from './axis/axis-store';
 import { useStore } from './store';
 
 export function summaryText(s: SetInfo): string {
@@ -115,6 +117,8 @@ export function Explorer({ active = true }: { active?: boolean }) {
       depth = 0;
       setDragging(false);
       const list = await filesFromDrop(e.dataTransfer!);
+      // Dropped on the axis file panel: the file is an axis, not a set.
+      if (e.target instanceof Element && e.target.closest('.axis-file-panel')) { void useAxisFile.getState().loadFiles(list); return; }
       const target = e.target instanceof Element && e.target.closest('.compare-panel') ? 'B' : 'A';
       void useStore.getState().loadFiles(list, target === 'B' ? 'compare' : 'drop', target);
     };
@@ -148,6 +152,10 @@ export function Explorer({ active = true }: { active?: boolean }) {
                 <ViewControls />
               </section>
               <section className="panel">
+                <h2>Axis file</h2>
+                <AxisFilePanel />
+              </section>
+              <section className="panel">
                 <h2>Search &amp; select</h2>
                 <SearchBar />
               </section>
@@ -168,6 +176,7 @@ export function Explorer({ active = true }: { active?: boolean }) {
           {hasA && (
             <div className="below">
               <LayerCharts />
+              <AxisFileCosChart />
               <ComparePanel />
             </div>
           )}

@@ -31,7 +31,8 @@ export interface LoadState {
   /** Release model id or URL being loaded, for the button that shows progress. */
   target: string | null;
   progress: LoadProgress | null;
-  error: { origin: LoadOrigin; message: string } | null;
+  /** `code` is the worker's error code; `files`, the files an axis-only error was about (to load them as an axis). */
+  error: { origin: LoadOrigin; message: string; code?: string; files?: LocalFile[] } | null;
 }
 
 const idleLoad: LoadState = { busy: false, origin: null, target: null, progress: null, error: null };
@@ -194,7 +195,7 @@ function dataSlice(set: Set_, get: Get_): AppState & Omit<AppActions, SelectionA
     const r = await call(onProgress);
     if (!r.ok) {
       const message = r.error.code === 'aborted' ? 'Loading was cancelled; what was loaded before is still there.' : r.error.message;
-      set({ [key]: { ...idleLoad, error: { origin, message } } } as Partial<AppState>);
+      set({ [key]: { ...idleLoad, error: { origin, message, code: r.error.code } } } as Partial<AppState>);
       return;
     }
     set({ [key]: idleLoad } as Partial<AppState>);
@@ -304,6 +305,9 @@ function dataSlice(set: Set_, get: Get_): AppState & Omit<AppActions, SelectionA
       if (files.length === 0) return;
       await runLoad(slot, origin, null, (onProgress) => worker().loadFiles(slot, files, requestOptions(), onProgress));
       if (slot === 'A' && !get().loadA.error) set({ lastLoad: { kind: 'files', files } });
+      // An axis file opened as a set: keep it, so it can be loaded as an axis with one click.
+      const err = get()[loadKey(slot)].error;
+      if (err?.code === 'axis-only') set({ [loadKey(slot)]: { ...get()[loadKey(slot)], error: { ...err, files } } } as Partial<AppState>);
     },
 
     async loadUrl(url, origin, slot = 'A') {

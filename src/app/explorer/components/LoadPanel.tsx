@@ -8,6 +8,7 @@ import { RELEASE_MODELS, releaseSizeEstimate } from '../../../core/hub';
 import { formatBytes, formatProgress } from '../../../core/view/format';
 import { useStore, type LoadOrigin, type LoadState } from '../store';
 import { filesFromList } from './files';
+import { useAxisFile } from '../axis/axis-store';
 
 export function ProgressLine({ load, onCancel, testId = 'load-progress', cancelId = 'load-cancel' }: { load: LoadState; onCancel(): void; testId?: string; cancelId?: string }) {
   if (!load.busy) return null;
@@ -30,8 +31,17 @@ export function ProgressLine({ load, onCancel, testId = 'load-progress', cancelI
 }
 
 export function LoadError({ load, origins }: { load: LoadState; origins: LoadOrigin[] }) {
+  const hasSet = useStore((s) => s.setA !== null);
   if (!load.error || !origins.includes(load.error.origin)) return null;
-  return <p className="error" role="alert" data-testid="load-error">{load.error.message}</p>;
+  const axisFiles = load.error.code === 'axis-only' ? load.error.files : undefined;
+  return (
+    <p className="error" role="alert" data-testid="load-error">
+      {load.error.message}
+      {axisFiles && (hasSet
+        ? <> <button type="button" className="small" data-testid="load-as-axis" onClick={() => void useAxisFile.getState().loadFiles(axisFiles)}>Load it as an axis</button></>
+        : <span className="muted"> Open a persona set first; then “Load as axis” projects it on this axis.</span>)}
+    </p>
+  );
 }
 
 export function LoadPanel({ compact = false }: { compact?: boolean }) {
