@@ -1,11 +1,13 @@
 /**
  * PCA benchmark (`npx tsx bench/pca.bench.ts`), JSON lines on stdout:
  *  1. one layer of 275 x d (d = 1024, 4096, 8192; random data with a planted low-rank structure):
- *     median / min ms over 7 runs after 2 warm-up runs, with the WebAssembly kernel and, as the
- *     same-run baseline, the plain-JS kernel;
+ *     median / min ms over 7 runs after 2 warm-up runs (float32 input: the float32 Gram path), with
+ *     numpy's float64 centred Gram + eigh interleaved (A/B, one thread), the float64 Gram path and
+ *     the plain-JS kernels; how far the float32 path's components are from the float64 path's;
  *  2. a whole synthetic 275 x 80 x 8192 bf16 set held in memory (~360 MB): cos(axis, PC1) at every
- *     layer (decode + PCA + axis per layer), total seconds and peak RSS, against a baseline that
- *     only decodes every layer.
+ *     layer (decode + PCA + axis per layer) on one thread and on a pool of 2 worker_threads
+ *     (workers/pca-pool*.ts, the browser worker's code), against numpy on 2 and on 1 threads, total
+ *     seconds and peak RSS, and a baseline that only decodes every layer.
  * Options: --quick (d = 1024 only, 3 runs, 8 layers) for a smoke run.
  * Wall time suffers when other processes share the 2 cores, so every figure also comes as process
  * CPU time (user + system, all threads) and each line carries the load average at its start.
@@ -15,6 +17,8 @@ import { createPersonaSet } from '../src/core/persona/persona-set';
 import { cosAxisPcPerLayer } from '../src/core/persona/analysis';
 import { rng } from '../src/core/math/testing';
 import type { RawTensor } from '../src/core/tensor';
+import { createPcaPool } from '../workers/pca-pool';
+import { nodePcaWorker } from '../workers/pca-pool-node';
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -116,7 +120,21 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
   }
   setPcaBackend('js');
   const js = timeLayer(x, d, runs);
+  // The float64 Gram (every input's path before float32 input got the float32 Gram), and how far
+  // the float32 path's components and variances are from it.
+  setPcaBackend('wasm-f64');
+  const f64 = timeLayer(x, d, runs);
+  const ref = pca(x, N, d, { components: 3 });
   setPcaBackend('wasm');
+  const got = pca(x, N, d, { components: 3 });
+  let maxAngle = 0;
+  let maxVarRel = 0;
+  for (let c = 0; c < 3; c++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += ref.components[c * d + j] * got.components[c * d + j];
+    maxAngle = Math.max(maxAngle, 1 - Math.abs(s));
+    maxVarRel = Math.max(maxVarRel, Math.abs(ref.explainedVariance[c] - got.explainedVariance[c]) / ref.explainedVariance[c]);
+  }
   console.log(
     JSON.stringify({
       bench: 'pca-one-layer',
@@ -134,6 +152,10 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
       js_min_ms: +js.min.toFixed(1),
       js_cpu_median_ms: +js.cpuMedian.toFixed(1),
       speedup_vs_js: +(js.median / fast.median).toFixed(2),
+      f64_gram_median_ms: +f64.median.toFixed(1),
+      f64_gram_phase_median_ms: f64.phases,
+      vs_f64_gram_max_1_minus_cos: +maxAngle.toExponential(1),
+      vs_f64_gram_max_variance_rel: +maxVarRel.toExponential(1),
       numpy: numpyHere ? 'float64 centred Gram + eigh, 1 thread' : 'absent (python3 with numpy not found)',
       ours_ab_median_ms: numpyHere ? +median(oursAB).toFixed(1) : undefined,
       numpy_ab_median_ms: numpyHere ? +median(npAB).toFixed(1) : undefined,
@@ -141,6 +163,7 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
       target_ratio_vs_numpy: 1.0,
       blas: blasInfo ?? undefined,
       loadavg,
+      loadavg_end: load(),
       node,
     }),
   );
@@ -213,6 +236,20 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
   const totalCpuS = (cpuMs() - c) / 1000;
   const cos = rows.map((row) => row.cosAxisPc![0]);
   // numpy on two threads over the same bf16 layers, then ours again (A/B/A), one round each.
+  // The same analysis on a pool of 2 worker_threads (the browser worker's code); started and warmed
+  // up before the clock starts (an app keeps its pool).
+  const poolStart = performance.now();
+  const pool = createPcaPool(nodePcaWorker, { size: 2 });
+  const warm = createPersonaSet({ names: names.slice(0, 8), vectors: new Float32Array(8 * 2 * 64).map((_, i) => Math.sin(i)), dim: 64, layers: 2 });
+  await pool.cosAxisPcPerLayer(warm, 1);
+  const poolStartS = (performance.now() - poolStart) / 1000;
+  t = performance.now();
+  c = cpuMs();
+  const pooled = await pool.cosAxisPcPerLayer(set, 1);
+  let poolS = (performance.now() - t) / 1000;
+  const poolCpuS = (cpuMs() - c) / 1000;
+  let poolMaxDiff = 0;
+  pooled.forEach((row, l) => (poolMaxDiff = Math.max(poolMaxDiff, Math.abs(row.cosAxisPc![0] - rows[l].cosAxisPc![0]), Math.abs(row.explainedVarianceRatio[0] - rows[l].explainedVarianceRatio[0]))));
   let npS: number | null = null;
   let np1S: number | null = null;
   let np2S: number | null = null;
@@ -229,7 +266,11 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
     const t2 = performance.now();
     cosAxisPcPerLayer(set, 1);
     total2S = (performance.now() - t2) / 1000;
+    const t3 = performance.now();
+    await pool.cosAxisPcPerLayer(set, 1);
+    poolS = Math.min(poolS, (performance.now() - t3) / 1000);
   }
+  pool.close();
   console.log(
     JSON.stringify({
       bench: 'cos-axis-pc1-all-layers',
@@ -251,8 +292,13 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
       numpy_2_threads_s: np2S === null ? undefined : +np2S.toFixed(2),
       numpy_1_thread_s: np1S === null ? undefined : +np1S.toFixed(2),
       ours_second_round_s: npS === null ? undefined : +total2S.toFixed(2),
-      ratio_vs_numpy: npS === null ? undefined : +(Math.min(totalS, total2S) / npS).toFixed(2),
-      ours_threads: 1,
+      ratio_vs_numpy_1_thread_ours: npS === null ? undefined : +(Math.min(totalS, total2S) / npS).toFixed(2),
+      pool_workers: 2,
+      pool_start_s: +poolStartS.toFixed(2),
+      pool_s: +poolS.toFixed(2),
+      pool_cpu_s: +poolCpuS.toFixed(2),
+      pool_max_diff_vs_1_thread: poolMaxDiff,
+      ratio_vs_numpy: npS === null ? undefined : +(poolS / npS).toFixed(2),
       target_ratio_vs_numpy: 1.0,
       rss_before_set_mb: mb(rssBefore),
       peak_rss_decode_mb: mb(peakBase),
@@ -263,6 +309,7 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
       target_s: 10,
       target_peak_mb: 1536,
       loadavg,
+      loadavg_end: load(),
       node,
       sink: Number.isFinite(sink),
     }),

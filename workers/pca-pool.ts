@@ -47,6 +47,8 @@ export function createPcaPool(factory: PoolWorkerFactory, opts: PcaPoolOptions =
   for (let i = 0; i < size; i++) workers.push(factory());
   let busy = false;
   let closed = false;
+  // Task ids run on across analyses, so a late reply from a failed one is never taken for a new one's.
+  let seq = 0;
 
   return {
     size,
@@ -63,7 +65,7 @@ export function createPcaPool(factory: PoolWorkerFactory, opts: PcaPoolOptions =
       const out: (LayerSummary | undefined)[] = new Array(layers.length);
       let next = 0;
       let done = 0;
-      const pending = new Map<number, number>(); // task id -> worker index
+      const pending = new Map<number, number>(); // task id -> index into layers
       return new Promise<LayerSummary[]>((resolve, reject) => {
         let failed = false;
         const fail = (e: unknown) => {
@@ -75,8 +77,9 @@ export function createPcaPool(factory: PoolWorkerFactory, opts: PcaPoolOptions =
         const send = (wi: number) => {
           if (failed || next >= layers.length) return;
           if (o.signal?.aborted) return fail(o.signal.reason ?? new Error('aborted'));
-          const id = next++;
-          const l = layers[id];
+          const index = next++;
+          const id = seq++;
+          const l = layers[index];
           const at = l ?? 0;
           const values = set.layer(at);
           const task: PcaLayerTask = {
@@ -92,25 +95,26 @@ export function createPcaPool(factory: PoolWorkerFactory, opts: PcaPoolOptions =
             components,
             keepAxis: !!o.keepAxis,
           };
-          pending.set(id, wi);
+          pending.set(id, index);
           workers[wi].postMessage(task, [values.buffer as ArrayBuffer]);
         };
         const onReply = (wi: number) => (r: PcaLayerReply) => {
-          if (failed || !pending.has(r.id)) return;
+          const index = pending.get(r.id);
+          if (failed || index === undefined) return;
           pending.delete(r.id);
-          if (r.ok) out[r.id] = r.summary;
+          if (r.ok) out[index] = r.summary;
           else {
             // Run the layer here: the same code throws the same typed error, with the layer's number.
             try {
-              const l = layers[r.id];
+              const l = layers[index];
               const p = pcaAtLayer(set, l, { ...o, components });
-              out[r.id] = { layer: p.layer, axisNorm: p.axisNorm, cosAxisPc: p.cosAxisPc, explainedVarianceRatio: p.explainedVarianceRatio, ...(o.keepAxis ? { axis: p.axis } : {}) };
+              out[index] = { layer: p.layer, axisNorm: p.axisNorm, cosAxisPc: p.cosAxisPc, explainedVarianceRatio: p.explainedVarianceRatio, ...(o.keepAxis ? { axis: p.axis } : {}) };
             } catch (e) {
               return fail(e);
             }
           }
           done++;
-          o.onLayer?.(layers[r.id] ?? 0);
+          o.onLayer?.(layers[index] ?? 0);
           if (done === layers.length) {
             busy = false;
             resolve(out as LayerSummary[]);

@@ -4,6 +4,7 @@ import { mean, pearson, percentile, percentiles, ranks, spearman } from './stats
 import { symmetricEigen, symmetricEigenTop } from './eigen';
 import { gram } from './gram';
 import { wasmGram } from './gram-wasm';
+import { PANEL32, wasmGram32 } from './gram32-wasm';
 import { householderKernels, setHouseholderWasm } from './eigen-wasm';
 import { gaussian, rng } from './testing';
 
@@ -191,6 +192,64 @@ describe('gram kernels', () => {
         expect(Math.abs(js[i] - ref[i])).toBeLessThan(1e-12 * d);
         expect(Math.abs(ws[i] - ref[i])).toBeLessThan(1e-12 * d);
         expect(js[i]).toBe(js[Math.floor(i / n) + (i % n) * n]); // symmetric
+      }
+    }
+  });
+});
+
+describe('float32 kernels (gram32-wasm.ts)', () => {
+  it('column sums, X^T v and X u are float64-exact on float32 input; the centred Gram is float32-accurate; padding adds nothing', () => {
+    const g = gaussian(rng(9));
+    const w = wasmGram32();
+    expect(w).not.toBeNull();
+    for (const [n, d] of [[1, 3], [6, 513], [13, 1030]]) {
+      const x = Float32Array.from({ length: n * d }, () => 5 + g());
+      const L = w!.layout(n, d);
+      for (let r = 0; r < n; r++) for (let p = 0; p < L.np; p++) L.raw.set(x.subarray(r * d + p * PANEL32, r * d + Math.min(d, (p + 1) * PANEL32)), p * L.panelLen + r * PANEL32);
+      const sums = L.colSums();
+      const mean = new Float64Array(d);
+      for (let j = 0; j < d; j++) {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += x[i * d + j];
+        expect(Math.abs(sums[j] - s)).toBeLessThan(1e-13 * n * 6);
+        mean[j] = s / n;
+      }
+      let ssRef = 0;
+      for (let i = 0; i < n * d; i++) ssRef += (x[i] - mean[i % d]) ** 2;
+      const ss = L.centre(mean);
+      expect(Math.abs(ss - ssRef)).toBeLessThanOrEqual(1e-12 * ssRef);
+      const G = L.gram();
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0, abs = 0;
+          for (let k = 0; k < d; k++) {
+            const p = (x[i * d + k] - mean[k]) * (x[j * d + k] - mean[k]);
+            s += p;
+            abs += Math.abs(p);
+          }
+          expect(Math.abs(G[i * n + j] - s)).toBeLessThanOrEqual(1e-6 * abs);
+          expect(G[i * n + j]).toBe(G[j * n + i]);
+        }
+      }
+      const v = Float64Array.from({ length: n }, g);
+      const u = L.xtv(v);
+      for (let j = 0; j < d; j++) {
+        let s = 0, abs = 0;
+        for (let i = 0; i < n; i++) {
+          s += v[i] * x[i * d + j];
+          abs += Math.abs(v[i] * x[i * d + j]);
+        }
+        expect(Math.abs(u[j] - s)).toBeLessThanOrEqual(1e-14 * abs);
+      }
+      const y = Float64Array.from({ length: d }, g);
+      const o = L.xu(y);
+      for (let i = 0; i < n; i++) {
+        let s = 0, abs = 0;
+        for (let j = 0; j < d; j++) {
+          s += x[i * d + j] * y[j];
+          abs += Math.abs(x[i * d + j] * y[j]);
+        }
+        expect(Math.abs(o[i] - s)).toBeLessThanOrEqual(1e-14 * abs);
       }
     }
   });

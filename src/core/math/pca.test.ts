@@ -129,6 +129,66 @@ describe('pca', () => {
   });
 });
 
+describe('float32 input: the float32 Gram path', () => {
+  it('matches the float64 Gram path; components orthonormal, coordinates and variances from the data to float64 precision', () => {
+    for (const [n, d] of [[40, 516], [9, 1030], [61, 64]]) {
+      const p = plantedMatrix(n, d, [30, 12, 5, 2], n + d);
+      const x = Float32Array.from(p.x);
+      expect(pcaBackend()).toBe('wasm');
+      const a = pca(x, n, d, { components: 4 });
+      setPcaBackend('wasm-f64');
+      let b;
+      try {
+        b = pca(x, n, d, { components: 4 });
+      } finally {
+        setPcaBackend('wasm');
+      }
+      expect(a.rank).toBe(b.rank);
+      expect(Math.abs(a.totalVariance - b.totalVariance) / b.totalVariance).toBeLessThan(1e-13);
+      for (let j = 0; j < d; j++) expect(Math.abs(a.mean[j] - b.mean[j])).toBeLessThan(1e-13 * (1 + Math.abs(b.mean[j])));
+      for (let t = 0; t < 4; t++) {
+        expect(Math.abs(a.explainedVariance[t] - b.explainedVariance[t]) / b.explainedVariance[t]).toBeLessThan(1e-10);
+        expect(dot(row(a.components, t, d), row(b.components, t, d))).toBeGreaterThan(1 - 1e-10);
+        for (let c = 0; c < 4; c++) expect(Math.abs(dot(row(a.components, t, d), row(a.components, c, d)) - (t === c ? 1 : 0))).toBeLessThan(1e-13);
+        let ss = 0;
+        for (let i = 0; i < n; i++) ss += a.coords[i * 4 + t] ** 2;
+        expect(Math.abs(ss / (n - 1) - a.explainedVariance[t]) / a.explainedVariance[t]).toBeLessThan(1e-12);
+      }
+      for (let i = 0; i < n; i++) {
+        const q = projectOnComponents(a, x.subarray(i * d, i * d + d));
+        for (let t = 0; t < 4; t++) {
+          expect(Math.abs(q[t] - a.coords[i * 4 + t])).toBeLessThan(1e-11 * 30);
+          expect(Math.abs(a.coords[i * 4 + t] - b.coords[i * 4 + t])).toBeLessThan(1e-8 * 30);
+        }
+      }
+    }
+  });
+
+  it('float32 data whose centred values do not fit float32 (a mean 1e4 times the spread) still matches the float64 path', () => {
+    const n = 30, d = 600;
+    const g = gaussian(rng(17));
+    const dirs = [Float64Array.from({ length: d }, g), Float64Array.from({ length: d }, g)];
+    const base = Float64Array.from({ length: d }, () => 1e4 * (1 + g()));
+    const x = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      const w = [3 * g(), g()];
+      for (let j = 0; j < d; j++) x[i * d + j] = base[j] + w[0] * dirs[0][j] + w[1] * dirs[1][j] + 0.01 * g();
+    }
+    const a = pca(x, n, d, { components: 2 });
+    setPcaBackend('wasm-f64');
+    let b;
+    try {
+      b = pca(x, n, d, { components: 2 });
+    } finally {
+      setPcaBackend('wasm');
+    }
+    for (let t = 0; t < 2; t++) {
+      expect(Math.abs(a.explainedVarianceRatio[t] - b.explainedVarianceRatio[t])).toBeLessThan(1e-9);
+      expect(dot(row(a.components, t, d), row(b.components, t, d))).toBeGreaterThan(1 - 1e-9);
+    }
+  });
+});
+
 describe('pca properties (fast-check)', () => {
   it('with every component kept: orthonormal basis, ratios sum to 1, coordinates reconstruct the centred data', async () => {
     const fc = (await import('fast-check')).default;

@@ -369,7 +369,7 @@ function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32,
 }
 
 /** Extra Ritz vectors beyond the k asked for: a larger subspace makes the top k more accurate. */
-const RITZ_EXTRA = 2;
+const RITZ_EXTRA = 0;
 const F32_EPS = 2 ** -23;
 
 export type PcaBackend = 'wasm' | 'wasm-f64' | 'js';
