@@ -185,3 +185,21 @@ describe('chat store', () => {
     expect(log).toEqual(['send:hello']);
   });
 });
+
+describe('model-load progress (shared by the chat and extraction stores)', () => {
+  it('folds per-file events, throttles mid-file updates, always passes a file\'s last chunk', async () => {
+    const { trackLoadProgress } = await import('./load-progress');
+    let t = 0;
+    const seen: { files: number; done: number; loaded: number[] }[] = [];
+    const tr = trackLoadProgress((v) => seen.push({ files: v.files.length, done: v.filesDone, loaded: v.files.map((f) => f.loaded) }), 60, () => t);
+    const ev = (file: string, loaded: number, total: number | null, filesDone: number) => tr.onProgress({ file, loaded, total, filesDone, filesTotal: 2 } as never);
+    ev('config.json', 10, 10, 1);
+    t = 10; ev('model.onnx', 100, 1000, 1);
+    t = 20; ev('model.onnx', 200, 1000, 1);
+    t = 100; ev('model.onnx', 500, 1000, 1);
+    t = 110; ev('model.onnx', 1000, 1000, 2);
+    expect(seen.map((x) => x.loaded)).toEqual([[10], [10, 500], [10, 1000]]);
+    expect(seen.at(-1)!.done).toBe(2);
+    expect(tr.view().files.map((f) => f.file)).toEqual(['config.json', 'model.onnx']);
+  });
+});

@@ -10,7 +10,6 @@
 import { create } from 'zustand';
 import { createModelClient } from '../../../workers/model-client';
 import type { ModelInfo } from '../../../workers/model-protocol';
-import type { ModelLoadProgress } from '../../core/lm/model-source';
 import type { AxisBundle } from '../../core/persona/axis-bundle';
 import {
   PANES,
@@ -30,6 +29,9 @@ import {
 } from './api';
 import { modelKey, toSource, type ModelRequest } from './models';
 import { MAX_LINK_AXIS } from './share';
+import { trackLoadProgress, type FileProgress } from './load-progress';
+
+export type { FileProgress };
 
 // ---------------------------------------------------------------------------------------------
 // What the panes render
@@ -72,7 +74,6 @@ export interface TurnPoint {
   snippet: string;
 }
 
-export interface FileProgress { file: string; loaded: number; total: number | null; cached: boolean }
 
 export interface ModelState {
   status: 'none' | 'loading' | 'ready' | 'error';
@@ -392,6 +393,24 @@ export const useChat = create<ChatStore>()((set, get) => {
     }
   }
 
+  /** Load a preset of the paper, reset the lab, then run it (replayed: this model's answers; read: teacher-forced). */
+  async function presetRun(id: string, activity: string, how: (c: PresetContent) => { label: string; driftMode: DriftMode; run: () => Promise<ChatSnapshot> }) {
+    let content: PresetContent;
+    try {
+      content = await getEngine().loadPreset(id, dataBase());
+    } catch (e) {
+      set({ error: errorText(e) });
+      return;
+    }
+    const title = get().presets?.find((p) => p.id === id)?.title ?? id;
+    const h = how(content);
+    await busyCall(activity, async () => {
+      await getEngine().chatReset();
+      set({ panes: emptyPanes(), turns: [], driftMode: h.driftMode, preset: { label: h.label, credit: content.credit, title } });
+      return h.run();
+    });
+  }
+
   let loadSeq = 0;
 
   return {
@@ -418,20 +437,13 @@ export const useChat = create<ChatStore>()((set, get) => {
       const seq = ++loadSeq;
       const req = r.kind === 'hub' && !r.hub && hubOrigin() ? { ...r, hub: hubOrigin() } : r;
       set({ model: { ...idleModel, status: 'loading', request: req }, axis: { status: 'none', summary: null, source: null, error: null }, resolved: null, settings: null, panes: emptyPanes(), turns: [], preset: null, error: null });
-      const files = new Map<string, FileProgress>();
-      let last = 0;
-      const onProgress = (p: ModelLoadProgress) => {
-        if (seq !== loadSeq) return;
-        files.set(p.file, { file: p.file, loaded: p.loaded, total: p.total, cached: !!p.cached });
-        const now = performance.now();
-        if (now - last < 60 && p.total !== null && p.loaded < p.total) return;
-        last = now;
-        set((s) => ({ model: { ...s.model, files: [...files.values()], filesDone: p.filesDone, filesTotal: p.filesTotal } }));
-      };
+      const progress = trackLoadProgress((v) => {
+        if (seq === loadSeq) set((s) => ({ model: { ...s.model, files: v.files, filesDone: v.filesDone, filesTotal: v.filesTotal } }));
+      });
       try {
-        const info = await getEngine().load(toSource(req), { device: 'auto' }, onProgress);
+        const info = await getEngine().load(toSource(req), { device: 'auto' }, progress.onProgress);
         if (seq !== loadSeq) return;
-        set((s) => ({ model: { ...s.model, status: 'ready', info, files: [...files.values()], filesDone: s.model.filesTotal, error: null, resumable: null } }));
+        set((s) => ({ model: { ...s.model, status: 'ready', info, files: progress.view().files, filesDone: s.model.filesTotal, error: null, resumable: null } }));
         const pend = get().pending;
         if (pend?.axis === 'seeded') await get().useSeededAxis();
         else if (pend?.inlineAxis && pend.inlineAxis.length === info.numLayers * info.hiddenSize) {
@@ -611,36 +623,16 @@ export const useChat = create<ChatStore>()((set, get) => {
       }
     },
 
-    async replayPreset(id) {
-      let content: PresetContent;
-      try {
-        content = await getEngine().loadPreset(id, dataBase());
-      } catch (e) {
-        set({ error: errorText(e) });
-        return;
-      }
-      const title = get().presets?.find((p) => p.id === id)?.title ?? id;
-      await busyCall('replaying the preset', async () => {
-        await getEngine().chatReset();
-        set({ panes: emptyPanes(), turns: [], preset: { label: content.label, credit: content.credit, title } });
-        return getEngine().chatReplay(content.userTurns, onEvent);
-      });
+    replayPreset(id) {
+      return presetRun(id, 'replaying the preset', (content) => ({ label: content.label, driftMode: get().driftMode, run: () => getEngine().chatReplay(content.userTurns, onEvent) }));
     },
 
-    async readPreset(id) {
-      let content: PresetContent;
-      try {
-        content = await getEngine().loadPreset(id, dataBase());
-      } catch (e) {
-        set({ error: errorText(e) });
-        return;
-      }
-      const title = get().presets?.find((p) => p.id === id)?.title ?? id;
-      await busyCall('reading the transcript', async () => {
-        await getEngine().chatReset();
-        set({ panes: emptyPanes(), turns: [], driftMode: 'read', preset: { label: 'the whole transcript from the paper (answers included), read by this model; nothing generated', credit: content.credit, title } });
-        return getEngine().chatReadTranscript(content.messages);
-      });
+    readPreset(id) {
+      return presetRun(id, 'reading the transcript', (content) => ({
+        label: 'the whole transcript from the paper (answers included), read by this model; nothing generated',
+        driftMode: 'read',
+        run: () => getEngine().chatReadTranscript(content.messages),
+      }));
     },
 
     async exportJson() {

@@ -7,12 +7,18 @@
 import { useEffect } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { MODEL_CHOICES } from '../chat/models';
+import { PRESETS, type PresetName } from '../../core/extract/presets';
 import { CREDIT, formCounts, useExtract, type ExtractForm, type PresetChoice } from './store';
 
+/** The presets as core/extract/presets.ts defines them (names, counts), so the labels cannot drift from the runs. */
+const presetLabel = (name: PresetName, title: string, note = '') => {
+  const p = PRESETS[name];
+  return `${title} — ${p.roles.length} roles x ${p.prompts} prompts x ${p.questions} questions${note}`;
+};
 const PRESET_LABEL: Record<PresetChoice, string> = {
-  quick: 'Quick — 50 roles x 2 prompts x 6 questions',
-  standard: 'Standard — 275 roles x 2 x 4',
-  full: 'Full — 275 roles x 5 x 240 (the paper; for the CLI)',
+  quick: presetLabel('quick', 'Quick'),
+  standard: presetLabel('standard', 'Standard'),
+  full: presetLabel('full', 'Full', ' (the paper; for the CLI)'),
   custom: 'Custom',
 };
 

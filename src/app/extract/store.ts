@@ -11,6 +11,7 @@ import { writeZip } from '../../core/formats/zip';
 import { countRollouts, normalizeSettings, presetSettings, type PresetName } from '../../core/extract/presets';
 import type { ModelLoadProgress } from '../../core/lm/model-source';
 import { MODEL_CHOICES, toSource, type ModelRequest } from '../chat/models';
+import { trackLoadProgress } from '../chat/load-progress';
 import { useStore as useExplorer } from '../explorer/store';
 
 export { CREDIT };
@@ -156,7 +157,8 @@ export const useExtract = create<ExtractState & ExtractActions>()((set, get) => 
   async loadModel() {
     set({ loading: { file: 'starting', loaded: 0, total: null, filesDone: 0 } as ModelLoadProgress, error: null, estimate: null });
     try {
-      const info = await api().load(toSource(request(get().modelId)), { device: 'auto' }, (p) => set({ loading: p }));
+      const progress = trackLoadProgress((v) => { if (v.last) set({ loading: v.last }); });
+      const info = await api().load(toSource(request(get().modelId)), { device: 'auto' }, progress.onProgress);
       set({ model: { label: info.label, numLayers: info.numLayers, hiddenSize: info.hiddenSize, backend: info.backend }, loading: null });
       await get().refreshRuns();
     } catch (e) {

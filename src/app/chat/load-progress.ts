@@ -1,0 +1,41 @@
+/**
+ * Model-load progress, shared by the chat lab's and the extraction tab's stores: the worker's
+ * per-file progress events folded into one view (each file's bytes, files done of total, the last
+ * event), handed to the store at most every `throttleMs` while a file is still coming in (always on
+ * a file's last chunk), so a fast download does not re-render the picker per chunk.
+ */
+import type { ModelLoadProgress } from '../../core/lm/model-source';
+
+export interface FileProgress { file: string; loaded: number; total: number | null; cached: boolean }
+
+export interface LoadProgressView {
+  files: FileProgress[];
+  filesDone: number;
+  filesTotal: number;
+  last: ModelLoadProgress | null;
+}
+
+export interface LoadProgressTracker {
+  /** Pass this to ModelClient.load. */
+  onProgress(p: ModelLoadProgress): void;
+  /** Everything seen so far (for the final state once loading ends). */
+  view(): LoadProgressView;
+}
+
+export function trackLoadProgress(apply: (v: LoadProgressView) => void, throttleMs = 60, now: () => number = () => performance.now()): LoadProgressTracker {
+  const files = new Map<string, FileProgress>();
+  let last: ModelLoadProgress | null = null;
+  let at = -Infinity;
+  const view = (): LoadProgressView => ({ files: [...files.values()], filesDone: last?.filesDone ?? 0, filesTotal: last?.filesTotal ?? 0, last });
+  return {
+    onProgress(p) {
+      files.set(p.file, { file: p.file, loaded: p.loaded, total: p.total, cached: !!p.cached });
+      last = p;
+      const t = now();
+      if (t - at < throttleMs && p.total !== null && p.loaded < p.total) return;
+      at = t;
+      apply(view());
+    },
+    view,
+  };
+}
