@@ -21,6 +21,23 @@
  *   kv_reuse_turn10_speedup time to first token of turn 10 of a chat: a fresh prefill of the whole chat
  *                           / the conversation that kept its cache (only turn 10's tokens are fed).
  *
+ * Why wasm_vs_native stays well under the 0.7 target (0.302 on a quiet machine: q8 20.3 tokens/s on
+ * WASM vs 67.1 native, 1 thread, --quick). It is the int8 GEMV kernels, not our loop: onnxruntime-node's
+ * MLAS runs u8s8 MatMulInteger / DynamicQuantizeMatMul with AVX2 / AVX-512 VNNI (4-way int8 dot
+ * products), while onnxruntime-web's WASM build has SIMD128 only (int8 products widened to int16 and
+ * summed in int32 lanes, several instructions where VNNI takes one). Measured here, one linear at
+ * decode (M = 1), 1 thread, a loaded machine so only the order of magnitude counts: a layer's
+ * 1024 x 3072 int8 weights (3 MB, cache-resident, compute-bound) take ~1 ms on WASM vs ~0.1 ms native
+ * (5-10x); the tied lm_head's 151936 x 1024 int8 (148 MB, memory-bound) ~57 ms vs ~30 ms (~0.5x).
+ * The --quick model (4 layers) is lm_head-heavy, the 28-layer one is body-heavy, so the ratio is
+ * lower still at full depth. The ways around it do not fit: fp32 MatMul runs at ~0.8x native on
+ * WASM (memory-bound either way) but Qwen3-0.6B in fp32 needs ~9.6 GB of wasm heap at session
+ * creation (pick.ts wasmHeapEstimate; even 4 layers, 1.5 GB, fail with std::bad_alloc), and an fp32
+ * lm_head beside an int8 body reads 4x the bytes for a kernel that is then bandwidth-bound (~42 ms
+ * vs ~35-57 ms: no gain). graphOptimizationLevel 'all' (DynamicQuantizeLinear + MatMulInteger fused
+ * to MatMulIntegerToFloat) vs 'disabled' was inside the noise of a loaded machine (46 vs 54 ms for
+ * 16 such layers; 200 vs 176 ms for the lm_head). WebGPU (q4f16 / q4) is the fast path in a browser.
+ *
  * Ends with one line {"bench":"decode","stage":"summary", ...}: the ratios, absolute tokens/s per
  * runner and the backend names. Options: --quick, --layers N, --prompt 16, --new 8, --rounds 3.
  * Greedy; stop ids off so every run makes exactly --new tokens.
