@@ -4,17 +4,16 @@
  * same scene as a vector figure, so an exported SVG shows exactly what is on screen.
  */
 import { PALETTE } from './colors';
-import type { PlacedLabel } from './labels';
+import { formatPercent } from './format';
+import { calloutLabels, placeLabels, type CalloutLabel, type LabelCandidate, type PlacedLabel } from './labels';
+import type { LayerAnalysis } from './types';
 import { xmlText } from './export-table';
 
 export interface ZoomTransform { k: number; x: number; y: number }
 export interface Rotation { yaw: number; pitch: number }
 
-export interface ProjectionInput {
-  /** N x k coordinates, row-major. */
-  coords: Float32Array;
-  k: number;
-  defaultCoords: number[] | null;
+/** Which components are on screen, how the view is turned and zoomed, and its size in pixels. */
+export interface ViewGeometry {
   /** 1-based components on screen x and y (2D). */
   pcx: number;
   pcy: number;
@@ -23,6 +22,13 @@ export interface ProjectionInput {
   transform: ZoomTransform;
   width: number;
   height: number;
+}
+
+export interface ProjectionInput extends ViewGeometry {
+  /** N x k coordinates, row-major. */
+  coords: Float32Array;
+  k: number;
+  defaultCoords: number[] | null;
   /** Margin around the data at zoom 1, in pixels. */
   padding: number;
   /** More rows (m x k, same coordinates) placed with the same transform without changing the fit (overlays). */
@@ -191,6 +197,11 @@ const esc = xmlText;
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
+/** Outer radius of the default's star for points of `radius` (never under 9 px, so it stays findable). */
+export function starRadius(radius: number): number {
+  return Math.max(9, radius * 3.2);
+}
+
 /** Five-pointed star path centred at (x, y). */
 export function starPoints(x: number, y: number, outer: number, inner = outer * 0.45): [number, number][] {
   const pts: [number, number][] = [];
@@ -229,7 +240,7 @@ export function sceneToSvg(s: MapScene): string {
   }
   const d = s.proj.defaultPt;
   if (d) {
-    const pts = starPoints(d.x, d.y, s.radius * 3.2).map(([px, py]) => `${r2(px)},${r2(py)}`).join(' ');
+    const pts = starPoints(d.x, d.y, starRadius(s.radius)).map(([px, py]) => `${r2(px)},${r2(py)}`).join(' ');
     out.push(`<polygon points="${pts}" fill="#ffd400" stroke="#111" stroke-width="1.5"/>`);
   }
   for (const pl of s.polylines ?? []) {
@@ -253,4 +264,188 @@ export function sceneToSvg(s: MapScene): string {
   }
   out.push('</svg>');
   return out.join('\n');
+}
+
+// ---- Building the scene of a layer (what the canvas draws and the SVG writes) ----
+
+export const MAP_BG = '#fcfcfa';
+
+/** What the map shows of a layer, and how (the canvas and the SVG export build the same scene). */
+export interface SceneInput extends ViewGeometry {
+  analysis: LayerAnalysis;
+  /** Palette index per point. */
+  color: Uint8Array;
+  /** Emphasis per point (EMPH). */
+  emphasis: Uint8Array;
+  /** Point indices by label priority (extremes of the axis first). */
+  labelOrder: Uint32Array;
+  hovered: number | null;
+  defaultLabel: string;
+  fontSize: number;
+  /** Cached text widths. */
+  measure: (text: string, bold: boolean) => number;
+  /** Reuse when only the transform changed (2D). */
+  cachedOrder?: Uint32Array | null;
+  /** Colours `color` indexes into (default: the diverging scale). */
+  palette?: readonly string[];
+  /** Mark per point: 0 = disc, 1 = square (traits). */
+  shape?: Uint8Array;
+  /** Axis titles instead of "PC<n> (…%)" (UMAP, a custom axis). */
+  axisTitles?: { x: string; y: string; z?: string };
+  /** Whether the layout is PCA's (the arrow, the cross-hair and the Role-play/Assistant ends belong to it). */
+  pcaLayout?: boolean;
+  /** Whether the set has an Assistant Axis (a default): only then do the ends get their names. */
+  hasDefault?: boolean;
+  /** Numbered polylines in the same coordinates as the points (k per point). */
+  overlays?: { label: string; color: string; coords: Float32Array; turns: number[] }[];
+}
+
+/** Radius shrinks with the number of points so 20,000 stay readable; grows a little on zoom. */
+export function pointRadius(n: number, k: number): number {
+  const base = n <= 400 ? 5 : n <= 2000 ? 3.5 : n <= 10000 ? 2.4 : 1.8;
+  return Math.min(base * Math.pow(k, 0.25), base * 2.2);
+}
+
+function defaultLabelBox(p: { x: number; y: number }, radius: number, textWidth: number, lh: number, W: number) {
+  const star = starRadius(radius);
+  const width = textWidth + 6;
+  const x = Math.max(2, Math.min(W - width - 2, p.x - width / 2));
+  const y = p.y - star - 4 - lh >= 2 ? p.y - star - 4 - lh : p.y + star + 4;
+  return { x, y, width, height: lh };
+}
+
+export function buildScene(inp: SceneInput): MapScene {
+  const a = inp.analysis;
+  const { width: W, height: H } = inp;
+  const fs = inp.fontSize;
+  const pad = Math.max(48, fs * 4);
+  const pcaLayout = inp.pcaLayout ?? true;
+  const overlays = inp.overlays ?? [];
+  const extraRows = overlays.reduce((c, o) => c + o.turns.length, 0);
+  const extra = new Float32Array(extraRows * a.k);
+  let at = 0;
+  for (const o of overlays) { extra.set(o.coords.subarray(0, o.turns.length * a.k), at); at += o.turns.length * a.k; }
+  const skip = new Uint8Array(inp.emphasis.length);
+  for (let i = 0; i < skip.length; i++) skip[i] = inp.emphasis[i] === EMPH.hidden ? 1 : 0;
+  const proj = projectPoints({
+    coords: a.coords, k: a.k, defaultCoords: a.defaultCoords, pcx: inp.pcx, pcy: inp.pcy, mode: inp.mode,
+    rotation: inp.rotation, transform: inp.transform, width: W, height: H, padding: pad, extra, skip,
+  });
+  const polylines: MapScene['polylines'] = [];
+  at = 0;
+  for (const o of overlays) {
+    polylines.push({ label: o.label, color: o.color, points: o.turns.map((n, j) => ({ x: proj.extraX[at + j], y: proj.extraY[at + j], n })) });
+    at += o.turns.length;
+  }
+  const n = a.names.length;
+  const order = inp.mode === '2d' && inp.cachedOrder ? inp.cachedOrder : drawOrder(proj.z, inp.emphasis, inp.mode);
+  const radius = pointRadius(n, inp.transform.k);
+
+  // Labels: hovered, selected and highlighted first, then the extremes of the axis.
+  const cands: LabelCandidate[] = [];
+  const seen = new Set<number>();
+  const lh = Math.round(fs * 1.25);
+  const push = (i: number, priority: number) => {
+    if (seen.has(i) || inp.emphasis[i] === EMPH.hidden) return;
+    const x = proj.x[i], y = proj.y[i];
+    if (x < 0 || y < 0 || x > W || y > H) return;
+    seen.add(i);
+    const bold = inp.emphasis[i] >= EMPH.highlighted || i === inp.hovered;
+    cands.push({ id: i, x, y, width: inp.measure(a.names[i], bold) + 4, height: lh, priority });
+  };
+  if (inp.hovered !== null && inp.hovered >= 0) push(inp.hovered, 1e9);
+  for (let i = 0; i < n && cands.length < 400; i++) if (inp.emphasis[i] >= EMPH.highlighted) push(i, 1e6 + inp.emphasis[i]);
+  const searching = inp.emphasis.some((e) => e === EMPH.dimmed);
+  const maxTries = searching ? 0 : n > 2000 ? 120 : 70;
+  let tries = 0;
+  for (let r = 0; r < inp.labelOrder.length && tries < maxTries; r++) {
+    const i = inp.labelOrder[r];
+    const before = cands.length;
+    push(i, 1000 - r / inp.labelOrder.length);
+    if (cands.length > before) tries++;
+  }
+  const obstacles = [];
+  if (proj.defaultPt) {
+    obstacles.push({ x: proj.defaultPt.x - radius * 3.5, y: proj.defaultPt.y - radius * 3.5, width: radius * 7, height: radius * 7 });
+    obstacles.push(defaultLabelBox(proj.defaultPt, radius, inp.measure(inp.defaultLabel, true), lh, W));
+  }
+  // Keep the Assistant Axis arrow readable: labels avoid a thin band along it.
+  if (proj.defaultPt) {
+    const { x: ox, y: oy } = proj.origin, { x: dx, y: dy } = proj.defaultPt;
+    const len = Math.hypot(dx - ox, dy - oy);
+    for (let t = 0; t <= len; t += 10) {
+      const f = len ? t / len : 0;
+      obstacles.push({ x: ox + (dx - ox) * f - 3, y: oy + (dy - oy) * f - 3, width: 6, height: 6 });
+    }
+  }
+  // Keep the edges free for the axis titles.
+  obstacles.push({ x: 0, y: H - fs * 2.4, width: W, height: fs * 2.4 }, { x: 0, y: 0, width: fs * 2.2, height: H });
+  const placed: (PlacedLabel & { leader?: CalloutLabel['leader'] })[] = placeLabels(cands, { bounds: { width: W, height: H }, gap: radius + 3, obstacles, maxLabels: 160 });
+  // Both ends of the axis are always named: the five members at each end that found no room
+  // beside their point (a dense Assistant cluster) get a callout with a leader line.
+  if (!searching) {
+    const labelled = new Set(placed.map((p) => p.id));
+    const byProj = Array.from({ length: n }, (_, i) => i)
+      .filter((i) => inp.emphasis[i] !== EMPH.hidden && Number.isFinite(a.projection[i]) && proj.x[i] >= 0 && proj.y[i] >= 0 && proj.x[i] <= W && proj.y[i] <= H)
+      .sort((i, j) => a.projection[j] - a.projection[i]);
+    const ends = [...byProj.slice(0, 5), ...byProj.slice(-5)].filter((i, k, arr) => arr.indexOf(i) === k && !labelled.has(i));
+    const callCands = ends.map((i, r) => ({ id: i, x: proj.x[i], y: proj.y[i], width: inp.measure(a.names[i], false) + 4, height: lh, priority: -r }));
+    placed.push(...calloutLabels(callCands, [...placed, ...obstacles.filter((o) => o.width > 6)], { width: W, height: H }));
+  }
+  const labels = placed.map((p) => ({ ...p, text: a.names[p.id], emphasis: p.id === inp.hovered ? EMPH.selected : inp.emphasis[p.id] }));
+
+  const texts: SceneText[] = [];
+  const ev = (j: number) => (a.explained[j - 1] !== undefined ? ` (${formatPercent(a.explained[j - 1])})` : '');
+  // The ends are "Role-play" and "Assistant" only where the axis comes from a default (not a stored axis alone).
+  const hasAxis = a.axisNorm !== null && (inp.hasDefault ?? a.defaultCoords !== null) && pcaLayout;
+  const defaultOnScreen = proj.defaultPt !== null && proj.defaultPt.x >= 0 && proj.defaultPt.x <= W && proj.defaultPt.y >= 0 && proj.defaultPt.y <= H;
+  if (proj.defaultPt && defaultOnScreen) {
+    // Above the star (below it near the top edge), clear of the arrow that comes in from the side.
+    const dl = defaultLabelBox(proj.defaultPt, radius, inp.measure(inp.defaultLabel, true), lh, W);
+    texts.push({ x: dl.x + dl.width / 2, y: dl.y + lh * 0.8, text: inp.defaultLabel, anchor: 'middle', size: fs, weight: 'bold' });
+  }
+  if (inp.axisTitles) {
+    const bottom = H - fs * 0.7;
+    if (inp.mode === '2d') {
+      texts.push({ x: W / 2, y: bottom, text: inp.axisTitles.x, anchor: 'middle', size: fs, weight: 'bold' });
+      texts.push({ x: fs * 1.2, y: H / 2, text: inp.axisTitles.y, anchor: 'middle', size: fs, weight: 'bold', rotate: -90 });
+    } else texts.push({ x: W / 2, y: bottom, text: `${inp.axisTitles.x} · ${inp.axisTitles.y}${inp.axisTitles.z ? ` · ${inp.axisTitles.z}` : ''} · drag to rotate`, anchor: 'middle', size: fs, weight: 'bold' });
+  } else if (inp.mode === '2d') {
+    const bottom = H - fs * 0.7;
+    texts.push({ x: W / 2, y: bottom, text: `PC${inp.pcx}${ev(inp.pcx)}${inp.pcx === 1 && hasAxis ? ' · Role-play ↔ Assistant' : ''}`, anchor: 'middle', size: fs, weight: 'bold' });
+    if (inp.pcx === 1 && hasAxis) {
+      texts.push({ x: 12, y: bottom, text: '◀ Role-play', anchor: 'start', size: fs, color: '#9a4a00' });
+      texts.push({ x: W - 12, y: bottom, text: 'Assistant ▶', anchor: 'end', size: fs, color: '#4b2a85' });
+    }
+    const left = fs * 1.2;
+    texts.push({ x: left, y: H / 2, text: `PC${inp.pcy}${ev(inp.pcy)}${inp.pcy === 1 && hasAxis ? ' · Role-play ↔ Assistant' : ''}`, anchor: 'middle', size: fs, weight: 'bold', rotate: -90 });
+    if (inp.pcy === 1 && hasAxis) {
+      texts.push({ x: left, y: H - fs * 3, text: '◀ Role-play', anchor: 'start', size: fs, rotate: -90, color: '#9a4a00' });
+      texts.push({ x: left, y: fs * 1, text: 'Assistant ▶', anchor: 'end', size: fs, rotate: -90, color: '#4b2a85' });
+    }
+  } else if (proj.axes3d && !inp.axisTitles) {
+    const gx = 70, gy = H - 70;
+    proj.axes3d.forEach((d, j) => {
+      texts.push({ x: gx + d.x * 52, y: gy + d.y * 52 + fs * 0.35, text: `PC${j + 1}`, anchor: 'middle', size: fs * 0.9, weight: 'bold' });
+    });
+    texts.push({ x: W / 2, y: H - fs * 0.7, text: `PC1–PC3${hasAxis ? ' · PC1 = Role-play ↔ Assistant' : ''} · drag to rotate`, anchor: 'middle', size: fs, weight: 'bold' });
+  }
+  if (inp.mode === '3d' && proj.axes3d && inp.axisTitles) {
+    const gx = 70, gy = H - 70;
+    const names = ['1', '2', '3'];
+    proj.axes3d.forEach((d, j) => texts.push({ x: gx + d.x * 52, y: gy + d.y * 52 + fs * 0.35, text: names[j], anchor: 'middle', size: fs * 0.9, weight: 'bold' }));
+  }
+  let arrow: MapScene['arrow'] = null;
+  if (proj.defaultPt && pcaLayout) {
+    const dx = proj.defaultPt.x - proj.origin.x, dy = proj.defaultPt.y - proj.origin.y;
+    const len = Math.hypot(dx, dy);
+    // Stop at the star's edge so the head stays visible.
+    const cut = Math.max(0, len - radius * 3.4);
+    if (len > 8) arrow = { x1: proj.origin.x, y1: proj.origin.y, x2: proj.origin.x + (dx / len) * cut, y2: proj.origin.y + (dy / len) * cut };
+  }
+  return {
+    width: W, height: H, background: MAP_BG, proj, color: inp.color, emphasis: inp.emphasis, order, radius,
+    arrow, labels, texts, fontSize: fs, defaultLabel: inp.defaultLabel,
+    palette: inp.palette, shape: inp.shape, crosshair: pcaLayout, polylines,
+  };
 }

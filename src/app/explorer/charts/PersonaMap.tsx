@@ -10,9 +10,9 @@ import { forwardRef, useCallback, useEffect, useImperativeHandle, useMemo, useRe
 import { colorIndices, divergingDomain } from '../../../core/view/colors';
 import { stepByRank, stepInDirection, type Direction } from '../../../core/view/keyboard';
 import { labelPriority } from '../../../core/view/labels';
-import { EMPH, sceneToSvg, type MapScene, type Rotation } from '../../../core/view/map-scene';
+import { buildScene, EMPH, sceneToSvg, type MapScene, type Rotation } from '../../../core/view/map-scene';
 import type { LayerAnalysis } from '../../../core/view/types';
-import { buildScene, drawScene, MAP_FONT } from './map-render';
+import { drawScene, MAP_FONT } from './map-render';
 
 export interface PersonaMapProps {
   analysis: LayerAnalysis;

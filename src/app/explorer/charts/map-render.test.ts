@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EMPH, sceneToSvg } from '../../../core/view/map-scene';
+import { buildScene, EMPH, pointRadius, sceneToSvg, starRadius } from '../../../core/view/map-scene';
 import { rankByProjection, type LayerAnalysis } from '../../../core/view/types';
-import { buildScene, pointRadius } from './map-render';
 
 function analysis(n: number): LayerAnalysis {
   const k = 3;
@@ -49,6 +48,17 @@ describe('map scene', () => {
 
   it('shrinks points for dense sets', () => {
     expect(pointRadius(20_000, 1)).toBeLessThan(pointRadius(275, 1));
+  });
+
+  it('the exported SVG draws the default star as big as the canvas does (one rule, starRadius, never under 9 px)', () => {
+    for (const n of [300, 5000]) {
+      const s = scene(n);
+      const d = s.proj.defaultPt!;
+      const m = /<polygon points="([^"]+)"/.exec(sceneToSvg(s))!;
+      const [px, py] = m[1].split(' ')[0].split(',').map(Number);
+      expect(Math.hypot(px - d.x, py - d.y)).toBeCloseTo(starRadius(s.radius), 1);
+      expect(starRadius(s.radius)).toBeGreaterThanOrEqual(9);
+    }
   });
 });
 
