@@ -7,7 +7,7 @@ import { defaultFileCache, loadFromUrl, loadRelease, releaseModel, type FileCach
 import { loadPersonaSet } from '../src/core/persona/load';
 import { loadPersonaSource, type LoadedSource, type PersonaSource, type SourceDeps, type SourceLoadOptions } from '../src/core/persona/source';
 import type { LoadOptions, PersonaSet, VirtualFile } from '../src/core/persona/types';
-import { syntheticPersonaSet } from './synthetic';
+import { syntheticPersonaSet } from '../src/core/persona/synthetic';
 
 export function loadSetFromFiles(files: VirtualFile[], opts: LoadOptions): Promise<PersonaSet> {
   return loadPersonaSet(files, opts);

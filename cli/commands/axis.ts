@@ -3,23 +3,20 @@
  * its norm and cos(axis, PC1) per layer; with --out, the (n_layers, d) axis as .safetensors, .npy
  * or .pt (float32; a single-layer set gives a (d,) axis).
  */
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { flagString, UsageError } from '../args';
 import type { CliIO } from '../main';
-import { writeNpy } from '../../src/core/formats/npy';
-import { writePt } from '../../src/core/formats/pt';
-import { writeSafetensors } from '../../src/core/formats/safetensors';
+import { vectorOutPath, VECTOR_EXTS, writeVectorFile } from '../vector-files';
 import { cosAxisPcPerLayer, requireDefault } from '../../src/core/persona/analysis';
 import { tensorFromF32 } from '../../src/core/tensor';
-import { describeSet, fmt, loadSource, parseCommand, SOURCE_FLAGS, wantsJson } from './inspect';
+import { loadSource, SOURCE_FLAGS } from '../fs-source';
+import { describeSet, fmt, parseCommand, wantsJson } from '../persona-args';
 
 const HELP = `usage: persona-space axis <source> [--default a,b] [--names FILE] [--out FILE] [--json]
 The Assistant Axis at every layer: axis[L] = default[L] - mean over roles of role[L] (unnormalised).
 Prints |axis| and cos(axis, PC1) per layer (PC1 oriented so the cosine is >= 0).
 --out FILE   write the axis, (n_layers, d) float32, as .safetensors (tensor "axis"), .npy or .pt`;
 
-export const AXIS_WRITERS = ['.safetensors', '.npy', '.pt'];
+export const AXIS_WRITERS: readonly string[] = VECTOR_EXTS;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const args = parseCommand(argv, [...SOURCE_FLAGS, 'out'], 'axis');
@@ -28,9 +25,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
   if (args.positionals.length > 1) throw new UsageError(`axis takes one source, got ${args.positionals.length}.`);
-  const out = flagString(args, 'out');
-  const ext = out ? path.extname(out).toLowerCase() : '';
-  if (out && !AXIS_WRITERS.includes(ext)) throw new UsageError(`--out must end in ${AXIS_WRITERS.join(', ')} (got "${path.basename(out)}").`);
+  const out = vectorOutPath(flagString(args, 'out'));
   const set = await loadSource(args.positionals[0], args);
   requireDefault(set);
   // One pass over the layers: each is decoded once for its PCA, which also yields the axis.
@@ -41,13 +36,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (out) {
     const shape = set.layers === null ? [ax.dim] : [ax.layers, ax.dim];
     const t = tensorFromF32(ax.axis, shape);
-    const bytes =
-      ext === '.npy'
-        ? writeNpy(t)
-        : ext === '.pt'
-          ? writePt(t)
-          : writeSafetensors({ axis: t }, { source: 'persona-space axis', default: set.defaultLabel ?? '', hook: 'resid_post', layers: String(set.layers ?? 1) });
-    await writeFile(out, bytes);
+    await writeVectorFile(out, t, { name: 'axis', metadata: { source: 'persona-space axis', default: set.defaultLabel ?? '', hook: 'resid_post', layers: String(set.layers ?? 1) } });
   }
   if (wantsJson(args)) {
     io.out(JSON.stringify({ layers: ax.layers, norm: ax.norms, cos_pc1: cosPc1, default: set.defaultLabel, out: out ?? null }));

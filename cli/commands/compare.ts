@@ -5,8 +5,8 @@
 import { flagInt, UsageError } from '../args';
 import type { CliIO } from '../main';
 import { comparePc1 } from '../../src/core/persona/analysis';
-import { fmt, loadSource, parseCommand, wantsJson } from './inspect';
-import { chooseLayer } from './pca';
+import { loadSource } from '../fs-source';
+import { chooseLayer, fmt, parseCommand, wantsJson } from '../persona-args';
 
 const HELP = `usage: persona-space compare <A> <B> [--layer-a L] [--layer-b L] [--default-a a,b] [--default-b a,b]
        [--names-a FILE] [--names-b FILE] [--json]

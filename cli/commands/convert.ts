@@ -19,8 +19,8 @@ import { writeSafetensors } from '../../src/core/formats/safetensors';
 import { writeMetadataTsv, writeVectorsTsv } from '../../src/core/formats/tsv';
 import { f32ToBf16Array, numel, tensorFromF32, type RawTensor } from '../../src/core/tensor';
 import type { PersonaSet } from '../../src/core/persona/types';
-import { describeSet, loadSource, parseCommand, SOURCE_FLAGS, wantsJson } from './inspect';
-import { chooseLayer } from './pca';
+import { loadSource, SOURCE_FLAGS } from '../fs-source';
+import { chooseLayer, describeSet, parseCommand, wantsJson } from '../persona-args';
 
 const HELP = `usage: persona-space convert <source> --out FILE [--layer L] [--default a,b] [--names FILE] [--json]
 --out FILE   .safetensors | .pt (dict name -> tensor), .npy (+ <stem>.names.json), .tsv (+ <stem>.metadata.tsv)

@@ -28,7 +28,7 @@ import { instrumentDecoder } from '../../src/core/onnx/instrument';
 import { FolderRolloutStore } from './extract-store';
 import { loadCliModel } from '../model-folder';
 import { samplingFlags } from '../model-flags';
-import { parseCommand, wantsJson } from './inspect';
+import { parseCommand, wantsJson } from '../persona-args';
 
 const HELP = `usage: persona-space extract <model-dir> [--roles a,b,... | --preset quick|standard|full] [--traits a,b,...]
          [--prompts K] [--questions N] [--max-tokens T] [--batch B] [--seed S] [--data DIR-or-URL] --out DIR [--json]

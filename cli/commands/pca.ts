@@ -7,9 +7,9 @@
  */
 import { flagInt, UsageError } from '../args';
 import type { CliIO } from '../main';
-import { defaultLayer, pcaAtLayer } from '../../src/core/persona/analysis';
-import type { PersonaSet } from '../../src/core/persona/types';
-import { describeSet, fmt, loadSource, nums, parseCommand, SOURCE_FLAGS, wantsJson } from './inspect';
+import { pcaAtLayer } from '../../src/core/persona/analysis';
+import { loadSource, SOURCE_FLAGS } from '../fs-source';
+import { chooseLayer, describeSet, fmt, nums, parseCommand, wantsJson } from '../persona-args';
 
 const HELP = `usage: persona-space pca <source> [--layer L] [--components K] [--default a,b] [--names FILE] [--json]
 Mean-centred PCA of the members (roles only, when the set also holds traits) at one layer.
@@ -18,16 +18,7 @@ Each PC is oriented so that the Assistant Axis (default - mean) projects non-neg
 --layer L        0-based decoder block (default: n_layers // 2; single-layer sets: omit or 0)
 --components K   number of components (default 3)`;
 
-/** The layer to analyse from --layer, validated against the set. */
-export function chooseLayer(set: PersonaSet, layer: number | undefined, flag = 'layer'): number | null {
-  if (layer === undefined) return defaultLayer(set);
-  if (set.layers === null) {
-    if (layer !== 0) throw new UsageError(`This set holds one vector per member (no layers); --${flag} must be 0 or left out.`);
-    return null;
-  }
-  if (layer < 0 || layer >= set.layers) throw new UsageError(`--${flag} ${layer} is out of range; this set has layers 0 to ${set.layers - 1}.`);
-  return layer;
-}
+export { chooseLayer };
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const args = parseCommand(argv, [...SOURCE_FLAGS, 'layer', 'components'], 'pca');

@@ -52,7 +52,8 @@ export function checkSyntheticParams(p: SyntheticParams): void {
 
 const SYNTHETIC_RE = /^synthetic:(\d+)(?:x(\d+))?(?:d(\d+))?$/;
 const RELEASE_RE = /^release:([\w.-]+)$/;
-const EXTRACTION_RE = /^extraction:([\w.-]+)$/;
+/** A run id in the browser; in the CLI the run's --out folder (so '/' is allowed). */
+const EXTRACTION_RE = /^extraction:([\w./-]+)$/;
 
 /**
  * The text a person typed -> a source. `synthetic:N` clamps N into the member bounds (as the app
