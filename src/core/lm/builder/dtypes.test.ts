@@ -1,16 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { decodeF32 } from '../../tensor';
-import { parseConfig, tinyConfigJson } from '../config';
-import { randomCheckpoint, type Checkpoint } from '../checkpoint';
+import { type Checkpoint } from '../checkpoint';
 import { referenceForward } from '../reference';
 import { decodeModel, externalDataRef } from '../../onnx/proto';
 import { buildDecoder, dequantizeQ4, f32ToF16Bits, modelFileName, quantizeQ4 } from './index';
-import { createSession, maxAbsDiff, step } from './ort-node.testkit';
+import { corr, createSession, maxAbsDiff, step, TINY_IDS as IDS, tinyModel } from './ort-node.testkit';
 
-const IDS = [3, 17, 200, 5, 9];
 // untied, so that the reference can use the q4-rounded lm_head while keeping the exact embedding
-const cfg = parseConfig(tinyConfigJson('qwen3', { num_hidden_layers: 2, hidden_size: 96, intermediate_size: 160, vocab_size: 300, tie_word_embeddings: false }));
-const ck = randomCheckpoint(cfg, { seed: 3 });
+const { cfg, ck } = tinyModel('qwen3', 3, { tie_word_embeddings: false });
 const ref = referenceForward(cfg, ck, IDS);
 
 /** Every matrix replaced by what 4-bit MatMulNBits will actually multiply by (the embedding too when asked). */
@@ -25,15 +22,6 @@ function dequantizedCheckpoint(src: Checkpoint, embeddings = false): Checkpoint 
       return { dtype: 'float32', shape: t.shape, data: new Uint8Array(w.buffer) };
     },
   };
-}
-
-function corr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ma = 0, mb = 0;
-  for (let i = 0; i < a.length; i++) { ma += a[i]; mb += b[i]; }
-  ma /= a.length; mb /= b.length;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < a.length; i++) { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) ** 2; sbb += (b[i] - mb) ** 2; }
-  return sab / Math.sqrt(saa * sbb);
 }
 
 describe('weight conversions', () => {

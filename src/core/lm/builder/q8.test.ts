@@ -11,23 +11,12 @@ import { randomCheckpoint } from '../checkpoint';
 import { referenceForward } from '../reference';
 import { decodeModel } from '../../onnx/proto';
 import { buildDecoder, dequantizeQ8, modelFileName, quantizeQ8 } from './index';
-import { createSession, maxAbsDiff, step } from './ort-node.testkit';
-import { Harness, proveInstrumentation, type ModelCase } from '../../onnx/rewrite/prove.testkit';
+import { corr, createSession, decoderCase, maxAbsDiff, step, TINY_IDS as IDS, tinyModel } from './ort-node.testkit';
+import { Harness, proveInstrumentation } from '../../onnx/rewrite/prove.testkit';
 import type { Ort } from '../ort';
 
-const IDS = [3, 17, 200, 5, 9];
-const cfg = parseConfig(tinyConfigJson('qwen3', { num_hidden_layers: 2, hidden_size: 96, intermediate_size: 160, vocab_size: 300 }));
-const ck = randomCheckpoint(cfg, { seed: 3 });
+const { cfg, ck } = tinyModel('qwen3', 3);
 const ref = referenceForward(cfg, ck, IDS);
-
-function corr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ma = 0, mb = 0;
-  for (let i = 0; i < a.length; i++) { ma += a[i]; mb += b[i]; }
-  ma /= a.length; mb /= b.length;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < a.length; i++) { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) ** 2; sbb += (b[i] - mb) ** 2; }
-  return sab / Math.sqrt(saa * sbb);
-}
 
 describe('8-bit weights', () => {
   it('per-tensor quantisation: int8 symmetric (zero point 0), uint8 asymmetric; error within half a step', () => {
@@ -86,14 +75,7 @@ describe('8-bit weights', () => {
     it(`${style} q8: the instrumenter finds resid_post; everything off = original; steering and capping exact`, async () => {
       const c3 = parseConfig(tinyConfigJson('qwen3', { num_hidden_layers: 3 }));
       const built = buildDecoder(randomCheckpoint(c3, { seed: 5 }), { style, dtype: 'q8' });
-      const extraFeeds = (o: Ort, B: number, S: number) => {
-        const feeds: Record<string, InstanceType<Ort['Tensor']>> = {};
-        feeds.attention_mask = new o.Tensor('int64', new BigInt64Array(B * S).fill(1n), [B, S]);
-        feeds.position_ids = new o.Tensor('int64', BigInt64Array.from({ length: B * S }, (_, i) => BigInt(i % S)), [B, S]);
-        for (let i = 0; i < c3.numLayers; i++) for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new o.Tensor('float32', new Float32Array(0), [B, c3.numKvHeads, 0, c3.headDim]);
-        return feeds;
-      };
-      const c: ModelCase = { label: `qwen3-${style}-q8`, bytes: built.onnx, vocabSize: c3.vocabSize, extraFeeds };
+      const c = decoderCase(`qwen3-${style}-q8`, c3, built.onnx);
       const h = await new Harness(ort as unknown as Ort, c).open();
       expect(h.dims).toMatchObject({ style, numLayers: c3.numLayers, hiddenSize: c3.hiddenSize, residDtype: 'float32' });
       expect(h.dims.warnings).toEqual([]);

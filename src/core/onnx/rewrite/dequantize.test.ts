@@ -3,25 +3,14 @@ import * as ort from 'onnxruntime-node';
 import { parseConfig, tinyConfigJson } from '../../lm/config';
 import { randomCheckpoint } from '../../lm/checkpoint';
 import { buildDecoder, dequantizeQ4, quantizeQ4 } from '../../lm/builder';
-import { createSession, maxAbsDiff, step } from '../../lm/builder/ort-node.testkit';
+import { corr, createSession, decoderCase, maxAbsDiff, step, TINY_IDS as IDS, tinyModel } from '../../lm/builder/ort-node.testkit';
 import { decodeModel } from '../proto';
 import { instrumentDecoder } from '../instrument';
 import { dequantizeCost, dequantizeMatMulNBits, dequantizeNBits } from './dequantize';
-import { Harness, proveInstrumentation, type ModelCase } from './prove.testkit';
+import { Harness, proveInstrumentation } from './prove.testkit';
 import type { Ort } from '../../lm/ort';
 
-const IDS = [3, 17, 200, 5, 9];
-const cfg = parseConfig(tinyConfigJson('qwen2', { num_hidden_layers: 2, hidden_size: 96, intermediate_size: 160, vocab_size: 300, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 24 }));
-const ck = randomCheckpoint(cfg, { seed: 4 });
-
-function corr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ma = 0, mb = 0;
-  for (let i = 0; i < a.length; i++) { ma += a[i]; mb += b[i]; }
-  ma /= a.length; mb /= b.length;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < a.length; i++) { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) ** 2; sbb += (b[i] - mb) ** 2; }
-  return sab / Math.sqrt(saa * sbb);
-}
+const { cfg, ck } = tinyModel('qwen2', 4, { num_attention_heads: 4, num_key_value_heads: 2, head_dim: 24 });
 
 describe('MatMulNBits -> MatMul at load time', () => {
   it('decodes 4-bit blocks exactly as the builder encoded them (transposed), K not a multiple of the block', () => {
@@ -61,15 +50,8 @@ describe('MatMulNBits -> MatMul at load time', () => {
     const c3 = parseConfig(tinyConfigJson('qwen3', { num_hidden_layers: 3 }));
     const built = buildDecoder(randomCheckpoint(c3, { seed: 8 }), { style: 'genai', dtype: 'q4' });
     const fp = dequantizeMatMulNBits(built.onnx, { target: 'fp32' });
-    const extraFeeds = (o: Ort, B: number, S: number) => {
-      const feeds: Record<string, InstanceType<Ort['Tensor']>> = {};
-      feeds.attention_mask = new o.Tensor('int64', new BigInt64Array(B * S).fill(1n), [B, S]);
-      feeds.position_ids = new o.Tensor('int64', BigInt64Array.from({ length: B * S }, (_, i) => BigInt(i % S)), [B, S]);
-      for (let i = 0; i < c3.numLayers; i++) for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new o.Tensor('float32', new Float32Array(0), [B, c3.numKvHeads, 0, c3.headDim]);
-      return feeds;
-    };
     expect(instrumentDecoder(fp.model, { externalData: fp.externalData }).info).toMatchObject({ style: 'genai', numLayers: 3, hiddenSize: c3.hiddenSize });
-    const c: ModelCase = { label: 'genai-q4-dequantized', bytes: fp.model, externalData: fp.externalData, vocabSize: c3.vocabSize, extraFeeds };
+    const c = decoderCase('genai-q4-dequantized', c3, fp.model, fp.externalData);
     const h = await new Harness(ort as unknown as Ort, c).open();
     await proveInstrumentation(h, [[5, 17, 200, 3, 9, 41, 77]], { logitTol: 1e-6, tapRelTol: 1e-6 });
   });
