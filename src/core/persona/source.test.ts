@@ -84,7 +84,7 @@ describe('loadPersonaSource', () => {
   });
   it('url: the real hub loader with an injected fetch, the label decoded (and a malformed escape kept as typed)', async () => {
     const bytes = writePt({ pirate: vec(4, (j) => j), ghost: vec(4, (j) => -j), sage: vec(4, (j) => j * j) });
-    const fetch = (async () => new Response(bytes, { status: 200, headers: { 'content-length': String(bytes.length) } })) as typeof globalThis.fetch;
+    const fetch = (async () => new Response(new Blob([bytes as Uint8Array<ArrayBuffer>]), { status: 200, headers: { 'content-length': String(bytes.length) } })) as typeof globalThis.fetch;
     const deps: SourceDeps = { loadUrl: (url, o) => loadFromUrl(url, { ...o, fetch }) };
     const r = await loadPersonaSource(parseSourceText('https://example.org/sets/my%20set.pt'), deps);
     expect([...r.set.names].sort()).toEqual(['ghost', 'pirate', 'sage']);
