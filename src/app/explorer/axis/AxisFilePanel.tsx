@@ -69,6 +69,10 @@ function RowPicker() {
 export function AxisFileRanking() {
   const { p, name, fileLayers } = useAxisFile(useShallow((st) => ({ p: st.projection, name: st.file?.info.name ?? '', fileLayers: st.file?.info.layers ?? null })));
   const multi = useStore((st) => st.setA?.layers != null);
+  const selection = useStore((st) => st.selection);
+  const onToggle = useStore((st) => st.toggleSelected);
+  const onHover = useStore((st) => st.setHovered);
+  const sel = new Set(selection);
   const order = useMemo(() => (p ? Array.from(p.rank.keys()).sort((x, y) => p.rank[x] - p.rank[y]) : []), [p]);
   const sig = useMemo(() => (p ? digitsToSeparate(p.projection) : 4), [p]);
   if (!p) return null;
@@ -86,15 +90,18 @@ export function AxisFileRanking() {
         <div><span className="end-title">High end of {name}</span> {order.slice(0, 5).map((i) => p.names[i]).join(', ')}</div>
         <div><span className="end-title">Low end of {name}</span> {order.slice(-5).reverse().map((i) => p.names[i]).join(', ')}</div>
       </div>
-      <div className="rank-scroll">
+      <div className="rank-scroll" style={{ maxHeight: '40vh' }}>
         <ol className="rank-list" aria-label={`Ranked by projection on ${name}`}>
           {rows.map((i, k) => i < 0 ? (
             <li key={`gap${k}`} className="muted small-text">… {order.length - 2 * END_ROWS} more …</li>
           ) : (
-            <li key={i} data-testid="axis-file-rank-row" className="rank-row" data-name={p.names[i]} data-value={p.projection[i]}>
-              <span className="rank-num">{p.rank[i]}</span>
-              <span className="rank-name">{p.names[i]}{p.kinds[i] === 'trait' ? <span className="muted small-text"> trait</span> : null}</span>
-              <span className="rank-val">{formatCoord(p.projection[i], sig)}</span>
+            <li key={i} data-testid="axis-file-rank-row" className={`rank-row ${sel.has(p.names[i]) ? 'selected' : ''}`} data-name={p.names[i]} data-value={p.projection[i]}
+              onMouseEnter={() => onHover(i)} onMouseLeave={() => onHover(null)}>
+              <button type="button" className="rank-button" aria-pressed={sel.has(p.names[i])} onClick={() => onToggle(p.names[i])}>
+                <span className="rank-num">{p.rank[i]}</span>
+                <span className="rank-name">{p.names[i]}{p.kinds[i] === 'trait' ? <span className="muted small-text"> trait</span> : null}</span>
+                <span className="rank-val">{formatCoord(p.projection[i], sig)}</span>
+              </button>
             </li>
           ))}
         </ol>
