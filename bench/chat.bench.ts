@@ -6,7 +6,9 @@
  * - frame time p50 / p95 (requestAnimationFrame deltas) while three panes stream, with the chat
  *   lab visible and with the map visible (the lab streaming in its hidden tab), each against an
  *   idle baseline window measured in the same round (A/B interleaved, BENCH_ROUNDS rounds);
- * - map renders per streamed token (the map's data-renders counter; target 0).
+ * - map renders per streamed token (the map's data-renders counter, sampled every frame while a
+ *   pane streams; target 0), and apart from it the renders when a turn ends (its trajectory point
+ *   is added to the map: one new polyline vertex per pane, expected).
  * Run: npx vite build --outDir /tmp/chat-dist && BENCH_DIST=/tmp/chat-dist npx tsx bench/chat.bench.ts
  */
 import { chromium, type Page } from 'playwright-core';
@@ -38,7 +40,25 @@ async function startFrames(page: Page): Promise<void> {
 async function stopFrames(page: Page): Promise<number[]> {
   return (await page.evaluate('(() => { window.__framesOn = false; return window.__frames; })()')) as number[];
 }
-const tokCount = (page: Page) => page.evaluate(() => document.querySelectorAll('[data-testid="tok"]').length);
+/** Counts, every frame, the map's renders that happen while some pane streams (a token arrives). */
+async function startRenderWatch(page: Page): Promise<void> {
+  await page.evaluate(`(() => {
+    window.__streamRenders = 0; window.__watchOn = true;
+    const map = () => Number(document.querySelector('[data-testid="map"]')?.getAttribute('data-renders') ?? 0);
+    let last = map();
+    const tick = () => {
+      const now = map();
+      if (now !== last && document.querySelector('.chat-pane[data-streaming]')) window.__streamRenders += now - last;
+      last = now;
+      if (window.__watchOn) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  })()`);
+}
+async function stopRenderWatch(page: Page): Promise<number> {
+  return (await page.evaluate('(() => { window.__watchOn = false; return window.__streamRenders; })()')) as number;
+}
+const tokCount = (page: Page) => page.evaluate(() => document.querySelectorAll('[data-testid="msg-assistant"] [data-testid="tok"]').length);
 const mapRenders = (page: Page) => page.evaluate(() => Number(document.querySelector('[data-testid="map"]')?.getAttribute('data-renders') ?? NaN));
 
 async function main() {
@@ -77,15 +97,18 @@ async function main() {
       if (view === 'explorer') await page.getByTestId('tab-explorer').click();
       const r0 = await mapRenders(page);
       await startFrames(page);
-      await page.locator('[data-testid="chat-stop"]:disabled').waitFor({ state: 'attached', timeout: 300_000 });
+      await startRenderWatch(page);
+      await page.locator('[data-testid="chat-stop"]:disabled').waitFor({ state: 'attached', timeout: 900_000 });
       const frames = await stopFrames(page);
+      const streamRenders = await stopRenderWatch(page);
+      await page.waitForTimeout(300);
       const r1 = await mapRenders(page);
       const tokens = (await tokCount(page)) - tok0;
       // Undo: every round streams the same conversation length.
       await page.getByTestId('tab-chat').click();
       await page.getByTestId('chat-undo').click();
       await page.locator('[data-testid="chat-undo"]:disabled').waitFor({ state: 'attached' });
-      return { idle, frames, tokens, renders: r1 - r0 };
+      return { idle, frames, tokens, renders: r1 - r0, streamRenders };
     };
 
     for (let round = 0; round < ROUNDS; round++) {
@@ -95,7 +118,10 @@ async function main() {
           round, view: view === 'chat' ? 'chat lab visible' : 'map visible', panes: 3, tokens_streamed: r.tokens,
           frame_ms_p50: r2(pct(r.frames, 0.5)), frame_ms_p95: r2(pct(r.frames, 0.95)), idle_frame_ms_p95: r2(pct(r.idle, 0.95)),
           p95_ratio_vs_idle: r2(pct(r.frames, 0.95) / pct(r.idle, 0.95)), target_p95_ms: 33,
-          ...(view === 'explorer' ? { map_renders: r.renders, map_renders_per_token: r.tokens ? r2(r.renders / r.tokens) : null, target_renders_per_token: 0 } : {}),
+          ...(view === 'explorer' ? {
+            map_renders_while_streaming: r.streamRenders, map_renders_per_token: r.tokens ? r2(r.streamRenders / r.tokens) : null, target_renders_per_token: 0,
+            map_renders_whole_send: r.renders,
+          } : {}),
         });
       }
     }
