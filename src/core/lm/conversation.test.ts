@@ -61,7 +61,7 @@ function rowParams(cfg: DecoderConfig): RowParams[] {
 
 interface Recorded { ids: number[][]; logits: Float32Array[][]; positions: PositionEvent[][] }
 
-async function runRecorded(conv: BatchConversation, params: RowParams[], axis: Float32Array, maxNewTokens: number, extra: { seeds?: number[]; stopIds?: number[][] } = {}): Promise<Recorded> {
+async function runRecorded(conv: BatchConversation, params: RowParams[], axis: Float32Array, maxNewTokens: number, extra: { seeds?: number[]; stopIds?: number[][]; generate?: boolean[] } = {}): Promise<Recorded> {
   const B = conv.rows;
   const rec: Recorded = { ids: [], logits: Array.from({ length: B }, () => []), positions: Array.from({ length: B }, () => []) };
   const res = await conv.drive({
@@ -288,7 +288,7 @@ for (const style of ['optimum', 'genai'] as const) {
 }
 
 describe('Conversation on onnxruntime-web (WASM, in Node)', () => {
-  it('a batched conversation gives the tokens, logits and projections of onnxruntime-node', async () => {
+  it('a batched conversation gives the tokens, logits and projections of onnxruntime-node (rows leaving and rejoining the batch)', async () => {
     ortWeb.env.wasm.numThreads = 1;
     for (const style of ['optimum', 'genai'] as const) {
       const web = await makeEngine(style, ortWeb as unknown as Ort);
@@ -299,11 +299,16 @@ describe('Conversation on onnxruntime-web (WASM, in Node)', () => {
       for (const { engine } of [web, node]) {
         const conv = engine.conversation(3) as BatchConversation;
         PROMPTS.forEach((p, r) => conv.setTokens(r, p));
-        const r1 = await runRecorded(conv, params, axis, 4, { seeds: [1, 2, 3] });
-        [0, 1, 2].forEach((r) => conv.setTokens(r, [...conv.tokens(r), 50 + r]));
+        // row 2 only prefills (it leaves the batch for the decode steps), then rejoins; the next turn
+        // is long enough for a genai batch to feed it row by row at batch 1
+        const r1 = await runRecorded(conv, params, axis, 4, { seeds: [1, 2, 3], generate: [true, true, false] });
+        [0, 1, 2].forEach((r) => conv.setTokens(r, [...conv.tokens(r), 50 + r, 51, 52, 53, 54]));
         const r2 = await runRecorded(conv, params, axis, 3, { seeds: [1, 2, 3] });
         recs.push({ ids: [...r1.ids, ...r2.ids], logits: [...r1.logits, ...r2.logits], positions: [...r1.positions, ...r2.positions] });
       }
+      // the WASM runs did slice: decode steps at batch 2, and (genai) the long turn row by row
+      expect(web.calls.some((c) => c[0] === 2)).toBe(true);
+      if (style === 'genai') expect(web.calls).toContainEqual([1, 5]);
       const [a, b] = recs;
       expect(a.ids).toEqual(b.ids);
       a.logits.forEach((rows, r) => rows.forEach((l, k) => expect(maxAbsDiff(l, b.logits[r][k])).toBeLessThan(1e-4)));
