@@ -95,6 +95,8 @@ describe('analysis-axis feature, on the synthetic 24-layer set', () => {
     await expect(run(ctx, { op: 'project', axisId: wide.id, slot: 'A', layer: 2 })).rejects.toThrow(/"wide\.npy" has d = 48 but the open set's vectors have d = 32, so it belongs to another model; the set stays as it is\./);
     const deep = await run<AxisFileInfo>(ctx, { op: 'load', name: 'deep.npy', bytes: writeNpy(tensorFromF32(new Float32Array(9 * 32).fill(1), [9, 32])) });
     await expect(run(ctx, { op: 'cos', axisId: deep.id, slot: 'A' })).rejects.toThrow(/has 9 layers but the open set has 6/);
+    const repeng = await run<AxisFileInfo>(ctx, { op: 'load', name: 'repeng.npy', bytes: writeNpy(tensorFromF32(new Float32Array(7 * 32).fill(1), [7, 32])) });
+    await expect(run(ctx, { op: 'project', axisId: repeng.id, slot: 'A', layer: 1 })).rejects.toThrow(/has 7 rows for the set's 6 layers: it likely starts with the embedding output/);
     expect(set.names).toHaveLength(40);
   });
 });

@@ -104,6 +104,9 @@ export function checkFits(a: AxisFile, set: PersonaSet): void {
   if (a.dim !== set.dim) {
     throw new DataError('axis-dim', `The axis "${a.name}" has d = ${a.dim} but the open set's vectors have d = ${set.dim}, so it belongs to another model; the set stays as it is.`);
   }
+  if (set.layers !== null && a.layers === set.layers + 1) {
+    throw new DataError('axis-layers', `The axis "${a.name}" has ${a.layers} rows for the set's ${set.layers} layers: it likely starts with the embedding output (the repeng / persona_vectors convention); save it without row 0 and load it again.`);
+  }
   if (set.layers !== null && a.layers !== null && a.layers !== set.layers) {
     throw new DataError('axis-layers', `The axis "${a.name}" has ${a.layers} layers but the open set has ${set.layers}, so they come from different models; the set stays as it is.`);
   }
