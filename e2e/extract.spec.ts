@@ -2,8 +2,8 @@
  * Extraction in Chromium on the built-in synthetic model, the paper's data served locally: a small
  * custom run with its counts and measured estimate shown before starting, progress and the
  * stability meter, the tab reloaded midway (every finished rollout kept in IndexedDB), resumed from
- * the list of runs without regenerating what was finished, shown on the map, exported in the
- * release layout, deleted.
+ * the list of runs without regenerating what was finished, the explorer's map growing while it
+ * runs, shown on the map, exported in the release layout, deleted.
  */
 import { unzipSync } from 'fflate';
 import { expect, test, type Browser, type Page } from '@playwright/test';
@@ -57,6 +57,20 @@ test('a custom run: counts and estimate before starting, progress and stability,
 
   await page.getByTestId('extract-start').click();
   await expect(page.getByTestId('extract-progress')).toContainText(`/ ${TOTAL} rollouts`, { timeout: 30_000 });
+  // The explorer's map grows while the run goes: the roles so far, after each batch that adds one.
+  await expect(page.getByTestId('extract-live-map')).toBeChecked();
+  await page.getByTestId('tab-explorer').click();
+  await page.waitForFunction(() => {
+    const w = window as unknown as { __pts?: number[] };
+    const pts = (w.__pts ??= []);
+    const n = Number(document.querySelector('[data-testid=map]')?.getAttribute('data-points') ?? 0);
+    if (n > 0 && pts[pts.length - 1] !== n) pts.push(n);
+    return pts.length >= 2;
+  }, null, { timeout: 240_000, polling: 50 });
+  const seen = await page.evaluate(() => (window as unknown as { __pts: number[] }).__pts);
+  expect(seen[1]).toBeGreaterThan(seen[0]);
+  expect(seen[1]).toBeLessThanOrEqual(ROLES.length);
+  await page.getByTestId('tab-extract').click();
   // Midway: the stability meter is live (the default and two roles in each half) and rollouts are left.
   await page.waitForFunction(
     (total) => {

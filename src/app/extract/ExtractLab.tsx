@@ -137,6 +137,17 @@ function Meter({ value, threshold }: { value: number | null; threshold: number |
   );
 }
 
+function LiveMapToggle() {
+  const { liveMap, liveRoles, running } = useExtract(useShallow((s) => ({ liveMap: s.liveMap, liveRoles: s.liveRoles, running: s.running })));
+  return (
+    <label className="check" style={{ marginLeft: 12 }}>
+      <input type="checkbox" checked={liveMap} data-testid="extract-live-map" onChange={(e) => useExtract.getState().setLiveMap(e.target.checked)} />
+      Grow the explorer&apos;s map as roles finish
+      {running && liveMap && <span className="muted" data-testid="extract-live-roles" data-roles={liveRoles}> ({liveRoles ? `${liveRoles} role${liveRoles === 1 ? '' : 's'} on the map` : 'none finished yet'})</span>}
+    </label>
+  );
+}
+
 function RunSection() {
   const { running, progress, start, pause, model, summary, form, notice } = useExtract(
     useShallow((s) => ({ running: s.running, progress: s.progress, start: s.start, pause: s.pause, model: s.model, summary: s.summary, form: s.form, notice: s.notice })),
@@ -151,6 +162,7 @@ function RunSection() {
       <button onClick={pause} disabled={!running} data-testid="extract-pause">
         Pause
       </button>
+      <LiveMapToggle />
       {progress && (
         <div data-testid="extract-progress">
           <progress max={100} value={pct} /> {progress.done} / {progress.total} rollouts{progress.resumed ? ` (${progress.resumed} kept from before)` : ''} · {progress.rate.toFixed(2)} rollouts/s · {progress.membersDone}/{progress.membersTotal} members done

@@ -51,12 +51,17 @@ export interface ExtractState {
   runs: ExtractRunInfo[];
   error: string | null;
   notice: string | null;
+  /** Grow the explorer's map while a run goes: the roles finished so far, after each batch that finishes one. */
+  liveMap: boolean;
+  /** Roles on the map from the running run (0: none yet). */
+  liveRoles: number;
 }
 
 export interface ExtractActions {
   setModelId(id: string): void;
   loadModel(): Promise<void>;
   setForm(patch: Partial<ExtractForm>): void;
+  setLiveMap(on: boolean): void;
   measure(): Promise<void>;
   start(): Promise<void>;
   pause(): void;
@@ -134,6 +139,55 @@ function request(id: string): ModelRequest {
   return { kind: 'hub', repo: m.repo, dtype: m.dtypes[0], hub: hubOrigin() };
 }
 
+/** A run's release files as the explorer's set (the map shows it like any other). */
+async function mapRun(files: readonly { path: string; bytes: Uint8Array }[]): Promise<void> {
+  const local = files.filter((f) => f.path.endsWith('.pt')).map((f) => ({ path: f.path, file: new File([f.bytes as BlobPart], f.path.split('/').pop()!) }));
+  await useExplorer.getState().loadFiles(local, 'files');
+}
+
+/**
+ * While a run goes, the explorer's map grows: after a batch that finished a new role, the roles so
+ * far are put on the map (what is stored, read by the worker between batches); one update at a
+ * time, the latest wins, and the finished run once more at the end.
+ */
+function liveMapUpdater() {
+  let shown = 0;
+  let want: { runId: string; roles: number } | null = null;
+  let busy: Promise<void> | null = null;
+  const pump = async () => {
+    while (want) {
+      const w = want;
+      want = null;
+      if (!useExtract.getState().liveMap || w.roles <= shown) continue;
+      try {
+        await mapRun(await api().extractFiles(w.runId));
+        shown = w.roles;
+        useExtract.setState({ liveRoles: w.roles });
+      } catch {
+        // Nothing finished yet, or the run moved on: the next batch tries again.
+      }
+    }
+    busy = null;
+  };
+  return {
+    batch(runId: string, roles: number) {
+      if (roles <= shown) return;
+      want = { runId, roles };
+      busy ??= pump();
+    },
+    async finish(runId: string) {
+      want = null;
+      await busy;
+      if (shown === 0 || !useExtract.getState().liveMap) return;
+      try {
+        await mapRun(await api().extractFiles(runId));
+      } catch {
+        // The map keeps the last roles shown.
+      }
+    },
+  };
+}
+
 export const useExtract = create<ExtractState & ExtractActions>()((set, get) => ({
   modelId: 'synthetic',
   model: null,
@@ -149,6 +203,8 @@ export const useExtract = create<ExtractState & ExtractActions>()((set, get) => 
   runs: [],
   error: null,
   notice: null,
+  liveMap: true,
+  liveRoles: 0,
 
   setModelId(id) {
     set({ modelId: id });
@@ -164,6 +220,10 @@ export const useExtract = create<ExtractState & ExtractActions>()((set, get) => 
     } catch (e) {
       set({ loading: null, error: text(e) });
     }
+  },
+
+  setLiveMap(liveMap) {
+    set({ liveMap });
   },
 
   setForm(patch) {
@@ -188,7 +248,8 @@ export const useExtract = create<ExtractState & ExtractActions>()((set, get) => 
     } catch (e) {
       return set({ error: text(e) });
     }
-    set({ running: true, error: null, notice: null, summary: null, progress: null, stabilityTrace: [] });
+    set({ running: true, error: null, notice: null, summary: null, progress: null, stabilityTrace: [], liveRoles: 0 });
+    const live = liveMapUpdater();
     try {
       const modelName = st.model.label.split(' ')[0].split('/').pop() ?? st.model.label;
       const summary = await api().extractStart(
@@ -198,11 +259,12 @@ export const useExtract = create<ExtractState & ExtractActions>()((set, get) => 
           if (e.type === 'progress') {
             const trace = e.progress.stability === null ? get().stabilityTrace : [...get().stabilityTrace, e.progress.stability];
             set({ progress: e.progress, runId: e.runId, stabilityTrace: trace });
-          }
+          } else if (e.type === 'batch') live.batch(e.runId, e.roles);
         },
         dataBase(),
       );
       set({ running: false, summary, runId: summary.runId, notice: summary.message });
+      await live.finish(summary.runId);
     } catch (e) {
       set({ running: false, error: text(e) });
     }
@@ -283,8 +345,7 @@ export const useExtract = create<ExtractState & ExtractActions>()((set, get) => 
   async showOnMap(id) {
     try {
       const files = await api().extractFiles(id);
-      const local = files.filter((f) => f.path.endsWith('.pt')).map((f) => ({ path: f.path, file: new File([f.bytes as BlobPart], f.path.split('/').pop()!) }));
-      await useExplorer.getState().loadFiles(local, 'files');
+      await mapRun(files);
       location.hash = 'tab=explorer';
     } catch (e) {
       set({ error: text(e) });
