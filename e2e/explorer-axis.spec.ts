@@ -17,7 +17,7 @@ import { writePt } from '../src/core/formats/pt';
 import { f32ToBf16Bits, tensorFromF32, type RawTensor } from '../src/core/tensor';
 import type { PersonaSet } from '../src/core/persona/types';
 import { syntheticPersonaSet } from '../workers/synthetic';
-import { byId, expectMapPoints, loadSharedThroughFileInput, screenshot, sharedReference } from './fixtures/app';
+import { byId, expectMapPoints, loadSharedThroughFileInput, publishScreenshot, screenshot, sharedReference } from './fixtures/app';
 import { CHAT_D, CHAT_LAYERS, CHAT_REPO, startChatFixture, type ChatFixture } from './fixtures/chat';
 import { HAVE_SHARED_VECTORS, REPO_ROOT, SHARED_REASON } from './fixtures/shared-data';
 
@@ -134,7 +134,8 @@ test('Load as axis: the ranking at the current layer and cos per layer match the
     if (l % 2 === 0) expect(v).toBeGreaterThan(0.9999);
     else expect(v).toBeCloseTo(cos(bf16Round(other), ownAxis(set, l)), 5);
   });
-  await screenshot(page, 'explorer-axis-file');
+  // UPDATE_DOCS_SCREENSHOT=1 copies it to docs/explorer-axis.png for the README.
+  publishScreenshot(await screenshot(page, 'explorer-axis-file'), 'explorer-axis.png');
 });
 
 test('a file of another width: one sentence, the set and the axis file loaded before both stay', async () => {
