@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 
-const TEST_FILES = ['**/*.test.ts', '**/*.test.tsx', '**/*.testkit.ts', '**/test-data.ts', 'src/core/testing/**', 'e2e/**', 'bench/**'];
+const TEST_FILES = ['**/*.test.ts', '**/*.test.tsx', '**/*.testkit.ts', '**/test-data.ts', 'src/core/formats/test-props.ts', 'src/core/formats/arbitraries.ts', 'src/core/testing/**', 'e2e/**', 'bench/**'];
 const layer = (group, message) => ({ group, message });
 const APP = ['**/src/app', '**/src/app/**', '**/app/**/*.tsx'];
 const CLI = ['**/cli', '**/cli/**', '../cli/**', '../../cli/**'];

@@ -4,7 +4,7 @@ import { FormatError } from '../errors';
 import { decodeF32, isRawTensor, tensorFromF32, type RawTensor } from '../tensor';
 import { readJson, writeJsonVectors } from './json';
 import { PyDict, pyGet } from './py';
-import { checkByteFlips, checkTruncations } from './test-props';
+import { checkByteFlips, checkTruncations, props } from './test-props';
 
 const enc = new TextEncoder();
 const json = (v: unknown) => enc.encode(JSON.stringify(v));
@@ -35,7 +35,7 @@ describe('JSON vectors', () => {
         expect(t.shape).toEqual(shape);
         expect(Array.from(decodeF32(t))).toEqual(Array.from(v));
       }),
-      { numRuns: 60 },
+      props({ numRuns: 60 }),
     );
   });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeF32, f32ToBf16Bits, type RawTensor } from '../tensor';
 import { arbTensor } from './arbitraries';
 import { readNpy, readNpz, writeNpy, writeNpz } from './npy';
-import { checkByteFlips, checkTruncations } from './test-props';
+import { checkByteFlips, checkTruncations, props } from './test-props';
 
 const enc = new TextEncoder();
 
@@ -28,7 +28,7 @@ describe('.npy', () => {
       fc.property(arbTensor(['float16', 'float32', 'float64', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool']), (t) => {
         expect(readNpy(writeNpy(t))).toEqual(t);
       }),
-      { numRuns: 150 },
+      props({ numRuns: 150 }),
     );
     const bf: RawTensor = { dtype: 'bfloat16', shape: [2], data: new Uint8Array(new Uint16Array([f32ToBf16Bits(1.5), f32ToBf16Bits(-2)]).buffer) };
     const back = readNpy(writeNpy(bf));
@@ -77,7 +77,7 @@ describe('.npz', () => {
         const back = readNpz(writeNpz(new Map(entries)));
         expect([...back]).toEqual(entries);
       }),
-      { numRuns: 80 },
+      props({ numRuns: 80 }),
     );
   });
 

@@ -5,7 +5,7 @@ import { arbPyValue } from './arbitraries';
 import { PICKLE_OP, pickleDump, unpickle } from './pickle';
 import { PyDict, PyGlobal } from './py';
 import { readPt, writePt } from './pt';
-import { checkByteFlips, checkTruncations, onlyTypedErrors } from './test-props';
+import { checkByteFlips, checkTruncations, onlyTypedErrors, props } from './test-props';
 
 const enc = new TextEncoder();
 const bytes = (...parts: (number | string)[]) => new Uint8Array(parts.flatMap((p) => (typeof p === 'string' ? [...enc.encode(p)] : [p])));
@@ -16,7 +16,7 @@ describe('unpickle', () => {
       fc.property(arbPyValue, (v) => {
         expect(readPt(writePt(v))).toEqual(v);
       }),
-      { numRuns: 150 },
+      props({ numRuns: 150 }),
     );
   });
 
@@ -82,7 +82,7 @@ describe('unpickle', () => {
         onlyTypedErrors(() => unpickle(withProto));
         onlyTypedErrors(() => unpickle(withProto, { dataOnly: true }));
       }),
-      { numRuns: 2000 },
+      props({ numRuns: 2000 }),
     );
   });
 

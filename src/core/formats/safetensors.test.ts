@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FormatError } from '../errors';
 import { arbTensor } from './arbitraries';
 import { readSafetensors, writeSafetensors } from './safetensors';
-import { checkByteFlips, checkTruncations } from './test-props';
+import { checkByteFlips, checkTruncations, props } from './test-props';
 
 const enc = new TextEncoder();
 
@@ -26,7 +26,7 @@ describe('safetensors', () => {
         expect([...back.tensors.keys()].sort()).toEqual(entries.map((e) => e[0]).sort());
         for (const [k, t] of entries) expect(back.tensors.get(k)).toEqual(t);
       }),
-      { numRuns: 150 },
+      props({ numRuns: 150 }),
     );
   });
 

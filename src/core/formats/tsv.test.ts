@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeF32, tensorFromF32 } from '../tensor';
-import { checkByteFlips, checkTruncations } from './test-props';
+import { checkByteFlips, checkTruncations, props } from './test-props';
 import { readTensorFile } from './detect';
 import { metadataCell, metadataNames, readMetadataCell, readMetadataTsv, readVectorsTsv, writeMetadataTsv, writeVectorsTsv } from './tsv';
 
@@ -16,7 +16,7 @@ describe('projector TSV', () => {
         expect(back.shape).toEqual([n, d]);
         expect(Array.from(decodeF32(back))).toEqual(Array.from(v));
       }),
-      { numRuns: 100 },
+      props({ numRuns: 100 }),
     );
   });
 
@@ -79,7 +79,7 @@ describe('projector TSV', () => {
         expect(readMetadataCell(metadataCell(s))).toBe(s);
         expect(metadataCell(s)).not.toMatch(/[\t\n\r]/);
       }),
-      { numRuns: 500, seed },
+      props({ numRuns: 500, seed }),
     );
   });
 });

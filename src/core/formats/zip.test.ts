@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../errors';
-import { checkByteFlips, checkTruncations } from './test-props';
+import { checkByteFlips, checkTruncations, props } from './test-props';
 import { crc32, openZip, writeZip } from './zip';
 
 const enc = new TextEncoder();
@@ -21,7 +21,7 @@ describe('zip', () => {
           expect(a.entries.get(f.name)!.dataOffset % 64).toBe(0);
         }
       }),
-      { numRuns: 100 },
+      props({ numRuns: 100 }),
     );
   });
 

@@ -6,6 +6,7 @@ import {
   checkpointFromSafetensors, checkpointSpec, planShards, randomCheckpoint, readSafetensors, writeSafetensors,
 } from './checkpoint';
 import { DataError, FormatError } from '../errors';
+import { props } from '../formats/test-props';
 
 const cfg = parseConfig(tinyConfigJson('qwen2', { num_hidden_layers: 2 }));
 
@@ -74,6 +75,6 @@ describe('safetensors checkpoints', () => {
       const flipped = good.slice();
       flipped[Math.min(cut, 7 + (cut % 40))] = byte;
       try { readSafetensors(flipped); } catch (e) { expect(e).toBeInstanceOf(FormatError); }
-    }), { numRuns: 300 });
+    }), props({ numRuns: 300 }));
   });
 });

@@ -5,6 +5,7 @@ import { tensorFromF32 } from '../tensor';
 import {
   addCap, buildInterventions, calibrateCap, cappingConfigFrom, capTermsFromCappingConfig, noInterventions, type CappingConfig,
 } from './interventions';
+import { props } from '../formats/test-props';
 
 const dims = { numLayers: 4, hiddenSize: 3 };
 const row = (a: Float32Array, l: number, d = 3) => Array.from(a.subarray(l * d, (l + 1) * d));
@@ -97,7 +98,7 @@ describe('interventions', () => {
       expect(below).toBeLessThanOrEqual(Math.ceil(0.25 * (xs.length - 1)));
       expect(tau).toBeGreaterThanOrEqual(Math.min(...xs));
       expect(tau).toBeLessThanOrEqual(Math.max(...xs));
-    }));
+    }), props());
   });
 
   it('converts the release capping_config (ceilings along role-play vectors) to floors along the axis', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { argmax, Pcg32, sampleToken, validateSampling } from './sampling';
+import { props } from '../formats/test-props';
 
 describe('Pcg32', () => {
   it('matches the reference pcg32-demo sequence for seed 42, stream 54', () => {
@@ -71,7 +72,7 @@ describe('sampleToken', () => {
           for (let i = 0; i < 20; i++) expect(allowed.has(sampleToken(l, { temperature: t, topK: k, topP: p }, rng))).toBe(true);
         },
       ),
-      { numRuns: 200 },
+      props({ numRuns: 200 }),
     );
   });
 

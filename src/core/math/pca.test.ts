@@ -3,6 +3,7 @@ import { DataError } from '../errors';
 import { pca, projectOnComponents, setPcaBackend, pcaBackend } from './pca';
 import { dot } from './vector';
 import { gaussian, plantedMatrix, rng } from './testing';
+import { props } from '../formats/test-props';
 
 function row(m: Float64Array, i: number, d: number) {
   return m.subarray(i * d, i * d + d);
@@ -224,7 +225,7 @@ describe('pca properties (fast-check)', () => {
           }
         },
       ),
-      { numRuns: 150 },
+      props({ numRuns: 150 }),
     );
   });
 });

@@ -11,6 +11,7 @@ import { decodeF32, f32ToBf16Bits, tensorFromF32, type RawTensor } from '../tens
 import { loadPersonaSet, readNamesFile } from './load';
 import { createPersonaSet, defaultTensor, stackMembers } from './persona-set';
 import type { VirtualFile } from './types';
+import { props } from '../formats/test-props';
 
 const vf = (path: string, bytes: Uint8Array): VirtualFile => ({ path, size: bytes.length, read: async () => bytes });
 const enc = new TextEncoder();
@@ -250,7 +251,7 @@ describe('loading damaged folders', () => {
           expect(e).toBeInstanceOf(PersonaSpaceError);
         }
       }),
-      { numRuns: 150 },
+      props({ numRuns: 150 }),
     );
   });
 });

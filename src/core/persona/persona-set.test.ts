@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DTYPE_BYTES, decodeF32, type DType, type RawTensor } from '../tensor';
 import { createPersonaSet, stackMembers } from './persona-set';
+import { props } from '../formats/test-props';
 
 const DTYPES: DType[] = ['bfloat16', 'float16', 'float32', 'float64', 'int32', 'int8', 'uint8'];
 
@@ -57,7 +58,7 @@ describe('PersonaSet decoding', () => {
           }
         },
       ),
-      { numRuns: 200 },
+      props({ numRuns: 200 }),
     );
   });
 });

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { buildCsv, buildJson, csvField, formatNumber, parseCsv } from './export-table';
 import { format3, formatBytes, formatPercent, formatProgress } from './format';
 import { rankByProjection, type LayerAnalysis } from './types';
+import { props } from '../formats/test-props';
 
 function analysis(names: string[], k = 3, withDefault = true): LayerAnalysis {
   const n = names.length;
@@ -40,13 +41,13 @@ describe('CSV export', () => {
     // Pinned seed (printed on failure by fast-check); names that would start a formula come back with the apostrophe.
     fc.assert(fc.property(fc.string(), (s) => {
       expect(parseCsv(csvField(s) + '\n')[0][0]).toBe(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s);
-    }), { seed: 20261202 });
+    }), props({ seed: 20261202 }));
   });
 
   it('keeps float32 values exact', () => {
     fc.assert(fc.property(fc.float({ noNaN: true, noDefaultInfinity: true }), (x) => {
       expect(Math.fround(Number(formatNumber(x)))).toBe(Object.is(x, -0) ? 0 : x);
-    }));
+    }), props());
   });
 
   it('ranks 1 = largest projection', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { placeLabels, type LabelCandidate } from './labels';
+import { props } from '../formats/test-props';
 
 const candArb = fc.array(
   fc.record({
@@ -31,7 +32,7 @@ describe('label placement', () => {
         }
       }
       expect(new Set(placed.map((p) => p.id)).size).toBe(placed.length);
-    }));
+    }), props());
   });
 
   it('places the highest priority first when two labels compete for one spot', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DEFAULT_VIEW, decodeView, encodeView, shareUrl, type ViewState } from './share-link';
+import { props } from '../formats/test-props';
 
 const viewArb: fc.Arbitrary<ViewState> = fc.record({
   src: fc.option(fc.webUrl(), { nil: null }),
@@ -17,7 +18,7 @@ describe('share link', () => {
     fc.assert(fc.property(viewArb, (v) => {
       expect(decodeView(encodeView(v))).toEqual(v);
       expect(decodeView('#' + encodeView(v))).toEqual(v);
-    }));
+    }), props());
   });
 
   it('writes the documented hash layout', () => {
