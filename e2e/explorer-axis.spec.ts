@@ -8,7 +8,7 @@
  * mean(roles)), inside a 3-layer file, against the real set.
  */
 import { test, expect, type Page } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -91,11 +91,16 @@ test.afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
+/** `persona-space inspect ...` as a person runs it; its stderr is in the failure message. */
+function inspect(...args: string[]): string {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'cli/bin.mjs'), 'inspect', ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout;
+}
+
 test('inspect reports the file as an axis: format, layers, dim, dtype', () => {
-  const out = execFileSync(process.execPath, [path.join(REPO_ROOT, 'cli/bin.mjs'), 'inspect', file('contrast.pt'), '--json'], { cwd: REPO_ROOT }).toString();
-  expect(JSON.parse(out)).toMatchObject({ format: 'pt', kind: 'axis', layers: L, dim: D, dtype: 'bfloat16' });
-  const text = execFileSync(process.execPath, [path.join(REPO_ROOT, 'cli/bin.mjs'), 'inspect', file('contrast.pt')], { cwd: REPO_ROOT }).toString();
-  expect(text).toContain(`axis (pt): ${L} layers, ${D} dims, bfloat16`);
+  expect(JSON.parse(inspect(file('contrast.pt'), '--json'))).toMatchObject({ format: 'pt', kind: 'axis', layers: L, dim: D, dtype: 'bfloat16' });
+  expect(inspect(file('contrast.pt'))).toContain(`axis (pt): ${L} layers, ${D} dims, bfloat16`);
 });
 
 test('an axis file opened as a set: the axis-only sentence (no names asked), the set kept, one click loads it as an axis', async () => {
