@@ -24,7 +24,17 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
 };
 
 export function usage(): string {
-  return ['usage: persona-space <command> [options]   (add --json for machine-readable output)', '', ...Object.values(COMMANDS).map((c) => '  ' + c.summary)].join('\n');
+  return [
+    'usage: persona-space <command> [options]   (add --json for machine-readable output)',
+    '',
+    ...Object.values(COMMANDS).map((c) => '  ' + c.summary),
+    '',
+    '<source>     a file or folder, a URL (file or hub folder, hf://...), release:<model>, synthetic:N[xL][dD],',
+    '             or extraction:<extract --out folder>; --hub URL sets the hub origin',
+    '<model-dir>  a folder in transformers.js layout, hf:owner/name[@revision], or synthetic[:SEED];',
+    '             weights: --onnx onnx/NAME.onnx, else --dtype fp32|fp16|q8|int8|uint8|q4|q4f16, else fp32 first',
+    'layers       0-based decoder blocks; windows (--steer-layers, --cap-layers) as 3,4 or 10-20',
+  ].join('\n');
 }
 
 export const stdio: CliIO = {
