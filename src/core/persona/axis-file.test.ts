@@ -98,6 +98,11 @@ describe('the personas loader and axis files', () => {
     }
   });
 
+  it('a folder of default_vector.pt and assistant_axis.pt only: the axis file is named, not taken for 80 roles', async () => {
+    const files = [vf('m/default_vector.pt', writePt(bf16([80, D], elem))), vf('m/assistant_axis.pt', writePt(bf16([80, D], elem)))];
+    await expect(loadPersonaSet(files)).rejects.toThrow(/^"assistant_axis\.pt" is an axis file \(80 layers x 8\), not a set of personas: load it as an axis\.$/);
+  });
+
   it('still loads the same array as personas when names come with it, and asks for names past a model\'s depth', async () => {
     const arr = writeNpy(tensorFromF32(values(3 * D, elem), [3, D]));
     const s = await loadPersonaSet([vf('x.npy', arr)], { names: ['a', 'b', 'c'] });

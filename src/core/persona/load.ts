@@ -233,7 +233,7 @@ function fromGeneric(parsed: Parsed[], opts: LoadOptions): Draft {
     const p = data[0];
     const v = p.value;
     // One unnamed (n_layers, d) or (d,) tensor is an axis, never personas (80 layers are not 80 roles).
-    const lone = d.def || opts.defaultNames?.length ? null : axisTensorOf(v);
+    const lone = opts.defaultNames?.length ? null : axisTensorOf(v);
     if (lone && names() === null) throw new AxisOnlyError(p.path, lone.tensor);
     // An (N, d) / (N, L, d) array with names.
     // A dict holding one (a, b) tensor is an array when names come with it or its key says "array"
