@@ -7,7 +7,9 @@
  *  2. a whole synthetic 275 x 80 x 8192 bf16 set held in memory (~360 MB): cos(axis, PC1) at every
  *     layer (decode + PCA + axis per layer) on one thread and on a pool of 2 worker_threads
  *     (workers/pca-pool*.ts, the browser worker's code), against numpy on 2 and on 1 threads, total
- *     seconds and peak RSS, and a baseline that only decodes every layer.
+ *     seconds and peak RSS, and a baseline that only decodes every layer;
+ *  3. one layer again with relaxed SIMD's multiply-add in the Gram kernel (browsers' default; Node 20
+ *     behind a V8 flag, set at run time for this section only), A/B against numpy.
  * Options: --quick (d = 1024 only, 3 runs, 8 layers) for a smoke run.
  * Wall time suffers when other processes share the 2 cores, so every figure also comes as process
  * CPU time (user + system, all threads) and each line carries the load average at its start.
@@ -20,6 +22,8 @@ import type { RawTensor } from '../src/core/tensor';
 import { createPcaPool } from '../workers/pca-pool';
 import { nodePcaWorker } from '../workers/pca-pool-node';
 import os from 'node:os';
+import v8 from 'node:v8';
+import { setRelaxedSimd, wasmGram32 } from '../src/core/math/gram32-wasm';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -99,7 +103,8 @@ function timeLayer(x: Float32Array, d: number, runs: number): { median: number; 
   return { median: median(times), min: Math.min(...times), cpuMedian: median(cpu), phases: phaseMedians };
 }
 
-// 1. One layer.
+// 1. One layer (Node's default WebAssembly: no relaxed SIMD).
+setRelaxedSimd(false);
 const runs = quick ? 3 : 7;
 for (const d of quick ? [1024] : [1024, 4096, 8192]) {
   const x = planted(N, d, d);
@@ -314,4 +319,47 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
       sink: Number.isFinite(sink),
     }),
   );
+}
+
+// 3. One layer with relaxed SIMD's multiply-add in the float32 Gram kernel: what Chrome 114+ and
+// Firefox 120+ run by default; Node 20 only behind --experimental-wasm-relaxed-simd, set here at
+// run time (after sections 1 and 2, which measured Node's default). A/B interleaved with numpy.
+{
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  setRelaxedSimd(true);
+  const fused = wasmGram32()?.fused ?? false;
+  for (const d of quick ? [1024] : [4096, 8192]) {
+    const x = planted(N, d, d);
+    const loadavg = load();
+    const file = join(tmp, `layer-${d}.f32`);
+    writeFileSync(file, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+    const ws: PcaWorkspace = { timings: { centre: 0, product: 0, eigen: 0, components: 0 } };
+    for (let w = 0; w < 3; w++) pca(x, N, d, { components: 3 }, ws);
+    const ours: number[] = [];
+    const np: number[] = [];
+    const product: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const t = performance.now();
+      pca(x, N, d, { components: 3 }, ws);
+      ours.push(performance.now() - t);
+      product.push(ws.timings!.product);
+      if (numpyHere) np.push(numpyRun(file, N, 1, d, 'float32', 1, 2)!);
+    }
+    console.log(
+      JSON.stringify({
+        bench: 'pca-one-layer-relaxed-simd',
+        n: N,
+        d,
+        relaxed_simd: fused,
+        runs,
+        median_ms: +median(ours).toFixed(1),
+        product_median_ms: +median(product).toFixed(1),
+        numpy_ab_median_ms: numpyHere ? +median(np).toFixed(1) : undefined,
+        ratio_vs_numpy: numpyHere ? +(median(ours) / median(np)).toFixed(2) : undefined,
+        loadavg,
+        loadavg_end: load(),
+        node,
+      }),
+    );
+  }
 }

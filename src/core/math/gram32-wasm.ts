@@ -23,7 +23,7 @@ const RB = PANEL32 * 4; // bytes of one row inside a panel
 /** Push the f64x2 of lanes 0, 1 (hi = false) or 2, 3 (hi = true) of the f32x4 in local `l`. */
 const widen = (l: number, hi: boolean) => (hi ? [...op.get(l), ...op.get(l), ...op.shuffle(HIGH_HALF), ...op.promoteLow] : [...op.get(l), ...op.promoteLow]);
 
-function gram32Body(): number[] {
+function gram32Body(fused: boolean): number[] {
   // params: 0 base, 1 n4, 2 panels, 3 out
   const [BASE, N4, NP, OUT] = [0, 1, 2, 3];
   const [P, I, J, PA, PB, END, PANELP, O, RS] = [4, 5, 6, 7, 8, 9, 10, 11, 12];
@@ -52,7 +52,8 @@ function gram32Body(): number[] {
           for (let b = 0; b < 2; b++) e(op.get(PB), op.v128Load(b * RB), op.set(YB + b));
           for (let a = 0; a < 4; a++)
             for (let b = 0; b < 2; b++)
-              e(op.get(ACC + a * 2 + b), op.get(XA + a), op.get(YB + b), op.f32x4Mul, op.f32x4Add, op.set(ACC + a * 2 + b));
+              if (fused) e(op.get(XA + a), op.get(YB + b), op.get(ACC + a * 2 + b), op.f32x4RelaxedMadd, op.set(ACC + a * 2 + b));
+              else e(op.get(ACC + a * 2 + b), op.get(XA + a), op.get(YB + b), op.f32x4Mul, op.f32x4Add, op.set(ACC + a * 2 + b));
           e(op.get(PB), op.i32(16), op.add, op.set(PB));
           e(op.get(PA), op.i32(16), op.add, op.tee(PA), op.get(END), op.ltU, op.brIf(0));
         }
@@ -232,22 +233,44 @@ export interface Panel32Layout {
 
 export interface WasmGram32 {
   layout(n: number, d: number): Panel32Layout;
+  /** Whether the Gram kernel uses relaxed SIMD's multiply-add (one instruction instead of two). */
+  readonly fused: boolean;
 }
 
-let cached: WasmGram32 | null | undefined;
+const cached: { plain?: WasmGram32 | null; fused?: WasmGram32 | null } = {};
+let relaxed = true;
+
+/** Tests and benchmarks: use relaxed SIMD's multiply-add where the engine has it (default), or not. */
+export function setRelaxedSimd(on: boolean): void {
+  relaxed = on;
+}
 
 /** The float32 kernels, or null where WebAssembly SIMD is not available. */
 export function wasmGram32(): WasmGram32 | null {
-  if (cached !== undefined) return cached;
-  cached = null;
+  const key = relaxed ? 'fused' : 'plain';
+  let w = cached[key];
+  if (w === undefined) w = cached[key] = instantiate(relaxed);
+  return w;
+}
+
+function instantiate(wantFused: boolean): WasmGram32 | null {
   try {
     if (typeof WebAssembly === 'undefined') return null;
-    const bytes = moduleBytes([
-      { name: 'gram32', params: 4, body: gram32Body() },
-      { name: 'xtv32', params: 5, body: xtv32Body() },
-      { name: 'xu32', params: 5, body: xu32Body() },
-      { name: 'centre32', params: 7, body: centre32Body() },
-    ]);
+    const build = (fused: boolean) =>
+      moduleBytes([
+        { name: 'gram32', params: 4, body: gram32Body(fused) },
+        { name: 'xtv32', params: 5, body: xtv32Body() },
+        { name: 'xu32', params: 5, body: xu32Body() },
+        { name: 'centre32', params: 7, body: centre32Body() },
+      ]);
+    // Relaxed SIMD where the engine has it (Chrome 114+, Firefox 120+; Node 20 only behind
+    // --experimental-wasm-relaxed-simd), else plain SIMD.
+    let fused = wantFused;
+    let bytes = build(fused);
+    if (!fused || !WebAssembly.validate(bytes)) {
+      fused = false;
+      bytes = build(false);
+    }
     if (!WebAssembly.validate(bytes)) return null;
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
     const memory = inst.exports.memory as WebAssembly.Memory;
@@ -257,7 +280,8 @@ export function wasmGram32(): WasmGram32 | null {
     const xtvFn = inst.exports.xtv32 as F5;
     const xuFn = inst.exports.xu32 as F5;
     const centreFn = inst.exports.centre32 as (raw: number, cen: number, n: number, n4: number, np: number, mean: number, ss: number) => void;
-    cached = {
+    return {
+      fused,
       layout(n, d) {
         const n4 = Math.ceil(n / 4) * 4;
         const np = Math.ceil(d / PANEL32);
@@ -330,7 +354,6 @@ export function wasmGram32(): WasmGram32 | null {
       },
     };
   } catch {
-    cached = null;
+    return null;
   }
-  return cached;
 }

@@ -66,6 +66,8 @@ export const op = {
   demoteZero: [0xfd, ...uleb(94)],
   /** i8x16.shuffle of the two v128 on the stack by 16 byte indices (0-15 first, 16-31 second). */
   shuffle: (lanes: number[]) => [0xfd, 0x0d, ...lanes],
+  /** f32x4.relaxed_madd (a * b + c, fused or not): relaxed SIMD, where the engine has it. */
+  f32x4RelaxedMadd: [0xfd, ...uleb(0x105)],
 };
 /** Shuffle lanes: the high 8 bytes moved low (then promoteLow reads f32 lanes 2, 3). */
 export const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
