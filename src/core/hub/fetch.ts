@@ -17,8 +17,14 @@ export interface ByteProgress {
   cached?: boolean;
 }
 
-/** Largest file one download may hold (the browser's largest ArrayBuffer is about this). */
+/**
+ * Largest body one download may hold when the server did not announce its size (chunked, or
+ * compressed with Content-Encoding, so a gzip bomb or an endless body stops here), and the cap
+ * the persona-set loaders use for every file.
+ */
 export const DEFAULT_MAX_FILE_BYTES = 2 * 2 ** 30;
+/** Largest announced size (Content-Length, Content-Range) a plain download accepts (model weights). */
+export const DEFAULT_MAX_ANNOUNCED_BYTES = 16 * 2 ** 30;
 /** Longest wait for the answer's headers or for the next piece of its body. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** Longest a whole download may take, retries included. */
@@ -37,7 +43,11 @@ export interface FetchOptions {
   idleTimeoutMs?: number;
   /** Longest the whole download may take, retries included (default 1 hour). */
   timeoutMs?: number;
-  /** Most bytes the file may have (default 2 GiB): a larger Content-Length is refused before reading, a body stops at it. */
+  /**
+   * Most bytes the file may have: a larger Content-Length is refused before reading, a body stops
+   * at it. Default: 16 GiB when the size is announced (a body never outgrows what it announced),
+   * 2 GiB when it is not (chunked or compressed bodies).
+   */
   maxBytes?: number;
   /** The size a listing gave; a body of another size is refused (and not cached). */
   expectedSize?: number;
@@ -281,11 +291,14 @@ export async function fetchWithProgress(url: string, opts: FetchOptions = {}): P
   const maxRetryDelayMs = opts.maxRetryDelayMs ?? 10_000;
   const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const totalMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const announcedMax = opts.maxBytes ?? DEFAULT_MAX_ANNOUNCED_BYTES;
+  const unannouncedMax = opts.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
+  /** The cap for the body being read: what was announced may be larger than what was not. */
+  let maxBytes: number;
   const doFetch = opts.fetch ?? fetch;
   const htmlOk = HTML_OK.test(fileLabel(url));
   if (signal?.aborted) throw abortedError(url);
-  if (opts.expectedSize != null && opts.expectedSize > maxBytes) throw tooLarge(url, opts.expectedSize, maxBytes);
+  if (opts.expectedSize != null && opts.expectedSize > announcedMax) throw tooLarge(url, opts.expectedSize, announcedMax);
 
   if (cache) {
     const hit = await cache.get(url);
@@ -296,7 +309,7 @@ export async function fetchWithProgress(url: string, opts: FetchOptions = {}): P
   }
 
   const deadline = Date.now() + totalMs;
-  const bytes = new Bytes(maxBytes);
+  const bytes = new Bytes(announcedMax);
   let total: number | null = null;
   let etag: string | null = null;
   let attempt = 0;
@@ -359,15 +372,16 @@ export async function fetchWithProgress(url: string, opts: FetchOptions = {}): P
           continue;
         }
         if (cr.total != null) total = cr.total;
-        if (total != null && total > maxBytes) throw tooLarge(url, total, maxBytes);
+        if (total != null && total > announcedMax) throw tooLarge(url, total, announcedMax);
+        maxBytes = total != null ? announcedMax : unannouncedMax;
         expectBody = cr.end - cr.start + 1;
-        const cl = contentLength(res, url, maxBytes);
+        const cl = contentLength(res, url, announcedMax);
         if (cl != null && !encoded(res) && cl !== expectBody) {
           throw badResponse(url, `sent a Content-Length of ${cl} for the ${expectBody} bytes ${cr.start}-${cr.end} of ${fileLabel(url)}`);
         }
       } else if (res.ok) {
         bytes.reset(0);
-        const cl = contentLength(res, url, maxBytes);
+        const cl = contentLength(res, url, announcedMax);
         if (res.status === 206) {
           // Part of a file for a request without Range: only the whole file, as a range, is fine.
           const cr = parseContentRange(res.headers.get('content-range'));
@@ -376,11 +390,12 @@ export async function fetchWithProgress(url: string, opts: FetchOptions = {}): P
             throw badResponse(url, `answered with part of ${fileLabel(url)} (${cr ? `bytes ${cr.start}-${cr.end} of ${cr.total ?? 'unknown'}` : 'no valid Content-Range'}) although the whole file was asked for`);
           }
           total = cr.total;
-          if (total > maxBytes) throw tooLarge(url, total, maxBytes);
+          if (total > announcedMax) throw tooLarge(url, total, announcedMax);
         } else {
           total = encoded(res) ? null : cl;
         }
         expectBody = total;
+        maxBytes = total != null ? announcedMax : unannouncedMax;
         etag = res.headers.get('etag');
         const ct = res.headers.get('content-type');
         if (!htmlOk && ct && /^\s*(text\/html|application\/xhtml\+xml)\b/i.test(ct)) {

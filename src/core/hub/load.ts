@@ -48,7 +48,8 @@ function downloadOptions(opts: HubLoadOptions, setId: string): DownloadOptions {
     retryDelayMs: opts.retryDelayMs,
     idleTimeoutMs: opts.idleTimeoutMs,
     timeoutMs: opts.timeoutMs,
-    maxBytes: opts.maxFileBytes,
+    // Persona-set files: 2 GiB each whether or not the server announces the size.
+    maxBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
     maxTotalBytes: opts.maxTotalBytes,
     fetch: opts.fetch,
     check: (item, bytes) => checkDownloadedFile(item.path, bytes, item.url),
