@@ -37,7 +37,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     // A local file or folder: read the axis itself; anything else (a URL) keeps the sentence.
     const local = await stat(args.positionals[0]).catch(() => null);
     if (!local) throw e;
-    return inspectAxis(args.positionals[0], local.isDirectory() ? String(e.details?.path ?? '') : '', args, io);
+    const file = local.isDirectory() ? path.join(args.positionals[0], String(e.details?.path ?? '')) : args.positionals[0];
+    // (The loader names the file relative to the folders it shares with the others; if that is not found, the sentence stands.)
+    if (!(await stat(file).catch(() => null))?.isFile()) throw e;
+    return inspectAxis(args.positionals[0], file, args, io);
   }
   const kinds: Record<string, number> = {};
   for (const k of set.kinds) kinds[k] = (kinds[k] ?? 0) + 1;
@@ -74,8 +77,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
 }
 
 /** An axis file (the loader refused it as personas): what it holds, and |axis| per layer. */
-async function inspectAxis(source: string, inner: string, args: ParsedArgs, io: CliIO): Promise<number> {
-  const file = inner ? path.join(source, inner) : source;
+async function inspectAxis(source: string, file: string, args: ParsedArgs, io: CliIO): Promise<number> {
   const a = readAxisFile(path.basename(file), new Uint8Array(await readFile(file)), { dataOnly: args.flags.get('data-only') === true });
   const norms = axisNorms(a);
   if (wantsJson(args)) {
