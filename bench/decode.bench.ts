@@ -20,6 +20,12 @@
  *   batch8_vs_batch1        the same for 8 rows vs 1;
  *   kv_reuse_turn10_speedup time to first token of turn 10 of a chat: a fresh prefill of the whole chat
  *                           / the conversation that kept its cache (only turn 10's tokens are fed).
+ *   genai_turn_rowwise_speedup  a genai (GroupQueryAttention) graph, 3 rows with a cache, a later turn of
+ *                           --turn tokens each: one token per step at batch 3 (what GQA allows at batch > 1)
+ *                           / each row alone at batch 1, all its tokens in one pass (conversation.ts);
+ *   finished_rows_sliced_speedup  8 rows, 1 generating and 7 done (prefill-only): decode tokens/s with
+ *                           the done rows sliced out of the batch / riding along as padding.
+ * (`--section rows` runs just these two.)
  *
  * Why wasm_vs_native stays well under the 0.7 target (0.302 on a quiet machine: q8 20.3 tokens/s on
  * WASM vs 67.1 native, 1 thread, --quick). It is the int8 GEMV kernels, not our loop: onnxruntime-node's
@@ -141,6 +147,43 @@ function startChild(threads: number, file: string): Promise<{ run(): Promise<num
   });
 }
 
+/** Rows leaving the batch: genai later-turn prefill row by row, and finished rows sliced out (A/B against sliceRows: false). */
+async function rowsSection(web: Ort, ortWeb: unknown, cfg: DecoderConfig, prompt: number[]): Promise<{ turn: { a: number; b: number; ratio: number }; finished: { a: number; b: number; ratio: number } }> {
+  const TURN_TOKENS = Number(arg('turn', 24));
+  const b = buildDecoder(randomCheckpoint(cfg, { seed: 1 }), { style: 'genai', dtype: 'q8' });
+  line({ stage: 'build', dtype: 'q8', style: 'genai', layers: cfg.numLayers, model_mb: mb(b.onnx.byteLength) });
+  const opts = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' as const, intraOpNumThreads: 1, interOpNumThreads: 1 };
+  const session = await createSession(web, { graph: b.onnx, externalData: [] }, opts);
+  const sliced = new LmEngine(ortWeb as never, session as never, cfg, { style: 'genai' });
+  const riding = new LmEngine(ortWeb as never, session as never, cfg, { style: 'genai', sliceRows: false });
+  const turnMs = async (engine: LmEngine) => {
+    const c = engine.conversation(3);
+    try {
+      for (let r = 0; r < 3; r++) c.setTokens(r, prompt.map((x) => x + r));
+      await c.run({ maxNewTokens: 2, stopIds: [], params: [{}, {}, {}] });
+      for (let r = 0; r < 3; r++) c.setTokens(r, [...c.tokens(r), ...Array.from({ length: TURN_TOKENS }, (_, k) => 3000 + 7 * k + r)]);
+      const res = await c.run({ maxNewTokens: 0, params: [{}, {}, {}] });
+      return res.prefillMs;
+    } finally {
+      c.dispose();
+    }
+  };
+  const turn = await ab('genai_turn_rowwise_speedup (ms: one token per step / row by row)', () => turnMs(riding), () => turnMs(sliced), Math.max(1, ROUNDS - 1));
+  const oneOfEight = async (engine: LmEngine) => {
+    const c = engine.conversation(8);
+    try {
+      for (let r = 0; r < 8; r++) c.setTokens(r, prompt.map((x) => x + r));
+      const res = await c.run({ maxNewTokens: NEW, stopIds: [], params: new Array(8).fill({}), generate: [true, false, false, false, false, false, false, false] });
+      return res.decodeTokensPerSecond;
+    } finally {
+      c.dispose();
+    }
+  };
+  const finished = await ab('finished_rows_sliced_speedup (tokens/s: sliced / riding along)', () => oneOfEight(sliced), () => oneOfEight(riding), Math.max(1, ROUNDS - 1));
+  await sliced.dispose();
+  return { turn, finished };
+}
+
 async function main() {
   const ortWeb = await import('onnxruntime-web');
   ortWeb.env.wasm.numThreads = 1;
@@ -155,6 +198,11 @@ async function main() {
 
   // What the picker takes for WASM from a repo offering every transformers.js file.
   const offered = ['model.onnx', 'model_fp16.onnx', 'model_quantized.onnx', 'model_int8.onnx', 'model_uint8.onnx', 'model_q4.onnx', 'model_q4f16.onnx'].map((f) => ({ path: `onnx/${f}`, size: 1e8 }));
+  if (arg('section', '') === 'rows') {
+    const rows = await rowsSection(web, ortWeb, cfg, prompt);
+    line({ stage: 'summary', section: 'rows', layers: LAYERS, genai_turn_rowwise_speedup: r3(rows.turn.ratio), finished_rows_sliced_speedup: r3(rows.finished.ratio), turn_ms: { one_token_per_step: r3(rows.turn.a), row_by_row: r3(rows.turn.b) } });
+    return;
+  }
   const choice = pickWeights({ files: offered, backend: 'wasm', config: cfg });
   line({ stage: 'pick', backend: 'wasm', file: choice.file, dtype: choice.dtype, reason: choice.reason });
   const choiceDtype = choice.dtype as ModelDType;
@@ -270,6 +318,9 @@ async function main() {
     const kv = await ab('kv_reuse_turn10_speedup (ms: fresh / kept)', fresh, kept, Math.max(1, ROUNDS - 1));
     await eInst.dispose();
 
+    // 6b. rows leaving the batch (genai later turns row by row; finished rows sliced out)
+    const rows = await rowsSection(web, ortWeb, cfg, prompt);
+
     // 7. threads: two child processes (1 and 2 threads), rounds alternated
     let threads: { a: number; b: number; ratio: number } | null = null;
     if (os.cpus().length >= 2) {
@@ -301,6 +352,8 @@ async function main() {
       batch8_vs_batch1: r3(b8.ratio),
       instrumented_vs_plain: r3(vsPlain.ratio),
       kv_reuse_turn10_speedup: r3(kv.ratio),
+      genai_turn_rowwise_speedup: r3(rows.turn.ratio),
+      finished_rows_sliced_speedup: r3(rows.finished.ratio),
       turn10_ttft_ms: { fresh: r3(kv.a), kept: r3(kv.b), context_tokens: history.length + turn10.length },
       tokens_per_s: Object.fromEntries(Object.entries(tps).map(([k, v]) => [k, r3(v)])),
       targets: { wasm_vs_native: 0.7, wasm_vs_q4_wasm: 10, threads2_vs_1: 1.3, batch3_vs_sequential: 2, batch8_vs_batch1: 3, instrumented_vs_plain: 0.95, kv_reuse_turn10_speedup: 3 },

@@ -78,6 +78,8 @@ export interface EngineHost {
   readonly kvType: 'float32' | 'float16';
   readonly style: ExportStyle | undefined;
   readonly positionOffset: number;
+  /** false: rows never leave the batch (finished rows ride along; genai later turns one token per step). Default true. */
+  readonly sliceRows?: boolean;
   /** Wait for the engine, then hold it until the returned function is called. */
   acquire(): Promise<() => void>;
 }
@@ -192,7 +194,7 @@ export class BatchKv {
 
   /** Whether rows can leave and rejoin the batch (a known export style and a CPU-resident cache). */
   get sliceable(): boolean {
-    return this.host.style !== undefined && this.cpuKv;
+    return this.host.style !== undefined && this.cpuKv && this.host.sliceRows !== false;
   }
 
   /** Empty the cache of every row. */

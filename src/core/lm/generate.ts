@@ -143,6 +143,7 @@ export class LmEngine implements EngineHost {
   /** Export style of the graph ('genai' GroupQueryAttention or 'optimum' plain ops); decides how padded rows are laid out. */
   readonly style: ExportStyle | undefined;
   readonly positionOffset: number;
+  readonly sliceRows: boolean;
   private lock: Promise<void> = Promise.resolve();
   private disposed = false;
 
@@ -150,7 +151,13 @@ export class LmEngine implements EngineHost {
     readonly ort: OrtModuleLike,
     readonly session: DecoderSessionLike,
     readonly shape: DecoderShape,
-    options: { kvType?: 'float32' | 'float16'; positionOffset?: number; style?: ExportStyle } = {},
+    options: {
+      kvType?: 'float32' | 'float16';
+      positionOffset?: number;
+      style?: ExportStyle;
+      /** false: keep every row in the batch (see conversation.ts, "Rows leave and rejoin the batch"); for A/B measurement. */
+      sliceRows?: boolean;
+    } = {},
   ) {
     const inputs = new Set(session.inputNames);
     for (const name of [INPUT_IDS, ATTENTION_MASK]) {
@@ -166,6 +173,7 @@ export class LmEngine implements EngineHost {
     this.kvType = options.kvType ?? (meta?.type === 'float16' ? 'float16' : 'float32');
     this.positionOffset = options.positionOffset ?? 0;
     this.style = options.style;
+    this.sliceRows = options.sliceRows ?? true;
   }
 
   /** Wait for every earlier call (even one that failed or was interrupted), then hold the engine. */
