@@ -11,7 +11,7 @@ import { writePt } from '../formats/pt';
 import { tensorFromF32 } from '../tensor';
 import { MemoryFileCache } from './cache';
 import { downloadFiles } from './download';
-import { HubError } from './errors';
+import { caught } from './hub.testkit';
 import { fetchWithProgress } from './fetch';
 import { listHubFolder } from './list';
 import { loadHubSet, loadUrlFile } from './load';
@@ -56,16 +56,6 @@ afterEach(async () => {
   sockets.clear();
   await Promise.all(open.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
-
-async function caught(p: Promise<unknown>): Promise<HubError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(HubError);
-    return e as HubError;
-  }
-  throw new Error('expected a HubError');
-}
 
 function pt(n: number, seed = 1): Uint8Array {
   const v = Float32Array.from({ length: n }, (_, i) => Math.sin(i * seed));

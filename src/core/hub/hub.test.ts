@@ -11,7 +11,7 @@ import { downloadFiles, type DownloadProgress } from './download';
 import { MemoryFileCache } from './cache';
 import { loadHubSet, loadFromUrl } from './load';
 import { hubFileUrl } from './url';
-import { HubError } from './errors';
+import { caught } from './hub.testkit';
 import { writePt } from '../formats/pt';
 import { tensorFromF32 } from '../tensor';
 
@@ -52,16 +52,6 @@ const url = (p: string) => hubFileUrl({ hub: server.origin, repo: REPO, type: 'd
 function expectBytes(got: Uint8Array, want: Uint8Array) {
   expect(got.length).toBe(want.length);
   expect(firstDifference(got, want)).toBe(-1);
-}
-
-async function caught(p: Promise<unknown>): Promise<HubError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(HubError);
-    return e as HubError;
-  }
-  throw new Error('expected a HubError');
 }
 
 beforeAll(async () => {
