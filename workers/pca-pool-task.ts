@@ -28,7 +28,8 @@ export interface PcaLayerTask {
   keepAxis: boolean;
 }
 
-export type PcaLayerReply = { id: number; ok: true; summary: LayerSummary } | { id: number; ok: false; code: string; message: string };
+/** `values` is the task's buffer handed back (transferred), for the sender to decode the next layer into. */
+export type PcaLayerReply = ({ id: number; ok: true; summary: LayerSummary } | { id: number; ok: false; code: string; message: string }) & { values?: Float32Array };
 
 /** Run one task (pure: no worker globals). */
 export function runPcaLayerTask(t: PcaLayerTask): PcaLayerReply {
@@ -53,9 +54,9 @@ export function runPcaLayerTask(t: PcaLayerTask): PcaLayerReply {
 
 /** The buffers of a reply that can be transferred instead of copied. */
 export function replyTransfer(r: PcaLayerReply): ArrayBuffer[] {
-  if (!r.ok) return [];
   const out = new Set<ArrayBuffer>();
-  for (const a of [r.summary.cosAxisPc, r.summary.explainedVarianceRatio, r.summary.axis]) if (a && a.buffer instanceof ArrayBuffer) out.add(a.buffer);
+  if (r.values && r.values.buffer instanceof ArrayBuffer) out.add(r.values.buffer);
+  if (r.ok) for (const a of [r.summary.cosAxisPc, r.summary.explainedVarianceRatio, r.summary.axis]) if (a && a.buffer instanceof ArrayBuffer) out.add(a.buffer);
   return [...out];
 }
 
@@ -68,7 +69,7 @@ export interface TaskPort {
 /** Serve tasks on a port until the worker is terminated. */
 export function servePcaTasks(port: TaskPort): void {
   port.onTask((t) => {
-    const r = runPcaLayerTask(t);
+    const r: PcaLayerReply = { ...runPcaLayerTask(t), values: t.values };
     port.reply(r, replyTransfer(r));
   });
 }

@@ -6,7 +6,7 @@ import { createPersonaSet } from '../src/core/persona/persona-set';
 import type { MemberKind } from '../src/core/persona/types';
 import { createPcaPool, type PoolWorker } from './pca-pool';
 import { nodePcaWorker } from './pca-pool-node';
-import { runPcaLayerTask, type PcaLayerReply, type PcaLayerTask } from './pca-pool-task';
+import { servePcaTasks, type PcaLayerReply, type PcaLayerTask } from './pca-pool-task';
 
 function synthetic(N: number, L: number, d: number, seed: number, def: 'ok' | 'nan-at-3' = 'ok') {
   const g = gaussian(rng(seed));
@@ -21,17 +21,25 @@ function synthetic(N: number, L: number, d: number, seed: number, def: 'ok' | 'n
   return createPersonaSet({ names: Array.from({ length: N }, (_, i) => `r${i}`), vectors: x, dim: d, layers: L, default: dv, kinds });
 }
 
-/** A worker in this thread: messages cloned (transfer honoured), replies asynchronous, as a real port. */
+/** A worker in this thread serving tasks with servePcaTasks: messages cloned (transfers honoured), asynchronous, as a real port. */
 function inThreadWorker(log: number[]): PoolWorker {
-  let reply: ((r: PcaLayerReply) => void) | null = null;
+  let toPool: ((r: PcaLayerReply) => void) | null = null;
+  let toWorker: ((t: PcaLayerTask) => void) | null = null;
   let alive = true;
+  servePcaTasks({
+    onTask: (h) => (toWorker = h),
+    reply: (r, transfer) => {
+      const copy = structuredClone(r, { transfer });
+      setTimeout(() => alive && toPool?.(copy), 0);
+    },
+  });
   return {
     postMessage(task, transfer) {
-      const t = structuredClone(task, { transfer }) as PcaLayerTask;
+      const t = structuredClone(task, { transfer });
       log.push(t.id);
-      setTimeout(() => alive && reply?.(structuredClone(runPcaLayerTask(t))), 0);
+      setTimeout(() => alive && toWorker?.(t), 0);
     },
-    onReply: (h) => (reply = h),
+    onReply: (h) => (toPool = h),
     onError: () => {},
     terminate: () => (alive = false),
   };

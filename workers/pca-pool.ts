@@ -49,6 +49,8 @@ export function createPcaPool(factory: PoolWorkerFactory, opts: PcaPoolOptions =
   let closed = false;
   // Task ids run on across analyses, so a late reply from a failed one is never taken for a new one's.
   let seq = 0;
+  // Layer buffers handed back by the workers, decoded into again (no fresh multi-MB array per layer).
+  const free: Float32Array[] = [];
 
   return {
     size,
@@ -81,7 +83,9 @@ export function createPcaPool(factory: PoolWorkerFactory, opts: PcaPoolOptions =
           const id = seq++;
           const l = layers[index];
           const at = l ?? 0;
-          const values = set.layer(at);
+          const len = set.names.length * set.dim;
+          const spare = free.pop();
+          const values = set.layer(at, spare && spare.length === len ? spare : undefined);
           const task: PcaLayerTask = {
             id,
             layer: l,
@@ -99,6 +103,7 @@ export function createPcaPool(factory: PoolWorkerFactory, opts: PcaPoolOptions =
           workers[wi].postMessage(task, [values.buffer as ArrayBuffer]);
         };
         const onReply = (wi: number) => (r: PcaLayerReply) => {
+          if (r.values && free.length < size * inFlight) free.push(r.values);
           const index = pending.get(r.id);
           if (failed || index === undefined) return;
           pending.delete(r.id);
