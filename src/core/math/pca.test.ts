@@ -165,6 +165,20 @@ describe('float32 input: the float32 Gram path', () => {
     }
   });
 
+  it('NaN in float32 input is refused; values whose float32 products would overflow or underflow take the float64 path', () => {
+    expect(() => pca(new Float32Array([1, NaN, 2, 3, 4, 5, 6, 7]), 2, 4)).toThrow(DataError);
+    const n = 12, d = 40;
+    const { x } = plantedMatrix(n, d, [5, 2], 3);
+    const ref = pca(Float32Array.from(x), n, d, { components: 2 });
+    for (const scale of [1e19, 1e-22]) {
+      const r = pca(Float32Array.from(x, (v) => v * scale), n, d, { components: 2 });
+      for (let t = 0; t < 2; t++) {
+        expect(Math.abs(r.explainedVarianceRatio[t] - ref.explainedVarianceRatio[t])).toBeLessThan(1e-6);
+        expect(Math.abs(dot(row(r.components, t, d), row(ref.components, t, d)))).toBeGreaterThan(1 - 1e-6);
+      }
+    }
+  });
+
   it('float32 data whose centred values do not fit float32 (a mean 1e4 times the spread) still matches the float64 path', () => {
     const n = 30, d = 600;
     const g = gaussian(rng(17));

@@ -82,7 +82,7 @@ export function pca(x: Vec, n: number, d: number, opts: PcaOptions = {}, ws: Pca
     t0 = t;
   };
   const w32 = backend === 'wasm' && n <= d && k > 0 && x instanceof Float32Array ? wasmGram32() : null;
-  const fit = w32 ? fitF32(x as Float32Array, n, d, k, w32, ws, lap) : fitF64(x, n, d, k, ws, lap);
+  const fit = (w32 && fitF32(x as Float32Array, n, d, k, w32, ws, lap)) || fitF64(x, n, d, k, ws, lap);
   const { mean, components, coords, lambda, ss, rank, real } = fit;
   const dof = Math.max(n - 1, 1);
   const totalVariance = ss / dof;
@@ -274,7 +274,7 @@ function fitF64(x: Vec, n: number, d: number, k: number, ws: PcaWorkspace, lap: 
  * the direction of each component carries the float32 Gram's error (~1e-7 / relative eigengap).
  * `rank` beyond the components returned is estimated from the float32 Gram's eigenvalues.
  */
-function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32, ws: PcaWorkspace, lap: Lap): Fit {
+function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32, ws: PcaWorkspace, lap: Lap): Fit | null {
   const L = w.layout(n, d);
   for (let r = 0; r < n; r++) {
     const row = r * d;
@@ -287,6 +287,10 @@ function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32,
   for (let j = 0; j < d; j++) mean[j] /= n;
   const ss = L.centre(mean);
   if (!Number.isFinite(ss)) throw new DataError('not-finite', 'The vectors hold NaN or infinite values, so no PCA can be computed.');
+  // Float32 products of centred values beyond ~1e15 in mean square could overflow, below ~1e-15
+  // lose the subspace to underflow: such data takes the float64 path.
+  const ms = ss / (n * d);
+  if (ss > 0 && (ms > 1e15 || ms < 1e-15)) return null;
   lap('centre');
   if (!ws.product || ws.product.length < n * n) ws.product = new Float64Array(n * n);
   const product = L.gram(ws.product);
