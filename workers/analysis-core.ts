@@ -44,6 +44,14 @@ export const ANALYSIS_FEATURES = new Map<string, AnalysisFeature>([
   ['analysis-axis', axisFeature],
 ]);
 
+/** Run a registered feature: its output and the buffers to transfer; an unknown name is a typed error. */
+export async function runFeature(name: string, ctx: FeatureContext, input: unknown, features: ReadonlyMap<string, AnalysisFeature> = ANALYSIS_FEATURES): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
+  const f = features.get(name);
+  if (!f) throw new DataError('no-feature', `The analysis worker has no feature called ${JSON.stringify(name)}.`);
+  const value = await f.run(ctx, input);
+  return { value, transfer: f.transfer?.(value) ?? [] };
+}
+
 /** The layer shown first: the middle one (as the CLI), 0 for a single-layer set. */
 export function defaultLayer(set: PersonaSet): number {
   return coreDefaultLayer(set) ?? 0;

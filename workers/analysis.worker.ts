@@ -10,7 +10,7 @@ import { filesLabel, parseSourceText, type PersonaSource } from '../src/core/per
 import type { PersonaSet, VirtualFile } from '../src/core/persona/types';
 import type { LayerAnalysis, SetInfo } from '../src/core/view/types';
 import { calibrationFromRoleVectors } from '../src/core/extract/aggregate';
-import { ANALYSIS_FEATURES, analyzeLayerWithBasis, axisBundleOf, comparePc1, customProjection, defaultLayer, layerProfile, neighboursOf, projectIntoBasis, setInfo, umapLayout, type FeatureContext, type MapBasis } from './analysis-core';
+import { analyzeLayerWithBasis, axisBundleOf, comparePc1, customProjection, defaultLayer, layerProfile, neighboursOf, projectIntoBasis, runFeature, setInfo, umapLayout, type FeatureContext, type MapBasis } from './analysis-core';
 import type { AnalysisApi, LoadProgress, LoadRequestOptions, Result, Slot, WorkerError } from './analysis-protocol';
 import { loadSource, workerFileCache } from './load-set';
 
@@ -229,11 +229,10 @@ const api: AnalysisApi = {
   },
 
   async feature(name, input) {
-    const f = ANALYSIS_FEATURES.get(name);
-    if (!f) return { ok: false, error: { code: 'no-feature', message: `The analysis worker has no feature called ${JSON.stringify(name)}.` } };
     const ctx: FeatureContext = { held: (slot) => cached(slot), layerOf: (slot, layer) => layerOf(cached(slot), layer) };
-    const r = await attempt(() => f.run(ctx, input));
-    return r.ok && f.transfer ? Comlink.transfer(r, f.transfer(r.value)) : r;
+    const r = await attempt(() => runFeature(name, ctx, input));
+    if (!r.ok) return r;
+    return Comlink.transfer({ ok: true as const, value: r.value.value as never }, r.value.transfer);
   },
 
   async cacheList() {
