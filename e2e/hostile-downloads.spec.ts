@@ -2,13 +2,15 @@
  * Hostile downloads in Chromium: a web page served for a .safetensors, a truncated .pt, a size
  * over the per-file cap and a hub folder that lists itself. Each load fails with its one sentence,
  * the set loaded before stays on the map, and nothing bad is cached (the same URL fails again with
- * the same sentence instead of loading a poisoned copy).
+ * the same sentence instead of loading a poisoned copy). Last, a set whose names hold control
+ * characters and markup exports the map as well-formed XML.
  */
 import { test, expect, type Page } from '@playwright/test';
 import { createServer, type Server } from 'node:http';
 import { writePt } from '../src/core/formats/pt';
 import { tensorFromF32 } from '../src/core/tensor';
-import { byId, expectMapPoints } from './fixtures/app';
+import { xmlWellFormedError } from '../src/core/testing/xml-wellformed';
+import { byId, catchDownload, expectMapPoints } from './fixtures/app';
 
 const N = 40;
 const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Content-Length, Content-Range, ETag, Link' };
@@ -95,4 +97,16 @@ test('a Content-Length over the per-file cap is refused on the header, the set k
 
 test('a hub folder whose listing nests itself without end stops with a sentence, the set kept', async () => {
   await loadFails(`${origin}/datasets/o/n/tree/main/loop`, /The listing of o\/n\/loop goes more than 32 folders deep; a folder may be listing itself\./);
+});
+
+test('names with control characters and markup: the map exports as well-formed SVG, labels escaped', async () => {
+  const names = ['bell\u0007one', 'esc\u001b[31m', 'nul\u0000x', 'a<b>&c', '"q" & \'s\'', ']]>', '__proto__', 'plain',
+    'form\u000cfeed', 'vt\u000bx', 'tab\tin', 'ok'];
+  const vectors = names.map((_, i) => Array.from({ length: 8 }, (_, j) => Math.sin((i + 1) * (j + 2)) + (i % 3)));
+  await byId(page, 'file-input').setInputFiles({ name: 'hostile-names.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify({ names, vectors })) });
+  await expectMapPoints(page, names.length);
+  const svg = await catchDownload(page, () => byId(page, 'export-svg-map').click());
+  expect(xmlWellFormedError(svg.text)).toBeNull();
+  expect(svg.text).toContain('a&lt;b&gt;&amp;c');
+  expect(svg.text).toContain('bell\ufffdone');
 });
