@@ -188,6 +188,13 @@ describe('the same flag means the same thing in chat, generate and extract', () 
       }
     }
   });
+  it('a misspelt flag is refused, not ignored, by every command (and by model run)', async () => {
+    for (const argv of [...commands(['--steer-layer', '1']), ['model', 'run', 'synthetic', '--ids', '1', '--steer-layer', '1']]) {
+      const io = capture();
+      expect(await main(argv, io), argv[0]).toBe(2);
+      expect(io.errs.join('\n')).toMatch(/Unknown option --steer-layer \(/);
+    }
+  });
   it('steering with a window 1-2 is steering at 1,2 in generate and in chat', async () => {
     const run = async (argv: string[]) => {
       const io = capture();

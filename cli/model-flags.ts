@@ -23,6 +23,11 @@ import { decodeF32, isRawTensor } from '../src/core/tensor';
 
 export { readVectorFile };
 
+/** Flags of steering and capping (every model command takes them all). */
+export const STEER_CAP_FLAGS = ['steer', 'steer-layers', 'alpha', 'cap', 'cap-layers', 'tau', 'tau-file', 'percentile', 'calibration'] as const;
+/** Flags of sampling. */
+export const SAMPLING_FLAGS = ['max-tokens', 'seed', 'temperature', 'top-p', 'top-k'] as const;
+
 /** The most layers a window may name (a model has at most a few hundred). */
 const MAX_WINDOW = 4096;
 

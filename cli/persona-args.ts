@@ -8,8 +8,8 @@ import { defaultLayer } from '../src/core/persona/analysis';
 import type { PersonaSet } from '../src/core/persona/types';
 
 /** Parse argv, refusing flags the command does not know (a typo should not be silently ignored). */
-export function parseCommand(argv: string[], allowed: readonly string[], command: string): ParsedArgs {
-  const args = parseArgs(argv);
+export function parseCommand(argv: string[], allowed: readonly string[], command: string, booleans?: readonly string[]): ParsedArgs {
+  const args = booleans ? parseArgs(argv, booleans) : parseArgs(argv);
   for (const name of args.flags.keys()) {
     if (!allowed.includes(name)) throw new UsageError(`Unknown option --${name} (${command} takes ${allowed.map((a) => '--' + a).join(', ')}).`);
   }

@@ -8,10 +8,11 @@
 import * as ortNode from 'onnxruntime-node';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { flagString, parseArgs, UsageError } from '../args';
+import { flagString, UsageError } from '../args';
 import type { CliIO } from '../main';
-import { capFlags, GREEDY, layerFlag, readVectorFile, samplingFlags, steerFlags } from '../model-flags';
-import { loadCliModel } from '../model-folder';
+import { capFlags, GREEDY, layerFlag, readVectorFile, SAMPLING_FLAGS, samplingFlags, STEER_CAP_FLAGS, steerFlags } from '../model-flags';
+import { loadCliModel, MODEL_FLAGS } from '../model-folder';
+import { parseCommand } from '../persona-args';
 import { DataError, PersonaSpaceError } from '../../src/core/errors';
 import { axisBundleFromTensor } from '../../src/core/chat/axis';
 import { ChatRows, type ChatModel } from '../../src/core/chat/chat-rows';
@@ -45,8 +46,10 @@ export const CHAT_USAGE = `usage: persona-space chat <model-dir> --axis FILE --l
 
 type Mode = 'replay' | 'generate' | 'prompt';
 
+const CHAT_FLAGS = ['axis', 'layer', 'transcript', 'replay', 'prompt', 'system', 'json', 'help', ...SAMPLING_FLAGS, ...STEER_CAP_FLAGS, ...MODEL_FLAGS];
+
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const args = parseArgs(argv, ['json', 'help', 'replay']);
+  const args = parseCommand(argv, CHAT_FLAGS, 'chat', ['json', 'help', 'replay']);
   if (args.flags.has('help')) {
     io.out(CHAT_USAGE);
     return 0;

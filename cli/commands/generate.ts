@@ -5,10 +5,11 @@
  */
 import path from 'node:path';
 import * as ortNode from 'onnxruntime-node';
-import { flagString, parseArgs, UsageError } from '../args';
+import { flagString, UsageError } from '../args';
 import type { CliIO } from '../main';
-import { capFlags, GREEDY, layerFlag, readVectorFile, samplingFlags, steerFlags } from '../model-flags';
-import { loadCliModel } from '../model-folder';
+import { capFlags, GREEDY, layerFlag, readVectorFile, SAMPLING_FLAGS, samplingFlags, STEER_CAP_FLAGS, steerFlags } from '../model-flags';
+import { loadCliModel, MODEL_FLAGS } from '../model-folder';
+import { parseCommand } from '../persona-args';
 import { PersonaSpaceError } from '../../src/core/errors';
 import { axisBundleFromTensor } from '../../src/core/chat/axis';
 import { parseConfig } from '../../src/core/lm/config';
@@ -30,8 +31,10 @@ decoder blocks; a window is 3,4 or 10-20. Steering adds alpha * v/|v|; capping k
 
 export { readModelFolder } from '../model-folder';
 
+const GENERATE_FLAGS = ['prompt', 'system', 'axis', 'layer', 'json', 'help', ...SAMPLING_FLAGS, ...STEER_CAP_FLAGS, ...MODEL_FLAGS];
+
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const args = parseArgs(argv);
+  const args = parseCommand(argv, [...GENERATE_FLAGS], 'generate');
   if (args.flags.has('help')) {
     io.out(HELP);
     return 0;

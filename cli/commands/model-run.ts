@@ -9,7 +9,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { flagIntList, flagString, parseArgs, UsageError, type ParsedArgs } from '../args';
 import type { CliIO } from '../main';
-import { capFlags, steerFlags } from '../model-flags';
+import { capFlags, STEER_CAP_FLAGS, steerFlags } from '../model-flags';
+import { parseCommand } from '../persona-args';
 import { chooseModelFile, dtypeFlag } from '../model-folder';
 import { DataError, PersonaSpaceError } from '../../src/core/errors';
 import { readTensorFile } from '../../src/core/formats/detect';
@@ -34,7 +35,7 @@ export const MODEL_RUN_USAGE = [
 ].join('\n');
 
 export async function runModel(argv: string[], io: CliIO): Promise<number> {
-  const args = parseArgs(argv, ['json', 'help']);
+  const args = parseCommand(argv, ['ids', 'capping-config', 'experiment', 'json', 'help', 'dtype', 'onnx', ...STEER_CAP_FLAGS], 'model run', ['json', 'help']);
   if (args.flags.has('help')) {
     io.out(MODEL_RUN_USAGE);
     return 0;
