@@ -99,7 +99,7 @@ test('a hub folder whose listing nests itself without end stops with a sentence,
   await loadFails(`${origin}/datasets/o/n/tree/main/loop`, /The listing of o\/n\/loop goes more than 32 folders deep; a folder may be listing itself\./);
 });
 
-test('names with control characters and markup: the map exports as well-formed SVG, labels escaped', async () => {
+test('names with control characters and markup: the map and the compare chart export as well-formed SVG', async () => {
   const names = ['bell\u0007one', 'esc\u001b[31m', 'nul\u0000x', 'a<b>&c', '"q" & \'s\'', ']]>', '__proto__', 'plain',
     'form\u000cfeed', 'vt\u000bx', 'tab\tin', 'ok'];
   const vectors = names.map((_, i) => Array.from({ length: 8 }, (_, j) => Math.sin((i + 1) * (j + 2)) + (i % 3)));
@@ -109,4 +109,11 @@ test('names with control characters and markup: the map exports as well-formed S
   expect(xmlWellFormedError(svg.text)).toBeNull();
   expect(svg.text).toContain('a&lt;b&gt;&amp;c');
   expect(svg.text).toContain('bell\ufffdone');
+  // the compare chart names members in its tooltips: its SVG (serialised from the page) is well-formed too
+  await byId(page, 'compare-load').click();
+  await byId(page, 'compare-file-input').setInputFiles({ name: 'hostile-names.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify({ names, vectors })) });
+  await expect(byId(page, 'compare-pearson')).toContainText('1.000', { timeout: 60_000 });
+  const cmp = await catchDownload(page, () => byId(page, 'export-svg-compare').click());
+  expect(cmp.text).toContain('<title>a&lt;b&gt;&amp;c');
+  expect(xmlWellFormedError(cmp.text)).toBeNull();
 });

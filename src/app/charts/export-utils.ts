@@ -1,4 +1,5 @@
 /** Downloads of what is shown: SVG of a chart element, PNG rendered from it, text files. */
+import { xmlChars } from '../../core/view/export-table';
 
 export function downloadBlob(blob: Blob, filename: string): void {
   const url = URL.createObjectURL(blob);
@@ -24,6 +25,10 @@ export function svgString(svg: SVGSVGElement): string {
   if (!clone.getAttribute('width')) clone.setAttribute('width', String(Math.round(width)));
   if (!clone.getAttribute('height')) clone.setAttribute('height', String(Math.round(height)));
   clone.querySelectorAll('[data-export="skip"]').forEach((el) => el.remove());
+  // XMLSerializer writes control characters in names as they are, which no XML reader accepts.
+  const texts = document.createTreeWalker(clone, NodeFilter.SHOW_TEXT);
+  for (let n = texts.nextNode(); n; n = texts.nextNode()) n.nodeValue = xmlChars(n.nodeValue ?? '');
+  for (const el of [clone, ...clone.querySelectorAll('*')]) for (const a of [...el.attributes]) a.value = xmlChars(a.value);
   return new XMLSerializer().serializeToString(clone);
 }
 

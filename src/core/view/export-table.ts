@@ -23,13 +23,20 @@ export function csvField(s: string): string {
 }
 
 /**
+ * The characters XML 1.0 forbids (C0 controls except tab, LF, CR; lone surrogates; U+FFFE/U+FFFF)
+ * replaced by U+FFFD; nothing else changes (for text a DOM serializer escapes itself).
+ */
+export function xmlChars(s: string): string {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
+
+/**
  * Text for SVG/XML: & < > " ' escaped, and characters XML 1.0 forbids (C0 controls except tab, LF,
  * CR; lone surrogates; U+FFFE/U+FFFF) shown as U+FFFD, so any member name keeps the file valid XML.
  */
 export function xmlText(s: string): string {
-  return s
-    // eslint-disable-next-line no-control-regex -- finding control characters is the point
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
+  return xmlChars(s)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')

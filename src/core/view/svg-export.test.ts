@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { xmlWellFormedError } from '../testing/xml-wellformed';
+import { xmlChars } from './export-table';
 import { drawOrder, EMPH, projectPoints, sceneToSvg, type MapScene } from './map-scene';
 
 const HOSTILE = [
@@ -52,5 +53,10 @@ describe('SVG export of the map', () => {
     expect(labels).toContain('__proto__');
     expect(labels).toContain('emoji 😀 tab\tline\nbreak');
     expect(svg).toContain('<title>chat \ufffd &lt;turn&gt;</title>');
+  });
+
+  it('xmlChars (for text a DOM serializer escapes itself) replaces only what XML forbids', () => {
+    expect(xmlChars('a\u0001b<c>&\ud800\ufffe tab\tnl\n😀')).toBe('a\ufffdb<c>&\ufffd\ufffd tab\tnl\n😀');
+    for (const h of HOSTILE) expect(xmlWellFormedError(`<svg><title>${xmlChars(h).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}</title></svg>`)).toBeNull();
   });
 });
