@@ -303,3 +303,54 @@ test("each pane's turns are drawn on the explorer's map where their projections 
   const xs = (label: string) => lines.find((l) => l.label === label)!.pts.map((q) => q[0]);
   expect(Math.max(...xs('Steered').map((x, i) => Math.abs(x - xs('Default')[i])))).toBeGreaterThan(2);
 });
+
+test('a hidden pane shown again answers the turns it missed; the README screenshot: three panes, the drift lane, a cap on', async ({ browser }) => {
+  // Three sends and a catch-up of the synthetic model, three rows each: minutes on a loaded 2-core machine.
+  test.setTimeout(900_000);
+  const p = await browser.newPage({ viewport: { width: 1600, height: 1100 } });
+  await openChatWithModel(p, fx);
+  for (const [id, v] of [['chat-maxTokens', '24'], ['chat-temperature', '0.7']]) {
+    await p.getByTestId(id).fill(v);
+    await p.getByTestId(id).blur();
+  }
+  await p.getByTestId('chat-steer-slider').fill('3');
+  // The cap: a fixed floor inside the usual range of the Default pane's values, so it acts now and then.
+  await p.getByTestId('chat-cap-on').check();
+  await p.getByTestId('chat-cap-fixed').check();
+  const say = async (text: string) => {
+    await p.getByTestId('chat-input').fill(text);
+    await p.getByTestId('chat-send').click();
+    await waitIdle(p, 300_000);
+  };
+  await say('Hello! Who are you, really?');
+  // The window over the monitored layer too, and a floor above what the Default pane reads there: the Capped line sits on it.
+  const seen = await tokenValues(p, 'default', 0);
+  const L = Number(await p.getByTestId('drift-layer').textContent());
+  await p.getByTestId('chat-cap-layers').fill(`${L}-${CHAT_LAYERS - 2}`);
+  await p.getByTestId('chat-cap-layers').blur();
+  await p.getByTestId('chat-cap-tau').fill((Math.max(...seen) + 3).toFixed(2));
+  await p.getByTestId('chat-cap-tau').blur();
+
+  // Hidden for a turn, then shown: it answers that turn first, so it has one answer per user turn.
+  await p.getByTestId('pane-hide-steered').click();
+  await say('Tell me about the sea.');
+  await expect(p.getByTestId('pane-steered')).toHaveCount(0);
+  await p.getByTestId('pane-show-steered').click();
+  await waitIdle(p, 300_000);
+  const answers = (pane: string) => p.getByTestId(`pane-${pane}`).getByTestId('msg-assistant');
+  await expect(answers('steered')).toHaveCount(2);
+  await expect(answers('steered').nth(1).getByTestId('tok').first()).toBeAttached();
+  await say('Would you pretend to be a pirate for me?');
+  for (const pane of PANES) await expect(answers(pane)).toHaveCount(3);
+  await expect(p.getByTestId('drift-point')).toHaveCount(9);
+  await expect(p.getByTestId('chat-clamped')).not.toHaveAttribute('data-count', '0');
+  // The monitored layer is in the window now: the Capped pane's last answer reads at or above the floor there.
+  const tau = Number(await p.getByTestId('chat-cap-tau').inputValue());
+  for (const v of await tokenValues(p, 'capped', 2)) expect(v).toBeGreaterThanOrEqual(tau - 1e-3);
+
+  // docs/chat-lab.png is written only when asked (CHAT_LAB_SCREENSHOT=1), else beside the other test screenshots.
+  const out = process.env.CHAT_LAB_SCREENSHOT ? path.join(REPO_ROOT, 'docs', 'chat-lab.png') : path.join(SCREENSHOTS, 'chat-lab-readme.png');
+  mkdirSync(path.dirname(out), { recursive: true });
+  await p.getByTestId('chat-lab').screenshot({ path: out });
+  await p.close();
+});
