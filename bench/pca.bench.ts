@@ -8,8 +8,8 @@
  *     layer (decode + PCA + axis per layer) on one thread and on a pool of 2 worker_threads
  *     (workers/pca-pool*.ts, the browser worker's code), against numpy on 2 and on 1 threads, total
  *     seconds and peak RSS, and a baseline that only decodes every layer;
- *  3. one layer again with relaxed SIMD's multiply-add in the Gram kernel (browsers' default; Node 20
- *     behind a V8 flag, set at run time for this section only), A/B against numpy.
+ *  2b, 3. the pool and one layer again with relaxed SIMD's multiply-add in the Gram kernel (browsers'
+ *     default; Node 20 behind a V8 flag, set at run time after the Node-default figures), against numpy.
  * Options: --quick (d = 1024 only, 3 runs, 8 layers) for a smoke run.
  * Wall time suffers when other processes share the 2 cores, so every figure also comes as process
  * CPU time (user + system, all threads) and each line carries the load average at its start.
@@ -319,13 +319,42 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
       sink: Number.isFinite(sink),
     }),
   );
+
+  // The same pool with relaxed SIMD's multiply-add in the workers' Gram kernel (browsers' default;
+  // Node 20 behind a V8 flag, set here for the rest of the run; workers started after it get it).
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  const poolR = createPcaPool(nodePcaWorker, { size: 2 });
+  await poolR.cosAxisPcPerLayer(warm, 1);
+  const loadR = load();
+  let poolRS = Infinity;
+  for (let round = 0; round < 2; round++) {
+    const tr = performance.now();
+    await poolR.cosAxisPcPerLayer(set, 1);
+    poolRS = Math.min(poolRS, (performance.now() - tr) / 1000);
+  }
+  poolR.close();
+  console.log(
+    JSON.stringify({
+      bench: 'cos-axis-pc1-all-layers-relaxed-simd',
+      n: N,
+      layers: L,
+      d,
+      pool_workers: 2,
+      pool_s: +poolRS.toFixed(2),
+      numpy_s: npS === null ? undefined : +npS.toFixed(2),
+      numpy: 'the faster of the 2- and 1-thread numpy runs above (same run, same data)',
+      ratio_vs_numpy: npS === null ? undefined : +(poolRS / npS).toFixed(2),
+      loadavg: loadR,
+      loadavg_end: load(),
+      node,
+    }),
+  );
 }
 
 // 3. One layer with relaxed SIMD's multiply-add in the float32 Gram kernel: what Chrome 114+ and
-// Firefox 120+ run by default; Node 20 only behind --experimental-wasm-relaxed-simd, set here at
-// run time (after sections 1 and 2, which measured Node's default). A/B interleaved with numpy.
+// Firefox 120+ run by default; Node 20 only behind --experimental-wasm-relaxed-simd, set at run
+// time at the end of section 2 (sections 1 and 2 measured Node's default). A/B interleaved with numpy.
 {
-  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
   setRelaxedSimd(true);
   const fused = wasmGram32()?.fused ?? false;
   for (const d of quick ? [1024] : [4096, 8192]) {
