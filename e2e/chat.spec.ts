@@ -197,6 +197,8 @@ test('the share link restores the model, the axis, the settings and the conversa
   await expect(other.getByTestId('chat-steer-amount')).toHaveText('+4.00');
   await expect(other.getByTestId('chat-maxTokens')).toHaveValue('6');
   await expect(other.getByTestId('drift-point')).toHaveCount(before, { timeout: 120_000 });
+  // The explorer does not take the lab's link for a view of local files.
+  await expect(other.getByText('This link holds a view of vectors loaded from local files', { exact: false })).toHaveCount(0);
   await other.close();
 });
 

@@ -24,6 +24,7 @@ import { SetName } from './components/SetName';
 import { AxisFileCosChart, AxisFilePanel } from './axis/AxisFilePanel';
 import { useAxisFile } from './axis/axis-store';
 import { useStore } from './store';
+import { isChatHash } from '../chat/share';
 
 export function summaryText(s: SetInfo): string {
   const parts: string[] = [];
@@ -75,7 +76,8 @@ export function Explorer({ active = true }: { active?: boolean }) {
     const apply = () => {
       // The tab key is the page's, not the view's: a hash that only names a tab restores nothing.
       const h = hashWithoutTab(location.hash);
-      if (h.length > 1) void useStore.getState().applyShareHash(h);
+      // A chat lab share link is the lab's, not a view of the explorer's.
+      if (h.length > 1 && !isChatHash(location.hash)) void useStore.getState().applyShareHash(h);
     };
     apply();
     // A link pasted into this tab's address bar changes only the hash: apply it too.
