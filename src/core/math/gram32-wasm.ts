@@ -10,7 +10,7 @@
  *   gram32:   G += cen cen^T (upper triangle, 4 x 2 tiles). Each lane sums PANEL32 / 4 = 128
  *             products in float32, then the panel's sums go into G in float64.
  *   xtv32:    u += raw^T v in float64 (exact products of the float32 inputs)
- *   xu32:     out += raw u in float64
+ *   xtvK, xuK: the same products for K = 1..4 vectors in one pass over raw (xtvMany, xuMany)
  *
  * The Gram matrix is only float32-accurate (~1e-7 relative); pca.ts uses it to find the subspace
  * of the top components, then recomputes everything it returns from `raw` in float64.
@@ -124,49 +124,103 @@ function xtv32Body(): number[] {
   return funcBody([[6, I32], [7, V128]], code);
 }
 
-function xu32Body(): number[] {
-  // out[r] += sum_c raw[r][c] u[c] in float64, four rows at a time.
-  // params: 0 base, 1 n4, 2 panels, 3 u, 4 out
-  const [BASE, N4, NP, U, OUT] = [0, 1, 2, 3, 4];
-  const [P, R, PANELP, ROW, UP, END, O] = [5, 6, 7, 8, 9, 10, 11];
-  const ACC = 12; // 4
-  const [LO, HI, X] = [16, 17, 18];
+/**
+ * K vectors at once, one pass over raw (at d = 8192 raw is 9 MB: one pass instead of K), two rows
+ * per step. Vectors are interleaved: v[r * K + t]; u holds column pairs, u[((c >> 1) * K + t) * 2 + (c & 1)].
+ *   xtvK: u_t += raw^T v_t        xuK: out[r * K + t] += raw[r] . u_t
+ */
+function xtvKBody(K: number): number[] {
+  // params: 0 base, 1 n4, 2 panels, 3 v, 4 u
+  const [BASE, N4, NP, V, U] = [0, 1, 2, 3, 4];
+  const [P, R, PANELP, ROW, UP, END, UB, VR] = [5, 6, 7, 8, 9, 10, 11, 12];
+  const S = 13; // 2K splatted weights: S + a * K + t
+  const [X, L0, H0, L1, H1, T] = [13 + 2 * K, 14 + 2 * K, 15 + 2 * K, 16 + 2 * K, 17 + 2 * K, 18 + 2 * K];
+  const PANEL_U = (PANEL32 / 2) * K * 16; // bytes of u per panel
   const { code, e } = emitter();
   e(op.i32(0), op.set(P));
   e(op.loop);
   {
     e(op.get(BASE), op.get(P), op.get(N4), op.mul, op.i32(RB), op.mul, op.add, op.set(PANELP));
+    e(op.get(U), op.get(P), op.i32(PANEL_U), op.mul, op.add, op.set(UB));
     e(op.i32(0), op.set(R));
     e(op.loop);
     {
-      for (let a = 0; a < 4; a++) e(op.v128Zero, op.set(ACC + a));
+      e(op.get(V), op.get(R), op.i32(K * 8), op.mul, op.add, op.set(VR));
+      for (let a = 0; a < 2; a++) for (let t = 0; t < K; t++) e(op.get(VR), op.f64Load((a * K + t) * 8), op.splat, op.set(S + a * K + t));
       e(op.get(PANELP), op.get(R), op.i32(RB), op.mul, op.add, op.set(ROW));
-      e(op.get(U), op.get(P), op.i32(PANEL32 * 8), op.mul, op.add, op.tee(UP), op.i32(PANEL32 * 8), op.add, op.set(END));
+      e(op.get(UB), op.tee(UP), op.i32(PANEL_U), op.add, op.set(END));
       e(op.loop);
       {
-        e(op.get(UP), op.v128Load(0), op.set(LO));
-        e(op.get(UP), op.v128Load(16), op.set(HI));
-        for (let a = 0; a < 4; a++) {
-          e(op.get(ROW), op.v128Load(a * RB), op.set(X));
-          e(op.get(ACC + a), widen(X, false), op.get(LO), op.f64x2Mul, op.f64x2Add, widen(X, true), op.get(HI), op.f64x2Mul, op.f64x2Add, op.set(ACC + a));
+        e(op.get(ROW), op.v128Load(0), op.set(X), widen(X, false), op.set(L0), widen(X, true), op.set(H0));
+        e(op.get(ROW), op.v128Load(RB), op.set(X), widen(X, false), op.set(L1), widen(X, true), op.set(H1));
+        for (let t = 0; t < K; t++) {
+          for (const [off, A, B] of [[t * 16, L0, L1], [K * 16 + t * 16, H0, H1]]) {
+            e(op.get(UP), op.v128Load(off), op.get(S + t), op.get(A), op.f64x2Mul, op.f64x2Add, op.get(S + K + t), op.get(B), op.f64x2Mul, op.f64x2Add, op.set(T));
+            e(op.get(UP), op.get(T), op.v128Store(off));
+          }
         }
         e(op.get(ROW), op.i32(16), op.add, op.set(ROW));
-        e(op.get(UP), op.i32(32), op.add, op.tee(UP), op.get(END), op.ltU, op.brIf(0));
+        e(op.get(UP), op.i32(2 * K * 16), op.add, op.tee(UP), op.get(END), op.ltU, op.brIf(0));
       }
       e(op.end);
-      e(op.get(OUT), op.get(R), op.i32(8), op.mul, op.add, op.set(O));
-      for (let a = 0; a < 4; a++) {
-        e(op.get(O), op.get(O), op.f64Load(a * 8), op.get(ACC + a), op.lane(0), op.get(ACC + a), op.lane(1), op.f64Add, op.f64Add, op.f64Store(a * 8));
-      }
-      e(op.get(R), op.i32(4), op.add, op.tee(R), op.get(N4), op.ltU, op.brIf(0));
+      e(op.get(R), op.i32(2), op.add, op.tee(R), op.get(N4), op.ltU, op.brIf(0));
     }
     e(op.end);
     e(op.get(P), op.i32(1), op.add, op.tee(P), op.get(NP), op.ltU, op.brIf(0));
   }
   e(op.end);
   e(op.end);
-  return funcBody([[7, I32], [7, V128]], code);
+  return funcBody([[8, I32], [2 * K + 6, V128]], code);
 }
+
+function xuKBody(K: number): number[] {
+  // params: 0 base, 1 n4, 2 panels, 3 u, 4 out
+  const [BASE, N4, NP, U, OUT] = [0, 1, 2, 3, 4];
+  const [P, R, PANELP, ROW, UP, END, UB, O] = [5, 6, 7, 8, 9, 10, 11, 12];
+  const ACC = 13; // 2K: ACC + a * K + t
+  const [X, L0, H0, L1, H1, UL, UH] = [13 + 2 * K, 14 + 2 * K, 15 + 2 * K, 16 + 2 * K, 17 + 2 * K, 18 + 2 * K, 19 + 2 * K];
+  const PANEL_U = (PANEL32 / 2) * K * 16;
+  const { code, e } = emitter();
+  e(op.i32(0), op.set(P));
+  e(op.loop);
+  {
+    e(op.get(BASE), op.get(P), op.get(N4), op.mul, op.i32(RB), op.mul, op.add, op.set(PANELP));
+    e(op.get(U), op.get(P), op.i32(PANEL_U), op.mul, op.add, op.set(UB));
+    e(op.i32(0), op.set(R));
+    e(op.loop);
+    {
+      for (let a = 0; a < 2 * K; a++) e(op.v128Zero, op.set(ACC + a));
+      e(op.get(PANELP), op.get(R), op.i32(RB), op.mul, op.add, op.set(ROW));
+      e(op.get(UB), op.tee(UP), op.i32(PANEL_U), op.add, op.set(END));
+      e(op.loop);
+      {
+        e(op.get(ROW), op.v128Load(0), op.set(X), widen(X, false), op.set(L0), widen(X, true), op.set(H0));
+        e(op.get(ROW), op.v128Load(RB), op.set(X), widen(X, false), op.set(L1), widen(X, true), op.set(H1));
+        for (let t = 0; t < K; t++) {
+          e(op.get(UP), op.v128Load(t * 16), op.set(UL), op.get(UP), op.v128Load(K * 16 + t * 16), op.set(UH));
+          e(op.get(ACC + t), op.get(L0), op.get(UL), op.f64x2Mul, op.f64x2Add, op.get(H0), op.get(UH), op.f64x2Mul, op.f64x2Add, op.set(ACC + t));
+          e(op.get(ACC + K + t), op.get(L1), op.get(UL), op.f64x2Mul, op.f64x2Add, op.get(H1), op.get(UH), op.f64x2Mul, op.f64x2Add, op.set(ACC + K + t));
+        }
+        e(op.get(ROW), op.i32(16), op.add, op.set(ROW));
+        e(op.get(UP), op.i32(2 * K * 16), op.add, op.tee(UP), op.get(END), op.ltU, op.brIf(0));
+      }
+      e(op.end);
+      e(op.get(OUT), op.get(R), op.i32(K * 8), op.mul, op.add, op.set(O));
+      for (let a = 0; a < 2 * K; a++) {
+        e(op.get(O), op.get(O), op.f64Load(a * 8), op.get(ACC + a), op.lane(0), op.get(ACC + a), op.lane(1), op.f64Add, op.f64Add, op.f64Store(a * 8));
+      }
+      e(op.get(R), op.i32(2), op.add, op.tee(R), op.get(N4), op.ltU, op.brIf(0));
+    }
+    e(op.end);
+    e(op.get(P), op.i32(1), op.add, op.tee(P), op.get(NP), op.ltU, op.brIf(0));
+  }
+  e(op.end);
+  e(op.end);
+  return funcBody([[8, I32], [2 * K + 7, V128]], code);
+}
+
+/** The most vectors one pass of xtvK / xuK takes. */
+const KMAX = 4;
 
 function centre32Body(): number[] {
   // cen[r][c] = f32(raw[r][c] - mean[c]) for rows r < n, every panel; *ss += sum (raw - mean)^2.
@@ -227,8 +281,10 @@ export interface Panel32Layout {
   gram(out?: Float64Array): Float64Array;
   /** raw^T v in float64 (v of length n) into out (length d). */
   xtv(v: ArrayLike<number>, out?: Float64Array): Float64Array;
-  /** raw u in float64 (u of length d) into out (length n). */
-  xu(u: ArrayLike<number>, out?: Float64Array): Float64Array;
+  /** raw^T v_t for every v_t (length n) into outs[t] (length d), up to 4 vectors per pass over raw. */
+  xtvMany(vs: readonly ArrayLike<number>[], outs: readonly Float64Array[]): void;
+  /** raw u_t for every u_t (length d) into outs[t] (length n), up to 4 vectors per pass over raw. */
+  xuMany(us: readonly ArrayLike<number>[], outs: readonly Float64Array[]): void;
 }
 
 export interface WasmGram32 {
@@ -260,7 +316,8 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
       moduleBytes([
         { name: 'gram32', params: 4, body: gram32Body(fused) },
         { name: 'xtv32', params: 5, body: xtv32Body() },
-        { name: 'xu32', params: 5, body: xu32Body() },
+        ...Array.from({ length: KMAX }, (_, i) => ({ name: `xtv${i + 1}`, params: 5, body: xtvKBody(i + 1) })),
+        ...Array.from({ length: KMAX }, (_, i) => ({ name: `xu${i + 1}`, params: 5, body: xuKBody(i + 1) })),
         { name: 'centre32', params: 7, body: centre32Body() },
       ]);
     // Relaxed SIMD where the engine has it (Chrome 114+, Firefox 120+; Node 20 only behind
@@ -278,7 +335,8 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
     type F5 = (a: number, b: number, c: number, d: number, e: number) => void;
     const gramFn = inst.exports.gram32 as F4;
     const xtvFn = inst.exports.xtv32 as F5;
-    const xuFn = inst.exports.xu32 as F5;
+    const xtvK = Array.from({ length: KMAX }, (_, i) => inst.exports[`xtv${i + 1}`] as F5);
+    const xuK = Array.from({ length: KMAX }, (_, i) => inst.exports[`xu${i + 1}`] as F5);
     const centreFn = inst.exports.centre32 as (raw: number, cen: number, n: number, n4: number, np: number, mean: number, ss: number) => void;
     return {
       fused,
@@ -292,9 +350,10 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
         const gOff = 2 * matBytes;
         const vOff = gOff + n4 * n4 * 8;
         const uOff = vOff + n4 * 8;
-        const rOff = uOff + dPad * 8;
-        const ssOff = rOff + n4 * 8;
-        const need = ssOff + 8;
+        const ssOff = uOff + dPad * 8;
+        const mvOff = ssOff + 16;
+        const muOff = mvOff + n4 * KMAX * 8;
+        const need = muOff + dPad * KMAX * 8;
         const have = memory.buffer.byteLength;
         if (need > have) memory.grow(Math.ceil((need - have) / 65536));
         const buf = memory.buffer;
@@ -310,8 +369,9 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
         const g = new Float64Array(buf, gOff, n4 * n4);
         const v = new Float64Array(buf, vOff, n4);
         const u = new Float64Array(buf, uOff, dPad);
-        const rv = new Float64Array(buf, rOff, n4);
         const ss = new Float64Array(buf, ssOff, 1);
+        const mv = new Float64Array(buf, mvOff, n4 * KMAX);
+        const mu = new Float64Array(buf, muOff, dPad * KMAX);
         const xtv = (vec: ArrayLike<number>, out: Float64Array = new Float64Array(d)) => {
           v.fill(0);
           for (let i = 0; i < n; i++) v[i] = vec[i];
@@ -342,13 +402,37 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
             return out;
           },
           xtv,
-          xu(vec, out = new Float64Array(n)) {
-            u.fill(0);
-            for (let j = 0; j < d; j++) u[j] = vec[j];
-            rv.fill(0);
-            xuFn(0, n4, np, uOff, rOff);
-            out.set(rv.subarray(0, n));
-            return out;
+          xtvMany(vs, outs) {
+            for (let t0 = 0; t0 < vs.length; t0 += KMAX) {
+              const K = Math.min(KMAX, vs.length - t0);
+              mv.fill(0, 0, n4 * K);
+              for (let t = 0; t < K; t++) {
+                const vec = vs[t0 + t];
+                for (let i = 0; i < n; i++) mv[i * K + t] = vec[i];
+              }
+              mu.fill(0, 0, dPad * K);
+              xtvK[K - 1](0, n4, np, mvOff, muOff);
+              for (let t = 0; t < K; t++) {
+                const out = outs[t0 + t];
+                for (let c = 0; c < d; c++) out[c] = mu[((c >> 1) * K + t) * 2 + (c & 1)];
+              }
+            }
+          },
+          xuMany(us, outs) {
+            for (let t0 = 0; t0 < us.length; t0 += KMAX) {
+              const K = Math.min(KMAX, us.length - t0);
+              mu.fill(0, 0, dPad * K);
+              for (let t = 0; t < K; t++) {
+                const vec = us[t0 + t];
+                for (let c = 0; c < d; c++) mu[((c >> 1) * K + t) * 2 + (c & 1)] = vec[c];
+              }
+              mv.fill(0, 0, n4 * K);
+              xuK[K - 1](0, n4, np, muOff, mvOff);
+              for (let t = 0; t < K; t++) {
+                const out = outs[t0 + t];
+                for (let i = 0; i < n; i++) out[i] = mv[i * K + t];
+              }
+            }
           },
         };
       },

@@ -231,25 +231,36 @@ describe('float32 kernels (gram32-wasm.ts)', () => {
           expect(G[i * n + j]).toBe(G[j * n + i]);
         }
       }
-      const v = Float64Array.from({ length: n }, g);
-      const u = L.xtv(v);
-      for (let j = 0; j < d; j++) {
-        let s = 0, abs = 0;
-        for (let i = 0; i < n; i++) {
-          s += v[i] * x[i * d + j];
-          abs += Math.abs(v[i] * x[i * d + j]);
-        }
-        expect(Math.abs(u[j] - s)).toBeLessThanOrEqual(1e-14 * abs);
-      }
-      const y = Float64Array.from({ length: d }, g);
-      const o = L.xu(y);
-      for (let i = 0; i < n; i++) {
-        let s = 0, abs = 0;
-        for (let j = 0; j < d; j++) {
-          s += x[i * d + j] * y[j];
-          abs += Math.abs(x[i * d + j] * y[j]);
-        }
-        expect(Math.abs(o[i] - s)).toBeLessThanOrEqual(1e-14 * abs);
+      // X^T v for K = 1..5 vectors at once (groups of up to 4 per pass), and X u likewise.
+      for (const K of [1, 3, 5]) {
+        const vs = Array.from({ length: K }, () => Float64Array.from({ length: n }, g));
+        const us = vs.map(() => new Float64Array(d));
+        L.xtvMany(vs, us);
+        vs.forEach((v, t) => {
+          const single = L.xtv(v);
+          for (let j = 0; j < d; j++) {
+            let s = 0, abs = 0;
+            for (let i = 0; i < n; i++) {
+              s += v[i] * x[i * d + j];
+              abs += Math.abs(v[i] * x[i * d + j]);
+            }
+            expect(Math.abs(us[t][j] - s)).toBeLessThanOrEqual(1e-14 * abs);
+            expect(Math.abs(single[j] - s)).toBeLessThanOrEqual(1e-14 * abs);
+          }
+        });
+        const ys = Array.from({ length: K }, () => Float64Array.from({ length: d }, g));
+        const os = ys.map(() => new Float64Array(n));
+        L.xuMany(ys, os);
+        ys.forEach((y, t) => {
+          for (let i = 0; i < n; i++) {
+            let s = 0, abs = 0;
+            for (let j = 0; j < d; j++) {
+              s += x[i * d + j] * y[j];
+              abs += Math.abs(x[i * d + j] * y[j]);
+            }
+            expect(Math.abs(os[t][i] - s)).toBeLessThanOrEqual(1e-14 * abs);
+          }
+        });
       }
     }
   });

@@ -299,12 +299,14 @@ function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32,
   const eig = symmetricEigenTop(product, n, kk);
   lap('eigen');
 
-  // U = Xc^T V = X^T V - mean (1^T V), row t for eigenvector t.
+  // U = Xc^T V = X^T V - mean (1^T V), row t for eigenvector t (one pass over the data for up to 4).
   const U = new Float64Array(kk * d);
+  const vs = Array.from({ length: kk }, (_, t) => eig.vectors.subarray(t * n, t * n + n));
+  const us = Array.from({ length: kk }, (_, t) => U.subarray(t * d, t * d + d));
+  L.xtvMany(vs, us);
   for (let t = 0; t < kk; t++) {
-    const v = eig.vectors.subarray(t * n, t * n + n);
-    const u = U.subarray(t * d, t * d + d);
-    L.xtv(v, u);
+    const v = vs[t];
+    const u = us[t];
     let sv = 0;
     for (let i = 0; i < n; i++) sv += v[i];
     for (let j = 0; j < d; j++) u[j] -= mean[j] * sv;
@@ -327,7 +329,6 @@ function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32,
   const components = new Float64Array(k * d);
   const coords = new Float64Array(n * k);
   const lambda = new Float64Array(k);
-  const proj = new Float64Array(n);
   for (let c = 0; c < real; c++) {
     const q = ritz.vectors.subarray((kk - 1 - c) * kk, (kk - c) * kk);
     const u = components.subarray(c * d, c * d + d);
@@ -349,8 +350,14 @@ function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32,
       const inv = 1 / Math.sqrt(nn);
       for (let j = 0; j < d; j++) u[j] *= inv;
     }
-    // Coordinates (x_i - mean) . u and the variance along u, from the data.
-    L.xu(u, proj);
+  }
+  // Coordinates (x_i - mean) . u and the variance along u, from the data (one pass for up to 4).
+  const comps = Array.from({ length: real }, (_, c) => components.subarray(c * d, c * d + d));
+  const projs = Array.from({ length: real }, () => new Float64Array(n));
+  L.xuMany(comps, projs);
+  for (let c = 0; c < real; c++) {
+    const u = comps[c];
+    const proj = projs[c];
     let mu = 0;
     for (let j = 0; j < d; j++) mu += mean[j] * u[j];
     let s2 = 0;
