@@ -12,6 +12,12 @@
  * components. 275 x 8192 is ~0.3 G multiply-adds. When n and d are both in the tens of thousands
  * an iterative top-K method would be needed; there is none here.
  *
+ * Float32 input (every PersonaSet layer) with n <= d takes `fitF32`: the Gram matrix from float32
+ * products (f32x4, twice the lanes; relaxed SIMD's multiply-add where the engine has it) only
+ * locates the top-K subspace; the mean, the total variance, the components (Rayleigh-Ritz),
+ * coordinates and variances are then computed in float64 from the input itself. Float64 input
+ * keeps the float64 Gram matrix (`fitF64`). bench/pca.bench.ts measures both against numpy.
+ *
  * Sign convention: when `orient` is given, each component is flipped so that `orient` projects
  * non-negatively on it (persona sets pass the Assistant Axis). Without it (or when the projection
  * is exactly 0) the member with the largest |coordinate| gets a positive coordinate (as
