@@ -120,6 +120,8 @@ interface Ctx {
   maxTensorBytes: number;
   /** Bytes left for copied views in this pickle (the whole file, not one tensor). */
   copyBudget: number;
+  /** The whole file's copy budget, as set (copyBudget is what is left of it). */
+  copyLimit: number;
 }
 
 const bad = (msg: string, details?: Record<string, unknown>) => new FormatError('pickle-invalid', msg, details);
@@ -165,7 +167,7 @@ function rebuildTensor(storage: PyValue | undefined, offsetV: PyValue, sizeV: Py
   if (isCContiguous(shape, stride)) return { dtype: storage.dtype, shape, data: storage.data.subarray(offset * bpe, (offset + n) * bpe) };
   // Many small stride-0 views of one storage add up: the cap is for the whole file, checked before copying.
   if (n * bpe > ctx.copyBudget) {
-    throw new FormatError('tensor-too-large', `The file's tensor views would expand to more than ${Math.round((ctx.copyBudget + n * bpe) / 2 ** 20)} MiB of copies, over the limit for one file.`, { key: storage.key });
+    throw new FormatError('tensor-too-large', `The file's tensor views would expand to more than ${Math.round(ctx.copyLimit / 2 ** 20)} MiB of copies, over the limit for one file.`, { key: storage.key });
   }
   ctx.copyBudget -= n * bpe;
   const data = gatherStrided(storage.data, bpe, shape, stride, offset, limit);
@@ -399,7 +401,7 @@ export function unpickleAt(bytes: Uint8Array, offset: number, opts: UnpickleOpti
 }
 
 function run(bytes: Uint8Array, opts: UnpickleOptions): { value: PyValue; end: number } {
-  const ctx: Ctx = { dataOnly: opts.dataOnly ?? false, maxTensorBytes: opts.maxTensorBytes ?? 2 ** 31 - 1, copyBudget: opts.maxCopiedBytes ?? 512 * 2 ** 20 };
+  const ctx: Ctx = { dataOnly: opts.dataOnly ?? false, maxTensorBytes: opts.maxTensorBytes ?? 2 ** 31 - 1, copyBudget: opts.maxCopiedBytes ?? 512 * 2 ** 20, copyLimit: opts.maxCopiedBytes ?? 512 * 2 ** 20 };
   const maxStack = opts.maxStack ?? 5_000_000;
   const maxMemo = opts.maxMemo ?? 5_000_000;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
