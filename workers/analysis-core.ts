@@ -5,10 +5,10 @@
  * cos(axis, PC_j), and the PC1 comparison of two sets. Results are small typed arrays.
  */
 import { UMAP } from 'umap-js';
-import { DataError } from '../src/core/errors';
+import { DataError, isPersonaSpaceError } from '../src/core/errors';
 import type { PcaWorkspace } from '../src/core/math/pca';
 import { rng } from '../src/core/math/testing';
-import { comparePc1 as corePc1, defaultLayer as coreDefaultLayer, fitMembers, pcaAtLayer, projectOnAxis, storedAxisAt } from '../src/core/persona/analysis';
+import { comparePc1 as corePc1, defaultLayer as coreDefaultLayer, fitMembers, pcaAtLayer, projectOnAxis, storedAxisAt, type LayerSummary } from '../src/core/persona/analysis';
 import type { AxisBundle, Calibration } from '../src/core/persona/axis-bundle';
 import type { MemberKind, PersonaSet } from '../src/core/persona/types';
 import { customAxis, projectOnCustom, projectOneOnCustom } from '../src/core/view/custom-axis';
@@ -317,26 +317,55 @@ function cosineDistance(a: number[], b: number[]): number {
 }
 
 /**
- * cos(axis, PC1..PC3) and |axis| at every layer (the layer chart); null for a single layer or no
- * axis. One layer at a time, yielding between layers so a layer the person asks for meanwhile is
- * answered at once; `stale()` stops the walk when the set was replaced.
+ * cos(axis, PC1..PC3) at every layer computed elsewhere (the analysis worker's PCA pool,
+ * workers/pca-pool.ts): `onLayer` once per finished layer (in any order), `signal` aborts the
+ * walk. Returns null when it cannot take this set now; the walk then runs on this thread.
  */
-export async function layerProfile(setId: string, set: PersonaSet, onLayer?: (l: number) => void, stale?: () => boolean): Promise<LayerProfile | null> {
+export type LayerSweep = (set: PersonaSet, onLayer: () => void, signal: AbortSignal) => Promise<LayerSummary[]> | null;
+
+/**
+ * cos(axis, PC1..PC3) and |axis| at every layer (the layer chart); null for a single layer or no
+ * axis. `onLayer(i)` says i + 1 layers are done; `stale()` stops the walk when the set was replaced.
+ * With a `sweep` (the pool) the layers run there, the same numbers; without one, or when it
+ * declines or fails for a reason other than the data, one layer at a time here, yielding between
+ * layers so a layer the person asks for meanwhile is answered at once.
+ */
+export async function layerProfile(setId: string, set: PersonaSet, onLayer?: (l: number) => void, stale?: () => boolean, sweep?: LayerSweep): Promise<LayerProfile | null> {
   if (set.layers === null || set.layers < 2) return null;
+  if (sweep) {
+    const ac = new AbortController();
+    let done = 0;
+    const run = sweep(set, () => {
+      onLayer?.(done++);
+      if (stale?.()) ac.abort();
+    }, ac.signal);
+    if (run) {
+      try {
+        const rows = await run;
+        return stale?.() ? null : profileOf(setId, rows.map((r) => ({ cos: r.cosAxisPc, norm: r.axisNorm })));
+      } catch (e) {
+        if (ac.signal.aborted || stale?.()) return null;
+        if (isPersonaSpaceError(e)) throw e;
+        // The pool itself failed (a worker that would not start): the walk below gives the same numbers.
+      }
+    }
+  }
   const workspace: PcaWorkspace = {};
-  const cos: number[][] = [];
-  const norm: number[] = [];
-  let any = false;
+  const rows: { cos: Float64Array | null; norm: number }[] = [];
   for (let l = 0; l < set.layers; l++) {
     if (stale?.()) return null;
     const p = pcaAtLayer(set, l, { components: 3, workspace });
-    if (p.cosAxisPc) any = true;
-    cos.push(p.cosAxisPc ? Array.from(p.cosAxisPc) : [NaN, NaN, NaN]);
-    norm.push(p.axis ? p.axisNorm : NaN);
+    rows.push({ cos: p.cosAxisPc, norm: p.axisNorm });
     onLayer?.(l);
     await new Promise((r) => setTimeout(r, 0));
   }
-  return any ? { setId, layers: set.layers, cos, norm } : null;
+  return profileOf(setId, rows);
+}
+
+/** The chart's rows: NaN where a layer has no axis; null when no layer has one. */
+function profileOf(setId: string, rows: readonly { cos: Float64Array | null; norm: number }[]): LayerProfile | null {
+  if (!rows.some((r) => r.cos)) return null;
+  return { setId, layers: rows.length, cos: rows.map((r) => (r.cos ? Array.from(r.cos) : [NaN, NaN, NaN])), norm: rows.map((r) => (r.cos ? r.norm : NaN)) };
 }
 
 /** PC1 loadings of the names two sets share, with Pearson and Spearman correlations. */

@@ -13,6 +13,7 @@ import { calibrationFromRoleVectors } from '../src/core/extract/aggregate';
 import { analyzeLayerWithBasis, axisBundleOf, comparePc1, customProjection, defaultLayer, layerProfile, neighboursOf, projectIntoBasis, runFeature, setInfo, umapLayout, type FeatureContext, type MapBasis } from './analysis-core';
 import type { AnalysisApi, LoadProgress, LoadRequestOptions, Result, Slot, WorkerError } from './analysis-protocol';
 import { loadSource, workerFileCache } from './load-set';
+import { browserPcaWorker, createPcaPool, poolSweep } from './pca-pool';
 
 interface Held {
   info: SetInfo;
@@ -124,6 +125,12 @@ function analysisAt(slot: Slot, layer: number): LayerAnalysis {
 
 let umapRun = 0;
 
+// The layer chart's all-layer PCA on a pool of workers (opened on the first set with 8+ layers),
+// which also keeps this worker free to answer the layer the person picks meanwhile. Without
+// Worker support, or if a worker fails to start, layerProfile walks the layers here.
+const cores = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency : 0;
+const sweep = poolSweep(() => createPcaPool(browserPcaWorker, { size: Math.min(cores > 0 ? Math.max(1, cores - 1) : 2, 4) }));
+
 const api: AnalysisApi = {
   async loadFiles(slot, files, opts, onProgress) {
     const ac = begin(slot);
@@ -170,7 +177,7 @@ const api: AnalysisApi = {
     return attempt(async () => {
       const h = cached(slot);
       const total = h.set.layers ?? 0;
-      return layerProfile(h.info.id, h.set, (l) => { if (l % 4 === 3 || l === total - 1) void onLayer(l + 1, total); }, () => held.get(slot) !== h);
+      return layerProfile(h.info.id, h.set, (l) => { if (l % 4 === 3 || l === total - 1) void onLayer(l + 1, total); }, () => held.get(slot) !== h, sweep);
     });
   },
 

@@ -13,6 +13,8 @@
  */
 import { fitMembers, pcaAtLayer, storedAxisAt, type AnalysisOptions, type LayerSummary } from '../src/core/persona/analysis';
 import type { PersonaSet } from '../src/core/persona/types';
+import { isPersonaSpaceError } from '../src/core/errors';
+import type { LayerSweep } from './analysis-core';
 import type { PcaLayerReply, PcaLayerTask } from './pca-pool-task';
 
 /** What the pool needs of a worker (a Web Worker and a worker_threads Worker both fit through a small adapter). */
@@ -135,6 +137,51 @@ export function createPcaPool(factory: PoolWorkerFactory, opts: PcaPoolOptions =
       });
     },
   };
+}
+
+export interface PoolSweepOptions {
+  /** Sets with fewer layers run on the calling thread (default 8: below that the workers' start costs more than they save). */
+  minLayers?: number;
+}
+
+/**
+ * The layer chart's sweep (analysis-core.ts `layerProfile`) on a pool opened on first use: it
+ * declines (null: the caller runs the layers itself) for sets with few layers, while the pool is
+ * running another sweep, and for good once opening the pool or a worker failed for a reason other
+ * than the data (a browser that refuses the Worker). `close()` stops the pool's workers.
+ */
+export function poolSweep(open: () => PcaPool, opts: PoolSweepOptions = {}): LayerSweep & { close(): void } {
+  const minLayers = opts.minLayers ?? 8;
+  let pool: PcaPool | null = null;
+  let broken = false;
+  let busy = false;
+  const drop = () => {
+    broken = true;
+    pool?.close();
+    pool = null;
+  };
+  const sweep = (set: PersonaSet, onLayer: () => void, signal: AbortSignal) => {
+    if (broken || busy || (set.layers ?? 1) < minLayers) return null;
+    try {
+      pool ??= open();
+    } catch {
+      drop();
+      return null;
+    }
+    busy = true;
+    return pool.cosAxisPcPerLayer(set, 3, { onLayer: () => onLayer(), signal }).then(
+      (rows) => {
+        busy = false;
+        return rows;
+      },
+      (e: unknown) => {
+        busy = false;
+        if (!signal.aborted && !isPersonaSpaceError(e)) drop();
+        throw e;
+      },
+    );
+  };
+  return Object.assign(sweep, { close: () => { pool?.close(); pool = null; } });
 }
 
 /** A browser module Worker of pca-pool.worker.ts, adapted for the pool. */
