@@ -61,6 +61,8 @@ test('a message streams in all three panes; the steering slider moves the Steere
   // Mid-answer: the slider to its top (keyboard, as a presenter would).
   const slider = page.getByTestId('chat-steer-slider');
   await slider.focus();
+  // Tokens on screen before the change: the change can never alter them.
+  const shownBefore = await page.getByTestId('pane-steered').getByTestId('tok').count();
   await page.keyboard.press('End');
   await expect(page.getByTestId('chat-steer-amount')).not.toHaveText('0.00');
   const movedAt = await page.getByTestId('pane-steered').getByTestId('tok').count();
@@ -74,7 +76,11 @@ test('a message streams in all three panes; the steering slider moves the Steere
   const firstDiff = steer.findIndex((v, i) => Math.abs(v - def[i]) > 1e-3);
   expect(firstDiff).toBeGreaterThan(0);
   for (let i = 0; i < firstDiff; i++) expect(steer[i]).toBeCloseTo(def[i], 4);
-  expect(firstDiff).toBeLessThanOrEqual(movedAt + 4);
+  // It acts from a token after those already shown, mid-answer. (How many tokens later depends on
+  // how fast the backend decodes against the page's rendering: on WASM the synthetic model streams
+  // hundreds of tokens a second, so the bound is the answer, not a token count.)
+  expect(firstDiff).toBeGreaterThanOrEqual(shownBefore);
+  expect(firstDiff).toBeLessThan(steer.length);
 
   // The Default pane did not move: undo, slider back to 0, the same message again reproduces it.
   await page.getByTestId('chat-undo').click();

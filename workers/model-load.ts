@@ -28,19 +28,43 @@ export interface LoadedModel {
   info: ModelInfo;
 }
 
-interface GpuProbe { ok: boolean; shaderF16: boolean; why: string }
+interface GpuProbe { ok: boolean; shaderF16: boolean; why: string; software: boolean }
+
+interface GpuAdapterLike {
+  features: Set<string>;
+  isFallbackAdapter?: boolean;
+  info?: { isFallbackAdapter?: boolean; vendor?: string; architecture?: string };
+}
+
+/**
+ * A software adapter (SwiftShader, what headless Chromium and GPU-less machines offer) runs WebGPU on
+ * the CPU, far slower than the WASM build: `auto` skips it, an explicit `webgpu` request still gets it.
+ */
+export function softwareAdapter(a: GpuAdapterLike): string | null {
+  const info = a.info ?? {};
+  if (info.isFallbackAdapter === true || a.isFallbackAdapter === true || /swiftshader/i.test(info.architecture ?? '')) {
+    return [info.vendor, info.architecture].filter(Boolean).join(' ') || 'fallback';
+  }
+  return null;
+}
 
 async function probeWebGpu(): Promise<GpuProbe> {
-  const gpu = (self.navigator as Navigator & { gpu?: { requestAdapter(): Promise<{ features: Set<string> } | null> } }).gpu;
-  if (!gpu) return { ok: false, shaderF16: false, why: 'WebGPU adapter unavailable: navigator.gpu missing' };
-  let adapter: { features: Set<string> } | null;
+  const gpu = (self.navigator as Navigator & { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
+  if (!gpu) return { ok: false, shaderF16: false, why: 'WebGPU adapter unavailable: navigator.gpu missing', software: false };
+  let adapter: GpuAdapterLike | null;
   try {
     adapter = await gpu.requestAdapter();
   } catch (e) {
-    return { ok: false, shaderF16: false, why: `WebGPU adapter unavailable: requestAdapter failed (${(e as Error).message})` };
+    return { ok: false, shaderF16: false, why: `WebGPU adapter unavailable: requestAdapter failed (${(e as Error).message})`, software: false };
   }
-  if (!adapter) return { ok: false, shaderF16: false, why: 'WebGPU adapter unavailable: requestAdapter() returned null' };
-  return { ok: true, shaderF16: adapter.features.has('shader-f16'), why: '' };
+  if (!adapter) return { ok: false, shaderF16: false, why: 'WebGPU adapter unavailable: requestAdapter() returned null', software: false };
+  const sw = softwareAdapter(adapter);
+  return {
+    ok: true,
+    shaderF16: adapter.features.has('shader-f16'),
+    why: sw ? `WebGPU here is a software adapter (${sw}), slower than WASM` : '',
+    software: sw !== null,
+  };
 }
 
 const webgpuUnavailable = (why: string) => Object.assign(new Error(why), { name: 'webgpu-unavailable' });
@@ -53,6 +77,7 @@ export async function chooseBackend(req: DeviceRequest, needsF16: boolean): Prom
     return { backend: 'wasm' as const, reason: why + '; using WASM.', shaderF16: p.shaderF16 };
   };
   if (!p.ok) return fallback(p.why);
+  if (p.software && req === 'auto') return fallback(p.why);
   if (needsF16 && !p.shaderF16) return fallback('WebGPU has no shader-f16, which this fp16 model needs');
   return { backend: 'webgpu', reason: 'Using WebGPU.', shaderF16: p.shaderF16 };
 }
@@ -152,7 +177,8 @@ export async function loadModel(
   const notes: string[] = [];
   if (device !== 'wasm') {
     const p = await probeWebGpu();
-    if (p.ok) { backend = 'webgpu'; shaderF16 = p.shaderF16; }
+    if (p.ok && !(p.software && device === 'auto')) { backend = 'webgpu'; shaderF16 = p.shaderF16; }
+    else if (p.ok) notes.push(p.why + '; using WASM (ask for WebGPU to use it anyway)');
     else if (device === 'webgpu') throw webgpuUnavailable(p.why);
     else notes.push(p.why);
   }
