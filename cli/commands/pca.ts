@@ -4,24 +4,34 @@
  *
  * Layer: `--layer L` (0-based decoder block); without it, the middle layer (n_layers // 2).
  * A single-layer set has no layer index: "layer" is null in the JSON, and --layer may only be 0.
+ * `--all-layers`: the explained-variance ratios, |axis| and cos(axis, PC_k) at every layer, the
+ * layers shared out over `--threads N` worker threads (workers/pca-pool.ts; default min(2, cores)),
+ * the same numbers as --threads 1, which walks them on the main thread.
  */
+import os from 'node:os';
 import { flagInt, UsageError } from '../args';
 import type { CliIO } from '../main';
-import { pcaAtLayer } from '../../src/core/persona/analysis';
+import { isPersonaSpaceError } from '../../src/core/errors';
+import { cosAxisPcPerLayer, fitMembers, pcaAtLayer, type LayerSummary } from '../../src/core/persona/analysis';
+import type { PersonaSet } from '../../src/core/persona/types';
+import { createPcaPool } from '../../workers/pca-pool';
+import { nodePcaWorker } from '../../workers/pca-pool-node';
 import { loadSource, SOURCE_FLAGS } from '../fs-source';
 import { chooseLayer, describeSet, fmt, nums, parseCommand, wantsJson } from '../persona-args';
 
-const HELP = `usage: persona-space pca <source> [--layer L] [--components K] [--default a,b] [--names FILE] [--json]
+const HELP = `usage: persona-space pca <source> [--layer L | --all-layers [--threads N]] [--components K] [--default a,b] [--names FILE] [--json]
 Mean-centred PCA of the members (roles only, when the set also holds traits) at one layer.
 The default vector is not fit: it is centred with the members' mean and projected afterwards.
 Each PC is oriented so that the Assistant Axis (default - mean) projects non-negatively on it.
 --layer L        0-based decoder block (default: n_layers // 2; single-layer sets: omit or 0)
---components K   number of components (default 3)`;
+--components K   number of components (default 3)
+--all-layers     every layer: explained variance ratio, |axis| and cos(axis, PC) per layer
+--threads N      worker threads for --all-layers (default min(2, CPU cores); 1: this thread only)`;
 
 export { chooseLayer };
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const args = parseCommand(argv, [...SOURCE_FLAGS, 'layer', 'components'], 'pca');
+  const args = parseCommand(argv, [...SOURCE_FLAGS, 'layer', 'components', 'all-layers', 'threads'], 'pca', ['json', 'help', 'all-layers']);
   if (args.flags.get('help')) {
     io.out(HELP);
     return 0;
@@ -29,7 +39,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (args.positionals.length > 1) throw new UsageError(`pca takes one source, got ${args.positionals.length}.`);
   const k = flagInt(args, 'components') ?? 3;
   if (k < 1) throw new UsageError('--components must be at least 1.');
+  const all = args.flags.get('all-layers') === true;
+  const threads = flagInt(args, 'threads') ?? Math.min(2, os.availableParallelism());
+  if (all && args.flags.has('layer')) throw new UsageError('--all-layers and --layer do not go together: --all-layers reads every layer.');
+  if (!all && args.flags.has('threads')) throw new UsageError('--threads applies to --all-layers only.');
+  if (threads < 1 || threads > 64) throw new UsageError('--threads must be between 1 and 64.');
   const set = await loadSource(args.positionals[0], args);
+  if (all) return allLayers(set, args.positionals[0], k, threads, wantsJson(args), io);
   const layer = chooseLayer(set, flagInt(args, 'layer'));
   const p = pcaAtLayer(set, layer, { components: k });
 
@@ -73,6 +89,56 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   lines.push(`PC1 high end: ${show(order.slice(0, ends))}`);
   lines.push(`PC1 low end:  ${show(order.slice(order.length - ends).reverse())}`);
   lines.push('(--json prints every coordinate)');
+  io.out(lines.join('\n'));
+  return 0;
+}
+
+/** Every layer on `threads` workers (or this thread), in layer order. */
+async function perLayer(set: PersonaSet, k: number, threads: number, io: CliIO): Promise<LayerSummary[]> {
+  if (threads < 2 || set.layers === null || set.layers < 2) return cosAxisPcPerLayer(set, k);
+  const pool = createPcaPool(nodePcaWorker, { size: Math.min(threads, set.layers) });
+  try {
+    return await pool.cosAxisPcPerLayer(set, k);
+  } catch (e) {
+    if (isPersonaSpaceError(e)) throw e;
+    io.err(`worker threads failed (${e instanceof Error ? e.message : String(e)}); running the layers on one thread`);
+    return cosAxisPcPerLayer(set, k);
+  } finally {
+    pool.close();
+  }
+}
+
+async function allLayers(set: PersonaSet, source: string, k: number, threads: number, json: boolean, io: CliIO): Promise<number> {
+  const rows = await perLayer(set, k, threads, io);
+  const fit = fitMembers(set);
+  if (json) {
+    io.out(
+      JSON.stringify({
+        layers: set.layers,
+        n: fit.length,
+        dim: set.dim,
+        default: set.defaultLabel,
+        fit: fit.length === set.names.length ? 'all' : fit.map((i) => set.names[i]),
+        per_layer: rows.map((r) => ({
+          layer: r.layer,
+          explained_variance_ratio: nums(r.explainedVarianceRatio),
+          axis_norm: r.cosAxisPc ? r.axisNorm : null,
+          cos_axis_pc: nums(r.cosAxisPc),
+        })),
+      }),
+    );
+    return 0;
+  }
+  const cols = (a: ArrayLike<number> | null) => (a ? Array.from(a, (v) => fmt(v).padStart(7)).join(' ') : '-');
+  const kk = rows[0]?.explainedVarianceRatio.length ?? k;
+  const lines = [
+    `${source}: ${describeSet(set)}`,
+    `PCA of ${fit.length} members${fit.length < set.names.length ? ' (roles)' : ''} at every layer`,
+    `layer  ${`EVR PC1..PC${kk}`.padEnd(8 * kk - 1)}  ${'|axis|'.padStart(10)}  cos(axis, PC1..PC${kk})`,
+  ];
+  for (const r of rows) {
+    lines.push(`${String(r.layer ?? '-').padStart(5)}  ${cols(r.explainedVarianceRatio)}  ${(r.cosAxisPc ? fmt(r.axisNorm) : '-').padStart(10)}  ${cols(r.cosAxisPc)}`);
+  }
   io.out(lines.join('\n'));
   return 0;
 }
