@@ -19,6 +19,7 @@ import { listHubFolder } from '../src/core/hub/list';
 import { fetchWithProgress } from '../src/core/hub/fetch';
 import { hubFileUrl } from '../src/core/hub/url';
 import { DataError } from '../src/core/errors';
+import { softwareAdapter, type GpuAdapterLike } from '../src/core/lm/adapter';
 import type { FileCache } from '../src/core/hub/cache';
 import type { DeviceRequest, LoadOptions, ModelInfo } from './model-protocol';
 
@@ -29,24 +30,6 @@ export interface LoadedModel {
 }
 
 interface GpuProbe { ok: boolean; shaderF16: boolean; why: string; software: boolean }
-
-interface GpuAdapterLike {
-  features: Set<string>;
-  isFallbackAdapter?: boolean;
-  info?: { isFallbackAdapter?: boolean; vendor?: string; architecture?: string };
-}
-
-/**
- * A software adapter (SwiftShader, what headless Chromium and GPU-less machines offer) runs WebGPU on
- * the CPU, far slower than the WASM build: `auto` skips it, an explicit `webgpu` request still gets it.
- */
-export function softwareAdapter(a: GpuAdapterLike): string | null {
-  const info = a.info ?? {};
-  if (info.isFallbackAdapter === true || a.isFallbackAdapter === true || /swiftshader/i.test(info.architecture ?? '')) {
-    return [info.vendor, info.architecture].filter(Boolean).join(' ') || 'fallback';
-  }
-  return null;
-}
 
 async function probeWebGpu(): Promise<GpuProbe> {
   const gpu = (self.navigator as Navigator & { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;

@@ -1,5 +1,6 @@
 /** The model: the short list (sizes and memory before anything is fetched), a hub id / URL, a local folder, the synthetic model. */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
+import { softwareAdapter, type GpuAdapterLike } from '../../core/lm/adapter';
 import type { ModelDtype } from '../../core/lm/model-source';
 import { formatBytes } from '../../core/view/format';
 import { CacheList } from '../explorer/components/LoadPanel';
@@ -25,11 +26,36 @@ async function readFolder(list: FileList | null): Promise<{ label: string; files
   return { label: `${top}/`, files };
 }
 
-/** The backend the worker will use (WebGPU when the browser has it); the adapter's shader-f16 is known only once loaded. */
-const BACKEND: 'webgpu' | 'wasm' = typeof navigator !== 'undefined' && 'gpu' in navigator ? 'webgpu' : 'wasm';
+type Backend = { backend: 'webgpu' | 'wasm'; shaderF16: boolean };
 
-function ModelChoiceButton({ c, dtype, disabled, onPick }: { c: (typeof MODEL_CHOICES)[number]; dtype: ModelDtype; disabled: boolean; onPick: () => void }) {
-  const plan = modelPlan(c, dtype, BACKEND, BACKEND === 'webgpu');
+/**
+ * The backend the worker's `auto` will choose, judged the same way (src/core/lm/adapter.ts): WebGPU
+ * with a hardware adapter (and its shader-f16), WASM without one or with a software adapter.
+ */
+let backendGuess: Promise<Backend> | null = null;
+function guessBackend(): Promise<Backend> {
+  backendGuess ??= (async () => {
+    const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
+    const a = gpu ? await gpu.requestAdapter().catch(() => null) : null;
+    if (!a || softwareAdapter(a)) return { backend: 'wasm', shaderF16: false } as Backend;
+    return { backend: 'webgpu', shaderF16: a.features.has('shader-f16') } as Backend;
+  })();
+  return backendGuess;
+}
+
+function useBackend(): Backend {
+  const [b, setB] = useState<Backend>({ backend: 'wasm', shaderF16: false });
+  useEffect(() => {
+    let live = true;
+    void guessBackend().then((g) => { if (live) setB(g); });
+    return () => { live = false; };
+  }, []);
+  return b;
+}
+
+function ModelChoiceButton({ c, dtype, disabled, onPick, backend }: { c: (typeof MODEL_CHOICES)[number]; dtype: ModelDtype; disabled: boolean; onPick: () => void; backend: Backend }) {
+  const BACKEND = backend.backend;
+  const plan = modelPlan(c, dtype, BACKEND, backend.shaderF16);
   const approx = plan.listed ? '' : '≈ ';
   return (
     <button type="button" role="listitem" className="chat-model-choice" data-testid={`chat-model-${c.id}`} disabled={disabled}
@@ -47,6 +73,7 @@ export function ModelPicker() {
   const m = useChat(useShallow((s) => ({ status: s.model.status, info: s.model.info, error: s.model.error, resumable: s.model.resumable, busy: s.busy })));
   const loadModel = useChat((s) => s.loadModel);
   const [dtype, setDtype] = useState<ModelDtype>('q4f16');
+  const backend = useBackend();
   const [hubText, setHubText] = useState('');
   const [hubError, setHubError] = useState<string | null>(null);
   const loading = m.status === 'loading';
@@ -54,7 +81,7 @@ export function ModelPicker() {
     <div className="chat-model" data-testid="chat-model-picker">
       <div className="chat-model-list" role="list">
         {MODEL_CHOICES.map((c) => (
-          <ModelChoiceButton key={c.id} c={c} dtype={dtype} disabled={loading || m.busy} onPick={() => void loadModel({ kind: 'hub', repo: c.repo, dtype })} />
+          <ModelChoiceButton key={c.id} backend={backend} c={c} dtype={dtype} disabled={loading || m.busy} onPick={() => void loadModel({ kind: 'hub', repo: c.repo, dtype })} />
         ))}
       </div>
       <label className="field inline">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { softwareAdapter } from './model-load';
+import { softwareAdapter } from './adapter';
 
 describe('WebGPU adapters that run on the CPU', () => {
   const features = new Set<string>();
