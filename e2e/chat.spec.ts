@@ -359,6 +359,8 @@ test('a hidden pane shown again answers the turns it missed; the README screensh
   // docs/chat-lab.png is written only when asked (CHAT_LAB_SCREENSHOT=1), else beside the other test screenshots.
   const out = process.env.CHAT_LAB_SCREENSHOT ? path.join(REPO_ROOT, 'docs', 'chat-lab.png') : path.join(SCREENSHOTS, 'chat-lab-readme.png');
   mkdirSync(path.dirname(out), { recursive: true });
+  // The short list as a newcomer sees it on this backend: the 8-bit files (the synthetic model was loaded as fp32).
+  await p.getByTestId('chat-dtype').selectOption('q8');
   await p.getByTestId('chat-lab').screenshot({ path: out });
   await p.close();
 });

@@ -161,7 +161,7 @@ export async function loadModel(
   if (device !== 'wasm') {
     const p = await probeWebGpu();
     if (p.ok && !(p.software && device === 'auto')) { backend = 'webgpu'; shaderF16 = p.shaderF16; }
-    else if (p.ok) notes.push(p.why + '; using WASM (ask for WebGPU to use it anyway)');
+    else if (p.ok) notes.push(p.why + '; using WASM');
     else if (device === 'webgpu') throw webgpuUnavailable(p.why);
     else notes.push(p.why);
   }
