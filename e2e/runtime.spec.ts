@@ -3,15 +3,12 @@
  * hub URL scheme from a local server, generates with per-layer taps, takes a new steering
  * coefficient mid-generation, is interrupted, and generates again. No request may leave 127.0.0.1.
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { startHubServer, type HubServer } from './hub-server';
-import { randomCheckpoint } from '../src/core/lm/checkpoint';
-import { syntheticConfig } from '../src/core/lm/model-source';
-import { syntheticTokenizerFiles } from '../src/core/lm/tokenizer';
-import { buildDecoder } from '../src/core/lm/builder';
+import { writeSyntheticModelRepo } from './fixtures/synthetic-model';
 
 const REPO = 'e2e-org/synthetic-qwen3-ONNX';
 const L = 4;
@@ -25,17 +22,7 @@ let hub: HubServer;
 test.beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'ps-e2e-runtime-'));
   const dir = path.join(root, REPO);
-  mkdirSync(path.join(dir, 'onnx'), { recursive: true });
-  const config = syntheticConfig({ num_hidden_layers: L, hidden_size: D });
-  // External data on purpose: the loader must fetch the chunk the graph names.
-  const built = buildDecoder(randomCheckpoint(config, { seed: 11 }), { style: 'optimum', dtype: 'fp32', externalData: true });
-  writeFileSync(path.join(dir, 'onnx', built.fileName), built.onnx);
-  writeFileSync(path.join(dir, 'onnx', built.externalDataName!), built.externalData!);
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: config.eos_token_id }));
-  const tok = syntheticTokenizerFiles();
-  writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tok.tokenizerJSON));
-  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig));
+  writeSyntheticModelRepo(dir, { layers: L, hiddenSize: D, seed: 11 });
   hub = await startHubServer({ root: { [REPO]: { dir, type: 'model' } } });
 });
 

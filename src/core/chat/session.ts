@@ -192,18 +192,8 @@ export class ChatSession {
     // A pane shown again first answers the turns it missed while hidden (so it has no gap).
     await this.catchUpInner(rows, onEvent, 1);
     for (const r of rows) this.checkLength(r, true, this.settings.sampling.maxTokens);
-    const turn = new Map(rows.map((r) => [r, this.rows.messages(r).filter((m) => m.role === 'assistant').length]));
     for (const r of rows) this.ran.add(PANE_IDS[r]);
-    const res = await this.rows.answer(rows, {
-      maxTokens: this.settings.sampling.maxTokens,
-      seed: this.settings.sampling.seed,
-      signal: this.abort?.signal,
-      onToken: (row, e) => {
-        if (!e.stop) onEvent?.({ kind: 'token', pane: PANE_IDS[row], turn: turn.get(row)!, index: e.index, id: e.id, text: e.text, projections: e.projections, clamped: e.clamped });
-      },
-      onValue: (row, e) => onEvent?.({ kind: 'value', pane: PANE_IDS[row], turn: turn.get(row)!, index: e.index, projections: e.projections, clamped: e.clamped }),
-    });
-    for (const [r, a] of res) onEvent?.({ kind: 'done', pane: PANE_IDS[r], turn: turn.get(r)!, stopReason: a.stopReason });
+    await this.answerRows(rows, onEvent);
     if (this.opts.autoRead !== false) await this.rows.read(rows);
   }
 
@@ -216,6 +206,21 @@ export class ChatSession {
       await this.transaction(() => this.catchUpInner(this.visible(), onEvent, 0));
       return this.snapshot();
     });
+  }
+
+  /** The rows answer their last user turn together, streaming token / value / done events per pane. */
+  private async answerRows(rows: readonly number[], onEvent: ((e: ChatEvent) => void) | undefined): Promise<void> {
+    const turn = new Map(rows.map((r) => [r, this.rows.messages(r).filter((m) => m.role === 'assistant').length]));
+    const res = await this.rows.answer(rows, {
+      maxTokens: this.settings.sampling.maxTokens,
+      seed: this.settings.sampling.seed,
+      signal: this.abort?.signal,
+      onToken: (row, e) => {
+        if (!e.stop) onEvent?.({ kind: 'token', pane: PANE_IDS[row], turn: turn.get(row)!, index: e.index, id: e.id, text: e.text, projections: e.projections, clamped: e.clamped });
+      },
+      onValue: (row, e) => onEvent?.({ kind: 'value', pane: PANE_IDS[row], turn: turn.get(row)!, index: e.index, projections: e.projections, clamped: e.clamped }),
+    });
+    for (const [r, a] of res) onEvent?.({ kind: 'done', pane: PANE_IDS[r], turn: turn.get(r)!, stopReason: a.stopReason });
   }
 
   /** `pendingTail`: how many trailing user turns are not to be answered here (the one being sent). */
@@ -240,17 +245,7 @@ export class ChatSession {
         this.checkLength(r, true, this.settings.sampling.maxTokens);
       }
       if (this.stopped) throw new DataError('aborted', 'Stopped before the pane caught up; its messages are as they were.');
-      const turn = new Map(now.map((r) => [r, this.rows.messages(r).filter((m) => m.role === 'assistant').length]));
-      const res = await this.rows.answer(now, {
-        maxTokens: this.settings.sampling.maxTokens,
-        seed: this.settings.sampling.seed,
-        signal: this.abort?.signal,
-        onToken: (row, e) => {
-          if (!e.stop) onEvent?.({ kind: 'token', pane: PANE_IDS[row], turn: turn.get(row)!, index: e.index, id: e.id, text: e.text, projections: e.projections, clamped: e.clamped });
-        },
-        onValue: (row, e) => onEvent?.({ kind: 'value', pane: PANE_IDS[row], turn: turn.get(row)!, index: e.index, projections: e.projections, clamped: e.clamped }),
-      });
-      for (const [r, a] of res) onEvent?.({ kind: 'done', pane: PANE_IDS[r], turn: turn.get(r)!, stopReason: a.stopReason });
+      await this.answerRows(now, onEvent);
     }
     for (const [r, g] of gaps) for (const t of g.tail) this.rows.push(r, t);
     const caught = [...gaps.keys()];

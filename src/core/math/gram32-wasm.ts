@@ -9,8 +9,8 @@
  *   centre32: cen = f32(raw - mean), computed in float64; ss += (raw - mean)^2 in float64
  *   gram32:   G += cen cen^T (upper triangle, 4 x 2 tiles). Each lane sums PANEL32 / 4 = 128
  *             products in float32, then the panel's sums go into G in float64.
- *   xtv32:    u += raw^T v in float64 (exact products of the float32 inputs)
- *   xtvK, xuK: the same products for K = 1..4 vectors in one pass over raw (xtvMany, xuMany)
+ *   xtvK, xuK: u_t += raw^T v_t and raw u_t in float64 (exact products of the float32 inputs) for
+ *             K = 1..4 vectors in one pass over raw (xtvMany, xuMany; xtv and colSums are K = 1)
  *
  * The Gram matrix is only float32-accurate (~1e-7 relative); pca.ts uses it to find the subspace
  * of the top components, then recomputes everything it returns from `raw` in float64.
@@ -79,49 +79,6 @@ function gram32Body(fused: boolean): number[] {
   e(op.end);
   e(op.end);
   return funcBody([[9, I32], [15, V128]], code);
-}
-
-function xtv32Body(): number[] {
-  // u[c] += sum_r v[r] raw[r][c] in float64, four rows at a time.
-  // params: 0 base, 1 n4, 2 panels, 3 v, 4 u
-  const [BASE, N4, NP, V, U] = [0, 1, 2, 3, 4];
-  const [P, R, PANELP, ROW, UP, END] = [5, 6, 7, 8, 9, 10];
-  const S = 11; // 4 splatted weights
-  const [LO, HI, X] = [15, 16, 17];
-  const { code, e } = emitter();
-  e(op.i32(0), op.set(P));
-  e(op.loop);
-  {
-    e(op.get(BASE), op.get(P), op.get(N4), op.mul, op.i32(RB), op.mul, op.add, op.set(PANELP));
-    e(op.i32(0), op.set(R));
-    e(op.loop);
-    {
-      for (let a = 0; a < 4; a++) e(op.get(V), op.get(R), op.i32(8), op.mul, op.add, op.f64Load(a * 8), op.splat, op.set(S + a));
-      e(op.get(PANELP), op.get(R), op.i32(RB), op.mul, op.add, op.set(ROW));
-      e(op.get(U), op.get(P), op.i32(PANEL32 * 8), op.mul, op.add, op.tee(UP), op.i32(PANEL32 * 8), op.add, op.set(END));
-      e(op.loop); // four columns per step
-      {
-        e(op.get(UP), op.v128Load(0), op.set(LO));
-        e(op.get(UP), op.v128Load(16), op.set(HI));
-        for (let a = 0; a < 4; a++) {
-          e(op.get(ROW), op.v128Load(a * RB), op.set(X));
-          e(op.get(LO), op.get(S + a), widen(X, false), op.f64x2Mul, op.f64x2Add, op.set(LO));
-          e(op.get(HI), op.get(S + a), widen(X, true), op.f64x2Mul, op.f64x2Add, op.set(HI));
-        }
-        e(op.get(UP), op.get(LO), op.v128Store(0));
-        e(op.get(UP), op.get(HI), op.v128Store(16));
-        e(op.get(ROW), op.i32(16), op.add, op.set(ROW));
-        e(op.get(UP), op.i32(32), op.add, op.tee(UP), op.get(END), op.ltU, op.brIf(0));
-      }
-      e(op.end);
-      e(op.get(R), op.i32(4), op.add, op.tee(R), op.get(N4), op.ltU, op.brIf(0));
-    }
-    e(op.end);
-    e(op.get(P), op.i32(1), op.add, op.tee(P), op.get(NP), op.ltU, op.brIf(0));
-  }
-  e(op.end);
-  e(op.end);
-  return funcBody([[6, I32], [7, V128]], code);
 }
 
 /**
@@ -315,7 +272,6 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
     const build = (fused: boolean) =>
       moduleBytes([
         { name: 'gram32', params: 4, body: gram32Body(fused) },
-        { name: 'xtv32', params: 5, body: xtv32Body() },
         ...Array.from({ length: KMAX }, (_, i) => ({ name: `xtv${i + 1}`, params: 5, body: xtvKBody(i + 1) })),
         ...Array.from({ length: KMAX }, (_, i) => ({ name: `xu${i + 1}`, params: 5, body: xuKBody(i + 1) })),
         { name: 'centre32', params: 7, body: centre32Body() },
@@ -334,7 +290,6 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
     type F4 = (a: number, b: number, c: number, d: number) => void;
     type F5 = (a: number, b: number, c: number, d: number, e: number) => void;
     const gramFn = inst.exports.gram32 as F4;
-    const xtvFn = inst.exports.xtv32 as F5;
     const xtvK = Array.from({ length: KMAX }, (_, i) => inst.exports[`xtv${i + 1}`] as F5);
     const xuK = Array.from({ length: KMAX }, (_, i) => inst.exports[`xu${i + 1}`] as F5);
     const centreFn = inst.exports.centre32 as (raw: number, cen: number, n: number, n4: number, np: number, mean: number, ss: number) => void;
@@ -348,8 +303,7 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
         const matBytes = np * panelLen * 4;
         const cenOff = matBytes;
         const gOff = 2 * matBytes;
-        const vOff = gOff + n4 * n4 * 8;
-        const uOff = vOff + n4 * 8;
+        const uOff = gOff + n4 * n4 * 8;
         const ssOff = uOff + dPad * 8;
         const mvOff = ssOff + 16;
         const muOff = mvOff + n4 * KMAX * 8;
@@ -367,17 +321,28 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
         const tail = d - (np - 1) * PANEL32;
         if (dPad > d) for (let r = 0; r < n; r++) raw.fill(0, last + r * PANEL32 + tail, last + (r + 1) * PANEL32);
         const g = new Float64Array(buf, gOff, n4 * n4);
-        const v = new Float64Array(buf, vOff, n4);
         const u = new Float64Array(buf, uOff, dPad);
         const ss = new Float64Array(buf, ssOff, 1);
         const mv = new Float64Array(buf, mvOff, n4 * KMAX);
         const mu = new Float64Array(buf, muOff, dPad * KMAX);
+        const xtvMany = (vs: readonly ArrayLike<number>[], outs: readonly Float64Array[]) => {
+          for (let t0 = 0; t0 < vs.length; t0 += KMAX) {
+            const K = Math.min(KMAX, vs.length - t0);
+            mv.fill(0, 0, n4 * K);
+            for (let t = 0; t < K; t++) {
+              const vec = vs[t0 + t];
+              for (let i = 0; i < n; i++) mv[i * K + t] = vec[i];
+            }
+            mu.fill(0, 0, dPad * K);
+            xtvK[K - 1](0, n4, np, mvOff, muOff);
+            for (let t = 0; t < K; t++) {
+              const out = outs[t0 + t];
+              for (let c = 0; c < d; c++) out[c] = mu[((c >> 1) * K + t) * 2 + (c & 1)];
+            }
+          }
+        };
         const xtv = (vec: ArrayLike<number>, out: Float64Array = new Float64Array(d)) => {
-          v.fill(0);
-          for (let i = 0; i < n; i++) v[i] = vec[i];
-          u.fill(0);
-          xtvFn(0, n4, np, vOff, uOff);
-          out.set(u.subarray(0, d));
+          xtvMany([vec], [out]);
           return out;
         };
         return {
@@ -402,22 +367,7 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
             return out;
           },
           xtv,
-          xtvMany(vs, outs) {
-            for (let t0 = 0; t0 < vs.length; t0 += KMAX) {
-              const K = Math.min(KMAX, vs.length - t0);
-              mv.fill(0, 0, n4 * K);
-              for (let t = 0; t < K; t++) {
-                const vec = vs[t0 + t];
-                for (let i = 0; i < n; i++) mv[i * K + t] = vec[i];
-              }
-              mu.fill(0, 0, dPad * K);
-              xtvK[K - 1](0, n4, np, mvOff, muOff);
-              for (let t = 0; t < K; t++) {
-                const out = outs[t0 + t];
-                for (let c = 0; c < d; c++) out[c] = mu[((c >> 1) * K + t) * 2 + (c & 1)];
-              }
-            }
-          },
+          xtvMany,
           xuMany(us, outs) {
             for (let t0 = 0; t0 < us.length; t0 += KMAX) {
               const K = Math.min(KMAX, us.length - t0);
