@@ -20,6 +20,7 @@ import { syntheticPersonaSet } from '../workers/synthetic';
 import { byId, expectMapPoints, loadSharedThroughFileInput, publishScreenshot, screenshot, sharedReference } from './fixtures/app';
 import { CHAT_D, CHAT_LAYERS, CHAT_REPO, startChatFixture, type ChatFixture } from './fixtures/chat';
 import { HAVE_SHARED_VECTORS, REPO_ROOT, SHARED_REASON } from './fixtures/shared-data';
+import { startHubServer, type HubServer } from './hub-server';
 
 const N = 40, L = CHAT_LAYERS, D = CHAT_D;
 
@@ -63,6 +64,8 @@ function expected(set: PersonaSet, l: number, a: Float32Array): { names: string[
 }
 
 let fx: ChatFixture;
+/** Serves this spec's files, so an axis file can be opened by URL. */
+let files: HubServer;
 let tmp = '';
 let page: Page;
 const set = syntheticPersonaSet({ n: N, layers: L, dim: D });
@@ -78,6 +81,7 @@ test.beforeAll(async ({ browser }) => {
   writeFileSync(file('contrast.pt'), writePt(bf16Rows(rows, [L, D])));
   writeFileSync(file('wide.npy'), writeNpy(tensorFromF32(new Float32Array(L * (D + 16)).fill(0.5), [L, D + 16])));
   fx = await startChatFixture();
+  files = await startHubServer({ root: { 'me/axes': tmp } });
   page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
   await page.goto(`/${fx.query}`);
   await byId(page, 'url-input').fill(`synthetic:${N}x${L}d${D}`);
@@ -88,6 +92,7 @@ test.beforeAll(async ({ browser }) => {
 test.afterAll(async () => {
   await page?.close();
   await fx?.close();
+  await files?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -111,6 +116,30 @@ test('an axis file opened as a set: the axis-only sentence (no names asked), the
   await expectMapPoints(page, N);
   await byId(page, 'load-as-axis').click();
   await expect(byId(page, 'axis-file-info')).toContainText('contrast.pt');
+});
+
+test('an axis file at a URL: opened as a set it gets the same sentence and one click; the panel takes the URL too', async () => {
+  const url = `${files.origin}/datasets/me/axes/resolve/main/contrast.pt`;
+  await byId(page, 'url-input').fill(url);
+  await byId(page, 'url-load').click();
+  const err = byId(page, 'load-error');
+  await expect(err).toContainText(`"contrast.pt" is an axis file (${L} layers x ${D}), not a set of personas: load it as an axis.`);
+  await expectMapPoints(page, N);
+  await byId(page, 'axis-file-remove').click();
+  await expect(byId(page, 'axis-file-info')).toHaveCount(0);
+  await byId(page, 'load-as-axis').click();
+  await expect(byId(page, 'axis-file-info')).toContainText(`contrast.pt · pt · ${L} layers × ${D} · bfloat16`);
+  await expect(byId(page, 'axis-file-rank-row')).toHaveCount(N);
+  // The same file by the panel's URL field; a URL that is not there is one sentence and the axis stays.
+  await byId(page, 'axis-file-remove').click();
+  await byId(page, 'axis-file-url').fill(url);
+  await byId(page, 'axis-file-url-load').click();
+  await expect(byId(page, 'axis-file-info')).toContainText(`contrast.pt · pt · ${L} layers × ${D} · bfloat16`);
+  await byId(page, 'axis-file-url').fill(`${files.origin}/datasets/me/axes/resolve/main/missing.pt`);
+  await byId(page, 'axis-file-url-load').click();
+  await expect(byId(page, 'axis-file-error')).toBeVisible();
+  await expect(byId(page, 'axis-file-info')).toContainText('contrast.pt');
+  await expectMapPoints(page, N);
 });
 
 test('Load as axis: the ranking at the current layer and cos per layer match the sums done here; the layer slider follows', async () => {

@@ -3,7 +3,8 @@
  * the set's own axis per layer, checked against plain sums over the set's vectors — on the
  * synthetic multi-layer set the demo uses and on the real Llama 3.1 8B L16 set when ../shared is there.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeNpy } from '../src/core/formats/npy';
@@ -13,7 +14,10 @@ import type { PersonaSet } from '../src/core/persona/types';
 import { LLAMA_L16_VECTORS } from '../src/core/testing/shared-data';
 import { f32ToBf16Bits, tensorFromF32, type RawTensor } from '../src/core/tensor';
 import { ANALYSIS_FEATURES, setInfo, type FeatureContext } from './analysis-core';
-import type { AxisCosProfile, AxisFileInfo, AxisProjection } from './analysis-axis';
+import type { AxisCosProfile, AxisFileInfo, AxisProjection, AxisUrlFile } from './analysis-axis';
+import { startHubServer } from '../e2e/hub-server';
+import { MemoryFileCache } from '../src/core/hub';
+import { readUrlFiles } from './load-set';
 import { syntheticPersonaSet } from './synthetic';
 
 /** default - mean(roles) per layer, in float64, straight from the set's vectors. */
@@ -98,6 +102,33 @@ describe('analysis-axis feature, on the synthetic 24-layer set', () => {
     const repeng = await run<AxisFileInfo>(ctx, { op: 'load', name: 'repeng.npy', bytes: writeNpy(tensorFromF32(new Float32Array(7 * 32).fill(1), [7, 32])) });
     await expect(run(ctx, { op: 'project', axisId: repeng.id, slot: 'A', layer: 1 })).rejects.toThrow(/has 7 rows for the set's 6 layers: it likely starts with the embedding output/);
     expect(set.names).toHaveLength(40);
+  });
+
+  it('loadUrl: a file on a hub-shaped server, through the worker’s URL reader and cache, gives the same axis and the bytes; a folder or no reader is one sentence', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ps-axis-url-'));
+    writeFileSync(path.join(dir, 'contrast.pt'), writePt(bf16Tensor(rows)));
+    writeFileSync(path.join(dir, 'other.pt'), writePt(bf16Tensor(rows)));
+    const hub = await startHubServer({ root: { 'me/axes': dir } });
+    try {
+      const cache = new MemoryFileCache();
+      const withUrl: FeatureContext = { ...ctx, readUrl: (url, o) => readUrlFiles(url, o, () => cache) };
+      const url = `${hub.origin}/datasets/me/axes/resolve/main/contrast.pt`;
+      const got = await run<AxisUrlFile>(withUrl, { op: 'loadUrl', url, hub: hub.origin });
+      expect(got.info).toMatchObject({ name: 'contrast.pt', format: 'pt', layers: 6, dim: 32, dtype: 'bfloat16' });
+      expect(Array.from(got.bytes)).toEqual(Array.from(writePt(bf16Tensor(rows))));
+      expect(feature.transfer!(got)).toEqual([got.bytes.buffer]);
+      const p = await run<AxisProjection>(ctx, { op: 'project', axisId: got.info.id, slot: 'A', layer: 2 });
+      expect(p.cosOwn).toBeCloseTo(cos(bf16Round(rows[2]), own[2]), 5);
+      // A second read comes from the cache (the failed set load already downloaded it).
+      const before = hub.count('/contrast.pt');
+      await run<AxisUrlFile>(withUrl, { op: 'loadUrl', url, hub: hub.origin });
+      expect(hub.count('/contrast.pt')).toBe(before);
+      await expect(run(withUrl, { op: 'loadUrl', url: `${hub.origin}/datasets/me/axes/tree/main`, hub: hub.origin })).rejects.toThrow(/An axis is one file; .* holds 2\./);
+      await expect(run(ctx, { op: 'loadUrl', url })).rejects.toThrow('Loading an axis from a URL is not available here.');
+    } finally {
+      await hub.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -56,8 +56,16 @@ export interface AxisCosProfile {
   reason: string | null;
 }
 
+/** An axis file read from a URL: what the worker holds, and the bytes (the page hands them to the chat lab). */
+export interface AxisUrlFile {
+  info: AxisFileInfo;
+  bytes: Uint8Array;
+}
+
 export type AxisFeatureInput =
   | { op: 'load'; name: string; bytes: Uint8Array }
+  /** A URL of one file (a set URL that turned out to be an axis: it is in the file cache already). */
+  | { op: 'loadUrl'; url: string; hub?: string }
   | { op: 'project'; axisId: string; slot: 'A' | 'B'; layer: number; axisRow?: number | null }
   | { op: 'cos'; axisId: string; slot: 'A' | 'B' }
   | { op: 'drop' };
@@ -199,12 +207,25 @@ export function shapeWords(info: Pick<AxisFileInfo, 'layers' | 'dim'>): string {
   return axisShapeText(info.layers, info.dim);
 }
 
-/** The feature: load / project / cos / drop. */
-export const axisFeature: AnalysisFeature<AxisFeatureInput, AxisFileInfo | AxisProjection | AxisCosProfile | null> = {
+/** An axis file at a URL, through the host's hub loader (and its cache): exactly one file. */
+export async function loadAxisUrl(ctx: FeatureContext, url: string, hub?: string): Promise<AxisUrlFile> {
+  if (!ctx.readUrl) throw new DataError('source-unsupported', 'Loading an axis from a URL is not available here.');
+  const files = await ctx.readUrl(url, { hub });
+  if (files.length !== 1) throw new DataError('axis-files', `An axis is one file; ${url} holds ${files.length}.`);
+  const bytes = await files[0].read();
+  const name = files[0].path.slice(files[0].path.lastIndexOf('/') + 1);
+  // The held axis may view `bytes`; the page gets its own copy (transferred).
+  return { info: loadAxis(name, bytes), bytes: bytes.slice() };
+}
+
+/** The feature: load / loadUrl / project / cos / drop. */
+export const axisFeature: AnalysisFeature<AxisFeatureInput, AxisFileInfo | AxisUrlFile | AxisProjection | AxisCosProfile | null> = {
   run(ctx: FeatureContext, input: AxisFeatureInput) {
     switch (input.op) {
       case 'load':
         return loadAxis(input.name, input.bytes);
+      case 'loadUrl':
+        return loadAxisUrl(ctx, input.url, input.hub);
       case 'project': {
         const h = ctx.held(input.slot);
         const l = ctx.layerOf(input.slot, input.layer);
@@ -220,6 +241,8 @@ export const axisFeature: AnalysisFeature<AxisFeatureInput, AxisFileInfo | AxisP
     }
   },
   transfer(out) {
-    return out && 'projection' in out ? [out.projection.buffer as ArrayBuffer, out.rank.buffer as ArrayBuffer] : [];
+    if (out && 'projection' in out) return [out.projection.buffer as ArrayBuffer, out.rank.buffer as ArrayBuffer];
+    // The worker keeps its own decoded copy; the bytes go to the page.
+    return out && 'bytes' in out ? [out.bytes.buffer as ArrayBuffer] : [];
   },
 };

@@ -10,7 +10,7 @@ import type { PcaWorkspace } from '../src/core/math/pca';
 import { rng } from '../src/core/math/testing';
 import { comparePc1 as corePc1, defaultLayer as coreDefaultLayer, fitMembers, pcaAtLayer, projectOnAxis, storedAxisAt, type LayerSummary } from '../src/core/persona/analysis';
 import type { AxisBundle, Calibration } from '../src/core/persona/axis-bundle';
-import type { MemberKind, PersonaSet } from '../src/core/persona/types';
+import type { MemberKind, PersonaSet, VirtualFile } from '../src/core/persona/types';
 import { customAxis, projectOnCustom, projectOneOnCustom } from '../src/core/view/custom-axis';
 import { nearestByCosine } from '../src/core/view/neighbours';
 import { NameSearch } from '../src/core/view/search';
@@ -24,6 +24,8 @@ import { axisFeature } from './analysis-axis';
 export interface FeatureContext {
   held(slot: 'A' | 'B'): { info: SetInfo; set: PersonaSet };
   layerOf(slot: 'A' | 'B', layer: number): number;
+  /** The files at a URL, through the worker's hub loader and file cache (where the host has one). */
+  readUrl?(url: string, opts: { hub?: string }): Promise<VirtualFile[]>;
 }
 
 /**

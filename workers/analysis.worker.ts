@@ -12,7 +12,7 @@ import type { LayerAnalysis, SetInfo } from '../src/core/view/types';
 import { calibrationFromRoleVectors } from '../src/core/extract/aggregate';
 import { analyzeLayerWithBasis, axisBundleOf, comparePc1, customProjection, defaultLayer, layerProfile, neighboursOf, projectIntoBasis, runFeature, setInfo, umapLayout, type FeatureContext, type MapBasis } from './analysis-core';
 import type { AnalysisApi, LoadProgress, LoadRequestOptions, Result, Slot, WorkerError } from './analysis-protocol';
-import { loadSource, workerFileCache } from './load-set';
+import { loadSource, readUrlFiles, workerFileCache } from './load-set';
 import { browserPcaWorker, createPcaPool, poolSweep } from './pca-pool';
 
 interface Held {
@@ -236,7 +236,7 @@ const api: AnalysisApi = {
   },
 
   async feature(name, input) {
-    const ctx: FeatureContext = { held: (slot) => cached(slot), layerOf: (slot, layer) => layerOf(cached(slot), layer) };
+    const ctx: FeatureContext = { held: (slot) => cached(slot), layerOf: (slot, layer) => layerOf(cached(slot), layer), readUrl: readUrlFiles };
     const r = await attempt(() => runFeature(name, ctx, input));
     if (!r.ok) return r;
     return Comlink.transfer({ ok: true as const, value: r.value.value as never }, r.value.transfer);

@@ -3,11 +3,12 @@
  * with the worker's file cache, the synthetic generator, and (where a host has one) an extraction
  * store. The one place the worker reaches the core readers.
  */
-import { defaultFileCache, loadFromUrl, loadRelease, releaseModel, type FileCache } from '../src/core/hub';
+import { defaultFileCache, loadFromUrl, loadRelease, releaseModel, type FileCache, type HubLoadOptions } from '../src/core/hub';
 import { loadPersonaSet } from '../src/core/persona/load';
 import { loadPersonaSource, type LoadedSource, type PersonaSource, type SourceDeps, type SourceLoadOptions } from '../src/core/persona/source';
 import type { LoadOptions, PersonaSet, VirtualFile } from '../src/core/persona/types';
 import { syntheticPersonaSet } from '../src/core/persona/synthetic';
+import { openExtractDb, StoredRunReader } from './extract-store-idb';
 
 export function loadSetFromFiles(files: VirtualFile[], opts: LoadOptions): Promise<PersonaSet> {
   return loadPersonaSet(files, opts);
@@ -16,7 +17,7 @@ export function loadSetFromFiles(files: VirtualFile[], opts: LoadOptions): Promi
 /** The deps the worker gives loadPersonaSource; `cache` is the worker's file cache (IndexedDB in a browser). */
 export function workerSourceDeps(cache: () => FileCache, readExtraction?: SourceDeps['readExtraction']): SourceDeps {
   return {
-    loadUrl: (url, opts) => loadFromUrl(url, { cache: cache(), ...opts }),
+    loadUrl: async (url, opts) => ({ files: await readUrlFiles(url, opts, cache) }),
     loadRelease: (opts) => loadRelease({ cache: cache(), ...opts }),
     releaseLabel: (id) => releaseModel(id),
     synthetic: (p) => syntheticPersonaSet({ n: p.n, layers: p.layers, dim: p.dim, seed: p.seed }),
@@ -31,6 +32,38 @@ export function workerFileCache(): FileCache {
   return cache;
 }
 
-export function loadSource(source: PersonaSource, opts: SourceLoadOptions, deps: SourceDeps = workerSourceDeps(workerFileCache)): Promise<LoadedSource> {
+/** The files at a URL (a file or a hub folder) through the worker's hub loader and file cache. */
+export async function readUrlFiles(url: string, opts: HubLoadOptions & { hub?: string } = {}, cache: () => FileCache = workerFileCache): Promise<VirtualFile[]> {
+  return (await loadFromUrl(url, { cache: cache(), ...opts })).files;
+}
+
+/**
+ * `extraction:<runId>` from the browser's extraction store (IndexedDB, shared with the model worker
+ * that writes it): the run's stored rollouts as a release-layout folder, labelled partial when the
+ * run has not finished. The database opens on first use; a run read again reads only the rollouts
+ * stored since (StoredRunReader), which is what the live map during an extraction relies on.
+ */
+export function idbExtractionReader(idb: () => IDBFactory = () => indexedDB): NonNullable<SourceDeps['readExtraction']> {
+  let reader: Promise<StoredRunReader> | null = null;
+  return async (runId, signal) => {
+    reader ??= openExtractDb(idb()).then(
+      (db) => new StoredRunReader(db),
+      (e: unknown) => {
+        reader = null;
+        throw e;
+      },
+    );
+    const r = await (await reader).read(runId, signal);
+    return { files: r.files, label: r.label };
+  };
+}
+
+/** The worker's deps: where IndexedDB exists, extraction runs too. */
+function defaultDeps(): SourceDeps {
+  return workerSourceDeps(workerFileCache, typeof indexedDB !== 'undefined' ? (extractionReader ??= idbExtractionReader()) : undefined);
+}
+let extractionReader: NonNullable<SourceDeps['readExtraction']> | null = null;
+
+export function loadSource(source: PersonaSource, opts: SourceLoadOptions, deps: SourceDeps = defaultDeps()): Promise<LoadedSource> {
   return loadPersonaSource(source, deps, opts);
 }

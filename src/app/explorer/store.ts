@@ -32,7 +32,8 @@ export interface LoadState {
   target: string | null;
   progress: LoadProgress | null;
   /** `code` is the worker's error code; `files`, the files an axis-only error was about (to load them as an axis). */
-  error: { origin: LoadOrigin; message: string; code?: string; files?: LocalFile[] } | null;
+  /** `files` / `url`: an axis file opened as a set (code 'axis-only'), kept so one click loads it as an axis. */
+  error: { origin: LoadOrigin; message: string; code?: string; files?: LocalFile[]; url?: string } | null;
 }
 
 const idleLoad: LoadState = { busy: false, origin: null, target: null, progress: null, error: null };
@@ -318,6 +319,9 @@ function dataSlice(set: Set_, get: Get_): AppState & Omit<AppActions, SelectionA
       }
       await runLoad(slot, origin, text, (onProgress) => worker().loadUrl(slot, text, requestOptions(), onProgress));
       if (slot === 'A' && !get().loadA.error) set({ lastLoad: { kind: 'url', url: text } });
+      // An axis file at a URL opened as a set: keep the URL, as loadFiles keeps the files.
+      const err = get()[loadKey(slot)].error;
+      if (err?.code === 'axis-only') set({ [loadKey(slot)]: { ...get()[loadKey(slot)], error: { ...err, url: text } } } as Partial<AppState>);
     },
 
     cancelLoad(slot = 'A') {

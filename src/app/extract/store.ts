@@ -139,16 +139,21 @@ function request(id: string): ModelRequest {
   return { kind: 'hub', repo: m.repo, dtype: m.dtypes[0], hub: hubOrigin() };
 }
 
-/** A run's release files as the explorer's set (the map shows it like any other). */
-async function mapRun(files: readonly { path: string; bytes: Uint8Array }[]): Promise<void> {
-  const local = files.filter((f) => f.path.endsWith('.pt')).map((f) => ({ path: f.path, file: new File([f.bytes as BlobPart], f.path.split('/').pop()!) }));
-  await useExplorer.getState().loadFiles(local, 'files');
+/**
+ * A run on the explorer's map, like any other set: the analysis worker reads `extraction:<runId>`
+ * from this browser's store (workers/load-set.ts), so the map's share link names the run. Resolves
+ * with the explorer's sentence when it could not be shown.
+ */
+async function mapRun(runId: string): Promise<string | null> {
+  await useExplorer.getState().loadUrl(`extraction:${runId}`, 'url');
+  return useExplorer.getState().loadA.error?.message ?? null;
 }
 
 /**
  * While a run goes, the explorer's map grows: after a batch that finished a new role, the roles so
- * far are put on the map (what is stored, read by the worker between batches); one update at a
- * time, the latest wins, and the finished run once more at the end.
+ * far are put on the map. The analysis worker keeps the run's sums between reads, so each update
+ * reads only the batches stored since the last one, not the whole run. One update at a time, the
+ * latest wins, and the finished run once more at the end.
  */
 function liveMapUpdater() {
   let shown = 0;
@@ -159,13 +164,10 @@ function liveMapUpdater() {
       const w = want;
       want = null;
       if (!useExtract.getState().liveMap || w.roles <= shown) continue;
-      try {
-        await mapRun(await api().extractFiles(w.runId));
-        shown = w.roles;
-        useExtract.setState({ liveRoles: w.roles });
-      } catch {
-        // Nothing finished yet, or the run moved on: the next batch tries again.
-      }
+      // Nothing finished yet, or the run moved on: the next batch tries again.
+      if ((await mapRun(w.runId)) !== null) continue;
+      shown = w.roles;
+      useExtract.setState({ liveRoles: w.roles });
     }
     busy = null;
   };
@@ -179,11 +181,8 @@ function liveMapUpdater() {
       want = null;
       await busy;
       if (shown === 0 || !useExtract.getState().liveMap) return;
-      try {
-        await mapRun(await api().extractFiles(runId));
-      } catch {
-        // The map keeps the last roles shown.
-      }
+      // The map keeps the last roles shown when this fails.
+      await mapRun(runId);
     },
   };
 }
@@ -343,12 +342,8 @@ export const useExtract = create<ExtractState & ExtractActions>()((set, get) => 
   },
 
   async showOnMap(id) {
-    try {
-      const files = await api().extractFiles(id);
-      await mapRun(files);
-      location.hash = 'tab=explorer';
-    } catch (e) {
-      set({ error: text(e) });
-    }
+    const problem = await mapRun(id);
+    if (problem) return set({ error: problem });
+    location.hash = 'tab=explorer';
   },
 }));

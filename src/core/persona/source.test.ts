@@ -96,6 +96,11 @@ describe('loadPersonaSource', () => {
     const r = await loadPersonaSource({ kind: 'extraction', runId: 'run-1' }, deps);
     expect(r.label).toBe('extraction run-1');
     expect(r.set.names).toHaveLength(3);
+    // A reader that knows more about the run (partial, its model) gives the label people see.
+    const labelled: SourceDeps = { readExtraction: async () => ({ files: releaseFolder(), label: 'extraction run-1 (Tiny), partial: 2 of 6 rollouts' }) };
+    const p = await loadPersonaSource(parseSourceText('extraction:run-1'), labelled);
+    expect(p.label).toBe('extraction run-1 (Tiny), partial: 2 of 6 rollouts');
+    expect(p.sourceText).toBe('extraction:run-1');
   });
   it('synthetic: the injected generator gets the checked parameters', async () => {
     const seen: unknown[] = [];

@@ -99,8 +99,11 @@ export interface SourceDeps {
   releaseLabel?: (modelId: string) => { id: string; label: string };
   /** A synthetic set from checked parameters (workers/synthetic.ts). */
   synthetic?: (params: SyntheticParams) => PersonaSet;
-  /** An extraction run's outputs in the release layout (the host's extraction store). */
-  readExtraction?: (runId: string, signal?: AbortSignal) => Promise<VirtualFile[]>;
+  /**
+   * An extraction run's outputs in the release layout (the host's extraction store), optionally
+   * with the label people see (a host that can read an unfinished run says so there).
+   */
+  readExtraction?: (runId: string, signal?: AbortSignal) => Promise<VirtualFile[] | { files: VirtualFile[]; label?: string }>;
 }
 
 export interface SourceLoadOptions extends LoadOptions {
@@ -169,8 +172,9 @@ export async function loadPersonaSource(source: PersonaSource, deps: SourceDeps,
     }
     case 'extraction': {
       if (!deps.readExtraction) throw missing('an extraction run');
-      const files = await deps.readExtraction(source.runId, opts.signal);
-      return parse(files, `extraction ${source.runId}`);
+      const read = await deps.readExtraction(source.runId, opts.signal);
+      const { files, label } = Array.isArray(read) ? { files: read, label: undefined } : read;
+      return parse(files, label ?? `extraction ${source.runId}`);
     }
   }
 }

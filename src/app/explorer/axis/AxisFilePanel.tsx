@@ -5,7 +5,7 @@
  * lab; `AxisFileCosChart` draws its cosine with the set's own axis per layer. Drop a file on the
  * panel to load it as an axis.
  */
-import { forwardRef, useMemo, useRef } from 'react';
+import { forwardRef, useMemo, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { digitsToSeparate, format3, formatCoord } from '../../../core/view/format';
 import { ChartFrame } from '../../charts/ChartFrame';
@@ -25,6 +25,7 @@ function shapeText(layers: number | null, dim: number): string {
 export function AxisFilePanel() {
   const s = useAxisFile(useShallow((st) => ({ file: st.file?.info ?? null, busy: st.busy, error: st.error, projectionError: st.projectionError, chatNote: st.chatNote })));
   const act = useAxisFile.getState();
+  const [url, setUrl] = useState('');
   return (
     <div className="axis-file-panel" data-testid="axis-file-panel"
       onDragOver={(e) => { if (e.dataTransfer.types.includes('Files')) e.preventDefault(); }}>
@@ -37,7 +38,13 @@ export function AxisFilePanel() {
         {s.file && <button type="button" className="small" data-testid="axis-file-to-chat" onClick={() => void act.toChatLab()} title="Steer and cap with this axis in the chat lab">Use in chat lab</button>}
         {s.file && <button type="button" className="small" data-testid="axis-file-remove" onClick={() => act.clear()}>Remove</button>}
       </div>
-      <p className="muted small-text">One unnamed (n_layers, d) or (d,) tensor: the release's <code>assistant_axis.pt</code>, a contrast vector (.pt, .npy, .safetensors). Drop it here.</p>
+      <form className="load-row url-row" onSubmit={(e) => { e.preventDefault(); void act.loadUrl(url); }}>
+        <label className="visually-hidden" htmlFor="axis-file-url">URL of an axis file</label>
+        <input id="axis-file-url" type="url" inputMode="url" placeholder="or its URL: https://…/assistant_axis.pt" value={url}
+          data-testid="axis-file-url" onChange={(e) => setUrl(e.target.value)} />
+        <button type="submit" className="small" data-testid="axis-file-url-load" disabled={s.busy}>Load URL as axis</button>
+      </form>
+      <p className="muted small-text">One unnamed (n_layers, d) or (d,) tensor: the release's <code>assistant_axis.pt</code>, a contrast vector (.pt, .npy, .safetensors). Drop it here, or give its URL (a file on the hub or anywhere).</p>
       {s.busy && <p role="status">Reading the axis…</p>}
       {s.error && <p className="error" role="alert" data-testid="axis-file-error">{s.error}</p>}
       {s.file && (

@@ -7,7 +7,7 @@
  */
 import { create } from 'zustand';
 import { analysisWorker, type LocalFile, type Result } from '../../../../workers/analysis-client';
-import type { AxisCosProfile, AxisFeatureInput, AxisFileInfo, AxisProjection } from '../../../../workers/analysis-axis';
+import type { AxisCosProfile, AxisFeatureInput, AxisFileInfo, AxisProjection, AxisUrlFile } from '../../../../workers/analysis-axis';
 import { useStore } from '../store';
 import { sendToChatLab, setExplorerAxisFile } from './handoff';
 
@@ -26,6 +26,8 @@ export interface AxisFileState {
   chatNote: string | null;
   load(name: string, bytes: Uint8Array): Promise<void>;
   loadFiles(files: LocalFile[]): Promise<void>;
+  /** An axis file at a URL (read by the worker through its hub loader and cache, as a set URL is). */
+  loadUrl(url: string): Promise<void>;
   setAxisRow(row: number | null): Promise<void>;
   refresh(cosToo?: boolean): Promise<void>;
   clear(): void;
@@ -52,6 +54,27 @@ export const useAxisFile = create<AxisFileState>()((set, get) => {
     return { projection: p.value, cos: c.ok ? c.value : null };
   }
 
+  /** One way in for files and URLs: read, project on the open set, keep; a failure keeps what was there. */
+  async function read(fetchAxis: () => Promise<Result<AxisUrlFile>>): Promise<void> {
+    if (!useStore.getState().setA) {
+      set({ error: 'Open a persona set first: an axis file is projected on the set on the map.' });
+      return;
+    }
+    const my = ++loadSeq;
+    set({ busy: true, error: null });
+    const r = await fetchAxis();
+    if (my !== loadSeq) return;
+    if (!r.ok) { set({ busy: false, error: r.error.message }); return; }
+    const { info, bytes } = r.value;
+    const out = await compute(info, null, true);
+    if (my !== loadSeq) return;
+    if ('error' in out) { set({ busy: false, error: out.error }); return; }
+    set({ file: { info, bytes }, busy: false, error: null, axisRow: null, projection: out.projection, projectionError: null, cos: out.cos, chatNote: null });
+    setExplorerAxisFile({ name: info.name, bytes, layers: info.layers, dim: info.dim });
+    // The layer or the set moved while the file was read: follow them.
+    if (out.projection.setId !== useStore.getState().setA?.id || (useStore.getState().setA?.layers != null && out.projection.layer !== useStore.getState().layer)) await get().refresh(true);
+  }
+
   return {
     file: null,
     busy: false,
@@ -63,23 +86,17 @@ export const useAxisFile = create<AxisFileState>()((set, get) => {
     chatNote: null,
 
     async load(name, bytes) {
-      if (!useStore.getState().setA) {
-        set({ error: 'Open a persona set first: an axis file is projected on the set on the map.' });
+      // The worker gets a copy; the page keeps the bytes for the chat lab.
+      await read(() => call<AxisFileInfo>({ op: 'load', name, bytes: bytes.slice() }).then((r) => (r.ok ? { ok: true as const, value: { info: r.value, bytes } } : r)));
+    },
+
+    async loadUrl(url) {
+      const u = url.trim();
+      if (!u) {
+        set({ error: 'Type or paste the URL of an axis file first.' });
         return;
       }
-      const my = ++loadSeq;
-      set({ busy: true, error: null });
-      // The worker gets a copy; the page keeps the bytes for the chat lab.
-      const r = await call<AxisFileInfo>({ op: 'load', name, bytes: bytes.slice() });
-      if (my !== loadSeq) return;
-      if (!r.ok) { set({ busy: false, error: r.error.message }); return; }
-      const out = await compute(r.value, null, true);
-      if (my !== loadSeq) return;
-      if ('error' in out) { set({ busy: false, error: out.error }); return; }
-      set({ file: { info: r.value, bytes }, busy: false, error: null, axisRow: null, projection: out.projection, projectionError: null, cos: out.cos, chatNote: null });
-      setExplorerAxisFile({ name, bytes, layers: r.value.layers, dim: r.value.dim });
-      // The layer or the set moved while the file was read: follow them.
-      if (out.projection.setId !== useStore.getState().setA?.id || (useStore.getState().setA?.layers != null && out.projection.layer !== useStore.getState().layer)) await get().refresh(true);
+      await read(() => call<AxisUrlFile>({ op: 'loadUrl', url: u, hub: useStore.getState().hub }));
     },
 
     async loadFiles(files) {

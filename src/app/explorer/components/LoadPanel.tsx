@@ -33,12 +33,14 @@ export function ProgressLine({ load, onCancel, testId = 'load-progress', cancelI
 export function LoadError({ load, origins }: { load: LoadState; origins: LoadOrigin[] }) {
   const hasSet = useStore((s) => s.setA !== null);
   if (!load.error || !origins.includes(load.error.origin)) return null;
-  const axisFiles = load.error.code === 'axis-only' ? load.error.files : undefined;
+  // An axis file opened as a set, picked or at a URL: the same one click loads it as an axis.
+  const { files, url } = load.error.code === 'axis-only' ? load.error : { files: undefined, url: undefined };
+  const asAxis = files ? () => useAxisFile.getState().loadFiles(files) : url ? () => useAxisFile.getState().loadUrl(url) : null;
   return (
     <p className="error" role="alert" data-testid="load-error">
       {load.error.message}
-      {axisFiles && (hasSet
-        ? <> <button type="button" className="small" data-testid="load-as-axis" onClick={() => void useAxisFile.getState().loadFiles(axisFiles)}>Load it as an axis</button></>
+      {asAxis && (hasSet
+        ? <> <button type="button" className="small" data-testid="load-as-axis" onClick={() => void asAxis()}>Load it as an axis</button></>
         : <span className="muted"> Open a persona set first; then “Load as axis” projects it on this axis.</span>)}
     </p>
   );
