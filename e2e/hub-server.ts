@@ -35,6 +35,8 @@ export interface HubFault {
   status?: number;
   /** How many requests it hits (default 1); Infinity for always. */
   times?: number;
+  /** Extra headers on a `status` answer (e.g. `Retry-After`). */
+  headers?: Record<string, string>;
 }
 
 export interface HubServerOptions {
@@ -88,7 +90,7 @@ const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
   'Access-Control-Allow-Headers': 'Range, If-None-Match, Authorization, Accept, Content-Type',
-  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, Link, X-Repo-Commit, X-Error-Code',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, Link, X-Repo-Commit, X-Error-Code, Retry-After',
   'Access-Control-Max-Age': '600',
 };
 
@@ -256,7 +258,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     const fault = req.method === 'GET' ? takeFault(p.repo, p.file) : null;
     if (fault?.kind === 'status') {
       log.fault = `status ${fault.status ?? 500}`;
-      return sendJson(res, log, fault.status ?? 500, { error: 'Injected failure' });
+      return sendJson(res, log, fault.status ?? 500, { error: 'Injected failure' }, fault.headers);
     }
     const r = ranges ? parseRange(req.headers.range, st.size) : undefined;
     if (r === null) {

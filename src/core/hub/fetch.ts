@@ -3,7 +3,9 @@
  *
  * A retry after a dropped connection asks for the missing bytes with `Range: bytes=<have>-`;
  * when the server answers 206 with a matching Content-Range the bytes are appended, otherwise
- * (200) the download starts over. 404/401/403 are final; 5xx and drops are retried.
+ * (200) the download starts over. 404/401/403 are final; 5xx and drops are retried. A 429/5xx
+ * answer's `Retry-After` (seconds or an HTTP-date) sets the wait before the next attempt, at most
+ * `maxRetryAfterMs` (30 s), never past the overall timeout, and a cancel ends it.
  */
 import { PersonaSpaceError } from '../errors';
 import { HubError, fileLabel, formatLimit, formatMB, formatSeconds, hostLabel } from './errors';
@@ -29,6 +31,8 @@ export const DEFAULT_MAX_ANNOUNCED_BYTES = 16 * 2 ** 30;
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** Longest a whole download may take, retries included. */
 export const DEFAULT_TIMEOUT_MS = 60 * 60_000;
+/** Longest wait a server's `Retry-After` may ask for before the next attempt (a longer ask waits this long). */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 30_000;
 
 export interface FetchOptions {
   signal?: AbortSignal;
@@ -39,6 +43,10 @@ export interface FetchOptions {
   retryDelayMs?: number;
   /** Longest wait between attempts (default 10 s). */
   maxRetryDelayMs?: number;
+  /** Longest wait a 429/5xx answer's `Retry-After` may ask for (default 30 s; a longer ask waits this long). */
+  maxRetryAfterMs?: number;
+  /** Told before each wait between attempts: which attempt failed, how long the wait is, and the server's `Retry-After` in ms (null when it gave none). */
+  onRetry?: (r: { attempt: number; waitMs: number; retryAfterMs: number | null }) => void;
   /** Longest wait for the headers or the next chunk before the attempt counts as stalled (default 30 s). */
   idleTimeoutMs?: number;
   /** Longest the whole download may take, retries included (default 1 hour). */
@@ -72,7 +80,7 @@ function abortedError(url: string): HubError {
   return new HubError('aborted', `The download of ${fileLabel(url)} was cancelled.`, { url });
 }
 
-function statusError(url: string, status: number, statusText: string): HubError {
+function statusError(url: string, status: number, statusText: string, retryAfter: number | null = null, attempts = 1): HubError {
   const file = fileLabel(url);
   if (status === 404) {
     return new HubError('not-found', `${file} was not found at ${hostLabel(url)} (404): check the repository, revision and path.`, { status, url });
@@ -80,7 +88,9 @@ function statusError(url: string, status: number, statusText: string): HubError 
   if (status === 401 || status === 403) {
     return new HubError('forbidden', `${hostLabel(url)} refused access to ${file} (${status}): the repository may be gated or private.`, { status, url });
   }
-  return new HubError('http', `${hostLabel(url)} answered ${status}${statusText ? ' ' + statusText : ''} for ${file}.`, { status, url });
+  const busy = status === 429 || status === 503;
+  const later = retryAfter !== null && retryAfter > 0 ? ` It asked to wait ${formatSeconds(retryAfter)} before trying again; try again later.` : busy ? ' The server is busy; try again later.' : '';
+  return new HubError('http', `${hostLabel(url)} answered ${status}${statusText ? ' ' + statusText : ''} for ${file}${tries(attempts)}.${later}`, { status, url, attempts, ...(retryAfter !== null ? { retryAfterMs: retryAfter } : {}) });
 }
 
 function unreachableError(url: string, cause: unknown): HubError {
@@ -133,6 +143,20 @@ function timeoutError(url: string, kind: 'idle' | 'total', ms: number, loaded: n
       ? `${hostLabel(url)} stopped sending ${fileLabel(url)}${got}: nothing arrived for ${formatSeconds(ms)}${tries(attempts)}; the server may be overloaded, try again later.`
       : `Downloading ${fileLabel(url)} from ${hostLabel(url)} took longer than ${formatSeconds(ms)}${got}${tries(attempts)}; try again on a faster connection.`;
   return new HubError('timeout', msg, { url, kind, ms, loaded, attempts });
+}
+
+/**
+ * A `Retry-After` header as milliseconds from `now`: delay-seconds (`120`) or an HTTP-date
+ * (`Wed, 21 Oct 2026 07:28:00 GMT`; a past date is 0). Null when absent or unreadable.
+ */
+export function retryAfterMs(header: string | null, now = Date.now()): number | null {
+  if (header == null) return null;
+  const t = header.trim();
+  if (/^\d{1,12}$/.test(t)) return Number(t) * 1000;
+  // An HTTP-date names its weekday and zone; Date.parse alone would take "1" or "2026" as dates.
+  if (!/^[A-Za-z]{3},? /.test(t) || !/(GMT|UTC|[+-]\d{4})$/i.test(t)) return null;
+  const at = Date.parse(t);
+  return Number.isFinite(at) ? Math.max(0, at - now) : null;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -289,6 +313,7 @@ export async function fetchWithProgress(url: string, opts: FetchOptions = {}): P
   const retries = Math.max(0, opts.retries ?? 2);
   const retryDelayMs = opts.retryDelayMs ?? 300;
   const maxRetryDelayMs = opts.maxRetryDelayMs ?? 10_000;
+  const maxRetryAfterMs = Math.max(0, opts.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS);
   const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const totalMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const announcedMax = opts.maxBytes ?? DEFAULT_MAX_ANNOUNCED_BYTES;
@@ -315,11 +340,16 @@ export async function fetchWithProgress(url: string, opts: FetchOptions = {}): P
   let attempt = 0;
   let lastStall: 'idle' | 'total' | null = null;
 
-  /** Wait before the next attempt (exponential backoff), or throw when there is none left. */
-  const retryOr = async (fail: () => HubError): Promise<void> => {
+  /**
+   * Wait before the next attempt (exponential backoff; what the server's Retry-After asks, up to
+   * maxRetryAfterMs, when it is longer), or throw when there is none left.
+   */
+  const retryOr = async (fail: () => HubError, after: number | null = null): Promise<void> => {
     if (attempt > retries) throw fail();
-    const wait = Math.min(maxRetryDelayMs, retryDelayMs * 2 ** (attempt - 1));
+    const backoff = Math.min(maxRetryDelayMs, retryDelayMs * 2 ** (attempt - 1));
+    const wait = after === null ? backoff : Math.max(backoff, Math.min(after, maxRetryAfterMs));
     if (Date.now() + wait >= deadline) throw timeoutError(url, 'total', totalMs, bytes.length, attempt);
+    opts.onRetry?.({ attempt, waitMs: wait, retryAfterMs: after });
     await sleep(wait, signal).catch(() => {
       throw abortedError(url);
     });
@@ -407,8 +437,9 @@ export async function fetchWithProgress(url: string, opts: FetchOptions = {}): P
         break; // we already have every byte
       } else {
         await res.body?.cancel().catch(() => {});
-        if ((res.status >= 500 || res.status === 429) && attempt <= retries) {
-          await retryOr(() => statusError(url, res.status, res.statusText));
+        if (res.status >= 500 || res.status === 429) {
+          const after = retryAfterMs(res.headers.get('retry-after'));
+          await retryOr(() => statusError(url, res.status, res.statusText, after, attempt), after);
           continue;
         }
         throw statusError(url, res.status, res.statusText);

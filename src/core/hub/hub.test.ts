@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHubServer, type HubServer } from '../../../e2e/hub-server';
 import { makeTmpRepos, firstDifference, type TmpRepos } from '../../../e2e/fixtures/tmp-repo';
-import { fetchWithProgress, type ByteProgress } from './fetch';
+import { fetchWithProgress, retryAfterMs, type ByteProgress } from './fetch';
 import { listHubFolder } from './list';
 import { downloadFiles, type DownloadProgress } from './download';
 import { MemoryFileCache } from './cache';
@@ -137,6 +137,54 @@ describe('fetchWithProgress', () => {
     server.addFault({ path: 'set/default_vector.pt', kind: 'status', status: 503 });
     const got = await fetchWithProgress(url('set/default_vector.pt'), { retries: 1, retryDelayMs: 1 });
     expectBytes(got, files['set/default_vector.pt']);
+  });
+
+  it('reads Retry-After as delay-seconds or an HTTP-date (a past date is 0), anything else as absent', () => {
+    const now = Date.parse('Wed, 21 Oct 2026 07:28:00 GMT');
+    expect(retryAfterMs('120', now)).toBe(120_000);
+    expect(retryAfterMs(' 0 ', now)).toBe(0);
+    expect(retryAfterMs('Wed, 21 Oct 2026 07:28:05 GMT', now)).toBe(5_000);
+    expect(retryAfterMs('Wed, 21 Oct 2026 07:27:00 GMT', now)).toBe(0);
+    for (const bad of [null, '', '-5', '1.5', 'soon', 'Wed, 21 Oct 2026', '9'.repeat(40)]) expect(retryAfterMs(bad, now)).toBeNull();
+  });
+
+  it('429 / 503 with Retry-After: waits what the server asks (bounded by the cap), then gets the file', async () => {
+    const waits: { attempt: number; waitMs: number; retryAfterMs: number | null }[] = [];
+    // 1 s asked: the backoff (1 ms) gives way to it.
+    server.addFault({ path: 'set/default_vector.pt', kind: 'status', status: 429, headers: { 'Retry-After': '1' } });
+    const got = await fetchWithProgress(url('set/default_vector.pt'), { retries: 1, retryDelayMs: 1, onRetry: (r) => waits.push(r) });
+    expectBytes(got, files['set/default_vector.pt']);
+    expect(waits).toEqual([{ attempt: 1, waitMs: 1000, retryAfterMs: 1000 }]);
+    // An hour asked (as an HTTP-date), 40 ms allowed: it waits 40 ms, not an hour.
+    waits.length = 0;
+    const later = new Date(Date.now() + 3_600_000).toUTCString();
+    server.addFault({ path: 'set/default_vector.pt', kind: 'status', status: 503, headers: { 'Retry-After': later } });
+    await fetchWithProgress(url('set/default_vector.pt'), { retries: 1, retryDelayMs: 1, maxRetryAfterMs: 40, onRetry: (r) => waits.push(r) });
+    expect(waits).toHaveLength(1);
+    expect(waits[0].waitMs).toBe(40);
+    expect(waits[0].retryAfterMs).toBeGreaterThan(3_590_000);
+    // No Retry-After: the backoff as before.
+    waits.length = 0;
+    server.addFault({ path: 'set/default_vector.pt', kind: 'status', status: 503 });
+    await fetchWithProgress(url('set/default_vector.pt'), { retries: 1, retryDelayMs: 7, onRetry: (r) => waits.push(r) });
+    expect(waits).toEqual([{ attempt: 1, waitMs: 7, retryAfterMs: null }]);
+  });
+
+  it('Retry-After never outlasts a cancel or the overall timeout, and the last answer says what the server asked', async () => {
+    server.addFault({ path: 'set/default_vector.pt', kind: 'status', status: 429, headers: { 'Retry-After': '20' }, times: 3 });
+    // Cancelled during the 20 s wait.
+    const ac = new AbortController();
+    const p = fetchWithProgress(url('set/default_vector.pt'), { signal: ac.signal, retries: 2, onRetry: () => setTimeout(() => ac.abort(), 20) });
+    expect((await caught(p)).code).toBe('aborted');
+    // 20 s asked, 2 s left of the overall timeout: it stops with the timeout sentence at once.
+    const t = await caught(fetchWithProgress(url('set/default_vector.pt'), { retries: 2, timeoutMs: 2_000 }));
+    expect(t.code).toBe('timeout');
+    // No retries left: the 429 sentence with the server's ask.
+    const e = await caught(fetchWithProgress(url('set/default_vector.pt'), { retries: 0 }));
+    expect(e.code).toBe('http');
+    expect(e.status).toBe(429);
+    expect(e.message).toMatch(/answered 429 .*for default_vector\.pt\. It asked to wait 20 s before trying again; try again later\./);
+    server.clearFaults();
   });
 
   it('says when a server cannot be reached', async () => {
