@@ -1,35 +1,40 @@
 /**
  * `persona-space axis <source>`: the Assistant Axis (default - mean of the roles) at every layer,
  * its norm and cos(axis, PC1) per layer; with --out, the (n_layers, d) axis as .safetensors, .npy
- * or .pt (float32; a single-layer set gives a (d,) axis).
+ * or .pt (float32; a single-layer set gives a (d,) axis). The per-layer PCA runs on --threads N
+ * worker threads (cli/layer-pool.ts), with the same numbers as --threads 1.
  */
 import { flagString, UsageError } from '../args';
 import type { CliIO } from '../main';
 import { vectorOutPath, VECTOR_EXTS, writeVectorFile } from '../vector-files';
-import { cosAxisPcPerLayer, requireDefault } from '../../src/core/persona/analysis';
+import { requireDefault } from '../../src/core/persona/analysis';
 import { tensorFromF32 } from '../../src/core/tensor';
 import { loadSource, SOURCE_FLAGS } from '../fs-source';
+import { layerSummaries, THREADS_HELP, threadsFlag } from '../layer-pool';
 import { describeSet, fmt, parseCommand, wantsJson } from '../persona-args';
 
-const HELP = `usage: persona-space axis <source> [--default a,b] [--names FILE] [--out FILE] [--json]
+const HELP = `usage: persona-space axis <source> [--default a,b] [--names FILE] [--out FILE] [--threads N] [--json]
 The Assistant Axis at every layer: axis[L] = default[L] - mean over roles of role[L] (unnormalised).
 Prints |axis| and cos(axis, PC1) per layer (PC1 oriented so the cosine is >= 0).
---out FILE   write the axis, (n_layers, d) float32, as .safetensors (tensor "axis"), .npy or .pt`;
+--out FILE       write the axis, (n_layers, d) float32, as .safetensors (tensor "axis"), .npy or .pt
+${THREADS_HELP}`;
 
 export const AXIS_WRITERS: readonly string[] = VECTOR_EXTS;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const args = parseCommand(argv, [...SOURCE_FLAGS, 'out'], 'axis');
+  const args = parseCommand(argv, [...SOURCE_FLAGS, 'out', 'threads'], 'axis');
   if (args.flags.get('help')) {
     io.out(HELP);
     return 0;
   }
   if (args.positionals.length > 1) throw new UsageError(`axis takes one source, got ${args.positionals.length}.`);
   const out = vectorOutPath(flagString(args, 'out'));
+  const threads = threadsFlag(args);
   const set = await loadSource(args.positionals[0], args);
   requireDefault(set);
-  // One pass over the layers: each is decoded once for its PCA, which also yields the axis.
-  const rows = cosAxisPcPerLayer(set, 1, { keepAxis: true });
+  // One pass over the layers (each a PCA, the heavy part, which also yields the axis), shared out
+  // over --threads worker threads.
+  const rows = await layerSummaries(set, 1, threads, io, { keepAxis: true });
   const ax = { layers: rows.length, dim: set.dim, axis: new Float32Array(rows.length * set.dim), norms: rows.map((r) => r.axisNorm) };
   rows.forEach((r, l) => ax.axis.set(r.axis!, l * set.dim));
   const cosPc1 = rows.map((r) => (r.cosAxisPc ? r.cosAxisPc[0] : NaN));

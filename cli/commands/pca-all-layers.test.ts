@@ -1,8 +1,12 @@
 /**
  * `persona-space pca --all-layers`: every layer's explained-variance ratios, |axis| and
  * cos(axis, PC_k), the same output with worker threads (--threads 3) as on one thread
- * (--threads 1), and the same numbers as the core's cosAxisPcPerLayer.
+ * (--threads 1), and the same numbers as the core's cosAxisPcPerLayer. `persona-space axis`
+ * shares its per-layer PCA out the same way: the same JSON and the same --out bytes.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../main';
 import { cosAxisPcPerLayer } from '../../src/core/persona/analysis';
@@ -50,4 +54,31 @@ describe('pca --all-layers', () => {
       expect(r.err).toMatch(/--all-layers|--threads/);
     }
   });
+});
+
+describe('axis --threads', () => {
+  it('prints the same JSON and writes the same file with 3 worker threads as with 1, matching the core', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ps-axis-threads-'));
+    try {
+      const f1 = path.join(dir, 'one.npy'), f3 = path.join(dir, 'three.npy');
+      const one = await cli('axis', SRC, '--threads', '1', '--out', f1, '--json');
+      const three = await cli('axis', SRC, '--threads', '3', '--out', f3, '--json');
+      expect(one.code).toBe(0);
+      expect(three.code).toBe(0);
+      expect(three.err).toBe('');
+      expect({ ...JSON.parse(three.out), out: null }).toEqual({ ...JSON.parse(one.out), out: null });
+      expect(Buffer.compare(readFileSync(f1), readFileSync(f3))).toBe(0);
+      const ref = cosAxisPcPerLayer(syntheticPersonaSet({ n: 80, layers: 10, dim: 64 }), 1);
+      const j = JSON.parse(three.out);
+      expect(j.norm).toEqual(ref.map((r) => r.axisNorm));
+      expect(j.cos_pc1).toEqual(ref.map((r) => r.cosAxisPc![0]));
+      const text = await cli('axis', SRC, '--threads', '2');
+      expect(text.out).toBe((await cli('axis', SRC, '--threads', '1')).out);
+      const bad = await cli('axis', SRC, '--threads', '0');
+      expect(bad.code).not.toBe(0);
+      expect(bad.err).toMatch(/--threads must be between 1 and 64/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -8,15 +8,12 @@
  * layers shared out over `--threads N` worker threads (workers/pca-pool.ts; default min(2, cores)),
  * the same numbers as --threads 1, which walks them on the main thread.
  */
-import os from 'node:os';
 import { flagInt, UsageError } from '../args';
 import type { CliIO } from '../main';
-import { isPersonaSpaceError } from '../../src/core/errors';
-import { cosAxisPcPerLayer, fitMembers, pcaAtLayer, type LayerSummary } from '../../src/core/persona/analysis';
+import { fitMembers, pcaAtLayer } from '../../src/core/persona/analysis';
 import type { PersonaSet } from '../../src/core/persona/types';
-import { createPcaPool } from '../../workers/pca-pool';
-import { nodePcaWorker } from '../../workers/pca-pool-node';
 import { loadSource, SOURCE_FLAGS } from '../fs-source';
+import { layerSummaries, threadsFlag } from '../layer-pool';
 import { chooseLayer, describeSet, fmt, nums, parseCommand, wantsJson } from '../persona-args';
 
 const HELP = `usage: persona-space pca <source> [--layer L | --all-layers [--threads N]] [--components K] [--default a,b] [--names FILE] [--json]
@@ -40,10 +37,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const k = flagInt(args, 'components') ?? 3;
   if (k < 1) throw new UsageError('--components must be at least 1.');
   const all = args.flags.get('all-layers') === true;
-  const threads = flagInt(args, 'threads') ?? Math.min(2, os.availableParallelism());
   if (all && args.flags.has('layer')) throw new UsageError('--all-layers and --layer do not go together: --all-layers reads every layer.');
   if (!all && args.flags.has('threads')) throw new UsageError('--threads applies to --all-layers only.');
-  if (threads < 1 || threads > 64) throw new UsageError('--threads must be between 1 and 64.');
+  const threads = threadsFlag(args);
   const set = await loadSource(args.positionals[0], args);
   if (all) return allLayers(set, args.positionals[0], k, threads, wantsJson(args), io);
   const layer = chooseLayer(set, flagInt(args, 'layer'));
@@ -93,23 +89,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
-/** Every layer on `threads` workers (or this thread), in layer order. */
-async function perLayer(set: PersonaSet, k: number, threads: number, io: CliIO): Promise<LayerSummary[]> {
-  if (threads < 2 || set.layers === null || set.layers < 2) return cosAxisPcPerLayer(set, k);
-  const pool = createPcaPool(nodePcaWorker, { size: Math.min(threads, set.layers) });
-  try {
-    return await pool.cosAxisPcPerLayer(set, k);
-  } catch (e) {
-    if (isPersonaSpaceError(e)) throw e;
-    io.err(`worker threads failed (${e instanceof Error ? e.message : String(e)}); running the layers on one thread`);
-    return cosAxisPcPerLayer(set, k);
-  } finally {
-    pool.close();
-  }
-}
-
 async function allLayers(set: PersonaSet, source: string, k: number, threads: number, json: boolean, io: CliIO): Promise<number> {
-  const rows = await perLayer(set, k, threads, io);
+  const rows = await layerSummaries(set, k, threads, io);
   const fit = fitMembers(set);
   if (json) {
     io.out(
