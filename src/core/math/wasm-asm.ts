@@ -68,6 +68,17 @@ export const op = {
   shuffle: (lanes: number[]) => [0xfd, 0x0d, ...lanes],
   /** f32x4.relaxed_madd (a * b + c, fused or not): relaxed SIMD, where the engine has it. */
   f32x4RelaxedMadd: [0xfd, ...uleb(0x105)],
+  // used by the int8 GEMV kernels (lm/int8-gemv-wasm.ts)
+  i32Store: (off: number) => [0x36, 0x02, ...uleb(off)],
+  i32x4Add: [0xfd, ...uleb(174)], i16x8Add: [0xfd, ...uleb(142)],
+  i32x4ExtractLane: (l: number) => [0xfd, 0x1b, l],
+  /** i16x8.extmul_low_i8x16_s / _high_: lanes 0-7 (8-15) of two i8x16 multiplied into i16x8. */
+  i16x8ExtmulLowI8x16S: [0xfd, ...uleb(156)], i16x8ExtmulHighI8x16S: [0xfd, ...uleb(157)],
+  /** i32x4.extadd_pairwise_i16x8_s: neighbouring i16 lanes summed into i32 lanes. */
+  i32x4ExtaddPairwiseI16x8S: [0xfd, ...uleb(126)],
+  i16x8ExtendLowI8x16S: [0xfd, ...uleb(135)], i16x8ExtendHighI8x16S: [0xfd, ...uleb(136)],
+  /** i32x4.dot_i16x8_s: products of i16 lanes, neighbouring pairs summed into i32 lanes. */
+  i32x4DotI16x8S: [0xfd, ...uleb(186)],
 };
 /** Shuffle lanes: the high 8 bytes moved low (then promoteLow reads f32 lanes 2, 3). */
 export const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];

@@ -1,0 +1,188 @@
+/**
+ * int8 GEMV benchmark (`npx tsx bench/int8-gemv.bench.ts [--quick]`), JSON lines on stdout.
+ *
+ * The question it answers: could a decoder of our own on WASM, with its own int8 kernel instead of
+ * onnxruntime-web's, reach 0.7x onnxruntime-node (bench/decode.bench.ts wasm_vs_native)?
+ *
+ * One linear y = x . W^T, int8 weights, M = 1, 3, 8 activation rows, 1 thread, in this process, A/B
+ * rounds interleaved (each contender once per round, order rotated; medians over rounds):
+ *   ours_extmul, ours_dot  src/core/lm/int8-gemv-wasm.ts (WebAssembly SIMD128; per-column weight
+ *                          scales, activations quantised per row in JS; the float path end to end)
+ *   ort_web                onnxruntime-web WASM, the decoder's own q8 chain as a one-node-per-op graph:
+ *                          DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul (graph optimisation
+ *                          'all' fuses it as in the decoder); per-tensor weight scale
+ *   ort_native             onnxruntime-node CPU EP, the same graph (MLAS: AVX2 / AVX-512 VNNI)
+ * on two shapes of Qwen3-0.6B: a layer's gate/up projection 1024 -> 3072 (3 MB of weights: stays in
+ * cache when called over and over, so compute-bound) and the tied lm_head 1024 -> 151936 (148 MB:
+ * memory-bound). Figures: ms per call and GB/s of weights read (N x K bytes / time).
+ *
+ * The closing line projects one decode token of the real model (28 layers, 15 MB of int8 weights
+ * each, plus the lm_head; 0.6 GB a token, far beyond any cache, so every weight byte comes from
+ * memory): time = body bytes / min(layer GB/s, lm_head GB/s) + lm_head bytes / lm_head GB/s, i.e.
+ * a layer runs at its compute speed or at the memory speed, whichever is lower. GEMV time only
+ * (attention, norms and the loop add the same few ms to each).
+ * Options: --quick (fewer rounds), --rounds N.
+ */
+import os from 'node:os';
+import { int8GemvWasm, type Int8Linear } from '../src/core/lm/int8-gemv-wasm';
+import { GraphBuilder } from '../src/core/lm/builder/graph';
+import { attrInt, encodeModel, makeValueInfo, TensorDataType } from '../src/core/onnx/proto';
+import { createSession, type Ort, type OrtSession } from '../src/core/lm/ort';
+import { Pcg32 } from '../src/core/lm/sampling';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const quick = process.argv.includes('--quick');
+const ROUNDS = arg('rounds', quick ? 5 : 9);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const r3 = (x: number) => +x.toFixed(3);
+const line = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'int8-gemv', ...o }));
+
+/** The decoder's q8 linear (builder/common.ts emitMatMulInteger) alone: x [M, K] -> y [M, N]. */
+function q8Graph(wT: Int8Array, K: number, N: number, scale: number): Uint8Array {
+  const g = new GraphBuilder('float32');
+  g.inputs.push(makeValueInfo('x', TensorDataType.FLOAT, ['M', K]));
+  g.outputs.push(makeValueInfo('y', TensorDataType.FLOAT, ['M', N]));
+  const Wq = g.init('w_quantized', TensorDataType.INT8, [K, N], wT);
+  const Ws = g.init('w_scale', TensorDataType.FLOAT, [], new Float32Array([scale]));
+  const Wz = g.init('w_zero_point', TensorDataType.INT8, [], new Int8Array([0]));
+  const [xq, xs, xz] = g.op('/l', 'DynamicQuantizeLinear', ['x'], { outputs: 3 });
+  const yi = g.op1('/l', 'MatMulInteger', [xq, Wq, xz, Wz]);
+  const yf = g.op1('/l', 'Cast', [yi], { attrs: [attrInt('to', TensorDataType.FLOAT)] });
+  const s = g.op1('/l', 'Mul', [xs, Ws]);
+  g.op1('/l', 'Mul', [yf, s], { outputs: ['y'] });
+  return encodeModel({
+    ir_version: 8,
+    opset_import: [{ domain: '', version: 17 }],
+    producer_name: 'persona-space',
+    graph: { name: 'q8-linear', node: g.nodes, initializer: g.initializers, input: g.inputs, output: g.outputs, value_info: [] },
+  });
+}
+
+type Runner = { name: string; call(x: Float32Array, M: number): Promise<unknown> | unknown };
+
+async function main() {
+  const ortWeb = await import('onnxruntime-web');
+  ortWeb.env.wasm.numThreads = 1;
+  ortWeb.env.logLevel = 'fatal';
+  const ortNode = await import('onnxruntime-node');
+  const gemv = int8GemvWasm();
+  if (!gemv) throw new Error('WebAssembly SIMD is not available here.');
+  line({ stage: 'start', quick, rounds: ROUNDS, node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: r3(os.loadavg()[0]) });
+
+  const shapes = [
+    { name: 'layer 1024x3072', K: 1024, N: 3072 },
+    { name: 'lm_head 1024x151936', K: 1024, N: 151936 },
+  ];
+  const Ms = [1, 3, 8];
+  const gbs: Record<string, Record<string, Record<number, number>>> = {};
+  const rng = new Pcg32(11);
+  for (const sh of shapes) {
+    const { K, N } = sh;
+    const w = new Int8Array(N * K);
+    for (let i = 0; i < w.length; i++) w[i] = Math.floor(rng.float() * 255) - 127;
+    const scale = 0.01;
+    const wT = new Int8Array(K * N);
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) wT[k * N + n] = w[n * K + k];
+    const graph = q8Graph(wT, K, N, scale);
+    const opts = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' as const, intraOpNumThreads: 1, interOpNumThreads: 1 };
+    const sWeb: OrtSession = await createSession(ortWeb as unknown as Ort, { graph, externalData: [] }, opts);
+    const sNode: OrtSession = await createSession(ortNode as unknown as Ort, { graph, externalData: [] }, { ...opts, executionProviders: ['cpu'] });
+    const ours: Record<string, Int8Linear> = {
+      extmul: gemv.load(w, N, K, scale, { kernel: 'extmul', cols: 4, rowsPerPass: 1 }),
+      dot: gemv.load(w, N, K, scale, { kernel: 'dot', cols: 4, rowsPerPass: 1 }),
+      dot_c1r4: gemv.load(w, N, K, scale, { kernel: 'dot', cols: 1, rowsPerPass: 4 }),
+    };
+    const ortRun = (ort: { Tensor: typeof ortWeb.Tensor }, s: OrtSession) => async (x: Float32Array, M: number) => {
+      const out = await s.run({ x: new ort.Tensor('float32', x, [M, K]) as never });
+      return out.y.data;
+    };
+    const runners: Runner[] = [
+      { name: 'ours_extmul', call: (x, M) => ours.extmul.matmul(x, M) },
+      { name: 'ours_dot', call: (x, M) => ours.dot.matmul(x, M) },
+      { name: 'ours_dot_c1r4', call: (x, M) => ours.dot_c1r4.matmul(x, M) },
+      { name: 'ort_web', call: ortRun(ortWeb, sWeb) },
+      { name: 'ort_native', call: ortRun(ortNode as unknown as { Tensor: typeof ortWeb.Tensor }, sNode) },
+    ];
+    // agreement: our float output vs onnxruntime's (both 8-bit activations, different rounding)
+    {
+      const x = Float32Array.from({ length: K }, () => rng.float() * 2 - 1);
+      const a = ours.extmul.matmul(x, 1), b = (await runners[3].call(x, 1)) as Float32Array;
+      let num = 0, den = 0;
+      for (let n = 0; n < N; n++) { num += (a[n] - b[n]) ** 2; den += b[n] ** 2; }
+      line({ stage: 'agree', shape: sh.name, rel_rms_ours_vs_native: +Math.sqrt(num / den).toExponential(2) });
+    }
+    const bytes = N * K;
+    gbs[sh.name] = {};
+    for (const M of Ms) {
+      const x = Float32Array.from({ length: M * K }, () => rng.float() * 2 - 1);
+      // calls per timing: ~30 ms of work at native speed
+      const reps = Math.max(1, Math.round(0.03 / ((bytes * M ** 0.5) / 20e9)));
+      const time = async (r: Runner) => {
+        const t0 = performance.now();
+        for (let i = 0; i < reps; i++) await r.call(x, M);
+        return (performance.now() - t0) / reps;
+      };
+      for (const r of runners) await time(r); // warm-up
+      const ms = new Map<string, number[]>(runners.map((r) => [r.name, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let j = 0; j < runners.length; j++) {
+          const r = runners[(round + j) % runners.length];
+          ms.get(r.name)!.push(await time(r));
+        }
+      }
+      const med = Object.fromEntries([...ms].map(([k, v]) => [k, median(v)]));
+      const g = Object.fromEntries(Object.entries(med).map(([k, v]) => [k, bytes / (v / 1000) / 1e9]));
+      for (const [k, v] of Object.entries(g)) (gbs[sh.name][k] ??= {} as Record<number, number>)[M] = v;
+      const best = Math.max(g.ours_extmul, g.ours_dot, g.ours_dot_c1r4);
+      line({
+        stage: 'ab', shape: sh.name, M, reps, weight_mb: r3(bytes / 2 ** 20),
+        ms: Object.fromEntries(Object.entries(med).map(([k, v]) => [k, r3(v)])),
+        gb_s: Object.fromEntries(Object.entries(g).map(([k, v]) => [k, r3(v)])),
+        ours_best_vs_native: r3(best / g.ort_native), ort_web_vs_native: r3(g.ort_web / g.ort_native), ours_best_vs_ort_web: r3(best / g.ort_web),
+        loadavg: r3(os.loadavg()[0]),
+      });
+    }
+    await sWeb.release();
+    await sNode.release();
+  }
+
+  // one decode token of Qwen3-0.6B (M = 1), GEMV time only; also at 4 layers (decode.bench.ts --quick)
+  const d = 1024;
+  const layerBytes = d * (2048 + 1024 + 1024) + 2048 * d + 3 * d * 3072; // q, k, v, o, gate, up, down
+  const headBytes = 151936 * d;
+  const names = ['ours_extmul', 'ours_dot', 'ours_dot_c1r4', 'ort_web', 'ort_native'];
+  const tokenMs = (L: number) => {
+    const t: Record<string, number> = {};
+    for (const k of names) {
+      const lay = gbs['layer 1024x3072'][k][1], head = gbs['lm_head 1024x151936'][k][1];
+      t[k] = (1000 * ((L * layerBytes) / Math.min(lay, head) + headBytes / head)) / 1e9;
+    }
+    const ours = Math.min(t.ours_extmul, t.ours_dot, t.ours_dot_c1r4);
+    return {
+      layers: L,
+      token_ms: Object.fromEntries(Object.entries(t).map(([k, v]) => [k, r3(v)])),
+      own_kernel_vs_native: r3(t.ort_native / ours),
+      ort_web_vs_native: r3(t.ort_native / t.ort_web),
+      own_kernel_vs_ort_web: r3(t.ort_web / ours),
+    };
+  };
+  line({
+    stage: 'summary',
+    projected_28_layers: tokenMs(28),
+    projected_4_layers: tokenMs(4),
+    gb_s_m1: Object.fromEntries(Object.entries(gbs).map(([s, v]) => [s, Object.fromEntries(Object.entries(v).map(([k, m]) => [k, r3(m[1])]))])),
+    target: 0.7,
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

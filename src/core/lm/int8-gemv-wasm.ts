@@ -1,0 +1,251 @@
+/**
+ * int8 x int8 GEMV / small GEMM in WebAssembly SIMD128, outside onnxruntime: y[m, n] = x[m, :] . W[n, :]
+ * for a few rows m (decode: 1 row, or a batch of 3 or 8), weights int8 with one scale per output
+ * column, activations quantised per row to int8. A measuring stick for the question "would our own
+ * WASM decoder reach native speed?" (bench/int8-gemv.bench.ts); nothing in the engine uses it yet.
+ *
+ * Weights are repacked at load for the kernels' access order: groups of COLS output columns, and
+ * within a group, for each 16 values along K, the COLS columns' 16 bytes one after another (one
+ * sequential stream; K padded to 16, N to COLS, with zeros). Activation rows are interleaved the
+ * same way per call (up to 4 rows per pass over the weights). Two kernels:
+ *
+ *   extmul  per 16 values: i16x8.extmul_low/high_i8x16_s, i16x8.add of the two halves, then
+ *           i32x4.extadd_pairwise_i16x8_s into the i32x4 accumulator. The i16 sum of two products
+ *           cannot overflow while codes stay in [-127, 127] (2 * 127 * 127 < 2^15), which
+ *           `quantizeRow` and the caller's weights must keep (-128 is refused at load).
+ *   dot     activations widened to i16 once per call; weights widened per 16 values
+ *           (i16x8.extend_low/high_i8x16_s), then i32x4.dot_i16x8_s (any int8 codes).
+ *
+ * Sums are exact int32 (K * 127 * 127 < 2^31 for K < 133,000).
+ */
+import { DataError } from '../errors';
+import { emitter, funcBody, I32, V128, moduleBytes, op } from '../math/wasm-asm';
+
+export const MAX_ROWS = 4;
+/** Output columns per step of the kernels (the weights' packing follows it). */
+export const COL_CHOICES = [1, 2, 4] as const;
+export type Int8Kernel = 'extmul' | 'dot';
+
+function gemvBody(R: number, C: number, kernel: Int8Kernel): number[] {
+  const COLS = C;
+  // params: 0 w (packed), 1 x (packed rows), 2 out (int32, row stride n4), 3 k16 (K padded), 4 n4 (N padded)
+  const [W, X, OUT, K16, N4] = [0, 1, 2, 3, 4];
+  const [WP, XP, XEND, N, O, RS] = [5, 6, 7, 8, 9, 10];
+  const ACC = 11; // R * COLS: ACC + r * COLS + c
+  const XV = ACC + R * COLS; // one row's codes (dot: lo, hi)
+  const xv = 2;
+  const WV = XV + xv, WL = WV + 1, WH = WV + 2;
+  const xb = kernel === 'dot' ? 32 : 16; // bytes of one row's 16 values in the packed activations
+  const { code, e } = emitter();
+  e(op.get(N4), op.i32(4), op.mul, op.set(RS));
+  e(op.get(W), op.set(WP));
+  e(op.i32(0), op.set(N));
+  e(op.loop);
+  {
+    for (let a = 0; a < R * COLS; a++) e(op.v128Zero, op.set(ACC + a));
+    e(op.get(X), op.tee(XP), op.get(K16), op.i32(xb / 16 * R), op.mul, op.add, op.set(XEND));
+    e(op.loop);
+    {
+      // one row: its 16 codes stay in locals; more rows: read at each use (L1 hits), so that the
+      // accumulators keep the registers
+      const xIn = R === 1;
+      if (xIn) {
+        if (kernel === 'dot') e(op.get(XP), op.v128Load(0), op.set(XV), op.get(XP), op.v128Load(16), op.set(XV + 1));
+        else e(op.get(XP), op.v128Load(0), op.set(XV));
+      }
+      const xLo = (r: number) => (xIn ? op.get(XV) : [...op.get(XP), ...op.v128Load(r * 32)]);
+      const xHi = (r: number) => (xIn ? op.get(XV + 1) : [...op.get(XP), ...op.v128Load(r * 32 + 16)]);
+      const x8 = (r: number) => (xIn ? op.get(XV) : [...op.get(XP), ...op.v128Load(r * 16)]);
+      for (let c = 0; c < COLS; c++) {
+        e(op.get(WP), op.v128Load(c * 16), op.set(WV));
+        if (kernel === 'dot') {
+          e(op.get(WV), op.i16x8ExtendLowI8x16S, op.set(WL), op.get(WV), op.i16x8ExtendHighI8x16S, op.set(WH));
+          for (let r = 0; r < R; r++) {
+            const acc = ACC + r * COLS + c;
+            e(op.get(acc), xLo(r), op.get(WL), op.i32x4DotI16x8S, xHi(r), op.get(WH), op.i32x4DotI16x8S, op.i32x4Add, op.i32x4Add, op.set(acc));
+          }
+        } else {
+          for (let r = 0; r < R; r++) {
+            const acc = ACC + r * COLS + c;
+            e(op.get(acc), x8(r), op.get(WV), op.i16x8ExtmulLowI8x16S, x8(r), op.get(WV), op.i16x8ExtmulHighI8x16S, op.i16x8Add);
+            e(op.i32x4ExtaddPairwiseI16x8S, op.i32x4Add, op.set(acc));
+          }
+        }
+      }
+      e(op.get(WP), op.i32(16 * COLS), op.add, op.set(WP));
+      e(op.get(XP), op.i32(xb * R), op.add, op.tee(XP), op.get(XEND), op.ltU, op.brIf(0));
+    }
+    e(op.end);
+    // out[r * n4 + n + c] = the four lanes of acc[r][c], summed
+    e(op.get(OUT), op.get(N), op.i32(4), op.mul, op.add, op.set(O));
+    for (let r = 0; r < R; r++) {
+      for (let c = 0; c < COLS; c++) {
+        const acc = ACC + r * COLS + c;
+        e(op.get(O), op.get(acc), op.i32x4ExtractLane(0), op.get(acc), op.i32x4ExtractLane(1), op.add, op.get(acc), op.i32x4ExtractLane(2), op.get(acc), op.i32x4ExtractLane(3), op.add, op.add, op.i32Store(c * 4));
+      }
+      if (r < R - 1) e(op.get(O), op.get(RS), op.add, op.set(O));
+    }
+    e(op.get(N), op.i32(COLS), op.add, op.tee(N), op.get(N4), op.ltU, op.brIf(0));
+  }
+  e(op.end);
+  e(op.end);
+  return funcBody([[6, I32], [R * COLS + xv + 3, V128]], code);
+}
+
+/** Weights of one linear, resident in their own WebAssembly memory. */
+export interface Int8Linear {
+  readonly N: number;
+  readonly K: number;
+  readonly kernel: Int8Kernel;
+  /** Bytes of packed weights one call reads (N and K padded). */
+  readonly weightBytes: number;
+  /** Exact int32 sums: out[m * N + n] = sum_k xq[m * K + k] * w[n * K + k], for M rows of int8 codes. */
+  matmulInt32(xq: Int8Array, M: number, out?: Int32Array): Int32Array;
+  /** y = x . W^T in float: each row of x quantised to int8 (`quantizeRow`), sums times row scale times column scale. */
+  matmul(x: Float32Array, M: number, out?: Float32Array): Float32Array;
+}
+
+/**
+ * Symmetric per-row quantisation to [-127, 127]: codes and the scale (max |x| / 127; 1 for a zero
+ * row). Non-finite values are refused.
+ */
+export function quantizeRow(x: Float32Array, codes: Int8Array): number {
+  let mx = 0;
+  for (let i = 0; i < x.length; i++) {
+    const a = Math.abs(x[i]);
+    if (!(a <= 3.4e38)) throw new DataError('non-finite', 'An activation to quantise is not a finite number.');
+    if (a > mx) mx = a;
+  }
+  const scale = mx > 0 ? mx / 127 : 1;
+  const inv = 1 / scale;
+  for (let i = 0; i < x.length; i++) codes[i] = Math.round(x[i] * inv);
+  return scale;
+}
+
+export interface Int8LoadOptions {
+  kernel?: Int8Kernel;
+  /** Output columns per kernel step (1, 2 or 4; default 4). */
+  cols?: (typeof COL_CHOICES)[number];
+  /** Activation rows per pass over the weights (1-4; default 1). */
+  rowsPerPass?: number;
+}
+
+export interface Int8Gemv {
+  /**
+   * Weights W [N, K] as int8 codes (row n = output column n, as an HF Linear or a tied embedding
+   * stores them), with one float scale per output column (or one for all). Codes must be in
+   * [-127, 127] for the extmul kernel.
+   */
+  load(w: Int8Array, N: number, K: number, scales: Float32Array | number, options?: Int8LoadOptions): Int8Linear;
+}
+
+let cached: Int8Gemv | null | undefined;
+
+/** The int8 kernels, or null where WebAssembly SIMD is not available. */
+export function int8GemvWasm(): Int8Gemv | null {
+  if (cached === undefined) cached = instantiate();
+  return cached;
+}
+
+function instantiate(): Int8Gemv | null {
+  if (typeof WebAssembly === 'undefined') return null;
+  const kernels: Int8Kernel[] = ['extmul', 'dot'];
+  const funcs = kernels.flatMap((k) => COL_CHOICES.flatMap((C) => Array.from({ length: MAX_ROWS }, (_, i) => ({ name: `${k}${i + 1}x${C}`, params: 5, body: gemvBody(i + 1, C, k) }))));
+  const bytes = moduleBytes(funcs);
+  try {
+    if (!WebAssembly.validate(bytes)) return null;
+  } catch {
+    return null;
+  }
+  const mod = new WebAssembly.Module(bytes);
+  type F5 = (w: number, x: number, out: number, k16: number, n4: number) => void;
+  return {
+    load(w, N, K, scales, { kernel = 'dot', cols = 4, rowsPerPass = 1 } = {}) {
+      const COLS = cols;
+      if (!COL_CHOICES.includes(cols) || !(rowsPerPass >= 1 && rowsPerPass <= MAX_ROWS && Number.isInteger(rowsPerPass))) {
+        throw new DataError('gemv-shape', `cols must be 1, 2 or 4 and rowsPerPass 1 to ${MAX_ROWS}.`);
+      }
+      if (!(N > 0 && K > 0 && Number.isInteger(N) && Number.isInteger(K)) || w.length !== N * K) {
+        throw new DataError('gemv-shape', `The weights hold ${w.length} codes; expected N x K = ${N} x ${K}.`);
+      }
+      if (K >= 133_000) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums (under 133,000).`);
+      if (typeof scales !== 'number' && scales.length !== N) throw new DataError('gemv-shape', `There are ${scales.length} column scales; expected ${N}.`);
+      if (kernel === 'extmul') for (let i = 0; i < w.length; i++) if (w[i] === -128) throw new DataError('gemv-range', 'The extmul kernel needs weight codes in [-127, 127]; one is -128.');
+      const inst = new WebAssembly.Instance(mod, {});
+      const memory = inst.exports.memory as WebAssembly.Memory;
+      const fns = Array.from({ length: MAX_ROWS }, (_, i) => inst.exports[`${kernel}${i + 1}x${cols}`] as F5);
+      const k16 = Math.ceil(K / 16) * 16;
+      const n4 = Math.ceil(N / COLS) * COLS;
+      const xb = kernel === 'dot' ? 2 : 1;
+      const wBytes = n4 * k16;
+      const xOff = Math.ceil(wBytes / 64) * 64;
+      const xBytes = MAX_ROWS * k16 * xb;
+      const outOff = xOff + Math.ceil(xBytes / 64) * 64;
+      let rowsCap = 0;
+      const ensure = (M: number) => {
+        if (M <= rowsCap) return;
+        const need = outOff + M * n4 * 4;
+        const have = memory.buffer.byteLength;
+        if (need > have) memory.grow(Math.ceil((need - have) / 65536));
+        rowsCap = M;
+      };
+      ensure(MAX_ROWS);
+      // repack: group g, chunk j, column c -> ((g * (k16 / 16) + j) * COLS + c) * 16
+      const packed = new Int8Array(memory.buffer, 0, wBytes);
+      const chunks = k16 / 16;
+      for (let n = 0; n < N; n++) {
+        const g = Math.floor(n / COLS), c = n % COLS;
+        const src = n * K;
+        for (let j = 0; j < chunks; j++) {
+          const dst = ((g * chunks + j) * COLS + c) * 16;
+          const len = Math.min(16, K - j * 16);
+          for (let t = 0; t < len; t++) packed[dst + t] = w[src + j * 16 + t];
+        }
+      }
+      const colScale = typeof scales === 'number' ? new Float32Array(N).fill(scales) : Float32Array.from(scales);
+      const qrow = new Int8Array(K);
+      const run = (xq: Int8Array, M: number, out: Int32Array) => {
+        ensure(M);
+        for (let m0 = 0; m0 < M; m0 += rowsPerPass) {
+          const R = Math.min(rowsPerPass, M - m0);
+          // pack rows m0 .. m0 + R - 1: chunk j, row r -> (j * R + r) * 16 codes (i8 or i16)
+          if (xb === 1) {
+            const xs = new Int8Array(memory.buffer, xOff, R * k16);
+            xs.fill(0);
+            for (let r = 0; r < R; r++) for (let k = 0; k < K; k++) xs[((k >> 4) * R + r) * 16 + (k & 15)] = xq[(m0 + r) * K + k];
+          } else {
+            const xs = new Int16Array(memory.buffer, xOff, R * k16);
+            xs.fill(0);
+            for (let r = 0; r < R; r++) for (let k = 0; k < K; k++) xs[((k >> 4) * R + r) * 16 + (k & 15)] = xq[(m0 + r) * K + k];
+          }
+          fns[R - 1](0, xOff, outOff, k16, n4);
+          const res = new Int32Array(memory.buffer, outOff, R * n4);
+          for (let r = 0; r < R; r++) out.set(res.subarray(r * n4, r * n4 + N), (m0 + r) * N);
+        }
+        return out;
+      };
+      return {
+        N, K, kernel, weightBytes: wBytes,
+        matmulInt32(xq, M, out = new Int32Array(M * N)) {
+          if (xq.length < M * K) throw new DataError('gemv-shape', `The activations hold ${xq.length} codes; expected ${M} x ${K}.`);
+          return run(xq, M, out);
+        },
+        matmul(x, M, out = new Float32Array(M * N)) {
+          if (x.length < M * K) throw new DataError('gemv-shape', `The activations hold ${x.length} numbers; expected ${M} x ${K}.`);
+          const xq = new Int8Array(M * K);
+          const rowScale = new Float32Array(M);
+          for (let m = 0; m < M; m++) {
+            rowScale[m] = quantizeRow(x.subarray(m * K, (m + 1) * K), qrow);
+            xq.set(qrow, m * K);
+          }
+          const sums = run(xq, M, new Int32Array(M * N));
+          for (let m = 0; m < M; m++) {
+            const s = rowScale[m], o = m * N;
+            for (let n = 0; n < N; n++) out[o + n] = sums[o + n] * s * colScale[n];
+          }
+          return out;
+        },
+      };
+    },
+  };
+}
