@@ -1,10 +1,11 @@
 /** The model: the short list (sizes and memory before anything is fetched), a hub id / URL, a local folder, the synthetic model. */
 import { useEffect, useState } from 'react';
-import { softwareAdapter, type GpuAdapterLike } from '../../core/lm/adapter';
+import type { GpuAdapterLike } from '../../core/lm/adapter';
 import type { ModelDtype } from '../../core/lm/model-source';
 import { formatBytes } from '../../core/view/format';
 import { CacheList } from '../explorer/components/LoadPanel';
 import { filesFromList } from '../explorer/components/files';
+import { BACKEND_CHOICES, parseBackendChoice, plannedBackend, type BackendChoice, type PlannedBackend } from './backend-choice';
 import { MODEL_CHOICES, modelPlan, parseHubInput } from './models';
 import { useChat } from './store';
 import { useShallow } from 'zustand/react/shallow';
@@ -26,31 +27,46 @@ async function readFolder(list: FileList | null): Promise<{ label: string; files
   return { label: `${top}/`, files };
 }
 
-type Backend = { backend: 'webgpu' | 'wasm'; shaderF16: boolean };
+type Backend = PlannedBackend;
 
-/**
- * The backend the worker's `auto` will choose, judged the same way (src/core/lm/adapter.ts): WebGPU
- * with a hardware adapter (and its shader-f16), WASM without one or with a software adapter.
- */
-let backendGuess: Promise<Backend> | null = null;
-function guessBackend(): Promise<Backend> {
-  backendGuess ??= (async () => {
+/** This page's WebGPU adapter (null: none), asked for once. */
+let adapterProbe: Promise<GpuAdapterLike | null> | null = null;
+function pageAdapter(): Promise<GpuAdapterLike | null> {
+  adapterProbe ??= (async () => {
     const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
-    const a = gpu ? await gpu.requestAdapter().catch(() => null) : null;
-    if (!a || softwareAdapter(a)) return { backend: 'wasm', shaderF16: false } as Backend;
-    return { backend: 'webgpu', shaderF16: a.features.has('shader-f16') } as Backend;
+    return gpu ? await gpu.requestAdapter().catch(() => null) : null;
   })();
-  return backendGuess;
+  return adapterProbe;
 }
 
-function useBackend(): Backend {
-  const [b, setB] = useState<Backend>({ backend: 'wasm', shaderF16: false });
+/**
+ * The backend the worker will use for the chosen backend (src/app/chat/backend-choice.ts, judged as
+ * src/core/lm/adapter.ts does): WebGPU with a hardware adapter (and its shader-f16), WASM without one
+ * or, for `auto`, with a software adapter.
+ */
+function useBackend(choice: BackendChoice): Backend {
+  const [adapter, setAdapter] = useState<GpuAdapterLike | null | undefined>(undefined);
   useEffect(() => {
     let live = true;
-    void guessBackend().then((g) => { if (live) setB(g); });
+    void pageAdapter().then((a) => { if (live) setAdapter(a); });
     return () => { live = false; };
   }, []);
-  return b;
+  return plannedBackend(choice, adapter ?? null);
+}
+
+/** auto / WebGPU / WASM for the next load; the loaded model's backend is shown below it. */
+function BackendSelect({ disabled, note }: { disabled: boolean; note: string | null }) {
+  const choice = useChat((s) => s.backend);
+  const setBackend = useChat((s) => s.setBackend);
+  const title = BACKEND_CHOICES.find((c) => c.value === choice)?.title ?? '';
+  return (
+    <label className="field inline" title={title}>
+      Backend <select value={choice} data-testid="chat-backend-select" disabled={disabled} onChange={(e) => setBackend(parseBackendChoice(e.target.value))}>
+        {BACKEND_CHOICES.map((c) => <option key={c.value} value={c.value} title={c.title}>{c.label}</option>)}
+      </select>
+      <span className="muted small-text" data-testid="chat-backend-note">{note ?? title} (for the next load; kept for this session)</span>
+    </label>
+  );
 }
 
 function ModelChoiceButton({ c, dtype, disabled, onPick, backend }: { c: (typeof MODEL_CHOICES)[number]; dtype: ModelDtype; disabled: boolean; onPick: () => void; backend: Backend }) {
@@ -73,7 +89,7 @@ export function ModelPicker() {
   const m = useChat(useShallow((s) => ({ status: s.model.status, info: s.model.info, error: s.model.error, resumable: s.model.resumable, busy: s.busy })));
   const loadModel = useChat((s) => s.loadModel);
   const [dtype, setDtype] = useState<ModelDtype>('q4f16');
-  const backend = useBackend();
+  const backend = useBackend(useChat((s) => s.backend));
   const [hubText, setHubText] = useState('');
   const [hubError, setHubError] = useState<string | null>(null);
   const loading = m.status === 'loading';
@@ -84,6 +100,7 @@ export function ModelPicker() {
           <ModelChoiceButton key={c.id} backend={backend} c={c} dtype={dtype} disabled={loading || m.busy} onPick={() => void loadModel({ kind: 'hub', repo: c.repo, dtype })} />
         ))}
       </div>
+      <BackendSelect disabled={loading} note={backend.note} />
       <label className="field inline">
         Weights <select value={dtype} data-testid="chat-dtype" onChange={(e) => setDtype(e.target.value as ModelDtype)}>
           {(['q4f16', 'q4', 'q8', 'fp16', 'fp32'] as const).map((d) => <option key={d} value={d}>{d}</option>)}

@@ -28,6 +28,7 @@ import {
   type ResolvedSettings,
 } from './api';
 import { modelKey, toSource, type ModelRequest } from './models';
+import { parseBackendChoice, readBackendChoice, saveBackendChoice, type BackendChoice } from './backend-choice';
 import { MAX_LINK_AXIS } from './share';
 import { trackLoadProgress, type FileProgress } from './load-progress';
 
@@ -121,6 +122,8 @@ export interface ChatState {
   error: string | null;
   /** Something from a share link waiting for its model / axis. */
   pending: PendingLink | null;
+  /** The backend asked for at the next model load (remembered for the session, not in links). */
+  backend: BackendChoice;
 }
 
 export interface PendingLink {
@@ -133,6 +136,8 @@ export interface PendingLink {
 
 export interface ChatActions {
   loadModel(r: ModelRequest): Promise<void>;
+  /** Choose the backend for the next load (auto / webgpu / wasm); the loaded model keeps its own. */
+  setBackend(b: BackendChoice): void;
   cancelLoad(): void;
   resumeLoad(): Promise<void>;
   setAxis(bundle: AxisBundle, source: string): Promise<void>;
@@ -415,6 +420,7 @@ export const useChat = create<ChatStore>()((set, get) => {
 
   return {
     model: idleModel,
+    backend: readBackendChoice(),
     axis: { status: 'none', summary: null, source: null, error: null },
     settings: null,
     resolved: null,
@@ -441,7 +447,7 @@ export const useChat = create<ChatStore>()((set, get) => {
         if (seq === loadSeq) set((s) => ({ model: { ...s.model, files: v.files, filesDone: v.filesDone, filesTotal: v.filesTotal } }));
       });
       try {
-        const info = await getEngine().load(toSource(req), { device: 'auto' }, progress.onProgress);
+        const info = await getEngine().load(toSource(req), { device: get().backend }, progress.onProgress);
         if (seq !== loadSeq) return;
         set((s) => ({ model: { ...s.model, status: 'ready', info, files: progress.view().files, filesDone: s.model.filesTotal, error: null, resumable: null } }));
         const pend = get().pending;
@@ -461,6 +467,12 @@ export const useChat = create<ChatStore>()((set, get) => {
           },
         }));
       }
+    },
+
+    setBackend(b) {
+      const backend = parseBackendChoice(b);
+      saveBackendChoice(backend);
+      set({ backend });
     },
 
     cancelLoad() {
