@@ -106,9 +106,17 @@ export class IdbRolloutStore implements RolloutStore {
   }
 }
 
+/**
+ * Every run, newest first. `done` is at least the rollouts actually stored: the run record is
+ * written after each batch without waiting, so a tab closed just after a batch was stored can
+ * leave the record one batch behind what is kept.
+ */
 export async function listRuns(db: IDBDatabase): Promise<ExtractRunInfo[]> {
-  const tx = db.transaction('runs', 'readonly');
+  const tx = db.transaction(['runs', 'rollouts'], 'readonly');
   const all = (await req(tx.objectStore('runs').getAll())) as ExtractRunInfo[];
+  const rollouts = tx.objectStore('rollouts');
+  const stored = await Promise.all(all.map((r) => req(rollouts.count(IDBKeyRange.bound([r.id, 0], [r.id, Number.MAX_SAFE_INTEGER])))));
+  all.forEach((r, i) => { if (stored[i] > r.done) r.done = stored[i]; });
   return all.sort((a, b) => b.updatedAt - a.updatedAt);
 }
 

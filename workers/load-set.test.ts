@@ -17,7 +17,7 @@ import { tensorFromF32 } from '../src/core/tensor';
 import { normalizeSettings } from '../src/core/extract/presets';
 import type { RolloutRecord } from '../src/core/extract/store';
 import type { ExtractRunInfo } from './extract-protocol';
-import { deleteRun, IdbRolloutStore, openExtractDb, putRun, StoredRunReader, type StoredRunFiles } from './extract-store-idb';
+import { deleteRun, IdbRolloutStore, listRuns, openExtractDb, putRun, StoredRunReader, type StoredRunFiles } from './extract-store-idb';
 import { loadPersonaSet } from '../src/core/persona/load';
 import { idbExtractionReader, loadSource, workerSourceDeps } from './load-set';
 
@@ -163,6 +163,16 @@ describe('extraction:<runId> from the browser’s extraction store (IndexedDB, f
     expect(again.stored).toBe(2);
     const set = await loadPersonaSet(again.files);
     at(mean(8), 1).forEach((v, j) => expect(set.vector(0, 1)[j]).toBeCloseTo(v, 5));
+    db.close();
+  });
+
+  it('the list of runs counts what is stored when the run record lags a batch behind (a tab closed after the batch was written)', async () => {
+    const db = await openExtractDb(new FakeIDBFactory());
+    await putRun(db, { ...runInfo('running'), done: 2 });
+    await new IdbRolloutStore(db, 'run-abc').append([rec('default', 'default', 0, 0), rec('default', 'default', 1, 1), rec('role', 'pirate', 0, 2), rec('role', 'pirate', 1, 3)]);
+    expect((await listRuns(db)).map((r) => [r.id, r.done])).toEqual([['run-abc', 4]]);
+    await putRun(db, { ...runInfo('complete'), done: 6 });
+    expect((await listRuns(db))[0].done).toBe(6);
     db.close();
   });
 });
