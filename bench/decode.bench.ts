@@ -61,6 +61,24 @@
  * to MatMulIntegerToFloat) vs 'disabled' was inside the noise of a loaded machine (46 vs 54 ms for
  * 16 such layers; 200 vs 176 ms for the lm_head). WebGPU (q4f16 / q4) is the fast path in a browser.
  *
+ * The one lever left, quantified: our own int8 kernel in WASM SIMD128 outside onnxruntime
+ * (src/core/lm/int8-gemv-wasm.ts; `npx tsx bench/int8-gemv.bench.ts`, 9 interleaved rounds, 1 thread,
+ * 08:05 UTC with load average ~3, so ratios only). GB/s of int8 weights read at M = 1 (one row):
+ *   shape                      ours (i32x4.dot_i16x8_s)  ours (extmul)  onnxruntime-web  onnxruntime-node
+ *   layer 1024x3072 (3 MB)     13.2                      8.5            3.0              20.2
+ *   lm_head 1024x151936 (148MB) 19.7                     12.7           4.6              11.7
+ * Cache-resident, our kernel is ~0.65x native (SIMD128 widening vs VNNI) but 4.4x onnxruntime-web;
+ * streaming the lm_head from memory it matches or beats native (1.7x here: both at memory speed,
+ * native's M = 1 path reads slower). A real decode token streams all 0.6 GB of weights from memory,
+ * so each layer runs at min(compute, memory) speed: projected GEMV time per token (summary line)
+ * 41 ms ours vs 51 ms native vs 179 ms onnxruntime-web at 28 layers (own kernel 1.2x native), and
+ * at the --quick 4 layers 12.6 vs 18.7 vs 54.7 ms (onnxruntime-web 0.34x native, matching this
+ * bench's measured 0.30, which checks the model). So yes: a WASM decoder on our own kernel could
+ * pass 0.7x native for one row, if the rest of a step (attention, norms, rotary, the loop: ~1-3 ms)
+ * stays small. Not for batches: with M = 3 / 8 rows our kernel is compute-bound (0.35-0.76x / 0.18-
+ * 0.43x native, no better than onnxruntime-web at M = 8 on the layer), where VNNI's 4-way int8 dot
+ * product wins; relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s (7-bit weights) is unmeasured.
+ *
  * Ends with one line {"bench":"decode","stage":"summary", ...}: the ratios, absolute tokens/s per
  * runner and the backend names. Options: --quick, --layers N, --prompt 16, --new 8, --rounds 3,
  * --section rows|threads, --thread-tokens 16, --thread-pairs, --thread-quiet 8, --thread-s.

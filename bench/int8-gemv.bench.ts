@@ -6,8 +6,11 @@
  *
  * One linear y = x . W^T, int8 weights, M = 1, 3, 8 activation rows, 1 thread, in this process, A/B
  * rounds interleaved (each contender once per round, order rotated; medians over rounds):
- *   ours_extmul, ours_dot  src/core/lm/int8-gemv-wasm.ts (WebAssembly SIMD128; per-column weight
- *                          scales, activations quantised per row in JS; the float path end to end)
+ *   ours_extmul, ours_dot, ours_relaxed  src/core/lm/int8-gemv-wasm.ts (WebAssembly SIMD128, the
+ *                          relaxed one with relaxed SIMD's int8 dot product: browsers' default, Node 20
+ *                          behind a V8 flag this bench sets; per-column weight scales, activations
+ *                          quantised per row in JS; the float path end to end), 4 columns per step,
+ *                          one row per pass; *_c1r4: 1 column per step, 4 rows per pass (for M > 1)
  *   ort_web                onnxruntime-web WASM, the decoder's own q8 chain as a one-node-per-op graph:
  *                          DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul (graph optimisation
  *                          'all' fuses it as in the decoder); per-tensor weight scale
@@ -24,6 +27,7 @@
  * Options: --quick (fewer rounds), --rounds N.
  */
 import os from 'node:os';
+import v8 from 'node:v8';
 import { int8GemvWasm, type Int8Linear } from '../src/core/lm/int8-gemv-wasm';
 import { GraphBuilder } from '../src/core/lm/builder/graph';
 import { attrInt, encodeModel, makeValueInfo, TensorDataType } from '../src/core/onnx/proto';
@@ -64,12 +68,14 @@ function q8Graph(wT: Int8Array, K: number, N: number, scale: number): Uint8Array
 type Runner = { name: string; call(x: Float32Array, M: number): Promise<unknown> | unknown };
 
 async function main() {
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd'); // before the kernels are built
   const ortWeb = await import('onnxruntime-web');
   ortWeb.env.wasm.numThreads = 1;
   ortWeb.env.logLevel = 'fatal';
   const ortNode = await import('onnxruntime-node');
   const gemv = int8GemvWasm();
   if (!gemv) throw new Error('WebAssembly SIMD is not available here.');
+  if (!gemv.relaxed) throw new Error('Relaxed SIMD is not available here.');
   line({ stage: 'start', quick, rounds: ROUNDS, node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: r3(os.loadavg()[0]) });
 
   const shapes = [
@@ -94,6 +100,8 @@ async function main() {
       extmul: gemv.load(w, N, K, scale, { kernel: 'extmul', cols: 4, rowsPerPass: 1 }),
       dot: gemv.load(w, N, K, scale, { kernel: 'dot', cols: 4, rowsPerPass: 1 }),
       dot_c1r4: gemv.load(w, N, K, scale, { kernel: 'dot', cols: 1, rowsPerPass: 4 }),
+      relaxed: gemv.load(w, N, K, scale, { kernel: 'relaxed', cols: 4, rowsPerPass: 1 }),
+      relaxed_c1r4: gemv.load(w, N, K, scale, { kernel: 'relaxed', cols: 1, rowsPerPass: 4 }),
     };
     const ortRun = (ort: { Tensor: typeof ortWeb.Tensor }, s: OrtSession) => async (x: Float32Array, M: number) => {
       const out = await s.run({ x: new ort.Tensor('float32', x, [M, K]) as never });
@@ -103,6 +111,8 @@ async function main() {
       { name: 'ours_extmul', call: (x, M) => ours.extmul.matmul(x, M) },
       { name: 'ours_dot', call: (x, M) => ours.dot.matmul(x, M) },
       { name: 'ours_dot_c1r4', call: (x, M) => ours.dot_c1r4.matmul(x, M) },
+      { name: 'ours_relaxed', call: (x, M) => ours.relaxed.matmul(x, M) },
+      { name: 'ours_relaxed_c1r4', call: (x, M) => ours.relaxed_c1r4.matmul(x, M) },
       { name: 'ort_web', call: ortRun(ortWeb, sWeb) },
       { name: 'ort_native', call: ortRun(ortNode as unknown as { Tensor: typeof ortWeb.Tensor }, sNode) },
     ];
@@ -136,12 +146,13 @@ async function main() {
       const med = Object.fromEntries([...ms].map(([k, v]) => [k, median(v)]));
       const g = Object.fromEntries(Object.entries(med).map(([k, v]) => [k, bytes / (v / 1000) / 1e9]));
       for (const [k, v] of Object.entries(g)) (gbs[sh.name][k] ??= {} as Record<number, number>)[M] = v;
-      const best = Math.max(g.ours_extmul, g.ours_dot, g.ours_dot_c1r4);
+      const plain = Math.max(g.ours_extmul, g.ours_dot, g.ours_dot_c1r4);
+      const best = Math.max(plain, g.ours_relaxed, g.ours_relaxed_c1r4);
       line({
         stage: 'ab', shape: sh.name, M, reps, weight_mb: r3(bytes / 2 ** 20),
         ms: Object.fromEntries(Object.entries(med).map(([k, v]) => [k, r3(v)])),
         gb_s: Object.fromEntries(Object.entries(g).map(([k, v]) => [k, r3(v)])),
-        ours_best_vs_native: r3(best / g.ort_native), ort_web_vs_native: r3(g.ort_web / g.ort_native), ours_best_vs_ort_web: r3(best / g.ort_web),
+        ours_best_vs_native: r3(best / g.ort_native), ours_plain_simd_vs_native: r3(plain / g.ort_native), ort_web_vs_native: r3(g.ort_web / g.ort_native), ours_best_vs_ort_web: r3(best / g.ort_web),
         loadavg: r3(os.loadavg()[0]),
       });
     }
@@ -153,18 +164,20 @@ async function main() {
   const d = 1024;
   const layerBytes = d * (2048 + 1024 + 1024) + 2048 * d + 3 * d * 3072; // q, k, v, o, gate, up, down
   const headBytes = 151936 * d;
-  const names = ['ours_extmul', 'ours_dot', 'ours_dot_c1r4', 'ort_web', 'ort_native'];
+  const names = ['ours_extmul', 'ours_dot', 'ours_dot_c1r4', 'ours_relaxed', 'ours_relaxed_c1r4', 'ort_web', 'ort_native'];
   const tokenMs = (L: number) => {
     const t: Record<string, number> = {};
     for (const k of names) {
       const lay = gbs['layer 1024x3072'][k][1], head = gbs['lm_head 1024x151936'][k][1];
       t[k] = (1000 * ((L * layerBytes) / Math.min(lay, head) + headBytes / head)) / 1e9;
     }
-    const ours = Math.min(t.ours_extmul, t.ours_dot, t.ours_dot_c1r4);
+    const plain = Math.min(t.ours_extmul, t.ours_dot, t.ours_dot_c1r4);
+    const ours = Math.min(plain, t.ours_relaxed, t.ours_relaxed_c1r4);
     return {
       layers: L,
       token_ms: Object.fromEntries(Object.entries(t).map(([k, v]) => [k, r3(v)])),
       own_kernel_vs_native: r3(t.ort_native / ours),
+      own_plain_simd_kernel_vs_native: r3(t.ort_native / plain),
       ort_web_vs_native: r3(t.ort_native / t.ort_web),
       own_kernel_vs_ort_web: r3(t.ort_web / ours),
     };

@@ -15,6 +15,12 @@
  *           `quantizeRow` and the caller's weights must keep (-128 is refused at load).
  *   dot     activations widened to i16 once per call; weights widened per 16 values
  *           (i16x8.extend_low/high_i8x16_s), then i32x4.dot_i16x8_s (any int8 codes).
+ *   relaxed relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s (4-way int8 dot product into
+ *           i32; x64 V8: pmaddubsw + pmaddwd), weights as the int8 operand and activations as the
+ *           7-bit one: activation codes must be in [0, 127], so rows are quantised asymmetrically
+ *           (`quantizeRowU7`, zero point per row; the column sums of W correct for it). Only where
+ *           the engine has relaxed SIMD (browsers since 2023; Node 20 behind
+ *           --experimental-wasm-relaxed-simd): `int8GemvWasm().relaxed` says.
  *
  * Sums are exact int32 (K * 127 * 127 < 2^31 for K < 133,000).
  */
@@ -24,7 +30,7 @@ import { emitter, funcBody, I32, V128, moduleBytes, op } from '../math/wasm-asm'
 export const MAX_ROWS = 4;
 /** Output columns per step of the kernels (the weights' packing follows it). */
 export const COL_CHOICES = [1, 2, 4] as const;
-export type Int8Kernel = 'extmul' | 'dot';
+export type Int8Kernel = 'extmul' | 'dot' | 'relaxed';
 
 function gemvBody(R: number, C: number, kernel: Int8Kernel): number[] {
   const COLS = C;
@@ -58,7 +64,15 @@ function gemvBody(R: number, C: number, kernel: Int8Kernel): number[] {
       const x8 = (r: number) => (xIn ? op.get(XV) : [...op.get(XP), ...op.v128Load(r * 16)]);
       for (let c = 0; c < COLS; c++) {
         e(op.get(WP), op.v128Load(c * 16), op.set(WV));
-        if (kernel === 'dot') {
+        if (kernel === 'relaxed') {
+          for (let r = 0; r < R; r++) {
+            const acc = ACC + r * COLS + c;
+            // the activation goes through a local first: with it read straight from memory into the
+            // relaxed dot, Node 20's V8 returned doubled sums for some lanes
+            if (!xIn) e(x8(r), op.set(XV));
+            e(op.get(WV), op.get(XV), op.get(acc), op.i32x4RelaxedDotI8x16I7x16AddS, op.set(acc));
+          }
+        } else if (kernel === 'dot') {
           e(op.get(WV), op.i16x8ExtendLowI8x16S, op.set(WL), op.get(WV), op.i16x8ExtendHighI8x16S, op.set(WH));
           for (let r = 0; r < R; r++) {
             const acc = ACC + r * COLS + c;
@@ -99,7 +113,7 @@ export interface Int8Linear {
   readonly kernel: Int8Kernel;
   /** Bytes of packed weights one call reads (N and K padded). */
   readonly weightBytes: number;
-  /** Exact int32 sums: out[m * N + n] = sum_k xq[m * K + k] * w[n * K + k], for M rows of int8 codes. */
+  /** Exact int32 sums: out[m * N + n] = sum_k xq[m * K + k] * w[n * K + k], for M rows of int8 codes ([0, 127] for 'relaxed'). */
   matmulInt32(xq: Int8Array, M: number, out?: Int32Array): Int32Array;
   /** y = x . W^T in float: each row of x quantised to int8 (`quantizeRow`), sums times row scale times column scale. */
   matmul(x: Float32Array, M: number, out?: Float32Array): Float32Array;
@@ -122,6 +136,28 @@ export function quantizeRow(x: Float32Array, codes: Int8Array): number {
   return scale;
 }
 
+/**
+ * Asymmetric per-row quantisation to [0, 127] (the relaxed kernel's 7-bit operand): x ~ (code - zero) * scale,
+ * over [min(x, 0), max(x, 0)]. Non-finite values are refused.
+ */
+export function quantizeRowU7(x: Float32Array, codes: Int8Array): { scale: number; zero: number } {
+  let mn = 0, mx = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (!(Math.abs(v) <= 3.4e38)) throw new DataError('non-finite', 'An activation to quantise is not a finite number.');
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+  }
+  const scale = mx > mn ? (mx - mn) / 127 : 1;
+  const zero = Math.min(127, Math.max(0, Math.round(-mn / scale)));
+  const inv = 1 / scale;
+  for (let i = 0; i < x.length; i++) {
+    const q = Math.round(x[i] * inv) + zero;
+    codes[i] = q < 0 ? 0 : q > 127 ? 127 : q;
+  }
+  return { scale, zero };
+}
+
 export interface Int8LoadOptions {
   kernel?: Int8Kernel;
   /** Output columns per kernel step (1, 2 or 4; default 4). */
@@ -137,6 +173,8 @@ export interface Int8Gemv {
    * [-127, 127] for the extmul kernel.
    */
   load(w: Int8Array, N: number, K: number, scales: Float32Array | number, options?: Int8LoadOptions): Int8Linear;
+  /** Whether the engine runs relaxed SIMD (the 'relaxed' kernel). */
+  readonly relaxed: boolean;
 }
 
 let cached: Int8Gemv | null | undefined;
@@ -149,18 +187,25 @@ export function int8GemvWasm(): Int8Gemv | null {
 
 function instantiate(): Int8Gemv | null {
   if (typeof WebAssembly === 'undefined') return null;
-  const kernels: Int8Kernel[] = ['extmul', 'dot'];
-  const funcs = kernels.flatMap((k) => COL_CHOICES.flatMap((C) => Array.from({ length: MAX_ROWS }, (_, i) => ({ name: `${k}${i + 1}x${C}`, params: 5, body: gemvBody(i + 1, C, k) }))));
-  const bytes = moduleBytes(funcs);
-  try {
-    if (!WebAssembly.validate(bytes)) return null;
-  } catch {
-    return null;
-  }
-  const mod = new WebAssembly.Module(bytes);
+  const build = (kernels: Int8Kernel[]) =>
+    moduleBytes(kernels.flatMap((k) => COL_CHOICES.flatMap((C) => Array.from({ length: MAX_ROWS }, (_, i) => ({ name: `${k}${i + 1}x${C}`, params: 5, body: gemvBody(i + 1, C, k) })))));
+  const valid = (b: Uint8Array) => {
+    try {
+      return WebAssembly.validate(b);
+    } catch {
+      return false;
+    }
+  };
+  const base = build(['extmul', 'dot']);
+  if (!valid(base)) return null;
+  const mod = new WebAssembly.Module(base);
+  const relaxedBytes = build(['relaxed']);
+  const relaxedMod = valid(relaxedBytes) ? new WebAssembly.Module(relaxedBytes) : null;
   type F5 = (w: number, x: number, out: number, k16: number, n4: number) => void;
   return {
+    relaxed: relaxedMod !== null,
     load(w, N, K, scales, { kernel = 'dot', cols = 4, rowsPerPass = 1 } = {}) {
+      if (kernel === 'relaxed' && !relaxedMod) throw new DataError('no-relaxed-simd', 'This WebAssembly engine has no relaxed SIMD, which the relaxed kernel needs.');
       const COLS = cols;
       if (!COL_CHOICES.includes(cols) || !(rowsPerPass >= 1 && rowsPerPass <= MAX_ROWS && Number.isInteger(rowsPerPass))) {
         throw new DataError('gemv-shape', `cols must be 1, 2 or 4 and rowsPerPass 1 to ${MAX_ROWS}.`);
@@ -171,7 +216,7 @@ function instantiate(): Int8Gemv | null {
       if (K >= 133_000) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums (under 133,000).`);
       if (typeof scales !== 'number' && scales.length !== N) throw new DataError('gemv-shape', `There are ${scales.length} column scales; expected ${N}.`);
       if (kernel === 'extmul') for (let i = 0; i < w.length; i++) if (w[i] === -128) throw new DataError('gemv-range', 'The extmul kernel needs weight codes in [-127, 127]; one is -128.');
-      const inst = new WebAssembly.Instance(mod, {});
+      const inst = new WebAssembly.Instance(kernel === 'relaxed' ? relaxedMod! : mod, {});
       const memory = inst.exports.memory as WebAssembly.Memory;
       const fns = Array.from({ length: MAX_ROWS }, (_, i) => inst.exports[`${kernel}${i + 1}x${cols}`] as F5);
       const k16 = Math.ceil(K / 16) * 16;
@@ -203,6 +248,13 @@ function instantiate(): Int8Gemv | null {
         }
       }
       const colScale = typeof scales === 'number' ? new Float32Array(N).fill(scales) : Float32Array.from(scales);
+      // relaxed: sum (q - zero) w = sum q w - zero * sum w
+      const colSum = new Int32Array(kernel === 'relaxed' ? N : 0);
+      for (let n = 0; n < colSum.length; n++) {
+        let t = 0;
+        for (let k = 0; k < K; k++) t += w[n * K + k];
+        colSum[n] = t;
+      }
       const qrow = new Int8Array(K);
       const run = (xq: Int8Array, M: number, out: Int32Array) => {
         ensure(M);
@@ -228,20 +280,29 @@ function instantiate(): Int8Gemv | null {
         N, K, kernel, weightBytes: wBytes,
         matmulInt32(xq, M, out = new Int32Array(M * N)) {
           if (xq.length < M * K) throw new DataError('gemv-shape', `The activations hold ${xq.length} codes; expected ${M} x ${K}.`);
+          if (kernel === 'relaxed') for (let i = 0; i < M * K; i++) if (xq[i] < 0) throw new DataError('gemv-range', 'The relaxed kernel needs activation codes in [0, 127].');
           return run(xq, M, out);
         },
         matmul(x, M, out = new Float32Array(M * N)) {
           if (x.length < M * K) throw new DataError('gemv-shape', `The activations hold ${x.length} numbers; expected ${M} x ${K}.`);
           const xq = new Int8Array(M * K);
-          const rowScale = new Float32Array(M);
+          const rowScale = new Float32Array(M), rowZero = new Int32Array(M);
           for (let m = 0; m < M; m++) {
-            rowScale[m] = quantizeRow(x.subarray(m * K, (m + 1) * K), qrow);
+            const xm = x.subarray(m * K, (m + 1) * K);
+            if (kernel === 'relaxed') {
+              const q = quantizeRowU7(xm, qrow);
+              rowScale[m] = q.scale;
+              rowZero[m] = q.zero;
+            } else {
+              rowScale[m] = quantizeRow(xm, qrow);
+            }
             xq.set(qrow, m * K);
           }
           const sums = run(xq, M, new Int32Array(M * N));
           for (let m = 0; m < M; m++) {
-            const s = rowScale[m], o = m * N;
-            for (let n = 0; n < N; n++) out[o + n] = sums[o + n] * s * colScale[n];
+            const s = rowScale[m], z = rowZero[m], o = m * N;
+            if (z) for (let n = 0; n < N; n++) out[o + n] = (sums[o + n] - z * colSum[n]) * s * colScale[n];
+            else for (let n = 0; n < N; n++) out[o + n] = sums[o + n] * s * colScale[n];
           }
           return out;
         },

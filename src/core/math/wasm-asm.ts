@@ -79,6 +79,8 @@ export const op = {
   i16x8ExtendLowI8x16S: [0xfd, ...uleb(135)], i16x8ExtendHighI8x16S: [0xfd, ...uleb(136)],
   /** i32x4.dot_i16x8_s: products of i16 lanes, neighbouring pairs summed into i32 lanes. */
   i32x4DotI16x8S: [0xfd, ...uleb(186)],
+  /** i32x4.relaxed_dot_i8x16_i7x16_add_s (a i8x16, b 7-bit i8x16, c i32x4): relaxed SIMD. */
+  i32x4RelaxedDotI8x16I7x16AddS: [0xfd, ...uleb(0x113)],
 };
 /** Shuffle lanes: the high 8 bytes moved low (then promoteLow reads f32 lanes 2, 3). */
 export const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
