@@ -248,8 +248,8 @@ function runFiles(run: ExtractRunInfo, s: RunSums): StoredRunFiles {
   return { run, files, stored, planned, partial, label };
 }
 
-/** Runs whose sums a reader keeps (each is members x layers x d float64). */
-const KEPT_RUNS = 4;
+/** Runs whose sums a reader keeps (the live one and one more; each is members x layers x d float64, as the model worker holds for a running run). */
+const KEPT_RUNS = 2;
 
 /** Most numbers (layers x d) a stored run may hold per member: 256 layers x 16384, as a synthetic set's bound. */
 const MAX_RUN_VALUES = 256 * 16_384;
