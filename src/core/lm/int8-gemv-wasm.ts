@@ -189,7 +189,7 @@ function instantiate(): Int8Gemv | null {
   if (typeof WebAssembly === 'undefined') return null;
   const build = (kernels: Int8Kernel[]) =>
     moduleBytes(kernels.flatMap((k) => COL_CHOICES.flatMap((C) => Array.from({ length: MAX_ROWS }, (_, i) => ({ name: `${k}${i + 1}x${C}`, params: 5, body: gemvBody(i + 1, C, k) })))));
-  const valid = (b: Uint8Array) => {
+  const valid = (b: Uint8Array<ArrayBuffer>) => {
     try {
       return WebAssembly.validate(b);
     } catch {
