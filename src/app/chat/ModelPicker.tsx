@@ -64,7 +64,7 @@ function BackendSelect({ disabled, note }: { disabled: boolean; note: string | n
       Backend <select value={choice} data-testid="chat-backend-select" disabled={disabled} onChange={(e) => setBackend(parseBackendChoice(e.target.value))}>
         {BACKEND_CHOICES.map((c) => <option key={c.value} value={c.value} title={c.title}>{c.label}</option>)}
       </select>
-      <span className="muted small-text" data-testid="chat-backend-note">{note ?? title} (for the next load; kept for this session)</span>
+      <span className="muted small-text" data-testid="chat-backend-note">{note ?? `${title}. For the next load; kept for this session.`}</span>
     </label>
   );
 }
