@@ -151,3 +151,162 @@ export function householderKernels(): HouseholderKernels | null {
   }
   return cached;
 }
+
+/**
+ * Kernels for the Krylov eigensolver and the rank estimate (eigen.ts: lanczosTop, psdRank), f64x2.
+ * Every row has a length that is a multiple of 4 (zero padding), so there are no tails.
+ *
+ *   gemv(A, x, y, rows, cols):    y[i] = A[i, :] . x                  (A rows x cols, row-major)
+ *   axpyRows(Q, h, z, rows, cols): z -= sum_i h[i] Q[i, :]
+ *   syrLower(S, c, n, stride, k):  S[i, j] -= c[i] c[j] for k < j <= i < n (in pairs of j: the
+ *                                  entry just above the diagonal may change too; it is not read)
+ */
+function gemvBody(): number[] {
+  const [A, X, Y, ROWS, COLS] = [0, 1, 2, 3, 4];
+  const [I, RP, XP, END] = [5, 6, 7, 8];
+  const [S0, S1] = [9, 10];
+  const { code: c, e } = emitter();
+  e(op.i32(0), op.set(I));
+  e(op.get(A), op.set(RP));
+  e(op.block, op.loop);
+  {
+    e(op.get(I), op.get(ROWS), op.geS, op.brIf(1));
+    e(op.v128Zero, op.set(S0), op.v128Zero, op.set(S1));
+    e(op.get(X), op.tee(XP), op.get(COLS), op.i32(3), op.shl, op.add, op.set(END));
+    e(op.loop);
+    {
+      e(op.get(S0), op.get(RP), op.v128Load(0), op.get(XP), op.v128Load(0), op.f64x2Mul, op.f64x2Add, op.set(S0));
+      e(op.get(S1), op.get(RP), op.v128Load(16), op.get(XP), op.v128Load(16), op.f64x2Mul, op.f64x2Add, op.set(S1));
+      e(op.get(RP), op.i32(32), op.add, op.set(RP));
+      e(op.get(XP), op.i32(32), op.add, op.tee(XP), op.get(END), op.ltU, op.brIf(0));
+    }
+    e(op.end);
+    e(addr(Y, I), op.get(S0), op.get(S1), op.f64x2Add, op.tee(S0), op.lane(0), op.get(S0), op.lane(1), op.f64Add, op.f64Store(0));
+    e(op.get(I), op.i32(1), op.add, op.set(I), op.br(0));
+  }
+  e(op.end, op.end, op.end);
+  return funcBody([[4, I32], [2, V128]], c);
+}
+
+function axpyRowsBody(): number[] {
+  const [Q, H, Z, ROWS, COLS] = [0, 1, 2, 3, 4];
+  const [I, RP, ZP, END] = [5, 6, 7, 8];
+  const [HS] = [9];
+  const { code: c, e } = emitter();
+  e(op.i32(0), op.set(I));
+  e(op.get(Q), op.set(RP));
+  e(op.block, op.loop);
+  {
+    e(op.get(I), op.get(ROWS), op.geS, op.brIf(1));
+    e(addr(H, I), op.f64Load(0), op.splat, op.set(HS));
+    e(op.get(Z), op.tee(ZP), op.get(COLS), op.i32(3), op.shl, op.add, op.set(END));
+    e(op.loop);
+    {
+      e(op.get(ZP), op.get(ZP), op.v128Load(0), op.get(HS), op.get(RP), op.v128Load(0), op.f64x2Mul, op.f64x2Sub, op.v128Store(0));
+      e(op.get(ZP), op.get(ZP), op.v128Load(16), op.get(HS), op.get(RP), op.v128Load(16), op.f64x2Mul, op.f64x2Sub, op.v128Store(16));
+      e(op.get(RP), op.i32(32), op.add, op.set(RP));
+      e(op.get(ZP), op.i32(32), op.add, op.tee(ZP), op.get(END), op.ltU, op.brIf(0));
+    }
+    e(op.end);
+    e(op.get(I), op.i32(1), op.add, op.set(I), op.br(0));
+  }
+  e(op.end, op.end, op.end);
+  return funcBody([[4, I32], [1, V128]], c);
+}
+
+function syrLowerBody(): number[] {
+  const [S, CV, N, STRIDE, KK] = [0, 1, 2, 3, 4];
+  const [I, RP, CP, END] = [5, 6, 7, 8];
+  const [CS] = [9];
+  const { code: c, e } = emitter();
+  e(op.get(KK), op.i32(1), op.add, op.set(I));
+  e(op.block, op.loop);
+  {
+    e(op.get(I), op.get(N), op.geS, op.brIf(1));
+    e(addr(CV, I), op.f64Load(0), op.splat, op.set(CS));
+    // RP = &S[i][k + 1], CP = &c[k + 1], END = &c[i + 1]
+    e(op.get(S), op.get(I), op.get(STRIDE), op.mul, op.get(KK), op.add, op.i32(1), op.add, op.i32(3), op.shl, op.add, op.set(RP));
+    e(op.get(CV), op.get(KK), op.i32(1), op.add, op.i32(3), op.shl, op.add, op.set(CP));
+    e(op.get(CV), op.get(I), op.i32(1), op.add, op.i32(3), op.shl, op.add, op.set(END));
+    e(op.loop);
+    {
+      e(op.get(RP), op.get(RP), op.v128Load(0), op.get(CS), op.get(CP), op.v128Load(0), op.f64x2Mul, op.f64x2Sub, op.v128Store(0));
+      e(op.get(RP), op.i32(16), op.add, op.set(RP));
+      e(op.get(CP), op.i32(16), op.add, op.tee(CP), op.get(END), op.ltU, op.brIf(0));
+    }
+    e(op.end);
+    e(op.get(I), op.i32(1), op.add, op.set(I), op.br(0));
+  }
+  e(op.end, op.end, op.end);
+  return funcBody([[4, I32], [1, V128]], c);
+}
+
+export interface KrylovKernels {
+  /**
+   * Views on module memory, valid until the next `alloc`: a (rows x stride: n x n or the Lanczos
+   * basis), x, y (stride each; y also holds up to `rows` coefficients), with stride = n rounded up to
+   * a multiple of 4 and everything zeroed.
+   */
+  alloc(n: number, rows: number): { stride: number; a: Float64Array; x: Float64Array; y: Float64Array; m: Float64Array };
+  /** y[0..rows) = m[0..rows) . x  (m: the n x n matrix or the basis, by rows). */
+  gemvM(rows: number): void;
+  /** y[0..rows) = a[0..rows) . x. */
+  gemvA(rows: number): void;
+  /** x -= sum_i y[i] a[i]. */
+  axpyA(rows: number): void;
+  /** m[i][j] -= x[i] x[j] for k < j <= i < n. */
+  syrM(n: number, k: number): void;
+}
+
+let krylov: KrylovKernels | null | undefined;
+
+/** The Krylov kernels, or null without WebAssembly SIMD (or after setHouseholderWasm(false)). */
+export function krylovKernels(): KrylovKernels | null {
+  if (forceJs) return null;
+  if (krylov !== undefined) return krylov;
+  krylov = null;
+  try {
+    if (typeof WebAssembly === 'undefined') return null;
+    const bytes = moduleBytes([
+      { name: 'gemv', params: 5, body: gemvBody() },
+      { name: 'axpy', params: 5, body: axpyRowsBody() },
+      { name: 'syr', params: 5, body: syrLowerBody() },
+    ]);
+    if (!WebAssembly.validate(bytes)) return null;
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    const memory = inst.exports.memory as WebAssembly.Memory;
+    type F5 = (a: number, b: number, c: number, d: number, e: number) => void;
+    const gemv = inst.exports.gemv as F5;
+    const axpy = inst.exports.axpy as F5;
+    const syr = inst.exports.syr as F5;
+    let stride = 0, mOff = 0, aOff = 0, xOff = 0, yOff = 0;
+    krylov = {
+      alloc(n, rows) {
+        stride = Math.ceil(n / 4) * 4;
+        mOff = 0;
+        aOff = mOff + (n * stride + 4) * 8; // + a pair beyond the last row (syrLower may touch it)
+        xOff = aOff + rows * stride * 8;
+        yOff = xOff + stride * 8;
+        const need = yOff + Math.max(stride, rows) * 8;
+        const have = memory.buffer.byteLength;
+        if (need > have) memory.grow(Math.ceil((need - have) / 65536));
+        const buf = memory.buffer;
+        new Uint8Array(buf, 0, need).fill(0);
+        return {
+          stride,
+          m: new Float64Array(buf, mOff, n * stride),
+          a: new Float64Array(buf, aOff, rows * stride),
+          x: new Float64Array(buf, xOff, stride),
+          y: new Float64Array(buf, yOff, Math.max(stride, rows)),
+        };
+      },
+      gemvM: (rows) => gemv(mOff, xOff, yOff, rows, stride),
+      gemvA: (rows) => gemv(aOff, xOff, yOff, rows, stride),
+      axpyA: (rows) => axpy(aOff, yOff, xOff, rows, stride),
+      syrM: (n, k) => syr(mOff, xOff, n, stride, k),
+    };
+  } catch {
+    krylov = null;
+  }
+  return krylov;
+}

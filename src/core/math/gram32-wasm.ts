@@ -86,37 +86,44 @@ function gram32Body(fused: boolean): number[] {
  * per step. Vectors are interleaved: v[r * K + t]; u holds column pairs, u[((c >> 1) * K + t) * 2 + (c & 1)].
  *   xtvK: u_t += raw^T v_t        xuK: out[r * K + t] += raw[r] . u_t
  */
+
+/**
+ * K vectors at once, one pass over raw (at d = 8192 raw is 9 MB: one pass instead of K), two rows
+ * per step, a panel of PANEL32 columns at a time. Vectors are interleaved: v[r * K + t]; u holds
+ * column pairs, u[((c >> 1) * K + t) * 2 + (c & 1)].
+ *   xtvK: u_t += raw^T v_t        xuK: out[r * K + t] += raw[r] . u_t
+ */
 function xtvKBody(K: number): number[] {
   // params: 0 base, 1 n4, 2 panels, 3 v, 4 u
   const [BASE, N4, NP, V, U] = [0, 1, 2, 3, 4];
-  const [P, R, PANELP, ROW, UP, END, UB, VR] = [5, 6, 7, 8, 9, 10, 11, 12];
-  const S = 13; // 2K splatted weights: S + a * K + t
-  const [X, L0, H0, L1, H1, T] = [13 + 2 * K, 14 + 2 * K, 15 + 2 * K, 16 + 2 * K, 17 + 2 * K, 18 + 2 * K];
+  const [P, R, ROW, ROW2, UP, END, UB, VR, STRIDE] = [5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const S = 14; // 2K splatted weights: S + a * K + t
+  const [X, L0, H0, L1, H1, T] = [14 + 2 * K, 15 + 2 * K, 16 + 2 * K, 17 + 2 * K, 18 + 2 * K, 19 + 2 * K];
   const PANEL_U = (PANEL32 / 2) * K * 16; // bytes of u per panel
   const { code, e } = emitter();
+  e(op.get(NP), op.i32(RB), op.mul, op.set(STRIDE));
   e(op.i32(0), op.set(P));
   e(op.loop);
   {
-    e(op.get(BASE), op.get(P), op.get(N4), op.mul, op.i32(RB), op.mul, op.add, op.set(PANELP));
     e(op.get(U), op.get(P), op.i32(PANEL_U), op.mul, op.add, op.set(UB));
     e(op.i32(0), op.set(R));
     e(op.loop);
     {
       e(op.get(V), op.get(R), op.i32(K * 8), op.mul, op.add, op.set(VR));
       for (let a = 0; a < 2; a++) for (let t = 0; t < K; t++) e(op.get(VR), op.f64Load((a * K + t) * 8), op.splat, op.set(S + a * K + t));
-      e(op.get(PANELP), op.get(R), op.i32(RB), op.mul, op.add, op.set(ROW));
+      e(op.get(BASE), op.get(P), op.i32(RB), op.mul, op.add, op.get(R), op.get(STRIDE), op.mul, op.add, op.tee(ROW), op.get(STRIDE), op.add, op.set(ROW2));
       e(op.get(UB), op.tee(UP), op.i32(PANEL_U), op.add, op.set(END));
       e(op.loop);
       {
         e(op.get(ROW), op.v128Load(0), op.set(X), widen(X, false), op.set(L0), widen(X, true), op.set(H0));
-        e(op.get(ROW), op.v128Load(RB), op.set(X), widen(X, false), op.set(L1), widen(X, true), op.set(H1));
+        e(op.get(ROW2), op.v128Load(0), op.set(X), widen(X, false), op.set(L1), widen(X, true), op.set(H1));
         for (let t = 0; t < K; t++) {
           for (const [off, A, B] of [[t * 16, L0, L1], [K * 16 + t * 16, H0, H1]]) {
             e(op.get(UP), op.v128Load(off), op.get(S + t), op.get(A), op.f64x2Mul, op.f64x2Add, op.get(S + K + t), op.get(B), op.f64x2Mul, op.f64x2Add, op.set(T));
             e(op.get(UP), op.get(T), op.v128Store(off));
           }
         }
-        e(op.get(ROW), op.i32(16), op.add, op.set(ROW));
+        e(op.get(ROW), op.i32(16), op.add, op.set(ROW), op.get(ROW2), op.i32(16), op.add, op.set(ROW2));
         e(op.get(UP), op.i32(2 * K * 16), op.add, op.tee(UP), op.get(END), op.ltU, op.brIf(0));
       }
       e(op.end);
@@ -127,38 +134,38 @@ function xtvKBody(K: number): number[] {
   }
   e(op.end);
   e(op.end);
-  return funcBody([[8, I32], [2 * K + 6, V128]], code);
+  return funcBody([[9, I32], [2 * K + 6, V128]], code);
 }
 
 function xuKBody(K: number): number[] {
   // params: 0 base, 1 n4, 2 panels, 3 u, 4 out
   const [BASE, N4, NP, U, OUT] = [0, 1, 2, 3, 4];
-  const [P, R, PANELP, ROW, UP, END, UB, O] = [5, 6, 7, 8, 9, 10, 11, 12];
-  const ACC = 13; // 2K: ACC + a * K + t
-  const [X, L0, H0, L1, H1, UL, UH] = [13 + 2 * K, 14 + 2 * K, 15 + 2 * K, 16 + 2 * K, 17 + 2 * K, 18 + 2 * K, 19 + 2 * K];
+  const [P, R, ROW, ROW2, UP, END, UB, O, STRIDE] = [5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const ACC = 14; // 2K: ACC + a * K + t
+  const [X, L0, H0, L1, H1, UL, UH] = [14 + 2 * K, 15 + 2 * K, 16 + 2 * K, 17 + 2 * K, 18 + 2 * K, 19 + 2 * K, 20 + 2 * K];
   const PANEL_U = (PANEL32 / 2) * K * 16;
   const { code, e } = emitter();
+  e(op.get(NP), op.i32(RB), op.mul, op.set(STRIDE));
   e(op.i32(0), op.set(P));
   e(op.loop);
   {
-    e(op.get(BASE), op.get(P), op.get(N4), op.mul, op.i32(RB), op.mul, op.add, op.set(PANELP));
     e(op.get(U), op.get(P), op.i32(PANEL_U), op.mul, op.add, op.set(UB));
     e(op.i32(0), op.set(R));
     e(op.loop);
     {
       for (let a = 0; a < 2 * K; a++) e(op.v128Zero, op.set(ACC + a));
-      e(op.get(PANELP), op.get(R), op.i32(RB), op.mul, op.add, op.set(ROW));
+      e(op.get(BASE), op.get(P), op.i32(RB), op.mul, op.add, op.get(R), op.get(STRIDE), op.mul, op.add, op.tee(ROW), op.get(STRIDE), op.add, op.set(ROW2));
       e(op.get(UB), op.tee(UP), op.i32(PANEL_U), op.add, op.set(END));
       e(op.loop);
       {
         e(op.get(ROW), op.v128Load(0), op.set(X), widen(X, false), op.set(L0), widen(X, true), op.set(H0));
-        e(op.get(ROW), op.v128Load(RB), op.set(X), widen(X, false), op.set(L1), widen(X, true), op.set(H1));
+        e(op.get(ROW2), op.v128Load(0), op.set(X), widen(X, false), op.set(L1), widen(X, true), op.set(H1));
         for (let t = 0; t < K; t++) {
           e(op.get(UP), op.v128Load(t * 16), op.set(UL), op.get(UP), op.v128Load(K * 16 + t * 16), op.set(UH));
           e(op.get(ACC + t), op.get(L0), op.get(UL), op.f64x2Mul, op.f64x2Add, op.get(H0), op.get(UH), op.f64x2Mul, op.f64x2Add, op.set(ACC + t));
           e(op.get(ACC + K + t), op.get(L1), op.get(UL), op.f64x2Mul, op.f64x2Add, op.get(H1), op.get(UH), op.f64x2Mul, op.f64x2Add, op.set(ACC + K + t));
         }
-        e(op.get(ROW), op.i32(16), op.add, op.set(ROW));
+        e(op.get(ROW), op.i32(16), op.add, op.set(ROW), op.get(ROW2), op.i32(16), op.add, op.set(ROW2));
         e(op.get(UP), op.i32(2 * K * 16), op.add, op.tee(UP), op.get(END), op.ltU, op.brIf(0));
       }
       e(op.end);
@@ -173,29 +180,70 @@ function xuKBody(K: number): number[] {
   }
   e(op.end);
   e(op.end);
-  return funcBody([[8, I32], [2 * K + 7, V128]], code);
+  return funcBody([[9, I32], [2 * K + 7, V128]], code);
 }
 
 /** The most vectors one pass of xtvK / xuK takes. */
 const KMAX = 4;
 
-function centre32Body(): number[] {
-  // cen[r][c] = f32(raw[r][c] - mean[c]) for rows r < n, every panel; *ss += sum (raw - mean)^2.
-  // params: 0 raw, 1 cen, 2 n, 3 n4, 4 panels, 5 mean, 6 ss
-  const [RAW, CEN, N, N4, NP, MEAN, SS] = [0, 1, 2, 3, 4, 5, 6];
-  const [P, R, SRC, DST, MP, END, POFF] = [7, 8, 9, 10, 11, 12, 13];
-  const [ACC, X, LO, HI] = [14, 15, 16, 17];
+function colSum32Body(): number[] {
+  // out[c] += sum over rows r < n4 of raw[r][c] (float64), four rows per step, a panel at a time.
+  // params: 0 raw, 1 n4, 2 panels, 3 out
+  const [RAW, N4, NP, OUT] = [0, 1, 2, 3];
+  const [P, R, ROW, UP, END, STRIDE] = [4, 5, 6, 7, 8, 9];
+  const [X, LO, HI] = [10, 11, 12];
   const { code, e } = emitter();
-  e(op.v128Zero, op.set(ACC));
+  e(op.get(NP), op.i32(RB), op.mul, op.set(STRIDE));
   e(op.i32(0), op.set(P));
   e(op.loop);
   {
-    e(op.get(P), op.get(N4), op.mul, op.i32(RB), op.mul, op.set(POFF));
     e(op.i32(0), op.set(R));
     e(op.loop);
     {
-      e(op.get(POFF), op.get(R), op.i32(RB), op.mul, op.add, op.tee(SRC), op.get(CEN), op.add, op.set(DST));
-      e(op.get(SRC), op.get(RAW), op.add, op.set(SRC));
+      e(op.get(RAW), op.get(P), op.i32(RB), op.mul, op.add, op.get(R), op.get(STRIDE), op.mul, op.add, op.set(ROW));
+      e(op.get(OUT), op.get(P), op.i32(PANEL32 * 8), op.mul, op.add, op.tee(UP), op.i32(PANEL32 * 8), op.add, op.set(END));
+      e(op.loop);
+      {
+        for (let a = 0; a < 4; a++) {
+          if (a === 0) e(op.get(ROW), op.v128Load(0), op.set(X));
+          else e(op.get(ROW), op.get(STRIDE), ...(a > 1 ? [op.get(STRIDE), op.add] : []), ...(a > 2 ? [op.get(STRIDE), op.add] : []), op.add, op.v128Load(0), op.set(X));
+          if (a === 0) e(widen(X, false), op.set(LO), widen(X, true), op.set(HI));
+          else e(op.get(LO), widen(X, false), op.f64x2Add, op.set(LO), op.get(HI), widen(X, true), op.f64x2Add, op.set(HI));
+        }
+        e(op.get(UP), op.get(UP), op.v128Load(0), op.get(LO), op.f64x2Add, op.v128Store(0));
+        e(op.get(UP), op.get(UP), op.v128Load(16), op.get(HI), op.f64x2Add, op.v128Store(16));
+        e(op.get(ROW), op.i32(16), op.add, op.set(ROW));
+        e(op.get(UP), op.i32(32), op.add, op.tee(UP), op.get(END), op.ltU, op.brIf(0));
+      }
+      e(op.end);
+      e(op.get(R), op.i32(4), op.add, op.tee(R), op.get(N4), op.ltU, op.brIf(0));
+    }
+    e(op.end);
+    e(op.get(P), op.i32(1), op.add, op.tee(P), op.get(NP), op.ltU, op.brIf(0));
+  }
+  e(op.end);
+  e(op.end);
+  return funcBody([[6, I32], [3, V128]], code);
+}
+
+function centre32Body(): number[] {
+  // cen[r][c] = f32(raw[r][c] - mean[c]) for rows r < n, row by row (raw is read in order);
+  // *ss += sum (raw - mean)^2 in float64.
+  // params: 0 raw, 1 cen, 2 n, 3 n4, 4 panels, 5 mean, 6 ss
+  const [RAW, CEN, N, N4, NP, MEAN, SS] = [0, 1, 2, 3, 4, 5, 6];
+  const [P, R, SRC, DST, MP, END, PSTEP] = [7, 8, 9, 10, 11, 12, 13];
+  const [ACC, X, LO, HI] = [14, 15, 16, 17];
+  const { code, e } = emitter();
+  e(op.v128Zero, op.set(ACC));
+  e(op.get(N4), op.i32(RB), op.mul, op.set(PSTEP)); // bytes of one cen panel
+  e(op.get(RAW), op.set(SRC));
+  e(op.i32(0), op.set(R));
+  e(op.loop);
+  {
+    e(op.i32(0), op.set(P));
+    e(op.loop);
+    {
+      e(op.get(CEN), op.get(P), op.get(PSTEP), op.mul, op.add, op.get(R), op.i32(RB), op.mul, op.add, op.set(DST));
       e(op.get(MEAN), op.get(P), op.i32(PANEL32 * 8), op.mul, op.add, op.tee(MP), op.i32(PANEL32 * 8), op.add, op.set(END));
       e(op.loop);
       {
@@ -209,10 +257,10 @@ function centre32Body(): number[] {
         e(op.get(MP), op.i32(32), op.add, op.tee(MP), op.get(END), op.ltU, op.brIf(0));
       }
       e(op.end);
-      e(op.get(R), op.i32(1), op.add, op.tee(R), op.get(N), op.ltU, op.brIf(0));
+      e(op.get(P), op.i32(1), op.add, op.tee(P), op.get(NP), op.ltU, op.brIf(0));
     }
     e(op.end);
-    e(op.get(P), op.i32(1), op.add, op.tee(P), op.get(NP), op.ltU, op.brIf(0));
+    e(op.get(R), op.i32(1), op.add, op.tee(R), op.get(N), op.ltU, op.brIf(0));
   }
   e(op.end);
   e(op.get(SS), op.get(ACC), op.lane(0), op.get(ACC), op.lane(1), op.f64Add, op.f64Store(0));
@@ -220,16 +268,18 @@ function centre32Body(): number[] {
   return funcBody([[7, I32], [4, V128]], code);
 }
 
-/** An n x d float32 matrix in panels inside the module's memory; views valid until the next `layout`. */
+/** An n x d float32 matrix inside the module's memory; views valid until the next `layout`. */
 export interface Panel32Layout {
   n: number;
   d: number;
   n4: number;
   np: number;
-  /** Float32 elements per panel (n4 * PANEL32). */
-  panelLen: number;
-  /** The input, exactly, in panels (the caller fills every element r < n, c < d; padding is zeroed). */
+  /** Row length of `raw` (d rounded up to a multiple of PANEL32). */
+  stride: number;
+  /** The input, exactly: n4 x stride, row-major (padding zero). Fill it with `load`. */
   raw: Float32Array;
+  /** Copy the n x d row-major input into raw (one copy when d is a multiple of PANEL32). */
+  load(x: Float32Array): void;
   /** Column sums of raw (d), in float64. */
   colSums(out?: Float64Array): Float64Array;
   /** Centre raw by `mean` (length d) into the float32 panels; returns sum (raw - mean)^2 in float64. */
@@ -275,6 +325,7 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
         ...Array.from({ length: KMAX }, (_, i) => ({ name: `xtv${i + 1}`, params: 5, body: xtvKBody(i + 1) })),
         ...Array.from({ length: KMAX }, (_, i) => ({ name: `xu${i + 1}`, params: 5, body: xuKBody(i + 1) })),
         { name: 'centre32', params: 7, body: centre32Body() },
+        { name: 'colsum32', params: 4, body: colSum32Body() },
       ]);
     // Relaxed SIMD where the engine has it (Chrome 114+, Firefox 120+; Node 20 only behind
     // --experimental-wasm-relaxed-simd), else plain SIMD.
@@ -290,6 +341,7 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
     type F4 = (a: number, b: number, c: number, d: number) => void;
     type F5 = (a: number, b: number, c: number, d: number, e: number) => void;
     const gramFn = inst.exports.gram32 as F4;
+    const colSumFn = inst.exports.colsum32 as F4;
     const xtvK = Array.from({ length: KMAX }, (_, i) => inst.exports[`xtv${i + 1}`] as F5);
     const xuK = Array.from({ length: KMAX }, (_, i) => inst.exports[`xu${i + 1}`] as F5);
     const centreFn = inst.exports.centre32 as (raw: number, cen: number, n: number, n4: number, np: number, mean: number, ss: number) => void;
@@ -311,15 +363,12 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
         const have = memory.buffer.byteLength;
         if (need > have) memory.grow(Math.ceil((need - have) / 65536));
         const buf = memory.buffer;
-        const raw = new Float32Array(buf, 0, np * panelLen);
+        const raw = new Float32Array(buf, 0, n4 * dPad);
         const cen = new Float32Array(buf, cenOff, np * panelLen);
-        for (let p = 0; p < np; p++) {
-          raw.fill(0, p * panelLen + n * PANEL32, (p + 1) * panelLen);
-          cen.fill(0, p * panelLen + n * PANEL32, (p + 1) * panelLen);
-        }
-        const last = (np - 1) * panelLen;
-        const tail = d - (np - 1) * PANEL32;
-        if (dPad > d) for (let r = 0; r < n; r++) raw.fill(0, last + r * PANEL32 + tail, last + (r + 1) * PANEL32);
+        // Padding: rows n..n4 of both, and the columns beyond d of raw's rows (load never writes them).
+        raw.fill(0, n * dPad);
+        for (let p = 0; p < np; p++) cen.fill(0, p * panelLen + n * PANEL32, (p + 1) * panelLen);
+        if (dPad > d) for (let r = 0; r < n; r++) raw.fill(0, r * dPad + d, (r + 1) * dPad);
         const g = new Float64Array(buf, gOff, n4 * n4);
         const u = new Float64Array(buf, uOff, dPad);
         const ss = new Float64Array(buf, ssOff, 1);
@@ -341,13 +390,19 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
             }
           }
         };
-        const xtv = (vec: ArrayLike<number>, out: Float64Array = new Float64Array(d)) => {
-          xtvMany([vec], [out]);
-          return out;
-        };
         return {
-          n, d, n4, np, panelLen, raw,
-          colSums: (out) => xtv(new Float64Array(n).fill(1), out),
+          n, d, n4, np, stride: dPad, raw,
+          load(x) {
+            if (x.length < n * d) throw new RangeError(`load: ${x.length} values cannot hold ${n} x ${d}.`);
+            if (dPad === d) raw.set(x.subarray(0, n * d));
+            else for (let r = 0; r < n; r++) raw.set(x.subarray(r * d, r * d + d), r * dPad);
+          },
+          colSums(out = new Float64Array(d)) {
+            u.fill(0);
+            colSumFn(0, n4, np, uOff);
+            out.set(u.subarray(0, d));
+            return out;
+          },
           centre(mean) {
             u.fill(0);
             u.set(mean.subarray(0, d));
@@ -366,7 +421,10 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
             }
             return out;
           },
-          xtv,
+          xtv(vec, out = new Float64Array(d)) {
+            xtvMany([vec], [out]);
+            return out;
+          },
           xtvMany,
           xuMany(us, outs) {
             for (let t0 = 0; t0 < us.length; t0 += KMAX) {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { cosine, dot, norm, rowMean, sub } from './vector';
 import { mean, pearson, percentile, percentiles, ranks, spearman } from './stats';
-import { symmetricEigen, symmetricEigenTop } from './eigen';
+import { lanczosTop, psdRank, symmetricEigen, symmetricEigenTop } from './eigen';
 import { gram } from './gram';
 import { wasmGram } from './gram-wasm';
-import { PANEL32, wasmGram32 } from './gram32-wasm';
-import { householderKernels, setHouseholderWasm } from './eigen-wasm';
+import { wasmGram32 } from './gram32-wasm';
+import { householderKernels, krylovKernels, setHouseholderWasm } from './eigen-wasm';
 import { gaussian, rng } from './testing';
 
 function randomSymmetric(n: number, seed: number): Float64Array {
@@ -173,6 +173,112 @@ describe('symmetric eigensolver', () => {
   });
 });
 
+/** X X^T for X n x r with column t scaled by 3 / (t + 1): a decaying spectrum, rank min(n, r). */
+function gramOfDecaying(n: number, r: number, seed: number): Float64Array {
+  const g = gaussian(rng(seed));
+  const x = Float64Array.from({ length: n * r }, (_, i) => (g() * 3) / ((i % r) + 1));
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let t = 0; t < r; t++) s += x[i * r + t] * x[j * r + t];
+    a[i * n + j] = s;
+  }
+  return a;
+}
+
+/** Q diag(lam) Q^T for a random orthogonal Q. */
+function withSpectrum(n: number, lam: number[], seed: number): Float64Array {
+  const q = symmetricEigen(randomSymmetric(n, seed), n).vectors;
+  const l = new Float64Array(n);
+  l.set(lam);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let t = 0; t < n; t++) s += q[t * n + i] * l[t] * q[t * n + j];
+    a[i * n + j] = s;
+  }
+  return a;
+}
+
+/** Run f with the WebAssembly kernels, then with the JS loops. */
+function bothKernels(f: (wasm: boolean) => void): void {
+  expect(krylovKernels()).not.toBeNull();
+  f(true);
+  setHouseholderWasm(false);
+  try {
+    expect(krylovKernels()).toBeNull();
+    f(false);
+  } finally {
+    setHouseholderWasm(true);
+  }
+}
+
+describe('Lanczos top-k and the pivoted-Cholesky rank (float32 PCA path)', () => {
+  it('lanczosTop agrees with the full decomposition on indefinite and persona-like matrices, with both kernels', () => {
+    bothKernels(() => {
+      for (const [n, a] of [[3, randomSymmetric(3, 1)], [40, randomSymmetric(40, 2)], [131, gramOfDecaying(131, 60, 3)], [275, gramOfDecaying(275, 274, 4)]] as const) {
+        const full = symmetricEigen(a, n);
+        const k = Math.min(4, n);
+        const lz = lanczosTop(a, n, k);
+        expect(lz).not.toBeNull();
+        expect(lz!.k).toBe(k);
+        const scale = Math.max(Math.abs(full.values[0]), Math.abs(full.values[n - 1]));
+        for (let t = 0; t < k; t++) {
+          expect(Math.abs(lz!.values[t] - full.values[n - 1 - t])).toBeLessThan(1e-12 * scale);
+          const c = dot(lz!.vectors.subarray(t * n, t * n + n), full.vectors.subarray((n - 1 - t) * n, (n - t) * n));
+          expect(Math.abs(c)).toBeGreaterThan(1 - 1e-10);
+        }
+        const r = residuals(a, n, full.values, lz!.vectors, k, (t) => lz!.values[t]);
+        expect(r.res).toBeLessThan(1e-10);
+        expect(r.orth).toBeLessThan(1e-13);
+        // A decaying spectrum converges in a few dozen products, not n.
+        if (n === 275) expect(lz!.steps).toBeLessThan(40);
+      }
+    });
+  });
+
+  it('finds every copy of repeated eigenvalues (breakdown, restart); identity, zero; null when not converged in maxSteps', () => {
+    bothKernels(() => {
+      for (const n of [30, 120]) {
+        const a = withSpectrum(n, [5, 5, 5, 2, 2], 9);
+        const lz = lanczosTop(a, n, 6)!;
+        expect(Array.from(lz.values, (v) => +v.toFixed(10))).toEqual([5, 5, 5, 2, 2, 0]);
+        const r = residuals(a, n, new Float64Array([5]), lz.vectors, 6, (t) => lz.values[t]);
+        expect(r.res).toBeLessThan(1e-10);
+        expect(r.orth).toBeLessThan(1e-12);
+        const id = new Float64Array(n * n);
+        for (let i = 0; i < n; i++) id[i * n + i] = 1;
+        const li = lanczosTop(id, n, 4)!;
+        expect(Array.from(li.values)).toEqual([1, 1, 1, 1]);
+        expect(residuals(id, n, new Float64Array([1]), li.vectors, 4, () => 1).orth).toBeLessThan(1e-14);
+        const z = lanczosTop(new Float64Array(n * n), n, 3)!;
+        expect(Array.from(z.values)).toEqual([0, 0, 0]);
+        expect(residuals(new Float64Array(n * n), n, new Float64Array(1), z.vectors, 3, () => 0).orth).toBe(0);
+      }
+      // A flat (semicircle) spectrum needs most of the space: with too few steps, null.
+      expect(lanczosTop(randomSymmetric(120, 5), 120, 3, { maxSteps: 10 })).toBeNull();
+      expect(lanczosTop(randomSymmetric(120, 5), 120, 3)).not.toBeNull();
+    });
+  });
+
+  it('psdRank counts what a pivoted Cholesky keeps above the tolerance', () => {
+    bothKernels(() => {
+      for (const [n, r] of [[1, 1], [7, 3], [64, 64], [131, 60], [275, 137]]) {
+        const a = gramOfDecaying(n, r, n + r);
+        let tr = 0;
+        for (let i = 0; i < n; i++) tr += a[i * n + i];
+        expect(psdRank(a, n, 1e-10 * tr)).toBe(Math.min(n, r));
+        expect(psdRank(a, n, 2 * tr)).toBe(0);
+      }
+      expect(psdRank(new Float64Array(16), 4, 0)).toBe(0);
+      expect(psdRank(withSpectrum(30, [5, 5, 5, 2, 2], 9), 30, 1e-9)).toBe(5);
+      // Two members of squared norms 4 and 1, product 1: the second lies at squared distance 1 - 1/4 from the first's span.
+      expect(psdRank(Float64Array.of(4, 1, 1, 1), 2, 0.7)).toBe(2);
+      expect(psdRank(Float64Array.of(4, 1, 1, 1), 2, 0.8)).toBe(1);
+    });
+  });
+});
+
 describe('gram kernels', () => {
   it('JS and WebAssembly kernels equal the naive product, for sizes not multiple of the blocks', () => {
     const g = gaussian(rng(3));
@@ -205,7 +311,7 @@ describe('float32 kernels (gram32-wasm.ts)', () => {
     for (const [n, d] of [[1, 3], [6, 513], [13, 1030]]) {
       const x = Float32Array.from({ length: n * d }, () => 5 + g());
       const L = w!.layout(n, d);
-      for (let r = 0; r < n; r++) for (let p = 0; p < L.np; p++) L.raw.set(x.subarray(r * d + p * PANEL32, r * d + Math.min(d, (p + 1) * PANEL32)), p * L.panelLen + r * PANEL32);
+      L.load(x);
       const sums = L.colSums();
       const mean = new Float64Array(d);
       for (let j = 0; j < d; j++) {

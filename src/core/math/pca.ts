@@ -8,15 +8,18 @@
  * variance (the trace), not over the top K.
  *
  * Cost, m = min(n, d): m^2 max(n, d) / 2 multiply-adds for the product (WebAssembly SIMD kernel,
- * plain JS where that is missing), 2/3 m^3 for the tridiagonal reduction, K m max(n, d) for the
- * components. 275 x 8192 is ~0.3 G multiply-adds. When n and d are both in the tens of thousands
- * an iterative top-K method would be needed; there is none here.
+ * plain JS where that is missing), 2/3 m^3 for the tridiagonal reduction (float64 path; the
+ * float32 path's Lanczos costs ~30 m^2 and its rank estimate at most m^3 / 6), K m max(n, d) for
+ * the components. 275 x 8192 is ~0.3 G multiply-adds. When n and d are both in the tens of
+ * thousands the product itself would be too large; there is no matrix-free method here.
  *
  * Float32 input (every PersonaSet layer) with n <= d takes `fitF32`: the Gram matrix from float32
  * products (f32x4, twice the lanes; relaxed SIMD's multiply-add where the engine has it) only
- * locates the top-K subspace; the mean, the total variance, the components (Rayleigh-Ritz),
- * coordinates and variances are then computed in float64 from the input itself. Float64 input
- * keeps the float64 Gram matrix (`fitF64`). bench/pca.bench.ts measures both against numpy.
+ * locates the top-K subspace, through Lanczos (eigen.ts `lanczosTop`: a few dozen products with
+ * the n x n matrix instead of its tridiagonal reduction); the mean, the total variance, the
+ * components (Rayleigh-Ritz), coordinates and variances are then computed in float64 from the
+ * input itself. Float64 input keeps the float64 Gram matrix and the full eigensolver (`fitF64`).
+ * bench/pca.bench.ts measures both against numpy.
  *
  * Sign convention: when `orient` is given, each component is flipped so that `orient` projects
  * non-negatively on it (persona sets pass the Assistant Axis). Without it (or when the projection
@@ -27,8 +30,8 @@
 import { DataError } from '../errors';
 import { gram as gramJs } from './gram';
 import { PANEL, wasmGram, type PanelLayout } from './gram-wasm';
-import { symmetricEigen, symmetricEigenTop } from './eigen';
-import { PANEL32, wasmGram32, type WasmGram32 } from './gram32-wasm';
+import { lanczosTop, psdRank, symmetricEigen, symmetricEigenTop, type LanczosEigen, type TopEigen } from './eigen';
+import { wasmGram32, type WasmGram32 } from './gram32-wasm';
 import { setHouseholderWasm } from './eigen-wasm';
 import type { Vec } from './vector';
 
@@ -278,17 +281,14 @@ function fitF64(x: Vec, n: number, d: number, k: number, ws: PcaWorkspace, lap: 
  * variance along each component = |Xc u|^2 — all from the data, not from the float32 Gram. So the
  * components are orthonormal and the coordinates are the projections to float64 precision; only
  * the direction of each component carries the float32 Gram's error (~1e-7 / relative eigengap).
- * `rank` beyond the components returned is estimated from the float32 Gram's eigenvalues.
+ * The top eigenvectors of the Gram come from Lanczos (symmetricEigenTop for n <= 48 or when
+ * Lanczos has not converged in 96 steps). `rank` beyond the components returned is estimated from
+ * the float32 Gram by pivoted Cholesky (psdRank) with a float32 tolerance: the number of members
+ * taken before every other one lies within that tolerance (squared distance) of their span.
  */
 function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32, ws: PcaWorkspace, lap: Lap): Fit | null {
   const L = w.layout(n, d);
-  for (let r = 0; r < n; r++) {
-    const row = r * d;
-    for (let p = 0, q = r * PANEL32; p < L.np; p++, q += L.panelLen) {
-      const c0 = p * PANEL32;
-      L.raw.set(x.subarray(row + c0, row + Math.min(d, c0 + PANEL32)), q);
-    }
-  }
+  L.load(x);
   const mean = L.colSums();
   for (let j = 0; j < d; j++) mean[j] /= n;
   const ss = L.centre(mean);
@@ -302,7 +302,10 @@ function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32,
   const product = L.gram(ws.product);
   lap('product');
   const kk = Math.min(n, k + RITZ_EXTRA);
-  const eig = symmetricEigenTop(product, n, kk);
+  // The top kk eigenvectors of the float32 Gram: Lanczos (a few dozen products with the matrix),
+  // or the full tridiagonal reduction for small n or when Lanczos does not settle.
+  const lz = n > LANCZOS_MIN_N ? lanczosTop(product, n, kk, { maxSteps: LANCZOS_MAX_STEPS }) : null;
+  const eig = lz ?? topAsLanczos(symmetricEigenTop(product, n, kk));
   lap('eigen');
 
   // U = Xc^T V = X^T V - mean (1^T V), row t for eigenvector t (one pass over the data for up to 4).
@@ -375,18 +378,27 @@ function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32,
     lambda[c] = s2;
   }
   let rank = real;
-  if (real === k) {
-    // Beyond the components returned: the float32 Gram's eigenvalues, with a float32 tolerance.
-    const tol32 = Math.max(0, eig.values[n - 1]) * n * F32_EPS * 16;
-    let r32 = 0;
-    for (let t = 0; t < n; t++) if (eig.values[t] > tol32) r32++;
-    rank = Math.max(real, r32);
+  if (real === k && k < n) {
+    // Beyond the components returned: pivoted Cholesky of the float32 Gram, with a float32
+    // tolerance relative to its largest eigenvalue.
+    const tol32 = Math.max(0, eig.values[0]) * n * F32_EPS * 16;
+    rank = Math.max(real, psdRank(product, n, tol32));
   }
   return { mean, components, coords, lambda, ss, rank, real };
 }
 
 /** Extra Ritz vectors beyond the k asked for: a larger subspace makes the top k more accurate. */
 const RITZ_EXTRA = 0;
+/** Lanczos for the float32 path's Gram above this n (below it the full reduction costs little). */
+const LANCZOS_MIN_N = 48;
+const LANCZOS_MAX_STEPS = 96;
+
+/** symmetricEigenTop's answer in lanczosTop's shape (values of the top k, descending). */
+function topAsLanczos(t: TopEigen): LanczosEigen {
+  const values = new Float64Array(t.k);
+  for (let c = 0; c < t.k; c++) values[c] = t.values[t.n - 1 - c];
+  return { n: t.n, k: t.k, values, vectors: t.vectors, steps: 0 };
+}
 const F32_EPS = 2 ** -23;
 
 export type PcaBackend = 'wasm' | 'wasm-f64' | 'js';
