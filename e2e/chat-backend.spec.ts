@@ -18,6 +18,8 @@ test('auto / WebGPU / WASM: the choice reaches the model worker and is kept for 
   // Asked for WASM, the worker never probed WebGPU: its reason names no adapter.
   await expect(backend).toContainText('synthetic qwen3 (4 layers, d 64, seed 0) on WASM');
   await expect(backend).not.toContainText(/adapter/);
+  // Nor is WASM excused as a fallback: it was asked for.
+  await expect(backend).not.toContainText('nothing is wrong');
 
   await page.reload();
   await expect(page.getByTestId('chat-lab')).toBeVisible({ timeout: 60_000 });

@@ -86,7 +86,7 @@ function ModelChoiceButton({ c, dtype, disabled, onPick, backend }: { c: (typeof
 }
 
 export function ModelPicker() {
-  const m = useChat(useShallow((s) => ({ status: s.model.status, info: s.model.info, error: s.model.error, resumable: s.model.resumable, busy: s.busy })));
+  const m = useChat(useShallow((s) => ({ status: s.model.status, info: s.model.info, device: s.model.device, error: s.model.error, resumable: s.model.resumable, busy: s.busy })));
   const loadModel = useChat((s) => s.loadModel);
   const [dtype, setDtype] = useState<ModelDtype>('q4f16');
   const backend = useBackend(useChat((s) => s.backend));
@@ -141,7 +141,7 @@ export function ModelPicker() {
           <div className="muted small-text">{m.info.numLayers} layers · d = {m.info.hiddenSize} · {formatBytes(m.info.bytes)} · {m.info.residDtype}</div>
           <div className="small-text" data-testid="chat-backend">
             Backend: <strong>{m.info.backend === 'webgpu' ? 'WebGPU' : `WASM${m.info.threads > 1 ? `, ${m.info.threads} threads` : ', 1 thread'}`}</strong> — {m.info.reason}
-            {m.info.backend === 'wasm' && !/software adapter/.test(m.info.reason) && <span className="muted"> (WASM is slower than a GPU's WebGPU but gives the same numbers; nothing is wrong.)</span>}
+            {m.info.backend === 'wasm' && m.device !== 'wasm' && !/software adapter/.test(m.info.reason) && <span className="muted"> (WASM is slower than a GPU's WebGPU but gives the same numbers; nothing is wrong.)</span>}
           </div>
           {m.info.warnings.length > 0 && <div className="muted small-text">{m.info.warnings.join(' ')}</div>}
         </div>

@@ -86,6 +86,8 @@ export interface ModelState {
   error: string | null;
   /** The last hub load that failed or was cancelled: Resume starts it again (done files come from the cache). */
   resumable: ModelRequest | null;
+  /** The backend asked for at this load (what the worker then chose is in `info`). */
+  device?: BackendChoice;
 }
 
 export interface AxisState {
@@ -442,12 +444,13 @@ export const useChat = create<ChatStore>()((set, get) => {
     async loadModel(r) {
       const seq = ++loadSeq;
       const req = r.kind === 'hub' && !r.hub && hubOrigin() ? { ...r, hub: hubOrigin() } : r;
-      set({ model: { ...idleModel, status: 'loading', request: req }, axis: { status: 'none', summary: null, source: null, error: null }, resolved: null, settings: null, panes: emptyPanes(), turns: [], preset: null, error: null });
+      const device = get().backend;
+      set({ model: { ...idleModel, status: 'loading', request: req, device }, axis: { status: 'none', summary: null, source: null, error: null }, resolved: null, settings: null, panes: emptyPanes(), turns: [], preset: null, error: null });
       const progress = trackLoadProgress((v) => {
         if (seq === loadSeq) set((s) => ({ model: { ...s.model, files: v.files, filesDone: v.filesDone, filesTotal: v.filesTotal } }));
       });
       try {
-        const info = await getEngine().load(toSource(req), { device: get().backend }, progress.onProgress);
+        const info = await getEngine().load(toSource(req), { device }, progress.onProgress);
         if (seq !== loadSeq) return;
         set((s) => ({ model: { ...s.model, status: 'ready', info, files: progress.view().files, filesDone: s.model.filesTotal, error: null, resumable: null } }));
         const pend = get().pending;
