@@ -292,6 +292,13 @@ export interface Panel32Layout {
   xtvMany(vs: readonly ArrayLike<number>[], outs: readonly Float64Array[]): void;
   /** raw u_t for every u_t (length d) into outs[t] (length n), up to 4 vectors per pass over raw. */
   xuMany(us: readonly ArrayLike<number>[], outs: readonly Float64Array[]): void;
+  /**
+   * Rayleigh-Ritz inputs for up to 4 vectors v_t (length n), Xc = raw - 1 mean^T: U_t = Xc^T v_t
+   * (length d, kept in the module's memory) and W_t = Xc U_t (length n, returned), float64, two
+   * passes over raw. `combine(coefs, k, out)` then writes row c of out (k x d) as
+   * sum_t coefs[c * K + t] U_t; views valid until the next call on this layout.
+   */
+  ritzInputs(vs: readonly ArrayLike<number>[], mean: Float64Array): { W: Float64Array[]; combine(coefs: Float64Array, k: number, out: Float64Array): void };
 }
 
 export interface WasmGram32 {
@@ -390,6 +397,22 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
             }
           }
         };
+        const xuMany = (us: readonly ArrayLike<number>[], outs: readonly Float64Array[]) => {
+          for (let t0 = 0; t0 < us.length; t0 += KMAX) {
+            const K = Math.min(KMAX, us.length - t0);
+            mu.fill(0, 0, dPad * K);
+            for (let t = 0; t < K; t++) {
+              const vec = us[t0 + t];
+              for (let c = 0; c < d; c++) mu[((c >> 1) * K + t) * 2 + (c & 1)] = vec[c];
+            }
+            mv.fill(0, 0, n4 * K);
+            xuK[K - 1](0, n4, np, muOff, mvOff);
+            for (let t = 0; t < K; t++) {
+              const out = outs[t0 + t];
+              for (let i = 0; i < n; i++) out[i] = mv[i * K + t];
+            }
+          }
+        };
         return {
           n, d, n4, np, stride: dPad, raw,
           load(x) {
@@ -426,22 +449,80 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
             return out;
           },
           xtvMany,
-          xuMany(us, outs) {
-            for (let t0 = 0; t0 < us.length; t0 += KMAX) {
-              const K = Math.min(KMAX, us.length - t0);
-              mu.fill(0, 0, dPad * K);
-              for (let t = 0; t < K; t++) {
-                const vec = us[t0 + t];
-                for (let c = 0; c < d; c++) mu[((c >> 1) * K + t) * 2 + (c & 1)] = vec[c];
-              }
-              mv.fill(0, 0, n4 * K);
-              xuK[K - 1](0, n4, np, muOff, mvOff);
-              for (let t = 0; t < K; t++) {
-                const out = outs[t0 + t];
-                for (let i = 0; i < n; i++) out[i] = mv[i * K + t];
+          ritzInputs(vs, mean) {
+            const K = vs.length;
+            if (K > KMAX) {
+              // More than one pass's worth: U as plain rows (groups of KMAX per pass).
+              const us = vs.map(() => new Float64Array(d));
+              xtvMany(vs, us);
+              const mU = vs.map((v, t) => {
+                let sv = 0;
+                for (let i = 0; i < n; i++) sv += v[i];
+                let m = 0;
+                for (let c = 0; c < d; c++) {
+                  us[t][c] -= mean[c] * sv;
+                  m += mean[c] * us[t][c];
+                }
+                return m;
+              });
+              const W = vs.map(() => new Float64Array(n));
+              xuMany(us, W);
+              W.forEach((w, t) => { for (let i = 0; i < n; i++) w[i] -= mU[t]; });
+              return {
+                W,
+                combine(coefs, k, out) {
+                  out.fill(0, 0, k * d);
+                  for (let r = 0; r < k; r++) for (let t = 0; t < K; t++) {
+                    const f = coefs[r * K + t];
+                    for (let c = 0; c < d; c++) out[r * d + c] += f * us[t][c];
+                  }
+                },
+              };
+            }
+            mv.fill(0, 0, n4 * K);
+            const sv = new Float64Array(K);
+            for (let t = 0; t < K; t++) {
+              const vec = vs[t];
+              for (let i = 0; i < n; i++) {
+                mv[i * K + t] = vec[i];
+                sv[t] += vec[i];
               }
             }
+            mu.fill(0, 0, dPad * K);
+            xtvK[K - 1](0, n4, np, mvOff, muOff);
+            // U_t = raw^T v_t - mean (1^T v_t), in place in mu's layout (column pairs); mean . U_t.
+            const mU = new Float64Array(K);
+            for (let c = 0; c < d; c++) {
+              const m = mean[c];
+              const base = (c >> 1) * K * 2 + (c & 1);
+              for (let t = 0; t < K; t++) {
+                const v = mu[base + t * 2] - m * sv[t];
+                mu[base + t * 2] = v;
+                mU[t] += m * v;
+              }
+            }
+            mv.fill(0, 0, n4 * K);
+            xuK[K - 1](0, n4, np, muOff, mvOff);
+            const W = Array.from({ length: K }, (_, t) => {
+              const w = new Float64Array(n);
+              for (let i = 0; i < n; i++) w[i] = mv[i * K + t] - mU[t];
+              return w;
+            });
+            return {
+              W,
+              combine(coefs, k, out) {
+                for (let c = 0; c < d; c++) {
+                  const base = (c >> 1) * K * 2 + (c & 1);
+                  for (let r = 0; r < k; r++) {
+                    let s = 0;
+                    for (let t = 0; t < K; t++) s += coefs[r * K + t] * mu[base + t * 2];
+                    out[r * d + c] = s;
+                  }
+                }
+              },
+            };
           },
+          xuMany,
         };
       },
     };

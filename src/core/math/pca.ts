@@ -308,26 +308,17 @@ function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32,
   const eig = lz ?? topAsLanczos(symmetricEigenTop(product, n, kk));
   lap('eigen');
 
-  // U = Xc^T V = X^T V - mean (1^T V), row t for eigenvector t (one pass over the data for up to 4).
-  const U = new Float64Array(kk * d);
+  // Rayleigh-Ritz with the exact Gram matrix G = Xc Xc^T on span(V): U = Xc^T V, W = Xc U = G V
+  // (two passes over the data), B = V^T G V = V^T W = Q diag(theta) Q^T. Components
+  // u_c = U q_c / sqrt(theta_c) (unit, orthogonal), coordinates Xc u_c = W q_c / sqrt(theta_c).
   const vs = Array.from({ length: kk }, (_, t) => eig.vectors.subarray(t * n, t * n + n));
-  const us = Array.from({ length: kk }, (_, t) => U.subarray(t * d, t * d + d));
-  L.xtvMany(vs, us);
-  for (let t = 0; t < kk; t++) {
-    const v = vs[t];
-    const u = us[t];
-    let sv = 0;
-    for (let i = 0; i < n; i++) sv += v[i];
-    for (let j = 0; j < d; j++) u[j] -= mean[j] * sv;
-  }
+  const { W, combine } = L.ritzInputs(vs, mean);
   const B = new Float64Array(kk * kk);
   for (let a = 0; a < kk; a++) {
     for (let b = a; b < kk; b++) {
-      const ua = a * d, ub = b * d;
       let s = 0;
-      for (let j = 0; j < d; j++) s += U[ua + j] * U[ub + j];
-      B[a * kk + b] = s;
-      B[b * kk + a] = s;
+      for (let i = 0; i < n; i++) s += vs[a][i] * W[b][i] + vs[b][i] * W[a][i];
+      B[a * kk + b] = B[b * kk + a] = s / 2;
     }
   }
   const ritz = symmetricEigen(B, kk);
@@ -335,47 +326,59 @@ function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32,
   const tol = lmax * Math.max(n, d) * EPS * 16;
   let real = 0;
   while (real < k && ritz.values[kk - 1 - real] > tol) real++;
+  const coefs = new Float64Array(real * kk);
+  for (let c = 0; c < real; c++) {
+    const src = kk - 1 - c;
+    const inv = 1 / Math.sqrt(ritz.values[src]);
+    for (let t = 0; t < kk; t++) coefs[c * kk + t] = ritz.vectors[src * kk + t] * inv;
+  }
   const components = new Float64Array(k * d);
   const coords = new Float64Array(n * k);
   const lambda = new Float64Array(k);
+  combine(coefs, real, components);
   for (let c = 0; c < real; c++) {
-    const q = ritz.vectors.subarray((kk - 1 - c) * kk, (kk - c) * kk);
-    const u = components.subarray(c * d, c * d + d);
-    for (let t = 0; t < kk; t++) {
-      const qt = q[t];
-      const o = t * d;
-      for (let j = 0; j < d; j++) u[j] += qt * U[o + j];
-    }
-    // Unit length, and orthogonal to the earlier components to working precision (twice).
-    for (let pass = 0; pass < 2; pass++) {
-      for (let p = 0; p < c; p++) {
-        const o = p * d;
-        let s = 0;
-        for (let j = 0; j < d; j++) s += components[o + j] * u[j];
-        for (let j = 0; j < d; j++) u[j] -= s * components[o + j];
-      }
-      let nn = 0;
-      for (let j = 0; j < d; j++) nn += u[j] * u[j];
-      const inv = 1 / Math.sqrt(nn);
-      for (let j = 0; j < d; j++) u[j] *= inv;
-    }
-  }
-  // Coordinates (x_i - mean) . u and the variance along u, from the data (one pass for up to 4).
-  const comps = Array.from({ length: real }, (_, c) => components.subarray(c * d, c * d + d));
-  const projs = Array.from({ length: real }, () => new Float64Array(n));
-  L.xuMany(comps, projs);
-  for (let c = 0; c < real; c++) {
-    const u = comps[c];
-    const proj = projs[c];
-    let mu = 0;
-    for (let j = 0; j < d; j++) mu += mean[j] * u[j];
     let s2 = 0;
     for (let i = 0; i < n; i++) {
-      const v = proj[i] - mu;
+      let v = 0;
+      for (let t = 0; t < kk; t++) v += W[t][i] * coefs[c * kk + t];
       coords[i * k + c] = v;
       s2 += v * v;
     }
     lambda[c] = s2;
+  }
+  // In exact arithmetic the components are orthonormal; when rounding left them less so than
+  // 1e-14 (components of very unequal variance), orthonormalise (twice) and project the data again.
+  if (!orthonormal(components, real, d, 1e-14)) {
+    for (let c = 0; c < real; c++) {
+      const u = components.subarray(c * d, c * d + d);
+      for (let pass = 0; pass < 2; pass++) {
+        for (let p = 0; p < c; p++) {
+          const o = p * d;
+          let s = 0;
+          for (let j = 0; j < d; j++) s += components[o + j] * u[j];
+          for (let j = 0; j < d; j++) u[j] -= s * components[o + j];
+        }
+        let nn = 0;
+        for (let j = 0; j < d; j++) nn += u[j] * u[j];
+        const inv = 1 / Math.sqrt(nn);
+        for (let j = 0; j < d; j++) u[j] *= inv;
+      }
+    }
+    const comps = Array.from({ length: real }, (_, c) => components.subarray(c * d, c * d + d));
+    const projs = Array.from({ length: real }, () => new Float64Array(n));
+    L.xuMany(comps, projs);
+    for (let c = 0; c < real; c++) {
+      const u = comps[c];
+      let mu = 0;
+      for (let j = 0; j < d; j++) mu += mean[j] * u[j];
+      let s2 = 0;
+      for (let i = 0; i < n; i++) {
+        const v = projs[c][i] - mu;
+        coords[i * k + c] = v;
+        s2 += v * v;
+      }
+      lambda[c] = s2;
+    }
   }
   let rank = real;
   if (real === k && k < n) {
@@ -392,6 +395,18 @@ const RITZ_EXTRA = 0;
 /** Lanczos for the float32 path's Gram above this n (below it the full reduction costs little). */
 const LANCZOS_MIN_N = 48;
 const LANCZOS_MAX_STEPS = 96;
+
+/** Whether rows 0..count of m (count x d) are orthonormal to within tol. */
+function orthonormal(m: Float64Array, count: number, d: number, tol: number): boolean {
+  for (let a = 0; a < count; a++) {
+    for (let b = a; b < count; b++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += m[a * d + j] * m[b * d + j];
+      if (Math.abs(s - (a === b ? 1 : 0)) > tol) return false;
+    }
+  }
+  return true;
+}
 
 /** symmetricEigenTop's answer in lanczosTop's shape (values of the top k, descending). */
 function topAsLanczos(t: TopEigen): LanczosEigen {
