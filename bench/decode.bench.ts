@@ -62,22 +62,26 @@
  * 16 such layers; 200 vs 176 ms for the lm_head). WebGPU (q4f16 / q4) is the fast path in a browser.
  *
  * The one lever left, quantified: our own int8 kernel in WASM SIMD128 outside onnxruntime
- * (src/core/lm/int8-gemv-wasm.ts; `npx tsx bench/int8-gemv.bench.ts`, 9 interleaved rounds, 1 thread,
- * 08:05 UTC with load average ~3, so ratios only). GB/s of int8 weights read at M = 1 (one row):
- *   shape                      ours (i32x4.dot_i16x8_s)  ours (extmul)  onnxruntime-web  onnxruntime-node
- *   layer 1024x3072 (3 MB)     13.2                      8.5            3.0              20.2
- *   lm_head 1024x151936 (148MB) 19.7                     12.7           4.6              11.7
- * Cache-resident, our kernel is ~0.65x native (SIMD128 widening vs VNNI) but 4.4x onnxruntime-web;
- * streaming the lm_head from memory it matches or beats native (1.7x here: both at memory speed,
- * native's M = 1 path reads slower). A real decode token streams all 0.6 GB of weights from memory,
- * so each layer runs at min(compute, memory) speed: projected GEMV time per token (summary line)
- * 41 ms ours vs 51 ms native vs 179 ms onnxruntime-web at 28 layers (own kernel 1.2x native), and
- * at the --quick 4 layers 12.6 vs 18.7 vs 54.7 ms (onnxruntime-web 0.34x native, matching this
- * bench's measured 0.30, which checks the model). So yes: a WASM decoder on our own kernel could
- * pass 0.7x native for one row, if the rest of a step (attention, norms, rotary, the loop: ~1-3 ms)
- * stays small. Not for batches: with M = 3 / 8 rows our kernel is compute-bound (0.35-0.76x / 0.18-
- * 0.43x native, no better than onnxruntime-web at M = 8 on the layer), where VNNI's 4-way int8 dot
- * product wins; relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s (7-bit weights) is unmeasured.
+ * (src/core/lm/int8-gemv-wasm.ts; `npx tsx bench/int8-gemv.bench.ts`: one linear, 1 thread, 9 A/B
+ * rounds interleaved in one process; 08:19 UTC, load average 1.5-2). GB/s of int8 weights read, one row (M = 1):
+ *   shape                        ours: dot_i16x8  relaxed dot  extmul  onnxruntime-web  onnxruntime-node
+ *   layer 1024x3072 (3 MB)       20.3             22.9         14.0    6.0              41.3
+ *   lm_head 1024x151936 (148 MB) 19.4             18.6         11.0    4.2              12.2
+ * Cache-resident (compute-bound) our kernel is ~0.5x native (SIMD128 widens int8 to int16 where
+ * VNNI takes 4-way int8 dot products) but 3.4x onnxruntime-web; streaming the lm_head from memory
+ * it passes native (1.6x: native's M = 1 int8 path reads at 12 GB/s here, onnxruntime-web's is
+ * compute-bound at 4 GB/s). A real decode token streams all 0.6 GB of weights from memory, so a
+ * layer runs at min(its compute speed, the streaming speed); the bench's summary projects GEMV time
+ * per token: 28 layers 30.7 ms ours vs 48.8 native vs 140 onnxruntime-web (own kernel 1.59x native,
+ * onnxruntime-web 0.35x); at the --quick 4 layers 11.3 / 17.9 / 51.5 ms, and this bench measured
+ * 0.34 (08:14, --quick) for the whole decode of onnxruntime-web vs native, which checks the model.
+ * So: yes, a WASM decoder of our own on this kernel could pass 0.7x native for one row (projected
+ * ~1.5x), provided the rest of a step (attention, norms, rotary, the loop; ~1-3 ms) stays small —
+ * which means our own decoder for the WASM backend, not built. Batches gain less: at M = 3 / 8 our
+ * kernel is compute-bound (0.27 / 0.19x native on the layer, 0.81 / 0.48x on the lm_head; best of the
+ * variants) while VNNI gets extra rows almost free. Relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s
+ * (browsers' default) helps only ~10% here and needs 7-bit activations (2x the quantisation error:
+ * the bench's agree lines).
  *
  * Ends with one line {"bench":"decode","stage":"summary", ...}: the ratios, absolute tokens/s per
  * runner and the backend names. Options: --quick, --layers N, --prompt 16, --new 8, --rounds 3,
@@ -212,7 +216,8 @@ function machineCpu(): { busyMs: number; stealMs: number } | null {
  * seconds (quick 90, full 180). `threads2_vs_1` is the quiet pairs' median (what the hardware gives;
  * null with fewer than 3), `threads2_vs_1_all` every pair's (what the shared machine gave this run).
  * With `extra` (`--child-extra '{...}'` in `--section threads`), a third child (2 threads, created
- * with those session config entries) runs in every pair too: `threads2x_vs_1`.
+ * with those session config entries) runs in every pair too: `threads2x_vs_1` (quiet pairs) and
+ * `extra_vs_default_2threads` (every pair: both 2-thread children meet the same conditions).
  */
 async function threadsSection(file: string, extra: Record<string, string> = {}) {
   const maxPairs = Number(arg('thread-pairs', quick ? 24 : 40));
@@ -265,8 +270,9 @@ async function threadsSection(file: string, extra: Record<string, string> = {}) 
       b: med(quiet.length ? quiet : pairs, (p) => p.t1)!,
       ratio: quiet.length >= 3 ? med(quiet, (p) => p.t2 / p.t1) : null,
       all: med(pairs, (p) => p.t2 / p.t1)!,
-      extra: withExtra ? med(quiet.length ? quiet : pairs, (p) => p.t2x! / p.t1) : null,
-      extraVsDefault: withExtra ? med(quiet.length ? quiet : pairs, (p) => p.t2x! / p.t2) : null,
+      extra: withExtra && quiet.length >= 3 ? med(quiet, (p) => p.t2x! / p.t1) : null,
+      // both 2-thread children see the same conditions within a pair: every pair counts
+      extraVsDefault: withExtra ? med(pairs, (p) => p.t2x! / p.t2) : null,
       quietPairs: quiet.length,
       pairs: pairs.length,
     };
