@@ -31,18 +31,20 @@
  *
  * Why threads2_vs_1 used to swing from 1.37 to 0.80 between quiet runs: other work on the 2 cores.
  * Per round, a 2-thread decode needs both cores: when another process takes one (other_cores ~1.0
- * in the threads_round lines), 2 threads fall to 0.5-0.8x of 1 thread (the pool's threads wait on
- * each other while one is descheduled), while 1 thread barely notices; with other_cores < 0.1 the
- * same pairs give 1.3-1.8x (2 threads use ~1.9 cores). Measured 07:55 UTC, `--quick --section
- * threads`: 22 pairs of 16-token rounds, 14 disturbed (0.53-0.83x, all-pair median 0.75) and 8
- * quiet (1.27-1.74x, median 1.56; 28.7 vs 18.2 tokens/s). Not a setting: onnxruntime-web's
- * threaded build runs every session on the env's global thread pools (wasm/api.cc OrtCreateSession
- * calls DisablePerSessionThreads; OrtInit sets only the thread count), and the session config
- * entries `session.intra_op.allow_spinning` / `session.force_spinning_stop` apply to per-session
- * pools only (inference_session.cc): with `extra: {'session.intra_op.allow_spinning': '0'}` the
- * 2-thread child still used ~1.9 cores and ran 1.02x the default (24 pairs, `--section threads
- * --child-extra '{"session.intra_op.allow_spinning":"0"}'`), so createSession sets nothing for it.
- * The idle child and the bench parent take < 0.1 core (counted in other_cores).
+ * in the threads_round lines), 2 threads fall to 0.5-0.9x of 1 thread (~15 vs ~20 tokens/s: the
+ * pool's threads wait on each other while one is descheduled), while 1 thread barely notices; with
+ * other_cores < 0.1 the same pairs give 1.3-2.0x (2 threads use ~1.9 cores). The load comes and
+ * goes within a run, so pairs are bimodal: the full `--quick` run at 08:14 UTC had 7 quiet pairs of
+ * 24 (median 1.70; 33.9 vs ~20 tokens/s) and 17 disturbed (all-pair median 0.80); `--quick --section
+ * threads` at 08:18, all 8 pairs quiet: 1.68. Not a setting: onnxruntime-web's threaded build runs
+ * every session on the env's global thread pools (wasm/api.cc: OrtCreateSession calls
+ * DisablePerSessionThreads; OrtInit sets only the thread count), and the session config entries
+ * `session.intra_op.allow_spinning` / `session.force_spinning_stop` act on per-session pools only
+ * (inference_session.cc). Measured, `--section threads --child-extra
+ * '{"session.intra_op.allow_spinning":"0"}'` (a third child, 2 threads, with the entry): 1.07x the
+ * default over 8 quiet pairs, 0.98x over 16 mostly disturbed ones, the same ~1.9 cores used when
+ * quiet and the same fall under load; so createSession sets nothing for it. The idle children and
+ * the bench parent take < 0.1 core (counted in other_cores).
  *
  * Why wasm_vs_native stays well under the 0.7 target (0.302 on a quiet machine: q8 20.3 tokens/s on
  * WASM vs 67.1 native, 1 thread, --quick). It is the int8 GEMV kernels, not our loop: onnxruntime-node's
