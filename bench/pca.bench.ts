@@ -10,7 +10,8 @@
  *     seconds and peak RSS, and a baseline that only decodes every layer;
  *  2b, 3. the pool and one layer again with relaxed SIMD's multiply-add in the Gram kernel (browsers'
  *     default; Node 20 behind a V8 flag, set at run time after the Node-default figures), against numpy.
- * Options: --quick (d = 1024 only, 3 runs, 8 layers) for a smoke run.
+ * Options: --quick (d = 1024 only, 3 runs, 8 layers) for a smoke run; --d 4096,8192 (the widths of
+ * sections 1 and 3); --no-set (skip sections 2 and 2b, the 80-layer set); --runs N (A/B rounds).
  * Wall time suffers when other processes share the 2 cores, so every figure also comes as process
  * CPU time (user + system, all threads) and each line carries the load average at its start.
  */
@@ -51,6 +52,14 @@ function numpyRun(file: string, n: number, L: number, d: number, dtype: string, 
 }
 
 const quick = process.argv.includes('--quick');
+const argValue = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const dims = argValue('--d')?.split(',').map(Number);
+if (dims && !dims.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`--d wants widths such as 4096,8192, got ${argValue('--d')}`);
+const withSet = !process.argv.includes('--no-set');
+const runsArg = argValue('--runs');
 const N = 275;
 const node = process.version;
 const mb = (b: number) => Math.round(b / 2 ** 20);
@@ -85,6 +94,15 @@ const load = () => +os.loadavg()[0].toFixed(2);
 
 type Phases = NonNullable<PcaWorkspace['timings']>;
 
+/** Untimed runs before each timed one in an A/B round, on both sides (pca_numpy.py's `warmups`). */
+const AB_WARMUPS = 2;
+function timedAfterWarmups(f: () => void): number {
+  for (let w = 0; w < AB_WARMUPS; w++) f();
+  const t = performance.now();
+  f();
+  return performance.now() - t;
+}
+
 function timeLayer(x: Float32Array, d: number, runs: number): { median: number; min: number; cpuMedian: number; phases: Record<string, number> } {
   const ws: PcaWorkspace = { timings: { centre: 0, product: 0, eigen: 0, components: 0 } };
   for (let w = 0; w < 2; w++) pca(x, N, d, { components: 3 }, ws);
@@ -105,23 +123,23 @@ function timeLayer(x: Float32Array, d: number, runs: number): { median: number; 
 
 // 1. One layer (Node's default WebAssembly: no relaxed SIMD).
 setRelaxedSimd(false);
-const runs = quick ? 3 : 7;
-for (const d of quick ? [1024] : [1024, 4096, 8192]) {
+const runs = runsArg ? Math.max(1, Number(runsArg)) : quick ? 3 : 7;
+for (const d of dims ?? (quick ? [1024] : [1024, 4096, 8192])) {
   const x = planted(N, d, d);
   const loadavg = load();
   const backend = pcaBackend();
   const fast = timeLayer(x, d, runs);
-  // Interleaved A/B against numpy: one of ours, one of numpy's, `runs` times.
+  // Interleaved A/B against numpy: one of ours, one of numpy's, `runs` times; each side times one
+  // run after AB_WARMUPS untimed ones in the same round (numpy's inside its process), so neither
+  // side is timed on caches the other just evicted.
   const file = join(tmp, `layer-${d}.f32`);
   writeFileSync(file, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
   const oursAB: number[] = [];
   const npAB: number[] = [];
   const abWs: PcaWorkspace = {};
   for (let r = 0; r < runs && numpyHere; r++) {
-    const t = performance.now();
-    pca(x, N, d, { components: 3 }, abWs);
-    oursAB.push(performance.now() - t);
-    npAB.push(numpyRun(file, N, 1, d, 'float32', 1, 2)!);
+    oursAB.push(timedAfterWarmups(() => pca(x, N, d, { components: 3 }, abWs)));
+    npAB.push(numpyRun(file, N, 1, d, 'float32', 1, AB_WARMUPS)!);
   }
   setPcaBackend('js');
   const js = timeLayer(x, d, runs);
@@ -175,7 +193,7 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
 }
 
 // 2. A whole 275 x 80 x 8192 bf16 set.
-{
+if (withSet) {
   const L = quick ? 8 : 80;
   const d = 8192;
   const rssBefore = process.memoryUsage().rss;
@@ -357,7 +375,9 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
 {
   setRelaxedSimd(true);
   const fused = wasmGram32()?.fused ?? false;
-  for (const d of quick ? [1024] : [4096, 8192]) {
+  // Relaxed SIMD is set at the end of section 2 (a V8 flag, for the rest of the run).
+  if (!withSet) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  for (const d of dims ?? (quick ? [1024] : [4096, 8192])) {
     const x = planted(N, d, d);
     const loadavg = load();
     const file = join(tmp, `layer-${d}.f32`);
@@ -368,11 +388,9 @@ for (const d of quick ? [1024] : [1024, 4096, 8192]) {
     const np: number[] = [];
     const product: number[] = [];
     for (let r = 0; r < runs; r++) {
-      const t = performance.now();
-      pca(x, N, d, { components: 3 }, ws);
-      ours.push(performance.now() - t);
+      ours.push(timedAfterWarmups(() => pca(x, N, d, { components: 3 }, ws)));
       product.push(ws.timings!.product);
-      if (numpyHere) np.push(numpyRun(file, N, 1, d, 'float32', 1, 2)!);
+      if (numpyHere) np.push(numpyRun(file, N, 1, d, 'float32', 1, AB_WARMUPS)!);
     }
     console.log(
       JSON.stringify({
