@@ -24,7 +24,9 @@
  * memory): time = body bytes / min(layer GB/s, lm_head GB/s) + lm_head bytes / lm_head GB/s, i.e.
  * a layer runs at its compute speed or at the memory speed, whichever is lower. GEMV time only
  * (attention, norms and the loop add the same few ms to each).
- * Options: --quick (fewer rounds), --rounds N.
+ * Then `chain`, measured: every linear of a decode step (L layers + the lm_head, distinct weights)
+ * per token, ours vs onnxruntime-web vs onnxruntime-node (--chain-layers, quick 4, else 28).
+ * Options: --quick (fewer rounds, 4 chain layers), --rounds N, --chain-layers N.
  */
 import os from 'node:os';
 import v8 from 'node:v8';
@@ -44,25 +46,49 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const r3 = (x: number) => +x.toFixed(3);
 const line = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'int8-gemv', ...o }));
 
-/** The decoder's q8 linear (builder/common.ts emitMatMulInteger) alone: x [M, K] -> y [M, N]. */
-function q8Graph(wT: Int8Array, K: number, N: number, scale: number): Uint8Array {
+/**
+ * The decoder's q8 linears (builder/common.ts emitMatMulInteger) in one graph, each alone on an input
+ * of its width: x<K> [M, K] -> y<i> [M, N_i]; DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul.
+ */
+function q8Graph(linears: { wT: Int8Array; K: number; N: number; scale: number }[]): Uint8Array {
   const g = new GraphBuilder('float32');
-  g.inputs.push(makeValueInfo('x', TensorDataType.FLOAT, ['M', K]));
-  g.outputs.push(makeValueInfo('y', TensorDataType.FLOAT, ['M', N]));
-  const Wq = g.init('w_quantized', TensorDataType.INT8, [K, N], wT);
-  const Ws = g.init('w_scale', TensorDataType.FLOAT, [], new Float32Array([scale]));
-  const Wz = g.init('w_zero_point', TensorDataType.INT8, [], new Int8Array([0]));
-  const [xq, xs, xz] = g.op('/l', 'DynamicQuantizeLinear', ['x'], { outputs: 3 });
-  const yi = g.op1('/l', 'MatMulInteger', [xq, Wq, xz, Wz]);
-  const yf = g.op1('/l', 'Cast', [yi], { attrs: [attrInt('to', TensorDataType.FLOAT)] });
-  const s = g.op1('/l', 'Mul', [xs, Ws]);
-  g.op1('/l', 'Mul', [yf, s], { outputs: ['y'] });
+  for (const K of new Set(linears.map((l) => l.K))) g.inputs.push(makeValueInfo(`x${K}`, TensorDataType.FLOAT, ['M', K]));
+  linears.forEach(({ wT, K, N, scale }, i) => {
+    g.outputs.push(makeValueInfo(`y${i}`, TensorDataType.FLOAT, ['M', N]));
+    const Wq = g.init(`w${i}_quantized`, TensorDataType.INT8, [K, N], wT);
+    const Ws = g.init(`w${i}_scale`, TensorDataType.FLOAT, [], new Float32Array([scale]));
+    const Wz = g.init(`w${i}_zero_point`, TensorDataType.INT8, [], new Int8Array([0]));
+    const [xq, xs, xz] = g.op(`/l${i}`, 'DynamicQuantizeLinear', [`x${K}`], { outputs: 3 });
+    const yi = g.op1(`/l${i}`, 'MatMulInteger', [xq, Wq, xz, Wz]);
+    const yf = g.op1(`/l${i}`, 'Cast', [yi], { attrs: [attrInt('to', TensorDataType.FLOAT)] });
+    const sc = g.op1(`/l${i}`, 'Mul', [xs, Ws]);
+    g.op1(`/l${i}`, 'Mul', [yf, sc], { outputs: [`y${i}`] });
+  });
   return encodeModel({
     ir_version: 8,
     opset_import: [{ domain: '', version: 17 }],
     producer_name: 'persona-space',
-    graph: { name: 'q8-linear', node: g.nodes, initializer: g.initializers, input: g.inputs, output: g.outputs, value_info: [] },
+    graph: { name: 'q8-linears', node: g.nodes, initializer: g.initializers, input: g.inputs, output: g.outputs, value_info: [] },
   });
+}
+
+/** Random int8 codes in [-127, 127] (xorshift: fast enough for 0.6 GB). */
+function randomCodes(n: number, seed: number): Int8Array {
+  const w = new Int8Array(n);
+  let x = seed | 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    w[i] = ((x >>> 0) % 255) - 127;
+  }
+  return w;
+}
+
+function transposeCodes(w: Int8Array, N: number, K: number): Int8Array {
+  const wT = new Int8Array(K * N);
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) wT[k * N + n] = w[n * K + k];
+  return wT;
 }
 
 type Runner = { name: string; call(x: Float32Array, M: number): Promise<unknown> | unknown };
@@ -90,9 +116,7 @@ async function main() {
     const w = new Int8Array(N * K);
     for (let i = 0; i < w.length; i++) w[i] = Math.floor(rng.float() * 255) - 127;
     const scale = 0.01;
-    const wT = new Int8Array(K * N);
-    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) wT[k * N + n] = w[n * K + k];
-    const graph = q8Graph(wT, K, N, scale);
+    const graph = q8Graph([{ wT: transposeCodes(w, N, K), K, N, scale }]);
     const opts = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' as const, intraOpNumThreads: 1, interOpNumThreads: 1 };
     const sWeb: OrtSession = await createSession(ortWeb as unknown as Ort, { graph, externalData: [] }, opts);
     const sNode: OrtSession = await createSession(ortNode as unknown as Ort, { graph, externalData: [] }, { ...opts, executionProviders: ['cpu'] });
@@ -104,8 +128,8 @@ async function main() {
       relaxed_c1r4: gemv.load(w, N, K, scale, { kernel: 'relaxed', cols: 1, rowsPerPass: 4 }),
     };
     const ortRun = (ort: { Tensor: typeof ortWeb.Tensor }, s: OrtSession) => async (x: Float32Array, M: number) => {
-      const out = await s.run({ x: new ort.Tensor('float32', x, [M, K]) as never });
-      return out.y.data;
+      const out = await s.run({ [`x${K}`]: new ort.Tensor('float32', x, [M, K]) as never });
+      return out.y0.data;
     };
     const runners: Runner[] = [
       { name: 'ours_extmul', call: (x, M) => ours.extmul.matmul(x, M) },
@@ -193,14 +217,77 @@ async function main() {
       own_kernel_vs_ort_web: r3(t.ort_web / ours),
     };
   };
+  const chain = await chainSection(gemv, ortWeb as unknown as Ort, ortNode as unknown as Ort);
   line({
     stage: 'summary',
+    measured_chain: chain,
     projected_28_layers: tokenMs(28),
     projected_4_layers: tokenMs(4),
     gb_s_m1: Object.fromEntries(Object.entries(gbs).map(([s, v]) => [s, Object.fromEntries(Object.entries(v).map(([k, m]) => [k, r3(m[1])]))])),
     target: 0.7,
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   });
+}
+
+/**
+ * Measured, not projected: every linear of a decode step of `--chain-layers` layers (quick 4, else
+ * 28) plus the lm_head, distinct random weights (0.6 GB at 28 layers: streamed from memory as in a
+ * real decode), one row; ours one linear after another, onnxruntime all of them in one graph (one
+ * run a token). GEMV time per token only.
+ */
+async function chainSection(gemv: NonNullable<ReturnType<typeof int8GemvWasm>>, ortWeb: Ort, ortNode: Ort) {
+  const L = arg('chain-layers', quick ? 4 : 28);
+  const dims: [number, number][] = [[1024, 2048], [1024, 1024], [1024, 1024], [2048, 1024], [1024, 3072], [1024, 3072], [3072, 1024]]; // [K, N]: q k v o gate up down
+  const linears: { w: Int8Array; K: number; N: number }[] = [];
+  let seed = 1;
+  for (let l = 0; l < L; l++) for (const [K, N] of dims) linears.push({ w: randomCodes(N * K, seed++), K, N });
+  linears.push({ w: randomCodes(151936 * 1024, seed), K: 1024, N: 151936 });
+  const bytes = linears.reduce((a, l) => a + l.K * l.N, 0);
+  const graph = q8Graph(linears.map((l) => ({ wT: transposeCodes(l.w, l.N, l.K), K: l.K, N: l.N, scale: 0.01 })));
+  const opts = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' as const, intraOpNumThreads: 1, interOpNumThreads: 1 };
+  const sWeb = await createSession(ortWeb, { graph, externalData: [] }, opts);
+  const sNode = await createSession(ortNode, { graph, externalData: [] }, { ...opts, executionProviders: ['cpu'] });
+  const oursDot = linears.map((l) => gemv.load(l.w, l.N, l.K, 0.01, { kernel: 'dot' }));
+  const oursRelaxed = linears.map((l) => gemv.load(l.w, l.N, l.K, 0.01, { kernel: 'relaxed' }));
+  linears.length = 0; // the loaded copies are what runs
+  const rng = new Pcg32(5);
+  const xs = new Map([1024, 2048, 3072].map((K) => [K, Float32Array.from({ length: K }, () => rng.float() * 2 - 1)]));
+  const ortFeeds = (T: Ort['Tensor']) => Object.fromEntries([...xs].map(([K, x]) => [`x${K}`, new T('float32', x, [1, K])]));
+  const runners: { name: string; token(): Promise<unknown> | unknown }[] = [
+    { name: 'ours_dot', token: () => { for (const lin of oursDot) lin.matmul(xs.get(lin.K)!, 1); } },
+    { name: 'ours_relaxed', token: () => { for (const lin of oursRelaxed) lin.matmul(xs.get(lin.K)!, 1); } },
+    { name: 'ort_web', token: () => sWeb.run(ortFeeds(ortWeb.Tensor) as never) },
+    { name: 'ort_native', token: () => sNode.run(ortFeeds(ortNode.Tensor) as never) },
+  ];
+  const time = async (r: (typeof runners)[number]) => {
+    const t0 = performance.now();
+    await r.token();
+    return performance.now() - t0;
+  };
+  for (const r of runners) await time(r); // warm-up
+  const ms = new Map<string, number[]>(runners.map((r) => [r.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let j = 0; j < runners.length; j++) {
+      const r = runners[(round + j) % runners.length];
+      ms.get(r.name)!.push(await time(r));
+    }
+  }
+  const med = Object.fromEntries([...ms].map(([k, v]) => [k, median(v)]));
+  const ours = Math.min(med.ours_dot, med.ours_relaxed);
+  const res = {
+    layers: L,
+    weight_mb: Math.round(bytes / 2 ** 20),
+    token_ms: Object.fromEntries(Object.entries(med).map(([k, v]) => [k, r3(v)])),
+    gb_s: Object.fromEntries(Object.entries(med).map(([k, v]) => [k, r3(bytes / (v / 1000) / 1e9)])),
+    own_kernel_vs_native: r3(med.ort_native / ours),
+    own_plain_simd_kernel_vs_native: r3(med.ort_native / med.ours_dot),
+    ort_web_vs_native: r3(med.ort_native / med.ort_web),
+    own_kernel_vs_ort_web: r3(med.ort_web / ours),
+  };
+  line({ stage: 'chain', ...res, loadavg: r3(os.loadavg()[0]) });
+  await sWeb.release();
+  await sNode.release();
+  return res;
 }
 
 main().then(
