@@ -186,86 +186,73 @@ function xuKBody(K: number): number[] {
 /** The most vectors one pass of xtvK / xuK takes. */
 const KMAX = 4;
 
-function colSum32Body(): number[] {
-  // out[c] += sum over rows r < n4 of raw[r][c] (float64), four rows per step, a panel at a time.
-  // params: 0 raw, 1 n4, 2 panels, 3 out
-  const [RAW, N4, NP, OUT] = [0, 1, 2, 3];
-  const [P, R, ROW, UP, END, STRIDE] = [4, 5, 6, 7, 8, 9];
+function colSumPanelBody(): number[] {
+  // out[c] += sum over rows r < n4 of raw[r][c] for the PANEL32 columns of one panel (float64),
+  // four rows per step. params: 0 raw (the panel's first column), 1 n4, 2 row stride (bytes), 3 out
+  const [RAW, N4, STRIDE, OUT] = [0, 1, 2, 3];
+  const [R, ROW, UP, END, S2, S3] = [4, 5, 6, 7, 8, 9];
   const [X, LO, HI] = [10, 11, 12];
   const { code, e } = emitter();
-  e(op.get(NP), op.i32(RB), op.mul, op.set(STRIDE));
-  e(op.i32(0), op.set(P));
+  e(op.get(STRIDE), op.get(STRIDE), op.add, op.tee(S2), op.get(STRIDE), op.add, op.set(S3));
+  e(op.i32(0), op.set(R));
   e(op.loop);
   {
-    e(op.i32(0), op.set(R));
+    e(op.get(RAW), op.get(R), op.get(STRIDE), op.mul, op.add, op.set(ROW));
+    e(op.get(OUT), op.tee(UP), op.i32(PANEL32 * 8), op.add, op.set(END));
     e(op.loop);
     {
-      e(op.get(RAW), op.get(P), op.i32(RB), op.mul, op.add, op.get(R), op.get(STRIDE), op.mul, op.add, op.set(ROW));
-      e(op.get(OUT), op.get(P), op.i32(PANEL32 * 8), op.mul, op.add, op.tee(UP), op.i32(PANEL32 * 8), op.add, op.set(END));
-      e(op.loop);
-      {
-        for (let a = 0; a < 4; a++) {
-          if (a === 0) e(op.get(ROW), op.v128Load(0), op.set(X));
-          else e(op.get(ROW), op.get(STRIDE), ...(a > 1 ? [op.get(STRIDE), op.add] : []), ...(a > 2 ? [op.get(STRIDE), op.add] : []), op.add, op.v128Load(0), op.set(X));
-          if (a === 0) e(widen(X, false), op.set(LO), widen(X, true), op.set(HI));
-          else e(op.get(LO), widen(X, false), op.f64x2Add, op.set(LO), op.get(HI), widen(X, true), op.f64x2Add, op.set(HI));
-        }
-        e(op.get(UP), op.get(UP), op.v128Load(0), op.get(LO), op.f64x2Add, op.v128Store(0));
-        e(op.get(UP), op.get(UP), op.v128Load(16), op.get(HI), op.f64x2Add, op.v128Store(16));
-        e(op.get(ROW), op.i32(16), op.add, op.set(ROW));
-        e(op.get(UP), op.i32(32), op.add, op.tee(UP), op.get(END), op.ltU, op.brIf(0));
+      for (const [a, off] of [[0, -1], [1, STRIDE], [2, S2], [3, S3]] as const) {
+        if (off < 0) e(op.get(ROW), op.v128Load(0), op.set(X));
+        else e(op.get(ROW), op.get(off), op.add, op.v128Load(0), op.set(X));
+        if (a === 0) e(widen(X, false), op.set(LO), widen(X, true), op.set(HI));
+        else e(op.get(LO), widen(X, false), op.f64x2Add, op.set(LO), op.get(HI), widen(X, true), op.f64x2Add, op.set(HI));
       }
-      e(op.end);
-      e(op.get(R), op.i32(4), op.add, op.tee(R), op.get(N4), op.ltU, op.brIf(0));
+      e(op.get(UP), op.get(UP), op.v128Load(0), op.get(LO), op.f64x2Add, op.v128Store(0));
+      e(op.get(UP), op.get(UP), op.v128Load(16), op.get(HI), op.f64x2Add, op.v128Store(16));
+      e(op.get(ROW), op.i32(16), op.add, op.set(ROW));
+      e(op.get(UP), op.i32(32), op.add, op.tee(UP), op.get(END), op.ltU, op.brIf(0));
     }
     e(op.end);
-    e(op.get(P), op.i32(1), op.add, op.tee(P), op.get(NP), op.ltU, op.brIf(0));
+    e(op.get(R), op.i32(4), op.add, op.tee(R), op.get(N4), op.ltU, op.brIf(0));
   }
   e(op.end);
   e(op.end);
   return funcBody([[6, I32], [3, V128]], code);
 }
 
-function centre32Body(): number[] {
-  // cen[r][c] = f32(raw[r][c] - mean[c]) for rows r < n, row by row (raw is read in order);
+function centrePanelBody(): number[] {
+  // One panel: cen[r][c] = f32(raw[r][c] - mean[c]) for rows r < n (cen: n4 x PANEL32, row-major);
   // *ss += sum (raw - mean)^2 in float64.
-  // params: 0 raw, 1 cen, 2 n, 3 n4, 4 panels, 5 mean, 6 ss
-  const [RAW, CEN, N, N4, NP, MEAN, SS] = [0, 1, 2, 3, 4, 5, 6];
-  const [P, R, SRC, DST, MP, END, PSTEP] = [7, 8, 9, 10, 11, 12, 13];
-  const [ACC, X, LO, HI] = [14, 15, 16, 17];
+  // params: 0 raw (the panel's first column), 1 cen, 2 n, 3 row stride of raw (bytes), 4 mean, 5 ss
+  const [RAW, CEN, N, STRIDE, MEAN, SS] = [0, 1, 2, 3, 4, 5];
+  const [R, SRC, DST, MP, END] = [6, 7, 8, 9, 10];
+  const [ACC, X, LO, HI] = [11, 12, 13, 14];
   const { code, e } = emitter();
   e(op.v128Zero, op.set(ACC));
-  e(op.get(N4), op.i32(RB), op.mul, op.set(PSTEP)); // bytes of one cen panel
-  e(op.get(RAW), op.set(SRC));
+  e(op.get(CEN), op.set(DST));
   e(op.i32(0), op.set(R));
   e(op.loop);
   {
-    e(op.i32(0), op.set(P));
+    e(op.get(RAW), op.get(R), op.get(STRIDE), op.mul, op.add, op.set(SRC));
+    e(op.get(MEAN), op.tee(MP), op.i32(PANEL32 * 8), op.add, op.set(END));
     e(op.loop);
     {
-      e(op.get(CEN), op.get(P), op.get(PSTEP), op.mul, op.add, op.get(R), op.i32(RB), op.mul, op.add, op.set(DST));
-      e(op.get(MEAN), op.get(P), op.i32(PANEL32 * 8), op.mul, op.add, op.tee(MP), op.i32(PANEL32 * 8), op.add, op.set(END));
-      e(op.loop);
-      {
-        e(op.get(SRC), op.v128Load(0), op.set(X));
-        e(widen(X, false), op.get(MP), op.v128Load(0), op.f64x2Sub, op.set(LO));
-        e(widen(X, true), op.get(MP), op.v128Load(16), op.f64x2Sub, op.set(HI));
-        e(op.get(ACC), op.get(LO), op.get(LO), op.f64x2Mul, op.f64x2Add, op.get(HI), op.get(HI), op.f64x2Mul, op.f64x2Add, op.set(ACC));
-        e(op.get(DST), op.get(LO), op.demoteZero, op.get(HI), op.demoteZero, op.shuffle(LOW_HALVES), op.v128Store(0));
-        e(op.get(SRC), op.i32(16), op.add, op.set(SRC));
-        e(op.get(DST), op.i32(16), op.add, op.set(DST));
-        e(op.get(MP), op.i32(32), op.add, op.tee(MP), op.get(END), op.ltU, op.brIf(0));
-      }
-      e(op.end);
-      e(op.get(P), op.i32(1), op.add, op.tee(P), op.get(NP), op.ltU, op.brIf(0));
+      e(op.get(SRC), op.v128Load(0), op.set(X));
+      e(widen(X, false), op.get(MP), op.v128Load(0), op.f64x2Sub, op.set(LO));
+      e(widen(X, true), op.get(MP), op.v128Load(16), op.f64x2Sub, op.set(HI));
+      e(op.get(ACC), op.get(LO), op.get(LO), op.f64x2Mul, op.f64x2Add, op.get(HI), op.get(HI), op.f64x2Mul, op.f64x2Add, op.set(ACC));
+      e(op.get(DST), op.get(LO), op.demoteZero, op.get(HI), op.demoteZero, op.shuffle(LOW_HALVES), op.v128Store(0));
+      e(op.get(SRC), op.i32(16), op.add, op.set(SRC));
+      e(op.get(DST), op.i32(16), op.add, op.set(DST));
+      e(op.get(MP), op.i32(32), op.add, op.tee(MP), op.get(END), op.ltU, op.brIf(0));
     }
     e(op.end);
     e(op.get(R), op.i32(1), op.add, op.tee(R), op.get(N), op.ltU, op.brIf(0));
   }
   e(op.end);
-  e(op.get(SS), op.get(ACC), op.lane(0), op.get(ACC), op.lane(1), op.f64Add, op.f64Store(0));
+  e(op.get(SS), op.get(SS), op.f64Load(0), op.get(ACC), op.lane(0), op.get(ACC), op.lane(1), op.f64Add, op.f64Add, op.f64Store(0));
   e(op.end);
-  return funcBody([[7, I32], [4, V128]], code);
+  return funcBody([[5, I32], [4, V128]], code);
 }
 
 /** An n x d float32 matrix inside the module's memory; views valid until the next `layout`. */
@@ -280,12 +267,12 @@ export interface Panel32Layout {
   raw: Float32Array;
   /** Copy the n x d row-major input into raw (one copy when d is a multiple of PANEL32). */
   load(x: Float32Array): void;
-  /** Column sums of raw (d), in float64. */
-  colSums(out?: Float64Array): Float64Array;
-  /** Centre raw by `mean` (length d) into the float32 panels; returns sum (raw - mean)^2 in float64. */
-  centre(mean: Float64Array): number;
-  /** G ~ cen cen^T (n x n, float32 products, float64 sums across panels). */
-  gram(out?: Float64Array): Float64Array;
+  /**
+   * The centred Gram matrix G ~ Xc Xc^T (n x n into out; float32 products, float64 sums across
+   * panels), with the column means (float64) and ss = sum (raw - mean)^2 (float64). A panel at a
+   * time: its column sums, its centred float32 copy, its products, while it is in cache.
+   */
+  centredGram(out?: Float64Array): { mean: Float64Array; ss: number; gram: Float64Array };
   /** raw^T v in float64 (v of length n) into out (length d). */
   xtv(v: ArrayLike<number>, out?: Float64Array): Float64Array;
   /** raw^T v_t for every v_t (length n) into outs[t] (length d), up to 4 vectors per pass over raw. */
@@ -331,8 +318,8 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
         { name: 'gram32', params: 4, body: gram32Body(fused) },
         ...Array.from({ length: KMAX }, (_, i) => ({ name: `xtv${i + 1}`, params: 5, body: xtvKBody(i + 1) })),
         ...Array.from({ length: KMAX }, (_, i) => ({ name: `xu${i + 1}`, params: 5, body: xuKBody(i + 1) })),
-        { name: 'centre32', params: 7, body: centre32Body() },
-        { name: 'colsum32', params: 4, body: colSum32Body() },
+        { name: 'centre32', params: 6, body: centrePanelBody() },
+        { name: 'colsum32', params: 4, body: colSumPanelBody() },
       ]);
     // Relaxed SIMD where the engine has it (Chrome 114+, Firefox 120+; Node 20 only behind
     // --experimental-wasm-relaxed-simd), else plain SIMD.
@@ -351,7 +338,7 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
     const colSumFn = inst.exports.colsum32 as F4;
     const xtvK = Array.from({ length: KMAX }, (_, i) => inst.exports[`xtv${i + 1}`] as F5);
     const xuK = Array.from({ length: KMAX }, (_, i) => inst.exports[`xu${i + 1}`] as F5);
-    const centreFn = inst.exports.centre32 as (raw: number, cen: number, n: number, n4: number, np: number, mean: number, ss: number) => void;
+    const centreFn = inst.exports.centre32 as (raw: number, cen: number, n: number, stride: number, mean: number, ss: number) => void;
     return {
       fused,
       layout(n, d) {
@@ -360,25 +347,27 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
         const dPad = np * PANEL32;
         const panelLen = n4 * PANEL32;
         const matBytes = np * panelLen * 4;
-        const cenOff = matBytes;
-        const gOff = 2 * matBytes;
+        const cenOff = matBytes; // one panel
+        const gOff = cenOff + panelLen * 4;
         const uOff = gOff + n4 * n4 * 8;
         const ssOff = uOff + dPad * 8;
-        const mvOff = ssOff + 16;
+        const sOff = ssOff + 16;
+        const mvOff = sOff + PANEL32 * 8;
         const muOff = mvOff + n4 * KMAX * 8;
         const need = muOff + dPad * KMAX * 8;
         const have = memory.buffer.byteLength;
         if (need > have) memory.grow(Math.ceil((need - have) / 65536));
         const buf = memory.buffer;
         const raw = new Float32Array(buf, 0, n4 * dPad);
-        const cen = new Float32Array(buf, cenOff, np * panelLen);
+        const cen = new Float32Array(buf, cenOff, panelLen);
         // Padding: rows n..n4 of both, and the columns beyond d of raw's rows (load never writes them).
         raw.fill(0, n * dPad);
-        for (let p = 0; p < np; p++) cen.fill(0, p * panelLen + n * PANEL32, (p + 1) * panelLen);
+        cen.fill(0, n * PANEL32);
         if (dPad > d) for (let r = 0; r < n; r++) raw.fill(0, r * dPad + d, (r + 1) * dPad);
         const g = new Float64Array(buf, gOff, n4 * n4);
         const u = new Float64Array(buf, uOff, dPad);
         const ss = new Float64Array(buf, ssOff, 1);
+        const sums = new Float64Array(buf, sOff, PANEL32);
         const mv = new Float64Array(buf, mvOff, n4 * KMAX);
         const mu = new Float64Array(buf, muOff, dPad * KMAX);
         const xtvMany = (vs: readonly ArrayLike<number>[], outs: readonly Float64Array[]) => {
@@ -420,21 +409,20 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
             if (dPad === d) raw.set(x.subarray(0, n * d));
             else for (let r = 0; r < n; r++) raw.set(x.subarray(r * d, r * d + d), r * dPad);
           },
-          colSums(out = new Float64Array(d)) {
+          centredGram(out = new Float64Array(n * n)) {
+            const mean = new Float64Array(d);
             u.fill(0);
-            colSumFn(0, n4, np, uOff);
-            out.set(u.subarray(0, d));
-            return out;
-          },
-          centre(mean) {
-            u.fill(0);
-            u.set(mean.subarray(0, d));
-            centreFn(0, cenOff, n, n4, np, uOff, ssOff);
-            return ss[0];
-          },
-          gram(out = new Float64Array(n * n)) {
             g.fill(0);
-            gramFn(cenOff, n4, np, gOff);
+            ss[0] = 0;
+            for (let p = 0; p < np; p++) {
+              const rawP = p * RB;
+              sums.fill(0);
+              colSumFn(rawP, n4, dPad * 4, sOff);
+              const c0 = p * PANEL32;
+              for (let c = 0; c < PANEL32 && c0 + c < d; c++) u[c0 + c] = mean[c0 + c] = sums[c] / n;
+              centreFn(rawP, cenOff, n, dPad * 4, uOff + c0 * 8, ssOff);
+              gramFn(cenOff, n4, 1, gOff);
+            }
             for (let i = 0; i < n; i++) {
               for (let j = i; j < n; j++) {
                 const x = g[i * n4 + j];
@@ -442,7 +430,7 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
                 out[j * n + i] = x;
               }
             }
-            return out;
+            return { mean, ss: ss[0], gram: out };
           },
           xtv(vec, out = new Float64Array(d)) {
             xtvMany([vec], [out]);

@@ -72,7 +72,11 @@ const EPS = 2 ** -52;
 export interface PcaWorkspace {
   centred?: Float64Array;
   product?: Float64Array;
-  /** When present, filled with the milliseconds spent in each phase of the last call (for benchmarks). */
+  /**
+   * When present, filled with the milliseconds spent in each phase of the last call (for
+   * benchmarks). On the float32 path `centre` is the copy into the kernels' memory and `product`
+   * the column sums, centring and Gram matrix, done a panel of columns at a time.
+   */
   timings?: { centre: number; product: number; eigen: number; components: number };
 }
 
@@ -289,17 +293,14 @@ function fitF64(x: Vec, n: number, d: number, k: number, ws: PcaWorkspace, lap: 
 function fitF32(x: Float32Array, n: number, d: number, k: number, w: WasmGram32, ws: PcaWorkspace, lap: Lap): Fit | null {
   const L = w.layout(n, d);
   L.load(x);
-  const mean = L.colSums();
-  for (let j = 0; j < d; j++) mean[j] /= n;
-  const ss = L.centre(mean);
+  lap('centre');
+  if (!ws.product || ws.product.length < n * n) ws.product = new Float64Array(n * n);
+  const { mean, ss, gram: product } = L.centredGram(ws.product);
   if (!Number.isFinite(ss)) throw new DataError('not-finite', 'The vectors hold NaN or infinite values, so no PCA can be computed.');
   // Float32 products of centred values beyond ~1e15 in mean square could overflow, below ~1e-15
   // lose the subspace to underflow: such data takes the float64 path.
   const ms = ss / (n * d);
   if (ss > 0 && (ms > 1e15 || ms < 1e-15)) return null;
-  lap('centre');
-  if (!ws.product || ws.product.length < n * n) ws.product = new Float64Array(n * n);
-  const product = L.gram(ws.product);
   lap('product');
   const kk = Math.min(n, k + RITZ_EXTRA);
   // The top kk eigenvectors of the float32 Gram: Lanczos (a few dozen products with the matrix),
