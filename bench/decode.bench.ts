@@ -54,8 +54,10 @@
  * decode (M = 1), 1 thread, a loaded machine so only the order of magnitude counts: a layer's
  * 1024 x 3072 int8 weights (3 MB, cache-resident, compute-bound) take ~1 ms on WASM vs ~0.1 ms native
  * (5-10x); the tied lm_head's 151936 x 1024 int8 (148 MB, memory-bound) ~57 ms vs ~30 ms (~0.5x).
- * The --quick model (4 layers) is lm_head-heavy, the 28-layer one is body-heavy, so the ratio is
- * lower still at full depth. The ways around it do not fit: fp32 MatMul runs at ~0.8x native on
+ * The --quick model (4 layers) is lm_head-heavy, the 28-layer one body-heavy; but a real 28-layer
+ * token streams every layer from memory, where native is slower too: all of a step's linears in one
+ * graph (bench/int8-gemv.bench.ts chain) gave onnxruntime-web 0.31x native at 4 layers and 0.45x at
+ * 28 (GEMV time only). The ways around it do not fit: fp32 MatMul runs at ~0.8x native on
  * WASM (memory-bound either way) but Qwen3-0.6B in fp32 needs ~9.6 GB of wasm heap at session
  * creation (pick.ts wasmHeapEstimate; even 4 layers, 1.5 GB, fail with std::bad_alloc), and an fp32
  * lm_head beside an int8 body reads 4x the bytes (622 MB per token): measured 141-283 ms on WASM
@@ -64,26 +66,28 @@
  * 16 such layers; 200 vs 176 ms for the lm_head). WebGPU (q4f16 / q4) is the fast path in a browser.
  *
  * The one lever left, quantified: our own int8 kernel in WASM SIMD128 outside onnxruntime
- * (src/core/lm/int8-gemv-wasm.ts; `npx tsx bench/int8-gemv.bench.ts`: one linear, 1 thread, 9 A/B
- * rounds interleaved in one process; 08:19 UTC, load average 1.5-2). GB/s of int8 weights read, one row (M = 1):
- *   shape                        ours: dot_i16x8  relaxed dot  extmul  onnxruntime-web  onnxruntime-node
- *   layer 1024x3072 (3 MB)       20.3             22.9         14.0    6.0              41.3
- *   lm_head 1024x151936 (148 MB) 19.4             18.6         11.0    4.2              12.2
- * Cache-resident (compute-bound) our kernel is ~0.5x native (SIMD128 widens int8 to int16 where
- * VNNI takes 4-way int8 dot products) but 3.4x onnxruntime-web; streaming the lm_head from memory
- * it passes native (1.6x: native's M = 1 int8 path reads at 12 GB/s here, onnxruntime-web's is
- * compute-bound at 4 GB/s). A real decode token streams all 0.6 GB of weights from memory, so a
- * layer runs at min(its compute speed, the streaming speed); the bench's summary projects GEMV time
- * per token: 28 layers 30.7 ms ours vs 48.8 native vs 140 onnxruntime-web (own kernel 1.59x native,
- * onnxruntime-web 0.35x); at the --quick 4 layers 11.3 / 17.9 / 51.5 ms, and this bench measured
- * 0.34 (08:14, --quick) for the whole decode of onnxruntime-web vs native, which checks the model.
- * So: yes, a WASM decoder of our own on this kernel could pass 0.7x native for one row (projected
- * ~1.5x), provided the rest of a step (attention, norms, rotary, the loop; ~1-3 ms) stays small —
- * which means our own decoder for the WASM backend, not built. Batches gain less: at M = 3 / 8 our
- * kernel is compute-bound (0.27 / 0.19x native on the layer, 0.81 / 0.48x on the lm_head; best of the
- * variants) while VNNI gets extra rows almost free. Relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s
- * (browsers' default) helps only ~10% here and needs 7-bit activations (2x the quantisation error:
- * the bench's agree lines).
+ * (src/core/lm/int8-gemv-wasm.ts; `npx tsx bench/int8-gemv.bench.ts`, 1 thread, 9 A/B rounds
+ * interleaved in one process, 08:25 UTC, load average ~2, peak RSS 5.2 GB). Measured for a whole
+ * decode step, every linear of 28 layers + the lm_head (568 MB of distinct int8 weights, streamed
+ * from memory as in a real token), one row, GEMV time per token:
+ *   ours (relaxed SIMD dot) 50.6 ms, ours (plain SIMD128, i32x4.dot_i16x8_s) 56.7 ms,
+ *   onnxruntime-node 76.9 ms, onnxruntime-web 172.5 ms
+ * -> own kernel 1.52x native (plain SIMD 1.35x), onnxruntime-web 0.45x; at 4 layers (--quick,
+ * 3 rounds) 24.4 / 33.4 / 106 ms: 1.37x, and onnxruntime-web 0.31x, what this bench measures for the
+ * whole decode (0.30-0.34), so GEMV is the gap. One linear, GB/s of weights read at one row:
+ *   shape                        ours: dot_i16x8  relaxed  extmul  onnxruntime-web  onnxruntime-node
+ *   layer 1024x3072 (3 MB)       21.8             27.4     12.3    4.8              37.7
+ *   lm_head 1024x151936 (148 MB) 17.7             20.3     12.3    4.2              12.0
+ * Cache-resident our kernel is 0.6-0.7x native (SIMD128 widens int8 to int16 where VNNI does 4-way
+ * int8 dot products) but 4.5x onnxruntime-web, whose kernel is compute-bound at ~4-5 GB/s even
+ * from cache; streaming from memory ours passes native (native's M = 1 int8 path reads at 12 GB/s
+ * here). So yes: a WASM decoder of our own on this kernel could pass 0.7x native for one row
+ * (measured GEMV 1.35-1.5x), if the rest of a step (attention, norms, rotary, the loop; a few ms)
+ * stays small; that is our own decoder for the WASM backend, not built. Batches gain less: at
+ * M = 3 / 8 rows our kernel is compute-bound (best variant 0.23 / 0.18x native on the layer, 0.62 /
+ * 0.52x on the lm_head) while VNNI takes extra rows almost free. Relaxed SIMD's
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s (browsers' default; Node 20 behind a V8 flag) adds 10-25% but
+ * needs 7-bit activations: twice the quantisation error (the agree lines: 0.8% vs 0.4% rms).
  *
  * Ends with one line {"bench":"decode","stage":"summary", ...}: the ratios, absolute tokens/s per
  * runner and the backend names. Options: --quick, --layers N, --prompt 16, --new 8, --rounds 3,
