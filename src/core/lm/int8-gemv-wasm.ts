@@ -23,7 +23,7 @@
  *           the engine has relaxed SIMD (browsers since 2023; Node 20 behind
  *           --experimental-wasm-relaxed-simd): `int8GemvWasm().relaxed` says.
  *
- * Sums are exact int32 (K * 127 * 128 < 2^31 for K < 132,000). bench/int8-gemv.bench.ts measures them
+ * Sums are exact int32 (K * 128 * 128 < 2^31 for K < 131,072). bench/int8-gemv.bench.ts measures them
  * against onnxruntime-web and -node; at one row they stream weights at ~18-20 GB/s on one thread.
  */
 import { DataError } from '../errors';
@@ -215,7 +215,7 @@ function instantiate(): Int8Gemv | null {
       if (!(N > 0 && K > 0 && Number.isInteger(N) && Number.isInteger(K)) || w.length !== N * K) {
         throw new DataError('gemv-shape', `The weights hold ${w.length} codes; expected N x K = ${N} x ${K}.`);
       }
-      if (K >= 132_000) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums (under 132,000).`);
+      if (K >= 131_072) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums (under 131,072).`);
       if (typeof scales !== 'number' && scales.length !== N) throw new DataError('gemv-shape', `There are ${scales.length} column scales; expected ${N}.`);
       if (kernel === 'extmul') for (let i = 0; i < w.length; i++) if (w[i] === -128) throw new DataError('gemv-range', 'The extmul kernel needs weight codes in [-127, 127]; one is -128.');
       const inst = new WebAssembly.Instance(kernel === 'relaxed' ? relaxedMod! : mod, {});
