@@ -94,14 +94,13 @@ function gram32Body(fused: boolean): number[] {
  *   xtvK: u_t += raw^T v_t        xuK: out[r * K + t] += raw[r] . u_t
  */
 function xtvKBody(K: number): number[] {
-  // params: 0 base, 1 n4, 2 panels, 3 v, 4 u
-  const [BASE, N4, NP, V, U] = [0, 1, 2, 3, 4];
-  const [P, R, ROW, ROW2, UP, END, UB, VR, STRIDE] = [5, 6, 7, 8, 9, 10, 11, 12, 13];
+  // params: 0 base, 1 n4, 2 panels, 3 v, 4 u, 5 row stride of raw (bytes)
+  const [BASE, N4, NP, V, U, STRIDE] = [0, 1, 2, 3, 4, 5];
+  const [P, R, ROW, ROW2, UP, END, UB, VR] = [6, 7, 8, 9, 10, 11, 12, 13];
   const S = 14; // 2K splatted weights: S + a * K + t
   const [X, L0, H0, L1, H1, T] = [14 + 2 * K, 15 + 2 * K, 16 + 2 * K, 17 + 2 * K, 18 + 2 * K, 19 + 2 * K];
   const PANEL_U = (PANEL32 / 2) * K * 16; // bytes of u per panel
   const { code, e } = emitter();
-  e(op.get(NP), op.i32(RB), op.mul, op.set(STRIDE));
   e(op.i32(0), op.set(P));
   e(op.loop);
   {
@@ -134,18 +133,17 @@ function xtvKBody(K: number): number[] {
   }
   e(op.end);
   e(op.end);
-  return funcBody([[9, I32], [2 * K + 6, V128]], code);
+  return funcBody([[8, I32], [2 * K + 6, V128]], code);
 }
 
 function xuKBody(K: number): number[] {
-  // params: 0 base, 1 n4, 2 panels, 3 u, 4 out
-  const [BASE, N4, NP, U, OUT] = [0, 1, 2, 3, 4];
-  const [P, R, ROW, ROW2, UP, END, UB, O, STRIDE] = [5, 6, 7, 8, 9, 10, 11, 12, 13];
+  // params: 0 base, 1 n4, 2 panels, 3 u, 4 out, 5 row stride of raw (bytes)
+  const [BASE, N4, NP, U, OUT, STRIDE] = [0, 1, 2, 3, 4, 5];
+  const [P, R, ROW, ROW2, UP, END, UB, O] = [6, 7, 8, 9, 10, 11, 12, 13];
   const ACC = 14; // 2K: ACC + a * K + t
   const [X, L0, H0, L1, H1, UL, UH] = [14 + 2 * K, 15 + 2 * K, 16 + 2 * K, 17 + 2 * K, 18 + 2 * K, 19 + 2 * K, 20 + 2 * K];
   const PANEL_U = (PANEL32 / 2) * K * 16;
   const { code, e } = emitter();
-  e(op.get(NP), op.i32(RB), op.mul, op.set(STRIDE));
   e(op.i32(0), op.set(P));
   e(op.loop);
   {
@@ -180,7 +178,7 @@ function xuKBody(K: number): number[] {
   }
   e(op.end);
   e(op.end);
-  return funcBody([[9, I32], [2 * K + 7, V128]], code);
+  return funcBody([[8, I32], [2 * K + 7, V128]], code);
 }
 
 /** The most vectors one pass of xtvK / xuK takes. */
@@ -316,8 +314,8 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
     const build = (fused: boolean) =>
       moduleBytes([
         { name: 'gram32', params: 4, body: gram32Body(fused) },
-        ...Array.from({ length: KMAX }, (_, i) => ({ name: `xtv${i + 1}`, params: 5, body: xtvKBody(i + 1) })),
-        ...Array.from({ length: KMAX }, (_, i) => ({ name: `xu${i + 1}`, params: 5, body: xuKBody(i + 1) })),
+        ...Array.from({ length: KMAX }, (_, i) => ({ name: `xtv${i + 1}`, params: 6, body: xtvKBody(i + 1) })),
+        ...Array.from({ length: KMAX }, (_, i) => ({ name: `xu${i + 1}`, params: 6, body: xuKBody(i + 1) })),
         { name: 'centre32', params: 6, body: centrePanelBody() },
         { name: 'colsum32', params: 4, body: colSumPanelBody() },
       ]);
@@ -333,11 +331,11 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
     const memory = inst.exports.memory as WebAssembly.Memory;
     type F4 = (a: number, b: number, c: number, d: number) => void;
-    type F5 = (a: number, b: number, c: number, d: number, e: number) => void;
+    type F6 = (a: number, b: number, c: number, d: number, e: number, f: number) => void;
     const gramFn = inst.exports.gram32 as F4;
     const colSumFn = inst.exports.colsum32 as F4;
-    const xtvK = Array.from({ length: KMAX }, (_, i) => inst.exports[`xtv${i + 1}`] as F5);
-    const xuK = Array.from({ length: KMAX }, (_, i) => inst.exports[`xu${i + 1}`] as F5);
+    const xtvK = Array.from({ length: KMAX }, (_, i) => inst.exports[`xtv${i + 1}`] as F6);
+    const xuK = Array.from({ length: KMAX }, (_, i) => inst.exports[`xu${i + 1}`] as F6);
     const centreFn = inst.exports.centre32 as (raw: number, cen: number, n: number, stride: number, mean: number, ss: number) => void;
     return {
       fused,
@@ -353,7 +351,8 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
         const ssOff = uOff + dPad * 8;
         const sOff = ssOff + 16;
         const mvOff = sOff + PANEL32 * 8;
-        const muOff = mvOff + n4 * KMAX * 8;
+        const mwOff = mvOff + n4 * KMAX * 8;
+        const muOff = mwOff + n4 * KMAX * 8;
         const need = muOff + dPad * KMAX * 8;
         const have = memory.buffer.byteLength;
         if (need > have) memory.grow(Math.ceil((need - have) / 65536));
@@ -369,6 +368,7 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
         const ss = new Float64Array(buf, ssOff, 1);
         const sums = new Float64Array(buf, sOff, PANEL32);
         const mv = new Float64Array(buf, mvOff, n4 * KMAX);
+        const mw = new Float64Array(buf, mwOff, n4 * KMAX);
         const mu = new Float64Array(buf, muOff, dPad * KMAX);
         const xtvMany = (vs: readonly ArrayLike<number>[], outs: readonly Float64Array[]) => {
           for (let t0 = 0; t0 < vs.length; t0 += KMAX) {
@@ -379,7 +379,7 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
               for (let i = 0; i < n; i++) mv[i * K + t] = vec[i];
             }
             mu.fill(0, 0, dPad * K);
-            xtvK[K - 1](0, n4, np, mvOff, muOff);
+            xtvK[K - 1](0, n4, np, mvOff, muOff, dPad * 4);
             for (let t = 0; t < K; t++) {
               const out = outs[t0 + t];
               for (let c = 0; c < d; c++) out[c] = mu[((c >> 1) * K + t) * 2 + (c & 1)];
@@ -395,7 +395,7 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
               for (let c = 0; c < d; c++) mu[((c >> 1) * K + t) * 2 + (c & 1)] = vec[c];
             }
             mv.fill(0, 0, n4 * K);
-            xuK[K - 1](0, n4, np, muOff, mvOff);
+            xuK[K - 1](0, n4, np, muOff, mvOff, dPad * 4);
             for (let t = 0; t < K; t++) {
               const out = outs[t0 + t];
               for (let i = 0; i < n; i++) out[i] = mv[i * K + t];
@@ -477,34 +477,52 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
               }
             }
             mu.fill(0, 0, dPad * K);
-            xtvK[K - 1](0, n4, np, mvOff, muOff);
-            // U_t = raw^T v_t - mean (1^T v_t), in place in mu's layout (column pairs); mean . U_t.
+            mw.fill(0, 0, n4 * K);
             const mU = new Float64Array(K);
-            for (let c = 0; c < d; c++) {
-              const m = mean[c];
-              const base = (c >> 1) * K * 2 + (c & 1);
+            // A panel at a time, so the second pass reads the panel from cache: U_t = raw^T v_t -
+            // mean (1^T v_t) (in mu's layout, column pairs), then W_t += raw U_t; mean . U_t.
+            for (let p = 0; p < np; p++) {
+              const uP = muOff + p * PANEL32 * K * 8;
+              xtvK[K - 1](p * RB, n4, 1, mvOff, uP, dPad * 4);
+              const c0 = p * PANEL32, c1 = Math.min(d, c0 + PANEL32);
               for (let t = 0; t < K; t++) {
-                const v = mu[base + t * 2] - m * sv[t];
-                mu[base + t * 2] = v;
-                mU[t] += m * v;
+                const st = sv[t];
+                let acc = 0;
+                // column c of U_t sits at ((c >> 1) * K + t) * 2 + (c & 1)
+                for (let c = c0, b = c0 * K + 2 * t; c < c1; c += 2, b += 2 * K) {
+                  const m0 = mean[c], v0 = mu[b] - m0 * st;
+                  mu[b] = v0;
+                  acc += m0 * v0;
+                  if (c + 1 < c1) {
+                    const m1 = mean[c + 1], v1 = mu[b + 1] - m1 * st;
+                    mu[b + 1] = v1;
+                    acc += m1 * v1;
+                  }
+                }
+                mU[t] += acc;
               }
+              xuK[K - 1](p * RB, n4, 1, uP, mwOff, dPad * 4);
             }
-            mv.fill(0, 0, n4 * K);
-            xuK[K - 1](0, n4, np, muOff, mvOff);
             const W = Array.from({ length: K }, (_, t) => {
               const w = new Float64Array(n);
-              for (let i = 0; i < n; i++) w[i] = mv[i * K + t] - mU[t];
+              for (let i = 0; i < n; i++) w[i] = mw[i * K + t] - mU[t];
               return w;
             });
             return {
               W,
               combine(coefs, k, out) {
-                for (let c = 0; c < d; c++) {
-                  const base = (c >> 1) * K * 2 + (c & 1);
-                  for (let r = 0; r < k; r++) {
-                    let s = 0;
-                    for (let t = 0; t < K; t++) s += coefs[r * K + t] * mu[base + t * 2];
-                    out[r * d + c] = s;
+                out.fill(0, 0, k * d);
+                const pairs = d >> 1;
+                for (let r = 0; r < k; r++) {
+                  const o = r * d;
+                  for (let t = 0; t < K; t++) {
+                    const f = coefs[r * K + t];
+                    let b = 2 * t;
+                    for (let q = 0; q < pairs; q++, b += 2 * K) {
+                      out[o + 2 * q] += f * mu[b];
+                      out[o + 2 * q + 1] += f * mu[b + 1];
+                    }
+                    if (d & 1) out[o + d - 1] += f * mu[b];
                   }
                 }
               },

@@ -365,6 +365,43 @@ describe('float32 kernels (gram32-wasm.ts)', () => {
             expect(Math.abs(os[t][i] - s)).toBeLessThanOrEqual(1e-14 * abs);
           }
         });
+        // Rayleigh-Ritz inputs: U_t = Xc^T v_t, W_t = Xc U_t, and combinations of the U_t.
+        const { W, combine } = L.ritzInputs(vs, mean);
+        const U = vs.map((v) => {
+          const u = new Float64Array(d);
+          for (let j = 0; j < d; j++) for (let i = 0; i < n; i++) u[j] += v[i] * (x[i * d + j] - mean[j]);
+          return u;
+        });
+        // sum_i |v_i (x_ij - mean_j)|: the scale of U's rounding
+        const absU = vs.map((v) => Float64Array.from({ length: d }, (_, j) => {
+          let a = 0;
+          for (let i = 0; i < n; i++) a += Math.abs(v[i] * (x[i * d + j] - mean[j]));
+          return a;
+        }));
+        W.forEach((w, t) => {
+          for (let i = 0; i < n; i++) {
+            let s = 0, abs = 0;
+            for (let j = 0; j < d; j++) {
+              const p = (x[i * d + j] - mean[j]) * U[t][j];
+              s += p;
+              abs += Math.abs(p);
+            }
+            expect(Math.abs(w[i] - s)).toBeLessThanOrEqual(1e-12 * abs);
+          }
+        });
+        const coefs = Float64Array.from({ length: 2 * K }, g);
+        const out = new Float64Array(2 * d).fill(NaN);
+        combine(coefs, 2, out);
+        for (let r = 0; r < 2; r++) {
+          for (let j = 0; j < d; j++) {
+            let s = 0, abs = 0;
+            for (let t = 0; t < K; t++) {
+              s += coefs[r * K + t] * U[t][j];
+              abs += Math.abs(coefs[r * K + t]) * absU[t][j];
+            }
+            expect(Math.abs(out[r * d + j] - s)).toBeLessThanOrEqual(1e-13 * abs);
+          }
+        }
       }
     }
   });
