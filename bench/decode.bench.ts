@@ -67,27 +67,28 @@
  *
  * The one lever left, quantified: our own int8 kernel in WASM SIMD128 outside onnxruntime
  * (src/core/lm/int8-gemv-wasm.ts; `npx tsx bench/int8-gemv.bench.ts`, 1 thread, 9 A/B rounds
- * interleaved in one process, 08:25 UTC, load average ~2, peak RSS 5.2 GB). Measured for a whole
- * decode step, every linear of 28 layers + the lm_head (568 MB of distinct int8 weights, streamed
- * from memory as in a real token), one row, GEMV time per token:
- *   ours (relaxed SIMD dot) 50.6 ms, ours (plain SIMD128, i32x4.dot_i16x8_s) 56.7 ms,
- *   onnxruntime-node 76.9 ms, onnxruntime-web 172.5 ms
- * -> own kernel 1.52x native (plain SIMD 1.35x), onnxruntime-web 0.45x; at 4 layers (--quick,
- * 3 rounds) 24.4 / 33.4 / 106 ms: 1.37x, and onnxruntime-web 0.31x, what this bench measures for the
+ * interleaved in one process; two runs, 08:25 and 08:28 UTC, load average ~2.3, peak RSS 5.2 GB).
+ * Measured for a whole decode step, every linear of 28 layers + the lm_head (568 MB of distinct int8
+ * weights, streamed from memory as in a real token), one row, GEMV time per token:
+ *   ours (plain SIMD128, i32x4.dot_i16x8_s) 56.7 / 51.3 ms, ours (relaxed SIMD dot) 50.6 / 58.6 ms,
+ *   onnxruntime-node 76.9 / 67.9 ms, onnxruntime-web 172.5 / 165.6 ms
+ * -> own kernel 1.32-1.52x native, onnxruntime-web 0.41-0.45x; at 4 layers (--quick, 3 rounds)
+ * 24.4 / 33.4 / 106 ms: 1.37x, and onnxruntime-web 0.31x, what this bench measures for the
  * whole decode (0.30-0.34), so GEMV is the gap. One linear, GB/s of weights read at one row:
  *   shape                        ours: dot_i16x8  relaxed  extmul  onnxruntime-web  onnxruntime-node
- *   layer 1024x3072 (3 MB)       21.8             27.4     12.3    4.8              37.7
- *   lm_head 1024x151936 (148 MB) 17.7             20.3     12.3    4.2              12.0
+ *   layer 1024x3072 (3 MB)       21.8 / 15.6      27.4 / 19.2  12.3 / 10.3  4.8 / 4.9  37.7 / 28.5
+ *   lm_head 1024x151936 (148 MB) 17.7 / 20.5      20.3 / 21.4  12.3 / 14.3  4.2 / 4.7  12.0 / 12.0
  * Cache-resident our kernel is 0.6-0.7x native (SIMD128 widens int8 to int16 where VNNI does 4-way
  * int8 dot products) but 4.5x onnxruntime-web, whose kernel is compute-bound at ~4-5 GB/s even
  * from cache; streaming from memory ours passes native (native's M = 1 int8 path reads at 12 GB/s
  * here). So yes: a WASM decoder of our own on this kernel could pass 0.7x native for one row
- * (measured GEMV 1.35-1.5x), if the rest of a step (attention, norms, rotary, the loop; a few ms)
+ * (measured GEMV 1.3-1.5x), if the rest of a step (attention, norms, rotary, the loop; a few ms)
  * stays small; that is our own decoder for the WASM backend, not built. Batches gain less: at
- * M = 3 / 8 rows our kernel is compute-bound (best variant 0.23 / 0.18x native on the layer, 0.62 /
- * 0.52x on the lm_head) while VNNI takes extra rows almost free. Relaxed SIMD's
- * i32x4.relaxed_dot_i8x16_i7x16_add_s (browsers' default; Node 20 behind a V8 flag) adds 10-25% but
- * needs 7-bit activations: twice the quantisation error (the agree lines: 0.8% vs 0.4% rms).
+ * M = 3 / 8 rows our kernel is compute-bound (best variant 0.23-0.30 / 0.18-0.28x native on the
+ * layer, 0.62-0.70 / 0.49-0.52x on the lm_head) while VNNI takes extra rows almost free. Relaxed
+ * SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s (browsers' default; Node 20 behind a V8 flag) is
+ * 5-25% faster on one linear, not on the whole step, and needs 7-bit activations: twice the
+ * quantisation error (the agree lines: 0.8% vs 0.4% rms).
  *
  * Ends with one line {"bench":"decode","stage":"summary", ...}: the ratios, absolute tokens/s per
  * runner and the backend names. Options: --quick, --layers N, --prompt 16, --new 8, --rounds 3,
