@@ -75,7 +75,7 @@
  * -> own kernel 1.32-1.52x native, onnxruntime-web 0.41-0.45x; at 4 layers (--quick, 3 rounds)
  * 24.4 / 33.4 / 106 ms: 1.37x, and onnxruntime-web 0.31x, what this bench measures for the
  * whole decode (0.30-0.34), so GEMV is the gap. One linear, GB/s of weights read at one row:
- *   shape                        ours: dot_i16x8  relaxed  extmul  onnxruntime-web  onnxruntime-node
+ *   (run 1 / run 2)              ours: dot_i16x8  relaxed      extmul       ort-web    ort-node
  *   layer 1024x3072 (3 MB)       21.8 / 15.6      27.4 / 19.2  12.3 / 10.3  4.8 / 4.9  37.7 / 28.5
  *   lm_head 1024x151936 (148 MB) 17.7 / 20.5      20.3 / 21.4  12.3 / 14.3  4.2 / 4.7  12.0 / 12.0
  * Cache-resident our kernel is 0.6-0.7x native (SIMD128 widens int8 to int16 where VNNI does 4-way
