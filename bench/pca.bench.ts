@@ -373,10 +373,10 @@ if (withSet) {
 // Firefox 120+ run by default; Node 20 only behind --experimental-wasm-relaxed-simd, set at run
 // time at the end of section 2 (sections 1 and 2 measured Node's default). A/B interleaved with numpy.
 {
+  // The V8 flag is set at the end of section 2 (for the rest of the run); here when that was skipped.
+  if (!withSet) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
   setRelaxedSimd(true);
   const fused = wasmGram32()?.fused ?? false;
-  // Relaxed SIMD is set at the end of section 2 (a V8 flag, for the rest of the run).
-  if (!withSet) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
   for (const d of dims ?? (quick ? [1024] : [4096, 8192])) {
     const x = planted(N, d, d);
     const loadavg = load();
