@@ -166,6 +166,26 @@ describe('float32 input: the float32 Gram path', () => {
     }
   });
 
+  it('exactly repeated and zero variances (n > 48: Lanczos): a square of four clusters gives both directions, identical rows none', () => {
+    const n = 100, d = 64;
+    const sq = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      const q = i % 4;
+      sq[i * d] = q === 0 ? 1 : q === 1 ? -1 : 0;
+      sq[i * d + 1] = q === 2 ? 1 : q === 3 ? -1 : 0;
+    }
+    const r = pca(sq, n, d, { components: 3 });
+    expect(r.rank).toBe(2);
+    expect(r.explainedVarianceRatio[0]).toBeCloseTo(0.5, 12);
+    expect(r.explainedVarianceRatio[1]).toBeCloseTo(0.5, 12);
+    expect(r.explainedVariance[2]).toBe(0);
+    // PC1 and PC2 span the first two coordinates.
+    for (let c = 0; c < 2; c++) expect(r.components[c * d] ** 2 + r.components[c * d + 1] ** 2).toBeCloseTo(1, 12);
+    const same = pca(new Float32Array(n * d).fill(2), n, d, { components: 3 });
+    expect(same.rank).toBe(0);
+    expect(same.totalVariance).toBe(0);
+  });
+
   it('NaN in float32 input is refused; values whose float32 products would overflow or underflow take the float64 path', () => {
     expect(() => pca(new Float32Array([1, NaN, 2, 3, 4, 5, 6, 7]), 2, 4)).toThrow(DataError);
     const n = 12, d = 40;
