@@ -2,15 +2,19 @@
  * Float32 kernels of the PCA fast path for float32 input (pca.ts), WebAssembly SIMD assembled from
  * opcodes (wasm-asm.ts). f32x4 products give twice the lanes of the float64 kernel (gram-wasm.ts).
  *
- * Both matrices are n x d, laid out in panels of PANEL32 columns (rows padded to a multiple of 4,
- * columns to a multiple of PANEL32, padding zero): `raw` holds the input values exactly (they are
- * float32 already), `cen` the centred values rounded to float32.
+ * `raw` holds the n x d input exactly (it is float32 already), row-major with rows padded to a
+ * multiple of PANEL32 columns and the row count to a multiple of 4 (padding zero), so a layer is
+ * copied in with one `set`. Every kernel walks it a panel of PANEL32 columns at a time (2 KB of
+ * each row; a panel of 275 rows is 563 KB, so it stays in the L2 cache between kernels), and
+ * `centredGram` / `ritzInputs` run their kernels panel by panel: each panel is read from memory once.
  *
- *   centre32: cen = f32(raw - mean), computed in float64; ss += (raw - mean)^2 in float64
+ *   colsum32: s += the column sums of one panel of raw, in float64 (four rows per step)
+ *   centre32: cen = f32(raw - mean) for one panel, computed in float64 (cen holds one panel,
+ *             n4 x PANEL32 row-major); ss += (raw - mean)^2 in float64
  *   gram32:   G += cen cen^T (upper triangle, 4 x 2 tiles). Each lane sums PANEL32 / 4 = 128
  *             products in float32, then the panel's sums go into G in float64.
  *   xtvK, xuK: u_t += raw^T v_t and raw u_t in float64 (exact products of the float32 inputs) for
- *             K = 1..4 vectors in one pass over raw (xtvMany, xuMany; xtv and colSums are K = 1)
+ *             K = 1..4 vectors in one pass over raw (xtvMany, xuMany, ritzInputs; xtv is K = 1)
  *
  * The Gram matrix is only float32-accurate (~1e-7 relative); pca.ts uses it to find the subspace
  * of the top components, then recomputes everything it returns from `raw` in float64.
