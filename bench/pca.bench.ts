@@ -1,9 +1,10 @@
 /**
  * PCA benchmark (`npx tsx bench/pca.bench.ts`), JSON lines on stdout:
  *  1. one layer of 275 x d (d = 1024, 4096, 8192; random data with a planted low-rank structure):
- *     median / min ms over 7 runs after 2 warm-up runs (float32 input: the float32 Gram path), with
- *     numpy's float64 centred Gram + eigh interleaved (A/B, one thread), the float64 Gram path and
- *     the plain-JS kernels; how far the float32 path's components are from the float64 path's;
+ *     median / min ms over 7 runs after 5 warm-up runs (so the JIT has settled; float32 input: the
+ *     float32 Gram path), numpy's float64 centred Gram + eigh interleaved (A/B, one thread; each
+ *     side timed after two untimed runs), the float64 Gram path and the plain-JS kernels; how far
+ *     the float32 path's components are from the float64 path's;
  *  2. a whole synthetic 275 x 80 x 8192 bf16 set held in memory (~360 MB): cos(axis, PC1) at every
  *     layer (decode + PCA + axis per layer) on one thread and on a pool of 2 worker_threads
  *     (workers/pca-pool*.ts, the browser worker's code), against numpy on 2 and on 1 threads, total
@@ -105,7 +106,7 @@ function timedAfterWarmups(f: () => void): number {
 
 function timeLayer(x: Float32Array, d: number, runs: number): { median: number; min: number; cpuMedian: number; phases: Record<string, number> } {
   const ws: PcaWorkspace = { timings: { centre: 0, product: 0, eigen: 0, components: 0 } };
-  for (let w = 0; w < 2; w++) pca(x, N, d, { components: 3 }, ws);
+  for (let w = 0; w < 5; w++) pca(x, N, d, { components: 3 }, ws);
   const times: number[] = [];
   const cpu: number[] = [];
   const phases: Record<keyof Phases, number[]> = { centre: [], product: [], eigen: [], components: [] };
