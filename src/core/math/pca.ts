@@ -280,9 +280,10 @@ function fitF64(x: Vec, n: number, d: number, k: number, ws: PcaWorkspace, lap: 
 /**
  * The float32 path (float32 input, n <= d): the centred Gram matrix from float32 products (twice
  * the SIMD lanes of float64) gives the subspace of the top components; then Rayleigh-Ritz in
- * float64 on the input itself: U = Xc^T V (exact products of the float32 inputs), the k' x k'
- * matrix U^T U = V^T G V diagonalised, components = U Q normalised, coordinates = Xc u and the
- * variance along each component = |Xc u|^2 — all from the data, not from the float32 Gram. So the
+ * float64 on the input itself: U = Xc^T V and W = Xc U (exact products of the float32 inputs), the
+ * k' x k' matrix V^T W = U^T U = V^T G V diagonalised, components = U Q normalised, coordinates
+ * Xc u = W Q normalised and the variance along each component = |Xc u|^2 — all from the data, not
+ * from the float32 Gram. So the
  * components are orthonormal and the coordinates are the projections to float64 precision; only
  * the direction of each component carries the float32 Gram's error (~1e-7 / relative eigengap).
  * The top eigenvectors of the Gram come from Lanczos (symmetricEigenTop for n <= 48 or when
