@@ -101,6 +101,50 @@ describe.skipIf(!gemv)('int8 GEMV (WebAssembly SIMD)', () => {
     expect(maxErr).toBeLessThan((kernel === 'relaxed' ? 0.04 : 0.02) * Math.sqrt(ss / (M * N)));
   });
 
+  it('matmulInteger: onnxruntime MatMulInteger exactly, uint8 activations with a zero point x int8 or uint8 weights with per-tensor or per-column zero points', () => {
+    const rng = new Pcg32(11);
+    const ref = (a: Uint8Array, az: number, w: ArrayLike<number>, wz: (n: number) => number, M: number, N: number, K: number) => {
+      const out = new Int32Array(M * N);
+      for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += (a[m * K + k] - az) * (w[n * K + k] - wz(n));
+        out[m * N + n] = s;
+      }
+      return out;
+    };
+    for (const [N, K] of [[1, 1], [7, 33], [37, 1000]]) {
+      for (const u8w of [false, true]) {
+        const w = u8w ? Uint8Array.from({ length: N * K }, () => Math.floor(rng.float() * 256)) : codes(rng, N * K, -128, 127);
+        const perCol = Int32Array.from({ length: N }, () => (u8w ? Math.floor(rng.float() * 256) : -128 + Math.floor(rng.float() * 256)));
+        for (const wz of [u8w ? 128 : 0, perCol] as const) {
+          for (const rowsPerPass of [1, 3]) {
+            const lin = gemv!.load(w, N, K, 1, { zeroPoint: wz, rowsPerPass });
+            for (const M of [1, 5]) {
+              const a = Uint8Array.from({ length: M * K }, () => Math.floor(rng.float() * 256));
+              for (const az of [0, 77, 255]) {
+                const want = ref(a, az, w, (n) => (typeof wz === 'number' ? wz : wz[n]), M, N, K);
+                expect(Array.from(lin.matmulInteger(a, az, M))).toEqual(Array.from(want));
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it('matmulInteger: extreme codes (255 against -128, K = 4096) sum exactly; bad zero points and kernels refused', () => {
+    const N = 2, K = 4096;
+    const w = new Int8Array(N * K).fill(-128);
+    const a = new Uint8Array(K).fill(255);
+    expect(Array.from(gemv!.load(w, N, K, 1).matmulInteger(a, 0, 1))).toEqual([-255 * 128 * K, -255 * 128 * K]);
+    expect(Array.from(gemv!.load(w, N, K, 1, { zeroPoint: 127 }).matmulInteger(a, 255, 1))).toEqual([0, 0]);
+    expect(() => gemv!.load(w, N, K, 1, { zeroPoint: 200 })).toThrow(/\[-128, 127\]/);
+    expect(() => gemv!.load(new Uint8Array(N * K), N, K, 1, { zeroPoint: -1 })).toThrow(/\[0, 255\]/);
+    expect(() => gemv!.load(w, N, K, 1, { zeroPoint: [1, 2, 3] })).toThrow(/zero points/);
+    expect(() => gemv!.load(w, N, K, 1).matmulInteger(a, 256, 1)).toThrow(/\[0, 255\]/);
+    expect(() => gemv!.load(codes(new Pcg32(1), N * K), N, K, 1, { kernel: 'extmul' }).matmulInteger(a, 0, 1)).toThrow(/dot kernel/);
+  });
+
   it('refuses wrong shapes and non-finite activations with a typed error', () => {
     expect(() => gemv!.load(new Int8Array(5), 2, 3, 1)).toThrow(/2 x 3/);
     expect(() => gemv!.load(new Int8Array(6), 2, 3, new Float32Array(3))).toThrow(/column scales/);

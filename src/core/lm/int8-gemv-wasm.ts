@@ -23,7 +23,15 @@
  *           the engine has relaxed SIMD (browsers since 2023; Node 20 behind
  *           --experimental-wasm-relaxed-simd): `int8GemvWasm().relaxed` says.
  *
- * Sums are exact int32 (K * 128 * 128 < 2^31 for K < 131,072). bench/int8-gemv.bench.ts measures them
+ * onnxruntime's MatMulInteger (what DynamicQuantizeLinear + MatMulInteger files compute, and what
+ * src/core/lm/own/ runs them with): `matmulInteger` takes uint8 activation codes with their zero
+ * point and weights loaded with zero points (int8 codes, or uint8 ones: shifted by -128 at load,
+ * zero points with them, which leaves every w - zero unchanged), on the dot kernel: uint8 codes
+ * go into its int16 lanes as they are (255 * 128 * 2 fits an i32 lane), and
+ *   sum_k (a_k - az)(w_nk - wz_n) = sum_k a_k w_nk - wz_n sum_k a_k - az sum_k w_nk + K az wz_n,
+ * every term an exact integer.
+ *
+ * Sums are exact int32 (K * 128 * 128 < 2^31 for K < 131,072; K * 255 * 128 < 2^31 for uint8 activations, K < 65,793). bench/int8-gemv.bench.ts measures them
  * against onnxruntime-web and -node; at one row they stream weights at ~18-20 GB/s on one thread.
  */
 import { DataError } from '../errors';
@@ -119,6 +127,12 @@ export interface Int8Linear {
   matmulInt32(xq: Int8Array, M: number, out?: Int32Array): Int32Array;
   /** y = x . W^T in float: each row of x quantised to int8 (`quantizeRow`), sums times row scale times column scale. */
   matmul(x: Float32Array, M: number, out?: Float32Array): Float32Array;
+  /**
+   * onnxruntime's MatMulInteger, exactly: out[m * N + n] = sum_k (a[m * K + k] - aZero) * (w[n * K + k] - wZero[n]),
+   * for M rows of uint8 codes with one zero point (DynamicQuantizeLinear's per-tensor one); the weights'
+   * zero points are the load option `zeroPoint`. The dot kernel only.
+   */
+  matmulInteger(a: Uint8Array, aZero: number, M: number, out?: Int32Array): Int32Array;
 }
 
 /**
@@ -166,6 +180,11 @@ export interface Int8LoadOptions {
   cols?: (typeof COL_CHOICES)[number];
   /** Activation rows per pass over the weights (1-4; default 1). */
   rowsPerPass?: number;
+  /**
+   * The weights' zero point, one for all or one per output column (`matmulInteger`; default 0), as
+   * stored with the codes: in [-128, 127] for int8 codes, [0, 255] for uint8 ones.
+   */
+  zeroPoint?: number | ArrayLike<number>;
 }
 
 export interface Int8Gemv {
@@ -174,7 +193,7 @@ export interface Int8Gemv {
    * stores them), with one float scale per output column (or one for all). Codes must be in
    * [-127, 127] for the extmul kernel.
    */
-  load(w: Int8Array, N: number, K: number, scales: Float32Array | number, options?: Int8LoadOptions): Int8Linear;
+  load(w: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, options?: Int8LoadOptions): Int8Linear;
   /** Whether the engine runs relaxed SIMD (the 'relaxed' kernel). */
   readonly relaxed: boolean;
 }
@@ -206,15 +225,25 @@ function instantiate(): Int8Gemv | null {
   type F5 = (w: number, x: number, out: number, k16: number, n4: number) => void;
   return {
     relaxed: relaxedMod !== null,
-    load(w, N, K, scales, { kernel = 'dot', cols = 4, rowsPerPass = 1 } = {}) {
+    load(wIn, N, K, scales, { kernel = 'dot', cols = 4, rowsPerPass = 1, zeroPoint = 0 } = {}) {
       if (kernel === 'relaxed' && !relaxedMod) throw new DataError('no-relaxed-simd', 'This WebAssembly engine has no relaxed SIMD, which the relaxed kernel needs.');
       const COLS = cols;
       if (!COL_CHOICES.includes(cols) || !(rowsPerPass >= 1 && rowsPerPass <= MAX_ROWS && Number.isInteger(rowsPerPass))) {
         throw new DataError('gemv-shape', `cols must be 1, 2 or 4 and rowsPerPass 1 to ${MAX_ROWS}.`);
       }
-      if (!(N > 0 && K > 0 && Number.isInteger(N) && Number.isInteger(K)) || w.length !== N * K) {
-        throw new DataError('gemv-shape', `The weights hold ${w.length} codes; expected N x K = ${N} x ${K}.`);
+      if (!(N > 0 && K > 0 && Number.isInteger(N) && Number.isInteger(K)) || wIn.length !== N * K) {
+        throw new DataError('gemv-shape', `The weights hold ${wIn.length} codes; expected N x K = ${N} x ${K}.`);
       }
+      // uint8 codes (and their zero points) shifted by -128: w - zero is unchanged
+      const u8 = wIn instanceof Uint8Array;
+      const w = u8 ? Int8Array.from(wIn, (v) => v - 128) : wIn;
+      const [zlo, zhi] = u8 ? [0, 255] : [-128, 127];
+      if (typeof zeroPoint !== 'number' && zeroPoint.length !== N) throw new DataError('gemv-shape', `There are ${zeroPoint.length} weight zero points; expected 1 or ${N}.`);
+      const wZero = Int32Array.from({ length: N }, (_, n) => {
+        const z = typeof zeroPoint === 'number' ? zeroPoint : zeroPoint[n];
+        if (!(Number.isInteger(z) && z >= zlo && z <= zhi)) throw new DataError('gemv-range', `A weight zero point is ${z}; ${u8 ? 'uint8' : 'int8'} codes need one in [${zlo}, ${zhi}].`);
+        return u8 ? z - 128 : z;
+      });
       if (K >= 131_072) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums (under 131,072).`);
       if (typeof scales !== 'number' && scales.length !== N) throw new DataError('gemv-shape', `There are ${scales.length} column scales; expected ${N}.`);
       if (kernel === 'extmul') for (let i = 0; i < w.length; i++) if (w[i] === -128) throw new DataError('gemv-range', 'The extmul kernel needs weight codes in [-127, 127]; one is -128.');
@@ -250,15 +279,15 @@ function instantiate(): Int8Gemv | null {
         }
       }
       const colScale = typeof scales === 'number' ? new Float32Array(N).fill(scales) : Float32Array.from(scales);
-      // relaxed: sum (q - zero) w = sum q w - zero * sum w
-      const colSum = new Int32Array(kernel === 'relaxed' ? N : 0);
+      // relaxed: sum (q - zero) w = sum q w - zero * sum w (and matmulInteger, dot)
+      const colSum = new Int32Array(kernel === 'relaxed' || kernel === 'dot' ? N : 0);
       for (let n = 0; n < colSum.length; n++) {
         let t = 0;
         for (let k = 0; k < K; k++) t += w[n * K + k];
         colSum[n] = t;
       }
       const qrow = new Int8Array(K);
-      const run = (xq: Int8Array, M: number, out: Int32Array) => {
+      const run = (xq: Int8Array | Uint8Array, M: number, out: Int32Array) => {
         ensure(M);
         for (let m0 = 0; m0 < M; m0 += rowsPerPass) {
           const R = Math.min(rowsPerPass, M - m0);
@@ -284,6 +313,20 @@ function instantiate(): Int8Gemv | null {
           if (xq.length < M * K) throw new DataError('gemv-shape', `The activations hold ${xq.length} codes; expected ${M} x ${K}.`);
           if (kernel === 'relaxed') for (let i = 0; i < M * K; i++) if (xq[i] < 0) throw new DataError('gemv-range', 'The relaxed kernel needs activation codes in [0, 127].');
           return run(xq, M, out);
+        },
+        matmulInteger(a, aZero, M, out = new Int32Array(M * N)) {
+          if (kernel !== 'dot') throw new DataError('gemv-kernel', 'matmulInteger runs on the dot kernel (uint8 activations need its int16 lanes).');
+          if (a.length < M * K) throw new DataError('gemv-shape', `The activations hold ${a.length} codes; expected ${M} x ${K}.`);
+          if (K >= 65_793) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums of uint8 x int8 codes (under 65,793).`);
+          if (!(Number.isInteger(aZero) && aZero >= 0 && aZero <= 255)) throw new DataError('gemv-range', `The activation zero point is ${aZero}; uint8 codes need one in [0, 255].`);
+          run(a, M, out);
+          for (let m = 0; m < M; m++) {
+            let rowSum = 0;
+            for (let k = m * K, end = k + K; k < end; k++) rowSum += a[k];
+            const o = m * N, kz = K * aZero;
+            for (let n = 0; n < N; n++) out[o + n] += kz * wZero[n] - wZero[n] * rowSum - aZero * colSum[n];
+          }
+          return out;
         },
         matmul(x, M, out = new Float32Array(M * N)) {
           if (x.length < M * K) throw new DataError('gemv-shape', `The activations hold ${x.length} numbers; expected ${M} x ${K}.`);
