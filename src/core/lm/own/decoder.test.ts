@@ -1,0 +1,157 @@
+/**
+ * Our own decoder (decoder.ts) against onnxruntime-web (WASM, in Node) on the same 8-bit files our
+ * builder writes: logits and resid_post of every layer at every position, prefill and decode steps,
+ * Qwen3 and Llama configs, both export styles; greedy tokens; steering and capping as the
+ * instrumented graph does them; DynamicQuantizeLinear bit for bit.
+ *
+ * Tolerance 1e-4 of the largest magnitude (logits and resid_post). Why it holds and why it is not
+ * 0: every integer product is exact and every op rounds to float32 as onnxruntime's does, so what
+ * is left is float32 rounding inside ops (summation order in norms, attention and softmax,
+ * onnxruntime's own exp / sigmoid / cos): measured 0 to 4e-7 here, a few float32 ulps. One
+ * activation landing on the other side of a quantisation step (x / scale within that rounding of
+ * k + 0.5) would move its linear's output by a whole step, ~1/255 of the input range times a
+ * weight (~1e-3 relative): 1e-4 tells rounding from that, and from any real mistake.
+ */
+import { describe, expect, it } from 'vitest';
+import { buildDecoder, type ModelDType } from '../builder';
+import { tinyModel } from '../builder/ort-node.testkit';
+import { GraphBuilder } from '../builder/graph';
+import { buildInterventions, noInterventions } from '../interventions';
+import { encodeModel, makeValueInfo, TensorDataType } from '../../onnx/proto';
+import { createSession } from '../ort';
+import { argmax, dynamicQuantizeLinear, OwnDecoder, roundHalfEven } from './decoder';
+import { ortWeb, relDiff, WebRunner } from './own.testkit';
+import { Pcg32 } from '../sampling';
+
+const TOL = 1e-4;
+const PROMPT = [3, 17, 200, 5, 9, 41, 77];
+const STEPS = [[123], [8], [250], [64]];
+
+describe('own decoder = onnxruntime-web on the same 8-bit file', () => {
+  it('roundHalfEven and DynamicQuantizeLinear: bit for bit what onnxruntime-web computes (scale, zero point, codes)', async () => {
+    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 2.5001].map(roundHalfEven)).toEqual([0, 2, 2, -0, -2, -2, 2, 3]);
+    const ort = await ortWeb();
+    const g = new GraphBuilder('float32');
+    g.inputs.push(makeValueInfo('x', TensorDataType.FLOAT, ['n']));
+    g.op('/q', 'DynamicQuantizeLinear', ['x'], { outputs: ['y', 's', 'z'] });
+    for (const [n, t] of [['y', TensorDataType.UINT8], ['s', TensorDataType.FLOAT], ['z', TensorDataType.UINT8]] as const) g.outputs.push(makeValueInfo(n, t, n === 'y' ? ['n'] : []));
+    const onnx = encodeModel({ ir_version: 8, opset_import: [{ domain: '', version: 17 }], graph: { name: 'dql', node: g.nodes, initializer: g.initializers, input: g.inputs, output: g.outputs, value_info: [] } });
+    const session = await createSession(ort, { graph: onnx, externalData: [] });
+    const rng = new Pcg32(5);
+    const cases = [
+      new Float32Array(7), // all zero: scale 1
+      Float32Array.from({ length: 300 }, () => rng.float() * 3), // all positive: zero point 0
+      Float32Array.from({ length: 300 }, () => -rng.float() * 0.02), // all negative: zero point 255
+      Float32Array.from({ length: 1000 }, () => (rng.float() - 0.3) * 40),
+      Float32Array.from([-1, 1.5, 0.5 * (2 / 255), 1.5 * (2 / 255), 2.5 * (2 / 255), 1]), // ties
+    ];
+    for (const x of cases) {
+      const o = await session.run({ x: new ort.Tensor('float32', x, [x.length]) });
+      const q = dynamicQuantizeLinear(x);
+      expect(q.scale).toBe((o.s.data as Float32Array)[0]);
+      expect(q.zeroPoint).toBe((o.z.data as Uint8Array)[0]);
+      expect(Array.from(q.codes)).toEqual(Array.from(o.y.data as Uint8Array));
+    }
+    expect(() => dynamicQuantizeLinear(Float32Array.from([1, NaN]))).toThrow(/finite/);
+    expect(() => dynamicQuantizeLinear(Float32Array.from([1, -Infinity]))).toThrow(/finite/);
+  });
+
+  const cases: [string, 'qwen3' | 'llama', 'optimum' | 'genai', ModelDType][] = [
+    ['Qwen3 optimum q8', 'qwen3', 'optimum', 'q8'],
+    ['Llama optimum q8', 'llama', 'optimum', 'q8'],
+    ['Qwen3 optimum uint8 (asymmetric uint8 weights)', 'qwen3', 'optimum', 'uint8'],
+    ['Qwen3 genai q8 (GroupQueryAttention graph)', 'qwen3', 'genai', 'q8'],
+    ['Llama genai q8', 'llama', 'genai', 'q8'],
+  ];
+  it.each(cases)('%s: logits and resid_post at every position, prefill then 4 decode steps, within 1e-4; greedy tokens identical', async (_label, family, style, dtype) => {
+    const { cfg, ck } = tinyModel(family, 3, { num_hidden_layers: 3 });
+    expect(cfg.qkNorm).toBe(family === 'qwen3');
+    const built = buildDecoder(ck, { style, dtype });
+    const own = OwnDecoder.fromOnnx(built.onnx, cfg);
+    const web = await WebRunner.open(await ortWeb(), built.onnx, cfg);
+    const cache = own.newCache();
+    let worst = 0;
+    for (const ids of [PROMPT, ...STEPS]) {
+      const a = own.forward(ids, cache, { taps: true });
+      const b = await web.step(ids);
+      expect(a.logits.length).toBe(ids.length * cfg.vocabSize);
+      const dl = relDiff(a.logits, b.logits);
+      expect(dl).toBeLessThan(TOL);
+      worst = Math.max(worst, dl);
+      expect(a.residPost).toHaveLength(cfg.numLayers);
+      for (let l = 0; l < cfg.numLayers; l++) expect(relDiff(a.residPost![l], b.residPost[l])).toBeLessThan(TOL);
+    }
+    expect(cache.length).toBe(PROMPT.length + STEPS.length);
+    expect(worst).toBeGreaterThanOrEqual(0);
+
+    // greedy: 6 new tokens
+    web.reset();
+    const ortIds: number[] = [];
+    let r = await web.step(PROMPT);
+    for (;;) {
+      const id = argmax(r.logits.subarray(r.logits.length - cfg.vocabSize));
+      ortIds.push(id);
+      if (ortIds.length === 6) break;
+      r = await web.step([id]);
+    }
+    const g = own.greedy(PROMPT, 6);
+    expect(g.ids).toEqual(ortIds);
+    expect(new Set(g.ids).size).toBeGreaterThan(1); // not a degenerate constant
+  });
+
+  it('steering moves resid_post[L] by alpha v/|v| (to float32 rounding) and leaves earlier layers alone; steered and capped runs equal the instrumented graph on onnxruntime-web', async () => {
+    const { cfg, ck } = tinyModel('qwen3', 4, { num_hidden_layers: 3 });
+    const built = buildDecoder(ck, { style: 'optimum', dtype: 'q8' });
+    const own = OwnDecoder.fromOnnx(built.onnx, cfg);
+    const d = cfg.hiddenSize, L = 1, alpha = 2.5;
+    const rng = new Pcg32(8);
+    const v = Float32Array.from({ length: d }, () => rng.float() - 0.5);
+    const norm = Math.hypot(...v);
+    const iv = buildInterventions(cfg, { steer: [{ vector: v, layers: [L], alpha }] });
+    const off = own.forward(PROMPT, own.newCache(), { taps: true });
+    const on = own.forward(PROMPT, own.newCache(), { taps: true, interventions: iv });
+    for (let l = 0; l < L; l++) expect(Array.from(on.residPost![l])).toEqual(Array.from(off.residPost![l]));
+    for (let t = 0; t < PROMPT.length; t++) {
+      for (let i = 0; i < d; i++) {
+        const h = off.residPost![L][t * d + i], moved = on.residPost![L][t * d + i] - h;
+        // one float32 rounding of h + s: half an ulp of the result
+        expect(Math.abs(moved - (alpha * v[i]) / norm)).toBeLessThanOrEqual(Math.max(Math.abs(h), Math.abs(h + moved)) * 2 ** -24 + 1e-7);
+      }
+    }
+    expect(relDiff(on.logits, off.logits)).toBeGreaterThan(1e-3); // steering did something downstream
+
+    const web = await WebRunner.open(await ortWeb(), built.onnx, cfg, { instrumented: true });
+    const a = Float32Array.from({ length: d }, () => rng.float() - 0.5);
+    const both = buildInterventions(cfg, { steer: [{ vector: v, layers: [L], alpha }], cap: [{ vector: a, layers: [2], tau: 1.5 }] });
+    for (const x of [noInterventions(cfg), iv, both]) {
+      web.reset();
+      const cache = own.newCache();
+      for (const ids of [PROMPT, ...STEPS.slice(0, 2)]) {
+        const ours = own.forward(ids, cache, { taps: true, interventions: x });
+        const theirs = await web.step(ids, x);
+        expect(relDiff(ours.logits, theirs.logits)).toBeLessThan(TOL);
+        for (let l = 0; l < cfg.numLayers; l++) expect(relDiff(ours.residPost![l], theirs.residPost[l])).toBeLessThan(TOL);
+      }
+    }
+    // the cap held: projection on a/|a| at layer 2 is at least tau (to rounding) at every position
+    const capped = own.forward(PROMPT, own.newCache(), { taps: true, interventions: both });
+    const ua = a.map((x) => x / Math.hypot(...a));
+    for (let t = 0; t < PROMPT.length; t++) {
+      let p = 0;
+      for (let i = 0; i < d; i++) p += capped.residPost![2][t * d + i] * ua[i];
+      expect(p).toBeGreaterThan(1.5 - 1e-4);
+    }
+  });
+
+  it('refuses what it cannot run with a sentence: a float file, token ids outside the vocabulary, a sequence past max_position_embeddings, non-finite activations', () => {
+    const { cfg, ck } = tinyModel('llama', 3, { num_hidden_layers: 2, max_position_embeddings: 16 });
+    expect(() => OwnDecoder.fromOnnx(buildDecoder(ck, { style: 'optimum', dtype: 'fp32' }).onnx, cfg)).toThrow(/No MatMulInteger linear/);
+    const own = OwnDecoder.fromOnnx(buildDecoder(ck, { style: 'optimum', dtype: 'q8' }).onnx, cfg);
+    expect(() => own.forward([cfg.vocabSize], own.newCache())).toThrow(/outside the vocabulary/);
+    expect(() => own.forward(new Array(17).fill(1), own.newCache())).toThrow(/more than the model's 16/);
+    const huge = buildInterventions(cfg, { steer: [{ vector: new Float32Array(cfg.hiddenSize).fill(1), layers: [0], alpha: 1e308 }] });
+    expect(() => own.forward([1, 2], own.newCache(), { interventions: huge })).toThrow(/after layer 0 is not finite/);
+    const other = tinyModel('llama', 3, { num_hidden_layers: 2, hidden_size: 64 });
+    expect(() => OwnDecoder.fromOnnx(buildDecoder(ck, { style: 'optimum', dtype: 'q8' }).onnx, other.cfg)).toThrow(/config says/);
+  });
+});
