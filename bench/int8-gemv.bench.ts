@@ -44,6 +44,22 @@ const quick = process.argv.includes('--quick');
 const ROUNDS = arg('rounds', quick ? 5 : 9);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const r3 = (x: number) => +x.toFixed(3);
+
+/**
+ * Median ms per runner over ROUNDS interleaved rounds (after one warm-up call each); each round
+ * starts one runner later than the last, so no runner always follows the same one.
+ */
+async function interleavedMedians<R extends { name: string }>(runners: R[], time: (r: R) => Promise<number>): Promise<Record<string, number>> {
+  for (const r of runners) await time(r); // warm-up
+  const ms = new Map<string, number[]>(runners.map((r) => [r.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let j = 0; j < runners.length; j++) {
+      const r = runners[(round + j) % runners.length];
+      ms.get(r.name)!.push(await time(r));
+    }
+  }
+  return Object.fromEntries([...ms].map(([k, v]) => [k, median(v)]));
+}
 const line = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'int8-gemv', ...o }));
 
 /**
@@ -170,15 +186,7 @@ async function main() {
         for (let i = 0; i < reps; i++) await r.call(x, M);
         return (performance.now() - t0) / reps;
       };
-      for (const r of runners) await time(r); // warm-up
-      const ms = new Map<string, number[]>(runners.map((r) => [r.name, []]));
-      for (let round = 0; round < ROUNDS; round++) {
-        for (let j = 0; j < runners.length; j++) {
-          const r = runners[(round + j) % runners.length];
-          ms.get(r.name)!.push(await time(r));
-        }
-      }
-      const med = Object.fromEntries([...ms].map(([k, v]) => [k, median(v)]));
+      const med = await interleavedMedians(runners, time);
       const g = Object.fromEntries(Object.entries(med).map(([k, v]) => [k, bytes / (v / 1000) / 1e9]));
       for (const [k, v] of Object.entries(g)) (gbs[sh.name][k] ??= {} as Record<number, number>)[M] = v;
       const plain = Math.max(g.ours_extmul, g.ours_dot, g.ours_dot_c1r4);
@@ -264,15 +272,7 @@ async function chainSection(gemv: NonNullable<ReturnType<typeof int8GemvWasm>>, 
     await r.token();
     return performance.now() - t0;
   };
-  for (const r of runners) await time(r); // warm-up
-  const ms = new Map<string, number[]>(runners.map((r) => [r.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (let j = 0; j < runners.length; j++) {
-      const r = runners[(round + j) % runners.length];
-      ms.get(r.name)!.push(await time(r));
-    }
-  }
-  const med = Object.fromEntries([...ms].map(([k, v]) => [k, median(v)]));
+  const med = await interleavedMedians(runners, time);
   const ours = Math.min(med.ours_dot, med.ours_relaxed);
   const res = {
     layers: L,
