@@ -28,6 +28,11 @@
  *   finished_rows_sliced_speedup  8 rows, 1 generating and 7 done (prefill-only): decode tokens/s with
  *                           the done rows sliced out of the batch / riding along as padding.
  * (`--section rows` runs just these two.)
+ *   own_wasm_vs_native      our own decoder (src/core/lm/own: TypeScript + our WASM SIMD128 int8 kernel,
+ *                           one row, 1 thread; not the product's runner yet) on the WASM choice's file vs
+ *                           the same file on onnxruntime-node, 1 thread;
+ *   own_vs_ort_web          our own decoder vs onnxruntime-web WASM on the same file (what wasm_vs_native's
+ *                           contender is). `--section own` runs just these two.
  *
  * Why threads2_vs_1 used to swing from 1.37 to 0.80 between quiet runs: other work on the 2 cores.
  * Per round, a 2-thread decode needs both cores: when another process takes one (other_cores ~1.0
@@ -92,7 +97,7 @@
  *
  * Ends with one line {"bench":"decode","stage":"summary", ...}: the ratios, absolute tokens/s per
  * runner and the backend names. Options: --quick, --layers N, --prompt 16, --new 8, --rounds 3,
- * --section rows|threads, --thread-tokens 16, --thread-pairs, --thread-quiet 8, --thread-s.
+ * --section rows|threads|own, --thread-tokens 16, --thread-pairs, --thread-quiet 8, --thread-s.
  * Greedy; stop ids off so every run makes exactly --new tokens.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -109,6 +114,7 @@ import { buildDecoder, type ModelDType } from '../src/core/lm/builder';
 import { instrumentDecoder } from '../src/core/onnx/instrument';
 import { dequantizeMatMulNBits } from '../src/core/onnx/rewrite/dequantize';
 import { pickWeights } from '../src/core/lm/pick';
+import { OwnDecoder } from '../src/core/lm/own/decoder';
 import type { RowParams } from '../src/core/lm/rows';
 
 const arg = (name: string, dflt: number | string) => {
@@ -128,6 +134,7 @@ const mb = (b: number) => Math.round(b / 2 ** 20);
 const cfgJson = { ...presetConfigJson('qwen3-0.6b'), num_hidden_layers: LAYERS };
 const WEB = 'onnxruntime-web wasm';
 const NATIVE = 'onnxruntime-node cpu';
+const OWN = 'own decoder: TypeScript + WASM SIMD128 int8 (src/core/lm/own)';
 
 type Model = { onnx: Uint8Array; externalData?: { path: string; data: Uint8Array }[] };
 
@@ -332,6 +339,23 @@ async function rowsSection(web: Ort, ortWeb: unknown, cfg: DecoderConfig, prompt
   return { turn, finished };
 }
 
+/**
+ * Our own decoder (src/core/lm/own) on the same file vs onnxruntime-node and vs onnxruntime-web,
+ * 1 thread, A/B rounds interleaved; the engines are the caller's (same file, same prompt).
+ */
+async function ownSection(cfg: DecoderConfig, m: Model, prompt: number[], eWeb: LmEngine, eNode: LmEngine) {
+  const t0 = performance.now();
+  const own = OwnDecoder.fromOnnx(m.onnx, cfg, m.externalData);
+  line({ stage: 'own_load', load_s: r3((performance.now() - t0) / 1000) });
+  const ownTps = async () => own.greedy(prompt, NEW).decodeTokensPerSecond;
+  // the same greedy tokens as onnxruntime-web (random weights: a check that it computes the same model)
+  const same = (await eWeb.generate(prompt, { maxNewTokens: NEW, stopIds: [] })).ids.join() === own.greedy(prompt, NEW).ids.join();
+  const vsNative = await ab('own_wasm_vs_native', ownTps, () => decodeTps(eNode, prompt, NEW));
+  const vsWeb = await ab('own_vs_ort_web', ownTps, () => decodeTps(eWeb, prompt, NEW));
+  line({ stage: 'own', same_greedy_tokens_as_ort_web: same });
+  return { vsNative, vsWeb, same };
+}
+
 async function main() {
   const ortWeb = await import('onnxruntime-web');
   ortWeb.env.wasm.numThreads = 1;
@@ -368,6 +392,21 @@ async function main() {
   const choice = pickWeights({ files: offered, backend: 'wasm', config: cfg });
   line({ stage: 'pick', backend: 'wasm', file: choice.file, dtype: choice.dtype, reason: choice.reason });
   const choiceDtype = choice.dtype as ModelDType;
+  if (arg('section', '') === 'own') {
+    const m = build(cfg, choiceDtype);
+    const eWeb = await engineFor(web, ortWeb, cfg, m, 'wasm');
+    const eNode = await engineFor(native, ortNode, cfg, m, 'cpu');
+    const o = await ownSection(cfg, m, prompt, eWeb, eNode);
+    line({
+      stage: 'summary', section: 'own', layers: LAYERS, prompt_tokens: PROMPT, new_tokens: NEW, rounds: ROUNDS, file: choice.file,
+      own_wasm_vs_native: r3(o.vsNative.ratio), own_vs_ort_web: r3(o.vsWeb.ratio), own_same_greedy_tokens: o.same,
+      tokens_per_s: { [`${choiceDtype}_own_wasm`]: r3(median([o.vsNative.a, o.vsWeb.a])), [`${choiceDtype}_native`]: r3(o.vsNative.b), [`${choiceDtype}_wasm`]: r3(o.vsWeb.b) },
+      backends: { own: OWN, wasm: WEB, native: NATIVE }, targets: { own_wasm_vs_native: 0.7 }, peak_rss_mb: mb(process.resourceUsage().maxRSS * 1024),
+    });
+    await eWeb.dispose();
+    await eNode.dispose();
+    return;
+  }
 
   const tps: Record<string, number> = {};
   const tmp = mkdtempSync(path.join(tmpdir(), 'ps-bench-decode-'));
@@ -381,6 +420,8 @@ async function main() {
     const vsNative = await ab('wasm_vs_native', () => decodeTps(eWeb, prompt, NEW), () => decodeTps(eNode, prompt, NEW));
     tps[`${choiceDtype}_wasm`] = vsNative.a;
     tps[`${choiceDtype}_native`] = vsNative.b;
+    const own = await ownSection(cfg, q8, prompt, eWeb, eNode);
+    tps[`${choiceDtype}_own_wasm`] = median([own.vsNative.a, own.vsWeb.a]);
     await eNode.dispose();
 
     // vs fp32 on WASM (the picker's premise: int8 runs at fp32 speed with a quarter of the bytes);
@@ -498,8 +539,11 @@ async function main() {
       new_tokens: NEW,
       rounds: ROUNDS,
       wasm_choice: { file: choice.file, dtype: choice.dtype },
-      backends: { wasm: WEB, native: NATIVE },
+      backends: { wasm: WEB, native: NATIVE, own: OWN },
       wasm_vs_native: r3(vsNative.ratio),
+      own_wasm_vs_native: r3(own.vsNative.ratio),
+      own_vs_ort_web: r3(own.vsWeb.ratio),
+      own_same_greedy_tokens: own.same,
       wasm_vs_q4_wasm: r3(vsQ4.ratio),
       wasm_int8_vs_fp32: vsFp32 ? r3(vsFp32.ratio) : null,
       q4_converted_vs_choice: r3(convVsQ4.ratio),
@@ -514,7 +558,7 @@ async function main() {
       finished_rows_sliced_speedup: r3(rows.finished.ratio),
       turn10_ttft_ms: { fresh: r3(kv.a), kept: r3(kv.b), context_tokens: history.length + turn10.length },
       tokens_per_s: Object.fromEntries(Object.entries(tps).map(([k, v]) => [k, r3(v)])),
-      targets: { wasm_vs_native: 0.7, wasm_vs_q4_wasm: 10, threads2_vs_1: 1.3, batch3_vs_sequential: 2, batch8_vs_batch1: 3, instrumented_vs_plain: 0.95, kv_reuse_turn10_speedup: 3 },
+      targets: { wasm_vs_native: 0.7, own_wasm_vs_native: 0.7, wasm_vs_q4_wasm: 10, threads2_vs_1: 1.3, batch3_vs_sequential: 2, batch8_vs_batch1: 3, instrumented_vs_plain: 0.95, kv_reuse_turn10_speedup: 3 },
       peak_rss_mb: mb(process.resourceUsage().maxRSS * 1024),
     });
   } finally {
