@@ -19,9 +19,9 @@ import { listHubFolder } from '../src/core/hub/list';
 import { fetchWithProgress } from '../src/core/hub/fetch';
 import { hubFileUrl } from '../src/core/hub/url';
 import { DataError } from '../src/core/errors';
-import { softwareAdapter, type GpuAdapterLike } from '../src/core/lm/adapter';
+import { softwareAdapter, usesWebGpu, type GpuAdapterLike } from '../src/core/lm/adapter';
 import type { FileCache } from '../src/core/hub/cache';
-import type { DeviceRequest, LoadOptions, ModelInfo } from './model-protocol';
+import type { LoadOptions, ModelInfo } from './model-protocol';
 
 export interface LoadedModel {
   engine: LmEngine;
@@ -51,19 +51,6 @@ async function probeWebGpu(): Promise<GpuProbe> {
 }
 
 const webgpuUnavailable = (why: string) => Object.assign(new Error(why), { name: 'webgpu-unavailable' });
-
-export async function chooseBackend(req: DeviceRequest, needsF16: boolean): Promise<{ backend: 'webgpu' | 'wasm'; reason: string; shaderF16: boolean }> {
-  if (req === 'wasm') return { backend: 'wasm', reason: 'WASM requested.', shaderF16: false };
-  const p = await probeWebGpu();
-  const fallback = (why: string) => {
-    if (req === 'webgpu') throw webgpuUnavailable(why);
-    return { backend: 'wasm' as const, reason: why + '; using WASM.', shaderF16: p.shaderF16 };
-  };
-  if (!p.ok) return fallback(p.why);
-  if (p.software && req === 'auto') return fallback(p.why);
-  if (needsF16 && !p.shaderF16) return fallback('WebGPU has no shader-f16, which this fp16 model needs');
-  return { backend: 'webgpu', reason: 'Using WebGPU.', shaderF16: p.shaderF16 };
-}
 
 export function configureWasm(): number {
   ort.env.wasm.wasmPaths = { wasm: ortWasmUrl };
@@ -160,7 +147,7 @@ export async function loadModel(
   const notes: string[] = [];
   if (device !== 'wasm') {
     const p = await probeWebGpu();
-    if (p.ok && !(p.software && device === 'auto')) { backend = 'webgpu'; shaderF16 = p.shaderF16; }
+    if (usesWebGpu(device, p.ok ? p : null)) { backend = 'webgpu'; shaderF16 = p.shaderF16; }
     else if (p.ok) notes.push(p.why + '; using WASM');
     else if (device === 'webgpu') throw webgpuUnavailable(p.why);
     else notes.push(p.why);

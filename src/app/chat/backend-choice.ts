@@ -5,7 +5,7 @@
  * browser session (sessionStorage), not put in share links: it describes this machine, not the
  * experiment, and a link that forced WebGPU would fail on a machine without it.
  */
-import { softwareAdapter, type GpuAdapterLike } from '../../core/lm/adapter';
+import { softwareAdapter, usesWebGpu, type GpuAdapterLike } from '../../core/lm/adapter';
 import type { DeviceRequest } from '../../../workers/model-protocol';
 
 export type BackendChoice = DeviceRequest;
@@ -62,8 +62,7 @@ export interface PlannedBackend {
  * it, for the picker's download and memory figures.
  */
 export function plannedBackend(choice: BackendChoice, adapter: GpuAdapterLike | null): PlannedBackend {
-  if (choice === 'wasm') return { backend: 'wasm', shaderF16: false, note: null };
-  if (!adapter) return { backend: 'wasm', shaderF16: false, note: choice === 'webgpu' ? 'This browser offers no WebGPU adapter, so a WebGPU load will fail; sizes are for WASM.' : null };
-  if (choice === 'auto' && softwareAdapter(adapter)) return { backend: 'wasm', shaderF16: false, note: null };
-  return { backend: 'webgpu', shaderF16: adapter.features.has('shader-f16'), note: null };
+  if (adapter && usesWebGpu(choice, { software: softwareAdapter(adapter) !== null })) return { backend: 'webgpu', shaderF16: adapter.features.has('shader-f16'), note: null };
+  const note = !adapter && choice === 'webgpu' ? 'This browser offers no WebGPU adapter, so a WebGPU load will fail; sizes are for WASM.' : null;
+  return { backend: 'wasm', shaderF16: false, note };
 }

@@ -20,3 +20,12 @@ export function softwareAdapter(a: GpuAdapterLike): string | null {
   }
   return null;
 }
+
+/**
+ * Whether a backend request runs on WebGPU, given what the adapter is (null: no usable adapter):
+ * `wasm` never; `webgpu` on any adapter; `auto` on a hardware adapter only. The one rule the model
+ * worker loads by and the model picker sizes by.
+ */
+export function usesWebGpu(request: 'auto' | 'webgpu' | 'wasm', adapter: { software: boolean } | null): boolean {
+  return request !== 'wasm' && adapter !== null && !(adapter.software && request === 'auto');
+}

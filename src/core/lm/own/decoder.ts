@@ -27,6 +27,7 @@ import type { DecoderConfig } from '../config';
 import { ropeInvFreq } from '../config';
 import { int8GemvWasm, type Int8Linear } from '../int8-gemv-wasm';
 import type { Interventions } from '../interventions';
+import { argmax as firstArgmax } from '../sampling';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
 import { readOwnWeights, type OwnWeights, type QLinear } from './weights';
 
@@ -72,6 +73,8 @@ class Linear {
   private readonly scale: Float32Array;
   private readonly bias: Float32Array | null;
   private ints = new Int32Array(0);
+  /** Per-column scale of the last call's input (its scale times the weight column's). */
+  private readonly colScale: Float32Array;
 
   constructor(parts: QLinear[]) {
     const gemv = int8GemvWasm();
@@ -98,6 +101,7 @@ class Linear {
     this.lin = gemv.load(codes, N, K, 1, { kernel: 'dot', cols: 4, rowsPerPass: 1, zeroPoint: zero });
     this.scale = scale;
     this.bias = bias;
+    this.colScale = new Float32Array(N);
   }
 
   /** y [M, N] = the dynamic-quantised x [M, K] . W^T. */
@@ -105,7 +109,7 @@ class Linear {
     const { N } = this;
     if (this.ints.length < M * N) this.ints = new Int32Array(M * N);
     const ints = this.lin.matmulInteger(q.codes, q.zeroPoint, M, this.ints);
-    const s = new Float32Array(N);
+    const s = this.colScale;
     for (let n = 0; n < N; n++) s[n] = f(q.scale * this.scale[n]);
     const b = this.bias;
     for (let m = 0; m < M; m++) {
@@ -427,12 +431,8 @@ export class OwnDecoder {
   }
 }
 
-/** Index of the largest value (the first on ties), NaN refused. */
+/** Index of the largest value (the first on ties, sampling.ts's argmax), NaN refused. */
 export function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 0; i < x.length; i++) {
-    if (x[i] !== x[i]) throw new DataError('non-finite', 'A logit is not a finite number.');
-    if (x[i] > x[best]) best = i;
-  }
-  return best;
+  if (x.some((v) => v !== v)) throw new DataError('non-finite', 'A logit is not a finite number.');
+  return firstArgmax(x);
 }
