@@ -201,7 +201,10 @@ test('colour and filter by group: tag a selection, colour by tag, hide the untag
   await byId(page, 'search').fill('');
   await clearSelection(page);
   await byId(page, 'group-filter').getByLabel('untagged').uncheck();
-  const n = Number(await byId(page, 'map').getAttribute('data-points'));
+  // The map redraws after the filter changes: wait for the filtered count, then read it.
+  const points = async () => Number(await byId(page, 'map').getAttribute('data-points'));
+  await expect.poll(points).toBeLessThan(10);
+  const n = await points();
   expect(n).toBeGreaterThanOrEqual(2);
   expect(n).toBeLessThan(10);
   expect(await subtitle()).toContain(`${n} of 275 points drawn`);
