@@ -22,14 +22,14 @@
  * Taps and steering at resid_post (the residual stream after block L), as the instrumented graph
  * (core/onnx/instrument.ts) does them: h <- h + steer[L]; h <- h + relu(cap_tau[L] - h.cap_axis[L]) cap_axis[L].
  */
-import { DataError, FormatError } from '../../errors';
+import { DataError } from '../../errors';
 import type { DecoderConfig } from '../config';
 import { ropeInvFreq } from '../config';
-import { int8GemvWasm, type Int8Linear } from '../int8-gemv-wasm';
 import type { Interventions } from '../interventions';
 import { argmax as firstArgmax } from '../sampling';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
-import { readOwnWeights, type OwnWeights, type QLinear } from './weights';
+import { Linear, type KernelPool } from './linear';
+import { readOwnWeights, type OwnWeights } from './weights';
 
 const f = Math.fround;
 
@@ -63,62 +63,6 @@ export function dynamicQuantizeLinear(x: Float32Array, codes = new Uint8Array(x.
     codes[i] = q < 0 ? 0 : q > 255 ? 255 : q;
   }
   return { codes, scale, zeroPoint };
-}
-
-/** A linear (or several sharing one input, fused along N) on the int8 kernel. */
-class Linear {
-  readonly N: number;
-  readonly K: number;
-  private readonly lin: Int8Linear;
-  private readonly scale: Float32Array;
-  private readonly bias: Float32Array | null;
-  private ints = new Int32Array(0);
-  /** Per-column scale of the last call's input (its scale times the weight column's). */
-  private readonly colScale: Float32Array;
-
-  constructor(parts: QLinear[]) {
-    const gemv = int8GemvWasm();
-    if (!gemv) throw new DataError('no-wasm-simd', 'This WebAssembly engine has no SIMD, which our decoder needs.');
-    const K = parts[0].K;
-    const N = parts.reduce((a, p) => a + p.N, 0);
-    const signed = parts[0].codes instanceof Int8Array;
-    if (parts.some((p) => p.K !== K || p.codes instanceof Int8Array !== signed)) throw new FormatError('own-weights', 'Fused linears must share K and code type.');
-    const codes = parts.length === 1 ? parts[0].codes : signed ? new Int8Array(N * K) : new Uint8Array(N * K);
-    const scale = new Float32Array(N), zero = new Int32Array(N);
-    let bias: Float32Array | null = parts.some((p) => p.bias) ? new Float32Array(N) : null;
-    let o = 0;
-    for (const p of parts) {
-      if (parts.length > 1) codes.set(p.codes, o * K);
-      scale.set(p.scale, o);
-      zero.set(p.zeroPoint, o);
-      if (bias && p.bias) bias.set(p.bias, o);
-      o += p.N;
-    }
-    if (bias && parts.some((p) => !p.bias)) bias = null;
-    if (parts.some((p) => p.bias) && !bias) throw new FormatError('own-weights', 'Fused linears must all have a bias or none.');
-    this.N = N;
-    this.K = K;
-    this.lin = gemv.load(codes, N, K, 1, { kernel: 'dot', cols: 4, rowsPerPass: 1, zeroPoint: zero });
-    this.scale = scale;
-    this.bias = bias;
-    this.colScale = new Float32Array(N);
-  }
-
-  /** y [M, N] = the dynamic-quantised x [M, K] . W^T. */
-  run(q: DynamicQuant, M: number, out = new Float32Array(M * this.N)): Float32Array {
-    const { N } = this;
-    if (this.ints.length < M * N) this.ints = new Int32Array(M * N);
-    const ints = this.lin.matmulInteger(q.codes, q.zeroPoint, M, this.ints);
-    const s = this.colScale;
-    for (let n = 0; n < N; n++) s[n] = f(q.scale * this.scale[n]);
-    const b = this.bias;
-    for (let m = 0; m < M; m++) {
-      const o = m * N;
-      if (b) for (let n = 0; n < N; n++) out[o + n] = f(f(f(ints[o + n]) * s[n]) + b[n]);
-      else for (let n = 0; n < N; n++) out[o + n] = f(f(ints[o + n]) * s[n]);
-    }
-    return out;
-  }
 }
 
 interface Layer {
@@ -165,6 +109,11 @@ export class OwnCache {
   }
 }
 
+export interface OwnDecoderOptions {
+  /** Threads for the linears (./linear.ts); without it every linear runs on the calling thread. */
+  pool?: KernelPool;
+}
+
 export interface ForwardOptions {
   /** Steering and capping (rows = 1), as for the instrumented graph. */
   interventions?: Interventions;
@@ -200,20 +149,21 @@ export class OwnDecoder {
   private readonly ropeCache: { cos: Float32Array; sin: Float32Array; rows: number } | null;
   private readonly eps: number;
 
-  constructor(readonly cfg: DecoderConfig, private readonly w: OwnWeights) {
+  constructor(readonly cfg: DecoderConfig, private readonly w: OwnWeights, options: OwnDecoderOptions = {}) {
+    const pool = options.pool;
     const lin = (k: string) => w.linears.get(k)!;
     const n = (k: string) => w.norms.get(k)!;
     this.layers = Array.from({ length: cfg.numLayers }, (_, i) => ({
-      qkv: new Linear([lin(`layers.${i}.q`), lin(`layers.${i}.k`), lin(`layers.${i}.v`)]),
-      o: new Linear([lin(`layers.${i}.o`)]),
-      gateUp: new Linear([lin(`layers.${i}.gate`), lin(`layers.${i}.up`)]),
-      down: new Linear([lin(`layers.${i}.down`)]),
+      qkv: new Linear([lin(`layers.${i}.q`), lin(`layers.${i}.k`), lin(`layers.${i}.v`)], pool),
+      o: new Linear([lin(`layers.${i}.o`)], pool),
+      gateUp: new Linear([lin(`layers.${i}.gate`), lin(`layers.${i}.up`)], pool),
+      down: new Linear([lin(`layers.${i}.down`)], pool),
       inNorm: n(`model.layers.${i}.input_layernorm.weight`),
       postNorm: n(`model.layers.${i}.post_attention_layernorm.weight`),
       qNorm: cfg.qkNorm ? n(`model.layers.${i}.self_attn.q_norm.weight`) : null,
       kNorm: cfg.qkNorm ? n(`model.layers.${i}.self_attn.k_norm.weight`) : null,
     }));
-    this.lmHead = new Linear([lin('lm_head')]);
+    this.lmHead = new Linear([lin('lm_head')], pool);
     this.finalNorm = n('model.norm.weight');
     const r = w.rotary;
     this.invFreq = r && 'invFreq' in r ? r.invFreq : Float32Array.from(ropeInvFreq(cfg));
@@ -224,8 +174,8 @@ export class OwnDecoder {
   }
 
   /** Read an 8-bit decoder file (and its external data) for `cfg`. */
-  static fromOnnx(onnx: Uint8Array, cfg: DecoderConfig, externalData?: ExternalFile[]): OwnDecoder {
-    return new OwnDecoder(cfg, readOwnWeights(onnx, cfg, externalData));
+  static fromOnnx(onnx: Uint8Array, cfg: DecoderConfig, externalData?: ExternalFile[], options: OwnDecoderOptions = {}): OwnDecoder {
+    return new OwnDecoder(cfg, readOwnWeights(onnx, cfg, externalData), options);
   }
 
   newCache(): OwnCache {
