@@ -148,10 +148,15 @@ export class OwnDecoder {
   private readonly invFreq: Float32Array;
   private readonly ropeCache: { cos: Float32Array; sin: Float32Array; rows: number } | null;
   private readonly eps: number;
+  /** Bytes of weight codes held in the kernels' memories (every linear's N x K). */
+  readonly weightBytes: number;
 
   constructor(readonly cfg: DecoderConfig, private readonly w: OwnWeights, options: OwnDecoderOptions = {}) {
     const pool = options.pool;
     const lin = (k: string) => w.linears.get(k)!;
+    let bytes = 0;
+    for (const q of w.linears.values()) bytes += q.N * q.K;
+    this.weightBytes = bytes;
     const n = (k: string) => w.norms.get(k)!;
     this.layers = Array.from({ length: cfg.numLayers }, (_, i) => ({
       qkv: new Linear([lin(`layers.${i}.q`), lin(`layers.${i}.k`), lin(`layers.${i}.v`)], pool),
