@@ -10,13 +10,11 @@ import { DataError, FormatError } from '../../errors';
 import { int8GemvWasm, type Int8Linear } from '../int8-gemv-wasm';
 import type { DynamicQuant } from './decoder';
 import type { QLinear } from './weights';
+import type { KernelPool } from './pool';
 
 const f = Math.fround;
 
-/** Threads that run slices of linears' output columns (none yet: a placeholder seam). */
-export interface KernelPool {
-  readonly threads: number;
-}
+export type { KernelPool } from './pool';
 
 /** A linear (or several sharing one input, fused along N) on the int8 kernel. */
 export class Linear {
@@ -51,7 +49,7 @@ export class Linear {
     if (parts.some((p) => p.bias) && !bias) throw new FormatError('own-weights', 'Fused linears must all have a bias or none.');
     this.N = N;
     this.K = K;
-    this.lin = gemv.load(codes, N, K, 1, { kernel: 'dot', cols: 4, rowsPerPass: 1, zeroPoint: zero });
+    this.lin = gemv.load(codes, N, K, 1, { kernel: 'dot', cols: 4, zeroPoint: zero });
     this.scale = scale;
     this.bias = bias;
     this.colScale = new Float32Array(N);
