@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, presetConfigJson } from './config';
-import { offeredWeights, pickWeights, WASM_HEAP_BYTES, wasmHeapEstimate, type OfferedFile, type PickRequest } from './pick';
+import { dtypeOfFile, offeredWeights, ownLargestLinearBytes, ownMemoryEstimate, pickWeights, WASM_HEAP_BYTES, wasmHeapEstimate, type OfferedFile, type PickRequest } from './pick';
 import { DataError } from '../errors';
 
 const qwen = parseConfig(presetConfigJson('qwen3-0.6b'));
@@ -47,6 +47,7 @@ describe('pickWeights', () => {
       expect(c.dtype).toBe(row.dtype);
       expect(c.convert).toBe(row.convert);
       expect(c.reason).toMatch(row.reason);
+      expect(c.runtime).toBe('onnxruntime-web');
       expect(c.reason.split(/\.\s/).length, 'one sentence').toBe(1);
       expect(c.memoryBytes).toBeGreaterThanOrEqual(c.downloadBytes);
       const size = (p: string) => row.req.files.find((f) => f.path === p)!.size;
@@ -112,4 +113,87 @@ describe('pickWeights', () => {
     const o = offeredWeights([{ path: 'decoder_model_merged_q4.onnx', size: 1 }, { path: 'onnx/model_q4.onnx', size: 2 }, { path: 'onnx/vision_encoder.onnx', size: 3 }, { path: 'onnx/decoder_model_merged.onnx', size: 4 }]);
     expect(o.map((c) => c.file).sort()).toEqual(['onnx/decoder_model_merged.onnx', 'onnx/model_q4.onnx']);
   });
+
+  it('file names say their dtype', () => {
+    expect(dtypeOfFile('onnx/model_quantized.onnx')).toBe('q8');
+    expect(dtypeOfFile('onnx/decoder_model_merged_uint8.onnx')).toBe('uint8');
+    expect(dtypeOfFile('onnx/model.onnx')).toBe('fp32');
+    expect(dtypeOfFile('onnx/vision_encoder.onnx')).toBeNull();
+  });
 });
+
+/**
+ * Llama-3.2-1B's 8-bit export: 16 layers of 60.8M linear weights (973M) + the embedding (128256 x 2048,
+ * 262M int8 codes) + the lm_head, its transposed copy, 262M more (tied, but exported twice): ~1.50 GB.
+ */
+const LLAMA1B_Q8 = 1.5e9;
+const LLAMA_FILES: OfferedFile[] = [
+  { path: 'config.json', size: 900 },
+  { path: 'onnx/model_quantized.onnx', size: LLAMA1B_Q8 },
+  { path: 'onnx/model_q4.onnx', size: 1.1e9 },
+  { path: 'onnx/model_q4f16.onnx', size: 0.99e9 },
+];
+/**
+ * A shape whose lm_head alone (270000 x 16384 int8 codes, 4.4 GB) cannot sit in one WebAssembly memory
+ * (parseConfig already refuses any one weight over 2^31 values; the picker's bound stands on its own).
+ */
+const HUGE_VOCAB = { ...llama, vocabSize: 270000, hiddenSize: 16384, numHeads: 128, numKvHeads: 8, headDim: 128, numLayers: 1 };
+
+describe('pickWeights with our int8 decoder (ownDecoder)', () => {
+  const GiB = 2 ** 30;
+  interface OwnRow { what: string; req: PickRequest; file: string; runtime: 'own' | 'onnxruntime-web'; memGB: [number, number] }
+  // memory: the file held in JS while loading + the weights in the kernels + KV cache (3 rows x 2048, float32: 1.4 GB for Qwen3-0.6B) + working
+  const OWN_TABLE: OwnRow[] = [
+    { what: 'Qwen3-0.6B, everything on offer: the _quantized file on our decoder', req: { files: QWEN_FULL, backend: 'wasm', config: qwen, ownDecoder: true }, file: 'onnx/model_quantized.onnx', runtime: 'own', memGB: [2.9, 3.2] },
+    { what: 'Qwen3-0.6B, only _uint8 and q4: uint8 on our decoder (as fast as int8 there), not q4 converted', req: { files: only('model_uint8.onnx', 'model_q4.onnx'), backend: 'wasm', config: qwen, ownDecoder: true }, file: 'onnx/model_uint8.onnx', runtime: 'own', memGB: [2.9, 3.2] },
+    { what: 'Llama-3.2-1B q8 (1.5 GB): our decoder takes it', req: { files: LLAMA_FILES, backend: 'wasm', config: llama, ownDecoder: true }, file: 'onnx/model_quantized.onnx', runtime: 'own', memGB: [3.4, 3.7] },
+    { what: 'Llama-3.2-1B q8 on onnxruntime-web: does not fit one heap (2.1x + the file), so q4 converted to int8', req: { files: LLAMA_FILES, backend: 'wasm', config: llama }, file: 'onnx/model_q4.onnx', runtime: 'onnxruntime-web', memGB: [3.5, 4.3] },
+    { what: 'a small fp32 + q4f16 model: fp32 on onnxruntime-web (nothing 8-bit)', req: { files: SMALL, backend: 'wasm', ownDecoder: true }, file: 'onnx/model.onnx', runtime: 'onnxruntime-web', memGB: [2.0, 2.5] },
+    { what: 'WebGPU: ownDecoder changes nothing', req: { files: QWEN_FULL, backend: 'webgpu', shaderF16: true, config: qwen, ownDecoder: true }, file: 'onnx/model_q4f16.onnx', runtime: 'onnxruntime-web', memGB: [1.2, 1.6] },
+  ];
+  for (const row of OWN_TABLE) {
+    it(row.what, () => {
+      const c = pickWeights(row.req);
+      expect(c.file).toBe(row.file);
+      expect(c.runtime).toBe(row.runtime);
+      expect(c.memoryBytes / 1e9).toBeGreaterThan(row.memGB[0]);
+      expect(c.memoryBytes / 1e9).toBeLessThan(row.memGB[1]);
+      expect(c.reason.split(/\.\s/).length, 'one sentence').toBe(1);
+      if (row.runtime === 'own') expect(c.reason).toMatch(/our int8 decoder/);
+    });
+  }
+
+  it('Llama-3.2-1B q8: refused by the onnxruntime-web heap estimate, accepted for our decoder, with the estimate it says', () => {
+    const q8only = LLAMA_FILES.filter((f) => !f.path.includes('q4'));
+    let err: unknown;
+    try { pickWeights({ files: q8only, backend: 'wasm', config: llama }); } catch (e) { err = e; }
+    expect((err as DataError).code).toBe('model-too-large');
+    expect((err as DataError).message).toMatch(/model_quantized\.onnx would need ~4\.\d GB.*4\.3 GB a wasm32 heap/);
+    const c = pickWeights({ files: q8only, backend: 'wasm', config: llama, ownDecoder: true });
+    expect(c.runtime).toBe('own');
+    expect(c.dtype).toBe('q8');
+    // file + kernels (max of the file and linears + embedding) + KV (3 x 2048 x 16 layers x 2 x 8 x 64 x 4 B) + logits + working
+    const kv = 3 * 2048 * 16 * 2 * 8 * 64 * 4;
+    const linears = 16 * (2048 * (32 + 16) * 64 + 32 * 64 * 2048 + 3 * 2048 * 8192) + 2 * 128256 * 2048;
+    const expected = ownMemoryEstimate(LLAMA1B_Q8, Math.max(LLAMA1B_Q8, linears), kv + 3 * 128256 * 16 + 128 * 2 ** 20);
+    expect(c.memoryBytes).toBe(Math.round(expected));
+    expect(c.memoryBytes).toBeLessThan(wasmHeapEstimate(LLAMA1B_Q8, LLAMA1B_Q8, 0));
+    // asked for by dtype too
+    expect(pickWeights({ files: LLAMA_FILES, backend: 'wasm', config: llama, ownDecoder: true, dtype: 'q8' }).runtime).toBe('own');
+  });
+
+  it('the 4 GiB limit applies per linear: an lm_head of 4.4 GB is refused in one sentence naming it', () => {
+    expect(ownLargestLinearBytes(llama)).toEqual({ bytes: 128256 * 2048, what: 'the lm_head (128256 x 2048)' });
+    const files = [{ path: 'onnx/model_quantized.onnx', size: 3.9e9 }];
+    let err: unknown;
+    try { pickWeights({ files, backend: 'wasm', config: HUGE_VOCAB, ownDecoder: true, rows: 1, contextTokens: 128 }); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as DataError).code).toBe('model-too-large');
+    expect((err as DataError).message).toMatch(/for our int8 decoder the lm_head \(270000 x 16384\) would need ~4\.4 GB in one WebAssembly memory, over its 4\.3 GB/);
+    expect((err as DataError).message.split(/\.\s/).length).toBe(1);
+    // the limit is the option's: 5 GiB takes it; 250 MB refuses Llama-3.2-1B's lm_head (263 MB), not its body
+    expect(pickWeights({ files, backend: 'wasm', config: HUGE_VOCAB, ownDecoder: true, rows: 1, contextTokens: 128, wasmHeapBytes: 5 * GiB }).runtime).toBe('own');
+    expect(() => pickWeights({ files: LLAMA_FILES.filter((f) => !f.path.includes('q4')), backend: 'wasm', config: llama, ownDecoder: true, wasmHeapBytes: 250e6 })).toThrow(/the lm_head \(128256 x 2048\) would need ~0\.26 GB in one WebAssembly memory/);
+  });
+});
+

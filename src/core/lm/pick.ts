@@ -14,6 +14,14 @@
  *   MatMulNBits runs ~10x slower; uint8 (~3.5x slower than int8); q4 as is; fp16 / q4f16 do not run.
  * On WASM everything lives in one wasm32 heap of at most 4 GiB, estimated before loading (see
  * `wasmHeapEstimate`); a choice that does not fit is skipped (or refused with a sentence).
+ *
+ * With `ownDecoder` (WebAssembly SIMD is there, so our int8 decoder, src/core/lm/own, runs 8-bit
+ * files; the model worker opens them on it) the WASM order is q8, int8, uint8 (the same speed on our
+ * kernel: uint8 codes are shifted at load), then as above; those choices say `runtime: 'own'` and
+ * carry their own memory estimate (`ownMemoryEstimate`): our decoder puts no weights in one wasm32
+ * heap (each linear has its own WebAssembly.Memory; the file's bytes are held in JS while loading,
+ * then freed), so the 4 GiB limit applies per linear (`ownLargestLinearBytes`: the lm_head's
+ * vocab x hidden int8 codes, or a fused gate/up), not to the whole model.
  */
 import { DataError } from '../errors';
 import type { DecoderConfig } from './config';
@@ -39,9 +47,18 @@ export interface PickRequest {
   contextTokens?: number;
   /** A dtype the person asked for (otherwise the fastest for the backend). */
   dtype?: WeightsDtype;
-  /** Heap limit for WASM (default 4 GiB, wasm32). */
+  /** Heap limit for WASM (default 4 GiB, wasm32); for our int8 decoder, the limit of one linear's memory. */
   wasmHeapBytes?: number;
+  /**
+   * WASM: our int8 decoder (src/core/lm/own) will run 8-bit files (q8 / int8 / uint8) — WebAssembly
+   * SIMD is there. Their memory is then estimated for it (`ownMemoryEstimate`), not for one
+   * onnxruntime-web heap. Default false (every choice on onnxruntime-web).
+   */
+  ownDecoder?: boolean;
 }
+
+/** What runs the chosen file: our int8 decoder (8-bit files on WASM) or onnxruntime-web. */
+export type WeightsRuntime = 'own' | 'onnxruntime-web';
 
 export interface WeightsChoice {
   /** The .onnx path to load. */
@@ -56,8 +73,10 @@ export interface WeightsChoice {
   /** Just the why (a clause ending in a full stop). */
   why: string;
   downloadBytes: number;
-  /** Estimated memory when loaded (wasm heap on WASM; GPU + heap on WebGPU), bytes. */
+  /** Estimated memory when loaded (wasm heap on WASM; GPU + heap on WebGPU; our decoder's peak), bytes. */
   memoryBytes: number;
+  /** Who runs it. */
+  runtime: WeightsRuntime;
 }
 
 export const WASM_HEAP_BYTES = 4 * 2 ** 30;
@@ -93,6 +112,46 @@ const WORKING_BYTES = 128 * 2 ** 20;
  */
 export function wasmHeapEstimate(weightBytes: number, largestPiece: number, runtime: number): number {
   return Math.max(2.1 * weightBytes + largestPiece + WORKING_BYTES, 1.1 * weightBytes + runtime);
+}
+
+/**
+ * Peak memory of our int8 decoder (src/core/lm/own) over an 8-bit file of `fileBytes`: while it
+ * loads, the file's bytes are held in JS beside the weights it copies into the kernels' memories
+ * (`kernelBytes`: every linear's codes, repacked, plus the embedding rows and norms it keeps), and
+ * then the KV cache and working memory (`runtime`) come on top once it runs. The file is freed after
+ * loading, so the sum over-counts the running state a little; it is the number to plan with.
+ */
+export function ownMemoryEstimate(fileBytes: number, kernelBytes: number, runtime: number): number {
+  return fileBytes + kernelBytes + runtime;
+}
+
+/**
+ * Bytes of the largest single linear our int8 decoder loads (one WebAssembly.Memory each, so each
+ * must stay under 4 GiB): the lm_head's vocab x hidden codes, the fused q/k/v or gate/up, or the
+ * down projection, int8 each; null without a config.
+ */
+export function ownLargestLinearBytes(c: PickRequest['config']): { bytes: number; what: string } | null {
+  if (!c) return null;
+  const d = c.hiddenSize;
+  const parts: [number, string][] = [
+    [c.vocabSize * d, `the lm_head (${c.vocabSize} x ${d})`],
+    [2 * c.intermediateSize * d, `a fused gate/up projection (${2 * c.intermediateSize} x ${d})`],
+    [(c.numHeads + 2 * c.numKvHeads) * c.headDim * d, `a fused q/k/v projection (${(c.numHeads + 2 * c.numKvHeads) * c.headDim} x ${d})`],
+    [d * c.intermediateSize, `a down projection (${d} x ${c.intermediateSize})`],
+  ];
+  const [bytes, what] = parts.reduce((a, b) => (b[0] > a[0] ? b : a));
+  return { bytes, what };
+}
+
+/** The dtype a transformers.js weights file name says (`onnx/model_quantized.onnx` -> q8), or null for another name. */
+export function dtypeOfFile(path: string): WeightsDtype | null {
+  const m = FILE_RE.exec(path);
+  return m ? SUFFIX_DTYPE[m[3] ?? ''] : null;
+}
+
+/** Whether our int8 decoder (src/core/lm/own) runs files of this dtype. */
+export function ownRunsDtype(d: WeightsDtype | null | undefined): boolean {
+  return d === 'q8' || d === 'int8' || d === 'uint8';
 }
 
 /** The weight files on offer, one per dtype (under onnx/ first, `model` before `decoder_model_merged`). */
@@ -147,8 +206,8 @@ export function pickWeights(req: PickRequest): WeightsChoice {
   }
   const has = (d: WeightsDtype) => offered.find((c) => c.dtype === d);
   const limit = req.wasmHeapBytes ?? WASM_HEAP_BYTES;
-  const choice = (c: Candidate, convert: Conversion | null, memoryBytes: number, why: string): WeightsChoice => ({
-    file: c.file, externalData: c.externalData, dtype: c.dtype, convert, downloadBytes: c.downloadBytes, memoryBytes: Math.round(memoryBytes), why,
+  const choice = (c: Candidate, convert: Conversion | null, memoryBytes: number, why: string, runtime: WeightsRuntime = 'onnxruntime-web'): WeightsChoice => ({
+    file: c.file, externalData: c.externalData, dtype: c.dtype, convert, downloadBytes: c.downloadBytes, memoryBytes: Math.round(memoryBytes), why, runtime,
     reason: `${c.file}${convert ? ` converted to ${convert} at load` : ''} (${c.dtype}, ${gb(c.downloadBytes)} to download, ~${gb(memoryBytes)} in memory): ${why}`,
   });
 
@@ -179,9 +238,24 @@ export function pickWeights(req: PickRequest): WeightsChoice {
     tooBig.push(`${c.file}${converted ? ' converted' : ''} would need ~${gb(mem)}`);
     return false;
   };
+  const own = req.ownDecoder === true;
+  const tooBigLinear: string[] = [];
+  /** Our int8 decoder's estimate for an 8-bit file: its peak, and each linear within one WebAssembly.Memory. */
+  const tryOwn = (c: Candidate, why: string): WeightsChoice | null => {
+    const lin = ownLargestLinearBytes(req.config);
+    // without a config the largest linear is bounded by the file
+    const linBytes = lin?.bytes ?? c.downloadBytes;
+    if (linBytes > limit) {
+      tooBigLinear.push(`${lin ? lin.what : `a linear of ${c.file}`} would need ~${gb(linBytes)} in one WebAssembly memory`);
+      return null;
+    }
+    const kernels = req.config ? Math.max(c.downloadBytes, linearParams(req.config) + req.config.vocabSize * req.config.hiddenSize) : c.downloadBytes;
+    return choice(c, null, ownMemoryEstimate(c.downloadBytes, kernels, rt), why, 'own');
+  };
   const tryFile = (d: WeightsDtype, why: string): WeightsChoice | null => {
     const c = has(d);
     if (!c) return null;
+    if (own && ownRunsDtype(d)) return tryOwn(c, why);
     const mem = wasmHeapEstimate(c.downloadBytes, c.largestPiece, rt);
     return fits(c, mem, false) ? choice(c, null, mem, why) : null;
   };
@@ -196,7 +270,13 @@ export function pickWeights(req: PickRequest): WeightsChoice {
     }
     return null;
   };
-  const over = () => (tooBig.length ? ` (${tooBig.join('; ')}, over the ${gb(limit)} a wasm32 heap can hold)` : '');
+  const over = () => {
+    const parts = [
+      ...(tooBig.length ? [`${tooBig.join('; ')}, over the ${gb(limit)} a wasm32 heap can hold`] : []),
+      ...(tooBigLinear.length ? [`for our int8 decoder ${tooBigLinear.join('; ')}, over its ${gb(limit)}`] : []),
+    ];
+    return parts.length ? ` (${parts.join('; ')})` : '';
+  };
 
   if (req.dtype) {
     if (req.dtype === 'fp16' || req.dtype === 'q4f16') {
@@ -209,14 +289,16 @@ export function pickWeights(req: PickRequest): WeightsChoice {
     if (!has(req.dtype)) throw new DataError('model-no-weights', `The model offers no ${req.dtype} weights (it has ${offered.map((c) => c.file).join(', ')}).`);
     throw new DataError('model-too-large', `The ${req.dtype} weights do not fit in WASM memory${over()}; try fewer rows or a shorter context, or WebGPU.`);
   }
-  const picked =
-    tryFile('q8', 'the fastest on WASM (int8 MatMulInteger runs at fp32 speed there with a quarter of the memory; transformers.js\' default too).') ??
-    tryFile('int8', 'the fastest on WASM (int8 MatMulInteger runs at fp32 speed there with a quarter of the memory).') ??
+  const ownWhy = 'the fastest on WASM (8-bit weights on our int8 decoder, a quarter of fp32\'s memory).';
+  const picked = (own
+    ? tryFile('q8', ownWhy) ?? tryFile('int8', ownWhy) ?? tryFile('uint8', ownWhy)
+    : tryFile('q8', 'the fastest on WASM (int8 MatMulInteger runs at fp32 speed there with a quarter of the memory; transformers.js\' default too).') ??
+      tryFile('int8', 'the fastest on WASM (int8 MatMulInteger runs at fp32 speed there with a quarter of the memory).')) ??
     tryFile('fp32', `the fastest on offer for WASM${has('q8') || has('int8') ? '' : ' (no int8 file)'}.`) ??
     tryQ4((to) => to === 'fp32'
       ? 'only 4-bit weights on offer, and WASM runs them ~10x faster as fp32 MatMul (the same numbers).'
       : 'only 4-bit weights on offer; WASM runs them ~10x faster as int8 MatMulInteger, and fp32 would not fit.') ??
-    tryFile('uint8', 'the fastest that fits on WASM (uint8 MatMulInteger; ~3.5x slower than int8 there).') ??
+    (own ? null : tryFile('uint8', 'the fastest that fits on WASM (uint8 MatMulInteger; ~3.5x slower than int8 there).')) ??
     tryFile('q4', 'the only weights that fit on WASM; 4-bit MatMulNBits is slow there (~10x slower than fp32).');
   if (picked) return picked;
   const usable = offered.filter((c) => c.dtype !== 'fp16' && c.dtype !== 'q4f16');
