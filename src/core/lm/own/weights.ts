@@ -1,23 +1,44 @@
 /**
- * The weights of an 8-bit decoder ONNX file (the hub's `_quantized` / `_int8` / `_uint8` shape, as
- * src/core/lm/builder writes it), read by structure with our own protobuf reader, for the decoder
- * in ./decoder.ts:
+ * The weights of an 8-bit decoder ONNX file, read by graph structure (never by node or initializer
+ * names, which real hub files do not keep) with our own protobuf reader, for the decoder in
+ * ./decoder.ts. What it accepts is what onnxruntime's dynamic quantisation (`quantize_dynamic` /
+ * `ONNXQuantizer` in IntegerOps mode, as transformers.js' scripts/quantize.py runs it for
+ * `model_quantized.onnx`, `model_int8.onnx`, `model_uint8.onnx`) writes over an optimum export or
+ * an onnxruntime-genai graph:
  *
- *   linear   DynamicQuantizeLinear(x) -> MatMulInteger(xq, Wq [K, N], xz, wz) -> Cast -> Mul(., Mul(xs, ws)) (-> Add bias);
- *            named by the node's scope: `/model/layers.{i}/{self_attn|attn}/{q,k,v,o}_proj`,
- *            `/model/layers.{i}/mlp/{gate,up,down}_proj`, `/lm_head` (both export styles spell them so);
- *            weight codes int8 or uint8, scale and zero point per tensor or per output column;
- *   embedding  Gather(table, input_ids) -> DequantizeLinear(., scale, zero point), or a float32 table;
- *   norms    float32 initializers under their HF names (`model.layers.{i}.input_layernorm.weight`,
- *            `...post_attention_layernorm.weight`, `...self_attn.{q,k}_norm.weight`, `model.norm.weight`);
- *   rotary   `/model/rotary_emb/inv_freq` (optimum style) or `cos_cache` / `sin_cache` (genai style),
- *            else computed from the config.
+ *   linear     DynamicQuantizeLinear(x) -> MatMulInteger(xq, Wq [K, N], xz, wz?) -> Cast(float)
+ *              -> Mul(., Mul(xs, ws)) or Mul(Mul(., xs), ws), operands on either side (-> Add bias, either side);
+ *              Wq int8 or uint8 (an initializer, or Transpose of one), ws / wz per tensor or per output
+ *              column, wz absent = 0;
+ *   roles      linears grouped by the tensor they quantise (q/k/v share one input, gate/up another),
+ *              in dataflow order: per layer [q, k, v] -> o -> [gate, up] -> down, then lm_head, each
+ *              checked against the config's shapes; k and v told apart by the past_key_values.{i}.key /
+ *              .value they meet downstream (or GroupQueryAttention's input slot), gate by its Sigmoid;
+ *   norms      the RMSNorm feeding each group: Mul(w, x * 1/sqrt(mean(x^2) + eps)) spelled out (Pow,
+ *              ReduceMean, Add, Sqrt, Div or Reciprocal, either operand order), or SimplifiedLayerNormalization
+ *              / SkipSimplifiedLayerNormalization / RMSNormalization; q/k norms (Qwen3) found downstream of
+ *              q and k; eps checked against the config;
+ *   embedding  Gather(table, input_ids) -> DequantizeLinear(., scale, zero point) on an 8-bit per-tensor
+ *              table, Gather on DequantizeLinear(table), or a float32 table;
+ *   rotary     `/model/rotary_emb/inv_freq` (optimum style), RotaryEmbedding's cos / sin caches (genai
+ *              style), else computed from the config;
+ *   merged     `decoder_model_merged*.onnx`: the If node's with-past branch (the one reading past_key_values).
  *
- * Every shape read from the file is checked against the config (itself bounded by parseConfig)
- * before anything is allocated.
+ * Refused, each with one FormatError sentence (the product then uses onnxruntime-web): float32 or
+ * run-time-quantised linears (e.g. an lm_head kept float32 or tied to the embedding through a
+ * Transpose), MatMulNBits / GatherBlockQuantized (4-bit) files, fused contrib linears, fused q/k/v,
+ * per-row embedding scales, norms that are not plain RMSNorms, shapes or eps that differ from the
+ * config, external data whose `location` leaves the model's folder or whose offset / length do not
+ * fit the file given.
+ *
+ * Every shape read from the file is checked against the config (itself bounded by parseConfig), and
+ * every byte count against the bytes present, before anything is allocated.
  */
 import { FormatError } from '../../errors';
-import { decodeModel, tensorBytes, TensorDataType, type TensorProto } from '../../onnx/proto';
+import {
+  DATA_LOCATION_EXTERNAL, DATA_TYPE_BYTES, decodeModel, getAttr, getAttrFloat, getAttrInt, tensorBytes, TensorDataType,
+  type GraphProto, type NodeProto, type TensorProto,
+} from '../../onnx/proto';
 import { GraphIndex, tensorDims } from '../../onnx/rewrite/graph';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
 import type { DecoderConfig } from '../config';
@@ -39,21 +60,15 @@ export interface OwnWeights {
   linears: Map<string, QLinear>;
   /** Embedding rows: int8/uint8 codes [V, d] with a scale and zero point (DequantizeLinear), or float32. */
   embedding: { codes: Int8Array | Uint8Array; scale: number; zeroPoint: number } | { table: Float32Array };
-  /** HF names -> float32 values. */
+  /** HF names (`model.layers.{i}.input_layernorm.weight`, ..., `model.norm.weight`) -> float32 values. */
   norms: Map<string, Float32Array>;
   /** Optimum style: inv_freq [hd / 2]; genai style: cos / sin caches [rows, hd / 2]. */
   rotary: { invFreq: Float32Array } | { cos: Float32Array; sin: Float32Array; rows: number } | null;
   style: 'optimum' | 'genai';
 }
 
-const LINEAR_SCOPES: [RegExp, (m: RegExpMatchArray) => string][] = [
-  [/^\/model\/layers\.(\d+)\/(?:self_attn|attn)\/([qkvo])_proj$/, (m) => `layers.${m[1]}.${m[2]}`],
-  [/^\/model\/layers\.(\d+)\/mlp\/(gate|up|down)_proj$/, (m) => `layers.${m[1]}.${m[2]}`],
-  [/^\/lm_head$/, () => 'lm_head'],
-];
-
-function bad(message: string): never {
-  throw new FormatError('own-weights', message);
+function bad(message: string, details?: Record<string, unknown>): never {
+  throw new FormatError('own-weights', message, details);
 }
 
 /** Expected [N, K] of every linear from the config. */
@@ -73,11 +88,146 @@ export function linearShapes(cfg: DecoderConfig): Map<string, [number, number]> 
   return m;
 }
 
+// ---------------------------------------------------------------------------------------------
+// External data: every location inside the model's folder, every slice inside its file.
+
+const normPath = (p: string) => p.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
+
+/** Why a location is refused, or null when it names a file inside the model's folder. */
+function unsafeLocation(loc: string): string | null {
+  if (!loc || /[\0]/.test(loc)) return 'is empty or holds a NUL character';
+  if (/^([/\\]|[A-Za-z]:)/.test(loc) || /^[a-z][a-z0-9+.-]*:\/\//i.test(loc)) return 'is an absolute path';
+  if (loc.split(/[/\\]/).some((s) => s === '..')) return 'climbs out with ".."';
+  return null;
+}
+
+interface ExtSlice { file: Uint8Array; offset: number; length: number }
+
+const DEC = /^\d{1,16}$/;
+
+/**
+ * Checks every external reference of the graph (and its subgraphs) against the files given, before
+ * any weight is read: location inside the folder, offset and length whole numbers, the slice within
+ * the file and exactly as long as the tensor's dims say.
+ */
+function externalSlices(graph: GraphProto, externalData: ExternalFile[]): Map<TensorProto, ExtSlice> {
+  const files = new Map<string, Uint8Array>();
+  for (const f of externalData) files.set(normPath(f.path).replace(/^.*\//, ''), f.data);
+  const out = new Map<TensorProto, ExtSlice>();
+  const visit = (t: TensorProto) => {
+    if (t.data_location !== DATA_LOCATION_EXTERNAL) return;
+    const kv = new Map((t.external_data ?? []).map((e) => [e.key, e.value]));
+    const loc = kv.get('location') ?? '';
+    const why = unsafeLocation(loc);
+    if (why) bad(`Tensor ${t.name} keeps its data at "${loc}", which ${why}: external data must sit in the model's own folder.`, { location: loc });
+    const rel = normPath(loc);
+    if (rel.includes('/')) bad(`Tensor ${t.name} keeps its data in a subfolder ("${loc}"); hub models keep it beside the .onnx file.`, { location: loc });
+    const file = files.get(rel);
+    if (!file) bad(`Tensor ${t.name} needs the external data file "${loc}", which was not given.`, { location: loc });
+    const offS = kv.get('offset') ?? '0', lenS = kv.get('length');
+    if (!DEC.test(offS) || (lenS !== undefined && !DEC.test(lenS))) bad(`Tensor ${t.name} has an external offset or length that is not a whole number ("${offS}", "${lenS}").`);
+    const elem = DATA_TYPE_BYTES[t.data_type ?? 0];
+    const dims = tensorDims(t);
+    if (!elem || dims.some((x) => !Number.isSafeInteger(x) || x < 0)) bad(`Tensor ${t.name} has a type or shape external data cannot hold.`);
+    const want = dims.reduce((a, b) => a * b, 1) * elem;
+    const offset = Number(offS), length = lenS === undefined ? want : Number(lenS);
+    if (length !== want) bad(`Tensor ${t.name} says its external data is ${length} bytes; its shape [${dims}] needs ${want}.`);
+    if (offset + length > file.byteLength) bad(`Tensor ${t.name} reaches byte ${offset + length} of "${loc}", past the end of that ${file.byteLength}-byte file.`, { location: loc });
+    out.set(t, { file, offset, length });
+  };
+  const walk = (g: GraphProto) => {
+    g.initializer.forEach(visit);
+    for (const n of g.node) {
+      for (const a of n.attribute) {
+        if (a.t) visit(a.t);
+        if (a.g) walk(a.g);
+        a.graphs?.forEach(walk);
+      }
+    }
+  };
+  walk(graph);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graph helpers
+
+/** A merged decoder's If node: the branch that reads past_key_values, spliced into the outer graph. */
+function flattenMerged(graph: GraphProto): GraphProto {
+  const ifs = graph.node.filter((n) => n.op_type === 'If');
+  const hasLinears = (g: GraphProto) => g.node.some((n) => n.op_type === 'MatMulInteger' || n.op_type === 'MatMul');
+  if (hasLinears(graph) || !ifs.length) return graph;
+  if (ifs.length !== 1) bad(`The file's graph is ${ifs.length} If nodes; a merged decoder has one.`);
+  const branches = ifs[0].attribute.filter((a) => a.g).map((a) => a.g!);
+  const readsPast = (g: GraphProto) => g.node.some((n) => n.input.some((i) => /^past_key_values\./.test(i)));
+  const branch = branches.find((g) => hasLinears(g) && readsPast(g)) ?? branches.find(hasLinears);
+  if (!branch) bad('The merged decoder\'s If node has no branch with linears.');
+  return {
+    ...graph,
+    node: [...graph.node.filter((n) => n !== ifs[0]), ...branch.node],
+    initializer: [...graph.initializer, ...branch.initializer],
+    output: branch.output,
+    value_info: [],
+  };
+}
+
+/** Node -> position in a topological order (the file's own order where it is one). */
+function topoOrder(graph: GraphProto, index: GraphIndex): Map<NodeProto, number> {
+  const pos = new Map<NodeProto, number>();
+  const pending = new Map<NodeProto, number>();
+  const ready: NodeProto[] = [];
+  for (const n of graph.node) {
+    let deps = 0;
+    for (const i of n.input) if (i && index.producer.has(i)) deps++;
+    pending.set(n, deps);
+    if (!deps) ready.push(n);
+  }
+  // a node with the same input twice counts it twice, and is released once per use: consistent
+  let k = 0;
+  for (let r = 0; r < ready.length; r++) {
+    const n = ready[r];
+    pos.set(n, k++);
+    for (const o of n.output) {
+      if (!o) continue;
+      for (const c of index.consumersOf(o)) {
+        const left = pending.get(c.node)! - 1;
+        pending.set(c.node, left);
+        if (left === 0) ready.push(c.node);
+      }
+    }
+  }
+  if (pos.size !== graph.node.length) bad('The file\'s graph has a cycle or a node whose input nothing produces in order.');
+  return pos;
+}
+
+const LINEAR_START = new Set(['DynamicQuantizeLinear', 'MatMulInteger']);
+
+interface FoundLinear {
+  /** The MatMulInteger (or float MatMul) node. */
+  node: NodeProto;
+  /** The float tensor it reads (the DynamicQuantizeLinear's input). */
+  x: string;
+  /** The tensor holding y (after scale and bias). */
+  y: string;
+  N: number;
+  K: number;
+  /** null: a float32 MatMul, refused once its role is known. */
+  q: QLinear | null;
+  tiedToTable?: boolean;
+}
+
 export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalData: ExternalFile[] = []): OwnWeights {
-  const graph = decodeModel(onnx).graph;
+  const model = decodeModel(onnx);
+  const ext = externalSlices(model.graph, externalData);
+  const graph = flattenMerged(model.graph);
   const index = new GraphIndex(graph);
-  const files = new Map(externalData.map((f) => [f.path, f.data]));
-  const bytes = (t: TensorProto) => tensorBytes(t, (loc) => files.get(loc));
+  const order = topoOrder(graph, index);
+  const at = (n: NodeProto) => order.get(n)!;
+
+  const bytes = (t: TensorProto): Uint8Array => {
+    const s = ext.get(t);
+    return s ? s.file.subarray(s.offset, s.offset + s.length) : tensorBytes(t);
+  };
   const numel = (t: TensorProto) => tensorDims(t).reduce((a, b) => a * b, 1);
   const f32 = (t: TensorProto, what: string): Float32Array => {
     if (t.data_type !== TensorDataType.FLOAT) bad(`${what} is not float32.`);
@@ -85,114 +235,399 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
     if (b.byteLength !== numel(t) * 4) bad(`${what} holds ${b.byteLength} bytes for ${numel(t)} values.`);
     return new Float32Array(b.slice().buffer);
   };
-  const ints = (t: TensorProto | undefined, what: string): { values: Int8Array | Uint8Array; signed: boolean } => {
-    if (!t) bad(`${what} is not a constant.`);
+  const ints = (t: TensorProto, what: string): Int8Array | Uint8Array => {
     const signed = t.data_type === TensorDataType.INT8;
     if (!signed && t.data_type !== TensorDataType.UINT8) bad(`${what} is neither int8 nor uint8.`);
     const b = bytes(t);
     if (b.byteLength !== numel(t)) bad(`${what} holds ${b.byteLength} bytes for ${numel(t)} values.`);
-    return { values: signed ? new Int8Array(b.buffer, b.byteOffset, b.byteLength) : b, signed };
+    return signed ? new Int8Array(b.buffer, b.byteOffset, b.byteLength) : b;
   };
-  /** A scalar or per-column constant spread to N values. */
-  const perColumn = <T extends Float32Array | Int32Array>(vals: ArrayLike<number>, N: number, make: (n: number) => T, what: string): T => {
-    if (vals.length !== 1 && vals.length !== N) bad(`${what} has ${vals.length} values; expected 1 or ${N}.`);
+  /** A per-tensor (all dims 1) or per-column ([.., N] with leading 1s) constant spread to N values. */
+  const perColumn = <T extends Float32Array | Int32Array>(t: TensorProto, vals: ArrayLike<number>, N: number, make: (n: number) => T, what: string): T => {
+    const dims = tensorDims(t);
+    const scalar = dims.every((x) => x === 1);
+    const column = !scalar && dims[dims.length - 1] === N && dims.slice(0, -1).every((x) => x === 1);
+    if (!scalar && !column) bad(`${what} has shape [${dims}]; expected one value or one per output column (${N}).`);
     const out = make(N);
-    for (let n = 0; n < N; n++) out[n] = vals[vals.length === 1 ? 0 : n];
+    for (let n = 0; n < N; n++) out[n] = vals[scalar ? 0 : n];
     return out;
   };
+  const single = (name: string) => {
+    const c = index.consumersOf(name);
+    return c.length === 1 ? c[0] : undefined;
+  };
+  const other = (n: NodeProto, name: string): string | undefined => (n.input.length === 2 ? (n.input[0] === name ? n.input[1] : n.input[1] === name ? n.input[0] : undefined) : undefined);
 
-  const shapes = linearShapes(cfg);
-  const linears = new Map<string, QLinear>();
-  for (const node of graph.node) {
-    if (node.op_type !== 'MatMulInteger') continue;
-    const scope = (node.name ?? '').replace(/\/[^/]*$/, '');
-    let key: string | undefined;
-    for (const [re, f] of LINEAR_SCOPES) {
-      const m = scope.match(re);
-      if (m) key = f(m);
-    }
-    if (!key) continue;
-    const want = shapes.get(key);
-    if (!want) bad(`${node.name} is a linear of a layer the config does not have.`);
-    const [N, K] = want;
-    const dq = index.producer.get(node.input[0]);
-    if (dq?.node.op_type !== 'DynamicQuantizeLinear') bad(`${node.name} is not fed by DynamicQuantizeLinear.`);
-    const wT = index.constantOf(node.input[1]);
-    if (!wT) bad(`${node.name}'s weights are not a constant.`);
-    const dims = tensorDims(wT);
-    if (dims.length !== 2 || dims[0] !== K || dims[1] !== N) bad(`${node.name}'s weights are [${dims}]; the config says [${K}, ${N}].`);
-    const { values: wq } = ints(wT, `${node.name}'s weights`);
-    const wz = node.input[3] ? ints(index.constantOf(node.input[3]), `${node.name}'s weight zero point`).values : new Int8Array(1);
-    // Cast -> Mul(., Mul(xs, ws)) [-> Add bias]
-    const cast = index.consumersOf(node.output[0]);
-    if (cast.length !== 1 || cast[0].node.op_type !== 'Cast') bad(`${node.name} is not followed by one Cast.`);
-    const mul = index.consumersOf(cast[0].node.output[0]);
-    if (mul.length !== 1 || mul[0].node.op_type !== 'Mul') bad(`${node.name}'s Cast is not followed by one Mul.`);
-    const sMul = index.producer.get(mul[0].node.input[1 - mul[0].inputIndex])?.node;
-    if (sMul?.op_type !== 'Mul') bad(`${node.name}'s scale is not xs * ws.`);
-    const xsName = dq.node.output[1];
-    const wsName = sMul.input[0] === xsName ? sMul.input[1] : sMul.input[1] === xsName ? sMul.input[0] : bad(`${node.name}'s scale does not use the activation scale.`);
-    const wsT = index.constantOf(wsName);
-    if (!wsT) bad(`${node.name}'s weight scale is not a constant.`);
-    const scale = perColumn(f32(wsT, `${node.name}'s weight scale`), N, (n) => new Float32Array(n), `${node.name}'s weight scale`);
-    const zeroPoint = perColumn(wz, N, (n) => new Int32Array(n), `${node.name}'s weight zero point`);
-    let bias: Float32Array | undefined;
-    const next = index.consumersOf(mul[0].node.output[0]);
-    if (next.length === 1 && next[0].node.op_type === 'Add') {
-      const bT = index.constantOf(next[0].node.input[1 - next[0].inputIndex]);
-      if (bT && numel(bT) === N) bias = f32(bT, `${node.name}'s bias`);
-    }
-    // [K, N] -> [N, K]
-    const codes = wq instanceof Int8Array ? new Int8Array(N * K) : new Uint8Array(N * K);
-    for (let k = 0; k < K; k++) {
-      const row = k * N;
-      for (let n = 0; n < N; n++) codes[n * K + k] = wq[row + n];
-    }
-    if (linears.has(key)) bad(`The file has two linears for ${key}.`);
-    linears.set(key, { codes, N, K, scale, zeroPoint, bias });
+  // ---- refuse what is not this format, by op type
+  const ops = new Set(graph.node.map((n) => n.op_type));
+  if (ops.has('MatMulNBits')) {
+    const nb = graph.node.find((n) => n.op_type === 'MatMulNBits')!;
+    bad(`No MatMulInteger linear: this file's linears are com.microsoft.MatMulNBits (${getAttrInt(nb, 'bits', 4)}-bit, block-quantised), which our decoder does not read.`);
   }
-  for (const key of shapes.keys()) if (!linears.has(key)) bad(`No MatMulInteger linear for ${key}: is this an 8-bit (_quantized / _int8 / _uint8) decoder file?`);
+  for (const op of ['DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'QLinearMatMul', 'GatherBlockQuantized', 'QuantizeLinear', 'QAttention', 'MultiHeadAttention', 'PackedMultiHeadAttention']) {
+    if (ops.has(op)) bad(`This file uses ${op}, which our decoder does not read (it reads onnxruntime's DynamicQuantizeLinear + MatMulInteger files).`);
+  }
+  if (!ops.has('MatMulInteger')) bad('No MatMulInteger linear in the file: is this an 8-bit (_quantized / _int8 / _uint8) decoder file?');
 
-  // embedding
-  const gather = graph.node.find((n) => n.op_type === 'Gather' && n.input[1] === 'input_ids' && index.constantOf(n.input[0]));
-  if (!gather) bad('No embedding lookup (Gather on input_ids) in the file.');
-  const tableT = index.constantOf(gather.input[0])!;
-  const tdims = tensorDims(tableT);
-  if (tdims.length !== 2 || tdims[0] !== cfg.vocabSize || tdims[1] !== cfg.hiddenSize) bad(`The embedding table is [${tdims}]; the config says [${cfg.vocabSize}, ${cfg.hiddenSize}].`);
-  let embedding: OwnWeights['embedding'];
-  const deq = index.consumersOf(gather.output[0]);
-  if (deq.length === 1 && deq[0].node.op_type === 'DequantizeLinear') {
-    const s = index.constantOf(deq[0].node.input[1]);
-    if (!s || numel(s) !== 1) bad('The embedding scale is not one constant.');
-    const z = deq[0].node.input[2] ? ints(index.constantOf(deq[0].node.input[2]), 'The embedding zero point').values[0] : 0;
-    embedding = { codes: ints(tableT, 'The embedding table').values, scale: f32(s, 'The embedding scale')[0], zeroPoint: z };
-  } else embedding = { table: f32(tableT, 'The embedding table') };
+  /** A 2-D weight constant, or the transpose of one. */
+  const weightOf = (name: string): { t: TensorProto; transposed: boolean } | undefined => {
+    const c = index.constantOf(name);
+    if (c) return { t: c, transposed: false };
+    const p = index.producer.get(name)?.node;
+    if (p?.op_type === 'Transpose') {
+      const src = index.constantOf(p.input[0]);
+      const perm = getAttr(p, 'perm')?.ints;
+      if (src && tensorDims(src).length === 2 && (!perm || (perm[0] === 1 && perm[1] === 0))) return { t: src, transposed: true };
+    }
+    return undefined;
+  };
 
-  // norms
+  // ---- every linear
+  const found: FoundLinear[] = [];
+  for (const node of graph.node) {
+    if (node.op_type === 'MatMul') {
+      const w = weightOf(node.input[1]);
+      if (!w || weightOf(node.input[0])) continue; // attention's MatMuls (or a constant product)
+      const dims = tensorDims(w.t);
+      if (dims.length !== 2) continue;
+      const [K, N] = w.transposed ? [dims[1], dims[0]] : dims;
+      found.push({ node, x: node.input[0], y: node.output[0], N, K, q: null, tiedToTable: w.transposed });
+      continue;
+    }
+    if (node.op_type !== 'MatMulInteger') continue;
+    const label = `MatMulInteger ${node.name || node.output[0]}`;
+    const dqP = index.producer.get(node.input[0]);
+    if (dqP?.node.op_type !== 'DynamicQuantizeLinear' || dqP.outputIndex !== 0) {
+      if (index.producer.get(node.input[1])?.node.op_type === 'DynamicQuantizeLinear' && weightOf(node.input[0])) bad(`${label} has its weights as the first operand; our decoder reads x . W only.`);
+      bad(`${label} is not fed by a DynamicQuantizeLinear of its input.`);
+    }
+    const dq = dqP.node;
+    if (node.input[2] !== dq.output[2]) bad(`${label} does not use its DynamicQuantizeLinear's zero point.`);
+    const w = weightOf(node.input[1]);
+    if (!w) {
+      const why = index.producer.get(node.input[1])?.node.op_type === 'DynamicQuantizeLinear' ? 'quantised at run time' : 'not a constant';
+      bad(`${label}'s weights are ${why}; our decoder needs them stored 8-bit.`);
+    }
+    const dims = tensorDims(w.t);
+    if (dims.length !== 2) bad(`${label}'s weights are [${dims}], not a matrix.`);
+    const [K, N] = w.transposed ? [dims[1], dims[0]] : dims;
+    const wq = ints(w.t, `${label}'s weights`);
+    const signed = wq instanceof Int8Array;
+    let wz: Int32Array;
+    if (node.input[3]) {
+      const zT = index.constantOf(node.input[3]);
+      if (!zT) bad(`${label}'s weight zero point is not a constant.`);
+      const z = ints(zT, `${label}'s weight zero point`);
+      if (z instanceof Int8Array !== signed) bad(`${label}'s weight zero point and weights differ in type (int8 vs uint8).`);
+      wz = perColumn(zT, z, N, (n) => new Int32Array(n), `${label}'s weight zero point`);
+    } else wz = new Int32Array(N);
+    // Cast(float) -> scale
+    const cast = single(node.output[0]);
+    if (cast?.node.op_type !== 'Cast' || getAttrInt(cast.node, 'to') !== TensorDataType.FLOAT) bad(`${label} is not followed by one Cast to float.`);
+    const c = cast.node.output[0];
+    const xs = dq.output[1];
+    const m1 = single(c);
+    if (m1?.node.op_type !== 'Mul') bad(`${label}'s Cast is not followed by one Mul.`);
+    const o1 = other(m1.node, c)!;
+    let wsName: string | undefined;
+    let y = m1.node.output[0];
+    const sMul = index.producer.get(o1)?.node;
+    if (sMul?.op_type === 'Mul' && other(sMul, xs) !== undefined) wsName = other(sMul, xs); // Mul(cast, Mul(xs, ws))
+    else if (o1 === xs || index.constantOf(o1)) { // Mul(Mul(cast, xs), ws) or Mul(Mul(cast, ws), xs)
+      const m2 = single(y);
+      const o2 = m2?.node.op_type === 'Mul' ? other(m2.node, y) : undefined;
+      if (o1 === xs && o2 && index.constantOf(o2)) wsName = o2;
+      else if (o1 !== xs && o2 === xs) wsName = o1;
+      if (wsName) y = m2!.node.output[0];
+    }
+    const wsT = wsName ? index.constantOf(wsName) : undefined;
+    if (!wsT) bad(`${label}'s output is not scaled by its input's scale times a constant weight scale.`);
+    const scale = perColumn(wsT, f32(wsT, `${label}'s weight scale`), N, (n) => new Float32Array(n), `${label}'s weight scale`);
+    let bias: Float32Array | undefined;
+    const add = single(y);
+    if (add?.node.op_type === 'Add') {
+      const bName = other(add.node, y);
+      const bT = bName ? index.constantOf(bName) : undefined;
+      if (bT && numel(bT) === N && tensorDims(bT)[tensorDims(bT).length - 1] === N) {
+        bias = f32(bT, `${label}'s bias`);
+        y = add.node.output[0];
+      }
+    }
+    // -> [N, K]
+    const codes = signed ? new Int8Array(N * K) : new Uint8Array(N * K);
+    if (w.transposed) codes.set(wq);
+    else {
+      for (let k = 0; k < K; k++) {
+        const row = k * N;
+        for (let n = 0; n < N; n++) codes[n * K + k] = wq[row + n];
+      }
+    }
+    found.push({ node, x: dq.input[0], y, N, K, q: { codes, N, K, scale, zeroPoint: wz, bias } });
+  }
+
+  // ---- groups: linears reading the same tensor, in dataflow order
+  const byX = new Map<string, FoundLinear[]>();
+  for (const f of found.sort((a, b) => at(a.node) - at(b.node))) {
+    const list = byX.get(f.x);
+    if (list) list.push(f);
+    else byX.set(f.x, [f]);
+  }
+  const groups = [...byX.values()];
+
+  /** Nodes downstream of `from`, not entering another linear. */
+  const downstream = (from: string): NodeProto[] => {
+    const seen = new Set<NodeProto>();
+    const list: NodeProto[] = [];
+    const queue = [from];
+    while (queue.length && list.length < 5000) {
+      const t = queue.shift()!;
+      for (const { node } of index.consumersOf(t)) {
+        if (seen.has(node)) continue;
+        seen.add(node);
+        if (LINEAR_START.has(node.op_type) || (node.op_type === 'MatMul' && weightOf(node.input[1]))) continue;
+        list.push(node);
+        queue.push(...node.output.filter(Boolean));
+      }
+    }
+    return list;
+  };
+
+  const { hiddenSize: d, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: I, vocabSize: V } = cfg;
+  const shape = (g: FoundLinear[]) => g.map((f) => `[K ${f.K}, N ${f.N}]`).join(', ');
+  const expect = (g: FoundLinear[] | undefined, want: [number, number][], what: string): FoundLinear[] => {
+    const wantS = want.map(([K, N]) => `[K ${K}, N ${N}]`).join(', ');
+    if (!g) bad(`The file ends before ${what}; the config expects linears ${wantS} there.`);
+    const sorted = (s: [number, number][]) => s.map(([K, N]) => `${K}x${N}`).sort().join();
+    if (g.length !== want.length || sorted(g.map((f) => [f.K, f.N])) !== sorted(want)) {
+      const fused = want.length > 1 && g.length === 1 && g[0].N === want.reduce((a, [, N]) => a + N, 0);
+      if (fused) bad(`The file fuses ${what} into one linear [K ${g[0].K}, N ${g[0].N}]; our decoder reads them as separate linears.`);
+      bad(`The file's ${what} linears are ${shape(g)}; the config says ${wantS}.`, { found: shape(g), expected: wantS });
+    }
+    return g;
+  };
+  const linears = new Map<string, FoundLinear>();
+  const put = (key: string, f: FoundLinear) => {
+    if (!f.q) {
+      const tied = f.tiedToTable ? ' (the transpose of a table, as a tied embedding)' : '';
+      bad(`The file keeps ${key} as a float32 MatMul${tied}, not 8-bit; our decoder runs only 8-bit linears.`);
+    }
+    linears.set(key, f);
+  };
+
+  let g = 0;
+  for (let i = 0; i < cfg.numLayers; i++) {
+    const next = groups[g];
+    if (i > 0 && next?.length === 1 && next[0].K === d && next[0].N === V) bad(`The file has only ${i} decoder layers; the config says ${cfg.numLayers}.`);
+    const qkv = expect(groups[g++], [[d, H * hd], [d, KV * hd], [d, KV * hd]], `layer ${i}'s q/k/v projections`);
+    const roles = qkv.map((f) => {
+      let role: 'q' | 'k' | 'v' | null = null;
+      let layer: number | null = null;
+      const reach = downstream(f.y);
+      const made = new Set<string>([f.y, ...reach.flatMap((n) => n.output)]);
+      for (const n of reach) {
+        if (n.op_type === 'GroupQueryAttention') {
+          const slot = n.input.findIndex((inp, j) => j < 3 && made.has(inp));
+          if (slot < 0) bad(`Layer ${i}'s projection reaches GroupQueryAttention ${n.name} by none of its q / k / v inputs.`);
+          return { f, role: (['q', 'k', 'v'] as const)[slot], layer: null as number | null };
+        }
+        for (const inp of n.input) {
+          const m = inp.match(/^past_key_values\.(\d+)\.(key|value)$/);
+          if (m) {
+            const r = m[2] === 'key' ? 'k' : 'v';
+            if (role && role !== r) bad(`Layer ${i}'s ${role} projection meets both the key and the value cache.`);
+            role = r;
+            layer = Number(m[1]);
+          }
+        }
+      }
+      return { f, role: role ?? 'q', layer };
+    });
+    for (const r of ['q', 'k', 'v'] as const) {
+      const hits = roles.filter((x) => x.role === r);
+      if (hits.length !== 1) bad(`Cannot tell layer ${i}'s q, k and v projections apart (${hits.length} look like ${r}).`);
+      if (hits[0].layer !== null && hits[0].layer !== i) bad(`Layer ${i}'s ${r} projection feeds past_key_values.${hits[0].layer}; the layers are out of order.`);
+      const want = r === 'q' ? H * hd : KV * hd;
+      if (hits[0].f.N !== want) bad(`Layer ${i}'s ${r} projection has N ${hits[0].f.N}; the config says ${want}.`);
+      put(`layers.${i}.${r}`, hits[0].f);
+    }
+    put(`layers.${i}.o`, expect(groups[g++], [[H * hd, d]], `layer ${i}'s o projection`)[0]);
+    const gu = expect(groups[g++], [[d, I], [d, I]], `layer ${i}'s gate/up projections`);
+    const isGate = gu.map((f) => index.consumersOf(f.y).some((c) => c.node.op_type === 'Sigmoid' || c.node.op_type === 'Swish'));
+    if (isGate.filter(Boolean).length !== 1) bad(`Cannot tell layer ${i}'s gate projection from its up projection (expected one of them to feed a Sigmoid).`);
+    put(`layers.${i}.gate`, gu[isGate[0] ? 0 : 1]);
+    put(`layers.${i}.up`, gu[isGate[0] ? 1 : 0]);
+    put(`layers.${i}.down`, expect(groups[g++], [[I, d]], `layer ${i}'s down projection`)[0]);
+  }
+  const head = groups[g++];
+  if (head && head.length === 1 && head[0].K === d && head[0].N === V) put('lm_head', head[0]);
+  else if (head && head.length === 3 && head[0].K === d) bad(`The file has more decoder layers than the config's ${cfg.numLayers}.`);
+  else expect(head, [[d, V]], 'the lm_head');
+  if (g < groups.length) bad(`The file has ${groups.length - g} linear(s) after the lm_head that the config does not account for.`);
+
+  // ---- norms
+  const eps = Math.fround(cfg.rmsNormEps);
+  const checkEps = (e: number, what: string) => {
+    if (Math.abs(Math.fround(e) - eps) > 1e-3 * eps + 1e-12) bad(`${what} adds eps ${e}; the config says ${cfg.rmsNormEps}.`);
+  };
+  const constNum = (name: string): number | undefined => {
+    const t = index.constantOf(name);
+    if (!t || numel(t) !== 1 || t.data_type !== TensorDataType.FLOAT) return undefined;
+    return f32(t, name)[0];
+  };
+  /** x * (1 / sqrt(mean(x^2) + eps)) (or x / sqrt(...)): x and eps, or undefined. */
+  const rmsCore = (y: string): { x: string; eps: number } | undefined => {
+    const p = index.producer.get(y)?.node;
+    if (!p) return undefined;
+    let x: string | undefined, sq: string | undefined;
+    if (p.op_type === 'Div') { x = p.input[0]; sq = p.input[1]; }
+    else if (p.op_type === 'Mul') {
+      for (const [a, b] of [[p.input[0], p.input[1]], [p.input[1], p.input[0]]]) {
+        const r = index.producer.get(b)?.node;
+        if (r?.op_type === 'Reciprocal') { x = a; sq = r.input[0]; break; }
+        if (r?.op_type === 'Div' && constNum(r.input[0]) === 1) { x = a; sq = r.input[1]; break; }
+      }
+    }
+    const sqrt = sq ? index.producer.get(sq)?.node : undefined;
+    if (!x || sqrt?.op_type !== 'Sqrt') return undefined;
+    const addE = index.producer.get(sqrt.input[0])?.node;
+    if (addE?.op_type !== 'Add') return undefined;
+    let e: number | undefined, mean: string | undefined;
+    for (const [a, b] of [[addE.input[0], addE.input[1]], [addE.input[1], addE.input[0]]]) {
+      const v = constNum(b);
+      if (v !== undefined) { e = v; mean = a; break; }
+    }
+    const rm = mean ? index.producer.get(mean)?.node : undefined;
+    if (e === undefined || rm?.op_type !== 'ReduceMean' || getAttrInt(rm, 'keepdims', 1) !== 1) return undefined;
+    const axesT = rm.input[1] ? index.constantOf(rm.input[1]) : undefined;
+    const axes = getAttr(rm, 'axes')?.ints ?? (axesT ? Array.from(new BigInt64Array(bytes(axesT).slice().buffer), Number) : undefined);
+    if (!axes || axes.length !== 1 || !(axes[0] === -1 || axes[0] >= 2)) return undefined;
+    const pow = index.producer.get(rm.input[0])?.node;
+    if (pow?.op_type === 'Pow' && pow.input[0] === x && constNum(pow.input[1]) === 2) return { x, eps: e };
+    if (pow?.op_type === 'Mul' && pow.input[0] === x && pow.input[1] === x) return { x, eps: e };
+    return undefined;
+  };
+  /** The RMSNorm weight a node applies, when the node is the end of an RMSNorm (null when it is not one). */
+  const normAt = (n: NodeProto, out: string, what: string): { w: TensorProto } | null => {
+    const idx = n.output.indexOf(out);
+    if (n.op_type === 'SimplifiedLayerNormalization' || n.op_type === 'RMSNormalization' || n.op_type === 'SkipSimplifiedLayerNormalization') {
+      if (idx !== 0) return null;
+      const skip = n.op_type === 'SkipSimplifiedLayerNormalization';
+      if (skip && n.input[3]) bad(`${what} (${n.op_type}) adds a bias, which our decoder does not.`);
+      if (!skip && getAttrInt(n, 'axis', -1) !== -1) bad(`${what} (${n.op_type}) normalises over axis ${getAttrInt(n, 'axis')}, not the last one.`);
+      checkEps(getAttrFloat(n, 'epsilon', skip ? 1e-12 : 1e-5)!, what);
+      const w = index.constantOf(n.input[skip ? 2 : 1]);
+      if (!w) bad(`${what}'s weight is not a constant.`);
+      return { w };
+    }
+    if (n.op_type !== 'Mul') return null;
+    for (const [a, b] of [[n.input[0], n.input[1]], [n.input[1], n.input[0]]]) {
+      const w = index.constantOf(a);
+      if (!w || numel(w) === 1) continue;
+      let y = b;
+      const castP = index.producer.get(y)?.node;
+      if (castP?.op_type === 'Cast' && getAttrInt(castP, 'to') === TensorDataType.FLOAT) y = castP.input[0];
+      const core = rmsCore(y);
+      if (core) {
+        checkEps(core.eps, what);
+        return { w };
+      }
+    }
+    return null;
+  };
   const norms = new Map<string, Float32Array>();
-  const norm = (name: string, dim: number) => {
-    const t = index.initializers.get(name);
-    if (!t || numel(t) !== dim) bad(`No ${dim}-value norm weight "${name}" in the file.`);
-    norms.set(name, f32(t, name));
+  const takeNorm = (key: string, w: TensorProto, dim: number, what: string) => {
+    if (numel(w) !== dim || tensorDims(w)[tensorDims(w).length - 1] !== dim) bad(`${what}'s weight is [${tensorDims(w)}]; the config says ${dim} values.`);
+    norms.set(key, f32(w, `${what}'s weight`));
+  };
+  /** The RMSNorm producing tensor `x` (through Identity / float Casts). */
+  const normFeeding = (x: string, key: string, what: string) => {
+    let t = x;
+    for (let hop = 0; hop < 4; hop++) {
+      const p = index.producer.get(t)?.node;
+      if (!p) break;
+      const hit = normAt(p, t, what);
+      if (hit) return takeNorm(key, hit.w, d, what);
+      if (p.op_type === 'Identity' || (p.op_type === 'Cast' && getAttrInt(p, 'to') === TensorDataType.FLOAT)) t = p.input[0];
+      else break;
+    }
+    bad(`${what} is not an RMSNorm with a constant weight (Pow / ReduceMean / Add / Sqrt chain or SimplifiedLayerNormalization) feeding its linears.`);
+  };
+  /** The per-head RMSNorm on q or k between its projection and attention, if any. */
+  const headNorm = (f: FoundLinear, what: string): TensorProto | null => {
+    for (const n of downstream(f.y)) {
+      for (const o of n.output) {
+        const hit = o ? normAt(n, o, what) : null;
+        if (hit) return hit.w;
+      }
+    }
+    return null;
   };
   for (let i = 0; i < cfg.numLayers; i++) {
-    norm(`model.layers.${i}.input_layernorm.weight`, cfg.hiddenSize);
-    norm(`model.layers.${i}.post_attention_layernorm.weight`, cfg.hiddenSize);
-    if (cfg.qkNorm) {
-      norm(`model.layers.${i}.self_attn.q_norm.weight`, cfg.headDim);
-      norm(`model.layers.${i}.self_attn.k_norm.weight`, cfg.headDim);
+    normFeeding(linears.get(`layers.${i}.q`)!.x, `model.layers.${i}.input_layernorm.weight`, `Layer ${i}'s input norm`);
+    normFeeding(linears.get(`layers.${i}.gate`)!.x, `model.layers.${i}.post_attention_layernorm.weight`, `Layer ${i}'s post-attention norm`);
+    for (const r of ['q', 'k'] as const) {
+      const what = `Layer ${i}'s ${r} norm`;
+      const w = headNorm(linears.get(`layers.${i}.${r}`)!, what);
+      if (cfg.qkNorm && !w) bad(`${what} is missing: the config (${cfg.modelType}) normalises q and k per head, and no RMSNorm follows the ${r} projection.`);
+      if (!cfg.qkNorm && w) bad(`The file normalises layer ${i}'s ${r} per head, which the config (${cfg.modelType}) does not.`);
+      if (w) takeNorm(`model.layers.${i}.self_attn.${r}_norm.weight`, w, hd, what);
     }
   }
-  norm('model.norm.weight', cfg.hiddenSize);
+  normFeeding(linears.get('lm_head')!.x, 'model.norm.weight', 'The final norm');
 
-  const style = graph.node.some((n) => n.op_type === 'GroupQueryAttention') ? 'genai' : 'optimum';
-  const half = cfg.headDim / 2;
-  let rotary: OwnWeights['rotary'] = null;
-  const inv = index.initializers.get('/model/rotary_emb/inv_freq');
-  const cosT = index.initializers.get('cos_cache'), sinT = index.initializers.get('sin_cache');
-  if (inv && numel(inv) === half) rotary = { invFreq: f32(inv, 'inv_freq') };
-  else if (cosT && sinT && tensorDims(cosT)[1] === half && numel(cosT) === numel(sinT)) {
-    rotary = { cos: f32(cosT, 'cos_cache'), sin: f32(sinT, 'sin_cache'), rows: tensorDims(cosT)[0] };
+  // ---- attention: GroupQueryAttention's settings must be the plain ones the decoder computes
+  for (const n of graph.node) {
+    if (n.op_type !== 'GroupQueryAttention') continue;
+    const sc = getAttrFloat(n, 'scale', 0)!;
+    if (getAttrInt(n, 'num_heads') !== H || getAttrInt(n, 'kv_num_heads') !== KV) bad(`GroupQueryAttention ${n.name} has ${getAttrInt(n, 'num_heads')} / ${getAttrInt(n, 'kv_num_heads')} heads; the config says ${H} / ${KV}.`);
+    if (sc !== 0 && Math.abs(sc - 1 / Math.sqrt(hd)) > 1e-6) bad(`GroupQueryAttention ${n.name} scales scores by ${sc}, not 1/sqrt(${hd}).`);
+    if (getAttrInt(n, 'local_window_size', -1) !== -1 || getAttrFloat(n, 'softcap', 0) !== 0 || getAttrInt(n, 'do_rotary', 0) !== 0) bad(`GroupQueryAttention ${n.name} uses a sliding window, softcap or its own rotary, which our decoder does not.`);
   }
-  return { linears, embedding, norms, rotary, style };
+
+  // ---- embedding
+  const gathers = graph.node.filter((n) => n.op_type === 'Gather' && n.input[1] === 'input_ids');
+  if (gathers.length !== 1) bad(gathers.length ? 'The file looks up input_ids in more than one table.' : 'No embedding lookup (Gather on input_ids) in the file.');
+  const gather = gathers[0];
+  if (getAttrInt(gather, 'axis', 0) !== 0) bad('The embedding Gather is not along the table\'s rows.');
+  const dqIn = index.producer.get(gather.input[0])?.node;
+  let tableT = index.constantOf(gather.input[0]);
+  let deq: NodeProto | undefined;
+  if (!tableT && dqIn?.op_type === 'DequantizeLinear') { tableT = index.constantOf(dqIn.input[0]); deq = dqIn; }
+  if (!tableT) bad('The embedding table is not a constant.');
+  const tdims = tensorDims(tableT);
+  if (tdims.length !== 2 || tdims[0] !== V || tdims[1] !== d) bad(`The embedding table is [${tdims}]; the config says [${V}, ${d}].`);
+  if (!deq && tableT.data_type !== TensorDataType.FLOAT) {
+    const after = single(gather.output[0]);
+    if (after?.node.op_type === 'DequantizeLinear' && after.inputIndex === 0) deq = after.node;
+    else bad('The embedding table is 8-bit but its rows are not dequantised by one DequantizeLinear.');
+  }
+  let embedding: OwnWeights['embedding'];
+  if (deq) {
+    const s = index.constantOf(deq.input[1]);
+    if (!s || numel(s) !== 1) bad('The embedding table has a scale per row or block; our decoder reads one scale for the whole table.');
+    let z = 0;
+    if (deq.input[2]) {
+      const zT = index.constantOf(deq.input[2]);
+      if (!zT || numel(zT) !== 1) bad('The embedding zero point is not one constant.');
+      z = ints(zT, 'The embedding zero point')[0];
+    }
+    embedding = { codes: ints(tableT, 'The embedding table'), scale: f32(s, 'The embedding scale')[0], zeroPoint: z };
+  } else embedding = { table: f32(tableT, 'The embedding table') };
+
+  // ---- rotary
+  const style = ops.has('GroupQueryAttention') ? 'genai' : 'optimum';
+  const half = hd / 2;
+  let rotary: OwnWeights['rotary'] = null;
+  const rope = graph.node.find((n) => n.op_type === 'RotaryEmbedding');
+  const inv = index.initializers.get('/model/rotary_emb/inv_freq');
+  if (rope) {
+    const cosT = index.constantOf(rope.input[2]), sinT = index.constantOf(rope.input[3]);
+    if (getAttrInt(rope, 'interleaved', 0) !== 0) bad('The file\'s RotaryEmbedding is interleaved; our decoder rotates halves.');
+    if (!cosT || !sinT || tensorDims(cosT).length !== 2 || tensorDims(cosT)[1] !== half || numel(cosT) !== numel(sinT)) bad(`The rotary cos / sin caches are not constants of [rows, ${half}].`);
+    rotary = { cos: f32(cosT, 'The rotary cos cache'), sin: f32(sinT, 'The rotary sin cache'), rows: tensorDims(cosT)[0] };
+  } else if (inv && numel(inv) === half) rotary = { invFreq: f32(inv, 'inv_freq') };
+
+  const out = new Map<string, QLinear>();
+  for (const [k, f] of linears) out.set(k, f.q!);
+  return { linears: out, embedding, norms, rotary, style };
 }
