@@ -38,7 +38,7 @@ const nodeLoader: ModelLoader = async (source, _options, ctx) => {
     engine,
     tokenizer,
     info: {
-      label: files.label, backend: 'wasm', reason: 'onnxruntime-node (test)', threads: 1, numLayers: config.numLayers, hiddenSize: config.hiddenSize,
+      label: files.label, backend: 'wasm', runtime: 'onnxruntime-web', reason: 'onnxruntime-node (test)', threads: 1, numLayers: config.numLayers, hiddenSize: config.hiddenSize,
       vocabSize: config.vocabSize, modelType: config.modelType, style: inst.info.style, residDtype: inst.info.residDtype,
       stopIds: stopTokenIds(files.config, files.generationConfig, tokenizer.eosId), bytes: files.bytes, loadMs: 0, warnings: [],
     },

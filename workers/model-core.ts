@@ -27,6 +27,8 @@ export interface LoadedModelLike {
   engine: LmEngine;
   tokenizer: ChatTokenizer;
   info: ModelInfo;
+  /** Released after the engine when the model is unloaded (our int8 decoder's kernel pool). */
+  close?: () => Promise<void>;
 }
 
 export type ModelLoader = (
@@ -40,6 +42,7 @@ type WithConversation = { conversation(rows: number): Conversation };
 
 export class ModelCore {
   private engine: LmEngine | null = null;
+  private closeModel: (() => Promise<void>) | null = null;
   private tokenizer: ChatTokenizer | null = null;
   private info: ModelInfo | null = null;
   private live: LiveParams = {};
@@ -65,6 +68,7 @@ export class ModelCore {
         onProgress,
       });
       this.engine = m.engine;
+      this.closeModel = m.close ?? null;
       this.tokenizer = m.tokenizer;
       this.info = m.info;
       return m.info;
@@ -258,11 +262,18 @@ export class ModelCore {
     this.session?.dispose();
     this.session = null;
     const e = this.engine;
+    const close = this.closeModel;
     this.engine = null;
+    this.closeModel = null;
     this.tokenizer = null;
     this.info = null;
     this.bundle = null;
-    await e?.dispose();
+    try {
+      await e?.dispose();
+    } finally {
+      // the kernel pool's helpers end once the engine can no longer call them
+      await close?.();
+    }
   }
 
   private idle(): void {

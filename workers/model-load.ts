@@ -4,13 +4,25 @@
  * WASM set-up (the app's own .wasm, threads when cross-origin isolated), fetching the files, the
  * tokenizer, a load-time q4 conversion when the picker asks for one, instrumenting the graph and
  * creating the session. onnxruntime's own log lines are silenced (errors reach the user as ours).
+ *
+ * The runtime on WASM: an 8-bit file (q8 / int8 / uint8) opens on our int8 decoder
+ * (src/core/lm/own/session.ts createOwnEngine: instrumented, so taps, steering and capping work)
+ * when WebAssembly SIMD is there, with a kernel pool of the WASM threads (workers/own-pool.ts) when
+ * the page is cross-origin isolated; no graph is instrumented and no onnxruntime session made. A
+ * file our decoder cannot read (FormatError) falls back to onnxruntime-web, said in the load
+ * sentence. Everything else runs on onnxruntime-web as before. `ModelInfo.runtime` says which.
+ *
+ * The environment (onnxruntime-web's set-up, isolation, the WebGPU probe, the kernel pool) is a
+ * `LoadEnv`: `loadModel` uses the browser's, tests drive `loadModelIn` in Node with their own.
  */
 import * as ort from 'onnxruntime-web';
 import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 import { parseConfig, type DecoderConfig } from '../src/core/lm/config';
 import { LmEngine, kvCacheOutputLocations } from '../src/core/lm/generate';
 import { loadModelFiles, stopTokenIds, type ModelLoadProgress, type ModelSource } from '../src/core/lm/model-source';
-import { pickWeights, type OfferedFile, type WeightsChoice, type WeightsDtype } from '../src/core/lm/pick';
+import { dtypeOfFile, ownRunsDtype, pickWeights, type OfferedFile, type PickRequest, type WeightsChoice, type WeightsDtype, type WeightsRuntime } from '../src/core/lm/pick';
+import { int8GemvWasm } from '../src/core/lm/int8-gemv-wasm';
+import { createOwnEngine, type OwnSessionOptions } from '../src/core/lm/own/session';
 import { ChatTokenizer } from '../src/core/lm/tokenizer';
 import { instrumentDecoder } from '../src/core/onnx/instrument';
 import { dequantizeMatMulNBits } from '../src/core/onnx/rewrite/dequantize';
@@ -18,7 +30,7 @@ import { createSession, type Ort } from '../src/core/lm/ort';
 import { listHubFolder } from '../src/core/hub/list';
 import { fetchWithProgress } from '../src/core/hub/fetch';
 import { hubFileUrl } from '../src/core/hub/url';
-import { DataError } from '../src/core/errors';
+import { DataError, FormatError } from '../src/core/errors';
 import { softwareAdapter, usesWebGpu, type GpuAdapterLike } from '../src/core/lm/adapter';
 import type { FileCache } from '../src/core/hub/cache';
 import type { LoadOptions, ModelInfo } from './model-protocol';
@@ -27,11 +39,29 @@ export interface LoadedModel {
   engine: LmEngine;
   tokenizer: ChatTokenizer;
   info: ModelInfo;
+  /** What to release after the engine (our decoder's kernel pool), when there is anything. */
+  close?: () => Promise<void>;
 }
 
-interface GpuProbe { ok: boolean; shaderF16: boolean; why: string; software: boolean }
+/** A kernel pool for our decoder's linears, with its helpers to end. */
+export type KernelPoolHandle = NonNullable<OwnSessionOptions['pool']> & { close(): Promise<void> };
 
-async function probeWebGpu(): Promise<GpuProbe> {
+/** What loading needs of the place it runs in (the model worker's, or a test's in Node). */
+export interface LoadEnv {
+  /** Set onnxruntime-web's WASM backend up; returns its threads. */
+  configureWasm(): number;
+  /** The page is cross-origin isolated (SharedArrayBuffer; threads). */
+  isolated: boolean;
+  probeWebGpu(): Promise<GpuProbe>;
+  /** Our int8 decoder can run here (WebAssembly SIMD). */
+  ownDecoder: boolean;
+  /** A kernel pool of `threads` threads for our decoder (none: every linear on the calling thread). */
+  kernelPool?: (threads: number) => Promise<KernelPoolHandle>;
+}
+
+export interface GpuProbe { ok: boolean; shaderF16: boolean; why: string; software: boolean }
+
+export async function probeWebGpu(): Promise<GpuProbe> {
   const gpu = (self.navigator as Navigator & { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
   if (!gpu) return { ok: false, shaderF16: false, why: 'WebGPU adapter unavailable: navigator.gpu missing', software: false };
   let adapter: GpuAdapterLike | null;
@@ -63,6 +93,17 @@ export function configureWasm(): number {
   return threads;
 }
 
+/** The model worker's environment. */
+export function browserLoadEnv(): LoadEnv {
+  return {
+    configureWasm,
+    isolated: (self as unknown as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
+    probeWebGpu,
+    ownDecoder: int8GemvWasm() !== null,
+    kernelPool: async (threads) => (await import('./own-pool')).browserKernelPool(threads),
+  };
+}
+
 /** Rows and context the memory estimate assumes (the chat lab's three panes, a long chat). */
 const PLAN_ROWS = 3;
 const PLAN_CONTEXT = 2048;
@@ -77,7 +118,8 @@ async function chooseWeights(
   backend: 'webgpu' | 'wasm',
   shaderF16: boolean,
   ctx: { signal: AbortSignal; cache: FileCache | null },
-): Promise<{ choice: WeightsChoice | null; note: string }> {
+  ownDecoder: boolean,
+): Promise<{ choice: WeightsChoice | null; note: string; req?: PickRequest }> {
   if (source.onnxFile) return { choice: null, note: '' };
   let files: OfferedFile[];
   let configBytes: Uint8Array | undefined;
@@ -102,36 +144,58 @@ async function chooseWeights(
   } catch {
     config = undefined; // loadModelFiles reports a bad config.json in its own words
   }
-  const req = { files, backend, shaderF16, config, rows: PLAN_ROWS, contextTokens: PLAN_CONTEXT };
+  const req: PickRequest = { files, backend, shaderF16, config, rows: PLAN_ROWS, contextTokens: PLAN_CONTEXT, ownDecoder: backend === 'wasm' && ownDecoder };
   const asked = source.dtype && (source.dtype as string) !== 'auto' ? (source.dtype as WeightsDtype) : undefined;
   if (asked) {
     try {
-      return { choice: pickWeights({ ...req, dtype: asked }), note: '' };
+      return { choice: pickWeights({ ...req, dtype: asked }), note: '', req };
     } catch (e) {
       // a dtype this backend cannot run (fp16 on WASM) or that is not on offer: the fastest instead, said so
       if (!(e instanceof DataError) || !['wasm-no-f16', 'webgpu-no-f16', 'model-no-weights'].includes(e.code)) throw e;
-      return { choice: pickWeights(req), note: `${asked} was asked for, but ${e.message.replace(/\.$/, '').replace(/^./, (c) => c.toLowerCase())}` };
+      return { choice: pickWeights(req), note: `${asked} was asked for, but ${e.message.replace(/\.$/, '').replace(/^./, (c) => c.toLowerCase())}`, req };
     }
   }
-  return { choice: pickWeights(req), note: '' };
+  return { choice: pickWeights(req), note: '', req };
 }
 
 const gb = (b: number) => `${(b / 1e9).toFixed(b < 1e9 ? 2 : 1)} GB`;
 
-/** One sentence: file, dtype, backend, threads and why. */
-function describeLoad(label: string, choice: WeightsChoice | null, backend: 'webgpu' | 'wasm', threads: number, notes: string[]): string {
-  const where = backend === 'webgpu' ? 'WebGPU' : threads > 1 ? `WASM with ${threads} threads (cross-origin isolated)` : 'WASM single-threaded (the page is not cross-origin isolated)';
+/** Our decoder's decode speed against onnxruntime-web's on the same 8-bit file (bench/decode.bench.ts, one thread). */
+const OWN_SPEED = '~2.8x onnxruntime-web\'s decode speed';
+
+/** One sentence: file, dtype, runtime, backend, threads and why. */
+function describeLoad(
+  label: string, choice: WeightsChoice | null, backend: 'webgpu' | 'wasm', runtime: WeightsRuntime, threads: number, isolated: boolean, notes: string[],
+): string {
+  const where = backend === 'webgpu' ? 'WebGPU'
+    : threads > 1 ? `WASM with ${threads} threads (cross-origin isolated)`
+    : isolated ? 'WASM on 1 thread' : 'WASM single-threaded (the page is not cross-origin isolated)';
   const what = choice
     ? `${choice.file} (${choice.dtype}${choice.convert ? `, converted to ${choice.convert} at load` : ''}; ${gb(choice.downloadBytes)} download, ~${gb(choice.memoryBytes)} memory)`
     : label;
+  const by = runtime === 'own' ? `our int8 decoder (${OWN_SPEED})` : 'onnxruntime-web';
   const why = choice ? `: ${choice.why.replace(/\.$/, '')}` : '';
   const extra = notes.filter(Boolean).map((n) => n.replace(/\.$/, '').replace(/; using WASM$/, ''));
-  return `${what} on ${where}${why}${extra.length ? `; ${extra.join('; ')}` : ''}.`;
+  return `${what}, run by ${by}, on ${where}${why}${extra.length ? `; ${extra.join('; ')}` : ''}.`;
 }
 
+/** Whether our decoder refused the file (it cannot read it), so onnxruntime-web should run it instead. */
+function ownRefused(e: unknown): e is FormatError | DataError {
+  return e instanceof FormatError || (e instanceof DataError && e.code === 'no-wasm-simd');
+}
 
-/** Fetch, instrument and open a model; the caller owns the result. */
-export async function loadModel(
+/** Fetch, instrument and open a model in the model worker; the caller owns the result. */
+export function loadModel(
+  source: ModelSource,
+  options: LoadOptions,
+  ctx: { signal: AbortSignal; cache: FileCache | null; onProgress?: (p: ModelLoadProgress) => void },
+): Promise<LoadedModel> {
+  return loadModelIn(browserLoadEnv(), source, options, ctx);
+}
+
+/** Fetch and open a model (our int8 decoder, or an instrumented onnxruntime-web session) in `env`; the caller owns the result. */
+export async function loadModelIn(
+  env: LoadEnv,
   source: ModelSource,
   options: LoadOptions,
   ctx: { signal: AbortSignal; cache: FileCache | null; onProgress?: (p: ModelLoadProgress) => void },
@@ -139,14 +203,14 @@ export async function loadModel(
   const { signal, cache } = ctx;
   const onProgress = ctx.onProgress;
   const t0 = performance.now();
-  const threads = configureWasm();
+  const threads = env.configureWasm();
   const device = options.device ?? 'auto';
   // 1. the backend (before the weights: the file depends on it)
   let backend: 'webgpu' | 'wasm' = 'wasm';
   let shaderF16 = false;
   const notes: string[] = [];
   if (device !== 'wasm') {
-    const p = await probeWebGpu();
+    const p = await env.probeWebGpu();
     if (usesWebGpu(device, p.ok ? p : null)) { backend = 'webgpu'; shaderF16 = p.shaderF16; }
     else if (p.ok) notes.push(p.why + '; using WASM');
     else if (device === 'webgpu') throw webgpuUnavailable(p.why);
@@ -154,12 +218,19 @@ export async function loadModel(
   }
   // 2. the weights for it
   let choice: WeightsChoice | null = null;
+  let pickReq: PickRequest | undefined;
   if (source.kind !== 'synthetic') {
-    const picked = await chooseWeights(source, backend, shaderF16, { signal, cache });
+    const picked = await chooseWeights(source, backend, shaderF16, { signal, cache }, env.ownDecoder);
     choice = picked.choice;
+    pickReq = picked.req;
     if (picked.note) notes.push(picked.note);
     if (choice) source = { ...source, onnxFile: choice.file };
   }
+  // the file's dtype when the picker did not choose it (a named file, an unlisted repo, the synthetic model)
+  const fileDtype = choice?.dtype
+    ?? (source.kind !== 'synthetic' && source.onnxFile ? dtypeOfFile(source.onnxFile) : null)
+    ?? ((source as { dtype?: string }).dtype as WeightsDtype | undefined)
+    ?? (source.kind === 'synthetic' ? 'fp32' : null);
   const files = await loadModelFiles(source, {
     signal: signal,
     cache: options.cache === false ? undefined : cache ?? undefined,
@@ -169,6 +240,53 @@ export async function loadModel(
   const tokenizer = await ChatTokenizer.fromFiles(files.tokenizer);
   let model = files.model;
   let externalData = files.externalData;
+
+  // 3a. our int8 decoder for an 8-bit file on WASM
+  if (backend === 'wasm' && env.ownDecoder && ownRunsDtype(fileDtype) && !choice?.convert && (!choice || choice.runtime === 'own')) {
+    let pool: KernelPoolHandle | undefined;
+    const want = env.isolated ? threads : 1;
+    if (want > 1 && env.kernelPool) {
+      try {
+        pool = await env.kernelPool(want);
+      } catch (e) {
+        notes.push(`its ${want} kernel threads did not start (${(e as Error).message.replace(/\.$/, '')}), so it runs on one`);
+      }
+    }
+    try {
+      const engine = createOwnEngine(ort as unknown as Parameters<typeof createOwnEngine>[0], model, config, { externalData, pool });
+      const ownThreads = pool?.threads ?? 1;
+      const info: ModelInfo = {
+        ...baseInfo(files, config, tokenizer, choice, t0),
+        backend: 'wasm',
+        runtime: 'own',
+        reason: describeLoad(files.label, choice, 'wasm', 'own', ownThreads, env.isolated, notes),
+        threads: ownThreads,
+        style: engine.style ?? 'optimum',
+        residDtype: 'float32',
+        warnings: [],
+      };
+      return { engine, tokenizer, info, close: pool ? () => pool.close() : undefined };
+    } catch (e) {
+      await pool?.close().catch(() => {});
+      if (!ownRefused(e)) throw e;
+      const why = (e as Error).message.replace(/\.$/, '');
+      notes.push(`our int8 decoder cannot run it (${why.replace(/^./, (c) => c.toLowerCase())}), so onnxruntime-web does`);
+      // onnxruntime-web holds the weights in one wasm32 heap: the file must fit its estimate
+      if (choice && pickReq) {
+        try {
+          const web = pickWeights({ ...pickReq, ownDecoder: false, dtype: choice.dtype });
+          choice = { ...web, why: 'the 8-bit file picked for our int8 decoder.', reason: web.reason.replace(/: the dtype asked for\.$/, ': the 8-bit file picked for our int8 decoder.') };
+        } catch (fit) {
+          if (fit instanceof DataError && fit.code === 'model-too-large') {
+            throw new DataError('model-too-large', `Our int8 decoder cannot run ${choice.file} (${why.replace(/^./, (c) => c.toLowerCase())}), and onnxruntime-web cannot hold it: ${fit.message.replace(/^./, (c) => c.toLowerCase())}`);
+          }
+          throw fit;
+        }
+      }
+    }
+  }
+
+  // 3b. onnxruntime-web: instrument the graph, open a session
   if (choice?.convert) {
     const d = dequantizeMatMulNBits(model, { target: choice.convert, externalData });
     model = d.model;
@@ -199,10 +317,24 @@ export async function loadModel(
   }
   const engine = new LmEngine(ort, session, config, { style: inst.info.style });
   const info: ModelInfo = {
-    label: files.label,
+    ...baseInfo(files, config, tokenizer, choice, t0),
     backend,
-    reason: describeLoad(files.label, choice, backend, threads, notes),
+    runtime: 'onnxruntime-web',
+    reason: describeLoad(files.label, choice, backend, 'onnxruntime-web', threads, env.isolated, notes),
     threads: backend === 'wasm' ? threads : 0,
+    style: inst.info.style,
+    residDtype: inst.info.residDtype,
+    warnings: inst.info.warnings,
+  };
+  return { engine, tokenizer, info };
+}
+
+/** The fields of ModelInfo that do not depend on the runtime. */
+function baseInfo(
+  files: Awaited<ReturnType<typeof loadModelFiles>>, config: DecoderConfig, tokenizer: ChatTokenizer, choice: WeightsChoice | null, t0: number,
+): Omit<ModelInfo, 'backend' | 'runtime' | 'reason' | 'threads' | 'style' | 'residDtype' | 'warnings'> {
+  return {
+    label: files.label,
     file: choice?.file ?? files.label.split(' · ').pop(),
     dtype: choice?.dtype,
     convert: choice?.convert ?? null,
@@ -211,12 +343,8 @@ export async function loadModel(
     hiddenSize: config.hiddenSize,
     vocabSize: config.vocabSize,
     modelType: config.modelType,
-    style: inst.info.style,
-    residDtype: inst.info.residDtype,
     stopIds: stopTokenIds(files.config, files.generationConfig, tokenizer.eosId),
     bytes: files.bytes,
     loadMs: performance.now() - t0,
-    warnings: inst.info.warnings,
   };
-  return { engine, tokenizer, info };
 }

@@ -17,9 +17,14 @@ export interface LoadOptions {
 export interface ModelInfo {
   label: string;
   backend: 'webgpu' | 'wasm';
-  /** File, dtype, backend, threads and why, in one sentence (e.g. "onnx/model_q4f16.onnx (q4f16; ...) on WebGPU: the fastest ..."). */
+  /** File, dtype, runtime, backend, threads and why, in one sentence (e.g. "onnx/model_q4f16.onnx (q4f16; ...), run by onnxruntime-web, on WebGPU: the fastest ..."). */
   reason: string;
-  /** WASM threads (1 when not cross-origin isolated). */
+  /**
+   * What runs the model: our int8 decoder (src/core/lm/own: 8-bit files on WASM) or onnxruntime-web.
+   * Always set by the model worker (optional only for hand-made infos in tests).
+   */
+  runtime?: 'own' | 'onnxruntime-web';
+  /** WASM threads the runtime uses (1 when not cross-origin isolated; our decoder's kernel pool size); 0 on WebGPU. */
   threads: number;
   /** The weights file loaded (e.g. `onnx/model_quantized.onnx`), its dtype, a load-time conversion, and the memory estimated for it. */
   file?: string;
