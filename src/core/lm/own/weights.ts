@@ -20,8 +20,9 @@
  *              q and k; eps checked against the config;
  *   embedding  Gather(table, input_ids) -> DequantizeLinear(., scale, zero point) on an 8-bit per-tensor
  *              table, Gather on DequantizeLinear(table), or a float32 table;
- *   rotary     `/model/rotary_emb/inv_freq` (optimum style), RotaryEmbedding's cos / sin caches (genai
- *              style), else computed from the config;
+ *   rotary     RotaryEmbedding's cos / sin caches (genai style), `/model/rotary_emb/inv_freq` or the one
+ *              float constant of head_dim / 2 values the positions are multiplied by (optimum style),
+ *              else computed from the config;
  *   merged     `decoder_model_merged*.onnx`: the If node's with-past branch (the one reading past_key_values).
  *
  * Refused, each with one FormatError sentence (the product then uses onnxruntime-web): float32 or
@@ -461,7 +462,7 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
   const head = groups[g++];
   if (head && head.length === 1 && head[0].K === d && head[0].N === V) put('lm_head', head[0]);
   else if (head && head.length === 3 && head[0].K === d) bad(`The file has more decoder layers than the config's ${cfg.numLayers}.`);
-  else expect(head, [[d, V]], 'the lm_head');
+  else expect(head, [[d, V]], 'lm_head');
   if (g < groups.length) bad(`The file has ${groups.length - g} linear(s) after the lm_head that the config does not account for.`);
 
   // ---- norms
@@ -626,6 +627,28 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
     if (!cosT || !sinT || tensorDims(cosT).length !== 2 || tensorDims(cosT)[1] !== half || numel(cosT) !== numel(sinT)) bad(`The rotary cos / sin caches are not constants of [rows, ${half}].`);
     rotary = { cos: f32(cosT, 'The rotary cos cache'), sin: f32(sinT, 'The rotary sin cache'), rows: tensorDims(cosT)[0] };
   } else if (inv && numel(inv) === half) rotary = { invFreq: f32(inv, 'inv_freq') };
+  else {
+    // by structure: the one float constant of hd / 2 values that the positions are multiplied by
+    const behind = (name: string): TensorProto | undefined => {
+      let t = name;
+      for (let hop = 0; hop < 5; hop++) {
+        const c = index.constantOf(t);
+        if (c) return c;
+        const p = index.producer.get(t)?.node;
+        if (!p || !['Unsqueeze', 'Expand', 'Reshape', 'Identity', 'Cast'].includes(p.op_type)) return undefined;
+        t = p.input[0];
+      }
+      return undefined;
+    };
+    const found = new Set<TensorProto>();
+    for (const n of downstream('position_ids')) {
+      for (const i of n.input) {
+        const c = i ? behind(i) : undefined;
+        if (c && c.data_type === TensorDataType.FLOAT && numel(c) === half) found.add(c);
+      }
+    }
+    if (found.size === 1) rotary = { invFreq: f32([...found][0], 'inv_freq') };
+  }
 
   const out = new Map<string, QLinear>();
   for (const [k, f] of linears) out.set(k, f.q!);
