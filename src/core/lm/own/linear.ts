@@ -3,21 +3,41 @@
  * kernel (../int8-gemv-wasm.ts), exactly onnxruntime's DynamicQuantizeLinear + MatMulInteger +
  * Cast + Mul (+ Add bias); see ./decoder.ts for the numbers it follows.
  *
- * `KernelPool` is the seam for running a linear's output columns on several threads; without a
- * pool (or with one thread) the whole linear runs on the calling thread.
+ * With a `KernelPool` of T > 1 threads (./pool.ts) a linear's output columns are split into T
+ * slices (multiples of 16 columns): the calling thread keeps slice 0 and the pool's helpers hold
+ * the others; each column's numbers are computed by the same `ColumnSlice` code whichever thread
+ * runs it, so the result is bit for bit the one-thread result. Without a pool (or with one thread)
+ * the whole linear runs on the calling thread.
  */
 import { DataError, FormatError } from '../../errors';
 import { int8GemvWasm, type Int8Linear } from '../int8-gemv-wasm';
 import type { DynamicQuant } from './decoder';
 import type { QLinear } from './weights';
-import type { KernelPool } from './pool';
-
-const f = Math.fround;
+import type { KernelPool, PooledLinear, SliceWeights } from './pool';
 
 export type { KernelPool } from './pool';
 
-/** A linear (or several sharing one input, fused along N) on the int8 kernel. */
-export class Linear {
+const f = Math.fround;
+
+/** Columns split at multiples of this (the kernel's column groups are 4 wide). */
+export const SLICE_ALIGN = 16;
+
+/**
+ * Where T slices of N columns start ([0, s1, .., s_{T-1}], multiples of SLICE_ALIGN), or null
+ * when N is too narrow to give every thread at least SLICE_ALIGN columns.
+ */
+export function sliceStarts(N: number, T: number): number[] | null {
+  if (!(T > 1) || N < T * SLICE_ALIGN) return null;
+  const starts = [0];
+  for (let t = 1; t < T; t++) starts.push(Math.max(starts[t - 1] + SLICE_ALIGN, Math.round((t * N) / T / SLICE_ALIGN) * SLICE_ALIGN));
+  return starts[T - 1] < N ? starts : null;
+}
+
+/**
+ * Some of a linear's output columns on this thread's int8 kernel: for M rows of uint8 codes,
+ * out[m * stride + n] = float(MatMulInteger sum) * (xs * ws[n]) (+ b[n]) for its N columns.
+ */
+export class ColumnSlice {
   readonly N: number;
   readonly K: number;
   private readonly lin: Int8Linear;
@@ -27,9 +47,43 @@ export class Linear {
   /** Per-column scale of the last call's input (its scale times the weight column's). */
   private readonly colScale: Float32Array;
 
-  constructor(parts: QLinear[], readonly pool?: KernelPool) {
+  constructor(w: SliceWeights) {
     const gemv = int8GemvWasm();
     if (!gemv) throw new DataError('no-wasm-simd', 'This WebAssembly engine has no SIMD, which our decoder needs.');
+    this.N = w.N;
+    this.K = w.K;
+    this.lin = gemv.load(w.codes, w.N, w.K, 1, { kernel: 'dot', cols: 4, zeroPoint: w.zeroPoint });
+    this.scale = w.scale;
+    this.bias = w.bias ?? null;
+    this.colScale = new Float32Array(w.N);
+  }
+
+  run(codes: Uint8Array, zeroPoint: number, xScale: number, M: number, out: Float32Array, stride: number): void {
+    const { N } = this;
+    if (this.ints.length < M * N) this.ints = new Int32Array(M * N);
+    const ints = this.lin.matmulInteger(codes, zeroPoint, M, this.ints);
+    const s = this.colScale;
+    for (let n = 0; n < N; n++) s[n] = f(xScale * this.scale[n]);
+    const b = this.bias;
+    for (let m = 0; m < M; m++) {
+      const i = m * N, o = m * stride;
+      if (b) for (let n = 0; n < N; n++) out[o + n] = f(f(f(ints[i + n]) * s[n]) + b[n]);
+      else for (let n = 0; n < N; n++) out[o + n] = f(f(ints[i + n]) * s[n]);
+    }
+  }
+}
+
+/** A linear (or several sharing one input, fused along N) on the int8 kernel, on one thread or a pool's. */
+export class Linear {
+  readonly N: number;
+  readonly K: number;
+  /** The columns computed on the calling thread (all of them without a pool). */
+  private readonly local: ColumnSlice;
+  /** The other columns, on the pool's helpers. */
+  private readonly remote: PooledLinear | null;
+
+  constructor(parts: QLinear[], readonly pool?: KernelPool) {
+    if (!int8GemvWasm()) throw new DataError('no-wasm-simd', 'This WebAssembly engine has no SIMD, which our decoder needs.');
     const K = parts[0].K;
     const N = parts.reduce((a, p) => a + p.N, 0);
     const signed = parts[0].codes instanceof Int8Array;
@@ -49,26 +103,43 @@ export class Linear {
     if (parts.some((p) => p.bias) && !bias) throw new FormatError('own-weights', 'Fused linears must all have a bias or none.');
     this.N = N;
     this.K = K;
-    this.lin = gemv.load(codes, N, K, 1, { kernel: 'dot', cols: 4, zeroPoint: zero });
-    this.scale = scale;
-    this.bias = bias;
-    this.colScale = new Float32Array(N);
+    const starts = pool && pool.threads > 1 ? sliceStarts(N, pool.threads) : null;
+    if (!pool || !starts) {
+      this.local = new ColumnSlice({ codes, N, K, scale, zeroPoint: zero, bias: bias ?? undefined });
+      this.remote = null;
+      return;
+    }
+    const end = (t: number) => (t + 1 < starts.length ? starts[t + 1] : N);
+    // the helpers' slices are copies (their buffers are transferred), made before slice 0 is loaded here
+    const slices: SliceWeights[] = [];
+    for (let t = 1; t < starts.length; t++) {
+      const a = starts[t], b = end(t);
+      slices.push({ codes: codes.slice(a * K, b * K), N: b - a, K, scale: scale.slice(a, b), zeroPoint: zero.slice(a, b), bias: bias?.slice(a, b) });
+    }
+    this.remote = pool.load(N, K, starts, slices);
+    const n0 = end(0);
+    this.local = new ColumnSlice({ codes: codes.subarray(0, n0 * K), N: n0, K, scale: scale.subarray(0, n0), zeroPoint: zero.subarray(0, n0), bias: bias?.subarray(0, n0) });
   }
 
   /** y [M, N] = the dynamic-quantised x [M, K] . W^T. */
   run(q: DynamicQuant, M: number, out = new Float32Array(M * this.N)): Float32Array {
-    const { N } = this;
-    if (this.ints.length < M * N) this.ints = new Int32Array(M * N);
-    const ints = this.lin.matmulInteger(q.codes, q.zeroPoint, M, this.ints);
-    const s = this.colScale;
-    for (let n = 0; n < N; n++) s[n] = f(q.scale * this.scale[n]);
-    const b = this.bias;
-    for (let m = 0; m < M; m++) {
-      const o = m * N;
-      if (b) for (let n = 0; n < N; n++) out[o + n] = f(f(f(ints[o + n]) * s[n]) + b[n]);
-      else for (let n = 0; n < N; n++) out[o + n] = f(f(ints[o + n]) * s[n]);
+    const { N, K } = this;
+    const r = this.remote;
+    if (!r) {
+      this.local.run(q.codes, q.zeroPoint, q.scale, M, out, N);
+      return out;
+    }
+    for (let m0 = 0; m0 < M; m0 += r.rowsCap) {
+      const R = Math.min(r.rowsCap, M - m0);
+      const codes = m0 === 0 ? q.codes : q.codes.subarray(m0 * K);
+      const o = m0 === 0 ? out : out.subarray(m0 * N);
+      r.start(codes, q.zeroPoint, q.scale, R);
+      try {
+        this.local.run(codes, q.zeroPoint, q.scale, R, o, N);
+      } finally {
+        r.finish(o, R);
+      }
     }
     return out;
   }
 }
-

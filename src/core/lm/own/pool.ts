@@ -1,13 +1,31 @@
 /**
- * A pool of threads for the own decoder's linears (./linear.ts): each linear's output columns are
- * split into slices, the calling thread keeps slice 0 and helper worker t holds slice t's weights
- * (sent once, transferred: no weight is held twice). Pure TypeScript: SharedArrayBuffer and Atomics
- * only; the workers are made by an injected `spawn` (workers/own-pool-node.ts for Node,
- * workers/own-pool.ts for the browser), and serve with `serveKernelPool` (their entry files).
+ * A pool of threads for the own decoder's linears (./linear.ts). Each linear's output columns are
+ * split into slices; the calling thread keeps slice 0 and helper t holds slice t's weights (sent
+ * once, transferred: no weight is held twice). Pure TypeScript: SharedArrayBuffer and Atomics only;
+ * the helpers are made by an injected `spawn` (workers/own-pool-node.ts in Node,
+ * workers/own-pool.ts in a browser) and serve with `serveKernelPool` (their entry files).
  *
- * With one thread (or no pool) every linear runs on the calling thread exactly as before.
+ * Protocol. A control SharedArrayBuffer (Int32 slots) and a data one (activation codes, then the
+ * helpers' float outputs). A helper is in one of two modes:
+ *   messages  its event loop runs: 'data' (a new data buffer), 'load' (a slice's weights, loaded
+ *             into its own Int8Linear), 'serve' (enter the job loop); each is acknowledged by
+ *             bumping its ACK slot (after writing any error into its ERR slot and text);
+ *   jobs      a synchronous loop: it spins briefly, then Atomics.wait, on the JOB counter; a RUN job
+ *             (linear id, rows M, activation zero point and scale in the control buffer, codes in
+ *             the data buffer) writes its slice's floats [M, n_t] into the data buffer at the
+ *             linear's offset, then bumps DONE; YIELD returns to the event loop (so more loads can
+ *             come), CLOSE ends the loop for good.
+ * A call: the caller writes the codes and the job's fields, bumps JOB and notifies, computes its own
+ * slice, then waits (spin, then Atomics.wait) until DONE counts every helper, and copies their
+ * columns out. The first call after loads sends 'serve' and waits for every helper's
+ * acknowledgement (so a failed load is reported there). Every wait has a timeout: a helper that
+ * dies gives a KernelPoolError, never a hang; after one the pool refuses further calls.
+ *
+ * The caller blocks synchronously, which Node's main thread and a Web Worker may do (a page's main
+ * thread may not wait; there it spins). With one thread (or no pool) nothing here runs.
  */
 import { PersonaSpaceError } from '../../errors';
+import { ColumnSlice } from './linear';
 
 /** What the pool needs of a worker: a Web Worker and a worker_threads Worker both fit through a small adapter. */
 export interface WorkerLike {
@@ -40,9 +58,9 @@ export interface SliceWeights {
 export interface PooledLinear {
   /** Most rows one call takes (longer inputs go in chunks). */
   readonly rowsCap: number;
-  /** Hand rows [M, K] of uint8 codes to the helpers (they start at once). */
+  /** Hand rows [M, K] of uint8 codes (M <= rowsCap) to the helpers; they start at once. */
   start(codes: Uint8Array, zeroPoint: number, scale: number, M: number): void;
-  /** Wait for the helpers and copy their columns into `out` [M, N] (row stride N). */
+  /** Wait for the helpers and copy their columns into `out` [M, N] (row stride N). Always call it after `start`. */
   finish(out: Float32Array, M: number): void;
 }
 
@@ -50,8 +68,8 @@ export interface PooledLinear {
 export interface KernelPool {
   readonly threads: number;
   /**
-   * Send slices 1 .. threads - 1 of a linear (columns [starts[t], starts[t] + slices[t].N) of N)
-   * to the helpers; their codes' buffers are transferred (pass copies).
+   * Send slices 1 .. threads - 1 of a linear of N columns (slice t: columns starts[t] ..
+   * starts[t] + slices[t - 1].N) to the helpers; their buffers are transferred (pass copies).
    */
   load(N: number, K: number, starts: readonly number[], slices: readonly SliceWeights[]): PooledLinear;
 }
@@ -61,6 +79,8 @@ export interface KernelPoolOptions {
   jobTimeoutMs?: number;
   /** Longest wait for helpers to start or load their weights, in ms (default 120 s). */
   loadTimeoutMs?: number;
+  /** Spin iterations before Atomics.wait, caller and helpers (default 20,000: some tens of microseconds). */
+  spin?: number;
 }
 
 /** The pool failed: a helper did not start, failed to load or run its slice, or did not answer in time. */
@@ -71,31 +91,306 @@ export class KernelPoolError extends PersonaSpaceError {
   }
 }
 
+export type ClosableKernelPool = KernelPool & { close(): Promise<void> };
+
+/** At most this many threads (the control buffer's slots). */
+export const MAX_THREADS = 16;
+
+// control slots (Int32)
+const JOB = 0, KIND = 1, LIN = 2, ROWS = 3, AZERO = 4, DONE = 5, SPIN = 6;
+const ACK = 16; // + helper
+const ERR = ACK + MAX_THREADS; // + helper: error text length (0: none)
+const SCALE_BYTE = 4 * (ERR + MAX_THREADS); // one float64
+const TEXT_BYTE = SCALE_BYTE + 8;
+const TEXT_LEN = 480;
+const CTRL_BYTES = TEXT_BYTE + MAX_THREADS * TEXT_LEN;
+const RUN = 1, YIELD = 2, CLOSE = 3;
+/** Bytes of data buffer a linear's chunk of rows aims at (activation codes + helpers' floats). */
+const CHUNK_BYTES = 8 << 20;
+
+type Msg =
+  | { type: 'init'; ctrl: SharedArrayBuffer; helper: number }
+  | { type: 'data'; data: SharedArrayBuffer; outByte: number }
+  | { type: 'load'; id: number; base: number; w: SliceWeights }
+  | { type: 'serve' };
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+function writeText(ctrl: Int32Array, helper: number, text: string): void {
+  const bytes = new TextEncoder().encode(text || 'unknown error').subarray(0, TEXT_LEN);
+  new Uint8Array(ctrl.buffer, TEXT_BYTE + helper * TEXT_LEN, TEXT_LEN).set(bytes);
+  Atomics.store(ctrl, ERR + helper, bytes.length);
+}
+
+function readText(ctrl: Int32Array, helper: number): string | null {
+  const n = Atomics.load(ctrl, ERR + helper);
+  if (!n) return null;
+  const copy = new Uint8Array(n);
+  copy.set(new Uint8Array(ctrl.buffer, TEXT_BYTE + helper * TEXT_LEN, n));
+  Atomics.store(ctrl, ERR + helper, 0);
+  return new TextDecoder().decode(copy);
+}
+
 /** A pool of one thread: every linear runs on the caller. */
-function singleThread(): KernelPool & { close(): Promise<void> } {
+function singleThread(): ClosableKernelPool {
   return {
     threads: 1,
     load() {
-      throw new KernelPoolError('pool-single', 'A one-thread pool has no helpers to load slices on.');
+      throw new KernelPoolError('pool-single', 'A one-thread pool has no helper threads to load slices on.');
     },
     close: async () => {},
   };
 }
 
 /**
- * A pool of `threads` threads: the caller plus `threads - 1` helpers made by `spawn(index)`
- * (index 1 .. threads - 1), each serving with `serveKernelPool`. One thread, or an engine without
- * SharedArrayBuffer: a pool that runs everything on the caller. Rejects with a KernelPoolError
- * when a helper does not start.
+ * A pool of `threads` threads (at most MAX_THREADS): the caller plus `threads - 1` helpers made by
+ * `spawn(index)` (index 1 .. threads - 1), each serving with `serveKernelPool`. One thread, or an
+ * engine without SharedArrayBuffer: a pool that runs everything on the caller. Rejects with a
+ * KernelPoolError when a helper does not start.
  */
-export async function createKernelPool(threads: number, spawn: (index: number) => WorkerLike, options: KernelPoolOptions = {}): Promise<KernelPool & { close(): Promise<void> }> {
-  void spawn;
-  void options;
-  if (!(threads > 1) || typeof SharedArrayBuffer === 'undefined') return singleThread();
-  return singleThread();
+export async function createKernelPool(threads: number, spawn: (index: number) => WorkerLike, options: KernelPoolOptions = {}): Promise<ClosableKernelPool> {
+  const T = Math.min(MAX_THREADS, Math.floor(threads));
+  if (!(T > 1) || typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return singleThread();
+  const H = T - 1;
+  const jobTimeout = options.jobTimeoutMs ?? 30_000;
+  const loadTimeout = options.loadTimeoutMs ?? 120_000;
+  const spin = Math.max(0, Math.floor(options.spin ?? 20_000));
+  const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_BYTES));
+  ctrl[SPIN] = spin;
+  const scaleSlot = new Float64Array(ctrl.buffer, SCALE_BYTE, 1);
+  const workers: WorkerLike[] = [];
+  let failure: KernelPoolError | null = null;
+  let closed = false;
+
+  // start: spawn every helper and wait for its 'ready'
+  try {
+    for (let h = 0; h < H; h++) workers.push(spawn(h + 1));
+    await Promise.all(
+      workers.map(
+        (w, h) =>
+          new Promise<void>((resolve, reject) => {
+            let started = false;
+            const timer = setTimeout(() => reject(new KernelPoolError('pool-start', `Kernel thread ${h + 1} did not start within ${Math.round(loadTimeout / 1000)} s.`)), loadTimeout);
+            w.onMessage((m) => {
+              if ((m as { type?: string })?.type !== 'ready' || started) return;
+              started = true;
+              clearTimeout(timer);
+              resolve();
+            });
+            w.onError((e) => {
+              const err = new KernelPoolError(started ? 'pool-failed' : 'pool-start', `Kernel thread ${h + 1} failed${started ? '' : ' to start'}: ${message(e)}`);
+              failure ??= err;
+              clearTimeout(timer);
+              reject(err);
+            });
+            w.postMessage({ type: 'init', ctrl: ctrl.buffer as SharedArrayBuffer, helper: h } satisfies Msg);
+          }),
+      ),
+    );
+  } catch (e) {
+    await Promise.allSettled(workers.map((w) => w.terminate()));
+    throw e instanceof KernelPoolError ? e : new KernelPoolError('pool-start', `A kernel thread did not start: ${message(e)}`);
+  }
+
+  let serving = false;
+  let seq = 0;
+  let nextId = 1;
+  const posted = new Array<number>(H).fill(0);
+  let data = new SharedArrayBuffer(0);
+  let act: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  let outs: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  let canWait = true;
+
+  const fail = (code: string, text: string): never => {
+    failure ??= new KernelPoolError(code, text);
+    throw failure;
+  };
+  const check = () => {
+    if (closed) throw new KernelPoolError('pool-closed', 'The kernel pool was closed.');
+    if (failure) throw failure;
+  };
+  /** Wait until ctrl[slot] >= want (spin, then Atomics.wait), or throw after `timeout` ms. */
+  const waitFor = (slot: number, want: number, timeout: number, what: string) => {
+    let v = Atomics.load(ctrl, slot);
+    for (let i = 0; v < want && i < spin; i++) v = Atomics.load(ctrl, slot);
+    if (v >= want) return;
+    const until = Date.now() + timeout;
+    while (v < want) {
+      const left = until - Date.now();
+      if (left <= 0) fail('pool-timeout', `A kernel thread did not answer within ${Math.round(timeout / 1000)} s (${what}); it may have crashed.`);
+      if (canWait) {
+        try {
+          Atomics.wait(ctrl, slot, v, Math.min(left, 1000));
+        } catch {
+          canWait = false; // a page's main thread may not wait: spin
+        }
+      }
+      v = Atomics.load(ctrl, slot);
+    }
+  };
+  const helperErrors = () => {
+    for (let h = 0; h < H; h++) {
+      const t = readText(ctrl, h);
+      if (t !== null) return `kernel thread ${h + 1}: ${t}`;
+    }
+    return null;
+  };
+  const post = (h: number, m: Msg, transfer: ArrayBuffer[] = []) => {
+    workers[h].postMessage(m, transfer);
+    posted[h]++;
+  };
+  /** One job for every helper (they are serving), waited for. */
+  const job = (kind: number) => {
+    Atomics.store(ctrl, KIND, kind);
+    Atomics.store(ctrl, DONE, 0);
+    seq = (seq + 1) | 0;
+    Atomics.store(ctrl, JOB, seq);
+    Atomics.notify(ctrl, JOB);
+  };
+  const toMessages = () => {
+    if (!serving) return;
+    job(YIELD);
+    waitFor(DONE, H, jobTimeout, 'returning to load weights');
+    serving = false;
+  };
+  const ensureServing = () => {
+    if (serving) return;
+    for (let h = 0; h < H; h++) post(h, { type: 'serve' });
+    for (let h = 0; h < H; h++) waitFor(ACK + h, posted[h], loadTimeout, 'loading weights');
+    const err = helperErrors();
+    if (err) fail('pool-load', `A linear's weights could not be loaded on a kernel thread (${err}).`);
+    serving = true;
+  };
+
+  return {
+    threads: T,
+    load(N, K, starts, slices) {
+      check();
+      if (starts.length !== T || slices.length !== H) throw new KernelPoolError('pool-slices', `A linear for ${T} threads needs ${T} slices; it has ${starts.length}.`);
+      toMessages();
+      const rowsCap = Math.max(4, Math.min(64, Math.floor(CHUNK_BYTES / (K + 4 * N) / 4) * 4));
+      const actBytes = Math.ceil((rowsCap * K) / 64) * 64;
+      if (actBytes > act.length || rowsCap * N > outs.length) {
+        const a = Math.max(actBytes, act.length), o = Math.max(rowsCap * N, outs.length);
+        data = new SharedArrayBuffer(a + 4 * o);
+        act = new Uint8Array(data, 0, a);
+        outs = new Float32Array(data, a, o);
+        for (let h = 0; h < H; h++) post(h, { type: 'data', data, outByte: a });
+      }
+      const id = nextId++;
+      for (let h = 0; h < H; h++) {
+        const w = slices[h];
+        const transfer = [w.codes.buffer, w.scale.buffer, w.zeroPoint.buffer, ...(w.bias ? [w.bias.buffer] : [])] as ArrayBuffer[];
+        post(h, { type: 'load', id, base: starts[h + 1] * rowsCap, w }, transfer);
+      }
+      const widths = slices.map((s) => s.N);
+      let started = 0;
+      return {
+        rowsCap,
+        start(codes, zeroPoint, scale, M) {
+          check();
+          ensureServing();
+          if (!(M >= 1 && M <= rowsCap)) throw new KernelPoolError('pool-rows', `A pooled call takes 1 to ${rowsCap} rows; it got ${M}.`);
+          act.set(codes.subarray(0, M * K));
+          Atomics.store(ctrl, LIN, id);
+          Atomics.store(ctrl, ROWS, M);
+          Atomics.store(ctrl, AZERO, zeroPoint);
+          scaleSlot[0] = scale;
+          job(RUN);
+          started = M;
+        },
+        finish(out, M) {
+          if (started !== M) throw new KernelPoolError('pool-rows', 'finish must follow start with the same rows.');
+          started = 0;
+          if (failure) throw failure;
+          waitFor(DONE, H, jobTimeout, 'running a linear');
+          const err = helperErrors();
+          if (err) throw new KernelPoolError('pool-job', `A linear failed on a kernel thread (${err}).`);
+          for (let h = 0; h < H; h++) {
+            const n = widths[h], c0 = starts[h + 1], base = c0 * rowsCap;
+            if (M === 1) out.set(outs.subarray(base, base + n), c0);
+            else for (let m = 0; m < M; m++) out.set(outs.subarray(base + m * n, base + (m + 1) * n), m * N + c0);
+          }
+        },
+      };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (serving && !failure) {
+        job(CLOSE);
+        try {
+          waitFor(DONE, H, 5000, 'closing');
+        } catch {
+          // terminated below anyway
+        }
+      }
+      await Promise.allSettled(workers.map((w) => w.terminate()));
+    },
+  };
 }
 
-/** A helper's loop: answers the pool's messages and then its jobs (called once by the worker entry files). */
+/** A helper's side: answers the pool's messages, then its jobs (called once by the worker entry files). */
 export function serveKernelPool(port: WorkerPort): void {
-  void port;
+  let ctrl: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  let helper = -1;
+  let act: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  let outs: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  let handled = 0;
+  let closed = false;
+  const linears = new Map<number, { slice: ColumnSlice; base: number }>();
+  const ack = () => {
+    Atomics.add(ctrl, ACK + helper, 1);
+    Atomics.notify(ctrl, ACK + helper);
+  };
+  const serve = () => {
+    const scale = new Float64Array(ctrl.buffer, SCALE_BYTE, 1);
+    const spin = ctrl[SPIN];
+    for (;;) {
+      let j = Atomics.load(ctrl, JOB);
+      for (let i = 0; j === handled && i < spin; i++) j = Atomics.load(ctrl, JOB);
+      while (j === handled) {
+        Atomics.wait(ctrl, JOB, handled);
+        j = Atomics.load(ctrl, JOB);
+      }
+      handled = (handled + 1) | 0;
+      const kind = Atomics.load(ctrl, KIND);
+      if (kind === RUN) {
+        try {
+          const L = linears.get(Atomics.load(ctrl, LIN));
+          if (!L) throw new Error('it was asked for a linear it does not hold');
+          L.slice.run(act, Atomics.load(ctrl, AZERO), scale[0], Atomics.load(ctrl, ROWS), outs.subarray(L.base), L.slice.N);
+        } catch (e) {
+          writeText(ctrl, helper, message(e));
+        }
+      }
+      if (kind === CLOSE) closed = true;
+      Atomics.add(ctrl, DONE, 1);
+      Atomics.notify(ctrl, DONE);
+      if (kind !== RUN) return;
+    }
+  };
+  port.onMessage((raw) => {
+    const m = raw as Msg;
+    if (closed) return;
+    if (m.type === 'init') {
+      ctrl = new Int32Array(m.ctrl);
+      helper = m.helper;
+      port.postMessage({ type: 'ready' });
+      return;
+    }
+    if (helper < 0) return;
+    try {
+      if (m.type === 'data') {
+        act = new Uint8Array(m.data, 0, m.outByte);
+        outs = new Float32Array(m.data, m.outByte);
+      } else if (m.type === 'load') {
+        linears.set(m.id, { slice: new ColumnSlice(m.w), base: m.base });
+      }
+    } catch (e) {
+      writeText(ctrl, helper, message(e));
+    }
+    ack();
+    if (m.type === 'serve') serve();
+  });
 }
