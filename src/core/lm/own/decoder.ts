@@ -46,7 +46,7 @@ export interface DynamicQuant {
 }
 
 /** onnxruntime's DynamicQuantizeLinear (uint8, one scale and zero point for the whole tensor). Non-finite input is refused. */
-export function dynamicQuantizeLinear(x: Float32Array, codes = new Uint8Array(x.length)): DynamicQuant {
+export function dynamicQuantizeLinear(x: Float32Array, codes: Uint8Array = new Uint8Array(x.length)): DynamicQuant {
   let mn = 0, mx = 0;
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
@@ -65,6 +65,19 @@ export function dynamicQuantizeLinear(x: Float32Array, codes = new Uint8Array(x.
   return { codes, scale, zeroPoint };
 }
 
+/** dynamicQuantizeLinear, or null where x holds a non-finite value (nothing thrown). */
+function quantizeOrNull(x: Float32Array, codes: Uint8Array): DynamicQuant | null {
+  let mn = 0, mx = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v < mn) mn = v;
+    else if (v > mx) mx = v;
+    else if (v !== v) return null;
+  }
+  if (!Number.isFinite(mn) || !Number.isFinite(mx)) return null;
+  return dynamicQuantizeLinear(x, codes);
+}
+
 interface Layer {
   qkv: Linear;
   o: Linear;
@@ -76,30 +89,46 @@ interface Layer {
   kNorm: Float32Array | null;
 }
 
-/** The KV cache of one row: per layer, keys (after RoPE) and values [tokens, kvHeads, headDim]. */
-export class OwnCache {
+/**
+ * Where one row's keys and values live: per layer a buffer in [kvHeads, stride, headDim] layout from
+ * `base` (slot j of head h at base + (h * stride + j) * headDim), keys after RoPE.
+ */
+export interface RowKv {
+  keys: Float32Array[];
+  values: Float32Array[];
+  base: number;
+  stride: number;
+}
+
+/** The KV cache of one row: per layer, keys (after RoPE) and values [kvHeads, capacity, headDim]. */
+export class OwnCache implements RowKv {
   length = 0;
   keys: Float32Array[];
   values: Float32Array[];
-  private capacity = 0;
+  readonly base = 0;
+  /** Slots per head (the capacity). */
+  stride = 0;
 
-  constructor(private readonly layers: number, private readonly width: number) {
+  constructor(private readonly layers: number, private readonly heads: number, private readonly headDim: number) {
     this.keys = Array.from({ length: layers }, () => new Float32Array(0));
     this.values = Array.from({ length: layers }, () => new Float32Array(0));
   }
 
   /** Room for `total` tokens. */
   reserve(total: number): void {
-    if (total <= this.capacity) return;
-    const cap = Math.max(total, this.capacity * 2, 16);
+    if (total <= this.stride) return;
+    const cap = Math.max(total, this.stride * 2, 16);
+    const { heads: H, headDim: D, stride: old, length: n } = this;
+    const grow = (a: Float32Array) => {
+      const b = new Float32Array(H * cap * D);
+      for (let h = 0; h < H; h++) b.set(a.subarray(h * old * D, (h * old + n) * D), h * cap * D);
+      return b;
+    };
     for (let l = 0; l < this.layers; l++) {
-      const k = new Float32Array(cap * this.width), v = new Float32Array(cap * this.width);
-      k.set(this.keys[l].subarray(0, this.length * this.width));
-      v.set(this.values[l].subarray(0, this.length * this.width));
-      this.keys[l] = k;
-      this.values[l] = v;
+      this.keys[l] = grow(this.keys[l]);
+      this.values[l] = grow(this.values[l]);
     }
-    this.capacity = cap;
+    this.stride = cap;
   }
 
   /** Forget everything from token `length` on (undo / edit). */
@@ -107,6 +136,51 @@ export class OwnCache {
     if (length < 0 || length > this.length) throw new DataError('own-cache', `The cache holds ${this.length} tokens; cannot truncate to ${length}.`);
     this.length = length;
   }
+}
+
+/** One row's steering and capping in graph-input form: steer [L, d], capAxis [L, d], capTau [L] (-Infinity = off). */
+export interface RowInterventions {
+  steer: Float32Array;
+  capAxis: Float32Array;
+  capTau: Float32Array;
+}
+
+/** One row of a batched step: its new tokens, their positions, their cache slots, what they see. */
+export interface BatchRow {
+  /** Token ids of the row's new tokens (at least one). */
+  ids: ArrayLike<number>;
+  /** Their positions (RoPE). */
+  positions: ArrayLike<number>;
+  /** Their slots in `kv` (where their keys and values are written), ascending. */
+  slots: ArrayLike<number>;
+  kv: RowKv;
+  /**
+   * Slots the row may attend to (1 = visible), at least up to its last new slot; null = all. A new
+   * token at slot t sees slot j iff j <= t and (mask null or mask[j] = 1).
+   */
+  mask: Uint8Array | null;
+  iv?: RowInterventions | null;
+}
+
+export interface BatchOptions {
+  /** Return resid_post of every layer (after the interventions) and the cap's lift. */
+  taps?: boolean;
+  /** 'all' (default): logits of every new token; 'last': each row's last token only. */
+  logits?: 'all' | 'last';
+}
+
+export interface BatchResult {
+  /** [tokens (rows for 'last'), vocab], the rows' tokens in order. */
+  logits: Float32Array;
+  /** [L, tokens, d], with taps. */
+  residPost: Float32Array | null;
+  /** [L, tokens], with taps: relu(cap_tau - h.cap_axis) at each layer (0 where the cap is off). */
+  capLift: Float32Array | null;
+  /**
+   * Per row, the first layer whose resid_post (or an activation before it) was not finite, or -1.
+   * Such a row stops being computed there: its later resid_post, lifts and its logits are NaN.
+   */
+  failedAt: Int32Array;
 }
 
 export interface OwnDecoderOptions {
@@ -141,6 +215,22 @@ export interface GreedyResult {
   decodeTokensPerSecond: number;
 }
 
+/** Scratch buffers of a step, kept between steps (grown, never shrunk). */
+interface Work {
+  M: number;
+  h: Float32Array;
+  xn: Float32Array;
+  codes: Uint8Array;
+  qkv: Float32Array;
+  attn: Float32Array;
+  gu: Float32Array;
+  act: Float32Array;
+  tmpO: Float32Array;
+  scores: Float64Array;
+}
+
+const F32_MAX = 3.4028234663852886e38;
+
 export class OwnDecoder {
   private readonly layers: Layer[];
   private readonly lmHead: Linear;
@@ -150,6 +240,11 @@ export class OwnDecoder {
   private readonly eps: number;
   /** Bytes of weight codes held in the kernels' memories (every linear's N x K). */
   readonly weightBytes: number;
+  private work: Work | null = null;
+  private readonly cos: Float32Array;
+  private readonly sin: Float32Array;
+  private readonly ropeTmp: Float32Array;
+  private readonly acc: Float64Array;
 
   constructor(readonly cfg: DecoderConfig, private readonly w: OwnWeights, options: OwnDecoderOptions = {}) {
     const pool = options.pool;
@@ -174,6 +269,11 @@ export class OwnDecoder {
     this.invFreq = r && 'invFreq' in r ? r.invFreq : Float32Array.from(ropeInvFreq(cfg));
     this.ropeCache = r && 'cos' in r ? r : null;
     this.eps = f(cfg.rmsNormEps);
+    const hd = cfg.headDim;
+    this.cos = new Float32Array(hd);
+    this.sin = new Float32Array(hd);
+    this.ropeTmp = new Float32Array(hd);
+    this.acc = new Float64Array(hd);
     // the codes now live in the kernels' memories
     w.linears.clear();
   }
@@ -184,7 +284,12 @@ export class OwnDecoder {
   }
 
   newCache(): OwnCache {
-    return new OwnCache(this.cfg.numLayers, this.cfg.numKvHeads * this.cfg.headDim);
+    return new OwnCache(this.cfg.numLayers, this.cfg.numKvHeads, this.cfg.headDim);
+  }
+
+  /** Positions the file's rotary tables cover (the config's max_position_embeddings, or fewer for a genai cos/sin cache). */
+  get maxPosition(): number {
+    return Math.min(this.cfg.maxPositionEmbeddings, this.ropeCache ? this.ropeCache.rows : Infinity);
   }
 
   /** RMSNorm over groups of `dim` values, in place into `out`. */
@@ -227,6 +332,198 @@ export class OwnDecoder {
     }
   }
 
+  private workFor(M: number): Work {
+    const w = this.work;
+    if (w && w.M >= M) return w;
+    const { hiddenSize: d, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: I } = this.cfg;
+    const qDim = H * hd, kvDim = KV * hd;
+    const m = Math.max(M, w ? w.M * 2 : 1);
+    this.work = {
+      M: m,
+      h: new Float32Array(m * d),
+      xn: new Float32Array(m * d),
+      codes: new Uint8Array(m * Math.max(d, I, qDim)),
+      qkv: new Float32Array(m * (qDim + 2 * kvDim)),
+      attn: new Float32Array(m * qDim),
+      gu: new Float32Array(m * 2 * I),
+      act: new Float32Array(m * I),
+      tmpO: new Float32Array(m * d),
+      scores: new Float64Array(0),
+    };
+    return this.work;
+  }
+
+  /**
+   * One batched step: every row's new tokens go through the model together; each linear runs over
+   * the rows' tokens with each row's activations quantised on their own (DynamicQuantizeLinear
+   * over that row's new tokens, exactly what the ONNX graph computes for the row alone), so a row's
+   * numbers do not depend on the other rows of the batch. Attention, steering and capping per row.
+   * Keys and values of the new tokens are written into each row's `kv` at its `slots`.
+   * Ids and positions are not checked here (see forward and ./session.ts).
+   */
+  step(rows: readonly BatchRow[], options: BatchOptions = {}): BatchResult {
+    const { cfg } = this;
+    const d = cfg.hiddenSize, H = cfg.numHeads, KV = cfg.numKvHeads, hd = cfg.headDim, I = cfg.intermediateSize, V = cfg.vocabSize;
+    const nL = cfg.numLayers;
+    const B = rows.length;
+    const start = new Int32Array(B + 1);
+    for (let b = 0; b < B; b++) {
+      const k = rows[b].ids.length;
+      if (k === 0 || rows[b].positions.length !== k || rows[b].slots.length !== k) throw new DataError('own-empty', `Row ${b} of the step has no tokens, or its positions or slots do not match them.`);
+      start[b + 1] = start[b] + k;
+    }
+    const M = start[B];
+    const wk = this.workFor(M);
+    const h = wk.h.subarray(0, M * d), xn = wk.xn.subarray(0, M * d);
+    const qDim = H * hd, kvDim = KV * hd, width = qDim + 2 * kvDim;
+    const qkv = wk.qkv, attn = wk.attn, gu = wk.gu, act = wk.act, tmpO = wk.tmpO, codes = wk.codes;
+    const cos = this.cos, sin = this.sin, tmp = this.ropeTmp, acc = this.acc;
+    const scale = f(1 / Math.sqrt(hd));
+    const group = H / KV;
+    const taps = !!options.taps;
+    const residPost = taps ? new Float32Array(nL * M * d) : null;
+    const capLift = taps ? new Float32Array(nL * M) : null;
+    const failedAt = new Int32Array(B).fill(-1);
+    const alive = (b: number) => failedAt[b] < 0;
+
+    // embedding
+    const e = this.w.embedding;
+    for (let b = 0; b < B; b++) {
+      const ids = rows[b].ids;
+      for (let t = 0; t < ids.length; t++) {
+        const m = start[b] + t, row = ids[t] * d;
+        if ('table' in e) h.set(e.table.subarray(row, row + d), m * d);
+        else for (let i = 0; i < d; i++) h[m * d + i] = f((e.codes[row + i] - e.zeroPoint) * e.scale);
+      }
+    }
+
+    /** y = lin(x) per row group (each row's tokens quantised on their own); a row with non-finite input fails at `layer`. */
+    const linear = (lin: Linear, x: Float32Array, K: number, out: Float32Array, layer: number) => {
+      for (let b = 0; b < B; b++) {
+        if (!alive(b)) continue;
+        const s0 = start[b], s1 = start[b + 1];
+        const q = quantizeOrNull(x.subarray(s0 * K, s1 * K), codes.subarray(s0 * K, s1 * K));
+        if (!q) { failedAt[b] = layer; continue; }
+        lin.run(q, s1 - s0, out.subarray(s0 * lin.N, s1 * lin.N) as Float32Array<ArrayBuffer>);
+      }
+    };
+
+    for (let l = 0; l < nL; l++) {
+      const L = this.layers[l];
+      this.rms(h, d, L.inNorm, xn);
+      linear(L.qkv, xn, d, qkv, l);
+      for (let b = 0; b < B; b++) {
+        if (!alive(b)) continue;
+        const row = rows[b], kv = row.kv;
+        const Kc = kv.keys[l], Vc = kv.values[l], base = kv.base, stride = kv.stride;
+        for (let t = 0; t < row.ids.length; t++) {
+          const m = start[b] + t, o = m * width;
+          if (L.qNorm) {
+            const qs = qkv.subarray(o, o + qDim);
+            this.rms(qs, hd, L.qNorm, qs);
+            const ks = qkv.subarray(o + qDim, o + qDim + kvDim);
+            this.rms(ks, hd, L.kNorm!, ks);
+          }
+          this.rope(row.positions[t], cos, sin);
+          for (let hh = 0; hh < H; hh++) OwnDecoder.applyRope(qkv, o + hh * hd, hd, cos, sin, tmp);
+          for (let hh = 0; hh < KV; hh++) OwnDecoder.applyRope(qkv, o + qDim + hh * hd, hd, cos, sin, tmp);
+          const slot = row.slots[t];
+          for (let hh = 0; hh < KV; hh++) {
+            const dst = base + (hh * stride + slot) * hd;
+            Kc.set(qkv.subarray(o + qDim + hh * hd, o + qDim + (hh + 1) * hd), dst);
+            Vc.set(qkv.subarray(o + qDim + kvDim + hh * hd, o + qDim + kvDim + (hh + 1) * hd), dst);
+          }
+        }
+        // attention: the token at slot s sees the visible slots j <= s
+        const mask = row.mask;
+        for (let t = 0; t < row.ids.length; t++) {
+          const m = start[b] + t;
+          const visible = row.slots[t] + 1;
+          if (wk.scores.length < visible) wk.scores = new Float64Array(Math.max(visible, wk.scores.length * 2, 64));
+          const scores = wk.scores;
+          for (let hh = 0; hh < H; hh++) {
+            const qo = m * width + hh * hd;
+            const kvo = base + Math.floor(hh / group) * stride * hd;
+            let max = -Infinity;
+            for (let u = 0; u < visible; u++) {
+              if (mask && !mask[u]) continue;
+              const ko = kvo + u * hd;
+              let a = 0;
+              for (let i = 0; i < hd; i++) a += qkv[qo + i] * Kc[ko + i];
+              const s = f(f(a) * scale);
+              scores[u] = s;
+              if (s > max) max = s;
+            }
+            let sum = 0;
+            for (let u = 0; u < visible; u++) {
+              if (mask && !mask[u]) continue;
+              const ex = f(Math.exp(f(scores[u] - max)));
+              scores[u] = ex;
+              sum += ex;
+            }
+            const inv = f(1 / f(sum));
+            acc.fill(0);
+            for (let u = 0; u < visible; u++) {
+              if (mask && !mask[u]) continue;
+              const p = f(scores[u] * inv);
+              const vo = kvo + u * hd;
+              for (let i = 0; i < hd; i++) acc[i] += p * Vc[vo + i];
+            }
+            const ao = m * qDim + hh * hd;
+            for (let i = 0; i < hd; i++) attn[ao + i] = f(acc[i]);
+          }
+        }
+      }
+      linear(L.o, attn.subarray(0, M * qDim), qDim, tmpO, l);
+      for (let i = 0; i < M * d; i++) h[i] = f(h[i] + tmpO[i]); // resid_mid
+      this.rms(h, d, L.postNorm, xn);
+      linear(L.gateUp, xn, d, gu, l);
+      for (let m = 0; m < M; m++) {
+        const g0 = m * 2 * I, u0 = g0 + I;
+        for (let i = 0; i < I; i++) {
+          const g = gu[g0 + i];
+          const sig = f(1 / (1 + Math.exp(-g)));
+          act[m * I + i] = f(f(g * sig) * gu[u0 + i]);
+        }
+      }
+      linear(L.down, act.subarray(0, M * I), I, tmpO, l);
+      for (let i = 0; i < M * d; i++) h[i] = f(h[i] + tmpO[i]); // resid_post
+      for (let b = 0; b < B; b++) {
+        const s0 = start[b], s1 = start[b + 1];
+        if (!alive(b)) {
+          // failed earlier (or in this layer's linears): nothing here is its resid_post
+          if (residPost) {
+            residPost.fill(NaN, (l * M + s0) * d, (l * M + s1) * d);
+            capLift!.fill(NaN, l * M + s0, l * M + s1);
+          }
+          continue;
+        }
+        const iv = rows[b].iv;
+        if (iv) this.intervene(h, s0, s1, l, iv, capLift ? capLift.subarray(l * M, (l + 1) * M) : null);
+        if (residPost) residPost.set(h.subarray(s0 * d, s1 * d), (l * M + s0) * d);
+        for (let i = s0 * d; i < s1 * d; i++) {
+          if (!(Math.abs(h[i]) <= F32_MAX)) { failedAt[b] = l; break; }
+        }
+      }
+    }
+
+    const last = options.logits === 'last';
+    const R = last ? B : M;
+    const logits = new Float32Array(R * V);
+    const hn = this.rms(last ? gatherLast(h, start, d) : h, d, this.finalNorm, xn.subarray(0, R * d));
+    for (let b = 0; b < B; b++) {
+      const r0 = last ? b : start[b], r1 = last ? b + 1 : start[b + 1];
+      const q = alive(b) ? quantizeOrNull(hn.subarray(r0 * d, r1 * d), codes.subarray(r0 * d, r1 * d)) : null;
+      if (!q) {
+        if (alive(b)) failedAt[b] = nL - 1;
+        logits.fill(NaN, r0 * V, r1 * V);
+        continue;
+      }
+      this.lmHead.run(q, r1 - r0, logits.subarray(r0 * V, r1 * V) as Float32Array<ArrayBuffer>);
+    }
+    return { logits, residPost, capLift, failedAt };
+  }
+
   /**
    * Feed `ids` (positions cache.length ..), appending to the cache; logits (and taps) for them.
    * Throws a DataError on non-finite activations and on positions past max_position_embeddings.
@@ -234,8 +531,7 @@ export class OwnDecoder {
   forward(ids: readonly number[], cache: OwnCache, options: ForwardOptions = {}): ForwardResult {
     const { cfg } = this;
     const S = ids.length;
-    const d = cfg.hiddenSize, H = cfg.numHeads, KV = cfg.numKvHeads, hd = cfg.headDim, I = cfg.intermediateSize;
-    const V = cfg.vocabSize;
+    const d = cfg.hiddenSize, V = cfg.vocabSize;
     const past = cache.length, T = past + S;
     if (S === 0) throw new DataError('own-empty', 'No tokens to feed.');
     if (T > cfg.maxPositionEmbeddings) throw new DataError('too-long', `The sequence would be ${T} tokens, more than the model's ${cfg.maxPositionEmbeddings}.`);
@@ -243,124 +539,38 @@ export class OwnDecoder {
     const iv = options.interventions;
     if (iv && (iv.numLayers !== cfg.numLayers || iv.hiddenSize !== d)) throw new DataError('own-interventions', `The interventions are for ${iv.numLayers} layers of ${iv.hiddenSize}; the model has ${cfg.numLayers} of ${d}.`);
     cache.reserve(T);
-
-    // embedding
-    const h = new Float32Array(S * d);
-    const e = this.w.embedding;
-    for (let t = 0; t < S; t++) {
-      const row = ids[t] * d;
-      if ('table' in e) h.set(e.table.subarray(row, row + d), t * d);
-      else for (let i = 0; i < d; i++) h[t * d + i] = f((e.codes[row + i] - e.zeroPoint) * e.scale);
-    }
-
-    const qDim = H * hd, kvDim = KV * hd;
-    const xn = new Float32Array(S * d);
-    const codes = new Uint8Array(S * Math.max(d, I, qDim));
-    const qkv = new Float32Array(S * (qDim + 2 * kvDim));
-    const attn = new Float32Array(S * qDim);
-    const gu = new Float32Array(S * 2 * I);
-    const act = new Float32Array(S * I);
-    const tmpO = new Float32Array(S * d);
-    const cos = new Float32Array(hd), sin = new Float32Array(hd), tmp = new Float32Array(hd);
-    const scores = new Float64Array(T);
-    const acc = new Float64Array(hd);
-    const scale = f(1 / Math.sqrt(hd));
-    const group = H / KV;
-    const taps: Float32Array[] | undefined = options.taps ? [] : undefined;
-    const quant = (x: Float32Array) => dynamicQuantizeLinear(x, codes.subarray(0, x.length));
-
-    for (let l = 0; l < cfg.numLayers; l++) {
-      const L = this.layers[l];
-      this.rms(h, d, L.inNorm, xn);
-      L.qkv.run(quant(xn), S, qkv);
-      const width = qDim + 2 * kvDim;
-      const K = cache.keys[l], Vc = cache.values[l];
-      for (let t = 0; t < S; t++) {
-        const base = t * width;
-        if (L.qNorm) {
-          const qs = qkv.subarray(base, base + qDim);
-          this.rms(qs, hd, L.qNorm, qs);
-          const ks = qkv.subarray(base + qDim, base + qDim + kvDim);
-          this.rms(ks, hd, L.kNorm!, ks);
-        }
-        this.rope(past + t, cos, sin);
-        for (let hh = 0; hh < H; hh++) OwnDecoder.applyRope(qkv, base + hh * hd, hd, cos, sin, tmp);
-        for (let hh = 0; hh < KV; hh++) OwnDecoder.applyRope(qkv, base + qDim + hh * hd, hd, cos, sin, tmp);
-        K.set(qkv.subarray(base + qDim, base + qDim + kvDim), (past + t) * kvDim);
-        Vc.set(qkv.subarray(base + qDim + kvDim, base + width), (past + t) * kvDim);
-      }
-      // attention: query t sees keys 0 .. past + t
-      for (let t = 0; t < S; t++) {
-        const visible = past + t + 1;
-        for (let hh = 0; hh < H; hh++) {
-          const qo = t * width + hh * hd;
-          const kvo = Math.floor(hh / group) * hd;
-          let max = -Infinity;
-          for (let u = 0; u < visible; u++) {
-            const ko = u * kvDim + kvo;
-            let acc = 0;
-            for (let i = 0; i < hd; i++) acc += qkv[qo + i] * K[ko + i];
-            const s = f(f(acc) * scale);
-            scores[u] = s;
-            if (s > max) max = s;
-          }
-          let sum = 0;
-          for (let u = 0; u < visible; u++) { const ex = f(Math.exp(f(scores[u] - max))); scores[u] = ex; sum += ex; }
-          const inv = f(1 / f(sum));
-          const ao = t * qDim + hh * hd;
-          acc.fill(0);
-          for (let u = 0; u < visible; u++) {
-            const p = f(scores[u] * inv);
-            const vo = u * kvDim + kvo;
-            for (let i = 0; i < hd; i++) acc[i] += p * Vc[vo + i];
-          }
-          for (let i = 0; i < hd; i++) attn[ao + i] = f(acc[i]);
-        }
-      }
-      L.o.run(quant(attn), S, tmpO);
-      for (let i = 0; i < h.length; i++) h[i] = f(h[i] + tmpO[i]); // resid_mid
-      this.rms(h, d, L.postNorm, xn);
-      L.gateUp.run(quant(xn), S, gu);
-      for (let t = 0; t < S; t++) {
-        const g0 = t * 2 * I, u0 = g0 + I;
-        for (let i = 0; i < I; i++) {
-          const g = gu[g0 + i];
-          const sig = f(1 / (1 + Math.exp(-g)));
-          act[t * I + i] = f(f(g * sig) * gu[u0 + i]);
-        }
-      }
-      L.down.run(quant(act), S, tmpO);
-      for (let i = 0; i < h.length; i++) h[i] = f(h[i] + tmpO[i]); // resid_post
-      if (iv) this.intervene(h, S, l, iv);
-      for (let i = 0; i < h.length; i++) {
-        if (!(Math.abs(h[i]) <= 3.4028234663852886e38)) throw new DataError('non-finite', `The residual stream after layer ${l} is not finite (steering too strong?).`);
-      }
-      if (taps) taps.push(Float32Array.from(h));
-    }
+    const slots = Array.from({ length: S }, (_, t) => past + t);
+    const r = this.step([{ ids, positions: slots, slots, kv: cache, mask: null, iv }], { taps: options.taps, logits: options.logits });
+    if (r.failedAt[0] >= 0) throw new DataError('non-finite', `The residual stream after layer ${r.failedAt[0]} is not finite (steering too strong?).`);
     cache.length = T;
-
-    const last = options.logits === 'last';
-    const rows = last ? 1 : S;
-    const hn = this.rms(last ? h.subarray((S - 1) * d) : h, d, this.finalNorm, new Float32Array(rows * d));
-    const logits = this.lmHead.run(quant(hn), rows, new Float32Array(rows * V));
-    return { logits, residPost: taps };
+    const res: ForwardResult = { logits: r.logits };
+    if (r.residPost) res.residPost = Array.from({ length: cfg.numLayers }, (_, l) => r.residPost!.subarray(l * S * d, (l + 1) * S * d));
+    return res;
   }
 
-  /** Steering, then capping, at resid_post[layer] (float32 ops in the instrumented graph's order). */
-  private intervene(h: Float32Array, S: number, layer: number, iv: Interventions): void {
+  /**
+   * Steering, then capping, at resid_post[layer] of tokens [s0, s1), as the instrumented graph
+   * computes them (core/onnx/instrument.ts, in its float32 order): h <- h + steer; lift =
+   * relu(tau - h.axis); h <- h + lift axis. `lift` [tokens] receives the lifts (0 where tau = -Infinity).
+   */
+  private intervene(h: Float32Array, s0: number, s1: number, layer: number, iv: RowInterventions, lift: Float32Array | null): void {
     const d = this.cfg.hiddenSize, o = layer * d;
     const steer = iv.steer.subarray(o, o + d), axis = iv.capAxis.subarray(o, o + d), tau = iv.capTau[layer];
     let steering = false;
     for (let i = 0; i < d; i++) if (steer[i] !== 0) { steering = true; break; }
-    const capping = tau !== -Infinity && axis.some((v) => v !== 0);
-    for (let t = 0; t < S; t++) {
+    let axisOn = false;
+    for (let i = 0; i < d; i++) if (axis[i] !== 0) { axisOn = true; break; }
+    const capping = tau !== -Infinity;
+    for (let t = s0; t < s1; t++) {
       const r = t * d;
       if (steering) for (let i = 0; i < d; i++) h[r + i] = f(h[r + i] + steer[i]);
       if (capping) {
         let p = 0;
-        for (let i = 0; i < d; i++) p += h[r + i] * axis[i];
+        if (axisOn) for (let i = 0; i < d; i++) p += h[r + i] * axis[i];
         const push = f(tau - f(p));
-        if (push > 0) for (let i = 0; i < d; i++) h[r + i] = f(h[r + i] + f(push * axis[i]));
+        const up = push > 0 ? push : push !== push ? push : 0;
+        if (lift) lift[t] = up;
+        if (up > 0 && axisOn) for (let i = 0; i < d; i++) h[r + i] = f(h[r + i] + f(up * axis[i]));
       }
     }
   }
@@ -384,6 +594,14 @@ export class OwnDecoder {
     }
     return { ids, prefillMs, decodeMs, decodeTokensPerSecond: decodeMs > 0 ? ((ids.length - 1) * 1000) / decodeMs : 0 };
   }
+}
+
+/** Each row's last token of h [tokens, d] (rows delimited by `start`), as [rows, d]. */
+function gatherLast(h: Float32Array, start: Int32Array, d: number): Float32Array {
+  const B = start.length - 1;
+  const out = new Float32Array(B * d);
+  for (let b = 0; b < B; b++) out.set(h.subarray((start[b + 1] - 1) * d, start[b + 1] * d), b * d);
+  return out;
 }
 
 /** Index of the largest value (the first on ties, sampling.ts's argmax), NaN refused. */

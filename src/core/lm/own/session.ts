@@ -10,7 +10,9 @@
  *            new slots), resid_post [L, n, S, d] (after steering and capping), cap_lift [L, n, S].
  *
  * A query at new index s of row b sees slot j iff mask[b, j] = 1 and j <= W + s; its position is
- * position_ids[b, s]. Work in progress: see the skeleton note on `run`.
+ * position_ids[b, s]. See `run` for padding and non-finite rows, and ./decoder.ts (`step`) for the
+ * numbers: each row's activations are quantised on their own, so a row computes exactly what the
+ * file computes for that row alone, whatever else is in the batch.
  */
 import { DataError } from '../../errors';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
@@ -20,7 +22,7 @@ import type { DecoderSessionLike, OrtModuleLike, OrtTensorLike } from '../ort';
 import {
   ATTENTION_MASK, CAP_AXIS_INPUT, CAP_LIFT_OUTPUT, CAP_TAU_INPUT, INPUT_IDS, LOGITS, pastName, POSITION_IDS, presentName, RESID_POST_OUTPUT, STEER_INPUT,
 } from '../ort';
-import { OwnDecoder } from './decoder';
+import { OwnDecoder, type BatchRow } from './decoder';
 import type { KernelPool } from './linear';
 
 export interface OwnSessionOptions {
@@ -49,11 +51,125 @@ export class OwnSession implements DecoderSessionLike {
     this.weightBytes = decoder.weightBytes;
   }
 
+  /**
+   * One forward pass with the optimum-style graph's semantics (see the file comment). Positions
+   * whose own slot is masked (padding) are not computed: their logits, resid_post, cap_lift and
+   * present slots are 0 (a graph would compute values there that no real query can read).
+   * Every feed's type and shape is checked (DataError). A row whose residual stream becomes
+   * non-finite (steering too strong) gets NaN from there on (its logits too), as a graph's would.
+   */
   async run(feeds: Record<string, OrtTensorLike>): Promise<Record<string, OrtTensorLike>> {
     if (this.released) throw new DataError('own-released', 'This model session has been released; load the model again.');
-    void feeds;
-    void this.ort;
-    throw new DataError('own-not-ready', 'The own decoder session is not implemented yet.');
+    const dec = this.decoder;
+    const { numLayers: nL, numKvHeads: KV, headDim: hd, hiddenSize: d, vocabSize: V } = dec.cfg;
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputNames.includes(name)) throw new DataError('own-feed', `The session has no input "${name}" (inputs: ${this.inputNames.join(', ')}).`);
+    }
+    const ids = int64Feed(feeds, INPUT_IDS, 2);
+    const [n, S] = ids.dims;
+    if (n < 1 || S < 1) throw new DataError('own-feed', `input_ids has shape [${ids.dims.join(', ')}]; give at least one row and one token.`);
+    const mask = int64Feed(feeds, ATTENTION_MASK, 2);
+    const T = mask.dims[1];
+    if (mask.dims[0] !== n || T < S) throw new DataError('own-feed', `attention_mask has shape [${mask.dims.join(', ')}]; expected [${n}, past + ${S}] for input_ids [${n}, ${S}].`);
+    const W = T - S;
+    const pos = int64Feed(feeds, POSITION_IDS, 2);
+    if (pos.dims[0] !== n || pos.dims[1] !== S) throw new DataError('own-feed', `position_ids has shape [${pos.dims.join(', ')}]; expected [${n}, ${S}] as input_ids.`);
+    const pastK: Float32Array[] = [], pastV: Float32Array[] = [];
+    for (let l = 0; l < nL; l++) {
+      pastK.push(f32Feed(feeds, pastName(l, 'key'), [n, KV, W, hd]));
+      pastV.push(f32Feed(feeds, pastName(l, 'value'), [n, KV, W, hd]));
+    }
+    const steer = f32Feed(feeds, STEER_INPUT, [-1, nL, d], n);
+    const capAxis = f32Feed(feeds, CAP_AXIS_INPUT, [-1, nL, d], n);
+    const capTau = f32Feed(feeds, CAP_TAU_INPUT, [-1, nL], n);
+    const rowsOf = (a: Float32Array, per: number) => (a.length === per ? 1 : n);
+
+    // The batch rows: each row's real new tokens are those whose own slot is unmasked.
+    const maskBits = new Uint8Array(n * T);
+    for (let i = 0; i < n * T; i++) {
+      const v = mask.data[i];
+      if (v !== 0n && v !== 1n) throw new DataError('own-feed', `attention_mask holds ${v}; it must hold only 0 and 1.`);
+      maskBits[i] = Number(v);
+    }
+    const maxPos = dec.maxPosition;
+    const present = { keys: [] as Float32Array[], values: [] as Float32Array[] };
+    const block = W * hd, blockT = T * hd;
+    for (let l = 0; l < nL; l++) {
+      const k = new Float32Array(n * KV * blockT), v = new Float32Array(n * KV * blockT);
+      if (W > 0) {
+        for (let r = 0; r < n * KV; r++) {
+          k.set(pastK[l].subarray(r * block, (r + 1) * block), r * blockT);
+          v.set(pastV[l].subarray(r * block, (r + 1) * block), r * blockT);
+        }
+      }
+      present.keys.push(k);
+      present.values.push(v);
+    }
+    const rows: BatchRow[] = [];
+    const rowOf: number[] = [];
+    const sOf: number[][] = [];
+    const rS = rowsOf(steer, nL * d), rA = rowsOf(capAxis, nL * d), rT = rowsOf(capTau, nL);
+    let dense = true;
+    for (let b = 0; b < n; b++) {
+      const tokens: number[] = [], positions: number[] = [], slots: number[] = [], at: number[] = [];
+      for (let s = 0; s < S; s++) {
+        const id = Number(ids.data[b * S + s]);
+        if (!(id >= 0 && id < V)) throw new DataError('own-feed', `input_ids holds token id ${id}, outside the vocabulary (0 to ${V - 1}).`);
+        if (!maskBits[b * T + W + s]) continue;
+        const p = Number(pos.data[b * S + s]);
+        if (!(p >= 0 && p < maxPos)) throw new DataError('own-feed', `position_ids holds position ${p} for a real token; this model takes positions 0 to ${maxPos - 1}.`);
+        tokens.push(id);
+        positions.push(p);
+        slots.push(W + s);
+        at.push(s);
+      }
+      if (tokens.length < S) dense = false;
+      if (!tokens.length) continue;
+      const so = (rS === 1 ? 0 : b) * nL * d, ao = (rA === 1 ? 0 : b) * nL * d, to = (rT === 1 ? 0 : b) * nL;
+      rows.push({
+        ids: tokens, positions, slots,
+        kv: { keys: present.keys, values: present.values, base: b * KV * blockT, stride: T },
+        mask: maskBits.subarray(b * T, (b + 1) * T),
+        iv: { steer: steer.subarray(so, so + nL * d), capAxis: capAxis.subarray(ao, ao + nL * d), capTau: capTau.subarray(to, to + nL) },
+      });
+      rowOf.push(b);
+      sOf.push(at);
+    }
+    const r = rows.length ? dec.step(rows, { taps: true, logits: 'all' }) : null;
+    const M = rows.reduce((a, x) => a + x.ids.length, 0);
+
+    // Outputs in [n, S] layout: the compact results as they are when no position is padding.
+    let logits: Float32Array, resid: Float32Array, lift: Float32Array;
+    if (dense && r) {
+      logits = r.logits;
+      resid = r.residPost!;
+      lift = r.capLift!;
+    } else {
+      logits = new Float32Array(n * S * V);
+      resid = new Float32Array(nL * n * S * d);
+      lift = new Float32Array(nL * n * S);
+      let m = 0;
+      rows.forEach((_, i) => {
+        const b = rowOf[i];
+        for (const s of sOf[i]) {
+          logits.set(r!.logits.subarray(m * V, (m + 1) * V), (b * S + s) * V);
+          for (let l = 0; l < nL; l++) {
+            resid.set(r!.residPost!.subarray((l * M + m) * d, (l * M + m + 1) * d), ((l * n + b) * S + s) * d);
+            lift[(l * n + b) * S + s] = r!.capLift![l * M + m];
+          }
+          m++;
+        }
+      });
+    }
+    const Tn = this.ort.Tensor;
+    const out: Record<string, OrtTensorLike> = { [LOGITS]: new Tn('float32', logits, [n, S, V]) };
+    for (let l = 0; l < nL; l++) {
+      out[presentName(l, 'key')] = new Tn('float32', present.keys[l], [n, KV, T, hd]);
+      out[presentName(l, 'value')] = new Tn('float32', present.values[l], [n, KV, T, hd]);
+    }
+    out[RESID_POST_OUTPUT] = new Tn('float32', resid, [nL, n, S, d]);
+    out[CAP_LIFT_OUTPUT] = new Tn('float32', lift, [nL, n, S]);
+    return out;
   }
 
   async release(): Promise<void> {
@@ -73,4 +189,38 @@ export function createOwnSession(ort: OrtModuleLike, onnx: Uint8Array, cfg: Deco
 /** LmEngine over createOwnSession (style 'optimum', instrumented: the session has steer/cap_axis/cap_tau inputs and resid_post/cap_lift outputs). */
 export function createOwnEngine(ort: OrtModuleLike, onnx: Uint8Array, cfg: DecoderConfig, options: OwnSessionOptions = {}): LmEngine {
   return new LmEngine(ort, createOwnSession(ort, onnx, cfg, options), cfg, { style: 'optimum', kvType: 'float32' });
+}
+
+function feed(feeds: Record<string, OrtTensorLike>, name: string): OrtTensorLike {
+  const t = feeds[name];
+  if (!t) throw new DataError('own-feed', `The feed "${name}" is missing.`);
+  return t;
+}
+
+/** An int64 feed of `rank` dimensions, its data checked against its dims. */
+function int64Feed(feeds: Record<string, OrtTensorLike>, name: string, rank: number): { data: BigInt64Array; dims: readonly number[] } {
+  const t = feed(feeds, name);
+  const dims = t.dims;
+  if (t.type !== 'int64' || !(t.data instanceof BigInt64Array)) throw new DataError('own-feed', `The feed "${name}" is ${t.type}; it must be int64.`);
+  if (dims.length !== rank || dims.some((x) => !(Number.isInteger(x) && x >= 0))) throw new DataError('own-feed', `The feed "${name}" has shape [${dims.join(', ')}]; it must have ${rank} dimensions.`);
+  const size = dims.reduce((a, x) => a * x, 1);
+  if (t.data.length !== size) throw new DataError('own-feed', `The feed "${name}" holds ${t.data.length} numbers for shape [${dims.join(', ')}].`);
+  return { data: t.data, dims };
+}
+
+/**
+ * A float32 feed of shape `want` (-1: the leading rows, 1 or `rows`), its data checked against its dims.
+ */
+function f32Feed(feeds: Record<string, OrtTensorLike>, name: string, want: readonly number[], rows?: number): Float32Array {
+  const t = feed(feeds, name);
+  if (t.type !== 'float32' || !(t.data instanceof Float32Array)) throw new DataError('own-feed', `The feed "${name}" is ${t.type}; it must be float32${t.location && t.location !== 'cpu' ? ' in CPU memory' : ''}.`);
+  const dims = t.dims;
+  const ok = dims.length === want.length && want.every((w, k) => (w === -1 ? dims[k] === 1 || dims[k] === rows : dims[k] === w));
+  if (!ok) {
+    const expect = want.map((w) => (w === -1 ? `1 or ${rows}` : String(w))).join(', ');
+    throw new DataError('own-feed', `The feed "${name}" has shape [${dims.join(', ')}]; expected [${expect}].`);
+  }
+  const size = dims.reduce((a, x) => a * x, 1);
+  if (t.data.length !== size) throw new DataError('own-feed', `The feed "${name}" holds ${t.data.length} numbers for shape [${dims.join(', ')}].`);
+  return t.data;
 }
