@@ -172,6 +172,55 @@ function scaleChain(m: ModelProto): void {
   }
 }
 
+/** RoPE moved into GroupQueryAttention (do_rotary = 1, cos / sin caches as its inputs 7 / 8), as onnxruntime-genai writes it for CPU. */
+function ropeInGqa(m: ModelProto): void {
+  const g = m.graph;
+  const ropes = g.node.filter((n) => n.op_type === 'RotaryEmbedding');
+  const by = new Map(ropes.map((r) => [r.output[0], r]));
+  for (const n of g.node) {
+    if (n.op_type !== 'GroupQueryAttention') continue;
+    let cache: string[] = [];
+    n.input = n.input.map((i) => { const r = by.get(i); if (r) { cache = [r.input[2], r.input[3]]; return r.input[0]; } return i; });
+    while (n.input.length < 7) n.input.push('');
+    n.input.splice(7, n.input.length - 7, ...cache);
+    n.attribute = n.attribute.filter((a) => a.name !== 'do_rotary');
+    n.attribute.push({ name: 'do_rotary', type: AttributeType.INT, i: 1 });
+  }
+  g.node = g.node.filter((n) => !by.has(n.output[0]));
+}
+
+/** q, k and v as one linear [K, (H + 2 KV) hd] feeding a packed GroupQueryAttention (key and value inputs empty). */
+function packQkv(m: ModelProto): void {
+  const g = m.graph;
+  const index = new GraphIndex(g);
+  const parts = matMulIntegers(m);
+  const byOut = new Map(parts.map((p) => [p.mul.output[0], p]));
+  const drop = new Set<NodeProto>();
+  for (const gqa of g.node.filter((n) => n.op_type === 'GroupQueryAttention')) {
+    const [q, k, v] = gqa.input.slice(0, 3).map((i) => byOut.get(i)!);
+    const K = tensorDims(q.B)[0];
+    const Ns = [q, k, v].map((p) => tensorDims(p.B)[1]);
+    const N = Ns[0] + Ns[1] + Ns[2];
+    const signed = q.B.data_type === TensorDataType.INT8;
+    const codes = signed ? new Int8Array(K * N) : new Uint8Array(K * N);
+    const scale = new Float32Array(N), zero = signed ? new Int8Array(N) : new Uint8Array(N);
+    let o = 0;
+    [q, k, v].forEach((p, j) => {
+      const c = codesOf(p.B), z = codesOf(p.zp)[0], sc = new Float32Array(tensorBytes(p.ws).slice().buffer)[0];
+      for (let kk = 0; kk < K; kk++) for (let n = 0; n < Ns[j]; n++) codes[kk * N + o + n] = c[kk * Ns[j] + n];
+      scale.fill(sc, o, o + Ns[j]);
+      zero.fill(z, o, o + Ns[j]);
+      o += Ns[j];
+    });
+    replaceInit(m, q.B, makeTensor(q.B.name!, q.B.data_type!, [K, N], codes));
+    replaceInit(m, q.zp, makeTensor(q.zp.name!, q.B.data_type!, [N], zero));
+    replaceInit(m, q.ws, makeTensor(q.ws.name!, TensorDataType.FLOAT, [N], scale));
+    gqa.input[1] = gqa.input[2] = '';
+    for (const p of [k, v]) for (const n of [p.mmi, p.cast, p.mul, p.sMul, index.producer.get(p.mmi.input[0])!.node]) drop.add(n);
+  }
+  g.node = g.node.filter((n) => !drop.has(n));
+}
+
 /** Initializers of >= 1 KiB alternately into `model_quantized.onnx_data` and `..._data_1`. */
 function toExternal(m: ModelProto): ExternalFile[] {
   const names = ['model_quantized.onnx_data', 'model_quantized.onnx_data_1'];
@@ -282,6 +331,14 @@ describe('readOwnWeights on hub-shaped 8-bit files', () => {
     ['Qwen3 optimum int8, per-column scales (reduce_range), hub names, shared DynamicQuantizeLinear, operands swapped', 'qwen3', 'optimum', 'q8', (m) => { perColumn(m, true, 64); expect(shareDql(m)).toBe(6); swapOperands(m); hubNames(m); }],
     ['Qwen2 optimum uint8 (q/k/v biases), per-column zero points, hub names, shared DynamicQuantizeLinear, operands swapped', 'qwen2', 'optimum', 'uint8', (m) => { perColumn(m, false); shareDql(m); swapOperands(m); hubNames(m); }],
     ['Llama optimum int8, per tensor, hub names, lm_head through Transpose(table)', 'llama', 'optimum', 'int8', (m) => { lmHeadThroughTranspose(m); hubNames(m); }],
+    ['Llama genai int8, RoPE inside GroupQueryAttention, q/k/v packed into one linear, hub names', 'llama', 'genai', 'int8', (m) => {
+      ropeInGqa(m);
+      packQkv(m);
+      expect(m.graph.node.filter((n) => n.op_type === 'MatMulInteger').length).toBe(5 * 2 + 1);
+      expect(m.graph.node.some((n) => n.op_type === 'RotaryEmbedding')).toBe(false);
+      hubNames(m);
+    }],
+    ['Qwen3 genai uint8, RoPE inside GroupQueryAttention (after the q/k norms), shared DynamicQuantizeLinear, hub names', 'qwen3', 'genai', 'uint8', (m) => { ropeInGqa(m); shareDql(m); hubNames(m); }],
     ['Qwen3 genai q8 (SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization / GroupQueryAttention), hub names, shared DynamicQuantizeLinear, operands swapped', 'qwen3', 'genai', 'q8', (m) => { shareDql(m); swapOperands(m); hubNames(m); }],
   ];
   it.each(ortCases)('%s: own logits = onnxruntime-web within 1e-4, prefill then 2 decode steps', async (_label, family, style, dtype, rewrite) => {
@@ -302,6 +359,7 @@ describe('readOwnWeights on hub-shaped 8-bit files', () => {
     // the rewrite changed what the file says, or only how (names, order): either way the reader followed it
     const before = readOwnWeights(plain, cfg);
     if (dtype !== 'uint8' && !_label.includes('per-column')) sameWeights(w, before);
+    else if (_label.includes('RoPE inside')) sameWeights(w, before);
     else expect(Array.from(w.linears.get('layers.0.q')!.scale.slice(0, 3))).not.toEqual(Array.from(before.linears.get('layers.0.q')!.scale.slice(0, 3)));
   });
 

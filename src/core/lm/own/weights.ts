@@ -23,11 +23,14 @@
  *   rotary     RotaryEmbedding's cos / sin caches (genai style), `/model/rotary_emb/inv_freq` or the one
  *              float constant of head_dim / 2 values the positions are multiplied by (optimum style),
  *              else computed from the config;
+ *   genai      GroupQueryAttention with q/k/v separate or packed into one linear (split here), RoPE by
+ *              RotaryEmbedding or by GroupQueryAttention itself (do_rotary, cos / sin caches as inputs 7 / 8);
  *   merged     `decoder_model_merged*.onnx`: the If node's with-past branch (the one reading past_key_values).
  *
  * Refused, each with one FormatError sentence (the product then uses onnxruntime-web): float32 or
  * run-time-quantised linears (e.g. an lm_head kept float32 or tied to the embedding through a
- * Transpose), MatMulNBits / GatherBlockQuantized (4-bit) files, fused contrib linears, fused q/k/v,
+ * Transpose), MatMulNBits / GatherBlockQuantized (4-bit) files, fused contrib linears, fused q/k/v other than
+ * a packed GroupQueryAttention's, fused gate/up,
  * per-row embedding scales, norms that are not plain RMSNorms, shapes or eps that differ from the
  * config, external data whose `location` leaves the model's folder or whose offset / length do not
  * fit the file given.
@@ -419,37 +422,59 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
   for (let i = 0; i < cfg.numLayers; i++) {
     const next = groups[g];
     if (i > 0 && next?.length === 1 && next[0].K === d && next[0].N === V) bad(`The file has only ${i} decoder layers; the config says ${cfg.numLayers}.`);
-    const qkv = expect(groups[g++], [[d, H * hd], [d, KV * hd], [d, KV * hd]], `layer ${i}'s q/k/v projections`);
-    const roles = qkv.map((f) => {
-      let role: 'q' | 'k' | 'v' | null = null;
-      let layer: number | null = null;
-      const reach = downstream(f.y);
-      const made = new Set<string>([f.y, ...reach.flatMap((n) => n.output)]);
-      for (const n of reach) {
-        if (n.op_type === 'GroupQueryAttention') {
-          const slot = n.input.findIndex((inp, j) => j < 3 && made.has(inp));
-          if (slot < 0) bad(`Layer ${i}'s projection reaches GroupQueryAttention ${n.name} by none of its q / k / v inputs.`);
-          return { f, role: (['q', 'k', 'v'] as const)[slot], layer: null as number | null };
-        }
-        for (const inp of n.input) {
-          const m = inp.match(/^past_key_values\.(\d+)\.(key|value)$/);
-          if (m) {
-            const r = m[2] === 'key' ? 'k' : 'v';
-            if (role && role !== r) bad(`Layer ${i}'s ${role} projection meets both the key and the value cache.`);
-            role = r;
-            layer = Number(m[1]);
+    if (next?.length === 1 && next[0].K === d && next[0].N === (H + 2 * KV) * hd) {
+      // q, k and v packed into one linear, as onnxruntime-genai writes them for a packed GroupQueryAttention
+      const f = next[0];
+      g++;
+      const gqa = downstream(f.y).find((n) => n.op_type === 'GroupQueryAttention');
+      if (!gqa || gqa.input[1] || gqa.input[2]) bad(`The file fuses layer ${i}'s q/k/v into one linear [K ${f.K}, N ${f.N}] that does not feed a packed GroupQueryAttention; our decoder cannot split it.`);
+      if (cfg.qkNorm) bad(`The file packs layer ${i}'s q/k/v into one linear, but the config (${cfg.modelType}) normalises q and k per head, which a packed GroupQueryAttention cannot do.`);
+      const m = gqa.input[3]?.match(/^past_key_values\.(\d+)\.key$/);
+      if (m && Number(m[1]) !== i) bad(`Layer ${i}'s packed q/k/v feeds past_key_values.${m[1]}; the layers are out of order.`);
+      let start = 0;
+      for (const [r, n] of [['q', H * hd], ['k', KV * hd], ['v', KV * hd]] as const) {
+        const p = f.q;
+        const part: QLinear | null = p && {
+          codes: p.codes.slice(start * p.K, (start + n) * p.K), N: n, K: p.K,
+          scale: p.scale.slice(start, start + n), zeroPoint: p.zeroPoint.slice(start, start + n), bias: p.bias?.slice(start, start + n),
+        };
+        put(`layers.${i}.${r}`, { ...f, N: n, q: part });
+        start += n;
+      }
+    } else {
+      const qkv = expect(groups[g++], [[d, H * hd], [d, KV * hd], [d, KV * hd]], `layer ${i}'s q/k/v projections`);
+      const roles = qkv.map((f) => {
+        let role: 'q' | 'k' | 'v' | null = null;
+        let layer: number | null = null;
+        const reach = downstream(f.y);
+        const made = new Set<string>([f.y, ...reach.flatMap((n) => n.output)]);
+        for (const n of reach) {
+          if (n.op_type === 'GroupQueryAttention') {
+            const slot = n.input.findIndex((inp, j) => j < 3 && made.has(inp));
+            if (slot < 0) bad(`Layer ${i}'s projection reaches GroupQueryAttention ${n.name} by none of its q / k / v inputs.`);
+            const m = n.input[3]?.match(/^past_key_values\.(\d+)\.key$/);
+            return { f, role: (['q', 'k', 'v'] as const)[slot], layer: m ? Number(m[1]) : null };
+          }
+          for (const inp of n.input) {
+            const m = inp.match(/^past_key_values\.(\d+)\.(key|value)$/);
+            if (m) {
+              const r = m[2] === 'key' ? 'k' : 'v';
+              if (role && role !== r) bad(`Layer ${i}'s ${role} projection meets both the key and the value cache.`);
+              role = r;
+              layer = Number(m[1]);
+            }
           }
         }
+        return { f, role: role ?? 'q', layer };
+      });
+      for (const r of ['q', 'k', 'v'] as const) {
+        const hits = roles.filter((x) => x.role === r);
+        if (hits.length !== 1) bad(`Cannot tell layer ${i}'s q, k and v projections apart (${hits.length} look like ${r}).`);
+        if (hits[0].layer !== null && hits[0].layer !== i) bad(`Layer ${i}'s ${r} projection feeds past_key_values.${hits[0].layer}; the layers are out of order.`);
+        const want = r === 'q' ? H * hd : KV * hd;
+        if (hits[0].f.N !== want) bad(`Layer ${i}'s ${r} projection has N ${hits[0].f.N}; the config says ${want}.`);
+        put(`layers.${i}.${r}`, hits[0].f);
       }
-      return { f, role: role ?? 'q', layer };
-    });
-    for (const r of ['q', 'k', 'v'] as const) {
-      const hits = roles.filter((x) => x.role === r);
-      if (hits.length !== 1) bad(`Cannot tell layer ${i}'s q, k and v projections apart (${hits.length} look like ${r}).`);
-      if (hits[0].layer !== null && hits[0].layer !== i) bad(`Layer ${i}'s ${r} projection feeds past_key_values.${hits[0].layer}; the layers are out of order.`);
-      const want = r === 'q' ? H * hd : KV * hd;
-      if (hits[0].f.N !== want) bad(`Layer ${i}'s ${r} projection has N ${hits[0].f.N}; the config says ${want}.`);
-      put(`layers.${i}.${r}`, hits[0].f);
     }
     put(`layers.${i}.o`, expect(groups[g++], [[H * hd, d]], `layer ${i}'s o projection`)[0]);
     const gu = expect(groups[g++], [[d, I], [d, I]], `layer ${i}'s gate/up projections`);
@@ -582,7 +607,9 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
     const sc = getAttrFloat(n, 'scale', 0)!;
     if (getAttrInt(n, 'num_heads') !== H || getAttrInt(n, 'kv_num_heads') !== KV) bad(`GroupQueryAttention ${n.name} has ${getAttrInt(n, 'num_heads')} / ${getAttrInt(n, 'kv_num_heads')} heads; the config says ${H} / ${KV}.`);
     if (sc !== 0 && Math.abs(sc - 1 / Math.sqrt(hd)) > 1e-6) bad(`GroupQueryAttention ${n.name} scales scores by ${sc}, not 1/sqrt(${hd}).`);
-    if (getAttrInt(n, 'local_window_size', -1) !== -1 || getAttrFloat(n, 'softcap', 0) !== 0 || getAttrInt(n, 'do_rotary', 0) !== 0) bad(`GroupQueryAttention ${n.name} uses a sliding window, softcap or its own rotary, which our decoder does not.`);
+    if (getAttrInt(n, 'local_window_size', -1) !== -1 || getAttrFloat(n, 'softcap', 0) !== 0) bad(`GroupQueryAttention ${n.name} uses a sliding window or a softcap, which our decoder does not.`);
+    if (getAttrInt(n, 'do_rotary', 0) !== 0 && getAttrInt(n, 'rotary_interleaved', 0) !== 0) bad(`GroupQueryAttention ${n.name} applies an interleaved rotary; our decoder rotates halves.`);
+    if (n.input.length > 9 && n.input.slice(9).some(Boolean)) bad(`GroupQueryAttention ${n.name} takes position ids or an attention bias of its own, which our decoder does not.`);
   }
 
   // ---- embedding
@@ -620,10 +647,12 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
   const half = hd / 2;
   let rotary: OwnWeights['rotary'] = null;
   const rope = graph.node.find((n) => n.op_type === 'RotaryEmbedding');
+  const gqaRope = graph.node.find((n) => n.op_type === 'GroupQueryAttention' && getAttrInt(n, 'do_rotary', 0) !== 0);
+  if (rope && gqaRope) bad('The file rotates q and k twice (RotaryEmbedding and GroupQueryAttention do_rotary).');
   const inv = index.initializers.get('/model/rotary_emb/inv_freq');
-  if (rope) {
-    const cosT = index.constantOf(rope.input[2]), sinT = index.constantOf(rope.input[3]);
-    if (getAttrInt(rope, 'interleaved', 0) !== 0) bad('The file\'s RotaryEmbedding is interleaved; our decoder rotates halves.');
+  if (rope || gqaRope) {
+    const [cosT, sinT] = rope ? [index.constantOf(rope.input[2]), index.constantOf(rope.input[3])] : [index.constantOf(gqaRope!.input[7]), index.constantOf(gqaRope!.input[8])];
+    if (rope && getAttrInt(rope, 'interleaved', 0) !== 0) bad('The file\'s RotaryEmbedding is interleaved; our decoder rotates halves.');
     if (!cosT || !sinT || tensorDims(cosT).length !== 2 || tensorDims(cosT)[1] !== half || numel(cosT) !== numel(sinT)) bad(`The rotary cos / sin caches are not constants of [rows, ${half}].`);
     rotary = { cos: f32(cosT, 'The rotary cos cache'), sin: f32(sinT, 'The rotary sin cache'), rows: tensorDims(cosT)[0] };
   } else if (inv && numel(inv) === half) rotary = { invFreq: f32(inv, 'inv_freq') };
