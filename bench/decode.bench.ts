@@ -4,35 +4,47 @@
  * A decoder of Qwen3-0.6B's shape (d 1024, 16 heads / 8 kv heads of 128, MLP 3072, vocab 151936,
  * tied embeddings; 28 layers, or 4 with --quick), random weights, built with our builder at run
  * time. Every ratio is contender / baseline measured in this process, in A/B rounds interleaved
- * (A, B, A, B, ...; the median of each side), tokens/s from the loop's own decode timer:
+ * (A, B, A, B, ...; or A, B, C, ... for several runners; the median of each side), tokens/s from the
+ * loop's own decode timer, every runner generating through `LmEngine.generate` / `Conversation`.
  *
- *   wasm_vs_native          the WASM choice (what src/core/lm/pick.ts picks for WASM: the int8
- *                           `_quantized` file) on onnxruntime-web WASM vs the same file on
- *                           onnxruntime-node (CPU EP), both 1 thread;
- *   wasm_vs_q4_wasm         the WASM choice vs the q4 (MatMulNBits) file on WASM;
- *   wasm_int8_vs_fp32       the WASM choice vs the fp32 file on WASM (the picker's premise);
- *   q4_converted_vs_choice  the q4 file converted at load (MatMulNBits -> per-column int8) vs the WASM choice;
- *   threads2_vs_1           the WASM choice with 2 threads vs 1 (two child processes, short rounds in
- *                           pairs: onnxruntime-web fixes its thread count when the wasm starts), the
- *                           median over the pairs no other process disturbed (threads2_vs_1_all: every
- *                           pair; see threadsSection; `--section threads` runs just this);
- *   instrumented_vs_plain   instrumented graph (taps + steering at 2 layers + capping at 2 layers +
- *                           projections every token) vs the plain graph, WASM;
+ * The WASM choice is what the product runs on WASM (src/core/lm/pick.ts with `ownDecoder`, as the
+ * model worker asks: the 8-bit `_quantized` file) opened as workers/model-load.ts opens it: our int8
+ * decoder (src/core/lm/own/session.ts `createOwnEngine`, instrumented; `nodeKernelPool` for 2
+ * threads, the model worker's `browserKernelPool` twin). The summary's keys are measured on it:
+ *
+ *   wasm_vs_native          the WASM choice (our decoder, 1 thread) vs the same file on onnxruntime-node
+ *                           (CPU EP), 1 thread;
+ *   own_vs_ort_web          the WASM choice vs the same file on onnxruntime-web WASM (what the WASM
+ *                           choice was before), 1 thread; own_same_greedy_tokens: they make the same tokens;
+ *   wasm_vs_q4_wasm         the WASM choice vs the q4 (MatMulNBits) file on onnxruntime-web;
+ *   wasm_int8_vs_fp32       the WASM choice vs the fp32 file on onnxruntime-web;
+ *   q4_converted_vs_choice  the q4 file converted at load (MatMulNBits -> per-column int8) on onnxruntime-web
+ *                           vs the WASM choice;
+ *   threads2_vs_1           the WASM choice with a 2-thread kernel pool vs 1 thread (two engines in this
+ *                           process; the pool's helper is a worker thread of it), short rounds in pairs,
+ *                           the median over the pairs no other process disturbed (threads2_vs_1_all: every
+ *                           pair; see threadsSection; `--section threads` runs just the threads pairs);
+ *   instrumented_vs_plain   taps + steering at 2 layers + capping at 2 layers + projections every token vs
+ *                           none of them (our decoder always presents the instrumented graph: its plain
+ *                           side is the same engine without interventions);
  *   batch3_vs_sequential    tokens/s over 3 rows in one batched Conversation vs 3 one-row runs;
  *   batch8_vs_batch1        the same for 8 rows vs 1;
  *   kv_reuse_turn10_speedup time to first token of turn 10 of a chat: a fresh prefill of the whole chat
- *                           / the conversation that kept its cache (only turn 10's tokens are fed).
- *   genai_turn_rowwise_speedup  a genai (GroupQueryAttention) graph, 3 rows with a cache, a later turn of
- *                           --turn tokens each: one token per step at batch 3 (what GQA allows at batch > 1)
- *                           / each row alone at batch 1, all its tokens in one pass (conversation.ts);
+ *                           / the conversation that kept its cache (only turn 10's tokens are fed);
  *   finished_rows_sliced_speedup  8 rows, 1 generating and 7 done (prefill-only): decode tokens/s with
- *                           the done rows sliced out of the batch / riding along as padding.
- * (`--section rows` runs just these two.)
- *   own_wasm_vs_native      our own decoder (src/core/lm/own: TypeScript + our WASM SIMD128 int8 kernel,
- *                           one row, 1 thread; not the product's runner yet) on the WASM choice's file vs
- *                           the same file on onnxruntime-node, 1 thread;
- *   own_vs_ort_web          our own decoder vs onnxruntime-web WASM on the same file (what wasm_vs_native's
- *                           contender is). `--section own` runs just these two.
+ *                           the done rows sliced out of the batch / riding along as padding;
+ *   genai_turn_rowwise_speedup  a genai (GroupQueryAttention) graph on onnxruntime-web (our decoder has no
+ *                           GQA limit, so this one stays there), 3 rows with a cache, a later turn of
+ *                           --turn tokens each: one token per step at batch 3 (what GQA allows at batch > 1)
+ *                           / each row alone at batch 1, all its tokens in one pass (conversation.ts).
+ * (`--section rows` runs just the last two.) The same measurements on onnxruntime-web (its plain graph,
+ * or the instrumented one where interventions are needed; threads in two child processes, as
+ * onnxruntime-web fixes its thread count when the wasm starts) stay as `ortweb_*` keys, e.g.
+ * ortweb_wasm_vs_native (0.30-0.34 quiet, before our decoder), ortweb_threads2_vs_1 (in --quick a
+ * 60 s budget for its pairs). `--section own` runs the first three (own_wasm_vs_native, own_vs_ort_web,
+ * ortweb_wasm_vs_native). tokens_per_s names runners `<dtype>_own`, `<dtype>_ortweb`, `<dtype>_native`, ...
+ *
+ * What follows was measured on onnxruntime-web, before our decoder became the WASM choice:
  *
  * Why threads2_vs_1 used to swing from 1.37 to 0.80 between quiet runs: other work on the 2 cores.
  * Per round, a 2-thread decode needs both cores: when another process takes one (other_cores ~1.0
@@ -114,7 +126,8 @@ import { buildDecoder, type ModelDType } from '../src/core/lm/builder';
 import { instrumentDecoder } from '../src/core/onnx/instrument';
 import { dequantizeMatMulNBits } from '../src/core/onnx/rewrite/dequantize';
 import { pickWeights } from '../src/core/lm/pick';
-import { OwnDecoder } from '../src/core/lm/own/decoder';
+import { createOwnEngine, createOwnSession } from '../src/core/lm/own/session';
+import { nodeKernelPool } from '../workers/own-pool-node';
 import type { RowParams } from '../src/core/lm/rows';
 
 const arg = (name: string, dflt: number | string) => {
@@ -134,7 +147,7 @@ const mb = (b: number) => Math.round(b / 2 ** 20);
 const cfgJson = { ...presetConfigJson('qwen3-0.6b'), num_hidden_layers: LAYERS };
 const WEB = 'onnxruntime-web wasm';
 const NATIVE = 'onnxruntime-node cpu';
-const OWN = 'own decoder: TypeScript + WASM SIMD128 int8 (src/core/lm/own)';
+const OWN = 'our int8 decoder: TypeScript + WASM SIMD128 int8 (src/core/lm/own/session.ts createOwnEngine, what the model worker runs 8-bit files on)';
 
 type Model = { onnx: Uint8Array; externalData?: { path: string; data: Uint8Array }[] };
 
@@ -151,6 +164,15 @@ async function engineFor(ort: Ort, ortModule: unknown, cfg: DecoderConfig, m: Mo
     ? await createSession(ort, instrumentDecoder(m.onnx, { hiddenSize: cfg.hiddenSize, externalData: m.externalData }), opts)
     : await ort.InferenceSession.create(m.onnx, { ...opts, externalData: m.externalData });
   return new LmEngine(ortModule as never, session as never, cfg, { style: 'optimum' });
+}
+
+/** The WASM choice as the product opens it (workers/model-load.ts): our int8 decoder, instrumented, with a kernel pool of `threads` (none: 1 thread). */
+async function ownEngine(ortModule: unknown, cfg: DecoderConfig, m: Model, threads = 1): Promise<{ engine: LmEngine; close(): Promise<void> }> {
+  const t0 = performance.now();
+  const pool = threads > 1 ? await nodeKernelPool(threads) : undefined;
+  const engine = createOwnEngine(ortModule as never, m.onnx, cfg, { externalData: m.externalData, pool });
+  line({ stage: 'own_load', threads: pool?.threads ?? 1, load_s: r3((performance.now() - t0) / 1000) });
+  return { engine, close: async () => { await engine.dispose(); await pool?.close(); } };
 }
 
 /** Decode tokens/s of one greedy generation (the loop's own timer, steps after the first). */
@@ -173,6 +195,21 @@ async function ab(name: string, a: () => Promise<number>, b: () => Promise<numbe
   return res;
 }
 
+/** Several runners in interleaved rounds (each round runs every one, in order); each one's median. */
+async function rounds(name: string, fns: Record<string, () => Promise<number>>, n = ROUNDS): Promise<Record<string, number>> {
+  const keys = Object.keys(fns);
+  for (const k of keys) await fns[k](); // warm-up
+  const got: Record<string, number[]> = Object.fromEntries(keys.map((k) => [k, []]));
+  for (let i = 0; i < n; i++) for (const k of keys) got[k].push(await fns[k]());
+  const med = Object.fromEntries(keys.map((k) => [k, median(got[k])]));
+  line({ stage: 'rounds', name, ...Object.fromEntries(keys.map((k) => [k, got[k].map(r3)])) });
+  return med;
+}
+const ratioLine = (name: string, a: number, b: number) => {
+  line({ stage: 'ab', name, a: r3(a), b: r3(b), ratio: r3(a / b) });
+  return { a, b, ratio: a / b };
+};
+
 // ---- child process: one onnxruntime-web instance with N threads, driven over IPC ----
 /** Extra session options a child is created with (`--child-extra '{"session.intra_op.allow_spinning":"0"}'`), for experiments. */
 async function child(threads: number, file: string, extra: Record<string, string>) {
@@ -193,7 +230,21 @@ async function child(threads: number, file: string, extra: Record<string, string
   process.send!({ ready: true });
 }
 
-type Child = { run(tokens?: number): Promise<{ tps: number; cpuMs: number }>; proc: ChildProcess };
+/** One side of the threads pairs: a child process (onnxruntime-web) or an engine in this process (our decoder: its kernel pool's threads are this process's). */
+type Runner = { run(tokens?: number): Promise<{ tps: number; cpuMs: number }>; inProcess: boolean; close(): void };
+type Child = Runner & { proc: ChildProcess };
+function inProcessRunner(engine: LmEngine, prompt: number[]): Runner {
+  return {
+    inProcess: true,
+    close() {},
+    async run(tokens?: number) {
+      const c0 = process.cpuUsage();
+      const tps = await decodeTps(engine, prompt, tokens ?? NEW);
+      const c = process.cpuUsage(c0);
+      return { tps, cpuMs: (c.user + c.system) / 1000 };
+    },
+  };
+}
 function startChild(threads: number, file: string, extra: Record<string, string> = {}): Promise<Child> {
   const proc = fork(import.meta.filename, ['--child', String(threads), file, '--child-extra', JSON.stringify(extra), ...process.argv.slice(2)], { execArgv: process.execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
@@ -201,6 +252,8 @@ function startChild(threads: number, file: string, extra: Record<string, string>
     proc.once('message', () =>
       resolve({
         proc,
+        inProcess: false,
+        close: () => proc.kill(),
         run: (tokens?: number) => new Promise((r) => { proc.once('message', (m: { tps: number; cpuMs: number }) => r(m)); proc.send({ tokens }); }),
       }),
     );
@@ -233,22 +286,22 @@ function machineCpu(): { busyMs: number; stealMs: number } | null {
  * with those session config entries) runs in every pair too: `threads2x_vs_1` (quiet pairs) and
  * `extra_vs_default_2threads` (every pair: both 2-thread children meet the same conditions).
  */
-async function threadsSection(file: string, extra: Record<string, string> = {}) {
+async function threadsSection(name: string, start: () => Promise<{ two: Runner; one: Runner; twoExtra?: Runner | null }>, extra: Record<string, string> = {}, budgetS = quick ? 90 : 180) {
   const maxPairs = Number(arg('thread-pairs', quick ? 24 : 40));
   const wantQuiet = Number(arg('thread-quiet', 8));
-  const budgetMs = 1000 * Number(arg('thread-s', quick ? 90 : 180));
+  const budgetMs = 1000 * Number(arg('thread-s', budgetS));
   const tokens = Number(arg('thread-tokens', Math.max(16, NEW)));
   const QUIET = 0.3; // cores taken elsewhere (other + steal) that a quiet pair may see
   const withExtra = Object.keys(extra).length > 0;
-  const c2 = await startChild(2, file);
-  const c1 = await startChild(1, file);
-  const c2x = withExtra ? await startChild(2, file, extra) : null;
+  const started = await start();
+  const c2 = started.two, c1 = started.one, c2x = started.twoExtra ?? null;
   type Round = { tps: number; cpu: number; other: number | null; steal: number | null };
-  const round = async (c: Child): Promise<Round> => {
+  const round = async (c: Runner): Promise<Round> => {
     const m0 = machineCpu(), p0 = process.cpuUsage(), t0 = performance.now();
     const r = await c.run(tokens);
     const wall = performance.now() - t0, p = process.cpuUsage(p0), m1 = machineCpu();
-    const ours = r.cpuMs + (p.user + p.system) / 1000;
+    // a child's CPU and this process's (an in-process runner's is this process's)
+    const ours = (c.inProcess ? 0 : r.cpuMs) + (p.user + p.system) / 1000;
     return {
       tps: r.tps,
       cpu: r.cpuMs / wall,
@@ -265,14 +318,14 @@ async function threadsSection(file: string, extra: Record<string, string> = {}) 
     while (pairs.length < maxPairs && quietN < wantQuiet && performance.now() - t0 < budgetMs) {
       const i = pairs.length;
       const order = i % 2 ? [c1, c2, c2x] : [c2x, c2, c1];
-      const got = new Map<Child, Round>();
+      const got = new Map<Runner, Round>();
       for (const c of order) if (c) got.set(c, await round(c));
       const [a, b, x] = [got.get(c2)!, got.get(c1)!, c2x ? got.get(c2x)! : null];
       const l = load([a, b, ...(x ? [x] : [])]);
       if (l !== null && l <= QUIET) quietN++;
       pairs.push({ t2: a.tps, t1: b.tps, t2x: x?.tps ?? null, load: l });
       line({
-        stage: 'threads_round', i, tps_2threads: r3(a.tps), tps_1thread: r3(b.tps), ratio: r3(a.tps / b.tps),
+        stage: 'threads_round', name, i, tps_2threads: r3(a.tps), tps_1thread: r3(b.tps), ratio: r3(a.tps / b.tps),
         ...(x ? { tps_2threads_extra: r3(x.tps), ratio_extra: r3(x.tps / b.tps), cpu_2threads_extra_cores: r3(x.cpu) } : {}),
         cpu_2threads_cores: r3(a.cpu), cpu_1thread_cores: r3(b.cpu), other_cores: a.other === null ? null : r3(Math.max(a.other, b.other!)), steal_cores: a.steal === null ? null : r3(Math.max(a.steal, b.steal!)), quiet: l !== null && l <= QUIET,
       });
@@ -292,18 +345,19 @@ async function threadsSection(file: string, extra: Record<string, string> = {}) 
     };
     const q = (x: number | null) => (x === null ? null : r3(x));
     line({
-      stage: 'ab', name: 'threads2_vs_1', tokens_per_round: tokens, pairs: res.pairs, quiet_pairs: res.quietPairs, ratio_quiet: q(res.ratio), ratio_all: r3(res.all),
+      stage: 'ab', name, tokens_per_round: tokens, pairs: res.pairs, quiet_pairs: res.quietPairs, ratio_quiet: q(res.ratio), ratio_all: r3(res.all),
       ratio_min: r3(Math.min(...pairs.map((p) => p.t2 / p.t1))), ratio_max: r3(Math.max(...pairs.map((p) => p.t2 / p.t1))),
       ...(withExtra ? { extra, threads2x_vs_1: q(res.extra), extra_vs_default_2threads: q(res.extraVsDefault) } : {}),
     });
     return res;
   } finally {
-    for (const c of [c2, c1, c2x]) c?.proc.kill();
+    for (const c of [c2, c1, c2x]) c?.close();
   }
 }
 
 /** Rows leaving the batch: genai later-turn prefill row by row, and finished rows sliced out (A/B against sliceRows: false). */
-async function rowsSection(web: Ort, ortWeb: unknown, cfg: DecoderConfig, prompt: number[]): Promise<{ turn: { a: number; b: number; ratio: number }; finished: { a: number; b: number; ratio: number } }> {
+type Ratio = { a: number; b: number; ratio: number };
+async function rowsSection(web: Ort, ortWeb: unknown, cfg: DecoderConfig, prompt: number[], own?: Model): Promise<{ turn: Ratio; finished: Ratio; ownFinished: Ratio | null }> {
   const TURN_TOKENS = Number(arg('turn', 24));
   const b = buildDecoder(randomCheckpoint(cfg, { seed: 1 }), { style: 'genai', dtype: 'q8' });
   line({ stage: 'build', dtype: 'q8', style: 'genai', layers: cfg.numLayers, model_mb: mb(b.onnx.byteLength) });
@@ -334,26 +388,55 @@ async function rowsSection(web: Ort, ortWeb: unknown, cfg: DecoderConfig, prompt
       c.dispose();
     }
   };
-  const finished = await ab('finished_rows_sliced_speedup (tokens/s: sliced / riding along)', () => oneOfEight(sliced), () => oneOfEight(riding), Math.max(1, ROUNDS - 1));
+  const finished = await ab('ortweb_finished_rows_sliced_speedup (tokens/s: sliced / riding along)', () => oneOfEight(sliced), () => oneOfEight(riding), Math.max(1, ROUNDS - 1));
   await sliced.dispose();
-  return { turn, finished };
+  // the same on our decoder (one session, two engines: rows sliced out / riding along), over the optimum q8 file
+  let ownFinished: Ratio | null = null;
+  if (own) {
+    const session = createOwnSession(ortWeb as never, own.onnx, cfg, { externalData: own.externalData });
+    const oSliced = new LmEngine(ortWeb as never, session, cfg, { style: 'optimum', kvType: 'float32' });
+    const oRiding = new LmEngine(ortWeb as never, session, cfg, { style: 'optimum', kvType: 'float32', sliceRows: false });
+    ownFinished = await ab('finished_rows_sliced_speedup (own; tokens/s: sliced / riding along)', () => oneOfEight(oSliced), () => oneOfEight(oRiding), Math.max(1, ROUNDS - 1));
+    await oSliced.dispose();
+  }
+  return { turn, finished, ownFinished };
 }
 
 /**
- * Our own decoder (src/core/lm/own) on the same file vs onnxruntime-node and vs onnxruntime-web,
- * 1 thread, A/B rounds interleaved; the engines are the caller's (same file, same prompt).
+ * Our decoder as the product opens it (createOwnEngine, LmEngine.generate), 1 thread, vs
+ * onnxruntime-node and vs onnxruntime-web on the same file, rounds interleaved; the engines are the
+ * caller's (same file, same prompt). Also whether it makes onnxruntime-web's greedy tokens.
  */
-async function ownSection(cfg: DecoderConfig, m: Model, prompt: number[], eWeb: LmEngine, eNode: LmEngine) {
-  const t0 = performance.now();
-  const own = OwnDecoder.fromOnnx(m.onnx, cfg, m.externalData);
-  line({ stage: 'own_load', load_s: r3((performance.now() - t0) / 1000) });
-  const ownTps = async () => own.greedy(prompt, NEW).decodeTokensPerSecond;
+async function ownSection(eOwn: LmEngine, prompt: number[], eWeb: LmEngine, eNode: LmEngine) {
   // the same greedy tokens as onnxruntime-web (random weights: a check that it computes the same model)
-  const same = (await eWeb.generate(prompt, { maxNewTokens: NEW, stopIds: [] })).ids.join() === own.greedy(prompt, NEW).ids.join();
-  const vsNative = await ab('own_wasm_vs_native', ownTps, () => decodeTps(eNode, prompt, NEW));
-  const vsWeb = await ab('own_vs_ort_web', ownTps, () => decodeTps(eWeb, prompt, NEW));
+  const same = (await eWeb.generate(prompt, { maxNewTokens: NEW, stopIds: [] })).ids.join() === (await eOwn.generate(prompt, { maxNewTokens: NEW, stopIds: [] })).ids.join();
+  const m = await rounds('own / ortweb / native (tokens/s, 1 thread)', {
+    own: () => decodeTps(eOwn, prompt, NEW), ortweb: () => decodeTps(eWeb, prompt, NEW), native: () => decodeTps(eNode, prompt, NEW),
+  });
   line({ stage: 'own', same_greedy_tokens_as_ort_web: same });
-  return { vsNative, vsWeb, same };
+  return {
+    vsNative: ratioLine('wasm_vs_native (own / native)', m.own, m.native),
+    webVsNative: ratioLine('ortweb_wasm_vs_native', m.ortweb, m.native),
+    vsWeb: ratioLine('own_vs_ort_web', m.own, m.ortweb),
+    same,
+  };
+}
+
+/** The threads pairs on our decoder: one engine with a 2-thread kernel pool, one without, in this process. */
+async function ownThreads(ortWeb: unknown, cfg: DecoderConfig, m: Model, prompt: number[], eOne: LmEngine) {
+  const two = await ownEngine(ortWeb, cfg, m, 2);
+  try {
+    return await threadsSection('threads2_vs_1 (own)', async () => ({ two: inProcessRunner(two.engine, prompt), one: inProcessRunner(eOne, prompt) }));
+  } finally {
+    await two.close();
+  }
+}
+
+/** The threads pairs on onnxruntime-web: two child processes over the file. */
+function ortWebThreads(file: string, extra: Record<string, string> = {}, budgetS?: number) {
+  return threadsSection('ortweb_threads2_vs_1', async () => ({
+    two: await startChild(2, file), one: await startChild(1, file), twoExtra: Object.keys(extra).length ? await startChild(2, file, extra) : null,
+  }), extra, budgetS);
 }
 
 async function main() {
@@ -364,45 +447,62 @@ async function main() {
   const web = ortWeb as unknown as Ort;
   const native = ortNode as unknown as Ort;
   const cfg = parseConfig(cfgJson);
+  const t0 = performance.now();
   line({ stage: 'start', quick, layers: LAYERS, prompt_tokens: PROMPT, new_tokens: NEW, rounds: ROUNDS, node: process.version, cpus: os.cpus().length, loadavg: r3(os.loadavg()[0]) });
   const rng = new Pcg32(7);
   const prompt = Array.from({ length: PROMPT }, () => 1000 + Math.floor(rng.float() * 100000));
+  const q = (x: number | null | undefined) => (x == null ? null : r3(x));
 
-  // What the picker takes for WASM from a repo offering every transformers.js file.
+  // What the picker takes for WASM from a repo offering every transformers.js file, with our decoder there (as in the model worker).
   const offered = ['model.onnx', 'model_fp16.onnx', 'model_quantized.onnx', 'model_int8.onnx', 'model_uint8.onnx', 'model_q4.onnx', 'model_q4f16.onnx'].map((f) => ({ path: `onnx/${f}`, size: 1e8 }));
+  const choice = pickWeights({ files: offered, backend: 'wasm', config: cfg, ownDecoder: true });
+  if (choice.runtime !== 'own') throw new Error(`The WASM choice ${choice.file} is not for our decoder (${choice.runtime}).`);
+  const choiceDtype = choice.dtype as ModelDType;
+  const wasmChoice = { file: choice.file, dtype: choice.dtype, runtime: choice.runtime };
+  const backends = { wasm_choice: OWN, ortweb: WEB, native: NATIVE };
+
   if (arg('section', '') === 'threads') {
     const tmpT = mkdtempSync(path.join(tmpdir(), 'ps-bench-decode-'));
     try {
+      const m = build(cfg, choiceDtype);
+      const one = await ownEngine(ortWeb, cfg, m, 1);
+      const t = await ownThreads(ortWeb, cfg, m, prompt, one.engine);
+      await one.close();
       const file = path.join(tmpT, 'choice.onnx');
-      writeFileSync(file, build(cfg, 'q8').onnx);
+      writeFileSync(file, m.onnx);
       const extra = JSON.parse(arg('child-extra', '{}') as string) as Record<string, string>;
-      const t = await threadsSection(file, extra);
-      const q = (x: number | null) => (x === null ? null : r3(x));
-      line({ stage: 'summary', section: 'threads', layers: LAYERS, threads2_vs_1: q(t.ratio), threads2_vs_1_all: r3(t.all), quiet_pairs: t.quietPairs, pairs: t.pairs, ...(t.extra !== null ? { extra, threads2x_vs_1: q(t.extra), extra_vs_default_2threads: q(t.extraVsDefault) } : {}), tokens_per_s: { q8_wasm_2threads: r3(t.a), q8_wasm_1thread: r3(t.b) } });
+      const w = await ortWebThreads(file, extra);
+      line({
+        stage: 'summary', section: 'threads', layers: LAYERS, wasm_choice: wasmChoice, backends,
+        threads2_vs_1: q(t.ratio), threads2_vs_1_all: r3(t.all), quiet_pairs: t.quietPairs, pairs: t.pairs,
+        ortweb_threads2_vs_1: q(w.ratio), ortweb_threads2_vs_1_all: r3(w.all), ortweb_quiet_pairs: w.quietPairs, ortweb_pairs: w.pairs,
+        ...(w.extra !== null ? { extra, ortweb_threads2x_vs_1: q(w.extra), ortweb_extra_vs_default_2threads: q(w.extraVsDefault) } : {}),
+        tokens_per_s: { [`${choiceDtype}_own_2threads`]: r3(t.a), [`${choiceDtype}_own_1thread`]: r3(t.b), [`${choiceDtype}_ortweb_2threads`]: r3(w.a), [`${choiceDtype}_ortweb_1thread`]: r3(w.b) },
+      });
     } finally {
       rmSync(tmpT, { recursive: true, force: true });
     }
     return;
   }
   if (arg('section', '') === 'rows') {
-    const rows = await rowsSection(web, ortWeb, cfg, prompt);
-    line({ stage: 'summary', section: 'rows', layers: LAYERS, genai_turn_rowwise_speedup: r3(rows.turn.ratio), finished_rows_sliced_speedup: r3(rows.finished.ratio), turn_ms: { one_token_per_step: r3(rows.turn.a), row_by_row: r3(rows.turn.b) } });
+    const rows = await rowsSection(web, ortWeb, cfg, prompt, build(cfg, choiceDtype));
+    line({ stage: 'summary', section: 'rows', layers: LAYERS, wasm_choice: wasmChoice, genai_turn_rowwise_speedup: r3(rows.turn.ratio), finished_rows_sliced_speedup: q(rows.ownFinished?.ratio), ortweb_finished_rows_sliced_speedup: r3(rows.finished.ratio), turn_ms: { one_token_per_step: r3(rows.turn.a), row_by_row: r3(rows.turn.b) } });
     return;
   }
-  const choice = pickWeights({ files: offered, backend: 'wasm', config: cfg });
-  line({ stage: 'pick', backend: 'wasm', file: choice.file, dtype: choice.dtype, reason: choice.reason });
-  const choiceDtype = choice.dtype as ModelDType;
+  line({ stage: 'pick', backend: 'wasm', file: choice.file, dtype: choice.dtype, runtime: choice.runtime, reason: choice.reason });
   if (arg('section', '') === 'own') {
     const m = build(cfg, choiceDtype);
+    const own = await ownEngine(ortWeb, cfg, m, 1);
     const eWeb = await engineFor(web, ortWeb, cfg, m, 'wasm');
     const eNode = await engineFor(native, ortNode, cfg, m, 'cpu');
-    const o = await ownSection(cfg, m, prompt, eWeb, eNode);
+    const o = await ownSection(own.engine, prompt, eWeb, eNode);
     line({
-      stage: 'summary', section: 'own', layers: LAYERS, prompt_tokens: PROMPT, new_tokens: NEW, rounds: ROUNDS, file: choice.file,
-      own_wasm_vs_native: r3(o.vsNative.ratio), own_vs_ort_web: r3(o.vsWeb.ratio), own_same_greedy_tokens: o.same,
-      tokens_per_s: { [`${choiceDtype}_own_wasm`]: r3(o.vsNative.a), [`${choiceDtype}_own_wasm_in_web_rounds`]: r3(o.vsWeb.a), [`${choiceDtype}_native`]: r3(o.vsNative.b), [`${choiceDtype}_wasm`]: r3(o.vsWeb.b) },
-      backends: { own: OWN, wasm: WEB, native: NATIVE }, targets: { own_wasm_vs_native: 0.7 }, peak_rss_mb: mb(process.resourceUsage().maxRSS * 1024),
+      stage: 'summary', section: 'own', layers: LAYERS, prompt_tokens: PROMPT, new_tokens: NEW, rounds: ROUNDS, wasm_choice: wasmChoice,
+      own_wasm_vs_native: r3(o.vsNative.ratio), own_vs_ort_web: r3(o.vsWeb.ratio), ortweb_wasm_vs_native: r3(o.webVsNative.ratio), own_same_greedy_tokens: o.same,
+      tokens_per_s: { [`${choiceDtype}_own`]: r3(o.vsNative.a), [`${choiceDtype}_native`]: r3(o.vsNative.b), [`${choiceDtype}_ortweb`]: r3(o.vsWeb.b) },
+      backends, targets: { own_wasm_vs_native: 0.7 }, peak_rss_mb: mb(process.resourceUsage().maxRSS * 1024),
     });
+    await own.close();
     await eWeb.dispose();
     await eNode.dispose();
     return;
@@ -411,47 +511,53 @@ async function main() {
   const tps: Record<string, number> = {};
   const tmp = mkdtempSync(path.join(tmpdir(), 'ps-bench-decode-'));
   try {
-    // 1. the WASM choice on WASM vs native, same file, 1 thread
+    // 1. the WASM choice (our decoder, 1 thread) vs native and vs onnxruntime-web, same file, 1 thread
     const q8 = build(cfg, choiceDtype);
     const q8File = path.join(tmp, 'choice.onnx');
     writeFileSync(q8File, q8.onnx);
+    const own = await ownEngine(ortWeb, cfg, q8, 1);
+    const eOwn = own.engine;
     const eWeb = await engineFor(web, ortWeb, cfg, q8, 'wasm');
     const eNode = await engineFor(native, ortNode, cfg, q8, 'cpu');
-    const vsNative = await ab('wasm_vs_native', () => decodeTps(eWeb, prompt, NEW), () => decodeTps(eNode, prompt, NEW));
-    tps[`${choiceDtype}_wasm`] = vsNative.a;
-    tps[`${choiceDtype}_native`] = vsNative.b;
-    const own = await ownSection(cfg, q8, prompt, eWeb, eNode);
-    tps[`${choiceDtype}_own_wasm`] = own.vsNative.a;
+    const o = await ownSection(eOwn, prompt, eWeb, eNode);
+    tps[`${choiceDtype}_own`] = o.vsNative.a;
+    tps[`${choiceDtype}_ortweb`] = o.vsWeb.b;
+    tps[`${choiceDtype}_native`] = o.vsNative.b;
     await eNode.dispose();
 
-    // vs fp32 on WASM (the picker's premise: int8 runs at fp32 speed with a quarter of the bytes);
-    // first, while the wasm heap is fresh (fp32 needs ~4x the bytes; a fragmented heap refuses it)
-    let vsFp32: { a: number; b: number; ratio: number } | null = null;
+    // vs fp32 on WASM (the picker's premise: 8-bit beats fp32 there); first, while the wasm heap is fresh
+    let vsFp32: Ratio | null = null, webVsFp32: Ratio | null = null;
     try {
       const eFp32 = await engineFor(web, ortWeb, cfg, build(cfg, 'fp32'), 'wasm');
-      vsFp32 = await ab('wasm_int8_vs_fp32', () => decodeTps(eWeb, prompt, NEW), () => decodeTps(eFp32, prompt, NEW));
-      tps.fp32_wasm = vsFp32.b;
+      const m = await rounds('own / ortweb / fp32 on ortweb (tokens/s)', { own: () => decodeTps(eOwn, prompt, NEW), ortweb: () => decodeTps(eWeb, prompt, NEW), fp32: () => decodeTps(eFp32, prompt, NEW) });
+      vsFp32 = ratioLine('wasm_int8_vs_fp32 (own / fp32 ortweb)', m.own, m.fp32);
+      webVsFp32 = ratioLine('ortweb_wasm_int8_vs_fp32', m.ortweb, m.fp32);
+      tps.fp32_ortweb = m.fp32;
       await eFp32.dispose();
     } catch (e) {
       line({ stage: 'ab', name: 'wasm_int8_vs_fp32', error: (e as Error).message.split('\n')[0] });
     }
 
-    // 2. vs the q4 file on WASM, and vs that q4 file converted at load
+    // 2. vs the q4 file on onnxruntime-web, and vs that q4 file converted at load
     const q4 = build(cfg, 'q4');
     const eQ4 = await engineFor(web, ortWeb, cfg, q4, 'wasm');
     const q4New = Math.max(2, Math.ceil(NEW / 4)); // ~10x slower: fewer tokens, same tokens/s
-    const vsQ4 = await ab('wasm_vs_q4_wasm', () => decodeTps(eWeb, prompt, NEW), () => decodeTps(eQ4, prompt, q4New));
-    tps.q4_wasm = vsQ4.b;
-    // one wasm32 heap (4 GiB) holds every session: the q4 one goes before its fp32 conversion comes
+    const mq4 = await rounds('own / ortweb / q4 on ortweb (tokens/s)', { own: () => decodeTps(eOwn, prompt, NEW), ortweb: () => decodeTps(eWeb, prompt, NEW), q4: () => decodeTps(eQ4, prompt, q4New) });
+    const vsQ4 = ratioLine('wasm_vs_q4_wasm (own / q4 ortweb)', mq4.own, mq4.q4);
+    const webVsQ4 = ratioLine('ortweb_wasm_vs_q4_wasm', mq4.ortweb, mq4.q4);
+    tps.q4_ortweb = mq4.q4;
+    // one wasm32 heap (4 GiB) holds every onnxruntime-web session: the q4 one goes before its conversion comes
     await eQ4.dispose();
     const conv = dequantizeMatMulNBits(q4.onnx, { target: 'int8' });
     const eConv = await engineFor(web, ortWeb, cfg, { onnx: conv.model, externalData: conv.externalData }, 'wasm');
-    const convVsQ4 = await ab('q4_converted_int8_vs_choice', () => decodeTps(eConv, prompt, NEW), () => decodeTps(eWeb, prompt, NEW), Math.max(1, ROUNDS - 1));
-    tps.q4_converted_int8_wasm = convVsQ4.a;
+    const mc = await rounds('q4 converted (ortweb) / own / ortweb (tokens/s)', { conv: () => decodeTps(eConv, prompt, NEW), own: () => decodeTps(eOwn, prompt, NEW), ortweb: () => decodeTps(eWeb, prompt, NEW) }, Math.max(1, ROUNDS - 1));
+    const convVsChoice = ratioLine('q4_converted_vs_choice (q4 converted on ortweb / own)', mc.conv, mc.own);
+    const webConvVsChoice = ratioLine('ortweb_q4_converted_vs_choice', mc.conv, mc.ortweb);
+    tps.q4_converted_int8_ortweb = mc.conv;
     await eConv.dispose();
 
-
-    // 4. instrumented vs plain (taps + steer 2 layers + cap 2 layers + projections every token)
+    // 4. instrumented vs plain (taps + steer 2 layers + cap 2 layers + projections every token):
+    // our decoder is always the instrumented graph, so its plain side is the same engine with no params
     const eInst = await engineFor(web, ortWeb, cfg, q8, 'wasm', true);
     const L = cfg.numLayers, d = cfg.hiddenSize;
     const axis = unitRows(Float32Array.from({ length: L * d }, () => rng.float() - 0.5), L, d);
@@ -461,13 +567,19 @@ async function main() {
       cap: [{ vector: axis, layers: [Math.min(L - 2, mid + 1), L - 1], tau: -1e3 }],
     });
     const params = { steer: iv.steer, capAxis: iv.capAxis, capTau: iv.capTau };
-    const vsPlain = await ab('instrumented_vs_plain', () => decodeTps(eInst, prompt, NEW, { ...params, axis }), () => decodeTps(eWeb, prompt, NEW));
-    tps[`${choiceDtype}_wasm_instrumented`] = vsPlain.a;
+    const mi = await rounds('instrumented / plain (tokens/s)', {
+      own_inst: () => decodeTps(eOwn, prompt, NEW, { ...params, axis }), own_plain: () => decodeTps(eOwn, prompt, NEW),
+      ortweb_inst: () => decodeTps(eInst, prompt, NEW, { ...params, axis }), ortweb_plain: () => decodeTps(eWeb, prompt, NEW),
+    });
+    const vsPlain = ratioLine('instrumented_vs_plain (own)', mi.own_inst, mi.own_plain);
+    const webVsPlain = ratioLine('ortweb_instrumented_vs_plain', mi.ortweb_inst, mi.ortweb_plain);
+    tps[`${choiceDtype}_own_instrumented`] = mi.own_inst;
+    tps[`${choiceDtype}_ortweb_instrumented`] = mi.ortweb_inst;
     await eWeb.dispose();
 
     // 5. rows: one batched Conversation vs one-row runs (instrumented, per-row steering)
-    const rowsRun = async (B: number): Promise<{ tokens: number; ms: number }> => {
-      const c = eInst.conversation(B);
+    const rowsRun = async (engine: LmEngine, B: number): Promise<{ tokens: number; ms: number }> => {
+      const c = engine.conversation(B);
       try {
         for (let r = 0; r < B; r++) c.setTokens(r, prompt.map((x) => x + r));
         const rowParams = Array.from({ length: B }, (_, r) => (r % 3 === 1 ? params : r % 3 === 2 ? { capAxis: iv.capAxis, capTau: iv.capTau } : {}));
@@ -477,59 +589,66 @@ async function main() {
         c.dispose();
       }
     };
-    const seqTps = async (B: number) => {
+    const seqTps = async (engine: LmEngine, B: number) => {
       let tokens = 0, ms = 0;
-      for (let r = 0; r < B; r++) { const o = await rowsRun(1); tokens += o.tokens; ms += o.ms; }
+      for (let r = 0; r < B; r++) { const x = await rowsRun(engine, 1); tokens += x.tokens; ms += x.ms; }
       return (tokens * 1000) / ms;
     };
-    const batchTps = async (B: number) => { const o = await rowsRun(B); return (o.tokens * 1000) / o.ms; };
-    const b3 = await ab('batch3_vs_sequential', () => batchTps(3), () => seqTps(3), Math.max(1, ROUNDS - 1));
-    const b8 = await ab('batch8_vs_batch1', () => batchTps(8), () => batchTps(1), Math.max(1, ROUNDS - 1));
-    tps.batch1_wasm = b8.b;
-    tps.batch3_wasm = b3.a;
-    tps.batch8_wasm = b8.a;
+    const batchTps = async (engine: LmEngine, B: number) => { const x = await rowsRun(engine, B); return (x.tokens * 1000) / x.ms; };
+    const rr = Math.max(1, ROUNDS - 1);
+    const b3 = await ab('batch3_vs_sequential (own)', () => batchTps(eOwn, 3), () => seqTps(eOwn, 3), rr);
+    const b8 = await ab('batch8_vs_batch1 (own)', () => batchTps(eOwn, 8), () => batchTps(eOwn, 1), rr);
+    const wb3 = await ab('ortweb_batch3_vs_sequential', () => batchTps(eInst, 3), () => seqTps(eInst, 3), rr);
+    const wb8 = await ab('ortweb_batch8_vs_batch1', () => batchTps(eInst, 8), () => batchTps(eInst, 1), rr);
+    Object.assign(tps, { batch1_own: b8.b, batch3_own: b3.a, batch8_own: b8.a, batch1_ortweb: wb8.b, batch3_ortweb: wb3.a, batch8_ortweb: wb8.a });
 
     // 6. turn 10 of a chat: kept cache vs a fresh prefill of the whole chat
     const TURN = quick ? 10 : 16; // tokens per user turn and per reply
     const history: number[] = [];
     for (let t = 0; t < 9; t++) for (let k = 0; k < 2 * TURN; k++) history.push(1000 + ((t * 131 + k * 17) % 50000));
     const turn10 = Array.from({ length: TURN }, (_, k) => 2000 + k);
-    const kept = async () => {
-      const c = eInst.conversation(1);
+    const kept = async (engine: LmEngine) => {
+      const c = engine.conversation(1);
       try {
         c.setTokens(0, history);
         await c.run({ maxNewTokens: 0, params: [{}], axis });
         c.setTokens(0, [...history, ...turn10]);
-        const t0 = performance.now();
+        const s0 = performance.now();
         await c.run({ maxNewTokens: 1, stopIds: [], params: [{}], axis });
-        return performance.now() - t0;
+        return performance.now() - s0;
       } finally {
         c.dispose();
       }
     };
-    const fresh = async () => {
-      const c = eInst.conversation(1);
+    const fresh = async (engine: LmEngine) => {
+      const c = engine.conversation(1);
       try {
         c.setTokens(0, [...history, ...turn10]);
-        const t0 = performance.now();
+        const s0 = performance.now();
         await c.run({ maxNewTokens: 1, stopIds: [], params: [{}], axis });
-        return performance.now() - t0;
+        return performance.now() - s0;
       } finally {
         c.dispose();
       }
     };
-    const kv = await ab('kv_reuse_turn10_speedup (ms: fresh / kept)', fresh, kept, Math.max(1, ROUNDS - 1));
+    const kv = await ab('kv_reuse_turn10_speedup (own; ms: fresh / kept)', () => fresh(eOwn), () => kept(eOwn), rr);
+    const wkv = await ab('ortweb_kv_reuse_turn10_speedup (ms: fresh / kept)', () => fresh(eInst), () => kept(eInst), rr);
     await eInst.dispose();
 
-    // 6b. rows leaving the batch (genai later turns row by row; finished rows sliced out)
-    const rows = await rowsSection(web, ortWeb, cfg, prompt);
+    // 6b. rows leaving the batch (genai later turns row by row: onnxruntime-web's GroupQueryAttention only; finished rows sliced out: both)
+    const rows = await rowsSection(web, ortWeb, cfg, prompt, q8);
 
-    // 7. threads: two child processes (1 and 2 threads), short rounds in ABBA order, median of pair ratios
+    // 7. threads: our decoder with a 2-thread kernel pool vs 1 (in this process), and onnxruntime-web's (two child processes)
     let threads: Awaited<ReturnType<typeof threadsSection>> | null = null;
+    let webThreads: Awaited<ReturnType<typeof threadsSection>> | null = null;
     if (os.cpus().length >= 2) {
-      threads = await threadsSection(q8File);
-      tps[`${choiceDtype}_wasm_2threads`] = threads.a;
+      threads = await ownThreads(ortWeb, cfg, q8, prompt, eOwn);
+      tps[`${choiceDtype}_own_2threads`] = threads.a;
+      // quick: a shorter budget for the onnxruntime-web pairs (the extra figure), so the run stays within 10 minutes
+      webThreads = await ortWebThreads(q8File, {}, quick ? 60 : 180);
+      tps[`${choiceDtype}_ortweb_2threads`] = webThreads.a;
     }
+    await own.close();
 
     line({
       stage: 'summary',
@@ -538,27 +657,40 @@ async function main() {
       prompt_tokens: PROMPT,
       new_tokens: NEW,
       rounds: ROUNDS,
-      wasm_choice: { file: choice.file, dtype: choice.dtype },
-      backends: { wasm: WEB, native: NATIVE, own: OWN },
-      wasm_vs_native: r3(vsNative.ratio),
-      own_wasm_vs_native: r3(own.vsNative.ratio),
-      own_vs_ort_web: r3(own.vsWeb.ratio),
-      own_same_greedy_tokens: own.same,
+      wasm_choice: wasmChoice,
+      backends,
+      wasm_vs_native: r3(o.vsNative.ratio),
+      own_vs_ort_web: r3(o.vsWeb.ratio),
+      own_same_greedy_tokens: o.same,
       wasm_vs_q4_wasm: r3(vsQ4.ratio),
-      wasm_int8_vs_fp32: vsFp32 ? r3(vsFp32.ratio) : null,
-      q4_converted_vs_choice: r3(convVsQ4.ratio),
-      threads2_vs_1: threads?.ratio != null ? r3(threads.ratio) : null,
-      threads2_vs_1_all: threads ? r3(threads.all) : null,
+      wasm_int8_vs_fp32: q(vsFp32?.ratio),
+      q4_converted_vs_choice: r3(convVsChoice.ratio),
+      threads2_vs_1: q(threads?.ratio),
+      threads2_vs_1_all: q(threads?.all),
       threads_quiet_pairs: threads ? `${threads.quietPairs}/${threads.pairs}` : null,
       batch3_vs_sequential: r3(b3.ratio),
       batch8_vs_batch1: r3(b8.ratio),
       instrumented_vs_plain: r3(vsPlain.ratio),
       kv_reuse_turn10_speedup: r3(kv.ratio),
       genai_turn_rowwise_speedup: r3(rows.turn.ratio),
-      finished_rows_sliced_speedup: r3(rows.finished.ratio),
+      finished_rows_sliced_speedup: q(rows.ownFinished?.ratio),
       turn10_ttft_ms: { fresh: r3(kv.a), kept: r3(kv.b), context_tokens: history.length + turn10.length },
+      ortweb_wasm_vs_native: r3(o.webVsNative.ratio),
+      ortweb_wasm_vs_q4_wasm: r3(webVsQ4.ratio),
+      ortweb_wasm_int8_vs_fp32: q(webVsFp32?.ratio),
+      ortweb_q4_converted_vs_choice: r3(webConvVsChoice.ratio),
+      ortweb_threads2_vs_1: q(webThreads?.ratio),
+      ortweb_threads2_vs_1_all: q(webThreads?.all),
+      ortweb_threads_quiet_pairs: webThreads ? `${webThreads.quietPairs}/${webThreads.pairs}` : null,
+      ortweb_batch3_vs_sequential: r3(wb3.ratio),
+      ortweb_batch8_vs_batch1: r3(wb8.ratio),
+      ortweb_instrumented_vs_plain: r3(webVsPlain.ratio),
+      ortweb_kv_reuse_turn10_speedup: r3(wkv.ratio),
+      ortweb_finished_rows_sliced_speedup: r3(rows.finished.ratio),
+      ortweb_turn10_ttft_ms: { fresh: r3(wkv.a), kept: r3(wkv.b) },
       tokens_per_s: Object.fromEntries(Object.entries(tps).map(([k, v]) => [k, r3(v)])),
-      targets: { wasm_vs_native: 0.7, own_wasm_vs_native: 0.7, wasm_vs_q4_wasm: 10, threads2_vs_1: 1.3, batch3_vs_sequential: 2, batch8_vs_batch1: 3, instrumented_vs_plain: 0.95, kv_reuse_turn10_speedup: 3 },
+      targets: { wasm_vs_native: 0.7, wasm_vs_q4_wasm: 10, threads2_vs_1: 1.3, batch3_vs_sequential: 2, batch8_vs_batch1: 3, instrumented_vs_plain: 0.95, kv_reuse_turn10_speedup: 3 },
+      wall_s: r3((performance.now() - t0) / 1000),
       peak_rss_mb: mb(process.resourceUsage().maxRSS * 1024),
     });
   } finally {

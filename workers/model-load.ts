@@ -169,7 +169,7 @@ function describeLoad(
 ): string {
   const where = backend === 'webgpu' ? 'WebGPU'
     : threads > 1 ? `WASM with ${threads} threads (cross-origin isolated)`
-    : isolated ? 'WASM on 1 thread' : 'WASM single-threaded (the page is not cross-origin isolated)';
+    : isolated ? 'WASM single-threaded' : 'WASM single-threaded (the page is not cross-origin isolated)';
   const what = choice
     ? `${choice.file} (${choice.dtype}${choice.convert ? `, converted to ${choice.convert} at load` : ''}; ${gb(choice.downloadBytes)} download, ~${gb(choice.memoryBytes)} memory)`
     : label;

@@ -140,7 +140,7 @@ export function ModelPicker() {
           <div><strong>{m.info.label}</strong></div>
           <div className="muted small-text">{m.info.numLayers} layers · d = {m.info.hiddenSize} · {formatBytes(m.info.bytes)} · {m.info.residDtype}</div>
           <div className="small-text" data-testid="chat-backend">
-            Backend: <strong>{m.info.backend === 'webgpu' ? 'WebGPU' : `WASM${m.info.threads > 1 ? `, ${m.info.threads} threads` : ', 1 thread'}`}</strong> — {m.info.reason}
+            Backend: <strong>{m.info.backend === 'webgpu' ? 'WebGPU' : `WASM${m.info.threads > 1 ? `, ${m.info.threads} threads` : ', 1 thread'}${m.info.runtime === 'own' ? ', our int8 decoder' : ''}`}</strong> — {m.info.reason}
             {m.info.backend === 'wasm' && m.device !== 'wasm' && !/software adapter/.test(m.info.reason) && <span className="muted"> (WASM is slower than a GPU's WebGPU but gives the same numbers; nothing is wrong.)</span>}
           </div>
           {m.info.warnings.length > 0 && <div className="muted small-text">{m.info.warnings.join(' ')}</div>}
