@@ -387,6 +387,15 @@ describe('readOwnWeights on hub-shaped 8-bit files', () => {
     shuffled.graph.node.reverse();
     sameWeights(readOwnWeights(save(shuffled), cfg), plain);
 
+    const opset18 = load(plainBytes);
+    for (const n of opset18.graph.node) {
+      if (n.op_type !== 'ReduceMean') continue;
+      n.attribute = n.attribute.filter((a) => a.name !== 'axes');
+      n.input.push('reduce_axes_last');
+    }
+    opset18.graph.initializer.push(makeTensor('reduce_axes_last', TensorDataType.INT64, [1], new BigInt64Array([-1n])));
+    sameWeights(readOwnWeights(save(opset18), cfg), plain);
+
     const chained = load(plainBytes);
     scaleChain(chained);
     swapOperands(chained);
@@ -460,6 +469,23 @@ describe('readOwnWeights on hub-shaped 8-bit files', () => {
     let m = load(q8);
     lmHeadFloat(m);
     expect(why(m)).toMatch(/keeps lm_head as a float32 MatMul, not 8-bit/);
+    // ... or tied: MatMul(x, Transpose(DequantizeLinear(the 8-bit table)))
+    m = load(q8);
+    {
+      const parts = matMulIntegers(m);
+      const head = parts[parts.length - 1];
+      const ix = new GraphIndex(m.graph);
+      const deqT = m.graph.node.find((n) => n.op_type === 'DequantizeLinear')!;
+      const x = ix.producer.get(head.mmi.input[0])!.node.input[0];
+      const gone = new Set([head.mmi, head.cast, head.mul, head.sMul, ix.producer.get(head.mmi.input[0])!.node]);
+      const at = m.graph.node.indexOf(head.mmi);
+      m.graph.node.splice(at, 0,
+        makeNode('DequantizeLinear', [ix.producer.get(deqT.input[0])!.node.input[0], deqT.input[1], deqT.input[2]], ['table_f32'], 'table_dq'),
+        makeNode('Transpose', ['table_f32'], ['table_t'], 'table_t', [{ name: 'perm', type: AttributeType.INTS, ints: [1, 0] }]),
+        makeNode('MatMul', [x, 'table_t'], [head.mul.output[0]], 'tied_lm_head'));
+      m.graph.node = m.graph.node.filter((n) => !gone.has(n));
+    }
+    expect(why(m)).toMatch(/keeps lm_head as a float32 MatMul \(the transpose of a table, as a tied embedding, dequantised to float at run time\)/);
     // 4-bit files
     expect(refusal(() => readOwnWeights(buildDecoder(ck, { style: 'optimum', dtype: 'q4' }).onnx, cfg)).message).toMatch(/MatMulNBits \(4-bit/);
     // a float file

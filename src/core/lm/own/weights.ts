@@ -217,7 +217,8 @@ interface FoundLinear {
   K: number;
   /** null: a float32 MatMul, refused once its role is known. */
   q: QLinear | null;
-  tiedToTable?: boolean;
+  /** For a float MatMul: how its weight is held (transposed table, dequantised). */
+  floatHow?: string;
 }
 
 export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalData: ExternalFile[] = []): OwnWeights {
@@ -286,16 +287,33 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
     return undefined;
   };
 
+  /** A float MatMul's constant weight, through Transpose and DequantizeLinear. */
+  const floatWeightOf = (name: string): { t: TensorProto; transposed: boolean; dequantised: boolean } | undefined => {
+    let t = name, transposed = false, dequantised = false;
+    for (let hop = 0; hop < 4; hop++) {
+      const c = index.constantOf(t);
+      if (c) return { t: c, transposed, dequantised };
+      const p = index.producer.get(t)?.node;
+      const perm = p?.op_type === 'Transpose' ? getAttr(p, 'perm')?.ints : undefined;
+      if (p?.op_type === 'Transpose' && (!perm || (perm.length === 2 && perm[0] === 1 && perm[1] === 0))) transposed = !transposed;
+      else if (p?.op_type === 'DequantizeLinear') dequantised = true;
+      else return undefined;
+      t = p.input[0];
+    }
+    return undefined;
+  };
+
   // ---- every linear
   const found: FoundLinear[] = [];
   for (const node of graph.node) {
     if (node.op_type === 'MatMul') {
-      const w = weightOf(node.input[1]);
-      if (!w || weightOf(node.input[0])) continue; // attention's MatMuls (or a constant product)
+      const w = floatWeightOf(node.input[1]);
+      if (!w || floatWeightOf(node.input[0])) continue; // attention's MatMuls (or a constant product)
       const dims = tensorDims(w.t);
       if (dims.length !== 2) continue;
       const [K, N] = w.transposed ? [dims[1], dims[0]] : dims;
-      found.push({ node, x: node.input[0], y: node.output[0], N, K, q: null, tiedToTable: w.transposed });
+      const how = [w.transposed ? 'the transpose of a table, as a tied embedding' : '', w.dequantised ? 'dequantised to float at run time' : ''].filter(Boolean).join(', ');
+      found.push({ node, x: node.input[0], y: node.output[0], N, K, q: null, floatHow: how });
       continue;
     }
     if (node.op_type !== 'MatMulInteger') continue;
@@ -388,7 +406,7 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
       for (const { node } of index.consumersOf(t)) {
         if (seen.has(node)) continue;
         seen.add(node);
-        if (LINEAR_START.has(node.op_type) || (node.op_type === 'MatMul' && weightOf(node.input[1]))) continue;
+        if (LINEAR_START.has(node.op_type) || (node.op_type === 'MatMul' && floatWeightOf(node.input[1]))) continue;
         list.push(node);
         queue.push(...node.output.filter(Boolean));
       }
@@ -412,8 +430,8 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
   const linears = new Map<string, FoundLinear>();
   const put = (key: string, f: FoundLinear) => {
     if (!f.q) {
-      const tied = f.tiedToTable ? ' (the transpose of a table, as a tied embedding)' : '';
-      bad(`The file keeps ${key} as a float32 MatMul${tied}, not 8-bit; our decoder runs only 8-bit linears.`);
+      const how = f.floatHow ? ` (${f.floatHow})` : '';
+      bad(`The file keeps ${key} as a float32 MatMul${how}, not 8-bit; our decoder runs only 8-bit linears.`);
     }
     linears.set(key, f);
   };
