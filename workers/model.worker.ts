@@ -6,9 +6,11 @@
  * the browser's loader and cache and exposes the core over Comlink (the page uses model-client.ts).
  *
  * Backend choice: WebGPU when an adapter is there (and has shader-f16 for fp16 models), otherwise
- * WASM — multi-threaded when the page is cross-origin isolated, single-threaded otherwise. The
- * reason for the choice is returned so the UI can say it. The ORT wasm binary is the app's own copy
- * (emitted by Vite next to this worker), never a CDN.
+ * WASM — multi-threaded when the page is cross-origin isolated, single-threaded otherwise. On WASM
+ * an 8-bit file runs on our int8 decoder (src/core/lm/own; its kernel pool's helpers are module
+ * workers this worker starts, workers/own-pool.ts), anything else on onnxruntime-web (model-load.ts).
+ * The reason for the choice (and the runtime) is returned so the UI can say it. The ORT wasm binary
+ * is the app's own copy (emitted by Vite next to this worker), never a CDN.
  *
  * Errors cross the boundary with their code: the thrown Error's name is `ps:<code>`, its message the
  * sentence; the client turns it back into a ModelWorkerError.
