@@ -1,0 +1,119 @@
+/**
+ * The own decoder's kernel pool (src/core/lm/own/pool.ts): decode tokens/s of `OwnDecoder.greedy`
+ * with its linears on 2 threads (the caller + one worker_threads helper, workers/own-pool-node.ts)
+ * vs 1, on the Qwen3-0.6B shape (random weights, optimum-style q8 file as bench/decode.bench.ts
+ * builds it), --layers 4 by default (--layers 28 for the full depth).
+ *
+ * Pairs of rounds, interleaved (2-thread first, then 1-thread first, alternating); each round is
+ * one greedy run of --prompt (16) then --new (8) tokens, decode tokens/s from the loop's own timer.
+ * Each round records the CPU the rest of the machine used meanwhile (/proc/stat busy minus this
+ * process, helpers included) and the VM's steal time, in cores; a pair is `quiet` when in both
+ * rounds at most 0.3 core was taken elsewhere. Pairs go on until --pairs (24), --quiet (8) quiet
+ * ones or --seconds (90); with --wait-quiet, each pair first waits (up to 10 s, polling /proc/stat
+ * every 0.5 s) for a moment when the rest of the machine takes under 0.3 core. Summary: threads2_vs_1 = median over quiet pairs of tps(2) / tps(1) (null
+ * with fewer than 3), threads2_vs_1_all = over every pair; same_tokens: both made the same ids.
+ *
+ *   npx tsx bench/own-threads.bench.ts [--wait-quiet] [--layers 4] [--threads 2] [--pairs 24] [--quiet 8] [--seconds 90]
+ */
+import { readFileSync } from 'node:fs';
+import { randomCheckpoint } from '../src/core/lm/checkpoint';
+import { parseConfig, presetConfigJson } from '../src/core/lm/config';
+import { buildDecoder } from '../src/core/lm/builder';
+import { OwnDecoder } from '../src/core/lm/own/decoder';
+import { nodeKernelPool } from '../workers/own-pool-node';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const LAYERS = arg('layers', 4);
+const PROMPT = arg('prompt', 16);
+const NEW = arg('new', 8);
+const THREADS = arg('threads', 2);
+const MAX_PAIRS = arg('pairs', 24);
+const WANT_QUIET = arg('quiet', 8);
+const BUDGET_MS = 1000 * arg('seconds', 90);
+const QUIET = 0.3;
+const WAIT_QUIET = process.argv.includes('--wait-quiet');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const r3 = (x: number) => +x.toFixed(3);
+const line = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'own-threads', ...o }));
+
+/** CPU time of the whole machine from /proc/stat (Linux), in ms: busy and steal; null elsewhere. */
+function machineCpu(): { busyMs: number; stealMs: number } | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const tick = 10; // USER_HZ = 100 on Linux
+    return { busyMs: (f[0] + f[1] + f[2] + f[5] + f[6]) * tick, stealMs: f[7] * tick };
+  } catch {
+    return null;
+  }
+}
+
+async function main() {
+  const cfg = parseConfig({ ...presetConfigJson('qwen3-0.6b'), num_hidden_layers: LAYERS });
+  let t0 = performance.now();
+  const onnx = buildDecoder(randomCheckpoint(cfg, { seed: 1 }), { style: 'optimum', dtype: 'q8' }).onnx;
+  line({ stage: 'build', layers: LAYERS, model_mb: Math.round(onnx.byteLength / 2 ** 20), build_s: r3((performance.now() - t0) / 1000) });
+  t0 = performance.now();
+  const one = OwnDecoder.fromOnnx(onnx, cfg);
+  const load1 = performance.now() - t0;
+  const pool = await nodeKernelPool(THREADS);
+  t0 = performance.now();
+  const many = OwnDecoder.fromOnnx(onnx, cfg, undefined, { pool });
+  const loadT = performance.now() - t0;
+  line({ stage: 'load', threads: pool.threads, load_1thread_s: r3(load1 / 1000), load_pool_s: r3(loadT / 1000) });
+  const prompt = Array.from({ length: PROMPT }, (_, i) => 1000 + i * 37);
+  type Round = { tps: number; ids: number[]; load: number | null };
+  const round = (d: OwnDecoder): Round => {
+    const m0 = machineCpu(), p0 = process.cpuUsage(), w0 = performance.now();
+    const g = d.greedy(prompt, NEW);
+    const wall = performance.now() - w0, p = process.cpuUsage(p0), m1 = machineCpu();
+    const ours = (p.user + p.system) / 1000;
+    const load = m0 && m1 ? (Math.max(0, m1.busyMs - m0.busyMs - ours) + (m1.stealMs - m0.stealMs)) / wall : null;
+    return { tps: g.decodeTokensPerSecond, ids: g.ids, load };
+  };
+  try {
+    round(many);
+    round(one); // warm-up (the first call also waits for the helpers' loads)
+    const pairs: { t2: number; t1: number; load: number | null; same: boolean }[] = [];
+    const start = performance.now();
+    let quiet = 0;
+    while (pairs.length < MAX_PAIRS && quiet < WANT_QUIET && performance.now() - start < BUDGET_MS) {
+      const i = pairs.length;
+      if (WAIT_QUIET) {
+        for (let w = 0; w < 20; w++) {
+          const m0 = machineCpu(), p0 = process.cpuUsage(), w0 = performance.now();
+          await sleep(500);
+          const m1 = machineCpu(), p = process.cpuUsage(p0), wall = performance.now() - w0;
+          if (!m0 || !m1 || (Math.max(0, m1.busyMs - m0.busyMs - (p.user + p.system) / 1000) + m1.stealMs - m0.stealMs) / wall <= QUIET) break;
+        }
+      }
+      const [a, b] = i % 2 ? (() => { const y = round(one); return [round(many), y]; })() : [round(many), round(one)];
+      const l = a.load === null || b.load === null ? null : Math.max(a.load, b.load);
+      const q = l !== null && l <= QUIET;
+      if (q) quiet++;
+      const same = a.ids.join() === b.ids.join();
+      pairs.push({ t2: a.tps, t1: b.tps, load: l, same });
+      line({ stage: 'round', i, [`tps_${pool.threads}threads`]: r3(a.tps), tps_1thread: r3(b.tps), ratio: r3(a.tps / b.tps), other_cores: l === null ? null : r3(l), quiet: q, same_tokens: same });
+    }
+    const qs = pairs.filter((p) => p.load !== null && p.load <= QUIET);
+    const ratios = (ps: typeof pairs) => ps.map((p) => p.t2 / p.t1);
+    line({
+      stage: 'summary',
+      layers: LAYERS, threads: pool.threads, prompt: PROMPT, new: NEW, pairs: pairs.length, quiet_pairs: qs.length,
+      tps_threads: r3(median((qs.length >= 3 ? qs : pairs).map((p) => p.t2))),
+      tps_1thread: r3(median((qs.length >= 3 ? qs : pairs).map((p) => p.t1))),
+      threads2_vs_1: qs.length >= 3 ? r3(median(ratios(qs))) : null,
+      threads2_vs_1_all: r3(median(ratios(pairs))),
+      ratio_min: r3(Math.min(...ratios(pairs))), ratio_max: r3(Math.max(...ratios(pairs))),
+      same_tokens: pairs.every((p) => p.same),
+      machine: 'shared 2-core machine; other_cores per round says how busy',
+    });
+  } finally {
+    await pool.close();
+  }
+}
+
+await main();
