@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'react';
 import type { GpuAdapterLike } from '../../core/lm/adapter';
 import type { ModelDtype } from '../../core/lm/model-source';
+import { int8GemvWasm } from '../../core/lm/int8-gemv-wasm';
 import { formatBytes } from '../../core/view/format';
 import { CacheList } from '../explorer/components/LoadPanel';
 import { filesFromList } from '../explorer/components/files';
@@ -11,6 +12,9 @@ import { useChat } from './store';
 import { useShallow } from 'zustand/react/shallow';
 
 const MAX_FOLDER_BYTES = 8e9;
+/** Our int8 decoder runs here (WebAssembly SIMD), as the model worker will find: 8-bit files on WASM are planned for it. */
+let ownDecoder: boolean | undefined;
+const ownDecoderHere = () => (ownDecoder ??= int8GemvWasm() !== null);
 
 async function readFolder(list: FileList | null): Promise<{ label: string; files: Record<string, Uint8Array> } | string> {
   const picked = filesFromList(list);
@@ -71,7 +75,7 @@ function BackendSelect({ disabled, note }: { disabled: boolean; note: string | n
 
 function ModelChoiceButton({ c, dtype, disabled, onPick, backend }: { c: (typeof MODEL_CHOICES)[number]; dtype: ModelDtype; disabled: boolean; onPick: () => void; backend: Backend }) {
   const BACKEND = backend.backend;
-  const plan = modelPlan(c, dtype, BACKEND, backend.shaderF16);
+  const plan = modelPlan(c, dtype, BACKEND, backend.shaderF16, BACKEND === 'wasm' && ownDecoderHere());
   const approx = plan.listed ? '' : '≈ ';
   return (
     <button type="button" role="listitem" className="chat-model-choice" data-testid={`chat-model-${c.id}`} disabled={disabled}

@@ -68,10 +68,14 @@ export interface ModelPlan {
   listed: boolean;
 }
 
-/** The weights choice for one model on one backend at one dtype (three panes, 2,048 tokens). */
-export function modelPlan(m: ModelChoice, dtype: ModelDtype, backend: 'webgpu' | 'wasm', shaderF16 = false): ModelPlan {
+/**
+ * The weights choice for one model on one backend at one dtype (three panes, 2,048 tokens).
+ * `ownDecoder`: our int8 decoder will run 8-bit files on WASM (WebAssembly SIMD is there; the model
+ * worker then opens them on it), so their memory is its estimate (pick.ts).
+ */
+export function modelPlan(m: ModelChoice, dtype: ModelDtype, backend: 'webgpu' | 'wasm', shaderF16 = false, ownDecoder = false): ModelPlan {
   try {
-    const choice = pickWeights({ files: m.files ?? filesFromShape(m.config), backend, shaderF16, config: m.config, rows: 3, contextTokens: 2048, dtype });
+    const choice = pickWeights({ files: m.files ?? filesFromShape(m.config), backend, shaderF16, config: m.config, rows: 3, contextTokens: 2048, dtype, ownDecoder });
     return { choice, error: null, listed: !!m.files };
   } catch (e) {
     return { choice: null, error: (e as Error).message, listed: !!m.files };

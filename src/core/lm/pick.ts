@@ -284,7 +284,7 @@ export function pickWeights(req: PickRequest): WeightsChoice {
     }
     const picked = req.dtype === 'q4'
       ? tryQ4(() => 'the dtype asked for; its 4-bit MatMulNBits runs ~10x slower on WASM than the same numbers as fp32 MatMul.', false) ?? tryFile('q4', 'the dtype asked for (too large to convert; MatMulNBits is slow on WASM).')
-      : tryFile(req.dtype, 'the dtype asked for.');
+      : tryFile(req.dtype, own && ownRunsDtype(req.dtype) ? 'the dtype asked for (8-bit weights on our int8 decoder).' : 'the dtype asked for.');
     if (picked) return picked;
     if (!has(req.dtype)) throw new DataError('model-no-weights', `The model offers no ${req.dtype} weights (it has ${offered.map((c) => c.file).join(', ')}).`);
     throw new DataError('model-too-large', `The ${req.dtype} weights do not fit in WASM memory${over()}; try fewer rows or a shorter context, or WebGPU.`);
