@@ -114,6 +114,22 @@ describe.skipIf(!env.ownDecoder)('model worker loader: our int8 decoder on WASM'
     await m.engine.dispose();
   });
 
+  it('a kernel pool that does not start leaves our decoder on one thread, said so; not isolated: one thread, no pool', async () => {
+    const failing: LoadEnv = { ...env, kernelPool: async () => { throw new Error('Worker is not defined.'); } };
+    const m = await loadModelIn(failing, { kind: 'files', files: folder('q8') }, { device: 'wasm' }, { signal: new AbortController().signal, cache: null });
+    expect(m.info.runtime).toBe('own');
+    expect(m.info.threads).toBe(1);
+    expect(m.info.reason).toMatch(/on WASM single-threaded: .*; our int8 decoder's 2 kernel threads did not start \(Worker is not defined\), so it runs on one thread\.$/);
+    expect(m.close).toBeUndefined();
+    await m.engine.dispose();
+    const before = pools.length;
+    const open = await loadModelIn({ ...env, isolated: false }, { kind: 'files', files: folder('q8') }, { device: 'wasm' }, { signal: new AbortController().signal, cache: null });
+    expect(open.info.threads).toBe(1);
+    expect(open.info.reason).toMatch(/on WASM single-threaded \(the page is not cross-origin isolated\)/);
+    expect(pools.length).toBe(before);
+    await open.engine.dispose();
+  });
+
   it('fp32 stays on onnxruntime-web; the synthetic model in q8 opens on our decoder', async () => {
     const fp32 = await load({ kind: 'files', files: folder('fp32') });
     expect(fp32.info.runtime).toBe('onnxruntime-web');

@@ -249,7 +249,7 @@ export async function loadModelIn(
       try {
         pool = await env.kernelPool(want);
       } catch (e) {
-        notes.push(`its ${want} kernel threads did not start (${(e as Error).message.replace(/\.$/, '')}), so it runs on one`);
+        notes.push(`our int8 decoder's ${want} kernel threads did not start (${(e as Error).message.replace(/\.$/, '')}), so it runs on one thread`);
       }
     }
     try {
