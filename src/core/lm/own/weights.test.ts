@@ -508,6 +508,27 @@ describe('readOwnWeights on hub-shaped 8-bit files', () => {
     m.graph.input.push(makeValueInfo('norm_w', TensorDataType.FLOAT, [cfg.hiddenSize]));
     expect(why(m)).toMatch(/The final norm is not an RMSNorm/);
 
+    // blocks wired unlike Llama / Qwen: a scaled embedding, attention and MLP in parallel, an MLP that adds gate and up
+    m = load(q8);
+    {
+      const emb = m.graph.node.find((n) => n.op_type === 'DequantizeLinear')!.output[0];
+      const ix = new GraphIndex(m.graph);
+      for (const c of ix.consumersOf(emb)) c.node.input[c.inputIndex] = 'emb_scaled';
+      m.graph.initializer.push(makeTensor('sqrt_d', TensorDataType.FLOAT, [], new Float32Array([Math.sqrt(cfg.hiddenSize)])));
+      m.graph.node.splice(m.graph.node.findIndex((n) => n.op_type === 'DequantizeLinear') + 1, 0, makeNode('Mul', [emb, 'sqrt_d'], ['emb_scaled'], 'scale_emb'));
+    }
+    expect(why(m)).toMatch(/Layer 0's input norm does not read the embedding rows directly/);
+    m = load(q8);
+    for (const n of m.graph.node) if (n.name!.startsWith('/model/layers.1/post_attention_layernorm/')) n.input = n.input.map((i) => (i === '/model/layers.1/Add_output_0' ? '/model/layers.0/Add_1_output_0' : i));
+    // (in dataflow order the MLP may now come before o: either sentence refuses it)
+    expect(why(m)).toMatch(/Layer 1's attention output is not added to its residual stream before the post-attention norm|layer 1's o projection linears are \[K 96, N 160\]/);
+    m = load(q8);
+    { const add = m.graph.node.find((n) => n.name === '/model/layers.1/Add')!; add.input = [add.input[1], add.input[1]]; }
+    expect(why(m)).toMatch(/^Layer 1's attention output is not added to its residual stream before the post-attention norm/);
+    m = load(q8);
+    m.graph.node.find((n) => n.name === '/model/layers.0/mlp/Mul')!.op_type = 'Add';
+    expect(why(m)).toMatch(/Layer 0's MLP is not down\(silu\(gate\) \* up\)/);
+
     // MatMulInteger without the activation zero point
     m = load(q8);
     m.graph.node.find((n) => n.op_type === 'MatMulInteger')!.input[2] = '';

@@ -206,6 +206,9 @@ function topoOrder(graph: GraphProto, index: GraphIndex): Map<NodeProto, number>
 
 const LINEAR_START = new Set(['DynamicQuantizeLinear', 'MatMulInteger']);
 
+/** What a norm normalises: a tensor, and the two tensors it is the sum of (when it is an Add's output or a skip norm's). */
+interface NormIn { value: string; parts: [string, string] | null }
+
 interface FoundLinear {
   /** The MatMulInteger (or float MatMul) node. */
   node: NodeProto;
@@ -551,7 +554,11 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
     return undefined;
   };
   /** The RMSNorm weight a node applies, when the node is the end of an RMSNorm (null when it is not one). */
-  const normAt = (n: NodeProto, out: string, what: string): { w: TensorProto } | null => {
+  const addParts = (x: string): [string, string] | null => {
+    const p = index.producer.get(x)?.node;
+    return p?.op_type === 'Add' && p.input.length === 2 ? [p.input[0], p.input[1]] : null;
+  };
+  const normAt = (n: NodeProto, out: string, what: string): { w: TensorProto; input: NormIn } | null => {
     const idx = n.output.indexOf(out);
     if (n.op_type === 'SimplifiedLayerNormalization' || n.op_type === 'RMSNormalization' || n.op_type === 'SkipSimplifiedLayerNormalization') {
       if (idx !== 0) return null;
@@ -561,7 +568,8 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
       checkEps(getAttrFloat(n, 'epsilon', skip ? 1e-12 : 1e-5)!, what);
       const w = index.constantOf(n.input[skip ? 2 : 1]);
       if (!w) bad(`${what}'s weight is not a constant.`);
-      return { w };
+      const input: NormIn = skip ? { value: n.output[3] || `${n.name || n.output[0]} (sum)`, parts: [n.input[0], n.input[1]] } : { value: n.input[0], parts: addParts(n.input[0]) };
+      return { w, input };
     }
     if (n.op_type !== 'Mul') return null;
     for (const [a, b] of [[n.input[0], n.input[1]], [n.input[1], n.input[0]]]) {
@@ -573,7 +581,7 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
       const core = rmsCore(y);
       if (core) {
         checkEps(core.eps, what);
-        return { w };
+        return { w, input: { value: core.x, parts: addParts(core.x) } };
       }
     }
     return null;
@@ -584,13 +592,16 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
     norms.set(key, f32(w, `${what}'s weight`));
   };
   /** The RMSNorm producing tensor `x` (through Identity / float Casts). */
-  const normFeeding = (x: string, key: string, what: string) => {
+  const normFeeding = (x: string, key: string, what: string): NormIn => {
     let t = x;
     for (let hop = 0; hop < 4; hop++) {
       const p = index.producer.get(t)?.node;
       if (!p) break;
       const hit = normAt(p, t, what);
-      if (hit) return takeNorm(key, hit.w, d, what);
+      if (hit) {
+        takeNorm(key, hit.w, d, what);
+        return hit.input;
+      }
       if (p.op_type === 'Identity' || (p.op_type === 'Cast' && getAttrInt(p, 'to') === TensorDataType.FLOAT)) t = p.input[0];
       else break;
     }
@@ -606,9 +617,10 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
     }
     return null;
   };
+  const inNorms: NormIn[] = [], postNorms: NormIn[] = [];
   for (let i = 0; i < cfg.numLayers; i++) {
-    normFeeding(linears.get(`layers.${i}.q`)!.x, `model.layers.${i}.input_layernorm.weight`, `Layer ${i}'s input norm`);
-    normFeeding(linears.get(`layers.${i}.gate`)!.x, `model.layers.${i}.post_attention_layernorm.weight`, `Layer ${i}'s post-attention norm`);
+    inNorms.push(normFeeding(linears.get(`layers.${i}.q`)!.x, `model.layers.${i}.input_layernorm.weight`, `Layer ${i}'s input norm`));
+    postNorms.push(normFeeding(linears.get(`layers.${i}.gate`)!.x, `model.layers.${i}.post_attention_layernorm.weight`, `Layer ${i}'s post-attention norm`));
     for (const r of ['q', 'k'] as const) {
       const what = `Layer ${i}'s ${r} norm`;
       const w = headNorm(linears.get(`layers.${i}.${r}`)!, what);
@@ -617,7 +629,7 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
       if (w) takeNorm(`model.layers.${i}.self_attn.${r}_norm.weight`, w, hd, what);
     }
   }
-  normFeeding(linears.get('lm_head')!.x, 'model.norm.weight', 'The final norm');
+  const finalNorm = normFeeding(linears.get('lm_head')!.x, 'model.norm.weight', 'The final norm');
 
   // ---- attention: GroupQueryAttention's settings must be the plain ones the decoder computes
   for (const n of graph.node) {
@@ -659,6 +671,33 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
     }
     embedding = { codes: ints(tableT, 'The embedding table'), scale: f32(s, 'The embedding scale')[0], zeroPoint: z };
   } else embedding = { table: f32(tableT, 'The embedding table') };
+  const embOut = deq && deq !== dqIn ? deq.output[0] : gather.output[0];
+
+  // ---- the block's wiring, as Llama / Qwen have it: h -> h + o(attn(norm(h))) -> mid + down(silu(gate) * up)
+  const pair = (p: [string, string] | null, a: string, b: string) => !!p && ((p[0] === a && p[1] === b) || (p[0] === b && p[1] === a));
+  const isSilu = (t: string, gate: string) => {
+    const p = index.producer.get(t)?.node;
+    if (p?.op_type === 'Swish' && p.input[0] === gate) return true;
+    if (p?.op_type !== 'Mul') return false;
+    const sig = (x: string) => { const q = index.producer.get(x)?.node; return q?.op_type === 'Sigmoid' && q.input[0] === gate; };
+    return (p.input[0] === gate && sig(p.input[1])) || (p.input[1] === gate && sig(p.input[0]));
+  };
+  let mid = '', downY = '';
+  for (let i = 0; i < cfg.numLayers; i++) {
+    const inN = inNorms[i];
+    if (i === 0 ? inN.value !== embOut : !pair(inN.parts, mid, downY)) {
+      bad(i === 0 ? 'Layer 0\'s input norm does not read the embedding rows directly (a scaled or mixed embedding, which our decoder does not do).'
+        : `Layer ${i}'s input is not layer ${i - 1}'s residual sum (mid + MLP output), as Llama / Qwen blocks have it.`);
+    }
+    if (!pair(postNorms[i].parts, inN.value, linears.get(`layers.${i}.o`)!.y)) bad(`Layer ${i}'s attention output is not added to its residual stream before the post-attention norm, as Llama / Qwen blocks have it.`);
+    mid = postNorms[i].value;
+    const down = linears.get(`layers.${i}.down`)!;
+    const m = index.producer.get(down.x)?.node;
+    const gateY = linears.get(`layers.${i}.gate`)!.y, upY = linears.get(`layers.${i}.up`)!.y;
+    if (m?.op_type !== 'Mul' || !((isSilu(m.input[0], gateY) && m.input[1] === upY) || (isSilu(m.input[1], gateY) && m.input[0] === upY))) bad(`Layer ${i}'s MLP is not down(silu(gate) * up), which our decoder computes.`);
+    downY = down.y;
+  }
+  if (!pair(finalNorm.parts, mid, downY)) bad(`The final norm does not read layer ${cfg.numLayers - 1}'s residual sum.`);
 
   // ---- rotary
   const style = ops.has('GroupQueryAttention') ? 'genai' : 'optimum';
