@@ -10,7 +10,7 @@
  *   messages  its event loop runs: 'data' (a new data buffer), 'load' (a slice's weights, loaded
  *             into its own Int8Linear), 'serve' (enter the job loop); each is acknowledged by
  *             bumping its ACK slot (after writing any error into its ERR slot and text);
- *   jobs      a synchronous loop: it spins briefly, then Atomics.wait, on the JOB counter; a RUN job
+ *   jobs      a synchronous loop: it spins (spinUs), then Atomics.wait, on the JOB counter; a RUN job
  *             (linear id, rows M, activation zero point and scale in the control buffer, codes in
  *             the data buffer) writes its slice's floats [M, n_t] into the data buffer at the
  *             linear's offset, then bumps DONE; YIELD returns to the event loop (so more loads can
@@ -79,8 +79,12 @@ export interface KernelPoolOptions {
   jobTimeoutMs?: number;
   /** Longest wait for helpers to start or load their weights, in ms (default 120 s). */
   loadTimeoutMs?: number;
-  /** Spin iterations before Atomics.wait, caller and helpers (default 20,000: some tens of microseconds). */
-  spin?: number;
+  /**
+   * How long a thread spins on the counter it waits for before it sleeps in Atomics.wait, in
+   * microseconds (default 1000): the caller for its helpers, a helper for the next job (the decoder's
+   * work between two linears is shorter than that, so a waking helper seldom pays the wake-up).
+   */
+  spinUs?: number;
 }
 
 /** The pool failed: a helper did not start, failed to load or run its slice, or did not answer in time. */
@@ -131,6 +135,20 @@ function readText(ctrl: Int32Array, helper: number): string | null {
   return new TextDecoder().decode(copy);
 }
 
+/** Spin while `busy(ctrl[slot])`, at most `us` microseconds; the last value read. */
+function spinWhile(ctrl: Int32Array, slot: number, busy: (v: number) => boolean, us: number): number {
+  let v = Atomics.load(ctrl, slot);
+  if (!busy(v) || us <= 0) return v;
+  const until = performance.now() + us / 1000;
+  for (;;) {
+    for (let i = 0; i < 64; i++) {
+      v = Atomics.load(ctrl, slot);
+      if (!busy(v)) return v;
+    }
+    if (performance.now() > until) return v;
+  }
+}
+
 /** A pool of one thread: every linear runs on the caller. */
 function singleThread(): ClosableKernelPool {
   return {
@@ -154,9 +172,9 @@ export async function createKernelPool(threads: number, spawn: (index: number) =
   const H = T - 1;
   const jobTimeout = options.jobTimeoutMs ?? 30_000;
   const loadTimeout = options.loadTimeoutMs ?? 120_000;
-  const spin = Math.max(0, Math.floor(options.spin ?? 20_000));
+  const spinUs = Math.max(0, Math.floor(options.spinUs ?? 1000));
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_BYTES));
-  ctrl[SPIN] = spin;
+  ctrl[SPIN] = spinUs;
   const scaleSlot = new Float64Array(ctrl.buffer, SCALE_BYTE, 1);
   const workers: WorkerLike[] = [];
   let failure: KernelPoolError | null = null;
@@ -211,8 +229,7 @@ export async function createKernelPool(threads: number, spawn: (index: number) =
   };
   /** Wait until ctrl[slot] >= want (spin, then Atomics.wait), or throw after `timeout` ms. */
   const waitFor = (slot: number, want: number, timeout: number, what: string) => {
-    let v = Atomics.load(ctrl, slot);
-    for (let i = 0; v < want && i < spin; i++) v = Atomics.load(ctrl, slot);
+    let v = spinWhile(ctrl, slot, (x) => x < want, spinUs);
     if (v >= want) return;
     const until = Date.now() + timeout;
     while (v < want) {
@@ -345,10 +362,9 @@ export function serveKernelPool(port: WorkerPort): void {
   };
   const serve = () => {
     const scale = new Float64Array(ctrl.buffer, SCALE_BYTE, 1);
-    const spin = ctrl[SPIN];
+    const spinUs = ctrl[SPIN];
     for (;;) {
-      let j = Atomics.load(ctrl, JOB);
-      for (let i = 0; j === handled && i < spin; i++) j = Atomics.load(ctrl, JOB);
+      let j = spinWhile(ctrl, JOB, (x) => x === handled, spinUs);
       while (j === handled) {
         Atomics.wait(ctrl, JOB, handled);
         j = Atomics.load(ctrl, JOB);
