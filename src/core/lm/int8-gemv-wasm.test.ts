@@ -1,6 +1,6 @@
 import v8 from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { int8GemvWasm, quantizeRow, quantizeRowU7, type Int8Kernel } from './int8-gemv-wasm';
+import { int8GemvWasm, MAX_ROWS, passRows, quantizeRow, quantizeRowU7, type Int8Kernel, type Int8LoadOptions } from './int8-gemv-wasm';
 import { Pcg32 } from './sampling';
 
 // Relaxed SIMD (browsers' default) is behind a flag in Node 20; set before the kernels are built.
@@ -27,14 +27,14 @@ const kernels: Int8Kernel[] = ['extmul', 'dot', ...(gemv?.relaxed ? (['relaxed']
 const xRange = (k: Int8Kernel): [number, number] => (k === 'relaxed' ? [0, 127] : [-127, 127]);
 
 describe.skipIf(!gemv)('int8 GEMV (WebAssembly SIMD)', () => {
-  it.each(kernels)('%s: exact int32 sums for 1..9 rows, every column step and rows per pass, K and N not multiples of 16 / 4', (kernel) => {
+  it.each(kernels)('%s: exact int32 sums for 1..9 rows, every column step and rows per pass (and the automatic ones), K and N not multiples of 16 / 4', (kernel) => {
     const rng = new Pcg32(3);
     for (const [N, K] of [[1, 1], [7, 33], [12, 64], [37, 1000]]) {
       const w = codes(rng, N * K);
-      for (const cols of [1, 2, 4] as const) {
-        for (const rowsPerPass of [1, 2, 3, 4]) {
+      for (const cols of [undefined, 1, 2, 4] as const) {
+        for (const rowsPerPass of [undefined, 1, 2, 3, 4, 5, 6, 7, 8]) {
           const lin = gemv!.load(w, N, K, 1, { kernel, cols, rowsPerPass });
-          for (const M of [1, 3, 4, 5, 8, 9]) {
+          for (const M of rowsPerPass === undefined ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 3, rowsPerPass, 9]) {
             const x = codes(rng, M * K, ...xRange(kernel));
             expect(Array.from(lin.matmulInt32(x, M))).toEqual(Array.from(refInt32(x, w, M, N, K)));
           }
@@ -117,9 +117,9 @@ describe.skipIf(!gemv)('int8 GEMV (WebAssembly SIMD)', () => {
         const w = u8w ? Uint8Array.from({ length: N * K }, () => Math.floor(rng.float() * 256)) : codes(rng, N * K, -128, 127);
         const perCol = Int32Array.from({ length: N }, () => (u8w ? Math.floor(rng.float() * 256) : -128 + Math.floor(rng.float() * 256)));
         for (const wz of [u8w ? 128 : 0, perCol] as const) {
-          for (const rowsPerPass of [1, 3]) {
-            const lin = gemv!.load(w, N, K, 1, { zeroPoint: wz, rowsPerPass });
-            for (const M of [1, 5]) {
+          for (const opts of [{}, { rowsPerPass: 1, cols: 4 }, { rowsPerPass: 3 }, { rowsPerPass: 8 }, { cols: 1 }, { cols: 2, rowsPerPass: 5 }] as Int8LoadOptions[]) {
+            const lin = gemv!.load(w, N, K, 1, { zeroPoint: wz, ...opts });
+            for (const M of opts.rowsPerPass || opts.cols ? [1, 5, 9] : [1, 2, 3, 4, 5, 6, 7, 8, 9]) {
               const a = Uint8Array.from({ length: M * K }, () => Math.floor(rng.float() * 256));
               for (const az of [0, 77, 255]) {
                 const want = ref(a, az, w, (n) => (typeof wz === 'number' ? wz : wz[n]), M, N, K);
@@ -132,12 +132,28 @@ describe.skipIf(!gemv)('int8 GEMV (WebAssembly SIMD)', () => {
     }
   });
 
-  it('matmulInteger: extreme codes (255 against -128, K = 4096) sum exactly; bad zero points and kernels refused', () => {
+  it('matmulInteger: extreme codes (255 against -128, K = 4096) sum exactly at 1..8 rows; bad zero points and kernels refused', () => {
     const N = 2, K = 4096;
     const w = new Int8Array(N * K).fill(-128);
     const a = new Uint8Array(K).fill(255);
     expect(Array.from(gemv!.load(w, N, K, 1).matmulInteger(a, 0, 1))).toEqual([-255 * 128 * K, -255 * 128 * K]);
     expect(Array.from(gemv!.load(w, N, K, 1, { zeroPoint: 127 }).matmulInteger(a, 255, 1))).toEqual([0, 0]);
+    // several rows (Winograd's product: (x + w)(x' + w') up to 383^2): 255 or 0 against -128 or 127,
+    // zero points 0 and 255 (centred codes +-255), a column of each
+    const w2 = new Int8Array(N * K);
+    for (let k = 0; k < K; k++) [w2[k], w2[K + k]] = [-128, k % 3 ? 127 : -128];
+    for (const M of [2, 3, 4, 5, 8]) {
+      const am = Uint8Array.from({ length: M * K }, (_, i) => (Math.floor(i / K) % 2 ? 0 : 255));
+      for (const az of [0, 255]) {
+        const want: number[] = [];
+        for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+          let t = 0;
+          for (let k = 0; k < K; k++) t += (am[m * K + k] - az) * w2[n * K + k];
+          want.push(t);
+        }
+        for (const rowsPerPass of [undefined, M]) expect(Array.from(gemv!.load(w2, N, K, 1, { rowsPerPass }).matmulInteger(am, az, M))).toEqual(want);
+      }
+    }
     expect(() => gemv!.load(w, N, K, 1, { zeroPoint: 200 })).toThrow(/\[-128, 127\]/);
     expect(() => gemv!.load(new Uint8Array(N * K), N, K, 1, { zeroPoint: -1 })).toThrow(/\[0, 255\]/);
     expect(() => gemv!.load(w, N, K, 1, { zeroPoint: [1, 2, 3] })).toThrow(/zero points/);
@@ -148,10 +164,28 @@ describe.skipIf(!gemv)('int8 GEMV (WebAssembly SIMD)', () => {
   it('refuses wrong shapes and non-finite activations with a typed error', () => {
     expect(() => gemv!.load(new Int8Array(5), 2, 3, 1)).toThrow(/2 x 3/);
     expect(() => gemv!.load(new Int8Array(6), 2, 3, new Float32Array(3))).toThrow(/column scales/);
-    expect(() => gemv!.load(new Int8Array(6), 2, 3, 1, { rowsPerPass: 5 })).toThrow(/rowsPerPass/);
+    expect(() => gemv!.load(new Int8Array(6), 2, 3, 1, { rowsPerPass: MAX_ROWS + 1 })).toThrow(/rowsPerPass/);
+    expect(() => gemv!.load(new Int8Array(6), 2, 3, 1, { rowsPerPass: 2.5 })).toThrow(/rowsPerPass/);
     const lin = gemv!.load(new Int8Array(6), 2, 3, 1);
+    expect(() => lin.matmulInteger(new Uint8Array(6), 0, 0)).toThrow(/whole number/);
+    expect(() => lin.matmulInt32(new Int8Array(6), 1.5)).toThrow(/whole number/);
     expect(() => lin.matmul(Float32Array.from([1, NaN, 0]), 1)).toThrow(/finite/);
     expect(() => lin.matmulInt32(new Int8Array(2), 1)).toThrow(/1 x 3/);
     if (gemv!.relaxed) expect(() => gemv!.load(new Int8Array(6), 2, 3, 1, { kernel: 'relaxed' }).matmulInt32(Int8Array.from([0, -1, 0]), 1)).toThrow(/\[0, 127\]/);
+  });
+
+  it('passes by rows: as even as they go, none over the most', () => {
+    expect(passRows(1)).toEqual([1]);
+    expect(passRows(8)).toEqual([8]);
+    expect(passRows(9)).toEqual([5, 4]);
+    expect(passRows(8, 4)).toEqual([4, 4]);
+    expect(passRows(5, 4)).toEqual([3, 2]);
+    expect(passRows(7, 3)).toEqual([3, 2, 2]);
+    for (let M = 1; M <= 40; M++) {
+      const p = passRows(M, 4);
+      expect(p.reduce((a, b) => a + b, 0)).toBe(M);
+      expect(Math.max(...p) - Math.min(...p)).toBeLessThanOrEqual(1);
+      expect(p.length).toBe(Math.ceil(M / 4));
+    }
   });
 });

@@ -2,20 +2,30 @@
  * int8 x int8 GEMV / small GEMM in WebAssembly SIMD128, outside onnxruntime: y[m, n] = x[m, :] . W[n, :]
  * for a few rows m (decode: 1 row, or a batch of 3 or 8), weights int8 with one scale per output
  * column, activations quantised per row to int8. A measuring stick for the question "would our own
- * WASM decoder reach native speed?" (bench/int8-gemv.bench.ts); nothing in the engine uses it yet.
+ * WASM decoder reach native speed?" (bench/int8-gemv.bench.ts), and the own decoder's linears (src/core/lm/own/).
  *
- * Weights are repacked at load for the kernels' access order: groups of `cols` (1, 2 or 4) output
- * columns, and within a group, for each 16 values along K, the group's columns' 16 bytes one after
- * another (one sequential stream; K padded to 16, N to `cols`, with zeros). Activation rows are
- * interleaved the same way per call (`rowsPerPass`, 1-4 rows per pass over the weights; one row's
- * codes stay in registers, several are read from L1 at each use). Three kernels:
+ * Weights are repacked at load for the kernels' access order: groups of P = `cols` (1, 2 or 4;
+ * default 4) output columns, and within a group, for each 16 values along K, the group's columns'
+ * 16 bytes one after another (one sequential stream; K padded to 16, N to P, with zeros; the dot
+ * kernel stores a chunk's 8 even-position codes first, then the 8 odd ones). A kernel may step C < P
+ * columns at a time (the P / C slices of a group one after another). Activation rows are packed the
+ * same way per call; a pass takes R = 1..MAX_ROWS rows over the weights (`rowsPerPass`, or by M:
+ * `passRows` with AUTO_MAX_ROWS, C from AUTO_COLS). One row's codes stay in registers; with several,
+ * each row's are read from L1 at each use. Three kernels:
  *
  *   extmul  per 16 values: i16x8.extmul_low/high_i8x16_s, i16x8.add of the two halves, then
  *           i32x4.extadd_pairwise_i16x8_s into the i32x4 accumulator. The i16 sum of two products
  *           cannot overflow while codes stay in [-127, 127] (2 * 127 * 127 < 2^15), which
  *           `quantizeRow` and the caller's weights must keep (-128 is refused at load).
  *   dot     activations widened to i16 once per call; weights widened per 16 values
- *           (i16x8.extend_low/high_i8x16_s), then i32x4.dot_i16x8_s (any int8 codes).
+ *           (i16x8.extend_low/high_i8x16_s), then i32x4.dot_i16x8_s (any int8 codes). One row:
+ *           two dots per 16 values (x_lo . w_lo + x_hi . w_hi). Several rows (the widening shared):
+ *           Winograd's inner product, with e = the even-position codes, o = the odd ones,
+ *             x . w = sum_j (x_e + w_o)_j (x_o + w_e)_j - sum_j x_ej x_oj - sum_j w_ej w_oj,
+ *           two i16x8.add and ONE dot per row and 16 values (the multiply-add port is the scarce
+ *           one), the last two sums per row (xi, per call) and per column (eta, at load) taken off
+ *           in the kernel's last step; |x + w| <= 383, so every product fits the dot's i16 lanes
+ *           and i32 sums, all arithmetic wrapping mod 2^32 (exact wherever the true sum fits).
  *   relaxed relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s (4-way int8 dot product added
  *           into i32 lanes), weights as the int8 operand and activations as the
  *           7-bit one: activation codes must be in [0, 127], so rows are quantised asymmetrically
@@ -27,39 +37,62 @@
  * src/core/lm/own/ runs them with): `matmulInteger` takes uint8 activation codes with their zero
  * point and weights loaded with zero points (int8 codes, or uint8 ones: shifted by -128 at load,
  * zero points with them, which leaves every w - zero unchanged), on the dot kernel: uint8 codes
- * go into its int16 lanes as they are (255 * 128 * 2 fits an i32 lane), and
- *   sum_k (a_k - az)(w_nk - wz_n) = sum_k a_k w_nk - wz_n sum_k a_k - az sum_k w_nk + K az wz_n,
- * every term an exact integer.
+ * go into its int16 lanes centred, a - az in [-255, 255] (255 * 128 * 2 fits an i32 lane), and
+ *   sum_k (a_k - az)(w_nk - wz_n) = sum_k (a_k - az) w_nk - wz_n sum_k (a_k - az),
+ * the second term taken off per row and column in the kernel's last step.
  *
  * Sums are exact int32 (K * 128 * 128 < 2^31 for K < 131,072; K * 255 * 128 < 2^31 for uint8 activations, K < 65,793). bench/int8-gemv.bench.ts measures them
- * against onnxruntime-web and -node; at one row they stream weights at ~18-20 GB/s on one thread.
+ * against onnxruntime-web and -node; at one row they stream weights at ~18-20 GB/s on one thread,
+ * which on a Zen 4 core is already the dot kernel's compute speed (not memory's): M rows cost
+ * about 4 SIMD operations per row and 16 weight bytes however they are blocked, so M = 3 runs
+ * ~2.2x and M = 8 ~6x the time of M = 1 (`--section rows`), not the ~1x a memory-bound kernel
+ * would give.
  */
 import { DataError } from '../errors';
 import { emitter, funcBody, I32, V128, moduleBytes, op } from '../math/wasm-asm';
 
-export const MAX_ROWS = 4;
+export const MAX_ROWS = 8;
 /** Output columns per step of the kernels (the weights' packing follows it). */
 export const COL_CHOICES = [1, 2, 4] as const;
 export type Int8Kernel = 'extmul' | 'dot' | 'relaxed';
+type Cols = (typeof COL_CHOICES)[number];
 
-function gemvBody(R: number, C: number, kernel: Int8Kernel): number[] {
-  const COLS = C;
-  // params: 0 w (packed), 1 x (packed rows), 2 out (int32, row stride n4), 3 k16 (K padded), 4 n4 (N padded)
-  const [W, X, OUT, K16, N4] = [0, 1, 2, 3, 4];
-  const [WP, XP, XEND, N, O, RS] = [5, 6, 7, 8, 9, 10];
-  const ACC = 11; // R * COLS: ACC + r * COLS + c
-  const XV = ACC + R * COLS; // one row's codes (dot: lo, hi)
-  const xv = 2;
-  const WV = XV + xv, WL = WV + 1, WH = WV + 2;
+/**
+ * Columns per step that the dot kernel takes by default for a pass of R rows (weights packed by 4),
+ * as measured (bench/int8-gemv.bench.ts --section rows; x64, V8 of Node 20): R * C accumulators
+ * and 2 * C widened weight vectors beyond x64's 16 xmm registers get spilled, which costs less
+ * than the saved weight widening.
+ */
+export const AUTO_COLS: readonly Cols[] = [4, 4, 2, 4, 4, 4, 4, 4, 4];
+/** Rows per pass when `rowsPerPass` is omitted: passes of 5-8 rows measured slower than two of 3-4. */
+export const AUTO_MAX_ROWS = 4;
+
+/**
+ * One kernel: R activation rows, C output columns per step, weights packed in groups of P >= C
+ * columns (C < P: the P / C column slices of a group one after another, each reading every
+ * (P / C)-th 16 bytes of the group's stream).
+ */
+function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[] {
+  // params: 0 w (packed), 1 x (packed rows), 2 out (int32, row stride n4), 3 k16 (K padded), 4 n4 (N padded),
+  // 5 zw (int32 pairs per column: zero point, eta), 6 zs (int32 per row: S at 0, xi at 32; 64: scratch):
+  // out[r][n] = sum - zw[n] * S[r] - eta[n] - xi[r]
+  const [W, X, OUT, K16, N4, ZW, ZS] = [0, 1, 2, 3, 4, 5, 6];
+  const [WP, XP, XEND, N, O, RS, ZP, GB] = [7, 8, 9, 10, 11, 12, 13, 14];
+  const ACC = 15; // R * C: ACC + r * C + c
+  const XV = ACC + R * C; // one row's codes (dot: lo, hi), or the activation half of the multi-row dot
+  const WV = XV + 2; // dot, several rows: the C widened weight halves WV .. WV + C - 1
+  const nV = R * C + 2 + Math.max(3, 2 * C);
   const xb = kernel === 'dot' ? 32 : 16; // bytes of one row's 16 values in the packed activations
+  const wino = kernel === 'dot' && R > 1;
   const { code, e } = emitter();
   e(op.get(N4), op.i32(4), op.mul, op.set(RS));
-  e(op.get(W), op.set(WP));
+  e(op.get(W), op.set(GB));
   e(op.i32(0), op.set(N));
   e(op.loop);
-  {
-    for (let a = 0; a < R * COLS; a++) e(op.v128Zero, op.set(ACC + a));
-    e(op.get(X), op.tee(XP), op.get(K16), op.i32(xb / 16 * R), op.mul, op.add, op.set(XEND));
+  for (let s = 0; s < P / C; s++) {
+    e(op.get(GB), op.i32(s * C * 16), op.add, op.set(WP));
+    for (let a = 0; a < R * C; a++) e(op.v128Zero, op.set(ACC + a));
+    e(op.get(X), op.tee(XP), op.get(K16), op.i32((xb / 16) * R), op.mul, op.add, op.set(XEND));
     e(op.loop);
     {
       // one row: its 16 codes stay in locals; more rows: read at each use (L1 hits), so that the
@@ -69,51 +102,92 @@ function gemvBody(R: number, C: number, kernel: Int8Kernel): number[] {
         if (kernel === 'dot') e(op.get(XP), op.v128Load(0), op.set(XV), op.get(XP), op.v128Load(16), op.set(XV + 1));
         else e(op.get(XP), op.v128Load(0), op.set(XV));
       }
-      const xLo = (r: number) => (xIn ? op.get(XV) : [...op.get(XP), ...op.v128Load(r * 32)]);
-      const xHi = (r: number) => (xIn ? op.get(XV + 1) : [...op.get(XP), ...op.v128Load(r * 32 + 16)]);
+      const barrier = (r: number) => {
+        if (R <= 4 || r % 2 === 0 || r === R - 1) return;
+        // a branch never taken (zs is never 0) whose arm stores the rows' accumulators: without it
+        // TurboFan hoists every row's activation loads to the top of the loop body, and the loaded
+        // values push the accumulators out of the 16 xmm registers (spilled to the stack)
+        e(op.get(ZS), op.i32Eqz, op.if);
+        for (let q = r - 1; q <= r; q++) for (let c = 0; c < C; c++) e(op.get(ZS), op.get(ACC + q * C + c), op.v128Store(64));
+        e(op.end);
+      };
       const x8 = (r: number) => (xIn ? op.get(XV) : [...op.get(XP), ...op.v128Load(r * 16)]);
-      for (let c = 0; c < COLS; c++) {
-        e(op.get(WP), op.v128Load(c * 16), op.set(WV));
-        if (kernel === 'relaxed') {
-          for (let r = 0; r < R; r++) {
-            const acc = ACC + r * COLS + c;
-            // the activation goes through a local first: with it read straight from memory into the
-            // relaxed dot, Node 20's V8 returned doubled sums for some lanes
-            if (!xIn) e(x8(r), op.set(XV));
-            e(op.get(WV), op.get(XV), op.get(acc), op.i32x4RelaxedDotI8x16I7x16AddS, op.set(acc));
+      if (wino) {
+        // Winograd's inner product: per 16 values, the 8 even-position codes and the 8 odd-position
+        // ones (the packing puts them in the low and high 8 bytes); x . w = sum_j (x_2j + w_2j+1)
+        // (x_2j+1 + w_2j) - sum_j x_2j x_2j+1 - sum_j w_2j w_2j+1, the last two per row and per
+        // column (the epilogue's xi and eta): one i32x4.dot_i16x8_s per row and 16 weight bytes
+        // instead of two (two i16x8.add for it), the widening shared by the R rows
+        for (let c = 0; c < C; c++) {
+          e(op.get(WP), op.v128Load(c * 16), op.i16x8ExtendLowI8x16S, op.set(WV + 2 * c));
+          e(op.get(WP), op.v128Load(c * 16), op.i16x8ExtendHighI8x16S, op.set(WV + 2 * c + 1));
+        }
+        for (let r = 0; r < R; r++) {
+          e(op.get(XP), op.v128Load(r * 32), op.set(XV), op.get(XP), op.v128Load(r * 32 + 16), op.set(XV + 1));
+          for (let c = 0; c < C; c++) {
+            const acc = ACC + r * C + c;
+            e(op.get(acc), op.get(XV), op.get(WV + 2 * c + 1), op.i16x8Add, op.get(XV + 1), op.get(WV + 2 * c), op.i16x8Add, op.i32x4DotI16x8S, op.i32x4Add, op.set(acc));
           }
-        } else if (kernel === 'dot') {
-          e(op.get(WV), op.i16x8ExtendLowI8x16S, op.set(WL), op.get(WV), op.i16x8ExtendHighI8x16S, op.set(WH));
-          for (let r = 0; r < R; r++) {
-            const acc = ACC + r * COLS + c;
-            e(op.get(acc), xLo(r), op.get(WL), op.i32x4DotI16x8S, xHi(r), op.get(WH), op.i32x4DotI16x8S, op.i32x4Add, op.i32x4Add, op.set(acc));
-          }
-        } else {
-          for (let r = 0; r < R; r++) {
-            const acc = ACC + r * COLS + c;
-            e(op.get(acc), x8(r), op.get(WV), op.i16x8ExtmulLowI8x16S, x8(r), op.get(WV), op.i16x8ExtmulHighI8x16S, op.i16x8Add);
-            e(op.i32x4ExtaddPairwiseI16x8S, op.i32x4Add, op.set(acc));
+          barrier(r);
+        }
+      } else {
+        for (let c = 0; c < C; c++) {
+          const [wv, wl, wh] = [WV, WV + 1, WV + 2];
+          e(op.get(WP), op.v128Load(c * 16), op.set(wv));
+          if (kernel === 'relaxed') {
+            for (let r = 0; r < R; r++) {
+              const acc = ACC + r * C + c;
+              // the activation goes through a local first: with it read straight from memory into the
+              // relaxed dot, Node 20's V8 returned doubled sums for some lanes
+              if (!xIn) e(x8(r), op.set(XV));
+              e(op.get(wv), op.get(XV), op.get(acc), op.i32x4RelaxedDotI8x16I7x16AddS, op.set(acc));
+            }
+          } else if (kernel === 'dot') {
+            const acc = ACC + c;
+            e(op.get(wv), op.i16x8ExtendLowI8x16S, op.set(wl), op.get(wv), op.i16x8ExtendHighI8x16S, op.set(wh));
+            e(op.get(acc), op.get(XV), op.get(wl), op.i32x4DotI16x8S, op.get(XV + 1), op.get(wh), op.i32x4DotI16x8S, op.i32x4Add, op.i32x4Add, op.set(acc));
+          } else {
+            for (let r = 0; r < R; r++) {
+              const acc = ACC + r * C + c;
+              e(op.get(acc), x8(r), op.get(wv), op.i16x8ExtmulLowI8x16S, x8(r), op.get(wv), op.i16x8ExtmulHighI8x16S, op.i16x8Add);
+              e(op.i32x4ExtaddPairwiseI16x8S, op.i32x4Add, op.set(acc));
+            }
           }
         }
       }
-      e(op.get(WP), op.i32(16 * COLS), op.add, op.set(WP));
+      e(op.get(WP), op.i32(16 * P), op.add, op.set(WP));
       e(op.get(XP), op.i32(xb * R), op.add, op.tee(XP), op.get(XEND), op.ltU, op.brIf(0));
     }
     e(op.end);
-    // out[r * n4 + n + c] = the four lanes of acc[r][c], summed
-    e(op.get(OUT), op.get(N), op.i32(4), op.mul, op.add, op.set(O));
+    // out[r * n4 + n + c] = the four lanes of acc[r][c], summed, less zw[n + c] * zs[r]
+    e(op.get(N), op.i32(s * C), op.add, op.i32(4), op.mul, op.tee(O), op.get(O), op.add, op.get(ZW), op.add, op.set(ZP));
+    e(op.get(O), op.get(OUT), op.add, op.set(O));
     for (let r = 0; r < R; r++) {
-      for (let c = 0; c < COLS; c++) {
-        const acc = ACC + r * COLS + c;
-        e(op.get(O), op.get(acc), op.i32x4ExtractLane(0), op.get(acc), op.i32x4ExtractLane(1), op.add, op.get(acc), op.i32x4ExtractLane(2), op.get(acc), op.i32x4ExtractLane(3), op.add, op.add, op.i32Store(c * 4));
+      for (let c = 0; c < C; c++) {
+        const acc = ACC + r * C + c;
+        e(op.get(O), op.get(acc), op.i32x4ExtractLane(0), op.get(acc), op.i32x4ExtractLane(1), op.add, op.get(acc), op.i32x4ExtractLane(2), op.get(acc), op.i32x4ExtractLane(3), op.add, op.add);
+        e(op.get(ZP), op.i32Load(c * 8), op.get(ZS), op.i32Load(r * 4), op.mul, op.sub);
+        if (wino) e(op.get(ZP), op.i32Load(c * 8 + 4), op.sub, op.get(ZS), op.i32Load(32 + r * 4), op.sub);
+        e(op.i32Store(c * 4));
       }
       if (r < R - 1) e(op.get(O), op.get(RS), op.add, op.set(O));
     }
-    e(op.get(N), op.i32(COLS), op.add, op.tee(N), op.get(N4), op.ltU, op.brIf(0));
   }
+  e(op.get(GB), op.get(K16), op.i32(P), op.mul, op.add, op.set(GB));
+  e(op.get(N), op.i32(P), op.add, op.tee(N), op.get(N4), op.ltU, op.brIf(0));
   e(op.end);
   e(op.end);
-  return funcBody([[6, I32], [R * COLS + xv + 3, V128]], code);
+  return funcBody([[8, I32], [nV, V128]], code);
+}
+
+/** The kernels a module holds: every kernel, packing P, step C <= P (the dot kernel; the others C = P), rows 1..MAX_ROWS. */
+function kernelSet(kernel: Int8Kernel) {
+  const out: { name: string; params: number; body: number[] }[] = [];
+  for (const P of COL_CHOICES) for (const C of COL_CHOICES) {
+    if (C > P || (kernel !== 'dot' && C !== P)) continue;
+    for (let R = 1; R <= MAX_ROWS; R++) out.push({ name: `${kernel}${R}x${C}p${P}`, params: 7, body: gemvBody(R, C, P, kernel) });
+  }
+  return out;
 }
 
 /** Weights of one linear, resident in their own WebAssembly memory. */
@@ -176,15 +250,27 @@ export function quantizeRowU7(x: Float32Array, codes: Int8Array): { scale: numbe
 
 export interface Int8LoadOptions {
   kernel?: Int8Kernel;
-  /** Output columns per kernel step (1, 2 or 4; default 4). */
-  cols?: (typeof COL_CHOICES)[number];
-  /** Activation rows per pass over the weights (1-4; default 1). */
+  /**
+   * Output columns per kernel step (1, 2 or 4), which the weights' packing follows. Omitted: weights
+   * packed by 4 and, for the dot kernel, the step picked per pass by its rows (`AUTO_COLS`).
+   */
+  cols?: Cols;
+  /**
+   * Activation rows per pass over the weights (1-8). Omitted: picked per call by M, passes of up
+   * to AUTO_MAX_ROWS rows, as even as they go (M = 8: 4 + 4; M = 5: 3 + 2).
+   */
   rowsPerPass?: number;
   /**
    * The weights' zero point, one for all or one per output column (`matmulInteger`; default 0), as
    * stored with the codes: in [-128, 127] for int8 codes, [0, 255] for uint8 ones.
    */
   zeroPoint?: number | ArrayLike<number>;
+}
+
+/** Rows per pass for M rows, none more than `most`, as even as they go (M = 9, most 8: 5 + 4). */
+export function passRows(M: number, most = MAX_ROWS): number[] {
+  const passes = Math.ceil(M / most);
+  return Array.from({ length: passes }, (_, i) => Math.floor(M / passes) + (i < M % passes ? 1 : 0));
 }
 
 export interface Int8Gemv {
@@ -208,8 +294,7 @@ export function int8GemvWasm(): Int8Gemv | null {
 
 function instantiate(): Int8Gemv | null {
   if (typeof WebAssembly === 'undefined') return null;
-  const build = (kernels: Int8Kernel[]) =>
-    moduleBytes(kernels.flatMap((k) => COL_CHOICES.flatMap((C) => Array.from({ length: MAX_ROWS }, (_, i) => ({ name: `${k}${i + 1}x${C}`, params: 5, body: gemvBody(i + 1, C, k) })))));
+  const build = (kernels: Int8Kernel[]) => moduleBytes(kernels.flatMap(kernelSet));
   const valid = (b: Uint8Array<ArrayBuffer>) => {
     try {
       return WebAssembly.validate(b);
@@ -222,13 +307,12 @@ function instantiate(): Int8Gemv | null {
   const mod = new WebAssembly.Module(base);
   const relaxedBytes = build(['relaxed']);
   const relaxedMod = valid(relaxedBytes) ? new WebAssembly.Module(relaxedBytes) : null;
-  type F5 = (w: number, x: number, out: number, k16: number, n4: number) => void;
+  type F7 = (w: number, x: number, out: number, k16: number, n4: number, zw: number, zs: number) => void;
   return {
     relaxed: relaxedMod !== null,
-    load(wIn, N, K, scales, { kernel = 'dot', cols = 4, rowsPerPass = 1, zeroPoint = 0 } = {}) {
+    load(wIn, N, K, scales, { kernel = 'dot', cols, rowsPerPass, zeroPoint = 0 } = {}) {
       if (kernel === 'relaxed' && !relaxedMod) throw new DataError('no-relaxed-simd', 'This WebAssembly engine has no relaxed SIMD, which the relaxed kernel needs.');
-      const COLS = cols;
-      if (!COL_CHOICES.includes(cols) || !(rowsPerPass >= 1 && rowsPerPass <= MAX_ROWS && Number.isInteger(rowsPerPass))) {
+      if ((cols !== undefined && !COL_CHOICES.includes(cols)) || (rowsPerPass !== undefined && !(rowsPerPass >= 1 && rowsPerPass <= MAX_ROWS && Number.isInteger(rowsPerPass)))) {
         throw new DataError('gemv-shape', `cols must be 1, 2 or 4 and rowsPerPass 1 to ${MAX_ROWS}.`);
       }
       if (!(N > 0 && K > 0 && Number.isInteger(N) && Number.isInteger(K)) || wIn.length !== N * K) {
@@ -249,14 +333,19 @@ function instantiate(): Int8Gemv | null {
       if (kernel === 'extmul') for (let i = 0; i < w.length; i++) if (w[i] === -128) throw new DataError('gemv-range', 'The extmul kernel needs weight codes in [-127, 127]; one is -128.');
       const inst = new WebAssembly.Instance(kernel === 'relaxed' ? relaxedMod! : mod, {});
       const memory = inst.exports.memory as WebAssembly.Memory;
-      const fns = Array.from({ length: MAX_ROWS }, (_, i) => inst.exports[`${kernel}${i + 1}x${cols}`] as F5);
+      const P: Cols = cols ?? 4;
+      /** The step for a pass of R rows: the given cols, else (dot) AUTO_COLS, else the packing. */
+      const stepFor = (R: number): Cols => (cols ?? (kernel === 'dot' ? AUTO_COLS[R] : P));
+      const fns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}`] as F7) : null));
       const k16 = Math.ceil(K / 16) * 16;
-      const n4 = Math.ceil(N / COLS) * COLS;
+      const n4 = Math.ceil(N / P) * P;
       const xb = kernel === 'dot' ? 2 : 1;
       const wBytes = n4 * k16;
-      const xOff = Math.ceil(wBytes / 64) * 64;
-      const xBytes = MAX_ROWS * k16 * xb;
-      const outOff = xOff + Math.ceil(xBytes / 64) * 64;
+      const align = (v: number) => Math.ceil(v / 64) * 64;
+      const xOff = align(wBytes);
+      const zwOff = xOff + align(MAX_ROWS * k16 * xb);
+      const zsOff = zwOff + align(n4 * 8);
+      const outOff = zsOff + 128;
       let rowsCap = 0;
       const ensure = (M: number) => {
         if (M <= rowsCap) return;
@@ -266,69 +355,99 @@ function instantiate(): Int8Gemv | null {
         rowsCap = M;
       };
       ensure(MAX_ROWS);
-      // repack: group g, chunk j, column c -> ((g * (k16 / 16) + j) * COLS + c) * 16
+      // repack: group g, chunk j, column c -> ((g * (k16 / 16) + j) * P + c) * 16; the dot kernel
+      // (Winograd's product) puts a chunk's even-position codes in its low 8 bytes, the odd ones high
+      const dot = kernel === 'dot';
+      const lane = Int32Array.from({ length: 16 }, (_, t) => (dot ? (t >> 1) + (t & 1) * 8 : t));
       const packed = new Int8Array(memory.buffer, 0, wBytes);
       const chunks = k16 / 16;
+      // per column: its zero point, and (dot) eta = sum_j w_2j w_2j+1
+      const zw = new Int32Array(memory.buffer, zwOff, 2 * n4);
       for (let n = 0; n < N; n++) {
-        const g = Math.floor(n / COLS), c = n % COLS;
+        const g = Math.floor(n / P), c = n % P;
         const src = n * K;
         for (let j = 0; j < chunks; j++) {
-          const dst = ((g * chunks + j) * COLS + c) * 16;
+          const dst = ((g * chunks + j) * P + c) * 16;
           const len = Math.min(16, K - j * 16);
-          for (let t = 0; t < len; t++) packed[dst + t] = w[src + j * 16 + t];
+          for (let t = 0; t < len; t++) packed[dst + lane[t]] = w[src + j * 16 + t];
         }
+        let eta = 0;
+        if (dot) for (let k = 0; k + 1 < K; k += 2) eta += w[src + k] * w[src + k + 1];
+        zw[2 * n] = wZero[n];
+        zw[2 * n + 1] = eta;
       }
       const colScale = typeof scales === 'number' ? new Float32Array(N).fill(scales) : Float32Array.from(scales);
-      // relaxed: sum (q - zero) w = sum q w - zero * sum w (and matmulInteger, dot)
-      const colSum = new Int32Array(kernel === 'relaxed' || kernel === 'dot' ? N : 0);
+      // relaxed: sum (q - zero) w = sum q w - zero * sum w
+      const colSum = new Int32Array(kernel === 'relaxed' ? N : 0);
       for (let n = 0; n < colSum.length; n++) {
         let t = 0;
         for (let k = 0; k < K; k++) t += w[n * K + k];
         colSum[n] = t;
       }
       const qrow = new Int8Array(K);
-      const run = (xq: Int8Array | Uint8Array, M: number, out: Int32Array) => {
+      /**
+       * Exact sums for M rows: out[m * N + n] = sum_k (xq[m * K + k] - xZero) * w[n * K + k], less
+       * (matmulInteger, xZero given) the weights' zero point times the row's sum of (xq - xZero).
+       */
+      const run = (xq: Int8Array | Uint8Array, M: number, out: Int32Array, xZero: number | null) => {
         ensure(M);
-        for (let m0 = 0; m0 < M; m0 += rowsPerPass) {
-          const R = Math.min(rowsPerPass, M - m0);
+        const z = xZero ?? 0;
+        let m0 = 0;
+        const passes = rowsPerPass ? Array.from({ length: Math.ceil(M / rowsPerPass) }, (_, i) => Math.min(rowsPerPass, M - i * rowsPerPass)) : passRows(M, AUTO_MAX_ROWS);
+        for (const R of passes) {
           // pack rows m0 .. m0 + R - 1: chunk j, row r -> (j * R + r) * 16 codes (i8 or i16)
+          // per row: S = its sum of (codes - zero) (matmulInteger), xi = sum_j x_2j x_2j+1 (dot)
+          const zs = new Int32Array(memory.buffer, zsOff, 2 * MAX_ROWS);
+          zs.fill(0);
           if (xb === 1) {
             const xs = new Int8Array(memory.buffer, xOff, R * k16);
             xs.fill(0);
-            for (let r = 0; r < R; r++) for (let k = 0; k < K; k++) xs[((k >> 4) * R + r) * 16 + (k & 15)] = xq[(m0 + r) * K + k];
+            for (let r = 0; r < R; r++) for (let k = 0, s = (m0 + r) * K; k < K; k++) xs[((k >> 4) * R + r) * 16 + lane[k & 15]] = xq[s + k];
           } else {
             const xs = new Int16Array(memory.buffer, xOff, R * k16);
             xs.fill(0);
-            for (let r = 0; r < R; r++) for (let k = 0; k < K; k++) xs[((k >> 4) * R + r) * 16 + (k & 15)] = xq[(m0 + r) * K + k];
+            for (let r = 0; r < R; r++) {
+              let sum = 0, xi = 0;
+              for (let k = 0, s = (m0 + r) * K; k < K; k++) {
+                const v = xq[s + k] - z;
+                xs[((k >> 4) * R + r) * 16 + lane[k & 15]] = v;
+                sum += v;
+              }
+              if (R > 1) for (let k = 0, s = (m0 + r) * K; k + 1 < K; k += 2) xi += (xq[s + k] - z) * (xq[s + k + 1] - z);
+              if (xZero !== null) zs[r] = sum;
+              zs[MAX_ROWS + r] = xi;
+            }
           }
-          fns[R - 1](0, xOff, outOff, k16, n4);
+          fns[R]!(0, xOff, outOff, k16, n4, zwOff, zsOff);
           const res = new Int32Array(memory.buffer, outOff, R * n4);
           for (let r = 0; r < R; r++) out.set(res.subarray(r * n4, r * n4 + N), (m0 + r) * N);
+          m0 += R;
         }
         return out;
+      };
+      const checkM = (M: number) => {
+        if (!(Number.isInteger(M) && M >= 1)) throw new DataError('gemv-shape', `The number of activation rows is ${M}; it must be a whole number, 1 or more.`);
       };
       return {
         N, K, kernel, weightBytes: wBytes,
         matmulInt32(xq, M, out = new Int32Array(M * N)) {
+          checkM(M);
           if (xq.length < M * K) throw new DataError('gemv-shape', `The activations hold ${xq.length} codes; expected ${M} x ${K}.`);
           if (kernel === 'relaxed') for (let i = 0; i < M * K; i++) if (xq[i] < 0) throw new DataError('gemv-range', 'The relaxed kernel needs activation codes in [0, 127].');
-          return run(xq, M, out);
+          return run(xq, M, out, null);
         },
         matmulInteger(a, aZero, M, out = new Int32Array(M * N)) {
+          checkM(M);
           if (kernel !== 'dot') throw new DataError('gemv-kernel', 'matmulInteger runs on the dot kernel (uint8 activations need its int16 lanes).');
           if (a.length < M * K) throw new DataError('gemv-shape', `The activations hold ${a.length} codes; expected ${M} x ${K}.`);
           if (K >= 65_793) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums of uint8 x int8 codes (under 65,793).`);
           if (!(Number.isInteger(aZero) && aZero >= 0 && aZero <= 255)) throw new DataError('gemv-range', `The activation zero point is ${aZero}; uint8 codes need one in [0, 255].`);
-          run(a, M, out);
-          for (let m = 0; m < M; m++) {
-            let rowSum = 0;
-            for (let k = m * K, end = k + K; k < end; k++) rowSum += a[k];
-            const o = m * N, kz = K * aZero;
-            for (let n = 0; n < N; n++) out[o + n] += kz * wZero[n] - wZero[n] * rowSum - aZero * colSum[n];
-          }
-          return out;
+          // sum_k (a - az)(w - wz) = sum_k (a - az) w - wz sum_k (a - az): the kernel's sums of centred
+          // codes (in [-255, 255]: int16 lanes), less the second term in its last step
+          return run(a, M, out, aZero);
         },
         matmul(x, M, out = new Float32Array(M * N)) {
+          checkM(M);
           if (x.length < M * K) throw new DataError('gemv-shape', `The activations hold ${x.length} numbers; expected ${M} x ${K}.`);
           const xq = new Int8Array(M * K);
           const rowScale = new Float32Array(M), rowZero = new Int32Array(M);
@@ -343,7 +462,7 @@ function instantiate(): Int8Gemv | null {
             }
             xq.set(qrow, m * K);
           }
-          const sums = run(xq, M, new Int32Array(M * N));
+          const sums = run(xq, M, new Int32Array(M * N), null);
           for (let m = 0; m < M; m++) {
             const s = rowScale[m], z = rowZero[m], o = m * N;
             if (z) for (let n = 0; n < N; n++) out[o + n] = (sums[o + n] - z * colSum[n]) * s * colScale[n];

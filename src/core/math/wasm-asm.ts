@@ -81,6 +81,11 @@ export const op = {
   i32x4DotI16x8S: [0xfd, ...uleb(186)],
   /** i32x4.relaxed_dot_i8x16_i7x16_add_s (a i8x16, b 7-bit i8x16, c i32x4): relaxed SIMD. */
   i32x4RelaxedDotI8x16I7x16AddS: [0xfd, ...uleb(0x113)],
+  i32Eqz: [0x45],
+  /** i32.load with a byte offset (alignment 4). */
+  i32Load: (off: number) => [0x28, 0x02, ...uleb(off)],
+  /** i16x8.relaxed_dot_i8x16_i7x16_s (a i8x16, b 7-bit i8x16: neighbouring products summed into i16 lanes): relaxed SIMD. */
+  i16x8RelaxedDotI8x16I7x16S: [0xfd, ...uleb(0x112)],
 };
 /** Shuffle lanes: the high 8 bytes moved low (then promoteLow reads f32 lanes 2, 3). */
 export const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
