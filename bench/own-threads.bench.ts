@@ -13,7 +13,7 @@
  * every 0.5 s) for a moment when the rest of the machine takes under 0.3 core. Summary: threads2_vs_1 = median over quiet pairs of tps(2) / tps(1) (null
  * with fewer than 3), threads2_vs_1_all = over every pair; same_tokens: both made the same ids.
  *
- *   npx tsx bench/own-threads.bench.ts [--wait-quiet] [--layers 4] [--threads 2] [--pairs 24] [--quiet 8] [--seconds 90]
+ *   npx tsx bench/own-threads.bench.ts [--wait-quiet] [--layers 4] [--threads 2] [--spin-us 200] [--pairs 24] [--quiet 8] [--seconds 90]
  */
 import { readFileSync } from 'node:fs';
 import { randomCheckpoint } from '../src/core/lm/checkpoint';
@@ -30,6 +30,7 @@ const LAYERS = arg('layers', 4);
 const PROMPT = arg('prompt', 16);
 const NEW = arg('new', 8);
 const THREADS = arg('threads', 2);
+const SPIN_US = process.argv.includes('--spin-us') ? arg('spin-us', 200) : undefined;
 const MAX_PAIRS = arg('pairs', 24);
 const WANT_QUIET = arg('quiet', 8);
 const BUDGET_MS = 1000 * arg('seconds', 90);
@@ -59,11 +60,11 @@ async function main() {
   t0 = performance.now();
   const one = OwnDecoder.fromOnnx(onnx, cfg);
   const load1 = performance.now() - t0;
-  const pool = await nodeKernelPool(THREADS);
+  const pool = await nodeKernelPool(THREADS, SPIN_US === undefined ? undefined : { spinUs: SPIN_US });
   t0 = performance.now();
   const many = OwnDecoder.fromOnnx(onnx, cfg, undefined, { pool });
   const loadT = performance.now() - t0;
-  line({ stage: 'load', threads: pool.threads, load_1thread_s: r3(load1 / 1000), load_pool_s: r3(loadT / 1000) });
+  line({ stage: 'load', threads: pool.threads, spin_us: SPIN_US ?? 'default', load_1thread_s: r3(load1 / 1000), load_pool_s: r3(loadT / 1000) });
   const prompt = Array.from({ length: PROMPT }, (_, i) => 1000 + i * 37);
   type Round = { tps: number; ids: number[]; load: number | null };
   const round = (d: OwnDecoder): Round => {

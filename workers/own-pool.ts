@@ -18,7 +18,7 @@ function browserKernelWorker(): WorkerLike {
     postMessage: (m, transfer) => w.postMessage(m, transfer ?? []),
     terminate: () => w.terminate(),
     onMessage: (h) => w.addEventListener('message', (e) => h(e.data)),
-    onError: (h) => w.addEventListener('error', (e) => h(new Error(`The kernel worker failed: ${e.message}`))),
+    onError: (h) => w.addEventListener('error', (e) => h(new Error((e as Partial<ErrorEvent>).message || 'its script did not load or threw'))),
   };
 }
 

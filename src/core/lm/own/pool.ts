@@ -81,8 +81,9 @@ export interface KernelPoolOptions {
   loadTimeoutMs?: number;
   /**
    * How long a thread spins on the counter it waits for before it sleeps in Atomics.wait, in
-   * microseconds (default 1000): the caller for its helpers, a helper for the next job (the decoder's
-   * work between two linears is shorter than that, so a waking helper seldom pays the wake-up).
+   * microseconds (default 200): the caller for its helpers, a helper for the next job. Most of the
+   * decoder's work between two linears of a layer is shorter, so a helper seldom sleeps there; a
+   * longer spin takes CPU from the other threads of a busy machine.
    */
   spinUs?: number;
 }
@@ -172,7 +173,7 @@ export async function createKernelPool(threads: number, spawn: (index: number) =
   const H = T - 1;
   const jobTimeout = options.jobTimeoutMs ?? 30_000;
   const loadTimeout = options.loadTimeoutMs ?? 120_000;
-  const spinUs = Math.max(0, Math.floor(options.spinUs ?? 1000));
+  const spinUs = Math.max(0, Math.floor(options.spinUs ?? 200));
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_BYTES));
   ctrl[SPIN] = spinUs;
   const scaleSlot = new Float64Array(ctrl.buffer, SCALE_BYTE, 1);
