@@ -155,3 +155,49 @@ describe('own decoder = onnxruntime-web on the same 8-bit file', () => {
     expect(() => OwnDecoder.fromOnnx(buildDecoder(ck, { style: 'optimum', dtype: 'q8' }).onnx, other.cfg)).toThrow(/config says/);
   });
 });
+
+describe('own decoder batched step', () => {
+  it('a batch of rows gives each row what it gives alone, bit for bit, through per-row run calls or one runRows call when the linear has it', async () => {
+    const { Linear } = await import('./linear');
+    const { cfg, ck } = tinyModel('qwen3', 6, { num_hidden_layers: 2 });
+    const own = OwnDecoder.fromOnnx(buildDecoder(ck, { style: 'optimum', dtype: 'q8' }).onnx, cfg);
+    const prompts = [PROMPT, [9, 8], [250, 1, 2, 3]];
+    const iv = buildInterventions(cfg, { steer: [{ vector: new Float32Array(cfg.hiddenSize).fill(1), layers: [0], alpha: 3 }] });
+    const batch = () => {
+      const caches = prompts.map(() => own.newCache());
+      caches.forEach((c, b) => c.reserve(prompts[b].length));
+      const slots = prompts.map((p) => p.map((_, t) => t));
+      return own.step(prompts.map((ids, b) => ({ ids, positions: slots[b], slots: slots[b], kv: caches[b], mask: null, iv: b === 1 ? iv : null })), { taps: true });
+    };
+    const alone = prompts.map((p, b) => own.forward(p, own.newCache(), { taps: true, interventions: b === 1 ? iv : undefined }));
+    const check = (r: ReturnType<typeof batch>) => {
+      let m = 0;
+      prompts.forEach((p, b) => {
+        expect(Array.from(r.logits.subarray(m * cfg.vocabSize, (m + p.length) * cfg.vocabSize))).toEqual(Array.from(alone[b].logits));
+        for (let l = 0; l < cfg.numLayers; l++) {
+          const M = r.logits.length / cfg.vocabSize, d = cfg.hiddenSize;
+          expect(Array.from(r.residPost!.subarray((l * M + m) * d, (l * M + m + p.length) * d))).toEqual(Array.from(alone[b].residPost![l]));
+        }
+        m += p.length;
+      });
+      expect(Array.from(r.failedAt)).toEqual([-1, -1, -1]);
+    };
+    check(batch());
+    // the one-call seam: a reference runRows (row by row through run), called once per linear with all the tokens
+    const proto = Linear.prototype as unknown as Record<string, unknown>;
+    const calls: number[] = [];
+    proto.runRows = function (this: InstanceType<typeof Linear>, codes: Uint8Array, zps: Int32Array, scales: Float32Array, M: number, out: Float32Array) {
+      calls.push(M);
+      for (let m = 0; m < M; m++) this.run({ codes: codes.subarray(m * this.K, (m + 1) * this.K), zeroPoint: zps[m], scale: scales[m] }, 1, out.subarray(m * this.N, (m + 1) * this.N) as Float32Array<ArrayBuffer>);
+      return out;
+    };
+    try {
+      check(batch());
+    } finally {
+      delete proto.runRows;
+    }
+    const M = prompts.reduce((a, p) => a + p.length, 0);
+    // 4 linears per layer, and the lm_head
+    expect(calls).toEqual(new Array(4 * cfg.numLayers + 1).fill(M));
+  });
+});

@@ -215,6 +215,16 @@ export interface GreedyResult {
   decodeTokensPerSecond: number;
 }
 
+/**
+ * What a batched step uses of a linear when it has it (./linear.ts does not yet): y [M, N] for M
+ * rows of uint8 codes, row m quantised on its own (its zero point and scale), in one call (the
+ * kernel's multi-row passes), bit for bit what M one-row `run` calls give. Without it a batch of
+ * rows runs one `run` call per row.
+ */
+export interface RowsLinear {
+  runRows(codes: Uint8Array, zeroPoints: Int32Array, scales: Float32Array, M: number, out: Float32Array): Float32Array;
+}
+
 /** Scratch buffers of a step, kept between steps (grown, never shrunk). */
 interface Work {
   M: number;
@@ -397,14 +407,30 @@ export class OwnDecoder {
       }
     }
 
-    /** y = lin(x) per row group (each row's tokens quantised on their own); a row with non-finite input fails at `layer`. */
-    const linear = (lin: Linear, x: Float32Array, K: number, out: Float32Array, layer: number) => {
+    const rowZero = new Int32Array(M), rowScale = new Float32Array(M);
+    /** y = lin(x) per row (x's rows [at[b], at[b + 1]) are row b's); a row whose input is not finite fails at `layer`. */
+    const linear = (lin: Linear, x: Float32Array, K: number, out: Float32Array, layer: number, at = start) => {
+      const quants: (DynamicQuant | null)[] = [];
+      const M = at[B];
+      let all = true;
       for (let b = 0; b < B; b++) {
-        if (!alive(b)) continue;
-        const s0 = start[b], s1 = start[b + 1];
-        const q = quantizeOrNull(x.subarray(s0 * K, s1 * K), codes.subarray(s0 * K, s1 * K));
-        if (!q) { failedAt[b] = layer; continue; }
-        lin.run(q, s1 - s0, out.subarray(s0 * lin.N, s1 * lin.N) as Float32Array<ArrayBuffer>);
+        const s0 = at[b], s1 = at[b + 1];
+        const q = alive(b) ? quantizeOrNull(x.subarray(s0 * K, s1 * K), codes.subarray(s0 * K, s1 * K)) : null;
+        if (!q && alive(b)) failedAt[b] = layer;
+        quants.push(q);
+        if (!q) { all = false; continue; }
+        rowZero.fill(q.zeroPoint, s0, s1);
+        rowScale.fill(q.scale, s0, s1);
+      }
+      const rowsLinear = lin as Linear & Partial<RowsLinear>;
+      if (B > 1 && all && rowsLinear.runRows) {
+        // one call over every token, each row with its own quantisation (the kernel sees M rows)
+        rowsLinear.runRows(codes.subarray(0, M * K), rowZero, rowScale, M, out.subarray(0, M * lin.N));
+        return;
+      }
+      for (let b = 0; b < B; b++) {
+        const q = quants[b];
+        if (q) lin.run(q, at[b + 1] - at[b], out.subarray(at[b] * lin.N, at[b + 1] * lin.N) as Float32Array<ArrayBuffer>);
       }
     };
 
@@ -511,16 +537,9 @@ export class OwnDecoder {
     const R = last ? B : M;
     const logits = new Float32Array(R * V);
     const hn = this.rms(last ? gatherLast(h, start, d) : h, d, this.finalNorm, xn.subarray(0, R * d));
-    for (let b = 0; b < B; b++) {
-      const r0 = last ? b : start[b], r1 = last ? b + 1 : start[b + 1];
-      const q = alive(b) ? quantizeOrNull(hn.subarray(r0 * d, r1 * d), codes.subarray(r0 * d, r1 * d)) : null;
-      if (!q) {
-        if (alive(b)) failedAt[b] = nL - 1;
-        logits.fill(NaN, r0 * V, r1 * V);
-        continue;
-      }
-      this.lmHead.run(q, r1 - r0, logits.subarray(r0 * V, r1 * V) as Float32Array<ArrayBuffer>);
-    }
+    const at = last ? Int32Array.from({ length: B + 1 }, (_, b) => b) : start;
+    linear(this.lmHead, hn, d, logits, nL - 1, at);
+    for (let b = 0; b < B; b++) if (failedAt[b] >= 0) logits.fill(NaN, at[b] * V, at[b + 1] * V);
     return { logits, residPost, capLift, failedAt };
   }
 
