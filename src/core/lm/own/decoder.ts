@@ -2,13 +2,18 @@
  * A decoder of our own for the WASM backend: pure TypeScript plus our WebAssembly SIMD128 int8
  * kernel (../int8-gemv-wasm.ts), running an 8-bit hub-shaped decoder file (`model_quantized.onnx`
  * and its `_int8` / `_uint8` siblings, as src/core/lm/builder writes them; weights read by
- * ./weights.ts) for the Llama / Qwen2 / Qwen3 families of config.ts. One row, a KV cache, prefill
- * and decode steps, greedy generation. Not wired into the product (see the bench's `own` section).
+ * ./weights.ts) for the Llama / Qwen2 / Qwen3 families of config.ts. `step` runs a batch of rows
+ * (each with its new tokens, positions, cache slots and visible-slot mask, its own steering and
+ * capping) in one pass; `forward` / `greedy` are one row over it with an `OwnCache`; ./session.ts
+ * puts it behind the session seam for LmEngine.
  *
  * Numbers follow the optimum-style graph op by op, in float32 (each op's result rounded to float32;
  * sums inside an op in float64, then rounded once):
  *   - every linear is onnxruntime's dynamic quantisation exactly: DynamicQuantizeLinear over the
- *     whole [tokens, K] input (uint8, per tensor: scale = (max(0, max x) - min(0, min x)) / 255,
+ *     whole [tokens, K] input of a row (in a batch, each row's tokens on their own, i.e. what the
+ *     graph computes for the row alone; onnxruntime would quantise the whole [batch, seq, K]
+ *     tensor, padding included, so that a row's numbers move with the other rows' by about 1/255
+ *     of the range) (uint8, per tensor: scale = (max(0, max x) - min(0, min x)) / 255,
  *     zero point = round-half-even(clamp(-min / scale, 0, 255)), codes = clamp(rhe(x / scale) + zero)),
  *     MatMulInteger with exact integer sums, then float(sum) * (xs * ws) (+ bias). q/k/v share one
  *     quantisation of their input (as their three DynamicQuantizeLinear nodes compute the same one),
@@ -17,7 +22,10 @@
  *   - RoPE rotate-half from float32 inv_freq (or the genai file's cos/sin caches); grouped-query
  *     attention with the causal mask; softmax as exp(s - max) * (1 / sum); SiLU as x * sigmoid(x).
  * So the only difference from onnxruntime is float rounding (summation order, exp/sigmoid/cos
- * approximations), except where an activation lands within that rounding of a quantisation step.
+ * approximations), except where an activation lands within that rounding of a quantisation step
+ * (then one code differs and that linear's output moves by a step: 1e-3 to 2e-2 relative in the
+ * logits on tiny models; onnxruntime's own builds and optimisation levels differ among themselves
+ * in the same way, see session.test.ts refSession).
  *
  * Taps and steering at resid_post (the residual stream after block L), as the instrumented graph
  * (core/onnx/instrument.ts) does them: h <- h + steer[L]; h <- h + relu(cap_tau[L] - h.cap_axis[L]) cap_axis[L].
