@@ -136,17 +136,39 @@ function readText(ctrl: Int32Array, helper: number): string | null {
   return new TextDecoder().decode(copy);
 }
 
-/** Spin while `busy(ctrl[slot])`, at most `us` microseconds; the last value read. */
+/** Waits left on this thread that skip the spin (a spin that was preempted sets it). */
+let calm = 0;
+/** A spin that sees a gap this long between two looks at the clock was preempted (ms). */
+const PREEMPTED_MS = 0.1;
+/** Waits without spinning after a preempted spin. */
+const CALM_WAITS = 256;
+
+/**
+ * Spin while `busy(ctrl[slot])`, at most `us` microseconds; the last value read. A spin that is
+ * preempted (the machine has more runnable threads than cores) stops, and so do this thread's next
+ * CALM_WAITS spins: there, spinning takes the CPU from the very threads being waited for.
+ */
 function spinWhile(ctrl: Int32Array, slot: number, busy: (v: number) => boolean, us: number): number {
   let v = Atomics.load(ctrl, slot);
   if (!busy(v) || us <= 0) return v;
-  const until = performance.now() + us / 1000;
+  if (calm > 0) {
+    calm--;
+    return v;
+  }
+  let last = performance.now();
+  const until = last + us / 1000;
   for (;;) {
     for (let i = 0; i < 64; i++) {
       v = Atomics.load(ctrl, slot);
       if (!busy(v)) return v;
     }
-    if (performance.now() > until) return v;
+    const now = performance.now();
+    if (now - last > PREEMPTED_MS) {
+      calm = CALM_WAITS;
+      return v;
+    }
+    if (now > until) return v;
+    last = now;
   }
 }
 
