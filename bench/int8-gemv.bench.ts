@@ -27,6 +27,17 @@
  * Then `chain`, measured: every linear of a decode step (L layers + the lm_head, distinct weights)
  * per token, ours vs onnxruntime-web vs onnxruntime-node (--chain-layers, quick 4, else 28).
  * Options: --quick (fewer rounds, 4 chain layers), --rounds N, --chain-layers N.
+ *
+ * `--section rows` (alone; `npm run bench:int8-gemv -- --section rows --quick`, ~1-2 minutes): batched
+ * rows on the own decoder's call, `matmulInteger` (uint8 activations with a zero point, uint8
+ * weights with per-column zero points), on every Qwen3-0.6B linear shape (q/k/v fused, o,
+ * gate+up fused, down, lm_head), M = 1, 3, 8 rows: `auto` (load options { kernel: 'dot',
+ * zeroPoint }: passes and column steps picked by M) against `r1` (the former own/linear.ts
+ * options { cols: 4, rowsPerPass: 1 }: one pass per row). Each linear is loaded in enough copies
+ * to pass ~48 MB (L3 is 32 MB here), called in turn, so weights come from memory as in a decode
+ * step. Rounds interleaved, order alternated; medians of wall time and of process CPU time (the
+ * CPU time is the steadier one on a shared machine). Ratios: time of M rows / time of M = 1 on
+ * the same linear; targets M = 3 <= 1.35x, M = 8 <= 2.4x.
  */
 import os from 'node:os';
 import v8 from 'node:v8';
@@ -290,7 +301,82 @@ async function chainSection(gemv: NonNullable<ReturnType<typeof int8GemvWasm>>, 
   return res;
 }
 
-main().then(
+/** `--section rows`: M = 1 / 3 / 8 rows on every Qwen3-0.6B linear shape, auto passes vs one pass per row. */
+async function rowsSection() {
+  const gemv = int8GemvWasm();
+  if (!gemv) throw new Error('WebAssembly SIMD is not available here.');
+  const rounds = arg('rounds', quick ? 5 : 9);
+  line({ stage: 'start', section: 'rows', quick, rounds, node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: r3(os.loadavg()[0]) });
+  const d = 1024;
+  const shapes = [
+    { name: 'qkv', N: 4096, K: d },
+    { name: 'o', N: d, K: 2048 },
+    { name: 'gate_up', N: 6144, K: d },
+    { name: 'down', N: d, K: 3072 },
+    { name: 'lm_head', N: 151936, K: d },
+  ];
+  const Ms = [1, 3, 8];
+  const summary: Record<string, Record<string, number>> = {};
+  for (const { name, N, K } of shapes) {
+    const copies = Math.max(1, Math.ceil(48e6 / (N * K)));
+    const rng = new Pcg32(7);
+    const w = new Uint8Array(randomCodes(N * K, 3).buffer); // uint8 codes: the int8 ones' bytes
+    const zeroPoint = Uint8Array.from({ length: N }, () => 100 + Math.floor(rng.float() * 56));
+    const configs = {
+      auto: { kernel: 'dot' as const, zeroPoint },
+      r1: { kernel: 'dot' as const, cols: 4 as const, rowsPerPass: 1, zeroPoint },
+    };
+    const lins = Object.fromEntries(Object.entries(configs).map(([k, o]) => [k, Array.from({ length: copies }, () => gemv.load(w, N, K, 1, o))]));
+    const data = new Map(Ms.map((M) => [M, { a: Uint8Array.from({ length: M * K }, () => Math.floor(rng.float() * 256)), out: new Int32Array(M * N) }]));
+    // the two agree, bit for bit
+    for (const M of Ms) {
+      const { a } = data.get(M)!;
+      const x = lins.auto[0].matmulInteger(a, 117, M), y = lins.r1[0].matmulInteger(a, 117, M);
+      if (x.some((v, i) => v !== y[i])) throw new Error(`auto and r1 differ on ${name}, M = ${M}`);
+    }
+    // calls per timing: every copy once, and ~10 ms of work at M = 1 at least
+    const reps = Math.max(copies, Math.ceil(0.01 / ((N * K) / 20e9)));
+    let next = 0;
+    const time = (cfg: string, M: number) => {
+      const { a, out } = data.get(M)!;
+      const ls = lins[cfg];
+      const c0 = process.cpuUsage(), t0 = performance.now();
+      for (let i = 0; i < reps; i++) ls[next++ % copies].matmulInteger(a, 117, M, out);
+      const cpu = process.cpuUsage(c0);
+      return { wall: (performance.now() - t0) / reps, cpu: (cpu.user + cpu.system) / 1000 / reps };
+    };
+    const runs = Object.keys(configs).flatMap((cfg) => Ms.map((M) => ({ cfg, M })));
+    for (const r of runs) time(r.cfg, r.M); // warm-up (and tier-up)
+    const wall = new Map<string, number[]>(), cpu = new Map<string, number[]>();
+    for (let round = 0; round < rounds; round++) {
+      for (const r of round % 2 ? [...runs].reverse() : runs) {
+        const t = time(r.cfg, r.M), key = `${r.cfg}_m${r.M}`;
+        (wall.get(key) ?? wall.set(key, []).get(key)!).push(t.wall);
+        (cpu.get(key) ?? cpu.set(key, []).get(key)!).push(t.cpu);
+      }
+    }
+    const med = (m: Map<string, number[]>) => Object.fromEntries([...m].map(([k, v]) => [k, median(v)]));
+    const mw = med(wall), mc = med(cpu);
+    const ratios = (m: Record<string, number>) => ({
+      auto_m3_vs_m1: r3(m.auto_m3 / m.auto_m1), auto_m8_vs_m1: r3(m.auto_m8 / m.auto_m1),
+      r1_m3_vs_m1: r3(m.r1_m3 / m.r1_m1), r1_m8_vs_m1: r3(m.r1_m8 / m.r1_m1),
+      auto_vs_r1_m1: r3(m.auto_m1 / m.r1_m1), auto_vs_r1_m3: r3(m.auto_m3 / m.r1_m3), auto_vs_r1_m8: r3(m.auto_m8 / m.r1_m8),
+    });
+    const rc = ratios(mc);
+    summary[name] = { m1_cpu_ms: r3(mc.auto_m1), m1_gb_s: r3((N * K) / (mc.auto_m1 / 1000) / 1e9), m3_vs_m1: rc.auto_m3_vs_m1, m8_vs_m1: rc.auto_m8_vs_m1 };
+    line({
+      stage: 'rows', shape: name, N, K, copies, reps, weight_mb: r3((N * K) / 2 ** 20),
+      wall_ms: Object.fromEntries(Object.entries(mw).map(([k, v]) => [k, r3(v)])),
+      cpu_ms: Object.fromEntries(Object.entries(mc).map(([k, v]) => [k, r3(v)])),
+      ratios_cpu: rc, ratios_wall: ratios(mw),
+      loadavg: r3(os.loadavg()[0]),
+    });
+  }
+  line({ stage: 'summary', section: 'rows', per_shape_cpu: summary, targets: { m3_vs_m1: 1.35, m8_vs_m1: 2.4 }, peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024) });
+}
+
+const sectionArg = process.argv.indexOf('--section');
+(sectionArg >= 0 && process.argv[sectionArg + 1] === 'rows' ? rowsSection() : main()).then(
   () => process.exit(0),
   (e) => {
     console.error(e);

@@ -43,10 +43,14 @@
  *
  * Sums are exact int32 (K * 128 * 128 < 2^31 for K < 131,072; K * 255 * 128 < 2^31 for uint8 activations, K < 65,793). bench/int8-gemv.bench.ts measures them
  * against onnxruntime-web and -node; at one row they stream weights at ~18-20 GB/s on one thread,
- * which on a Zen 4 core is already the dot kernel's compute speed (not memory's): M rows cost
- * about 4 SIMD operations per row and 16 weight bytes however they are blocked, so M = 3 runs
- * ~2.2x and M = 8 ~6x the time of M = 1 (`--section rows`), not the ~1x a memory-bound kernel
- * would give.
+ * which on this Zen 4 core is already the dot kernel's compute speed (not memory's): one row costs
+ * ~7 SIMD operations per 16 weight bytes, each further row at least 4 (Winograd: 2 i16x8.add, one
+ * dot, one i32x4.add) however passes and columns are blocked, so batching saves little: M = 3 runs
+ * ~1.5-2.8x and M = 8 ~4-7x the time of M = 1 (`--section rows`; a busy 2-core machine), against
+ * ~1.8-3.1x and ~5.6-8.5x at one pass per row. Relaxed SIMD does not help uint8 activations there:
+ * V8 lowers i32x4.relaxed_dot_i8x16_i7x16_add_s to pmaddubsw + pmaddwd + paddd (no VNNI without
+ * AVX-VNNI), exact only for a 7-bit operand, so codes split as lo7 + 128 * hi1 would take two per
+ * row (6 operations), more than the dot kernel's 4.
  */
 import { DataError } from '../errors';
 import { emitter, funcBody, I32, V128, moduleBytes, op } from '../math/wasm-asm';
@@ -59,12 +63,12 @@ type Cols = (typeof COL_CHOICES)[number];
 
 /**
  * Columns per step that the dot kernel takes by default for a pass of R rows (weights packed by 4),
- * as measured (bench/int8-gemv.bench.ts --section rows; x64, V8 of Node 20): R * C accumulators
- * and 2 * C widened weight vectors beyond x64's 16 xmm registers get spilled, which costs less
- * than the saved weight widening.
+ * as measured (x64, Node 20's V8, CPU time, weights streamed from memory): C = 2 keeps a 2- or
+ * 3-row pass's accumulators, widened weight vectors and activation vectors within x64's 16 xmm
+ * registers; at 4 rows C = 4 measured faster despite spills (fewer weight widenings per row).
  */
-export const AUTO_COLS: readonly Cols[] = [4, 4, 2, 4, 4, 4, 4, 4, 4];
-/** Rows per pass when `rowsPerPass` is omitted: passes of 5-8 rows measured slower than two of 3-4. */
+export const AUTO_COLS: readonly Cols[] = [4, 4, 2, 2, 4, 4, 4, 4, 4];
+/** Rows per pass when `rowsPerPass` is omitted: two passes of 4 rows measured at least as fast as one of 8 (spills). */
 export const AUTO_MAX_ROWS = 4;
 
 /**
@@ -103,7 +107,7 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[]
         else e(op.get(XP), op.v128Load(0), op.set(XV));
       }
       const barrier = (r: number) => {
-        if (R <= 4 || r % 2 === 0 || r === R - 1) return;
+        if (r % 2 === 0 || r === R - 1) return;
         // a branch never taken (zs is never 0) whose arm stores the rows' accumulators: without it
         // TurboFan hoists every row's activation loads to the top of the loop body, and the loaded
         // values push the accumulators out of the 16 xmm registers (spilled to the stack)
@@ -320,7 +324,11 @@ function instantiate(): Int8Gemv | null {
       }
       // uint8 codes (and their zero points) shifted by -128: w - zero is unchanged
       const u8 = wIn instanceof Uint8Array;
-      const w = u8 ? Int8Array.from(wIn, (v) => v - 128) : wIn;
+      let w = wIn as Int8Array;
+      if (u8) {
+        w = new Int8Array(wIn.length);
+        for (let i = 0; i < w.length; i++) w[i] = wIn[i] - 128;
+      }
       const [zlo, zhi] = u8 ? [0, 255] : [-128, 127];
       if (typeof zeroPoint !== 'number' && zeroPoint.length !== N) throw new DataError('gemv-shape', `There are ${zeroPoint.length} weight zero points; expected 1 or ${N}.`);
       const wZero = Int32Array.from({ length: N }, (_, n) => {
