@@ -123,8 +123,8 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[]
         // column (the epilogue's xi and eta): one i32x4.dot_i16x8_s per row and 16 weight bytes
         // instead of two (two i16x8.add for it), the widening shared by the R rows
         for (let c = 0; c < C; c++) {
-          e(op.get(WP), op.v128Load(c * 16), op.i16x8ExtendLowI8x16S, op.set(WV + 2 * c));
-          e(op.get(WP), op.v128Load(c * 16), op.i16x8ExtendHighI8x16S, op.set(WV + 2 * c + 1));
+          e(op.get(WP), op.v128Load8x8S(c * 16), op.set(WV + 2 * c));
+          e(op.get(WP), op.v128Load8x8S(c * 16 + 8), op.set(WV + 2 * c + 1));
         }
         for (let r = 0; r < R; r++) {
           e(op.get(XP), op.v128Load(r * 32), op.set(XV), op.get(XP), op.v128Load(r * 32 + 16), op.set(XV + 1));
@@ -136,8 +136,8 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[]
         }
       } else {
         for (let c = 0; c < C; c++) {
-          const [wv, wl, wh] = [WV, WV + 1, WV + 2];
-          e(op.get(WP), op.v128Load(c * 16), op.set(wv));
+          const wv = WV;
+          if (kernel !== 'dot') e(op.get(WP), op.v128Load(c * 16), op.set(wv));
           if (kernel === 'relaxed') {
             for (let r = 0; r < R; r++) {
               const acc = ACC + r * C + c;
@@ -148,8 +148,9 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[]
             }
           } else if (kernel === 'dot') {
             const acc = ACC + c;
-            e(op.get(wv), op.i16x8ExtendLowI8x16S, op.set(wl), op.get(wv), op.i16x8ExtendHighI8x16S, op.set(wh));
-            e(op.get(acc), op.get(XV), op.get(wl), op.i32x4DotI16x8S, op.get(XV + 1), op.get(wh), op.i32x4DotI16x8S, op.i32x4Add, op.i32x4Add, op.set(acc));
+            // the two halves widened as they are loaded (v128.load8x8_s: one pmovsxbw from memory
+            // each, where extend_high takes two operations on a register)
+            e(op.get(acc), op.get(XV), op.get(WP), op.v128Load8x8S(c * 16), op.i32x4DotI16x8S, op.get(XV + 1), op.get(WP), op.v128Load8x8S(c * 16 + 8), op.i32x4DotI16x8S, op.i32x4Add, op.i32x4Add, op.set(acc));
           } else {
             for (let r = 0; r < R; r++) {
               const acc = ACC + r * C + c;

@@ -82,6 +82,8 @@ export const op = {
   /** i32x4.relaxed_dot_i8x16_i7x16_add_s (a i8x16, b 7-bit i8x16, c i32x4): relaxed SIMD. */
   i32x4RelaxedDotI8x16I7x16AddS: [0xfd, ...uleb(0x113)],
   i32Eqz: [0x45],
+  /** v128.load8x8_s: 8 bytes at the address, sign-extended to i16x8 (one pmovsxbw with a memory operand on x64). */
+  v128Load8x8S: (off: number) => [0xfd, 0x01, 0x03, ...uleb(off)],
   /** i32.load with a byte offset (alignment 4). */
   i32Load: (off: number) => [0x28, 0x02, ...uleb(off)],
   /** i16x8.relaxed_dot_i8x16_i7x16_s (a i8x16, b 7-bit i8x16: neighbouring products summed into i16 lanes): relaxed SIMD. */
