@@ -63,13 +63,16 @@ type Cols = (typeof COL_CHOICES)[number];
 
 /**
  * Columns per step that the dot kernel takes by default for a pass of R rows (weights packed by 4),
- * as measured (x64, Node 20's V8, CPU time, weights streamed from memory): C = 2 keeps a 2- or
- * 3-row pass's accumulators, widened weight vectors and activation vectors within x64's 16 xmm
- * registers; at 4 rows C = 4 measured faster despite spills (fewer weight widenings per row).
+ * as measured (x64, Node 20's V8, CPU time, weights streamed from memory): C = 2 keeps a pass's
+ * R * 2 accumulators, 4 widened weight vectors and 2 activation vectors within x64's 16 xmm
+ * registers up to R = 4 (beyond, they spill; C = 4 spills from R = 2).
  */
-export const AUTO_COLS: readonly Cols[] = [4, 4, 2, 2, 4, 4, 4, 4, 4];
-/** Rows per pass when `rowsPerPass` is omitted: two passes of 4 rows measured at least as fast as one of 8 (spills). */
-export const AUTO_MAX_ROWS = 4;
+export const AUTO_COLS: readonly Cols[] = [4, 4, 2, 2, 2, 2, 2, 2, 2];
+/**
+ * Rows per pass when `rowsPerPass` is omitted: on the lm_head at M = 8, passes of 3 + 3 + 2 rows
+ * measured 36 ms, 4 + 2 + 2 38, 8 rows at once 39, 4 + 4 (4 columns a step) 50, one row a pass 48.
+ */
+export const AUTO_MAX_ROWS = 3;
 
 /**
  * One kernel: R activation rows, C output columns per step, weights packed in groups of P >= C
@@ -262,7 +265,7 @@ export interface Int8LoadOptions {
   cols?: Cols;
   /**
    * Activation rows per pass over the weights (1-8). Omitted: picked per call by M, passes of up
-   * to AUTO_MAX_ROWS rows, as even as they go (M = 8: 4 + 4; M = 5: 3 + 2).
+   * to AUTO_MAX_ROWS rows, as even as they go (M = 8: 3 + 3 + 2; M = 4: 2 + 2).
    */
   rowsPerPass?: number;
   /**
