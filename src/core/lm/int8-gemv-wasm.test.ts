@@ -125,6 +125,13 @@ describe.skipIf(!gemv)('int8 GEMV (WebAssembly SIMD)', () => {
                 const want = ref(a, az, w, (n) => (typeof wz === 'number' ? wz : wz[n]), M, N, K);
                 expect(Array.from(lin.matmulInteger(a, az, M))).toEqual(Array.from(want));
               }
+              // one zero point per row (rows quantised on their own): each row as that row alone with its zero point
+              const azs = Int32Array.from({ length: M }, (_, m) => [0, 77, 255, 128][m % 4]);
+              const rows = lin.matmulInteger(a, azs, M);
+              for (let m = 0; m < M; m++) {
+                const want = ref(a.subarray(m * K, (m + 1) * K), azs[m], w, (n) => (typeof wz === 'number' ? wz : wz[n]), 1, N, K);
+                expect(Array.from(rows.subarray(m * N, (m + 1) * N))).toEqual(Array.from(want));
+              }
             }
           }
         }
@@ -138,6 +145,8 @@ describe.skipIf(!gemv)('int8 GEMV (WebAssembly SIMD)', () => {
     const a = new Uint8Array(K).fill(255);
     expect(Array.from(gemv!.load(w, N, K, 1).matmulInteger(a, 0, 1))).toEqual([-255 * 128 * K, -255 * 128 * K]);
     expect(Array.from(gemv!.load(w, N, K, 1, { zeroPoint: 127 }).matmulInteger(a, 255, 1))).toEqual([0, 0]);
+    expect(() => gemv!.load(w, N, K, 1).matmulInteger(a, [0, 0], 1)).toThrow(/2 activation zero points; expected 1 or one per row \(1\)/);
+    expect(() => gemv!.load(w, N, K, 1).matmulInteger(a, [256], 1)).toThrow(/zero point is 256/);
     // several rows (Winograd's product: (x + w)(x' + w') up to 383^2): 255 or 0 against -128 or 127,
     // zero points 0 and 255 (centred codes +-255), a column of each
     const w2 = new Int8Array(N * K);

@@ -211,10 +211,11 @@ export interface Int8Linear {
   matmul(x: Float32Array, M: number, out?: Float32Array): Float32Array;
   /**
    * onnxruntime's MatMulInteger, exactly: out[m * N + n] = sum_k (a[m * K + k] - aZero) * (w[n * K + k] - wZero[n]),
-   * for M rows of uint8 codes with one zero point (DynamicQuantizeLinear's per-tensor one); the weights'
+   * for M rows of uint8 codes with one zero point (DynamicQuantizeLinear's per-tensor one) or one per
+   * row (`aZero[m]`: rows quantised on their own, as the own decoder's batch rows are); the weights'
    * zero points are the load option `zeroPoint`. The dot kernel only.
    */
-  matmulInteger(a: Uint8Array, aZero: number, M: number, out?: Int32Array): Int32Array;
+  matmulInteger(a: Uint8Array, aZero: number | ArrayLike<number>, M: number, out?: Int32Array): Int32Array;
 }
 
 /**
@@ -401,9 +402,8 @@ function instantiate(): Int8Gemv | null {
        * Exact sums for M rows: out[m * N + n] = sum_k (xq[m * K + k] - xZero) * w[n * K + k], less
        * (matmulInteger, xZero given) the weights' zero point times the row's sum of (xq - xZero).
        */
-      const run = (xq: Int8Array | Uint8Array, M: number, out: Int32Array, xZero: number | null) => {
+      const run = (xq: Int8Array | Uint8Array, M: number, out: Int32Array, xZero: number | ArrayLike<number> | null) => {
         ensure(M);
-        const z = xZero ?? 0;
         let m0 = 0;
         const passes = rowsPerPass ? Array.from({ length: Math.ceil(M / rowsPerPass) }, (_, i) => Math.min(rowsPerPass, M - i * rowsPerPass)) : passRows(M, AUTO_MAX_ROWS);
         for (const R of passes) {
@@ -420,6 +420,7 @@ function instantiate(): Int8Gemv | null {
             xs.fill(0);
             for (let r = 0; r < R; r++) {
               let sum = 0, xi = 0;
+              const z = xZero === null ? 0 : typeof xZero === 'number' ? xZero : xZero[m0 + r];
               for (let k = 0, s = (m0 + r) * K; k < K; k++) {
                 const v = xq[s + k] - z;
                 xs[((k >> 4) * R + r) * 16 + lane[k & 15]] = v;
@@ -453,7 +454,12 @@ function instantiate(): Int8Gemv | null {
           if (kernel !== 'dot') throw new DataError('gemv-kernel', 'matmulInteger runs on the dot kernel (uint8 activations need its int16 lanes).');
           if (a.length < M * K) throw new DataError('gemv-shape', `The activations hold ${a.length} codes; expected ${M} x ${K}.`);
           if (K >= 65_793) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums of uint8 x int8 codes (under 65,793).`);
-          if (!(Number.isInteger(aZero) && aZero >= 0 && aZero <= 255)) throw new DataError('gemv-range', `The activation zero point is ${aZero}; uint8 codes need one in [0, 255].`);
+          const zeros = typeof aZero === 'number' ? [aZero] : aZero;
+          if (typeof aZero !== 'number' && aZero.length !== M) throw new DataError('gemv-shape', `There are ${aZero.length} activation zero points; expected 1 or one per row (${M}).`);
+          for (let i = 0; i < zeros.length; i++) {
+            const z = zeros[i];
+            if (!(Number.isInteger(z) && z >= 0 && z <= 255)) throw new DataError('gemv-range', `The activation zero point is ${z}; uint8 codes need one in [0, 255].`);
+          }
           // sum_k (a - az)(w - wz) = sum_k (a - az) w - wz sum_k (a - az): the kernel's sums of centred
           // codes (in [-255, 255]: int16 lanes), less the second term in its last step
           return run(a, M, out, aZero);
