@@ -13,7 +13,7 @@
  * every 0.5 s) for a moment when the rest of the machine takes under 0.3 core. Summary: threads2_vs_1 = median over quiet pairs of tps(2) / tps(1) (null
  * with fewer than 3), threads2_vs_1_all = over every pair; same_tokens: both made the same ids.
  *
- *   npx tsx bench/own-threads.bench.ts [--wait-quiet] [--layers 4] [--threads 2] [--spin-us 200] [--pairs 24] [--quiet 8] [--seconds 90]
+ *   npx tsx bench/own-threads.bench.ts [--wait-quiet] [--layers 4] [--threads 2] [--spin-us 2000] [--pairs 24] [--quiet 8] [--seconds 90]
  */
 import { readFileSync } from 'node:fs';
 import { randomCheckpoint } from '../src/core/lm/checkpoint';
@@ -30,7 +30,7 @@ const LAYERS = arg('layers', 4);
 const PROMPT = arg('prompt', 16);
 const NEW = arg('new', 8);
 const THREADS = arg('threads', 2);
-const SPIN_US = process.argv.includes('--spin-us') ? arg('spin-us', 200) : undefined;
+const SPIN_US = process.argv.includes('--spin-us') ? arg('spin-us', 2000) : undefined;
 const MAX_PAIRS = arg('pairs', 24);
 const WANT_QUIET = arg('quiet', 8);
 const BUDGET_MS = 1000 * arg('seconds', 90);
