@@ -58,14 +58,18 @@ export class ColumnSlice {
     this.colScale = new Float32Array(w.N);
   }
 
-  run(codes: Uint8Array, zeroPoint: number, xScale: number, M: number, out: Float32Array, stride: number): void {
+  /** M rows with one zero point and scale for all, or one per row (`Int32Array` / `Float32Array` of M). */
+  run(codes: Uint8Array, zeroPoint: number | Int32Array, xScale: number | Float32Array, M: number, out: Float32Array, stride: number): void {
     const { N } = this;
     if (this.ints.length < M * N) this.ints = new Int32Array(M * N);
-    const ints = this.lin.matmulInteger(codes, zeroPoint, M, this.ints);
+    const ints = this.lin.matmulInteger(codes, typeof zeroPoint === 'number' ? zeroPoint : zeroPoint.subarray(0, M), M, this.ints);
     const s = this.colScale;
-    for (let n = 0; n < N; n++) s[n] = f(xScale * this.scale[n]);
     const b = this.bias;
+    let last = NaN;
     for (let m = 0; m < M; m++) {
+      const xs = typeof xScale === 'number' ? xScale : xScale[m];
+      if (!Object.is(xs, last)) for (let n = 0; n < N; n++) s[n] = f(xs * this.scale[n]);
+      last = xs;
       const i = m * N, o = m * stride;
       if (b) for (let n = 0; n < N; n++) out[o + n] = f(f(f(ints[i + n]) * s[n]) + b[n]);
       else for (let n = 0; n < N; n++) out[o + n] = f(f(ints[i + n]) * s[n]);
@@ -123,19 +127,34 @@ export class Linear {
 
   /** y [M, N] = the dynamic-quantised x [M, K] . W^T. */
   run(q: DynamicQuant, M: number, out = new Float32Array(M * this.N)): Float32Array {
+    return this.rows(q.codes, q.zeroPoint, q.scale, M, out);
+  }
+
+  /**
+   * y [M, N] for M rows of uint8 codes, row m quantised on its own (zero point zeroPoints[m], scale
+   * scales[m]), in one kernel call: bit for bit what M one-row `run` calls give.
+   */
+  runRows(codes: Uint8Array, zeroPoints: Int32Array, scales: Float32Array, M: number, out = new Float32Array(M * this.N)): Float32Array {
+    if (zeroPoints.length < M || scales.length < M) throw new DataError('own-rows', `There are ${Math.min(zeroPoints.length, scales.length)} row zero points or scales; expected ${M}.`);
+    return this.rows(codes, zeroPoints, scales, M, out);
+  }
+
+  private rows(codes: Uint8Array, zero: number | Int32Array, scale: number | Float32Array, M: number, out: Float32Array): Float32Array {
     const { N, K } = this;
     const r = this.remote;
     if (!r) {
-      this.local.run(q.codes, q.zeroPoint, q.scale, M, out, N);
+      this.local.run(codes, zero, scale, M, out, N);
       return out;
     }
     for (let m0 = 0; m0 < M; m0 += r.rowsCap) {
       const R = Math.min(r.rowsCap, M - m0);
-      const codes = m0 === 0 ? q.codes : q.codes.subarray(m0 * K);
+      const c = m0 === 0 ? codes : codes.subarray(m0 * K);
       const o = m0 === 0 ? out : out.subarray(m0 * N);
-      r.start(codes, q.zeroPoint, q.scale, R);
+      const z = typeof zero === 'number' ? zero : zero.subarray(m0, m0 + R);
+      const s = typeof scale === 'number' ? scale : scale.subarray(m0, m0 + R);
+      r.start(c, z, s, R);
       try {
-        this.local.run(codes, q.zeroPoint, q.scale, R, o, N);
+        this.local.run(c, z, s, R, o, N);
       } finally {
         r.finish(o, R);
       }

@@ -69,7 +69,7 @@ describe('the kernel pool', () => {
     }
   }, 60_000);
 
-  it('a linear with a bias, more rows than one call takes, on 2 threads: the one-thread numbers', async () => {
+  it('a linear with a bias, more rows than one call takes, on 2 threads: the one-thread numbers; runRows (a zero point and scale per row) = one-row runs', async () => {
     const N = 200, K = 72;
     let s = 7;
     const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
@@ -92,6 +92,16 @@ describe('the kernel pool', () => {
       new ColumnSlice(copy()).run(codes, q.zeroPoint, q.scale, M, ref, N);
       same(pooled.run(q, M), ref);
       same(pooled.run(q, 1), ref.subarray(0, N));
+      // rows quantised on their own (runRows): bit for bit one-row run calls, on one thread and on the pool
+      const zeros = Int32Array.from({ length: M }, (_, m) => (m * 37) % 256);
+      const scales = Float32Array.from({ length: M }, (_, m) => Math.fround(0.01 + m * 0.003));
+      const single = new Linear([copy()]);
+      const perRow = new Float32Array(M * N);
+      for (let m = 0; m < M; m++) single.run({ codes: codes.subarray(m * K, (m + 1) * K), zeroPoint: zeros[m], scale: scales[m] }, 1, perRow.subarray(m * N, (m + 1) * N));
+      same(single.runRows(codes, zeros, scales, M), perRow);
+      same(pooled.runRows(codes, zeros, scales, M), perRow);
+      same(pooled.runRows(codes, zeros, scales, 3), perRow.subarray(0, 3 * N));
+      expect(() => pooled.runRows(codes, zeros.subarray(0, 2), scales, 3)).toThrow(/expected 3/);
     } finally {
       await pool.close();
     }

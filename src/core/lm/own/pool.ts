@@ -11,7 +11,7 @@
  *             into its own Int8Linear), 'serve' (enter the job loop); each is acknowledged by
  *             bumping its ACK slot (after writing any error into its ERR slot and text);
  *   jobs      a synchronous loop: it spins (spinUs), then Atomics.wait, on the JOB counter; a RUN job
- *             (linear id, rows M, activation zero point and scale in the control buffer, codes in
+ *             (linear id, rows M, the activations' zero point and scale, or one per row, in the control buffer, codes in
  *             the data buffer) writes its slice's floats [M, n_t] into the data buffer at the
  *             linear's offset, then bumps DONE; YIELD returns to the event loop (so more loads can
  *             come), CLOSE ends the loop for good.
@@ -58,8 +58,11 @@ export interface SliceWeights {
 export interface PooledLinear {
   /** Most rows one call takes (longer inputs go in chunks). */
   readonly rowsCap: number;
-  /** Hand rows [M, K] of uint8 codes (M <= rowsCap) to the helpers; they start at once. */
-  start(codes: Uint8Array, zeroPoint: number, scale: number, M: number): void;
+  /**
+   * Hand rows [M, K] of uint8 codes (M <= rowsCap) to the helpers; they start at once. One zero
+   * point and scale for every row, or one per row (rows quantised on their own).
+   */
+  start(codes: Uint8Array, zeroPoint: number | Int32Array, scale: number | Float32Array, M: number): void;
   /** Wait for the helpers and copy their columns into `out` [M, N] (row stride N). Always call it after `start`. */
   finish(out: Float32Array, M: number): void;
 }
@@ -104,13 +107,17 @@ export type ClosableKernelPool = KernelPool & { close(): Promise<void> };
 export const MAX_THREADS = 16;
 
 // control slots (Int32)
-const JOB = 0, KIND = 1, LIN = 2, ROWS = 3, AZERO = 4, DONE = 5, SPIN = 6;
+const JOB = 0, KIND = 1, LIN = 2, ROWS = 3, AZERO = 4, DONE = 5, SPIN = 6, PER_ROW = 7;
 const ACK = 16; // + helper
 const ERR = ACK + MAX_THREADS; // + helper: error text length (0: none)
 const SCALE_BYTE = 4 * (ERR + MAX_THREADS); // one float64
 const TEXT_BYTE = SCALE_BYTE + 8;
 const TEXT_LEN = 480;
-const CTRL_BYTES = TEXT_BYTE + MAX_THREADS * TEXT_LEN;
+/** Most rows of one pooled call (per-row zero points and scales have a slot each). */
+const MAX_CALL_ROWS = 64;
+const ROW_ZERO_BYTE = Math.ceil((TEXT_BYTE + MAX_THREADS * TEXT_LEN) / 64) * 64; // Int32 per row
+const ROW_SCALE_BYTE = ROW_ZERO_BYTE + 4 * MAX_CALL_ROWS; // Float32 per row
+const CTRL_BYTES = ROW_SCALE_BYTE + 4 * MAX_CALL_ROWS;
 const RUN = 1, YIELD = 2, CLOSE = 3;
 /** Bytes of data buffer a linear's chunk of rows aims at (activation codes + helpers' floats). */
 const CHUNK_BYTES = 8 << 20;
@@ -201,6 +208,8 @@ export async function createKernelPool(threads: number, spawn: (index: number) =
   const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_BYTES));
   ctrl[SPIN] = spinUs;
   const scaleSlot = new Float64Array(ctrl.buffer, SCALE_BYTE, 1);
+  const rowZero = new Int32Array(ctrl.buffer, ROW_ZERO_BYTE, MAX_CALL_ROWS);
+  const rowScale = new Float32Array(ctrl.buffer, ROW_SCALE_BYTE, MAX_CALL_ROWS);
   const workers: WorkerLike[] = [];
   let failure: KernelPoolError | null = null;
   let closed = false;
@@ -310,7 +319,7 @@ export async function createKernelPool(threads: number, spawn: (index: number) =
       check();
       if (starts.length !== T || slices.length !== H) throw new KernelPoolError('pool-slices', `A linear for ${T} threads needs ${T} slices; it has ${starts.length}.`);
       toMessages();
-      const rowsCap = Math.max(4, Math.min(64, Math.floor(CHUNK_BYTES / (K + 4 * N) / 4) * 4));
+      const rowsCap = Math.max(4, Math.min(MAX_CALL_ROWS, Math.floor(CHUNK_BYTES / (K + 4 * N) / 4) * 4));
       const actBytes = Math.ceil((rowsCap * K) / 64) * 64;
       if (actBytes > act.length || rowsCap * N > outs.length) {
         const a = Math.max(actBytes, act.length), o = Math.max(rowsCap * N, outs.length);
@@ -336,8 +345,17 @@ export async function createKernelPool(threads: number, spawn: (index: number) =
           act.set(codes.subarray(0, M * K));
           Atomics.store(ctrl, LIN, id);
           Atomics.store(ctrl, ROWS, M);
-          Atomics.store(ctrl, AZERO, zeroPoint);
-          scaleSlot[0] = scale;
+          const perRow = typeof zeroPoint !== 'number' || typeof scale !== 'number';
+          if (perRow) {
+            for (let m = 0; m < M; m++) {
+              rowZero[m] = typeof zeroPoint === 'number' ? zeroPoint : zeroPoint[m];
+              rowScale[m] = typeof scale === 'number' ? scale : scale[m];
+            }
+          } else {
+            Atomics.store(ctrl, AZERO, zeroPoint);
+            scaleSlot[0] = scale;
+          }
+          Atomics.store(ctrl, PER_ROW, perRow ? 1 : 0);
           job(RUN);
           started = M;
         },
@@ -387,6 +405,8 @@ export function serveKernelPool(port: WorkerPort): void {
   };
   const serve = () => {
     const scale = new Float64Array(ctrl.buffer, SCALE_BYTE, 1);
+    const rowZero = new Int32Array(ctrl.buffer, ROW_ZERO_BYTE, MAX_CALL_ROWS);
+    const rowScale = new Float32Array(ctrl.buffer, ROW_SCALE_BYTE, MAX_CALL_ROWS);
     const spinUs = ctrl[SPIN];
     for (;;) {
       let j = spinWhile(ctrl, JOB, (x) => x === handled, spinUs);
@@ -400,7 +420,9 @@ export function serveKernelPool(port: WorkerPort): void {
         try {
           const L = linears.get(Atomics.load(ctrl, LIN));
           if (!L) throw new Error('it was asked for a linear it does not hold');
-          L.slice.run(act, Atomics.load(ctrl, AZERO), scale[0], Atomics.load(ctrl, ROWS), outs.subarray(L.base), L.slice.N);
+          const M = Atomics.load(ctrl, ROWS);
+          if (Atomics.load(ctrl, PER_ROW)) L.slice.run(act, rowZero.subarray(0, M), rowScale.subarray(0, M), M, outs.subarray(L.base), L.slice.N);
+          else L.slice.run(act, Atomics.load(ctrl, AZERO), scale[0], M, outs.subarray(L.base), L.slice.N);
         } catch (e) {
           writeText(ctrl, helper, message(e));
         }
