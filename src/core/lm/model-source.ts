@@ -19,6 +19,7 @@ import type { FileCache } from '../hub/cache';
 import { HubError } from '../hub/errors';
 import type { TokenizerFiles } from './tokenizer';
 import { syntheticTokenizerFiles } from './tokenizer';
+import type { ModelDType } from './builder/common';
 
 export type ModelDtype = 'fp32' | 'fp16' | 'q8' | 'q4' | 'q4f16';
 /** transformers.js file-name suffix per dtype. */
@@ -33,7 +34,8 @@ export type ModelSource =
       config?: Record<string, unknown>;
       seed?: number;
       style?: 'genai' | 'optimum';
-      dtype?: 'fp32' | 'fp16' | 'q4';
+      /** Any dtype the builder writes (q8 / int8 / uint8 open on our own decoder on WASM). */
+      dtype?: ModelDType;
     };
 
 export interface ModelFiles {
