@@ -1,6 +1,7 @@
 import v8 from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { int8GemvWasm, MAX_ROWS, passRows, quantizeRow, quantizeRowU7, type Int8Kernel, type Int8LoadOptions } from './int8-gemv-wasm';
+import { int8GemvWasm, int8KernelPreference, integerKernel, MAX_ROWS, passRows, probeU8Dot, quantizeRow, quantizeRowU7, setInt8KernelPreference, type Int8Kernel, type Int8LoadOptions, type MatmulIntegerFn } from './int8-gemv-wasm';
+import { ColumnSlice } from './own/linear';
 import { Pcg32 } from './sampling';
 
 // Relaxed SIMD (browsers' default) is behind a flag in Node 20; set before the kernels are built.
@@ -196,5 +197,109 @@ describe.skipIf(!gemv)('int8 GEMV (WebAssembly SIMD)', () => {
       expect(Math.max(...p) - Math.min(...p)).toBeLessThanOrEqual(1);
       expect(p.length).toBe(Math.ceil(M / 4));
     }
+  });
+
+  describe('u8dot (uint8 activations as relaxed SIMD dot\'s unsigned operand)', () => {
+    /** MatMulInteger's reference: sum (a - az)(w - wz), exact. */
+    const refInteger = (w: ArrayLike<number>, wz: number | ArrayLike<number>, N: number, K: number, a: Uint8Array, az: number | ArrayLike<number>, M: number) => {
+      const out = new Int32Array(M * N);
+      for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+        let t = 0;
+        const z = typeof az === 'number' ? az : az[m], y = typeof wz === 'number' ? wz : wz[n];
+        for (let k = 0; k < K; k++) t += (a[m * K + k] - z) * (w[n * K + k] - y);
+        out[m * N + n] = t;
+      }
+      return out;
+    };
+
+    /**
+     * A JS model of the u8dot kernel on one lowering of the relaxed dot: 'vnni' (u8 x s8 into i32,
+     * exact), 'pmaddubsw' (pairs of u8 x s8 products summed into i16 with saturation: Node 20's V8
+     * without AVX-VNNI) or 'sdot' (both operands signed: ARM), then the kernel's epilogue.
+     */
+    const model = (lowering: 'vnni' | 'pmaddubsw' | 'sdot'): MatmulIntegerFn => (wIn, wzIn, N, K, a, az, M) => {
+      const u8w = wIn instanceof Uint8Array;
+      const w = Int8Array.from(wIn, (v) => (u8w ? v - 128 : v));
+      const wz = (n: number) => (typeof wzIn === 'number' ? wzIn : wzIn[n]) - (u8w ? 128 : 0);
+      const out = new Int32Array(M * N);
+      for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+        let s = 0, colsum = 0, rowsum = 0;
+        for (let k = 0; k < K; k += 2) {
+          const x = (i: number) => (i < K ? (lowering === 'sdot' ? (a[m * K + i] << 24) >> 24 : a[m * K + i]) : 0);
+          const y = (i: number) => (i < K ? w[n * K + i] : 0);
+          let p = x(k) * y(k) + x(k + 1) * y(k + 1);
+          if (lowering === 'pmaddubsw') p = Math.max(-32768, Math.min(32767, p));
+          s = (s + p) | 0;
+        }
+        for (let k = 0; k < K; k++) {
+          colsum += w[n * K + k];
+          rowsum += a[m * K + k];
+        }
+        out[m * N + n] = (s - az[m] * colsum - wz(n) * (rowsum - K * az[m])) | 0;
+      }
+      return out;
+    };
+
+    it('the probe passes an exact dot (a model of vpdpbusd, and the dot kernel) and rejects the saturating (pmaddubsw) and signed (sdot) lowerings', () => {
+      expect(probeU8Dot(model('vnni'))).toBe(true);
+      expect(probeU8Dot((w, wz, N, K, a, az, M) => gemv!.load(w, N, K, 1, { kernel: 'dot', zeroPoint: wz }).matmulInteger(a, az, M))).toBe(true);
+      expect(probeU8Dot(model('pmaddubsw'))).toBe(false);
+      expect(probeU8Dot(model('sdot'))).toBe(false);
+      // an implementation that throws, or returns too little, is not exact either
+      expect(probeU8Dot(() => { throw new Error('no'); })).toBe(false);
+      expect(probeU8Dot(() => new Int32Array(0))).toBe(false);
+    });
+
+    it("Node 20's V8 (relaxed SIMD behind its flag) saturates: the probe finds u8dot not exact, so it is refused and the dot kernel is what the own decoder loads", () => {
+      expect(gemv!.relaxed).toBe(true);
+      expect(gemv!.u8Exact).toBe(false);
+      // the real kernel on this engine, probed again: rejected (the saturating lowering is caught)
+      expect(probeU8Dot((w, wz, N, K, a, az, M) => gemv!.load(w, N, K, 1, { kernel: 'u8dot', zeroPoint: wz, unprobed: true }).matmulInteger(a, az, M))).toBe(false);
+      expect(() => gemv!.load(new Int8Array(4), 1, 4, 1, { kernel: 'u8dot' })).toThrow(/not exact for uint8 activations/);
+      expect(integerKernel()).toBe('dot');
+      const base = { codes: new Int8Array(20 * 40), N: 20, K: 40, scale: new Float32Array(20).fill(1), zeroPoint: new Int32Array(20) };
+      expect(new ColumnSlice(base).kernel).toBe('dot');
+      // a helper told 'u8dot' by its caller falls back to dot where its engine did not find it exact
+      expect(new ColumnSlice({ ...base, kernel: 'u8dot' }).kernel).toBe('dot');
+    });
+
+    it('the kernel preference: auto by default, dot forces the dot kernel, anything else refused', () => {
+      expect(int8KernelPreference()).toBe('auto');
+      try {
+        setInt8KernelPreference('dot');
+        expect(int8KernelPreference()).toBe('dot');
+        expect(integerKernel()).toBe('dot');
+        expect(() => setInt8KernelPreference('u8' as never)).toThrow(/'auto' or 'dot'/);
+      } finally {
+        setInt8KernelPreference('auto');
+      }
+    });
+
+    it("the kernel's packing, passes and epilogue (unprobed, on weights where even the saturating lowering is exact: |w| <= 64): MatMulInteger exactly for 1..9 rows", () => {
+      // pmaddubsw's i16 pair sums stay within 2 * 255 * 64 < 2^15, so this engine's lowering is exact
+      // here, but only where each dot's activation vector feeds one dot: with one row's vector used
+      // for 2 or 4 columns, Node 20's V8 returns doubled sums for the later rows of a pass (its
+      // lowering reuses the operand's register). So: one row a pass at any step, several at one
+      // column a step; the other functions are checked in Chromium (e2e/int8-kernel.spec.ts).
+      const rng = new Pcg32(21);
+      for (const [N, K] of [[1, 1], [7, 33], [37, 1000], [5, 4099]]) {
+        for (const u8w of [false, true]) {
+          const w = u8w ? Uint8Array.from(codes(rng, N * K, -64, 64), (v) => v + 128) : codes(rng, N * K, -64, 64);
+          const wz = Int32Array.from({ length: N }, () => Math.floor(rng.float() * 256) - (u8w ? 0 : 128));
+          for (const opts of [{ rowsPerPass: 1 }, { rowsPerPass: 1, cols: 2 }, { rowsPerPass: 1, cols: 1 }, { cols: 1 }, { rowsPerPass: 3, cols: 1 }, { rowsPerPass: 4, cols: 1 }, { rowsPerPass: 8, cols: 1 }] as Int8LoadOptions[]) {
+            const lin = gemv!.load(w, N, K, 1, { kernel: 'u8dot', unprobed: true, zeroPoint: wz, ...opts });
+            for (const M of [1, 2, 3, 5, 8, 9]) {
+              const a = Uint8Array.from({ length: M * K }, () => Math.floor(rng.float() * 256));
+              const az = Int32Array.from({ length: M }, (_, m) => [0, 255, 77, 128][m % 4]);
+              expect(Array.from(lin.matmulInteger(a, az, M))).toEqual(Array.from(refInteger(w, wz, N, K, a, az, M)));
+              expect(Array.from(lin.matmulInteger(a, 200, M))).toEqual(Array.from(refInteger(w, wz, N, K, a, 200, M)));
+            }
+          }
+        }
+      }
+      const lin = gemv!.load(new Int8Array(6), 2, 3, 1, { kernel: 'u8dot', unprobed: true });
+      expect(() => lin.matmulInt32(new Int8Array(3), 1)).toThrow(/matmulInteger only/);
+      expect(() => lin.matmul(new Float32Array(3), 1)).toThrow(/matmulInteger only/);
+    });
   });
 });

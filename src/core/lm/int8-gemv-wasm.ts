@@ -10,8 +10,8 @@
  * kernel stores a chunk's 8 even-position codes first, then the 8 odd ones). A kernel may step C < P
  * columns at a time (the P / C slices of a group one after another). Activation rows are packed the
  * same way per call; a pass takes R = 1..MAX_ROWS rows over the weights (`rowsPerPass`, or by M:
- * `passRows` with AUTO_MAX_ROWS, C from AUTO_COLS). One row's codes stay in registers; with several,
- * each row's are read from L1 at each use. Three kernels:
+ * `passRows` with AUTO_MAX_ROWS, C from AUTO_COLS; u8dot: U8_AUTO_*). One row's codes stay in
+ * registers; with several, each row's are read from L1 at each use. Four kernels:
  *
  *   extmul  per 16 values: i16x8.extmul_low/high_i8x16_s, i16x8.add of the two halves, then
  *           i32x4.extadd_pairwise_i16x8_s into the i32x4 accumulator. The i16 sum of two products
@@ -32,6 +32,19 @@
  *           (`quantizeRowU7`, zero point per row; the column sums of W correct for it). Only where
  *           the engine has relaxed SIMD (browsers since 2023; Node 20 behind
  *           --experimental-wasm-relaxed-simd): `int8GemvWasm().relaxed` says.
+ *   u8dot   the same relaxed dot for `matmulInteger` only, uint8 activation codes fed raw as its
+ *           "7-bit" operand and the weights as the int8 one: ONE instruction per row and 16 weight
+ *           bytes. Exact only where the engine computes the dot as unsigned x signed 8-bit products
+ *           summed into i32 without saturation (x64 with AVX-VNNI: vpdpbusd; Chromium 156 here),
+ *           which `probeU8Dot` checks at instantiate (`int8GemvWasm().u8Exact`); Node 20's V8
+ *           (pmaddubsw: saturating i16 pair sums) and ARM's sdot (signed) fail it, and there the
+ *           dot kernel runs. Raw sums S[r][n] = sum_k a_rk w_nk give
+ *             sum_k (a_rk - az_r)(w_nk - wz_n) = S[r][n] - az_r colsum(w)_n - wz_n (sum_k a_rk - K az_r),
+ *           the last two terms taken off in the kernel's last step (colsum per column at load, the
+ *           row sums per call), all int32 arithmetic wrapping mod 2^32 as the dot kernel's does, so
+ *           the two kernels' results are the same bit for bit (|S| < 2^31 for K < 65,793).
+ *           `setInt8KernelPreference('dot')` makes `integerKernel()` (what the own decoder loads
+ *           with) name the dot kernel even where u8dot is exact, for A/B runs.
  *
  * onnxruntime's MatMulInteger (what DynamicQuantizeLinear + MatMulInteger files compute, and what
  * src/core/lm/own/ runs them with): `matmulInteger` takes uint8 activation codes with their zero
@@ -47,10 +60,12 @@
  * ~7 SIMD operations per 16 weight bytes, each further row at least 4 (Winograd: 2 i16x8.add, one
  * dot, one i32x4.add) however passes and columns are blocked, so batching saves little: M = 3 runs
  * ~1.5-2.8x and M = 8 ~4-7x the time of M = 1 (`--section rows`; a busy 2-core machine), against
- * ~1.8-3.1x and ~5.6-8.5x at one pass per row. Relaxed SIMD does not help uint8 activations there:
- * V8 lowers i32x4.relaxed_dot_i8x16_i7x16_add_s to pmaddubsw + pmaddwd + paddd (no VNNI without
- * AVX-VNNI), exact only for a 7-bit operand, so codes split as lo7 + 128 * hi1 would take two per
- * row (6 operations), more than the dot kernel's 4.
+ * ~1.8-3.1x and ~5.6-8.5x at one pass per row. Relaxed SIMD does not help uint8 activations in
+ * Node 20: its V8 lowers i32x4.relaxed_dot_i8x16_i7x16_add_s to pmaddubsw + pmaddwd + paddd,
+ * exact only for a 7-bit operand, so codes split as lo7 + 128 * hi1 would take two per row (6
+ * operations), more than the dot kernel's 4. Chromium 156 on this AVX-VNNI core lowers it to one
+ * vpdpbusd, exact for uint8 (the u8dot kernel): there M = 1 streams the lm_head at memory speed
+ * like the dot kernel, and M = 3 / 8 cost ~1.2-1.3x / ~2.5x of M = 1 (dot: ~1.9x / ~4.8x).
  */
 import { DataError } from '../errors';
 import { emitter, funcBody, I32, V128, moduleBytes, op } from '../math/wasm-asm';
@@ -58,7 +73,7 @@ import { emitter, funcBody, I32, V128, moduleBytes, op } from '../math/wasm-asm'
 export const MAX_ROWS = 8;
 /** Output columns per step of the kernels (the weights' packing follows it). */
 export const COL_CHOICES = [1, 2, 4] as const;
-export type Int8Kernel = 'extmul' | 'dot' | 'relaxed';
+export type Int8Kernel = 'extmul' | 'dot' | 'relaxed' | 'u8dot';
 type Cols = (typeof COL_CHOICES)[number];
 
 /**
@@ -73,6 +88,25 @@ export const AUTO_COLS: readonly Cols[] = [4, 4, 2, 2, 2, 2, 2, 2, 2];
  * measured 36 ms, 4 + 2 + 2 38, 8 rows at once 39, 4 + 4 (4 columns a step) 50, one row a pass 48.
  */
 export const AUTO_MAX_ROWS = 3;
+/**
+ * The u8dot kernel's step by rows of a pass (weights packed by 4): a pass keeps R * C accumulators,
+ * C weight vectors and one activation vector in registers (R = 3 at C = 4 spills: 17 of x64's 16
+ * xmm). Measured in Chromium 156 (bench/int8-kernel-browser.bench.ts, lm_head 1024 -> 151936, one
+ * pass of R rows, ms): R = 1 C = 4 4.4, C = 2 4.8, C = 1 5.6; R = 2 C = 4 5.0; R = 3 C = 2 5.6,
+ * C = 4 8.7; R = 4 C = 2 5.9, C = 1 8.2; R = 5 C = 2 7.0; R = 6 C = 2 8.2; R = 8 C = 1 12.3, C = 2 17.8.
+ */
+export const U8_AUTO_COLS: readonly Cols[] = [4, 4, 4, 2, 2, 2, 2, 1, 1];
+/**
+ * Rows per pass for the u8dot kernel: past 4 rows a pass is bound by the dots (~7 a ns here, one
+ * per row and 16 weight bytes), not the weights' stream, so longer passes gain nothing (M = 8:
+ * 4 + 4 rows 11.6 ms, 8 at once 12.3, 6 + 2 13.2).
+ */
+export const U8_AUTO_MAX_ROWS = 4;
+/**
+ * The u8dot kernel places the branch-never-taken register barrier every second row (see gemvBody):
+ * measured faster at R = 2..4 (6 MB linear, R = 4 C = 2: 0.21 ms against 0.41 without).
+ */
+const U8_BARRIER = true;
 
 /**
  * One kernel: R activation rows, C output columns per step, weights packed in groups of P >= C
@@ -91,6 +125,7 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[]
   const nV = R * C + 2 + Math.max(3, 2 * C);
   const xb = kernel === 'dot' ? 32 : 16; // bytes of one row's 16 values in the packed activations
   const wino = kernel === 'dot' && R > 1;
+  const u8 = kernel === 'u8dot';
   const { code, e } = emitter();
   e(op.get(N4), op.i32(4), op.mul, op.set(RS));
   e(op.get(W), op.set(GB));
@@ -119,7 +154,19 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[]
         e(op.end);
       };
       const x8 = (r: number) => (xIn ? op.get(XV) : [...op.get(XP), ...op.v128Load(r * 16)]);
-      if (wino) {
+      if (u8) {
+        // the C weight vectors (the relaxed dot's signed operand) in locals, then per row its 16 raw
+        // uint8 codes (the unsigned operand; through a local, see 'relaxed' below) into C dots
+        for (let c = 0; c < C; c++) e(op.get(WP), op.v128Load(c * 16), op.set(WV + c));
+        for (let r = 0; r < R; r++) {
+          if (!xIn) e(op.get(XP), op.v128Load(r * 16), op.set(XV));
+          for (let c = 0; c < C; c++) {
+            const acc = ACC + r * C + c;
+            e(op.get(WV + c), op.get(XV), op.get(acc), op.i32x4RelaxedDotI8x16I7x16AddS, op.set(acc));
+          }
+          if (U8_BARRIER) barrier(r);
+        }
+      } else if (wino) {
         // Winograd's inner product: per 16 values, the 8 even-position codes and the 8 odd-position
         // ones (the packing puts them in the low and high 8 bytes); x . w = sum_j (x_2j + w_2j+1)
         // (x_2j+1 + w_2j) - sum_j x_2j x_2j+1 - sum_j w_2j w_2j+1, the last two per row and per
@@ -176,6 +223,8 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[]
         e(op.get(O), op.get(acc), op.i32x4ExtractLane(0), op.get(acc), op.i32x4ExtractLane(1), op.add, op.get(acc), op.i32x4ExtractLane(2), op.get(acc), op.i32x4ExtractLane(3), op.add, op.add);
         e(op.get(ZP), op.i32Load(c * 8), op.get(ZS), op.i32Load(r * 4), op.mul, op.sub);
         if (wino) e(op.get(ZP), op.i32Load(c * 8 + 4), op.sub, op.get(ZS), op.i32Load(32 + r * 4), op.sub);
+        // u8dot: less the column's weight sum times the row's activation zero point
+        if (u8) e(op.get(ZP), op.i32Load(c * 8 + 4), op.get(ZS), op.i32Load(32 + r * 4), op.mul, op.sub);
         e(op.i32Store(c * 4));
       }
       if (r < R - 1) e(op.get(O), op.get(RS), op.add, op.set(O));
@@ -192,10 +241,35 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[]
 function kernelSet(kernel: Int8Kernel) {
   const out: { name: string; params: number; body: number[] }[] = [];
   for (const P of COL_CHOICES) for (const C of COL_CHOICES) {
-    if (C > P || (kernel !== 'dot' && C !== P)) continue;
+    if (C > P || (kernel !== 'dot' && kernel !== 'u8dot' && C !== P)) continue;
     for (let R = 1; R <= MAX_ROWS; R++) out.push({ name: `${kernel}${R}x${C}p${P}`, params: 7, body: gemvBody(R, C, P, kernel) });
   }
   return out;
+}
+
+/** What a kernel preference picks for `matmulInteger`: 'auto' = u8dot where the probe found it exact, else dot. */
+export type Int8KernelPreference = 'auto' | 'dot';
+let preference: Int8KernelPreference = 'auto';
+
+/**
+ * Which kernel `integerKernel()` names from now on in this thread (module state: every thread,
+ * worker or page, holds its own). The own decoder's ColumnSlice reads it when it is constructed and
+ * hands its choice to the pool's helpers with the slice's weights (SliceWeights.kernel), so an A/B
+ * run sets it once, in the thread that loads the model, before loading. Results are the same bit
+ * for bit either way (exact int32 sums); only speed differs.
+ */
+export function setInt8KernelPreference(p: Int8KernelPreference): void {
+  if (p !== 'auto' && p !== 'dot') throw new DataError('gemv-kernel', `The int8 kernel preference is ${String(p)}; it must be 'auto' or 'dot'.`);
+  preference = p;
+}
+
+export function int8KernelPreference(): Int8KernelPreference {
+  return preference;
+}
+
+/** The kernel for `matmulInteger` by this thread's preference: 'u8dot' where it is exact here and preferred, else 'dot'. */
+export function integerKernel(): 'u8dot' | 'dot' {
+  return preference === 'auto' && int8GemvWasm()?.u8Exact ? 'u8dot' : 'dot';
 }
 
 /** Weights of one linear, resident in their own WebAssembly memory. */
@@ -213,7 +287,7 @@ export interface Int8Linear {
    * onnxruntime's MatMulInteger, exactly: out[m * N + n] = sum_k (a[m * K + k] - aZero) * (w[n * K + k] - wZero[n]),
    * for M rows of uint8 codes with one zero point (DynamicQuantizeLinear's per-tensor one) or one per
    * row (`aZero[m]`: rows quantised on their own, as the own decoder's batch rows are); the weights'
-   * zero points are the load option `zeroPoint`. The dot kernel only.
+   * zero points are the load option `zeroPoint`. The dot and u8dot kernels only (u8dot: nothing else).
    */
   matmulInteger(a: Uint8Array, aZero: number | ArrayLike<number>, M: number, out?: Int32Array): Int32Array;
 }
@@ -274,6 +348,11 @@ export interface Int8LoadOptions {
    * stored with the codes: in [-128, 127] for int8 codes, [0, 255] for uint8 ones.
    */
   zeroPoint?: number | ArrayLike<number>;
+  /**
+   * Tests only: the u8dot kernel even where the probe did not find it exact (its results are then
+   * the engine's lowering's, e.g. exact on pmaddubsw only while i16 pair sums fit: |w| <= 64).
+   */
+  unprobed?: boolean;
 }
 
 /** Rows per pass for M rows, none more than `most`, as even as they go (M = 9, most 8: 5 + 4). */
@@ -291,6 +370,92 @@ export interface Int8Gemv {
   load(w: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, options?: Int8LoadOptions): Int8Linear;
   /** Whether the engine runs relaxed SIMD (the 'relaxed' kernel). */
   readonly relaxed: boolean;
+  /**
+   * Whether the u8dot kernel is exact here: relaxed SIMD's i8x16 x "i7"x16 dot computed as signed
+   * times unsigned 8-bit, summed into i32 without saturation (x64 with AVX-VNNI: vpdpbusd), as
+   * `probeU8Dot` found at instantiate. Only then does `load` take kernel 'u8dot'.
+   */
+  readonly u8Exact: boolean;
+}
+
+/** A matmulInteger to probe: weights [N, K] with zero points, M rows of uint8 codes [M, K] with one zero point per row. */
+export type MatmulIntegerFn = (w: Int8Array | Uint8Array, wZero: number | Int32Array, N: number, K: number, a: Uint8Array, aZero: Int32Array, M: number) => Int32Array;
+
+/** A small deterministic generator for the probe's vectors (xorshift32). */
+function probeRandom(seed: number) {
+  let x = seed | 0 || 1;
+  return (n: number) => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+}
+
+/**
+ * Whether `mm` computes MatMulInteger exactly on vectors that expose each non-exact lowering of
+ * relaxed SIMD's dot: activation codes 255 against weights 127 and -128 in every lane (i16 pair
+ * sums of u8 x s8 products saturate: pmaddubsw), codes 128..255 (read as signed: ARM's sdot, or a
+ * 7-bit-only lowering), K = 4099 of extremes (sums far beyond i16, accumulated in i32), random
+ * codes with random zero points (int8 and uint8 weights, N and K not multiples of 16), and each
+ * rows-per-pass 1..MAX_ROWS (so every kernel function the automatic passes use), against a plain
+ * JS reference. The u8dot kernel is used only where this holds.
+ */
+export function probeU8Dot(mm: MatmulIntegerFn): boolean {
+  const rnd = probeRandom(0x9e3779b9);
+  const ref = (w: ArrayLike<number>, wz: number | Int32Array, N: number, K: number, a: Uint8Array, az: Int32Array, M: number) => {
+    const out = new Int32Array(M * N);
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+      const z = typeof wz === 'number' ? wz : wz[n];
+      let t = 0;
+      for (let k = 0; k < K; k++) t += (a[m * K + k] - az[m]) * (w[n * K + k] - z);
+      out[m * N + n] = t;
+    }
+    return out;
+  };
+  const same = (w: Int8Array | Uint8Array, wz: number | Int32Array, N: number, K: number, a: Uint8Array, az: Int32Array, M: number) => {
+    let got: Int32Array;
+    try {
+      got = mm(w, wz, N, K, a, az, M);
+    } catch {
+      return false;
+    }
+    const want = ref(w, wz, N, K, a, az, M);
+    if (got.length < want.length) return false;
+    for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) return false;
+    return true;
+  };
+  // extremes, K = 4099: columns all 127, all -128, alternating, 127 / -128 in pairs; rows all 255,
+  // codes 128..255, all 0, and 255 / 0 alternating; zero points 0 (the raw sums show) and 255
+  {
+    const N = 5, K = 4099;
+    const w = new Int8Array(N * K);
+    for (let k = 0; k < K; k++) {
+      w[k] = 127;
+      w[K + k] = -128;
+      w[2 * K + k] = k % 2 ? 127 : -128;
+      w[3 * K + k] = k & 2 ? 127 : -128;
+      w[4 * K + k] = rnd(256) - 128;
+    }
+    const rows = [() => 255, () => 128 + rnd(128), () => 0, (k: number) => (k % 2 ? 0 : 255)];
+    for (let M = 1; M <= MAX_ROWS; M++) {
+      const a = new Uint8Array(M * K), az = new Int32Array(M);
+      for (let m = 0; m < M; m++) {
+        for (let k = 0; k < K; k++) a[m * K + k] = rows[m % rows.length](k);
+        az[m] = m % 3 === 2 ? 255 : 0;
+      }
+      if (!same(w, 0, N, K, a, az, M)) return false;
+    }
+  }
+  // random codes and zero points, uint8 and int8 weights
+  for (const [N, K, M, u8w] of [[37, 1000, 9, false], [13, 77, 3, true], [6, 1, 2, false]] as const) {
+    const w = u8w ? Uint8Array.from({ length: N * K }, () => rnd(256)) : Int8Array.from({ length: N * K }, () => rnd(256) - 128);
+    const wz = Int32Array.from({ length: N }, () => (u8w ? rnd(256) : rnd(256) - 128));
+    const a = Uint8Array.from({ length: M * K }, () => rnd(256));
+    const az = Int32Array.from({ length: M }, () => rnd(256));
+    if (!same(w, wz, N, K, a, az, M)) return false;
+  }
+  return true;
 }
 
 let cached: Int8Gemv | null | undefined;
@@ -314,181 +479,212 @@ function instantiate(): Int8Gemv | null {
   const base = build(['extmul', 'dot']);
   if (!valid(base)) return null;
   const mod = new WebAssembly.Module(base);
-  const relaxedBytes = build(['relaxed']);
+  const relaxedBytes = build(['relaxed', 'u8dot']);
   const relaxedMod = valid(relaxedBytes) ? new WebAssembly.Module(relaxedBytes) : null;
   type F7 = (w: number, x: number, out: number, k16: number, n4: number, zw: number, zs: number) => void;
-  return {
-    relaxed: relaxedMod !== null,
-    load(wIn, N, K, scales, { kernel = 'dot', cols, rowsPerPass, zeroPoint = 0 } = {}) {
-      if (kernel === 'relaxed' && !relaxedMod) throw new DataError('no-relaxed-simd', 'This WebAssembly engine has no relaxed SIMD, which the relaxed kernel needs.');
-      if ((cols !== undefined && !COL_CHOICES.includes(cols)) || (rowsPerPass !== undefined && !(rowsPerPass >= 1 && rowsPerPass <= MAX_ROWS && Number.isInteger(rowsPerPass)))) {
-        throw new DataError('gemv-shape', `cols must be 1, 2 or 4 and rowsPerPass 1 to ${MAX_ROWS}.`);
+  let u8Exact = false;
+  const load = (wIn: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, { kernel = 'dot', cols, rowsPerPass, zeroPoint = 0, unprobed = false }: Int8LoadOptions = {}): Int8Linear => {
+    if ((kernel === 'relaxed' || kernel === 'u8dot') && !relaxedMod) throw new DataError('no-relaxed-simd', `This WebAssembly engine has no relaxed SIMD, which the ${kernel} kernel needs.`);
+    if (kernel === 'u8dot' && !u8Exact && !unprobed) throw new DataError('no-u8-dot', "This WebAssembly engine's relaxed dot product is not exact for uint8 activations (no AVX-VNNI, or it saturates); use the dot kernel.");
+    if ((cols !== undefined && !COL_CHOICES.includes(cols)) || (rowsPerPass !== undefined && !(rowsPerPass >= 1 && rowsPerPass <= MAX_ROWS && Number.isInteger(rowsPerPass)))) {
+      throw new DataError('gemv-shape', `cols must be 1, 2 or 4 and rowsPerPass 1 to ${MAX_ROWS}.`);
+    }
+    if (!(N > 0 && K > 0 && Number.isInteger(N) && Number.isInteger(K)) || wIn.length !== N * K) {
+      throw new DataError('gemv-shape', `The weights hold ${wIn.length} codes; expected N x K = ${N} x ${K}.`);
+    }
+    // uint8 codes (and their zero points) shifted by -128: w - zero is unchanged
+    const u8 = wIn instanceof Uint8Array;
+    let w = wIn as Int8Array;
+    if (u8) {
+      w = new Int8Array(wIn.length);
+      for (let i = 0; i < w.length; i++) w[i] = wIn[i] - 128;
+    }
+    const [zlo, zhi] = u8 ? [0, 255] : [-128, 127];
+    if (typeof zeroPoint !== 'number' && zeroPoint.length !== N) throw new DataError('gemv-shape', `There are ${zeroPoint.length} weight zero points; expected 1 or ${N}.`);
+    const wZero = Int32Array.from({ length: N }, (_, n) => {
+      const z = typeof zeroPoint === 'number' ? zeroPoint : zeroPoint[n];
+      if (!(Number.isInteger(z) && z >= zlo && z <= zhi)) throw new DataError('gemv-range', `A weight zero point is ${z}; ${u8 ? 'uint8' : 'int8'} codes need one in [${zlo}, ${zhi}].`);
+      return u8 ? z - 128 : z;
+    });
+    if (K >= 131_072) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums (under 131,072).`);
+    if (typeof scales !== 'number' && scales.length !== N) throw new DataError('gemv-shape', `There are ${scales.length} column scales; expected ${N}.`);
+    if (kernel === 'extmul') for (let i = 0; i < w.length; i++) if (w[i] === -128) throw new DataError('gemv-range', 'The extmul kernel needs weight codes in [-127, 127]; one is -128.');
+    const ud = kernel === 'u8dot';
+    const inst = new WebAssembly.Instance(kernel === 'relaxed' || ud ? relaxedMod! : mod, {});
+    const memory = inst.exports.memory as WebAssembly.Memory;
+    const P: Cols = cols ?? 4;
+    /** The step for a pass of R rows: the given cols, else (dot) AUTO_COLS, else the packing. */
+    const stepFor = (R: number): Cols => (cols ?? (kernel === 'dot' ? AUTO_COLS[R] : ud ? U8_AUTO_COLS[R] : P));
+    const fns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}`] as F7) : null));
+    const k16 = Math.ceil(K / 16) * 16;
+    const n4 = Math.ceil(N / P) * P;
+    const xb = kernel === 'dot' ? 2 : 1;
+    const wBytes = n4 * k16;
+    const align = (v: number) => Math.ceil(v / 64) * 64;
+    const xOff = align(wBytes);
+    const zwOff = xOff + align(MAX_ROWS * k16 * xb);
+    const zsOff = zwOff + align(n4 * 8);
+    const outOff = zsOff + 128;
+    let rowsCap = 0;
+    const ensure = (M: number) => {
+      if (M <= rowsCap) return;
+      const need = outOff + M * n4 * 4;
+      const have = memory.buffer.byteLength;
+      if (need > have) memory.grow(Math.ceil((need - have) / 65536));
+      rowsCap = M;
+    };
+    ensure(MAX_ROWS);
+    // repack: group g, chunk j, column c -> ((g * (k16 / 16) + j) * P + c) * 16; the dot kernel
+    // (Winograd's product) puts a chunk's even-position codes in its low 8 bytes, the odd ones high
+    const dot = kernel === 'dot';
+    const lane = Int32Array.from({ length: 16 }, (_, t) => (dot ? (t >> 1) + (t & 1) * 8 : t));
+    const packed = new Int8Array(memory.buffer, 0, wBytes);
+    const chunks = k16 / 16;
+    // per column: its zero point, and (dot) eta = sum_j w_2j w_2j+1, or (u8dot) its sum of codes
+    const zw = new Int32Array(memory.buffer, zwOff, 2 * n4);
+    for (let n = 0; n < N; n++) {
+      const g = Math.floor(n / P), c = n % P;
+      const src = n * K;
+      for (let j = 0; j < chunks; j++) {
+        const dst = ((g * chunks + j) * P + c) * 16;
+        const len = Math.min(16, K - j * 16);
+        for (let t = 0; t < len; t++) packed[dst + lane[t]] = w[src + j * 16 + t];
       }
-      if (!(N > 0 && K > 0 && Number.isInteger(N) && Number.isInteger(K)) || wIn.length !== N * K) {
-        throw new DataError('gemv-shape', `The weights hold ${wIn.length} codes; expected N x K = ${N} x ${K}.`);
-      }
-      // uint8 codes (and their zero points) shifted by -128: w - zero is unchanged
-      const u8 = wIn instanceof Uint8Array;
-      let w = wIn as Int8Array;
-      if (u8) {
-        w = new Int8Array(wIn.length);
-        for (let i = 0; i < w.length; i++) w[i] = wIn[i] - 128;
-      }
-      const [zlo, zhi] = u8 ? [0, 255] : [-128, 127];
-      if (typeof zeroPoint !== 'number' && zeroPoint.length !== N) throw new DataError('gemv-shape', `There are ${zeroPoint.length} weight zero points; expected 1 or ${N}.`);
-      const wZero = Int32Array.from({ length: N }, (_, n) => {
-        const z = typeof zeroPoint === 'number' ? zeroPoint : zeroPoint[n];
-        if (!(Number.isInteger(z) && z >= zlo && z <= zhi)) throw new DataError('gemv-range', `A weight zero point is ${z}; ${u8 ? 'uint8' : 'int8'} codes need one in [${zlo}, ${zhi}].`);
-        return u8 ? z - 128 : z;
-      });
-      if (K >= 131_072) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums (under 131,072).`);
-      if (typeof scales !== 'number' && scales.length !== N) throw new DataError('gemv-shape', `There are ${scales.length} column scales; expected ${N}.`);
-      if (kernel === 'extmul') for (let i = 0; i < w.length; i++) if (w[i] === -128) throw new DataError('gemv-range', 'The extmul kernel needs weight codes in [-127, 127]; one is -128.');
-      const inst = new WebAssembly.Instance(kernel === 'relaxed' ? relaxedMod! : mod, {});
-      const memory = inst.exports.memory as WebAssembly.Memory;
-      const P: Cols = cols ?? 4;
-      /** The step for a pass of R rows: the given cols, else (dot) AUTO_COLS, else the packing. */
-      const stepFor = (R: number): Cols => (cols ?? (kernel === 'dot' ? AUTO_COLS[R] : P));
-      const fns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}`] as F7) : null));
-      const k16 = Math.ceil(K / 16) * 16;
-      const n4 = Math.ceil(N / P) * P;
-      const xb = kernel === 'dot' ? 2 : 1;
-      const wBytes = n4 * k16;
-      const align = (v: number) => Math.ceil(v / 64) * 64;
-      const xOff = align(wBytes);
-      const zwOff = xOff + align(MAX_ROWS * k16 * xb);
-      const zsOff = zwOff + align(n4 * 8);
-      const outOff = zsOff + 128;
-      let rowsCap = 0;
-      const ensure = (M: number) => {
-        if (M <= rowsCap) return;
-        const need = outOff + M * n4 * 4;
-        const have = memory.buffer.byteLength;
-        if (need > have) memory.grow(Math.ceil((need - have) / 65536));
-        rowsCap = M;
-      };
-      ensure(MAX_ROWS);
-      // repack: group g, chunk j, column c -> ((g * (k16 / 16) + j) * P + c) * 16; the dot kernel
-      // (Winograd's product) puts a chunk's even-position codes in its low 8 bytes, the odd ones high
-      const dot = kernel === 'dot';
-      const lane = Int32Array.from({ length: 16 }, (_, t) => (dot ? (t >> 1) + (t & 1) * 8 : t));
-      const packed = new Int8Array(memory.buffer, 0, wBytes);
-      const chunks = k16 / 16;
-      // per column: its zero point, and (dot) eta = sum_j w_2j w_2j+1
-      const zw = new Int32Array(memory.buffer, zwOff, 2 * n4);
-      for (let n = 0; n < N; n++) {
-        const g = Math.floor(n / P), c = n % P;
-        const src = n * K;
-        for (let j = 0; j < chunks; j++) {
-          const dst = ((g * chunks + j) * P + c) * 16;
-          const len = Math.min(16, K - j * 16);
-          for (let t = 0; t < len; t++) packed[dst + lane[t]] = w[src + j * 16 + t];
-        }
-        let eta = 0;
-        if (dot) for (let k = 0; k + 1 < K; k += 2) eta += w[src + k] * w[src + k + 1];
-        zw[2 * n] = wZero[n];
-        zw[2 * n + 1] = eta;
-      }
-      const colScale = typeof scales === 'number' ? new Float32Array(N).fill(scales) : Float32Array.from(scales);
-      // relaxed: sum (q - zero) w = sum q w - zero * sum w
-      const colSum = new Int32Array(kernel === 'relaxed' ? N : 0);
-      for (let n = 0; n < colSum.length; n++) {
-        let t = 0;
-        for (let k = 0; k < K; k++) t += w[n * K + k];
-        colSum[n] = t;
-      }
-      const qrow = new Int8Array(K);
-      /**
-       * Exact sums for M rows: out[m * N + n] = sum_k (xq[m * K + k] - xZero) * w[n * K + k], less
-       * (matmulInteger, xZero given) the weights' zero point times the row's sum of (xq - xZero).
-       */
-      const run = (xq: Int8Array | Uint8Array, M: number, out: Int32Array, xZero: number | ArrayLike<number> | null) => {
-        ensure(M);
-        let m0 = 0;
-        const passes = rowsPerPass ? Array.from({ length: Math.ceil(M / rowsPerPass) }, (_, i) => Math.min(rowsPerPass, M - i * rowsPerPass)) : passRows(M, AUTO_MAX_ROWS);
-        for (const R of passes) {
-          // pack rows m0 .. m0 + R - 1: chunk j, row r -> (j * R + r) * 16 codes (i8 or i16)
-          // per row: S = its sum of (codes - zero) (matmulInteger), xi = sum_j x_2j x_2j+1 (dot)
-          const zs = new Int32Array(memory.buffer, zsOff, 2 * MAX_ROWS);
-          zs.fill(0);
-          if (xb === 1) {
-            const xs = new Int8Array(memory.buffer, xOff, R * k16);
-            xs.fill(0);
-            for (let r = 0; r < R; r++) for (let k = 0, s = (m0 + r) * K; k < K; k++) xs[((k >> 4) * R + r) * 16 + lane[k & 15]] = xq[s + k];
-          } else {
-            const xs = new Int16Array(memory.buffer, xOff, R * k16);
-            xs.fill(0);
-            for (let r = 0; r < R; r++) {
-              let sum = 0, xi = 0;
-              const z = xZero === null ? 0 : typeof xZero === 'number' ? xZero : xZero[m0 + r];
-              for (let k = 0, s = (m0 + r) * K; k < K; k++) {
-                const v = xq[s + k] - z;
-                xs[((k >> 4) * R + r) * 16 + lane[k & 15]] = v;
-                sum += v;
-              }
-              if (R > 1) for (let k = 0, s = (m0 + r) * K; k + 1 < K; k += 2) xi += (xq[s + k] - z) * (xq[s + k + 1] - z);
-              if (xZero !== null) zs[r] = sum;
-              zs[MAX_ROWS + r] = xi;
+      let eta = 0;
+      if (dot) for (let k = 0; k + 1 < K; k += 2) eta += w[src + k] * w[src + k + 1];
+      if (ud) for (let k = 0; k < K; k++) eta += w[src + k];
+      zw[2 * n] = wZero[n];
+      zw[2 * n + 1] = eta;
+    }
+    const colScale = typeof scales === 'number' ? new Float32Array(N).fill(scales) : Float32Array.from(scales);
+    // relaxed: sum (q - zero) w = sum q w - zero * sum w
+    const colSum = new Int32Array(kernel === 'relaxed' ? N : 0);
+    for (let n = 0; n < colSum.length; n++) {
+      let t = 0;
+      for (let k = 0; k < K; k++) t += w[n * K + k];
+      colSum[n] = t;
+    }
+    const qrow = new Int8Array(K);
+    /**
+     * Exact sums for M rows: out[m * N + n] = sum_k (xq[m * K + k] - xZero) * w[n * K + k], less
+     * (matmulInteger, xZero given) the weights' zero point times the row's sum of (xq - xZero).
+     */
+    const run = (xq: Int8Array | Uint8Array, M: number, out: Int32Array, xZero: number | ArrayLike<number> | null) => {
+      ensure(M);
+      let m0 = 0;
+      const passes = rowsPerPass ? Array.from({ length: Math.ceil(M / rowsPerPass) }, (_, i) => Math.min(rowsPerPass, M - i * rowsPerPass)) : passRows(M, ud ? U8_AUTO_MAX_ROWS : AUTO_MAX_ROWS);
+      for (const R of passes) {
+        // pack rows m0 .. m0 + R - 1: chunk j, row r -> (j * R + r) * 16 codes (i8 or i16)
+        // per row: S = its sum of (codes - zero) (matmulInteger), xi = sum_j x_2j x_2j+1 (dot)
+        const zs = new Int32Array(memory.buffer, zsOff, 2 * MAX_ROWS);
+        zs.fill(0);
+        if (ud) {
+          // raw uint8 codes (the relaxed dot's unsigned operand); per row T = sum_k a - K * az at
+          // 0 and az at 32: sum (a - az)(w - wz) = sum a w - az * colsum(w) - wz * T
+          const xs = new Uint8Array(memory.buffer, xOff, R * k16);
+          xs.fill(0);
+          for (let r = 0; r < R; r++) {
+            let sum = 0;
+            const z = xZero === null ? 0 : typeof xZero === 'number' ? xZero : xZero[m0 + r];
+            for (let k = 0, s = (m0 + r) * K; k < K; k++) {
+              const v = xq[s + k];
+              xs[((k >> 4) * R + r) * 16 + (k & 15)] = v;
+              sum += v;
             }
+            zs[r] = sum - K * z;
+            zs[MAX_ROWS + r] = z;
           }
-          fns[R]!(0, xOff, outOff, k16, n4, zwOff, zsOff);
-          const res = new Int32Array(memory.buffer, outOff, R * n4);
-          for (let r = 0; r < R; r++) out.set(res.subarray(r * n4, r * n4 + N), (m0 + r) * N);
-          m0 += R;
+        } else if (xb === 1) {
+          const xs = new Int8Array(memory.buffer, xOff, R * k16);
+          xs.fill(0);
+          for (let r = 0; r < R; r++) for (let k = 0, s = (m0 + r) * K; k < K; k++) xs[((k >> 4) * R + r) * 16 + lane[k & 15]] = xq[s + k];
+        } else {
+          const xs = new Int16Array(memory.buffer, xOff, R * k16);
+          xs.fill(0);
+          for (let r = 0; r < R; r++) {
+            let sum = 0, xi = 0;
+            const z = xZero === null ? 0 : typeof xZero === 'number' ? xZero : xZero[m0 + r];
+            for (let k = 0, s = (m0 + r) * K; k < K; k++) {
+              const v = xq[s + k] - z;
+              xs[((k >> 4) * R + r) * 16 + lane[k & 15]] = v;
+              sum += v;
+            }
+            if (R > 1) for (let k = 0, s = (m0 + r) * K; k + 1 < K; k += 2) xi += (xq[s + k] - z) * (xq[s + k + 1] - z);
+            if (xZero !== null) zs[r] = sum;
+            zs[MAX_ROWS + r] = xi;
+          }
+        }
+        fns[R]!(0, xOff, outOff, k16, n4, zwOff, zsOff);
+        const res = new Int32Array(memory.buffer, outOff, R * n4);
+        for (let r = 0; r < R; r++) out.set(res.subarray(r * n4, r * n4 + N), (m0 + r) * N);
+        m0 += R;
+      }
+      return out;
+    };
+    const checkM = (M: number) => {
+      if (!(Number.isInteger(M) && M >= 1)) throw new DataError('gemv-shape', `The number of activation rows is ${M}; it must be a whole number, 1 or more.`);
+    };
+    return {
+      N, K, kernel, weightBytes: wBytes,
+      matmulInt32(xq, M, out = new Int32Array(M * N)) {
+        checkM(M);
+        if (ud) throw new DataError('gemv-kernel', 'The u8dot kernel runs matmulInteger only.');
+        if (xq.length < M * K) throw new DataError('gemv-shape', `The activations hold ${xq.length} codes; expected ${M} x ${K}.`);
+        if (kernel === 'relaxed') for (let i = 0; i < M * K; i++) if (xq[i] < 0) throw new DataError('gemv-range', 'The relaxed kernel needs activation codes in [0, 127].');
+        return run(xq, M, out, null);
+      },
+      matmulInteger(a, aZero, M, out = new Int32Array(M * N)) {
+        checkM(M);
+        if (kernel !== 'dot' && !ud) throw new DataError('gemv-kernel', 'matmulInteger runs on the dot or u8dot kernel (uint8 activations need int16 lanes or an exact u8 x i8 dot).');
+        if (a.length < M * K) throw new DataError('gemv-shape', `The activations hold ${a.length} codes; expected ${M} x ${K}.`);
+        if (K >= 65_793) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums of uint8 x int8 codes (under 65,793).`);
+        const zeros = typeof aZero === 'number' ? [aZero] : aZero;
+        if (typeof aZero !== 'number' && aZero.length !== M) throw new DataError('gemv-shape', `There are ${aZero.length} activation zero points; expected 1 or one per row (${M}).`);
+        for (let i = 0; i < zeros.length; i++) {
+          const z = zeros[i];
+          if (!(Number.isInteger(z) && z >= 0 && z <= 255)) throw new DataError('gemv-range', `The activation zero point is ${z}; uint8 codes need one in [0, 255].`);
+        }
+        // dot: sum_k (a - az)(w - wz) = sum_k (a - az) w - wz sum_k (a - az): the kernel's sums of centred
+        // codes (in [-255, 255]: int16 lanes), less the second term in its last step; u8dot: see run
+        return run(a, M, out, aZero);
+      },
+      matmul(x, M, out = new Float32Array(M * N)) {
+        checkM(M);
+        if (ud) throw new DataError('gemv-kernel', 'The u8dot kernel runs matmulInteger only.');
+        if (x.length < M * K) throw new DataError('gemv-shape', `The activations hold ${x.length} numbers; expected ${M} x ${K}.`);
+        const xq = new Int8Array(M * K);
+        const rowScale = new Float32Array(M), rowZero = new Int32Array(M);
+        for (let m = 0; m < M; m++) {
+          const xm = x.subarray(m * K, (m + 1) * K);
+          if (kernel === 'relaxed') {
+            const q = quantizeRowU7(xm, qrow);
+            rowScale[m] = q.scale;
+            rowZero[m] = q.zero;
+          } else {
+            rowScale[m] = quantizeRow(xm, qrow);
+          }
+          xq.set(qrow, m * K);
+        }
+        const sums = run(xq, M, new Int32Array(M * N), null);
+        for (let m = 0; m < M; m++) {
+          const s = rowScale[m], z = rowZero[m], o = m * N;
+          if (z) for (let n = 0; n < N; n++) out[o + n] = (sums[o + n] - z * colSum[n]) * s * colScale[n];
+          else for (let n = 0; n < N; n++) out[o + n] = sums[o + n] * s * colScale[n];
         }
         return out;
-      };
-      const checkM = (M: number) => {
-        if (!(Number.isInteger(M) && M >= 1)) throw new DataError('gemv-shape', `The number of activation rows is ${M}; it must be a whole number, 1 or more.`);
-      };
-      return {
-        N, K, kernel, weightBytes: wBytes,
-        matmulInt32(xq, M, out = new Int32Array(M * N)) {
-          checkM(M);
-          if (xq.length < M * K) throw new DataError('gemv-shape', `The activations hold ${xq.length} codes; expected ${M} x ${K}.`);
-          if (kernel === 'relaxed') for (let i = 0; i < M * K; i++) if (xq[i] < 0) throw new DataError('gemv-range', 'The relaxed kernel needs activation codes in [0, 127].');
-          return run(xq, M, out, null);
-        },
-        matmulInteger(a, aZero, M, out = new Int32Array(M * N)) {
-          checkM(M);
-          if (kernel !== 'dot') throw new DataError('gemv-kernel', 'matmulInteger runs on the dot kernel (uint8 activations need its int16 lanes).');
-          if (a.length < M * K) throw new DataError('gemv-shape', `The activations hold ${a.length} codes; expected ${M} x ${K}.`);
-          if (K >= 65_793) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums of uint8 x int8 codes (under 65,793).`);
-          const zeros = typeof aZero === 'number' ? [aZero] : aZero;
-          if (typeof aZero !== 'number' && aZero.length !== M) throw new DataError('gemv-shape', `There are ${aZero.length} activation zero points; expected 1 or one per row (${M}).`);
-          for (let i = 0; i < zeros.length; i++) {
-            const z = zeros[i];
-            if (!(Number.isInteger(z) && z >= 0 && z <= 255)) throw new DataError('gemv-range', `The activation zero point is ${z}; uint8 codes need one in [0, 255].`);
-          }
-          // sum_k (a - az)(w - wz) = sum_k (a - az) w - wz sum_k (a - az): the kernel's sums of centred
-          // codes (in [-255, 255]: int16 lanes), less the second term in its last step
-          return run(a, M, out, aZero);
-        },
-        matmul(x, M, out = new Float32Array(M * N)) {
-          checkM(M);
-          if (x.length < M * K) throw new DataError('gemv-shape', `The activations hold ${x.length} numbers; expected ${M} x ${K}.`);
-          const xq = new Int8Array(M * K);
-          const rowScale = new Float32Array(M), rowZero = new Int32Array(M);
-          for (let m = 0; m < M; m++) {
-            const xm = x.subarray(m * K, (m + 1) * K);
-            if (kernel === 'relaxed') {
-              const q = quantizeRowU7(xm, qrow);
-              rowScale[m] = q.scale;
-              rowZero[m] = q.zero;
-            } else {
-              rowScale[m] = quantizeRow(xm, qrow);
-            }
-            xq.set(qrow, m * K);
-          }
-          const sums = run(xq, M, new Int32Array(M * N), null);
-          for (let m = 0; m < M; m++) {
-            const s = rowScale[m], z = rowZero[m], o = m * N;
-            if (z) for (let n = 0; n < N; n++) out[o + n] = (sums[o + n] - z * colSum[n]) * s * colScale[n];
-            else for (let n = 0; n < N; n++) out[o + n] = sums[o + n] * s * colScale[n];
-          }
-          return out;
-        },
-      };
-    },
+      },
+    };
+  };
+  if (relaxedMod) {
+    try {
+      u8Exact = probeU8Dot((w, wz, N, K, a, az, M) => load(w, N, K, 1, { kernel: 'u8dot', zeroPoint: wz, unprobed: true }).matmulInteger(a, az, M));
+    } catch {
+      u8Exact = false;
+    }
+  }
+  return {
+    relaxed: relaxedMod !== null,
+    u8Exact,
+    load,
   };
 }
