@@ -10,7 +10,7 @@
  * the whole linear runs on the calling thread.
  */
 import { DataError, FormatError } from '../../errors';
-import { int8GemvWasm, type Int8Linear } from '../int8-gemv-wasm';
+import { int8GemvWasm, integerKernel, type Int8Linear } from '../int8-gemv-wasm';
 import type { DynamicQuant } from './decoder';
 import type { QLinear } from './weights';
 import type { KernelPool, PooledLinear, SliceWeights } from './pool';
@@ -36,10 +36,17 @@ export function sliceStarts(N: number, T: number): number[] | null {
 /**
  * Some of a linear's output columns on this thread's int8 kernel: for M rows of uint8 codes,
  * out[m * stride + n] = float(MatMulInteger sum) * (xs * ws[n]) (+ b[n]) for its N columns.
+ *
+ * The kernel: `w.kernel` where given (a pool's helper gets the caller's choice with the weights;
+ * 'u8dot' falls back to 'dot' where this thread's engine did not find it exact), else this thread's
+ * `integerKernel()` (u8dot where the probe found it exact and the preference is 'auto') at
+ * construction: `setInt8KernelPreference` takes effect for slices built after it. Both kernels
+ * give the same int32 sums, so the outputs are the same bit for bit whichever runs.
  */
 export class ColumnSlice {
   readonly N: number;
   readonly K: number;
+  readonly kernel: 'dot' | 'u8dot';
   private readonly lin: Int8Linear;
   private readonly scale: Float32Array;
   private readonly bias: Float32Array | null;
@@ -52,7 +59,9 @@ export class ColumnSlice {
     if (!gemv) throw new DataError('no-wasm-simd', 'This WebAssembly engine has no SIMD, which our decoder needs.');
     this.N = w.N;
     this.K = w.K;
-    this.lin = gemv.load(w.codes, w.N, w.K, 1, { kernel: 'dot', cols: 4, zeroPoint: w.zeroPoint });
+    this.kernel = w.kernel === 'dot' ? 'dot' : w.kernel === 'u8dot' ? (gemv.u8Exact ? 'u8dot' : 'dot') : integerKernel();
+    // u8dot: packed by 4 (SLICE_ALIGN), the step per pass by its rows (U8_AUTO_COLS)
+    this.lin = this.kernel === 'u8dot' ? gemv.load(w.codes, w.N, w.K, 1, { kernel: 'u8dot', zeroPoint: w.zeroPoint }) : gemv.load(w.codes, w.N, w.K, 1, { kernel: 'dot', cols: 4, zeroPoint: w.zeroPoint });
     this.scale = w.scale;
     this.bias = w.bias ?? null;
     this.colScale = new Float32Array(w.N);
@@ -108,8 +117,10 @@ export class Linear {
     this.N = N;
     this.K = K;
     const starts = pool && pool.threads > 1 ? sliceStarts(N, pool.threads) : null;
+    // one kernel for every slice, this thread's choice (the helpers get it with their weights)
+    const kernel = integerKernel();
     if (!pool || !starts) {
-      this.local = new ColumnSlice({ codes, N, K, scale, zeroPoint: zero, bias: bias ?? undefined });
+      this.local = new ColumnSlice({ codes, N, K, scale, zeroPoint: zero, bias: bias ?? undefined, kernel });
       this.remote = null;
       return;
     }
@@ -118,11 +129,11 @@ export class Linear {
     const slices: SliceWeights[] = [];
     for (let t = 1; t < starts.length; t++) {
       const a = starts[t], b = end(t);
-      slices.push({ codes: codes.slice(a * K, b * K), N: b - a, K, scale: scale.slice(a, b), zeroPoint: zero.slice(a, b), bias: bias?.slice(a, b) });
+      slices.push({ codes: codes.slice(a * K, b * K), N: b - a, K, scale: scale.slice(a, b), zeroPoint: zero.slice(a, b), bias: bias?.slice(a, b), kernel });
     }
     this.remote = pool.load(N, K, starts, slices);
     const n0 = end(0);
-    this.local = new ColumnSlice({ codes: codes.subarray(0, n0 * K), N: n0, K, scale: scale.subarray(0, n0), zeroPoint: zero.subarray(0, n0), bias: bias?.subarray(0, n0) });
+    this.local = new ColumnSlice({ codes: codes.subarray(0, n0 * K), N: n0, K, scale: scale.subarray(0, n0), zeroPoint: zero.subarray(0, n0), bias: bias?.subarray(0, n0), kernel });
   }
 
   /** y [M, N] = the dynamic-quantised x [M, K] . W^T. */

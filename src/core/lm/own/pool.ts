@@ -52,6 +52,11 @@ export interface SliceWeights {
   scale: Float32Array;
   zeroPoint: Int32Array;
   bias?: Float32Array;
+  /**
+   * The int8 kernel the caller chose for the linear (ColumnSlice: 'u8dot' falls back to 'dot' where
+   * the helper's engine did not find it exact; omitted: the helper's own `integerKernel()`).
+   */
+  kernel?: 'dot' | 'u8dot';
 }
 
 /** A linear's slices on the helpers: start a call, run the caller's own slice, then finish. */
