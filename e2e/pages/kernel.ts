@@ -1,0 +1,194 @@
+/**
+ * Test and bench page for the int8 GEMV kernels in a real browser (e2e/int8-kernel.spec.ts and
+ * bench/int8-kernel-browser.bench.ts drive it with page.evaluate): the u8dot kernel's probe, its
+ * matmulInteger against the dot kernel's bit for bit, the own decoder's ColumnSlice choosing it,
+ * and timings of both on one linear (rounds interleaved).
+ */
+import { int8GemvWasm, integerKernel, setInt8KernelPreference, type Int8Linear, type Int8KernelPreference } from '../../src/core/lm/int8-gemv-wasm';
+import { ColumnSlice } from '../../src/core/lm/own/linear';
+import { emitter, funcBody, moduleBytes, op } from '../../src/core/math/wasm-asm';
+
+/**
+ * The engine's relaxed dot alone (one instruction, no kernel): whether it computes signed x
+ * unsigned 8-bit products into i32 exactly (127 and -128 against 255 in every lane, 1 against 128).
+ * Tells "this engine cannot" (skip) apart from "our kernel is wrong" (fail).
+ */
+function rawDotExact(): boolean {
+  try {
+    const { code, e } = emitter();
+    e(op.get(2), op.get(0), op.v128Load(0), op.get(1), op.v128Load(0), op.v128Zero, op.i32x4RelaxedDotI8x16I7x16AddS, op.v128Store(0), op.end);
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes([{ name: 'dot', params: 3, body: funcBody([], code) }])), {});
+    const mem = new Uint8Array((inst.exports.memory as WebAssembly.Memory).buffer);
+    const dot = inst.exports.dot as (a: number, b: number, out: number) => void;
+    const run = (a: number, b: number) => {
+      mem.fill(a & 255, 0, 16);
+      mem.fill(b, 16, 32);
+      dot(0, 16, 32);
+      return Array.from(new Int32Array(mem.buffer, 32, 4));
+    };
+    return [[127, 255], [-128, 255], [1, 128]].every(([a, b]) => run(a, b).every((v) => v === 4 * a * b));
+  } catch {
+    return false;
+  }
+}
+
+/** xorshift32: fast seeded codes for big inputs. */
+function random(seed: number) {
+  let x = seed | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
+function fillRandom(out: Uint8Array | Int8Array, seed: number): void {
+  const r = random(seed);
+  const u = new Uint32Array(out.buffer, out.byteOffset, out.length >> 2);
+  for (let i = 0; i < u.length; i++) u[i] = r();
+  for (let i = u.length * 4; i < out.length; i++) out[i] = r();
+}
+
+interface CompareCase { N: number; K: number; M: number; u8w: boolean; perCol: boolean; perRow: boolean; kind: 'random' | 'extreme'; rowsPerPass?: number; cols?: 1 | 2 | 4 }
+
+const gemv = int8GemvWasm();
+
+/** One case: weights, zero points, activations (random, or extremes: 0 / 255 against -128 / 127 and 0 / 255). */
+function makeCase(c: CompareCase, seed: number) {
+  const r = random(seed);
+  const { N, K, M } = c;
+  const w = c.u8w ? new Uint8Array(N * K) : new Int8Array(N * K);
+  const a = new Uint8Array(M * K);
+  if (c.kind === 'random') {
+    fillRandom(w, seed * 7 + 1);
+    fillRandom(a, seed * 7 + 2);
+  } else {
+    const lo = c.u8w ? 0 : -128, hi = c.u8w ? 255 : 127;
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) w[n * K + k] = [lo, hi, k % 2 ? lo : hi, r() % 2 ? lo : hi][n % 4];
+    for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) a[m * K + k] = [255, 0, k % 2 ? 0 : 255, r() % 2 ? 255 : 0, 128 + (r() % 128)][m % 5];
+  }
+  const zrange = () => (c.u8w ? r() % 256 : (r() % 256) - 128);
+  const wz = c.perCol ? Int32Array.from({ length: N }, zrange) : c.kind === 'extreme' ? (c.u8w ? 255 : -128) : zrange();
+  const az = c.perRow ? Int32Array.from({ length: M }, (_, m) => (c.kind === 'extreme' ? [0, 255][m % 2] : r() % 256)) : c.kind === 'extreme' ? 0 : r() % 256;
+  return { w, a, wz, az };
+}
+
+function refInteger(w: ArrayLike<number>, wz: number | Int32Array, N: number, K: number, a: Uint8Array, az: number | Int32Array, M: number): Int32Array {
+  const out = new Int32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    const z = typeof az === 'number' ? az : az[m];
+    for (let n = 0; n < N; n++) {
+      const y = typeof wz === 'number' ? wz : wz[n];
+      let t = 0;
+      for (let k = 0; k < K; k++) t += (a[m * K + k] - z) * (w[n * K + k] - y);
+      out[m * N + n] = t;
+    }
+  }
+  return out;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((p, q) => p - q);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const api = {
+  info: () => ({ rawDotExact: rawDotExact(), simd: gemv !== null, relaxed: gemv?.relaxed ?? false, u8Exact: gemv?.u8Exact ?? false, integerKernel: integerKernel(), crossOriginIsolated: self.crossOriginIsolated }),
+  setPreference: (p: Int8KernelPreference) => setInt8KernelPreference(p),
+  /** The kernel a ColumnSlice picks now (by this thread's preference), and the one it takes when told. */
+  sliceKernels(): { auto: string; toldDot: string; toldU8: string } {
+    const N = 20, K = 40;
+    const base = { codes: new Int8Array(N * K), N, K, scale: new Float32Array(N).fill(1), zeroPoint: new Int32Array(N) };
+    return { auto: new ColumnSlice(base).kernel, toldDot: new ColumnSlice({ ...base, kernel: 'dot' }).kernel, toldU8: new ColumnSlice({ ...base, kernel: 'u8dot' }).kernel };
+  },
+  /**
+   * Every case on both kernels: the u8dot kernel's matmulInteger against the dot kernel's (and, where
+   * small enough, a JS reference). Returns the cases run and the first mismatches.
+   */
+  compare(cases: CompareCase[]): { run: number; refChecked: number; mismatches: string[] } {
+    if (!gemv) throw new Error('no WebAssembly SIMD');
+    const mismatches: string[] = [];
+    let refChecked = 0;
+    cases.forEach((c, i) => {
+      const { w, a, wz, az } = makeCase(c, 1000 + i);
+      const dot = gemv.load(w, c.N, c.K, 1, { kernel: 'dot', zeroPoint: wz });
+      const u8 = gemv.load(w, c.N, c.K, 1, { kernel: 'u8dot', zeroPoint: wz, rowsPerPass: c.rowsPerPass, cols: c.cols });
+      const want = dot.matmulInteger(a, az, c.M);
+      // twice: the second call may run tiered-up code
+      for (let rep = 0; rep < 2; rep++) {
+        const got = u8.matmulInteger(a, az, c.M);
+        for (let j = 0; j < want.length; j++) {
+          if (got[j] !== want[j]) {
+            if (mismatches.length < 10) mismatches.push(`${JSON.stringify(c)} rep ${rep} [${Math.floor(j / c.N)}, ${j % c.N}]: u8dot ${got[j]}, dot ${want[j]}`);
+            break;
+          }
+        }
+      }
+      if (c.M * c.N * c.K <= 2_000_000) {
+        refChecked++;
+        const ref = refInteger(w, wz, c.N, c.K, a, az, c.M);
+        for (let j = 0; j < ref.length; j++) {
+          if (ref[j] !== want[j]) {
+            if (mismatches.length < 10) mismatches.push(`${JSON.stringify(c)} [${j}]: dot ${want[j]}, reference ${ref[j]}`);
+            break;
+          }
+        }
+      }
+    });
+    return { run: cases.length, refChecked, mismatches };
+  },
+  /**
+   * Timings on one linear of N x K random int8 weights (per-column zero points): per round, each
+   * kernel (order alternating) runs each M `reps` times `inner` calls after `warm` calls; the
+   * round's figure is the median of those (ms a call). Returns per kernel and M the median over rounds (ms), and whether every
+   * u8dot output equalled dot's.
+   */
+  bench(o: { N: number; K: number; Ms: number[]; rounds: number; reps: number; warm: number; inner?: number; rowsPerPass?: number; cols?: 1 | 2 | 4; kernels?: ('dot' | 'u8dot')[] }) {
+    if (!gemv) throw new Error('no WebAssembly SIMD');
+    const { N, K } = o;
+    const kernels = o.kernels ?? ['dot', 'u8dot'];
+    const w = new Int8Array(N * K);
+    fillRandom(w, 5);
+    const wz = Int32Array.from({ length: N }, (_, n) => (n * 37) % 256 - 128);
+    const t0 = performance.now();
+    const lins: Record<string, Int8Linear> = {};
+    for (const k of kernels) lins[k] = gemv.load(w, N, K, 1, k === 'dot' ? { kernel: 'dot', cols: o.cols ?? 4, zeroPoint: wz, rowsPerPass: o.rowsPerPass } : { kernel: 'u8dot', cols: o.cols, zeroPoint: wz, rowsPerPass: o.rowsPerPass });
+    const loadMs = performance.now() - t0;
+    const Mmax = Math.max(...o.Ms);
+    const a = new Uint8Array(Mmax * K);
+    fillRandom(a, 6);
+    const az = Int32Array.from({ length: Mmax }, (_, m) => (m * 91) % 256);
+    const outs: Record<string, Int32Array> = Object.fromEntries(kernels.map((k) => [k, new Int32Array(Mmax * N)]));
+    let same = true;
+    const times: Record<string, Record<number, number[]>> = Object.fromEntries(kernels.map((k) => [k, Object.fromEntries(o.Ms.map((M) => [M, [] as number[]]))]));
+    for (let round = 0; round < o.rounds; round++) {
+      const order = round % 2 ? [...kernels].reverse() : kernels;
+      for (const M of o.Ms) {
+        for (const k of order) {
+          const lin = lins[k];
+          const zr = az.subarray(0, M);
+          for (let i = 0; i < (round === 0 ? o.warm : 0); i++) lin.matmulInteger(a, zr, M, outs[k]);
+          const ts: number[] = [];
+          const inner = o.inner ?? 1;
+          for (let i = 0; i < o.reps; i++) {
+            const s = performance.now();
+            for (let j = 0; j < inner; j++) lin.matmulInteger(a, zr, M, outs[k]);
+            ts.push((performance.now() - s) / inner);
+          }
+          times[k][M].push(median(ts));
+        }
+        if (kernels.length === 2) {
+          const [p, q] = kernels.map((k) => outs[k]);
+          for (let j = 0; j < M * N; j++) if (p[j] !== q[j]) { same = false; break; }
+        }
+      }
+    }
+    const ms: Record<string, Record<number, number>> = {};
+    for (const k of kernels) ms[k] = Object.fromEntries(o.Ms.map((M) => [M, median(times[k][M])]));
+    return { N, K, weightBytes: lins[kernels[0]].weightBytes, loadMs, ms, perRound: times, same };
+  },
+};
+
+(window as unknown as { kernel: typeof api }).kernel = api;
+document.getElementById('status')!.textContent = 'ready';
