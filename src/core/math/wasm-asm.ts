@@ -88,6 +88,26 @@ export const op = {
   i32Load: (off: number) => [0x28, 0x02, ...uleb(off)],
   /** i16x8.relaxed_dot_i8x16_i7x16_s (a i8x16, b 7-bit i8x16: neighbouring products summed into i16 lanes): relaxed SIMD. */
   i16x8RelaxedDotI8x16I7x16S: [0xfd, ...uleb(0x112)],
+  // used by the own decoder's float ops (lm/own/ops-wasm.ts)
+  return: [0x0f],
+  f32Add: [0x92],
+  /** f32.store with a byte offset (alignment 4). */
+  f32Store: (off: number) => [0x38, 0x02, ...uleb(off)],
+  /** v128.load32_splat: the 4 bytes at the address in every 32-bit lane. */
+  v128Load32Splat: (off: number) => [0xfd, 0x09, 0x02, ...uleb(off)],
+  f32x4ExtractLane: (l: number) => [0xfd, 0x1f, l],
+  f32x4Div: [0xfd, ...uleb(231)], f32x4Min: [0xfd, ...uleb(232)], f32x4Max: [0xfd, ...uleb(233)],
+  /** f32x4.nearest: round to the nearest integer, ties to even. */
+  f32x4Nearest: [0xfd, ...uleb(106)],
+  /** i32x4.trunc_sat_f32x4_s: towards zero, saturating (NaN to 0). */
+  i32x4TruncSatF32x4S: [0xfd, ...uleb(248)],
+  /** i16x8.narrow_i32x4_s (two i32x4, signed saturation) and i8x16.narrow_i16x8_u (two i16x8, signed in, saturated to [0, 255]). */
+  i16x8NarrowI32x4S: [0xfd, ...uleb(133)], i8x16NarrowI16x8U: [0xfd, ...uleb(102)],
+  f32x4Eq: [0xfd, ...uleb(65)],
+  v128Or: [0xfd, ...uleb(80)],
+  v128AnyTrue: [0xfd, ...uleb(83)],
+  /** v128.load64_splat: the 8 bytes at the address in both 64-bit lanes. */
+  v128Load64Splat: (off: number) => [0xfd, 0x0a, 0x03, ...uleb(off)],
 };
 /** Shuffle lanes: the high 8 bytes moved low (then promoteLow reads f32 lanes 2, 3). */
 export const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];

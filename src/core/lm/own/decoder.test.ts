@@ -185,6 +185,7 @@ describe('own decoder batched step', () => {
     check(batch());
     // the one-call seam: a reference runRows (row by row through run), called once per linear with all the tokens
     const proto = Linear.prototype as unknown as Record<string, unknown>;
+    const own0 = Object.getOwnPropertyDescriptor(proto, 'runRows');
     const calls: number[] = [];
     proto.runRows = function (this: InstanceType<typeof Linear>, codes: Uint8Array, zps: Int32Array, scales: Float32Array, M: number, out: Float32Array) {
       calls.push(M);
@@ -194,10 +195,57 @@ describe('own decoder batched step', () => {
     try {
       check(batch());
     } finally {
-      delete proto.runRows;
+      if (own0) Object.defineProperty(proto, 'runRows', own0);
+      else delete proto.runRows;
     }
     const M = prompts.reduce((a, p) => a + p.length, 0);
     // 4 linears per layer, and the lm_head
     expect(calls).toEqual(new Array(4 * cfg.numLayers + 1).fill(M));
+  });
+});
+
+describe('own decoder ops: wasm (ops-wasm.ts) = js (the scalar code), bit for bit', () => {
+  it.each([['qwen3', 'optimum'], ['llama', 'genai']] as const)('%s %s: forward with taps (prefill, decode), a masked batched step, greedy', (family, style) => {
+    const { cfg, ck } = tinyModel(family, 7, { num_hidden_layers: 2 });
+    const onnx = buildDecoder(ck, { style, dtype: 'q8' }).onnx;
+    const js = OwnDecoder.fromOnnx(onnx, cfg, undefined, { ops: 'js' });
+    const wasm = OwnDecoder.fromOnnx(onnx, cfg);
+    expect([js.ops, wasm.ops]).toEqual(['js', 'wasm']);
+    const same = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
+      expect(a.length, what).toBe(b.length);
+      for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect(`${what}: ${i} is ${b[i]} on wasm, ${a[i]} on js`).toBe('');
+    };
+    const cj = js.newCache(), cw = wasm.newCache();
+    for (const ids of [PROMPT, ...STEPS]) {
+      const a = js.forward(ids, cj, { taps: true }), b = wasm.forward(ids, cw, { taps: true });
+      same(a.logits, b.logits, 'logits');
+      for (let l = 0; l < cfg.numLayers; l++) same(a.residPost![l], b.residPost![l], `resid_post ${l}`);
+    }
+    for (let l = 0; l < cfg.numLayers; l++) {
+      same(cj.keys[l].subarray(0, cj.stride * cfg.numKvHeads * cfg.headDim), cw.keys[l].subarray(0, cw.stride * cfg.numKvHeads * cfg.headDim), `keys ${l}`);
+      same(cj.values[l], cw.values[l], `values ${l}`);
+    }
+    // a batch: a row of its own cache, and a row in a shared buffer (stride 12, from base) whose
+    // slots 2, 3 and 7 are padding (masked) and whose new tokens sit at slots 0, 1, 4, 5, 6
+    const { numLayers: nL, numKvHeads: KV, headDim: hd } = cfg;
+    const batch = (d: OwnDecoder) => {
+      const c = d.newCache();
+      c.reserve(PROMPT.length);
+      const stride = 12, base = KV * stride * hd;
+      const rng = new Pcg32(3);
+      const buf = () => Float32Array.from({ length: 2 * KV * stride * hd }, () => rng.float() - 0.5); // the padding slots hold junk
+      const kv = { keys: Array.from({ length: nL }, buf), values: Array.from({ length: nL }, buf), base, stride };
+      const mask = Uint8Array.from({ length: stride }, (_, j) => (j === 2 || j === 3 || j === 7 ? 0 : 1));
+      return d.step([
+        { ids: PROMPT, positions: PROMPT.map((_, t) => t), slots: PROMPT.map((_, t) => t), kv: c, mask: null },
+        { ids: [5, 9, 250, 1, 77], positions: [0, 1, 2, 3, 4], slots: [0, 1, 4, 5, 6], kv, mask },
+      ], { taps: true });
+    };
+    const a = batch(js), b = batch(wasm);
+    same(a.logits, b.logits, 'batch logits');
+    same(a.residPost!, b.residPost!, 'batch resid_post');
+    same(a.capLift!, b.capLift!, 'batch cap lifts');
+    expect(Array.from(b.failedAt)).toEqual([-1, -1]);
+    expect(wasm.greedy(PROMPT, 8).ids).toEqual(js.greedy(PROMPT, 8).ids);
   });
 });

@@ -27,6 +27,10 @@
  * logits on tiny models; onnxruntime's own builds and optimisation levels differ among themselves
  * in the same way, see session.test.ts refSession).
  *
+ * The work between the linears runs on ./ops-wasm.ts's WebAssembly SIMD kernels by default
+ * (OwnDecoderOptions.ops; 'js' runs this file's scalar code, the reference): DynamicQuantizeLinear,
+ * attention and greedy's argmax there give the scalar code's numbers bit for bit.
+ *
  * Taps and steering at resid_post (the residual stream after block L), as the instrumented graph
  * (core/onnx/instrument.ts) does them: h <- h + steer[L]; h <- h + relu(cap_tau[L] - h.cap_axis[L]) cap_axis[L].
  */
@@ -38,6 +42,7 @@ import { argmax as firstArgmax } from '../sampling';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
 import { Linear, type KernelPool } from './linear';
 import { readOwnWeights, type OwnWeights } from './weights';
+import { attentionFits, WasmOps, wasmOpsAvailable } from './ops-wasm';
 
 const f = Math.fround;
 
@@ -194,6 +199,12 @@ export interface BatchResult {
 export interface OwnDecoderOptions {
   /** Threads for the linears (./linear.ts); without it every linear runs on the calling thread. */
   pool?: KernelPool;
+  /**
+   * The work between the linears: 'wasm' (default where the engine has WebAssembly SIMD) runs
+   * DynamicQuantizeLinear (bit for bit), attention (float32 SIMD sums: a few ulps from the scalar
+   * code) and greedy's argmax (exactly) on ./ops-wasm.ts; 'js' the scalar code of this file.
+   */
+  ops?: 'js' | 'wasm';
 }
 
 export interface ForwardOptions {
@@ -245,6 +256,14 @@ interface Work {
   act: Float32Array;
   tmpO: Float32Array;
   scores: Float64Array;
+  /** Per token: its row's activation zero point and scale (the batched linears). */
+  rowZero: Int32Array;
+  rowScale: Float32Array;
+  /** Each row's last token of h ('last' logits). */
+  last: Float32Array;
+  /** The wasm attention's visible slots of a row, and per new token how many of them it sees. */
+  idx: Int32Array;
+  seen: Int32Array;
 }
 
 const F32_MAX = 3.4028234663852886e38;
@@ -263,6 +282,9 @@ export class OwnDecoder {
   private readonly sin: Float32Array;
   private readonly ropeTmp: Float32Array;
   private readonly acc: Float64Array;
+  /** Which code runs the work between the linears (OwnDecoderOptions.ops; 'js' where there is no SIMD). */
+  readonly ops: 'js' | 'wasm';
+  private readonly wasm: WasmOps | null;
 
   constructor(readonly cfg: DecoderConfig, private readonly w: OwnWeights, options: OwnDecoderOptions = {}) {
     const pool = options.pool;
@@ -292,6 +314,8 @@ export class OwnDecoder {
     this.sin = new Float32Array(hd);
     this.ropeTmp = new Float32Array(hd);
     this.acc = new Float64Array(hd);
+    this.ops = (options.ops ?? 'wasm') === 'wasm' && wasmOpsAvailable() ? 'wasm' : 'js';
+    this.wasm = this.ops === 'wasm' ? new WasmOps() : null;
     // the codes now live in the kernels' memories
     w.linears.clear();
   }
@@ -367,6 +391,11 @@ export class OwnDecoder {
       act: new Float32Array(m * I),
       tmpO: new Float32Array(m * d),
       scores: new Float64Array(0),
+      rowZero: new Int32Array(m),
+      rowScale: new Float32Array(m),
+      last: new Float32Array(m * d),
+      idx: w ? w.idx : new Int32Array(0),
+      seen: new Int32Array(m),
     };
     return this.work;
   }
@@ -380,6 +409,11 @@ export class OwnDecoder {
    * Ids and positions are not checked here (see forward and ./session.ts).
    */
   step(rows: readonly BatchRow[], options: BatchOptions = {}): BatchResult {
+    return this.run(rows, options, null);
+  }
+
+  /** step, the logits written into `into` (R x vocab) where given (greedy's reused buffer), else a fresh array. */
+  private run(rows: readonly BatchRow[], options: BatchOptions, into: Float32Array | null): BatchResult {
     const { cfg } = this;
     const d = cfg.hiddenSize, H = cfg.numHeads, KV = cfg.numKvHeads, hd = cfg.headDim, I = cfg.intermediateSize, V = cfg.vocabSize;
     const nL = cfg.numLayers;
@@ -415,15 +449,18 @@ export class OwnDecoder {
       }
     }
 
-    const rowZero = new Int32Array(M), rowScale = new Float32Array(M);
+    const rowZero = wk.rowZero, rowScale = wk.rowScale;
+    const wasm = this.wasm;
+    const quantize = wasm ? (x: Float32Array, c: Uint8Array) => wasm.quantize(x, c) : quantizeOrNull;
+    const quants: (DynamicQuant | null)[] = [];
     /** y = lin(x) per row (x's rows [at[b], at[b + 1]) are row b's); a row whose input is not finite fails at `layer`. */
     const linear = (lin: Linear, x: Float32Array, K: number, out: Float32Array, layer: number, at = start) => {
-      const quants: (DynamicQuant | null)[] = [];
+      quants.length = 0;
       const M = at[B];
       let all = true;
       for (let b = 0; b < B; b++) {
         const s0 = at[b], s1 = at[b + 1];
-        const q = alive(b) ? quantizeOrNull(x.subarray(s0 * K, s1 * K), codes.subarray(s0 * K, s1 * K)) : null;
+        const q = alive(b) ? quantize(x.subarray(s0 * K, s1 * K), codes.subarray(s0 * K, s1 * K)) : null;
         if (!q && alive(b)) failedAt[b] = layer;
         quants.push(q);
         if (!q) { all = false; continue; }
@@ -470,6 +507,29 @@ export class OwnDecoder {
         }
         // attention: the token at slot s sees the visible slots j <= s
         const mask = row.mask;
+        if (wasm && attentionFits(hd)) {
+          const T = row.ids.length, visible = row.slots[T - 1] + 1;
+          if (wk.idx.length < visible) wk.idx = new Int32Array(Math.max(visible, wk.idx.length * 2, 64));
+          const idx = wk.idx, seen = wk.seen;
+          let n = 0;
+          for (let u = 0; u < visible; u++) if (!mask || mask[u]) idx[n++] = u;
+          for (let t = 0, j = 0; t < T; t++) {
+            while (j < n && idx[j] <= row.slots[t]) j++;
+            seen[t] = j;
+          }
+          for (let kh = 0; kh < KV; kh++) {
+            wasm.loadKv(Kc, Vc, base + kh * stride * hd, visible, hd, idx, n);
+            for (let t = 0; t < T; t++) {
+              const m = start[b] + t;
+              for (let hh = kh * group; hh < (kh + 1) * group; hh++) {
+                const ao = m * qDim + hh * hd;
+                if (seen[t] === 0) attn.fill(0, ao, ao + hd);
+                else wasm.attend(qkv, m * width + hh * hd, seen[t], scale, attn, ao);
+              }
+            }
+          }
+          continue;
+        }
         for (let t = 0; t < row.ids.length; t++) {
           const m = start[b] + t;
           const visible = row.slots[t] + 1;
@@ -543,8 +603,8 @@ export class OwnDecoder {
 
     const last = options.logits === 'last';
     const R = last ? B : M;
-    const logits = new Float32Array(R * V);
-    const hn = this.rms(last ? gatherLast(h, start, d) : h, d, this.finalNorm, xn.subarray(0, R * d));
+    const logits = into ? into.subarray(0, R * V) : new Float32Array(R * V);
+    const hn = this.rms(last ? gatherLast(h, start, d, wk.last) : h, d, this.finalNorm, xn.subarray(0, R * d));
     const at = last ? Int32Array.from({ length: B + 1 }, (_, b) => b) : start;
     linear(this.lmHead, hn, d, logits, nL - 1, at);
     for (let b = 0; b < B; b++) if (failedAt[b] >= 0) logits.fill(NaN, at[b] * V, at[b + 1] * V);
@@ -556,6 +616,10 @@ export class OwnDecoder {
    * Throws a DataError on non-finite activations and on positions past max_position_embeddings.
    */
   forward(ids: readonly number[], cache: OwnCache, options: ForwardOptions = {}): ForwardResult {
+    return this.forwardInto(ids, cache, options, null);
+  }
+
+  private forwardInto(ids: readonly number[], cache: OwnCache, options: ForwardOptions, into: Float32Array | null): ForwardResult {
     const { cfg } = this;
     const S = ids.length;
     const d = cfg.hiddenSize, V = cfg.vocabSize;
@@ -567,7 +631,7 @@ export class OwnDecoder {
     if (iv && (iv.numLayers !== cfg.numLayers || iv.hiddenSize !== d)) throw new DataError('own-interventions', `The interventions are for ${iv.numLayers} layers of ${iv.hiddenSize}; the model has ${cfg.numLayers} of ${d}.`);
     cache.reserve(T);
     const slots = Array.from({ length: S }, (_, t) => past + t);
-    const r = this.step([{ ids, positions: slots, slots, kv: cache, mask: null, iv }], { taps: options.taps, logits: options.logits });
+    const r = this.run([{ ids, positions: slots, slots, kv: cache, mask: null, iv }], { taps: options.taps, logits: options.logits }, into);
     if (r.failedAt[0] >= 0) throw new DataError('non-finite', `The residual stream after layer ${r.failedAt[0]} is not finite (steering too strong?).`);
     cache.length = T;
     const res: ForwardResult = { logits: r.logits };
@@ -607,16 +671,19 @@ export class OwnDecoder {
     const cache = this.newCache();
     const ids: number[] = [];
     const stop = new Set(options.stopIds ?? []);
+    // the logits are only read here: one buffer for every step
+    const into = new Float32Array(this.cfg.vocabSize);
+    const wasm = this.wasm;
     const t0 = performance.now();
-    let r = this.forward(prompt, cache, { interventions: options.interventions, logits: 'last' });
+    let r = this.forwardInto(prompt, cache, { interventions: options.interventions, logits: 'last' }, into);
     const prefillMs = performance.now() - t0;
     let decodeMs = 0;
     for (;;) {
-      const id = argmax(r.logits);
+      const id = wasm ? wasm.argmax(r.logits) : argmax(r.logits);
       ids.push(id);
       if (ids.length >= n || stop.has(id)) break;
       const t1 = performance.now();
-      r = this.forward([id], cache, { interventions: options.interventions, logits: 'last' });
+      r = this.forwardInto([id], cache, { interventions: options.interventions, logits: 'last' }, into);
       decodeMs += performance.now() - t1;
     }
     return { ids, prefillMs, decodeMs, decodeTokensPerSecond: decodeMs > 0 ? ((ids.length - 1) * 1000) / decodeMs : 0 };
@@ -624,9 +691,9 @@ export class OwnDecoder {
 }
 
 /** Each row's last token of h [tokens, d] (rows delimited by `start`), as [rows, d]. */
-function gatherLast(h: Float32Array, start: Int32Array, d: number): Float32Array {
+function gatherLast(h: Float32Array, start: Int32Array, d: number, into: Float32Array): Float32Array {
   const B = start.length - 1;
-  const out = new Float32Array(B * d);
+  const out = into.subarray(0, B * d);
   for (let b = 0; b < B; b++) out.set(h.subarray((start[b + 1] - 1) * d, start[b + 1] * d), b * d);
   return out;
 }
