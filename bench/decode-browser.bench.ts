@@ -27,6 +27,8 @@
  *   wasm_vs_native         our decoder in Chromium, 1 thread, `engine.generate(prompt, { maxNewTokens,
  *                          stopIds: [] }).decodeTokensPerSecond` vs the same file on onnxruntime-node
  *                          (CPU EP, 1 thread, graphOptimizationLevel 'all') in this Node process;
+ *   chromium_vs_node       our decoder, 1 thread, in Chromium vs the same in this Node process (what
+ *                          bench/decode.bench.ts measures; node_kernel: the kernel it ran there);
  *   instrumented_vs_plain  taps + steering at 2 layers + capping at 2 layers + projections every token
  *                          vs none of them (the same engine without interventions);
  *   batch3_vs_sequential   tokens/s over 3 rows in one batched Conversation (rows r % 3 = 0 plain,
@@ -47,7 +49,8 @@
  *                          same greedy tokens (informative: the two quantise activations alike, but a
  *                          near tie may go either way).
  * Every A/B line and the summary carry other_cores: the CPU the rest of the machine used during the
- * rounds (cores; the machine's 2 cores are shared with other work), and the load average.
+ * rounds (cores; the machine's 2 cores are shared with other work; the summary's median and max over
+ * every round, and max_by_figure: the most any round of each figure saw), and the load average.
  *
  * The kernel: with `--kernel auto` (default) whatever int8-gemv-wasm.ts picks (u8dot where its probe
  * found relaxed SIMD's dot exact for uint8 activations, else dot); `--kernel dot` forces the SIMD128
@@ -61,7 +64,7 @@
  * Importable: `runBrowserDecode(options)` returns the summary object (and prints the lines unless
  * `log` is given), for bench/decode.bench.ts to fold in. Options (CLI): --quick, --layers N,
  * --prompt 16, --new 8 (16 full), --rounds 5 (batch pairs: one fewer), --kernel auto|dot, --thread-tokens 16, --thread-pairs
- * (quick 24, full 40), --thread-quiet 8, --thread-s (quick 60, full 180), --no-threads, --no-native, --no-kernel-ab,
+ * (quick 24, full 40), --thread-quiet 8, --thread-s (quick 60, full 180), --no-threads, --no-native, --no-node, --no-kernel-ab,
  * --headful (a visible window, for debugging). Greedy; stop ids off so every run makes exactly --new tokens.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -92,6 +95,8 @@ export interface BrowserDecodeOptions {
   threads?: boolean;
   /** Run wasm_vs_native (default true). */
   native?: boolean;
+  /** Run chromium_vs_node: the same decoder in this Node process (default true). */
+  nodeOwn?: boolean;
   /** Run u8dot_vs_dot where there is a choice (default true; only with kernel 'auto'). */
   kernelAb?: boolean;
   threadTokens?: number;
@@ -307,16 +312,19 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
       }
       const res = { a: median(as.map((s) => s.v)), b: median(bs.map((s) => s.v)), ratio: 0, other: maxOther([...as, ...bs]) };
       res.ratio = res.a / res.b;
+      otherBy[name.split(' ')[0]] = res.other;
       line({ stage: 'ab', name, a: as.map((s) => r3(s.v)), b: bs.map((s) => r3(s.v)), ratio: r3(res.ratio), other_cores: as.map((s, i) => q3(Math.max(s.other ?? NaN, bs[i].other ?? NaN))), other_cores_max: res.other });
       return res;
     };
 
     const gen = (engine: string, instrumented = false, n = NEW) => async () => (await rpc<{ tps: number }>('generate', { engine, instrumented, n })).tps;
     const tps: Record<string, number> = {};
+    const otherBy: Record<string, number | null> = {}; // the most other_cores any round of a figure saw
 
     // 1. wasm_vs_native: our decoder in Chromium (1 thread) vs onnxruntime-node (CPU EP, 1 thread) in this process
     let vsNative: Awaited<ReturnType<typeof ab>> | null = null;
     let sameAsNative: boolean | null = null;
+    let nodeKernel: string | null = null;
     if (options.native ?? true) {
       const ortNode = await import('onnxruntime-node');
       const session = await ortNode.InferenceSession.create(onnx, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 4, intraOpNumThreads: 1, interOpNumThreads: 1 });
@@ -328,6 +336,21 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
       tps.q8_own = vsNative.a;
       tps.q8_native = vsNative.b;
       await eNode.dispose();
+    }
+
+    // 1b. the same decoder, 1 thread, in Chromium vs in this Node process (what bench/decode.bench.ts measures)
+    let vsNode: Awaited<ReturnType<typeof ab>> | null = null;
+    if (options.nodeOwn ?? true) {
+      const { Tensor } = await import('onnxruntime-common');
+      const { createOwnEngine } = await import('../src/core/lm/own/session');
+      const gemv = await import('../src/core/lm/int8-gemv-wasm');
+      const k = gemv as unknown as { integerKernel?: () => string; setInt8KernelPreference?: (p: string) => void };
+      k.setInt8KernelPreference?.(KERNEL);
+      const eOwnNode = createOwnEngine({ Tensor } as never, onnx, cfg);
+      nodeKernel = typeof k.integerKernel === 'function' ? k.integerKernel() : 'dot';
+      vsNode = await ab('chromium_vs_node (own, 1 thread: in chromium / in node)', gen('one'), async () => (await eOwnNode.generate(prompt, { maxNewTokens: NEW, stopIds: [] })).decodeTokensPerSecond);
+      tps.q8_own_node = vsNode.b;
+      await eOwnNode.dispose();
     }
 
     // 2. instrumented vs plain (the same engine, with and without interventions)
@@ -366,6 +389,7 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
       await two();
       await one(); // warm-up
       const pairs: Pair[] = [];
+      const threadSamples: Sample[] = [];
       const tp = performance.now();
       let quietN = 0;
       while (pairs.length < maxPairs && quietN < wantQuiet && performance.now() - tp < budgetMs) {
@@ -378,6 +402,7 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
           a = await sample(two);
           b = await sample(one);
         }
+        threadSamples.push(a, b);
         const load = [a, b].some((s) => s.other === null || s.steal === null) ? null : Math.max(a.other! + a.steal!, b.other! + b.steal!);
         const quiet = load !== null && load <= QUIET;
         if (quiet) quietN++;
@@ -389,6 +414,7 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
       }
       threads = summarisePairs(pairs);
       line({ stage: 'ab', name: 'threads2_vs_1 (own in chromium)', tokens_per_round: tokens, pairs: threads.pairs, quiet_pairs: threads.quietPairs, ratio_quiet: q3(threads.ratio), ratio_all: r3(threads.all) });
+      otherBy.threads2_vs_1_all = maxOther(threadSamples);
       tps.q8_own_2threads = threads.a;
       tps.q8_own_1thread = threads.b;
     } else if (wantThreads) {
@@ -416,6 +442,8 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
       u8_exact: kernelNow.u8_exact,
       relaxed_simd: kernelNow.relaxed_simd,
       wasm_vs_native: q3(vsNative?.ratio),
+      chromium_vs_node: q3(vsNode?.ratio),
+      node_kernel: nodeKernel,
       threads2_vs_1: q3(threads?.ratio),
       threads2_vs_1_all: q3(threads?.all),
       threads_quiet_pairs: threads ? `${threads.quietPairs}/${threads.pairs}` : null,
@@ -427,7 +455,7 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
       rows_same_greedy_tokens_detail: { batch3: same3, batch8: same8 },
       same_greedy_tokens_as_native: sameAsNative,
       tokens_per_s: Object.fromEntries(Object.entries(tps).map(([k, v]) => [k, r3(v)])),
-      other_cores: { median: others.length ? r3(median(others)) : null, max: others.length ? r3(Math.max(...others)) : null, rounds: others.length },
+      other_cores: { median: others.length ? r3(median(others)) : null, max: others.length ? r3(Math.max(...others)) : null, rounds: others.length, max_by_figure: otherBy },
       loadavg: { start: r3(loadStart), end: r3(os.loadavg()[0]) },
       cpus: os.cpus().length,
       targets: { wasm_vs_native: 0.7, threads2_vs_1: 1.3, batch3_vs_sequential: 2, batch8_vs_batch1: 3, instrumented_vs_plain: 0.95 },
@@ -475,6 +503,7 @@ function cli() {
     threads: argv.includes('--no-threads') ? false : undefined,
     native: argv.includes('--no-native') ? false : undefined,
     kernelAb: argv.includes('--no-kernel-ab') ? false : undefined,
+    nodeOwn: argv.includes('--no-node') ? false : undefined,
     threadTokens: num('thread-tokens'),
     threadPairs: num('thread-pairs'),
     threadQuiet: num('thread-quiet'),
