@@ -396,7 +396,7 @@ function probeRandom(seed: number) {
  * Whether `mm` computes MatMulInteger exactly on vectors that expose each non-exact lowering of
  * relaxed SIMD's dot: activation codes 255 against weights 127 and -128 in every lane (i16 pair
  * sums of u8 x s8 products saturate: pmaddubsw), codes 128..255 (read as signed: ARM's sdot, or a
- * 7-bit-only lowering), K = 4099 of extremes (sums far beyond i16, accumulated in i32), random
+ * 7-bit-only lowering), K = 1029 of extremes (sums up to 255 * 128 * 1029 > 2^25: far beyond i16, and beyond float32 integers), random
  * codes with random zero points (int8 and uint8 weights, N and K not multiples of 16), and each
  * rows-per-pass 1..MAX_ROWS (so every kernel function the automatic passes use), against a plain
  * JS reference. The u8dot kernel is used only where this holds.
@@ -425,10 +425,10 @@ export function probeU8Dot(mm: MatmulIntegerFn): boolean {
     for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) return false;
     return true;
   };
-  // extremes, K = 4099: columns all 127, all -128, alternating, 127 / -128 in pairs; rows all 255,
+  // extremes, K = 1029: columns all 127, all -128, alternating, 127 / -128 in pairs; rows all 255,
   // codes 128..255, all 0, and 255 / 0 alternating; zero points 0 (the raw sums show) and 255
   {
-    const N = 5, K = 4099;
+    const N = 5, K = 1029;
     const w = new Int8Array(N * K);
     for (let k = 0; k < K; k++) {
       w[k] = 127;
