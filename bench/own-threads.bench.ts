@@ -13,7 +13,12 @@
  * every 0.5 s) for a moment when the rest of the machine takes under 0.3 core. Summary: threads2_vs_1 = median over quiet pairs of tps(2) / tps(1) (null
  * with fewer than 3), threads2_vs_1_all = over every pair; same_tokens: both made the same ids.
  *
- *   npx tsx bench/own-threads.bench.ts [--wait-quiet] [--layers 4] [--threads 2] [--spin-us 2000] [--pairs 24] [--quiet 8] [--seconds 90]
+ * --ops js|wasm (default wasm): the decoder's work between the linears on its scalar JavaScript or
+ * on ops-wasm.ts (OwnDecoderOptions.ops), both sides of a pair the same. --ops ab instead pairs
+ * wasm ops against js ops on one thread (the same interleaving; `ratio` = tps(wasm) / tps(js),
+ * summary ops_wasm_vs_js).
+ *
+ *   npx tsx bench/own-threads.bench.ts [--wait-quiet] [--layers 4] [--threads 2] [--spin-us 2000] [--pairs 24] [--quiet 8] [--seconds 90] [--ops js|wasm|ab]
  */
 import { readFileSync } from 'node:fs';
 import { randomCheckpoint } from '../src/core/lm/checkpoint';
@@ -36,6 +41,12 @@ const WANT_QUIET = arg('quiet', 8);
 const BUDGET_MS = 1000 * arg('seconds', 90);
 const QUIET = 0.3;
 const WAIT_QUIET = process.argv.includes('--wait-quiet');
+const OPS = (() => {
+  const i = process.argv.indexOf('--ops');
+  const v = i >= 0 ? process.argv[i + 1] : 'wasm';
+  if (v !== 'js' && v !== 'wasm' && v !== 'ab') throw new Error(`--ops must be js, wasm or ab, not ${v}`);
+  return v;
+})();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const r3 = (x: number) => +x.toFixed(3);
@@ -58,13 +69,17 @@ async function main() {
   const onnx = buildDecoder(randomCheckpoint(cfg, { seed: 1 }), { style: 'optimum', dtype: 'q8' }).onnx;
   line({ stage: 'build', layers: LAYERS, model_mb: Math.round(onnx.byteLength / 2 ** 20), build_s: r3((performance.now() - t0) / 1000) });
   t0 = performance.now();
-  const one = OwnDecoder.fromOnnx(onnx, cfg);
+  const ab = OPS === 'ab';
+  const ops = ab ? 'js' : OPS;
+  const one = OwnDecoder.fromOnnx(onnx, cfg, undefined, { ops });
   const load1 = performance.now() - t0;
-  const pool = await nodeKernelPool(THREADS, SPIN_US === undefined ? undefined : { spinUs: SPIN_US });
+  const pool = await nodeKernelPool(ab ? 1 : THREADS, SPIN_US === undefined ? undefined : { spinUs: SPIN_US });
   t0 = performance.now();
-  const many = OwnDecoder.fromOnnx(onnx, cfg, undefined, { pool });
+  // --ops ab: "many" is the wasm-ops decoder on one thread, "one" the js-ops one
+  const many = ab ? OwnDecoder.fromOnnx(onnx, cfg, undefined, { ops: 'wasm' }) : OwnDecoder.fromOnnx(onnx, cfg, undefined, { pool, ops });
   const loadT = performance.now() - t0;
-  line({ stage: 'load', threads: pool.threads, spin_us: SPIN_US ?? 'default', load_1thread_s: r3(load1 / 1000), load_pool_s: r3(loadT / 1000) });
+  const A = ab ? 'tps_wasm_ops' : `tps_${pool.threads}threads`, Bn = ab ? 'tps_js_ops' : 'tps_1thread';
+  line({ stage: 'load', threads: ab ? 1 : pool.threads, ops: OPS, ops_used: [many.ops, one.ops], spin_us: SPIN_US ?? 'default', load_1thread_s: r3(load1 / 1000), load_pool_s: r3(loadT / 1000) });
   const prompt = Array.from({ length: PROMPT }, (_, i) => 1000 + i * 37);
   type Round = { tps: number; ids: number[]; load: number | null };
   const round = (d: OwnDecoder): Round => {
@@ -97,17 +112,17 @@ async function main() {
       if (q) quiet++;
       const same = a.ids.join() === b.ids.join();
       pairs.push({ t2: a.tps, t1: b.tps, load: l, same });
-      line({ stage: 'round', i, [`tps_${pool.threads}threads`]: r3(a.tps), tps_1thread: r3(b.tps), ratio: r3(a.tps / b.tps), other_cores: l === null ? null : r3(l), quiet: q, same_tokens: same });
+      line({ stage: 'round', i, [A]: r3(a.tps), [Bn]: r3(b.tps), ratio: r3(a.tps / b.tps), other_cores: l === null ? null : r3(l), quiet: q, same_tokens: same });
     }
     const qs = pairs.filter((p) => p.load !== null && p.load <= QUIET);
     const ratios = (ps: typeof pairs) => ps.map((p) => p.t2 / p.t1);
     line({
       stage: 'summary',
-      layers: LAYERS, threads: pool.threads, prompt: PROMPT, new: NEW, pairs: pairs.length, quiet_pairs: qs.length,
-      tps_threads: r3(median((qs.length >= 3 ? qs : pairs).map((p) => p.t2))),
-      tps_1thread: r3(median((qs.length >= 3 ? qs : pairs).map((p) => p.t1))),
-      threads2_vs_1: qs.length >= 3 ? r3(median(ratios(qs))) : null,
-      threads2_vs_1_all: r3(median(ratios(pairs))),
+      layers: LAYERS, threads: ab ? 1 : pool.threads, ops: OPS, prompt: PROMPT, new: NEW, pairs: pairs.length, quiet_pairs: qs.length,
+      [ab ? 'tps_wasm_ops' : 'tps_threads']: r3(median((qs.length >= 3 ? qs : pairs).map((p) => p.t2))),
+      [ab ? 'tps_js_ops' : 'tps_1thread']: r3(median((qs.length >= 3 ? qs : pairs).map((p) => p.t1))),
+      [ab ? 'ops_wasm_vs_js' : 'threads2_vs_1']: qs.length >= 3 ? r3(median(ratios(qs))) : null,
+      [ab ? 'ops_wasm_vs_js_all' : 'threads2_vs_1_all']: r3(median(ratios(pairs))),
       ratio_min: r3(Math.min(...ratios(pairs))), ratio_max: r3(Math.max(...ratios(pairs))),
       same_tokens: pairs.every((p) => p.same),
       machine: 'shared 2-core machine; other_cores per round says how busy',
