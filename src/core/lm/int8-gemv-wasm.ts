@@ -64,8 +64,9 @@
  * Node 20: its V8 lowers i32x4.relaxed_dot_i8x16_i7x16_add_s to pmaddubsw + pmaddwd + paddd,
  * exact only for a 7-bit operand, so codes split as lo7 + 128 * hi1 would take two per row (6
  * operations), more than the dot kernel's 4. Chromium 156 on this AVX-VNNI core lowers it to one
- * vpdpbusd, exact for uint8 (the u8dot kernel): there M = 1 streams the lm_head at memory speed
- * like the dot kernel, and M = 3 / 8 cost ~1.2-1.3x / ~2.5x of M = 1 (dot: ~1.9x / ~4.8x).
+ * vpdpbusd, exact for uint8 (the u8dot kernel): there, on the lm_head (1024 -> 151936, 156 MB),
+ * M = 1 streams ~35 GB/s (dot ~30) and M = 3 / 8 cost ~1.3x / ~2.8x of M = 1 (dot: ~2.1x / ~5.5x);
+ * a 6 MB linear (L3-resident when hot) runs at ~73 GB/s (dot ~37) (bench/int8-kernel-browser.bench.ts).
  */
 import { DataError } from '../errors';
 import { emitter, funcBody, I32, V128, moduleBytes, op } from '../math/wasm-asm';
@@ -97,11 +98,14 @@ export const AUTO_MAX_ROWS = 3;
  */
 export const U8_AUTO_COLS: readonly Cols[] = [4, 4, 4, 2, 2, 2, 2, 1, 1];
 /**
- * Rows per pass for the u8dot kernel: past 4 rows a pass is bound by the dots (~7 a ns here, one
- * per row and 16 weight bytes), not the weights' stream, so longer passes gain nothing (M = 8:
- * 4 + 4 rows 11.6 ms, 8 at once 12.3, 6 + 2 13.2).
+ * Rows per pass for the u8dot kernel: one pass up to 8 rows. Past ~4 rows a pass is bound by the
+ * dots (~7 a ns here, one per row and 16 weight bytes), not by the weights' stream, so splitting
+ * gains nothing and streams the weights again (which threads of a pool share). Measured on the
+ * lm_head in Chromium (ms, 5 rounds, best): M = 5 one pass 9.2, 4 + 1 10.7; M = 6 one pass 8.3,
+ * 4 + 2 11.1; M = 7 one pass (C = 1) 11.2, 4 + 3 12.2; M = 8 one pass 12.5, 4 + 4 12.9; M = 9
+ * 6 + 3 14.0, 5 + 4 16.0, 4 + 4 + 1 17.2 (a busy 2-core machine: +-15% between runs).
  */
-export const U8_AUTO_MAX_ROWS = 4;
+export const U8_AUTO_MAX_ROWS = 8;
 /**
  * The u8dot kernel places the branch-never-taken register barrier every second row (see gemvBody):
  * measured faster at R = 2..4 (6 MB linear, R = 4 C = 2: 0.21 ms against 0.41 without).
