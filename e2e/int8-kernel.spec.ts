@@ -5,7 +5,8 @@
  * matmulInteger equals the dot kernel's bit for bit over random and extreme inputs (1..17 rows,
  * per-row and per-tensor activation zero points, int8 and uint8 weights with per-column or
  * per-tensor zero points, K and N not multiples of 16, every rows-per-pass and column step), the
- * own decoder's ColumnSlice loads it, and setInt8KernelPreference('dot') takes it back to dot.
+ * own decoder's ColumnSlice loads it (its float outputs the same bits as on dot), and
+ * setInt8KernelPreference('dot') takes it back to dot.
  */
 import { expect, test } from '@playwright/test';
 
@@ -47,4 +48,6 @@ test('u8dot: exact here (probe), bit for bit the dot kernel, chosen by ColumnSli
   expect(await page.evaluate(() => (window as any).kernel.sliceKernels())).toEqual({ auto: 'dot', toldDot: 'dot', toldU8: 'u8dot' });
   await page.evaluate(() => (window as any).kernel.setPreference('auto'));
   expect((await page.evaluate(() => (window as any).kernel.sliceKernels())).auto).toBe('u8dot');
+  // the decoder's float outputs (scales, bias) from either kernel: the same bits
+  for (const M of [1, 3, 8]) expect(await page.evaluate((m) => (window as any).kernel.sliceSame(m), M)).toEqual({ kernels: ['dot', 'u8dot'], same: true });
 });

@@ -106,6 +106,27 @@ const api = {
     return { auto: new ColumnSlice(base).kernel, toldDot: new ColumnSlice({ ...base, kernel: 'dot' }).kernel, toldU8: new ColumnSlice({ ...base, kernel: 'u8dot' }).kernel };
   },
   /**
+   * A ColumnSlice of uint8 weights (per-column zero points, scales, bias) on each kernel, run on
+   * M rows with per-row zero points and scales: whether the float outputs are the same bit for bit.
+   */
+  sliceSame(M: number): { kernels: string[]; same: boolean } {
+    const N = 300, K = 1000;
+    const codes = new Uint8Array(N * K);
+    fillRandom(codes, 11);
+    const r = random(12);
+    const w = { codes, N, K, scale: Float32Array.from({ length: N }, () => (r() % 1000) / 1e5), zeroPoint: Int32Array.from({ length: N }, () => r() % 256), bias: Float32Array.from({ length: N }, () => (r() % 2000) / 1000 - 1) };
+    const a = new Uint8Array(M * K);
+    fillRandom(a, 13);
+    const az = Int32Array.from({ length: M }, () => r() % 256), as = Float32Array.from({ length: M }, () => (r() % 1000) / 1e4);
+    const outs = (['dot', 'u8dot'] as const).map((kernel) => {
+      const slice = new ColumnSlice({ ...w, kernel });
+      const out = new Float32Array(M * N);
+      slice.run(a, az, as, M, out, N);
+      return { kernel: slice.kernel, bits: new Uint32Array(out.buffer) };
+    });
+    return { kernels: outs.map((o) => o.kernel), same: outs[0].bits.every((v, i) => v === outs[1].bits[i]) };
+  },
+  /**
    * Every case on both kernels: the u8dot kernel's matmulInteger against the dot kernel's (and, where
    * small enough, a JS reference). Returns the cases run and the first mismatches.
    */
