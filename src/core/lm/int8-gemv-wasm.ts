@@ -241,7 +241,7 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[]
   return funcBody([[8, I32], [nV, V128]], code);
 }
 
-/** The kernels a module holds: every kernel, packing P, step C <= P (the dot kernel; the others C = P), rows 1..MAX_ROWS. */
+/** The kernels a module holds: every kernel, packing P, step C <= P (the dot and u8dot kernels; the others C = P), rows 1..MAX_ROWS. */
 function kernelSet(kernel: Int8Kernel) {
   const out: { name: string; params: number; body: number[] }[] = [];
   for (const P of COL_CHOICES) for (const C of COL_CHOICES) {
@@ -283,7 +283,7 @@ export interface Int8Linear {
   readonly kernel: Int8Kernel;
   /** Bytes of packed weights one call reads (N and K padded). */
   readonly weightBytes: number;
-  /** Exact int32 sums: out[m * N + n] = sum_k xq[m * K + k] * w[n * K + k], for M rows of int8 codes ([0, 127] for 'relaxed'). */
+  /** Exact int32 sums: out[m * N + n] = sum_k xq[m * K + k] * w[n * K + k], for M rows of int8 codes ([0, 127] for 'relaxed'; not on 'u8dot'). */
   matmulInt32(xq: Int8Array, M: number, out?: Int32Array): Int32Array;
   /** y = x . W^T in float: each row of x quantised to int8 (`quantizeRow`), sums times row scale times column scale. */
   matmul(x: Float32Array, M: number, out?: Float32Array): Float32Array;
