@@ -519,13 +519,11 @@ export class OwnDecoder {
           }
           for (let kh = 0; kh < KV; kh++) {
             wasm.loadKv(Kc, Vc, base + kh * stride * hd, visible, hd, idx, n);
+            // the group's query heads together (they share the key and value loads)
             for (let t = 0; t < T; t++) {
-              const m = start[b] + t;
-              for (let hh = kh * group; hh < (kh + 1) * group; hh++) {
-                const ao = m * qDim + hh * hd;
-                if (seen[t] === 0) attn.fill(0, ao, ao + hd);
-                else wasm.attend(qkv, m * width + hh * hd, seen[t], scale, attn, ao);
-              }
+              const m = start[b] + t, ao = m * qDim + kh * group * hd;
+              if (seen[t] === 0) attn.fill(0, ao, ao + group * hd);
+              else wasm.attend(qkv, m * width + kh * group * hd, group, seen[t], scale, attn, ao);
             }
           }
           continue;

@@ -167,7 +167,7 @@ describe('decoder SIMD ops', () => {
     return out;
   };
 
-  it('attention: bit for bit the scalar loop, and within float32 rounding of float64, over masked slot lists, head sizes 4-128, 1-70 slots', () => {
+  it('attention: bit for bit the scalar loop, and within float32 rounding of float64, over masked slot lists, head sizes 4-128, 1-70 slots, 1-7 heads a call', () => {
     expect(attentionFits(128) && attentionFits(16) && attentionFits(4)).toBe(true);
     expect(attentionFits(6) || attentionFits(0)).toBe(false);
     let worst = 0;
@@ -176,7 +176,7 @@ describe('decoder SIMD ops', () => {
         const off = 3 * hd; // the head's slots start inside a larger buffer
         const K = rand(off + visible * hd + hd, () => (rng.float() - 0.5) * 4), V = rand(off + visible * hd + hd, () => rng.float() - 0.5);
         const Kh = K.subarray(off), Vh = V.subarray(off);
-        const heads = 3;
+        const heads = 7; // attended 1, 2, 3, 4 and 7 at a time (the kernels take 4, 2 or 1 heads a call)
         const q = rand(heads * hd, () => (rng.float() - 0.5) * 4);
         const scale = f(1 / Math.sqrt(hd));
         for (const masked of [false, true]) {
@@ -184,19 +184,21 @@ describe('decoder SIMD ops', () => {
           ops.loadKv(K, V, off, visible, hd, Int32Array.from(idx), idx.length);
           // every prefix of the slot list (the row's earlier new tokens see fewer slots)
           for (const n of new Set([1, Math.ceil(idx.length / 2), idx.length])) {
-            for (let h = 0; h < heads; h++) {
+            for (const [h0, count] of [[0, 1], [1, 2], [3, 4], [0, 3], [0, 7]]) {
               const out = new Float32Array(heads * hd + 2).fill(9);
-              ops.attend(q, h * hd, n, scale, out, h * hd + 1);
-              const got = out.subarray(h * hd + 1, (h + 1) * hd + 1);
-              const ref = scalarAttention(q.subarray(h * hd), Kh, Vh, idx.slice(0, n), hd, scale);
-              const what = `hd ${hd}, visible ${visible}, masked ${masked}, n ${n}, head ${h}`;
-              for (let i = 0; i < hd; i++) if (!Object.is(got[i], ref[i])) expect(`${what}: value ${i} is ${got[i]}, scalar ${ref[i]}`).toBe('');
-              expect(out[h * hd], 'nothing written before').toBe(9);
-              expect(out[(h + 1) * hd + 1], 'nothing written after').toBe(9);
-              const exact = f64Attention(q.subarray(h * hd), Kh, Vh, idx.slice(0, n), hd, scale);
-              let big = 0;
-              for (let i = 0; i < hd; i++) big = Math.max(big, Math.abs(exact[i]));
-              for (let i = 0; i < hd; i++) worst = Math.max(worst, Math.abs(got[i] - exact[i]) / big);
+              ops.attend(q, h0 * hd, count, n, scale, out, h0 * hd + 1);
+              expect(out[h0 * hd], 'nothing written before').toBe(9);
+              expect(out[(h0 + count) * hd + 1], 'nothing written after').toBe(9);
+              for (let h = h0; h < h0 + count; h++) {
+                const got = out.subarray(h * hd + 1, (h + 1) * hd + 1);
+                const ref = scalarAttention(q.subarray(h * hd), Kh, Vh, idx.slice(0, n), hd, scale);
+                const what = `hd ${hd}, visible ${visible}, masked ${masked}, n ${n}, head ${h} of ${h0}..${h0 + count - 1}`;
+                for (let i = 0; i < hd; i++) if (!Object.is(got[i], ref[i])) expect(`${what}: value ${i} is ${got[i]}, scalar ${ref[i]}`).toBe('');
+                const exact = f64Attention(q.subarray(h * hd), Kh, Vh, idx.slice(0, n), hd, scale);
+                let big = 0;
+                for (let i = 0; i < hd; i++) big = Math.max(big, Math.abs(exact[i]));
+                for (let i = 0; i < hd; i++) worst = Math.max(worst, Math.abs(got[i] - exact[i]) / big);
+              }
             }
           }
         }

@@ -24,7 +24,8 @@
  *             different rounding moved a quantisation step in a weights.test.ts case, 2e-3 off
  *             onnxruntime.) The row's keys and values for one KV head are copied into the
  *             module's memory once per layer and used by every query head of its group and every
- *             new token of the row.
+ *             new token of the row; a call takes up to 4 of the group's query heads, which share
+ *             the keys' and values' loads and widening (~15-20% less time than one head a call).
  *   argmax    f32x4.max over the logits (a NaN anywhere gives a NaN: refused as `argmax` does), then
  *             the first index equal to the maximum (f32x4.eq; -0 = +0 as for `>`): `argmax` exactly.
  *
@@ -99,93 +100,129 @@ function quantBody(): number[] {
 /** Bytes 0-3 of a, of b, 4-7 of a, of b (f32 lanes a0 b0 a1 b1), and the same for bytes 8-15. */
 const INTERLEAVE_LO = [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23];
 const INTERLEAVE_HI = [8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31];
-/** Slots a pass of `dots` takes (four f64x2 accumulators, two slots each). */
+/** Slot lists are padded to a multiple of this (a pass of `dots` takes 8 / G slots). */
 export const DOT_SLOTS = 8;
+/** Query heads one kernel call takes together (the heads of a KV group share its key and value loads). */
+export const GROUPS = [4, 2, 1] as const;
 
 /**
- * dots(q, k, idx, passes, rowBytes, out): out[i] (f64) = sum_j q[j] k_row(idx[i])[j] for
- * i < passes * DOT_SLOTS, q as float64 [hd], rows of float32 (rowBytes = 4 hd, a multiple of 16).
- * Each f64x2 lane is one slot, its sum taken in j order (an exact product, then a float64 add):
- * the scalar code's `a += q[j] * k[j]`, bit for bit.
+ * dotsG(q, k, idx, passes, rowBytes, out, outStride): for each of G query heads g (q + g * 2 *
+ * rowBytes: float64 [hd]) and slot i < passes * 8 / G, out[g * outStride + 8 i] (f64) =
+ * sum_j q_g[j] k_row(idx[i])[j], rows float32 (rowBytes = 4 hd, a multiple of 16). Each f64x2
+ * lane is one slot, its sum taken in j order (an exact product, then a float64 add): the scalar
+ * code's `a += q[j] * k[j]`, bit for bit. The two slots' keys are interleaved and widened once for
+ * all G heads.
  */
-function dotsBody(): number[] {
-  const [Q, K, IDX, PASSES, RB, OUT] = [0, 1, 2, 3, 4, 5];
-  const [J, QP, QEND, IP, OP] = [6, 7, 8, 9, 10];
-  const KA = 11; // DOT_SLOTS row addresses
-  const ACC = 0, QV = 4, A = 8, B = 9, S1 = 10, S2 = 11; // v128 locals after the i32 ones
-  const nI = 5 + DOT_SLOTS;
-  const v = (i: number) => 6 + nI + i;
+function dotsBody(G: number): number[] {
+  const [Q, K, IDX, PASSES, RB, OUT, OS] = [0, 1, 2, 3, 4, 5, 6];
+  const [J, QP, QEND, IP, OP, QS] = [7, 8, 9, 10, 11, 12];
+  const PAIRS = 4 / G, SLOTS = 2 * PAIRS;
+  const KA = 13; // SLOTS row addresses
+  const nI = 6 + SLOTS;
+  const v = (i: number) => 7 + nI + i;
+  const ACC = 0, A = G * PAIRS, B = A + 1, S1 = A + 2, S2 = A + 3, T = A + 4; // v128 locals
   const { code, e } = emitter();
-  e(op.i32(0), op.set(J), op.get(IDX), op.set(IP), op.get(OUT), op.set(OP));
+  e(op.i32(0), op.set(J), op.get(IDX), op.set(IP), op.get(OUT), op.set(OP), op.get(RB), op.i32(2), op.mul, op.set(QS));
   e(op.loop);
   {
-    for (let s = 0; s < DOT_SLOTS; s++) e(op.get(IP), op.i32Load(4 * s), op.get(RB), op.mul, op.get(K), op.add, op.set(KA + s));
-    for (let p = 0; p < 4; p++) e(op.v128Zero, op.set(v(ACC + p)));
-    e(op.get(Q), op.tee(QP), op.get(RB), op.i32(2), op.mul, op.add, op.set(QEND));
+    for (let s = 0; s < SLOTS; s++) e(op.get(IP), op.i32Load(4 * s), op.get(RB), op.mul, op.get(K), op.add, op.set(KA + s));
+    for (let a = 0; a < G * PAIRS; a++) e(op.v128Zero, op.set(v(ACC + a)));
+    e(op.get(Q), op.tee(QP), op.get(QS), op.add, op.set(QEND));
     e(op.loop);
     {
-      for (let t = 0; t < 4; t++) e(op.get(QP), op.v128Load64Splat(8 * t), op.set(v(QV + t)));
-      for (let p = 0; p < 4; p++) {
+      for (let p = 0; p < PAIRS; p++) {
         e(op.get(KA + 2 * p), op.v128Load(0), op.set(v(A)), op.get(KA + 2 * p + 1), op.v128Load(0), op.set(v(B)));
         e(op.get(v(A)), op.get(v(B)), op.shuffle(INTERLEAVE_LO), op.set(v(S1)));
         e(op.get(v(A)), op.get(v(B)), op.shuffle(INTERLEAVE_HI), op.set(v(S2)));
-        const acc = v(ACC + p);
-        e(op.get(acc), op.get(v(QV)), op.get(v(S1)), op.promoteLow, op.f64x2Mul, op.f64x2Add);
-        e(op.get(v(QV + 1)), op.get(v(S1)), op.get(v(S1)), op.shuffle(HIGH_HALF), op.promoteLow, op.f64x2Mul, op.f64x2Add);
-        e(op.get(v(QV + 2)), op.get(v(S2)), op.promoteLow, op.f64x2Mul, op.f64x2Add);
-        e(op.get(v(QV + 3)), op.get(v(S2)), op.get(v(S2)), op.shuffle(HIGH_HALF), op.promoteLow, op.f64x2Mul, op.f64x2Add, op.set(acc));
+        // the four dimensions' (slot a, slot b) pairs as f64x2: S1 low, S1 high, S2 low, S2 high
+        const dims = [
+          () => e(op.get(v(S1)), op.promoteLow),
+          () => e(op.get(v(S1)), op.get(v(S1)), op.shuffle(HIGH_HALF), op.promoteLow),
+          () => e(op.get(v(S2)), op.promoteLow),
+          () => e(op.get(v(S2)), op.get(v(S2)), op.shuffle(HIGH_HALF), op.promoteLow),
+        ];
+        for (let t = 0; t < 4; t++) {
+          dims[t]();
+          e(op.set(v(T)));
+          for (let g = 0; g < G; g++) {
+            // acc += (k_a[j], k_b[j]) * splat(q_g[j]), q_g at QP + g * QS
+            const acc = v(ACC + g * PAIRS + p);
+            e(op.get(acc), op.get(v(T)), op.get(QP));
+            if (g) e(op.get(QS), op.i32(g), op.mul, op.add);
+            e(op.v128Load64Splat(8 * t), op.f64x2Mul, op.f64x2Add, op.set(acc));
+          }
+        }
       }
-      for (let s = 0; s < DOT_SLOTS; s++) e(op.get(KA + s), op.i32(16), op.add, op.set(KA + s));
+      for (let s = 0; s < SLOTS; s++) e(op.get(KA + s), op.i32(16), op.add, op.set(KA + s));
       e(op.get(QP), op.i32(32), op.add, op.tee(QP), op.get(QEND), op.ltU, op.brIf(0));
     }
     e(op.end);
-    for (let p = 0; p < 4; p++) e(op.get(OP), op.get(v(ACC + p)), op.v128Store(16 * p));
-    e(op.get(OP), op.i32(8 * DOT_SLOTS), op.add, op.set(OP), op.get(IP), op.i32(4 * DOT_SLOTS), op.add, op.set(IP));
+    for (let g = 0; g < G; g++) for (let p = 0; p < PAIRS; p++) e(op.get(OP), op.get(OS), op.i32(g), op.mul, op.add, op.get(v(ACC + g * PAIRS + p)), op.v128Store(16 * p));
+    e(op.get(OP), op.i32(8 * SLOTS), op.add, op.set(OP), op.get(IP), op.i32(4 * SLOTS), op.add, op.set(IP));
     e(op.get(J), op.i32(1), op.add, op.tee(J), op.get(PASSES), op.ltU, op.brIf(0));
   }
   e(op.end);
   e(op.end);
-  return funcBody([[nI, I32], [12, V128]], code);
+  return funcBody([[nI, I32], [G * PAIRS + 5, V128]], code);
 }
 
 /**
- * wsum(p, v, idx, n, rowBytes, out, blocks): out[j] (f64) = sum_i p[i] v_row(idx[i])[j] over
- * i < n in order (p float64, rows float32), for `blocks` blocks of 4 * VB values from the row's
- * start (n >= 1, blocks >= 1): each value's sum in slot order, the scalar code's
- * `acc[j] += p * v[j]` bit for bit.
+ * wsum(p, v, idx, n, rowBytes, out, blocks, pStride), G heads, VB vectors a block: for each head g
+ * (probabilities float64 at p + g * pStride, output float64 at out + g * 2 * rowBytes) and
+ * dimension j in `blocks` blocks of 4 * VB from the row's start, out_g[j] = sum_i p_g[i]
+ * v_row(idx[i])[j] over i < n in order (n >= 1, blocks >= 1): each value's sum in slot order, the
+ * scalar code's `acc[j] += p * v[j]` bit for bit. The widened values are shared by the G heads.
  */
-function wsumKernel(VB: number): number[] {
-  const [P, V, IDX, N, RB, OUT, BL] = [0, 1, 2, 3, 4, 5, 6];
-  const [B, IP, PP, PEND, RA, BO] = [7, 8, 9, 10, 11, 12];
-  const W = 13, X = 14;
-  const ACC = 15; // 2 * VB f64x2
+function wsumKernel(VB: number, G: number): number[] {
+  const [P, V, IDX, N, RB, OUT, BL, PS] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [B, IP, PP, PEND, RA, BO] = [8, 9, 10, 11, 12, 13];
+  const X = 14, LO = 15, HI = 16;
+  const W = 17; // G splats
+  const ACC = W + G; // G * 2 * VB f64x2: head g, vector k, half h at ACC + (g * VB + k) * 2 + h
   const { code, e } = emitter();
   e(op.get(P), op.get(N), op.i32(8), op.mul, op.add, op.set(PEND), op.i32(0), op.set(B));
   e(op.loop);
   {
     e(op.get(B), op.i32(16 * VB), op.mul, op.set(BO));
-    for (let k = 0; k < 2 * VB; k++) e(op.v128Zero, op.set(ACC + k));
+    for (let k = 0; k < 2 * VB * G; k++) e(op.v128Zero, op.set(ACC + k));
     e(op.get(IDX), op.set(IP), op.get(P), op.set(PP));
     e(op.loop);
     {
-      e(op.get(PP), op.v128Load64Splat(0), op.set(W));
+      for (let g = 0; g < G; g++) {
+        e(op.get(PP));
+        if (g) e(op.get(PS), op.i32(g), op.mul, op.add);
+        e(op.v128Load64Splat(0), op.set(W + g));
+      }
       e(op.get(IP), op.i32Load(0), op.get(RB), op.mul, op.get(V), op.add, op.get(BO), op.add, op.set(RA));
       for (let k = 0; k < VB; k++) {
-        e(op.get(RA), op.v128Load(k * 16), op.set(X));
-        e(op.get(ACC + 2 * k), op.get(W), op.get(X), op.promoteLow, op.f64x2Mul, op.f64x2Add, op.set(ACC + 2 * k));
-        e(op.get(ACC + 2 * k + 1), op.get(W), op.get(X), op.get(X), op.shuffle(HIGH_HALF), op.promoteLow, op.f64x2Mul, op.f64x2Add, op.set(ACC + 2 * k + 1));
+        e(op.get(RA), op.v128Load(k * 16), op.tee(X), op.promoteLow, op.set(LO));
+        e(op.get(X), op.get(X), op.shuffle(HIGH_HALF), op.promoteLow, op.set(HI));
+        for (let g = 0; g < G; g++) {
+          const a = ACC + (g * VB + k) * 2;
+          e(op.get(a), op.get(W + g), op.get(LO), op.f64x2Mul, op.f64x2Add, op.set(a));
+          e(op.get(a + 1), op.get(W + g), op.get(HI), op.f64x2Mul, op.f64x2Add, op.set(a + 1));
+        }
       }
       e(op.get(IP), op.i32(4), op.add, op.set(IP));
       e(op.get(PP), op.i32(8), op.add, op.tee(PP), op.get(PEND), op.ltU, op.brIf(0));
     }
     e(op.end);
-    for (let k = 0; k < 2 * VB; k++) e(op.get(OUT), op.get(BO), op.i32(2), op.mul, op.add, op.get(ACC + k), op.v128Store(k * 16));
+    for (let g = 0; g < G; g++) {
+      for (let k = 0; k < VB; k++) for (let h = 0; h < 2; h++) {
+        e(op.get(OUT), op.get(BO), op.i32(2), op.mul, op.add);
+        if (g) e(op.get(RB), op.i32(2 * g), op.mul, op.add);
+        e(op.get(ACC + (g * VB + k) * 2 + h), op.v128Store(k * 32 + h * 16));
+      }
+    }
     e(op.get(B), op.i32(1), op.add, op.tee(B), op.get(BL), op.ltU, op.brIf(0));
   }
   e(op.end);
   e(op.end);
-  return funcBody([[6, I32], [2 + 2 * VB, V128]], code);
+  return funcBody([[6, I32], [3 + G + 2 * VB * G, V128]], code);
 }
+
+/** Vectors a block of `wsum` takes for G heads (its accumulators: 2 VB G f64x2), and the remainder's. */
+const WSUM_VB: Record<number, number> = { 1: 4, 2: 2, 4: 1 };
 
 /** vmax(x, n, out): n a multiple of 16 (>= 16); out: the lanes' max (a NaN anywhere: NaN lanes) at 0. */
 function vmaxBody(): number[] {
@@ -235,9 +272,11 @@ function opsModule(): WebAssembly.Module | null {
   const bytes = moduleBytes([
     { name: 'minmax', params: 3, body: minmaxBody() },
     { name: 'quant', params: 4, body: quantBody() },
-    { name: 'dots', params: 6, body: dotsBody() },
-    { name: 'wsum4', params: 7, body: wsumKernel(4) },
-    { name: 'wsum1', params: 7, body: wsumKernel(1) },
+    ...GROUPS.flatMap((G) => [
+      { name: `dots${G}`, params: 7, body: dotsBody(G) },
+      { name: `wsum${G}`, params: 8, body: wsumKernel(WSUM_VB[G], G) },
+      { name: `wsum${G}r`, params: 8, body: wsumKernel(1, G) },
+    ]),
     { name: 'vmax', params: 3, body: vmaxBody() },
     { name: 'findeq', params: 3, body: findeqBody() },
   ]);
@@ -265,14 +304,14 @@ interface KvLayout {
   p: number;
   out: number;
   hd: number;
-  /** Slots (and indices) loaded. */
-  n: number;
+  /** Bytes between two heads' scores / probabilities (the padded slot list, as float64). */
+  pStride: number;
 }
 
 /** The SIMD ops on one instance (one memory); see the file's header. */
 export class WasmOps {
   private readonly memory: WebAssembly.Memory;
-  private readonly fn: Record<'minmax' | 'quant' | 'dots' | 'wsum4' | 'wsum1' | 'vmax' | 'findeq', Fn>;
+  private readonly fn: Record<string, Fn>;
   private buf: ArrayBuffer | null = null;
   private f32 = new Float32Array(0);
   private i32 = new Int32Array(0);
@@ -355,50 +394,63 @@ export class WasmOps {
    */
   loadKv(K: Float32Array, V: Float32Array, off: number, visible: number, hd: number, idx: Int32Array, n: number): void {
     const padded = Math.ceil(n / DOT_SLOTS) * DOT_SLOTS;
+    const G = GROUPS[0];
     const io = 128;
     const k = align64(io + 4 * padded), v = align64(k + 4 * visible * hd), q = align64(v + 4 * visible * hd);
-    const p = align64(q + 8 * hd), out = align64(p + 8 * padded);
-    this.ensure(out + 8 * hd);
+    const p = align64(q + 8 * G * hd), out = align64(p + 8 * G * padded);
+    this.ensure(out + 8 * G * hd);
     const { f32, i32 } = this;
     i32.set(n === idx.length ? idx : idx.subarray(0, n), io >> 2);
     // the last pass's extra lanes read the last slot again (their sums are not used)
     i32.fill(idx[n - 1], (io >> 2) + n, (io >> 2) + padded);
     f32.set(K.subarray(off, off + visible * hd), k >> 2);
     f32.set(V.subarray(off, off + visible * hd), v >> 2);
-    this.kv = { idx: io, k, v, q, p, out, hd, n };
+    this.kv = { idx: io, k, v, q, p, out, hd, pStride: 8 * padded };
   }
 
   /**
-   * Attention of one query head (q at qo, hd values) over the first n loaded slots, into out at ao:
-   * the scalar code of ./decoder.ts bit for bit (scores q . k summed in float64 in dimension order,
-   * s = f32(f32(a) * scale), softmax as exp(s - max) * (1 / sum), sum_u p_u v_u in float64 in slot
-   * order, then rounded to float32). n >= 1.
+   * Attention of `heads` consecutive query heads (q at qo, qo + hd, ..; hd values each) over the
+   * first n loaded slots, into out at ao, ao + hd, ..: the scalar code of ./decoder.ts bit for bit
+   * (scores q . k summed in float64 in dimension order, s = f32(f32(a) * scale), softmax as
+   * exp(s - max) * (1 / sum), sum_u p_u v_u in float64 in slot order, then rounded to float32).
+   * n >= 1, at most the loaded slots.
    */
-  attend(q: Float32Array, qo: number, n: number, scale: number, out: Float32Array, ao: number): void {
-    const L = this.kv!, hd = L.hd, { f64 } = this;
-    f64.set(q.subarray(qo, qo + hd), L.q >> 3);
-    this.fn.dots(L.q, L.k, L.idx, Math.ceil(n / DOT_SLOTS), 4 * hd, L.p);
-    const p0 = L.p >> 3;
-    let max = -Infinity;
-    for (let u = p0; u < p0 + n; u++) {
-      const s = f(f(f64[u]) * scale);
-      f64[u] = s;
-      if (s > max) max = s;
+  attend(q: Float32Array, qo: number, heads: number, n: number, scale: number, out: Float32Array, ao: number): void {
+    const hd = this.kv!.hd;
+    for (let h = 0; h < heads;) {
+      const G = GROUPS.find((g) => g <= heads - h)!;
+      this.attendGroup(q, qo + h * hd, G, n, scale, out, ao + h * hd);
+      h += G;
     }
-    let sum = 0;
-    for (let u = p0; u < p0 + n; u++) {
-      const ex = f(Math.exp(f(f64[u] - max)));
-      f64[u] = ex;
-      sum += ex;
+  }
+
+  private attendGroup(q: Float32Array, qo: number, G: number, n: number, scale: number, out: Float32Array, ao: number): void {
+    const L = this.kv!, hd = L.hd, { f64 } = this, fn = this.fn;
+    f64.set(q.subarray(qo, qo + G * hd), L.q >> 3);
+    fn[`dots${G}`](L.q, L.k, L.idx, Math.ceil((n * G) / DOT_SLOTS), 4 * hd, L.p, L.pStride);
+    for (let g = 0; g < G; g++) {
+      const p0 = (L.p + g * L.pStride) >> 3;
+      let max = -Infinity;
+      for (let u = p0; u < p0 + n; u++) {
+        const s = f(f(f64[u]) * scale);
+        f64[u] = s;
+        if (s > max) max = s;
+      }
+      let sum = 0;
+      for (let u = p0; u < p0 + n; u++) {
+        const ex = f(Math.exp(f(f64[u] - max)));
+        f64[u] = ex;
+        sum += ex;
+      }
+      const inv = f(1 / f(sum));
+      for (let u = p0; u < p0 + n; u++) f64[u] = f(f64[u] * inv);
     }
-    const inv = f(1 / f(sum));
-    for (let u = p0; u < p0 + n; u++) f64[u] = f(f64[u] * inv);
-    const b16 = hd >> 4;
-    if (b16) this.fn.wsum4(L.p, L.v, L.idx, n, 4 * hd, L.out, b16);
-    const rest = (hd - 16 * b16) >> 2;
-    if (rest) this.fn.wsum1(L.p, L.v + 64 * b16, L.idx, n, 4 * hd, L.out + 128 * b16, rest);
+    const per = 4 * WSUM_VB[G], blocks = Math.floor(hd / per);
+    if (blocks) fn[`wsum${G}`](L.p, L.v, L.idx, n, 4 * hd, L.out, blocks, L.pStride);
+    const rest = (hd - per * blocks) >> 2;
+    if (rest) fn[`wsum${G}r`](L.p, L.v + 4 * per * blocks, L.idx, n, 4 * hd, L.out + 8 * per * blocks, rest, L.pStride);
     const o0 = L.out >> 3;
-    for (let i = 0; i < hd; i++) out[ao + i] = f64[o0 + i];
+    for (let i = 0; i < G * hd; i++) out[ao + i] = f64[o0 + i];
   }
 
   /** Index of the largest value, the first on ties (./decoder.ts's argmax); NaN refused with the same DataError. */
