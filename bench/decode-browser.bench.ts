@@ -61,10 +61,22 @@
  * each engine's; `preference_setter` says whether the setter was there (without it `--kernel dot`
  * changes nothing).
  *
+ * Engines are made in setup ('one': no pool, 'two': a pool of 2, 'oneDot'); one that fails to load
+ * is reported (engine_errors; its figures are null) rather than ending the run, and
+ * wasm_instances_in_worker counts the WebAssembly instances each made in the decode worker (the pool's
+ * helper makes as many again for its slices). Why: each of our kernels' instances has a memory of its
+ * own, and Chromium's V8 reserves every 32-bit wasm memory's guard region inside its sandbox, which
+ * here holds about 124 a renderer process (page and workers together; measured: 124 one-page
+ * memories, then "could not allocate memory"; Node 20 makes thousands): at 28 layers one engine
+ * takes ~114, so a 2-thread engine, or two engines, do not load ("WebAssembly.Instance(): Out of
+ * memory: Cannot allocate Wasm memory for new instance"). wasm_memories_free_at_end: how many more
+ * the process took at the end. `--section load` makes only the model worker's configuration (one
+ * engine with a 2-thread pool; with --no-threads one without) and says whether it loaded.
+ *
  * Importable: `runBrowserDecode(options)` returns the summary object (and prints the lines unless
  * `log` is given), for bench/decode.bench.ts to fold in. Options (CLI): --quick, --layers N,
  * --prompt 16, --new 8 (16 full), --rounds 5 (batch pairs: one fewer), --kernel auto|dot, --thread-tokens 16, --thread-pairs
- * (quick 24, full 40), --thread-quiet 8, --thread-s (quick 60, full 180), --no-threads, --no-native, --no-node, --no-kernel-ab,
+ * (quick 24, full 40), --thread-quiet 8, --thread-s (quick 60, full 180), --section load, --no-threads, --no-native, --no-node, --no-kernel-ab,
  * --headful (a visible window, for debugging). Greedy; stop ids off so every run makes exactly --new tokens.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -103,6 +115,11 @@ export interface BrowserDecodeOptions {
   threadPairs?: number;
   threadQuiet?: number;
   threadS?: number;
+  /**
+   * 'load': only the model worker's configuration (one engine with a 2-thread pool; without
+   * threads, one without), whether it loads and the wasm memories it leaves; no figures.
+   */
+  section?: 'load';
   /** The q8 optimum-style file, when the caller has built it already (same config). */
   model?: Uint8Array;
   /** Where the JSON lines go (default: console.log of each, with bench: 'decode-browser'). */
@@ -273,9 +290,27 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
       page.evaluate(([c, a]) => (window as unknown as { rpc(c: string, a: unknown): Promise<unknown> }).rpc(c, a), [cmd, args] as const) as Promise<T>;
 
     const wantThreads = (options.threads ?? true) && os.cpus().length >= 2;
-    const setup = await rpc<Record<string, unknown>>('setup', { modelUrl: `${base}/model.onnx`, cfgJson, prompt, axis: axisRaw, newTokens: NEW, threads: wantThreads ? 2 : 1, kernel: KERNEL, kernelAb: KERNEL === 'auto' && (options.kernelAb ?? true) });
+    const setup = await rpc<Record<string, unknown>>('setup', { modelUrl: `${base}/model.onnx`, cfgJson, prompt, axis: axisRaw, newTokens: NEW, threads: wantThreads ? 2 : 1, kernel: KERNEL,
+      kernelAb: options.section !== 'load' && KERNEL === 'auto' && (options.kernelAb ?? true), skipOne: options.section === 'load' && wantThreads,
+    });
     const chromiumVersion = browser.version();
     line({ stage: 'setup', chromium: chromiumVersion, ...setup });
+    if (options.section === 'load') {
+      // the model worker's configuration alone: one engine with the pool (or, without threads, none)
+      const headroom = await rpc<{ free: number; error: string | null }>('wasmHeadroom');
+      const summary = {
+        stage: 'summary', section: 'load', layers: LAYERS, chromium: chromiumVersion, kernel: setup.kernel, pool_threads: setup.pool_threads,
+        loaded: Object.keys(setup.engine_errors as object).length === 0, engine_kernels: setup.engine_kernels, engine_errors: setup.engine_errors,
+        wasm_instances_in_worker: setup.wasm_instances_in_worker, wasm_memories_free_at_end: headroom.free, model_mb: setup.model_mb,
+        load_s: wantThreads ? setup.load_2threads_s : setup.load_1thread_s, wall_s: r3((performance.now() - t0) / 1000),
+      };
+      line(summary);
+      await rpc('close');
+      return { bench: 'decode-browser', ...summary };
+    }
+    const have = (name: string) => Boolean((setup.engine_kernels as Record<string, string>)[name]);
+    for (const [name, err] of Object.entries(setup.engine_errors as Record<string, string>)) line({ stage: 'warning', warning: `engine ${name} was not made: ${err}` });
+    if (!have('one')) throw new Error(`Our decoder did not load in Chromium: ${(setup.engine_errors as Record<string, string>).one}`);
     if (setup.cross_origin_isolated !== true) line({ stage: 'warning', warning: 'the page is not cross-origin isolated: the kernel pool runs 1 thread' });
 
     /** One round of fn, with what the rest of the machine used meanwhile (cores; this process's tree, Chromium included, is ours) and Chromium's CPU (cores). */
@@ -371,7 +406,7 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
 
     // 4. the u8dot kernel vs the dot one, 1 thread (two engines in this session)
     let vsDot: Awaited<ReturnType<typeof ab>> | null = null;
-    if ((setup.engine_kernels as Record<string, string>).oneDot === 'dot') {
+    if (have('oneDot') && (setup.engine_kernels as Record<string, string>).oneDot === 'dot') {
       vsDot = await ab('u8dot_vs_dot (own in chromium, 1 thread)', gen('one'), gen('oneDot'));
       tps.q8_own_u8dot = vsDot.a;
       tps.q8_own_dot = vsDot.b;
@@ -379,7 +414,7 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
 
     // 5. threads: the engine with a 2-thread kernel pool vs the one without, pairs judged quiet from /proc/stat
     let threads: ReturnType<typeof summarisePairs> | null = null;
-    if (wantThreads && setup.pool_threads === 2) {
+    if (wantThreads && have('two') && setup.pool_threads === 2) {
       const maxPairs = options.threadPairs ?? (quick ? 24 : 40);
       const wantQuiet = options.threadQuiet ?? 8;
       const budgetMs = 1000 * (options.threadS ?? (quick ? 60 : 180));
@@ -418,10 +453,11 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
       tps.q8_own_2threads = threads.a;
       tps.q8_own_1thread = threads.b;
     } else if (wantThreads) {
-      line({ stage: 'warning', warning: `the kernel pool has ${String(setup.pool_threads)} threads, not 2: no threads pairs` });
+      line({ stage: 'warning', warning: have('two') ? `the kernel pool has ${String(setup.pool_threads)} threads, not 2: no threads pairs` : 'no 2-thread engine: no threads pairs' });
     }
 
     const kernelNow = await rpc<Record<string, unknown>>('info');
+    const headroom = await rpc<{ free: number; error: string | null }>('wasmHeadroom');
     await rpc('close');
     const others = samples.map((s) => s.other).filter((x): x is number => x !== null);
     const summary: Record<string, unknown> = {
@@ -438,6 +474,9 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
       kernel: kernelNow.kernel,
       kernel_preference: KERNEL,
       engine_kernels: setup.engine_kernels,
+      engine_errors: setup.engine_errors,
+      wasm_instances_in_worker: setup.wasm_instances_in_worker,
+      wasm_memories_free_at_end: headroom.free,
       preference_setter: kernelNow.preference_setter,
       u8_exact: kernelNow.u8_exact,
       relaxed_simd: kernelNow.relaxed_simd,
@@ -504,6 +543,7 @@ function cli() {
     native: argv.includes('--no-native') ? false : undefined,
     kernelAb: argv.includes('--no-kernel-ab') ? false : undefined,
     nodeOwn: argv.includes('--no-node') ? false : undefined,
+    section: arg('section') === 'load' ? 'load' : undefined,
     threadTokens: num('thread-tokens'),
     threadPairs: num('thread-pairs'),
     threadQuiet: num('thread-quiet'),

@@ -34,6 +34,19 @@ let capOnly: RowParams;
 let pref = 'auto';
 const engineKernel: Record<string, string> = {};
 
+/**
+ * WebAssembly instances made in this worker (each of our kernels' instances has a memory of its
+ * own; Chromium caps a renderer process's wasm memories, see wasmHeadroom), counted as made.
+ */
+let instances = 0;
+const wasm = WebAssembly as unknown as { Instance: typeof WebAssembly.Instance };
+wasm.Instance = new Proxy(WebAssembly.Instance, {
+  construct(target, args) {
+    instances++;
+    return Reflect.construct(target, args) as object;
+  },
+});
+
 /** What the kernel module says of itself (read defensively: the u8 kernel's exports may not be there yet). */
 function kernelInfo() {
   const mod = gemv as unknown as Record<string, unknown>;
@@ -73,7 +86,7 @@ async function rowsRun(engine: LmEngine, B: number): Promise<{ tokens: number; m
 const rowParamsOf = (r: number): RowParams => (r % 3 === 1 ? params : r % 3 === 2 ? capOnly : {});
 
 const handlers: Record<string, (a: any) => Promise<unknown>> = {
-  async setup(a: { modelUrl: string; cfgJson: Record<string, unknown>; prompt: number[]; axis: number[]; newTokens: number; threads: number; kernel: string; kernelAb: boolean }) {
+  async setup(a: { modelUrl: string; cfgJson: Record<string, unknown>; prompt: number[]; axis: number[]; newTokens: number; threads: number; kernel: string; kernelAb: boolean; skipOne?: boolean }) {
     const t0 = performance.now();
     pref = a.kernel;
     setPreference(pref);
@@ -94,21 +107,37 @@ const handlers: Record<string, (a: any) => Promise<unknown>> = {
     const onnx = new Uint8Array(await res.arrayBuffer());
     const fetchS = (performance.now() - t0) / 1000;
     const t1 = performance.now();
-    engines.one = createOwnEngine(ort, onnx, cfg);
-    engineKernel.one = kernelInfo().kernel;
+    const errors: Record<string, string> = {};
+    const made: Record<string, number> = {};
+    /** Makes an engine; a failure (e.g. Chromium's cap on wasm memories) is reported, not thrown. */
+    const make = async (name: string, f: () => Promise<LmEngine>) => {
+      const i0 = instances;
+      try {
+        engines[name] = await f();
+        engineKernel[name] = kernelInfo().kernel;
+      } catch (err) {
+        errors[name] = String((err as Error)?.message ?? err).split('\n')[0];
+      }
+      made[name] = instances - i0;
+    };
+    if (!a.skipOne) await make('one', async () => createOwnEngine(ort, onnx, cfg));
     const oneS = (performance.now() - t1) / 1000;
     let twoS: number | null = null;
     if (a.threads > 1) {
       const t2 = performance.now();
-      pool = await browserKernelPool(a.threads);
-      engines.two = createOwnEngine(ort, onnx, cfg, { pool });
-      engineKernel.two = kernelInfo().kernel;
+      await make('two', async () => {
+        pool = await browserKernelPool(a.threads);
+        return createOwnEngine(ort, onnx, cfg, { pool });
+      });
+      if (!engines.two) {
+        await pool?.close().catch(() => {});
+        pool = undefined;
+      }
       twoS = (performance.now() - t2) / 1000;
     }
     // the old kernel beside it, where there is a choice (the u8 kernel exact here, and the setter)
     if (a.kernelAb && kernelInfo().kernel === 'u8dot' && setPreference('dot')) {
-      engines.oneDot = createOwnEngine(ort, onnx, cfg);
-      engineKernel.oneDot = kernelInfo().kernel;
+      await make('oneDot', async () => createOwnEngine(ort, onnx, cfg));
       setPreference(pref);
     }
     const g = globalThis as unknown as { crossOriginIsolated?: boolean; navigator: { hardwareConcurrency: number; userAgent: string } };
@@ -120,6 +149,8 @@ const handlers: Record<string, (a: any) => Promise<unknown>> = {
       user_agent: g.navigator.userAgent,
       pool_threads: pool?.threads ?? null,
       engine_kernels: { ...engineKernel },
+      engine_errors: errors,
+      wasm_instances_in_worker: made,
       model_mb: Math.round(onnx.byteLength / 2 ** 20),
       fetch_s: +fetchS.toFixed(3),
       load_1thread_s: +oneS.toFixed(3),
@@ -162,6 +193,21 @@ const handlers: Record<string, (a: any) => Promise<unknown>> = {
       }
     }
     return { same: differ.length === 0, differ };
+  },
+  /**
+   * How many more wasm memories this renderer process takes now (1-page memories made until one
+   * fails, then dropped): Chromium's V8 reserves each 32-bit memory's guard region inside its
+   * sandbox, about 124 of them a process here, workers included. Call it last.
+   */
+  async wasmHeadroom() {
+    const keep: WebAssembly.Memory[] = [];
+    let error: string | null = null;
+    try {
+      for (let i = 0; i < 4096; i++) keep.push(new WebAssembly.Memory({ initial: 1 }));
+    } catch (err) {
+      error = String((err as Error)?.message ?? err);
+    }
+    return { free: keep.length, error };
   },
   async info() {
     return kernelInfo();
