@@ -15,8 +15,8 @@
  *
  * --ops js|wasm (default wasm): the decoder's work between the linears on its scalar JavaScript or
  * on ops-wasm.ts (OwnDecoderOptions.ops), both sides of a pair the same. --ops ab instead pairs
- * wasm ops against js ops on one thread (the same interleaving; `ratio` = tps(wasm) / tps(js),
- * summary ops_wasm_vs_js).
+ * wasm ops against js ops on one thread, or both on the pool with an explicit --threads (the same
+ * interleaving; `ratio` = tps(wasm) / tps(js), summary ops_wasm_vs_js).
  *
  *   npx tsx bench/own-threads.bench.ts [--wait-quiet] [--layers 4] [--threads 2] [--spin-us 2000] [--pairs 24] [--quiet 8] [--seconds 90] [--ops js|wasm|ab]
  */
@@ -71,15 +71,17 @@ async function main() {
   t0 = performance.now();
   const ab = OPS === 'ab';
   const ops = ab ? 'js' : OPS;
-  const one = OwnDecoder.fromOnnx(onnx, cfg, undefined, { ops });
+  // --ops ab: both decoders on one thread (or both on the pool with an explicit --threads)
+  const abPool = ab && process.argv.includes('--threads');
+  const pool = await nodeKernelPool(ab && !abPool ? 1 : THREADS, SPIN_US === undefined ? undefined : { spinUs: SPIN_US });
+  const one = OwnDecoder.fromOnnx(onnx, cfg, undefined, abPool ? { ops, pool } : { ops });
   const load1 = performance.now() - t0;
-  const pool = await nodeKernelPool(ab ? 1 : THREADS, SPIN_US === undefined ? undefined : { spinUs: SPIN_US });
   t0 = performance.now();
-  // --ops ab: "many" is the wasm-ops decoder on one thread, "one" the js-ops one
-  const many = ab ? OwnDecoder.fromOnnx(onnx, cfg, undefined, { ops: 'wasm' }) : OwnDecoder.fromOnnx(onnx, cfg, undefined, { pool, ops });
+  // --ops ab: "many" is the wasm-ops decoder, "one" the js-ops one
+  const many = ab ? OwnDecoder.fromOnnx(onnx, cfg, undefined, abPool ? { ops: 'wasm', pool } : { ops: 'wasm' }) : OwnDecoder.fromOnnx(onnx, cfg, undefined, { pool, ops });
   const loadT = performance.now() - t0;
   const A = ab ? 'tps_wasm_ops' : `tps_${pool.threads}threads`, Bn = ab ? 'tps_js_ops' : 'tps_1thread';
-  line({ stage: 'load', threads: ab ? 1 : pool.threads, ops: OPS, ops_used: [many.ops, one.ops], spin_us: SPIN_US ?? 'default', load_1thread_s: r3(load1 / 1000), load_pool_s: r3(loadT / 1000) });
+  line({ stage: 'load', threads: ab && !abPool ? 1 : pool.threads, ops: OPS, ops_used: [many.ops, one.ops], spin_us: SPIN_US ?? 'default', load_1thread_s: r3(load1 / 1000), load_pool_s: r3(loadT / 1000) });
   const prompt = Array.from({ length: PROMPT }, (_, i) => 1000 + i * 37);
   type Round = { tps: number; ids: number[]; load: number | null };
   const round = (d: OwnDecoder): Round => {
@@ -118,7 +120,7 @@ async function main() {
     const ratios = (ps: typeof pairs) => ps.map((p) => p.t2 / p.t1);
     line({
       stage: 'summary',
-      layers: LAYERS, threads: ab ? 1 : pool.threads, ops: OPS, prompt: PROMPT, new: NEW, pairs: pairs.length, quiet_pairs: qs.length,
+      layers: LAYERS, threads: ab && !abPool ? 1 : pool.threads, ops: OPS, prompt: PROMPT, new: NEW, pairs: pairs.length, quiet_pairs: qs.length,
       [ab ? 'tps_wasm_ops' : 'tps_threads']: r3(median((qs.length >= 3 ? qs : pairs).map((p) => p.t2))),
       [ab ? 'tps_js_ops' : 'tps_1thread']: r3(median((qs.length >= 3 ? qs : pairs).map((p) => p.t1))),
       [ab ? 'ops_wasm_vs_js' : 'threads2_vs_1']: qs.length >= 3 ? r3(median(ratios(qs))) : null,
