@@ -201,8 +201,8 @@ export interface OwnDecoderOptions {
   pool?: KernelPool;
   /**
    * The work between the linears: 'wasm' (default where the engine has WebAssembly SIMD) runs
-   * DynamicQuantizeLinear (bit for bit), attention (float32 SIMD sums: a few ulps from the scalar
-   * code) and greedy's argmax (exactly) on ./ops-wasm.ts; 'js' the scalar code of this file.
+   * DynamicQuantizeLinear, attention and greedy's argmax on ./ops-wasm.ts, bit for bit what 'js',
+   * the scalar code of this file, computes (kept for A/B and as the tests' reference).
    */
   ops?: 'js' | 'wasm';
 }
