@@ -20,7 +20,10 @@
  * served to the page as one file that the worker fetches. The prompt and the intervention axis
  * come from the same Pcg32(7) draws as decode.bench.ts's.
  *
- * Every ratio is contender / baseline in A/B rounds interleaved in this one page session (a warm-up
+ * First every engine warms up (--warmup 3 passes of a generation, one with interventions, and batches
+ * of 3 and 8: Chromium runs a wasm function on Liftoff code until it has run a while, then on
+ * TurboFan's, each kernel shape on its own; without it the first figures' own side ran up to ~10%
+ * below the same engine's later ones). Every ratio is contender / baseline in A/B rounds interleaved in this one page session (a warm-up
  * of each, then --rounds rounds; the order swapped each round; each side's median), tokens/s from
  * the loop's own decode timer; the definitions are decode.bench.ts's:
  *
@@ -76,7 +79,7 @@
  *
  * Importable: `runBrowserDecode(options)` returns the summary object (and prints the lines unless
  * `log` is given), for bench/decode.bench.ts to fold in. Options (CLI): --quick, --layers N,
- * --prompt 16, --new 8 (16 full), --rounds 5 (batch pairs: one fewer), --kernel auto|dot, --thread-tokens 16, --thread-pairs
+ * --prompt 16, --new 8 (16 full), --rounds 5 (batch pairs: one fewer), --warmup 3, --kernel auto|dot, --thread-tokens 16, --thread-pairs
  * (quick 24, full 40), --thread-quiet 8, --thread-s (quick 60, full 180), --section load, --no-threads, --no-native, --no-node, --no-kernel-ab,
  * --headful (a visible window, for debugging). Greedy; stop ids off so every run makes exactly --new tokens.
  */
@@ -108,6 +111,8 @@ export interface BrowserDecodeOptions {
   threads?: boolean;
   /** Run wasm_vs_native (default true). */
   native?: boolean;
+  /** Warm-up passes over every engine before the figures (default 3; see the file comment). */
+  warmup?: number;
   /** Run chromium_vs_node: the same decoder in this Node process (default true). */
   nodeOwn?: boolean;
   /** Run u8dot_vs_dot where there is a choice (default true; only with kernel 'auto'). */
@@ -252,6 +257,7 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
   const NEW = options.newTokens ?? (quick ? 8 : 16);
   const ROUNDS = options.rounds ?? 5;
   const KERNEL = options.kernel ?? 'auto';
+  const WARMUP = options.warmup ?? 3;
   const log = options.log ?? ((o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'decode-browser', ...o })));
   const line = (o: Record<string, unknown>) => log(o);
   const cfgJson = { ...presetConfigJson('qwen3-0.6b'), num_hidden_layers: LAYERS };
@@ -313,6 +319,8 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
     for (const [name, err] of Object.entries(setup.engine_errors as Record<string, string>)) line({ stage: 'warning', warning: `engine ${name} was not made: ${err}` });
     if (!have('one')) throw new Error(`Our decoder did not load in Chromium: ${(setup.engine_errors as Record<string, string>).one}`);
     if (setup.cross_origin_isolated !== true) line({ stage: 'warning', warning: 'the page is not cross-origin isolated: the kernel pool runs 1 thread' });
+
+    line({ stage: 'warmup', times: WARMUP, ...(await rpc<Record<string, unknown>>('warmup', { times: WARMUP })) });
 
     /** One round of fn, with what the rest of the machine used meanwhile (cores; this process's tree, Chromium included, is ours) and Chromium's CPU (cores). */
     const sample = async (fn: () => Promise<number>): Promise<Sample> => {
@@ -539,6 +547,7 @@ function cli() {
     promptTokens: num('prompt'),
     newTokens: num('new'),
     rounds: num('rounds'),
+    warmup: num('warmup'),
     kernel,
     threads: argv.includes('--no-threads') ? false : undefined,
     native: argv.includes('--no-native') ? false : undefined,

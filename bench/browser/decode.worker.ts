@@ -162,6 +162,22 @@ const handlers: Record<string, (a: any) => Promise<unknown>> = {
     const r = await engines[a.engine].generate(prompt, { maxNewTokens: a.n ?? NEW, stopIds: [], params: a.instrumented ? { ...params, axis } : undefined });
     return { tps: r.decodeTokensPerSecond, ids: r.ids };
   },
+  /**
+   * Warm-up: every engine generates, one row and batches of 3 and 8, `times` times (Chromium tiers a
+   * wasm function up from Liftoff to TurboFan once it has run a while, each kernel shape on its own).
+   */
+  async warmup(a: { times: number }) {
+    const t0 = performance.now();
+    for (let i = 0; i < a.times; i++) {
+      for (const e of Object.values(engines)) {
+        await e.generate(prompt, { maxNewTokens: NEW, stopIds: [] });
+        await e.generate(prompt, { maxNewTokens: NEW, stopIds: [], params: { ...params, axis } });
+        await rowsRun(e, 3);
+        await rowsRun(e, 8);
+      }
+    }
+    return { warmup_s: +((performance.now() - t0) / 1000).toFixed(3) };
+  },
   /** Tokens/s over B rows in one batched Conversation (decode.bench.ts batchTps). */
   async batch(a: { engine: string; B: number }) {
     const x = await rowsRun(engines[a.engine], a.B);
