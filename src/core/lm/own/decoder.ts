@@ -42,7 +42,7 @@ import { argmax as firstArgmax } from '../sampling';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
 import { Linear, type KernelPool } from './linear';
 import { readOwnWeights, type OwnWeights } from './weights';
-import { attentionFits, WasmOps, wasmOpsAvailable } from './ops-wasm';
+import { attentionFits, sharedWasmOps, type WasmOps } from './ops-wasm';
 
 const f = Math.fround;
 
@@ -314,8 +314,8 @@ export class OwnDecoder {
     this.sin = new Float32Array(hd);
     this.ropeTmp = new Float32Array(hd);
     this.acc = new Float64Array(hd);
-    this.ops = (options.ops ?? 'wasm') === 'wasm' && wasmOpsAvailable() ? 'wasm' : 'js';
-    this.wasm = this.ops === 'wasm' ? new WasmOps() : null;
+    this.wasm = (options.ops ?? 'wasm') === 'wasm' ? sharedWasmOps() : null;
+    this.ops = this.wasm ? 'wasm' : 'js';
     // the codes now live in the kernels' memories
     w.linears.clear();
   }

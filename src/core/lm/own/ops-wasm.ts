@@ -30,7 +30,9 @@
  *             the first index equal to the maximum (f32x4.eq; -0 = +0 as for `>`): `argmax` exactly.
  *
  * One module, compiled once; each WasmOps has its own instance and memory (grown as asked, never
- * shrunk), so it must not be shared between threads. Inputs are copied into its memory and
+ * shrunk). `sharedWasmOps` is the one every decoder of a thread uses (a page has a budget of
+ * WebAssembly memories, and the int8 linears already take one each): its calls never interleave,
+ * since each decoder step runs to its end synchronously. Inputs are copied into its memory and
  * results out of it (a copy is ~0.1 ns a value; the scalar code took ~17 ns a value to quantise).
  */
 import { DataError } from '../../errors';
@@ -480,6 +482,14 @@ export class WasmOps {
     }
     return tailBeats(x, n16, m) ?? 0;
   }
+}
+
+let shared: WasmOps | null | undefined;
+
+/** This thread's WasmOps (created at the first call), or null where the engine has no WebAssembly SIMD. */
+export function sharedWasmOps(): WasmOps | null {
+  if (shared === undefined) shared = wasmOpsAvailable() ? new WasmOps() : null;
+  return shared;
 }
 
 function align64(v: number): number {
