@@ -303,3 +303,84 @@ describe.skipIf(!gemv)('int8 GEMV (WebAssembly SIMD)', () => {
     });
   });
 });
+
+describe.skipIf(!gemv)('int8 arenas (many linears in one instance and memory)', () => {
+  type Case = { w: Int8Array | Uint8Array; N: number; K: number; opts: Int8LoadOptions; int: boolean };
+  /** Linears of every kernel, packing, step and zero point kind; u8dot only where Node's lowering is exact (see above). */
+  function cases(rng: Pcg32, copies: number): Case[] {
+    const out: Case[] = [];
+    for (let c = 0; c < copies; c++) {
+      for (const [N, K] of [[1, 1], [7, 33], [37, 1000], [130, 64]]) {
+        for (const kernel of kernels) for (const cols of [undefined, 2] as const) out.push({ w: codes(rng, N * K, ...(kernel === 'extmul' ? [-127, 127] as const : [-128, 127] as const)), N, K, opts: { kernel, cols }, int: false });
+        const wz = Int32Array.from({ length: N }, () => Math.floor(rng.float() * 256));
+        out.push({ w: Uint8Array.from(codes(rng, N * K), (v) => v + 128), N, K, opts: { kernel: 'dot', zeroPoint: wz }, int: true });
+        out.push({ w: codes(rng, N * K, -64, 64), N, K, opts: { kernel: 'u8dot', unprobed: true, rowsPerPass: 1, zeroPoint: 3 }, int: true });
+        out.push({ w: codes(rng, N * K, -64, 64), N, K, opts: { kernel: 'u8dot', unprobed: true, cols: 1 }, int: true });
+      }
+    }
+    return out;
+  }
+  /** Every result a linear gives for some inputs (int32 sums, matmulInteger with per-row zero points, floats). */
+  function results(lin: ReturnType<NonNullable<typeof gemv>['load']>, c: Case, seed: number): number[][] {
+    const rng = new Pcg32(seed);
+    const got: number[][] = [];
+    for (const M of [1, 3, 8, 9, 17]) {
+      if (c.int) {
+        const a = Uint8Array.from({ length: M * c.K }, () => Math.floor(rng.float() * 256));
+        const az = Int32Array.from({ length: M }, (_, m) => [0, 255, 77, 128][m % 4]);
+        got.push(Array.from(lin.matmulInteger(a, az, M)));
+      } else {
+        got.push(Array.from(lin.matmulInt32(codes(rng, M * c.K, ...xRange(c.opts.kernel!)), M)));
+        got.push(Array.from(lin.matmul(Float32Array.from({ length: M * c.K }, () => rng.float() * 2 - 1), M)));
+      }
+    }
+    return got;
+  }
+
+  it('linears in one arena: the standalone results bit for bit, over several instances (tiny cap) and after later loads grew the memory; instances counted per module', () => {
+    const all = cases(new Pcg32(31), 2);
+    const want = all.map((c, i) => results(gemv!.load(c.w, c.N, c.K, 1, c.opts), c, 100 + i));
+    for (const capBytes of [undefined, 64 * 1024, 1]) {
+      const arena = gemv!.arena({ capBytes });
+      const half = all.length >> 1;
+      const lins = all.slice(0, half).map((c) => gemv!.load(c.w, c.N, c.K, 1, { ...c.opts, arena }));
+      // the first half run before and after the second half is loaded (grows, new instances)
+      lins.forEach((l, i) => expect(results(l, all[i], 100 + i)).toEqual(want[i]));
+      lins.push(...all.slice(half).map((c) => gemv!.load(c.w, c.N, c.K, 1, { ...c.opts, arena })));
+      for (let i = lins.length - 1; i >= 0; i--) expect(results(lins[i], all[i], 100 + i)).toEqual(want[i]);
+      expect(arena.linears).toBe(all.length);
+      if (capBytes === undefined) expect(arena.instances).toBe(2); // one per module: dot / extmul, relaxed / u8dot
+      else if (capBytes === 1) expect(arena.instances).toBe(all.length); // every linear past the cap: one each
+      else {
+        expect(arena.instances).toBeGreaterThan(2);
+        expect(arena.instances).toBeLessThanOrEqual(Math.ceil(arena.bytes / (capBytes / 2)) + 2);
+      }
+    }
+  });
+
+  it('a linear bigger than the cap gets an instance of its own; refused: a cap that is not positive, an arena not made by int8GemvWasm().arena()', () => {
+    const rng = new Pcg32(5);
+    const arena = gemv!.arena({ capBytes: 4096 });
+    const N = 64, K = 256;
+    const w = codes(rng, N * K);
+    const x = codes(rng, 2 * K);
+    const small = gemv!.load(codes(rng, 4 * 16), 4, 16, 1, { arena });
+    const big = gemv!.load(w, N, K, 1, { arena });
+    expect(arena.instances).toBe(2);
+    expect(Array.from(big.matmulInt32(x, 2))).toEqual(Array.from(refInt32(x, w, 2, N, K)));
+    expect(small.matmulInt32(new Int8Array(16), 1).length).toBe(4);
+    expect(() => gemv!.arena({ capBytes: 0 })).toThrow(/cap/);
+    expect(() => gemv!.load(w, N, K, 1, { arena: { instances: 0, bytes: 0, linears: 0 } })).toThrow(/arena/);
+  });
+
+  it('200 linears of a model-like shape in one arena: one memory, not 200', () => {
+    const rng = new Pcg32(8);
+    const arena = gemv!.arena();
+    const w = codes(rng, 64 * 32);
+    const lins = Array.from({ length: 200 }, () => gemv!.load(w, 64, 32, 1, { arena }));
+    const x = codes(rng, 32);
+    const want = Array.from(refInt32(x, w, 1, 64, 32));
+    for (const l of lins) expect(Array.from(l.matmulInt32(x, 1))).toEqual(want);
+    expect(arena.instances).toBe(1);
+  });
+});

@@ -276,7 +276,7 @@ export function integerKernel(): 'u8dot' | 'dot' {
   return preference === 'auto' && int8GemvWasm()?.u8Exact ? 'u8dot' : 'dot';
 }
 
-/** Weights of one linear, resident in their own WebAssembly memory. */
+/** Weights of one linear, resident in a WebAssembly memory: their own, or a region of an arena's (`Int8LoadOptions.arena`). */
 export interface Int8Linear {
   readonly N: number;
   readonly K: number;
@@ -357,6 +357,39 @@ export interface Int8LoadOptions {
    * the engine's lowering's, e.g. exact on pmaddubsw only while i16 pair sums fit: |w| <= 64).
    */
   unprobed?: boolean;
+  /**
+   * Place the linear in this arena's shared instance and memory (`Int8Gemv.arena()`) instead of an
+   * instance and memory of its own (each WebAssembly memory reserves ~8 GiB of address space; a
+   * process holds ~124 of them).
+   */
+  arena?: Int8Arena;
+}
+
+/** Default `Int8ArenaOptions.capBytes`: 1 GiB per instance. */
+export const ARENA_CAP_BYTES = 1 << 30;
+
+export interface Int8ArenaOptions {
+  /**
+   * Most bytes one instance's memory holds: a linear that would take it past this starts a new
+   * instance of its module (a linear bigger than the cap gets one of its own). Default ARENA_CAP_BYTES.
+   */
+  capBytes?: number;
+}
+
+/**
+ * One WebAssembly instance and memory per module (extmul / dot; relaxed / u8dot), shared by every
+ * linear loaded into it (`load(.., { arena })`): each linear's weights, zero points and per-pass
+ * scratch are a fixed region of it, allocated once at load (a new instance of the module when the
+ * memory would pass the cap). Owned by whoever made it (an engine, a pool's helper): once it and
+ * its linears are unreachable, GC frees the memories. Not shared across threads.
+ */
+export interface Int8Arena {
+  /** Instances (so WebAssembly memories) this arena has made, of both modules. */
+  readonly instances: number;
+  /** Bytes allocated to linears, over all its instances. */
+  readonly bytes: number;
+  /** Linears loaded into it. */
+  readonly linears: number;
 }
 
 /** Rows per pass for M rows, none more than `most`, as even as they go (M = 9, most 8: 5 + 4). */
@@ -372,6 +405,8 @@ export interface Int8Gemv {
    * [-127, 127] for the extmul kernel.
    */
   load(w: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, options?: Int8LoadOptions): Int8Linear;
+  /** A new arena for loads of this thread (see Int8Arena): O(1) WebAssembly memories for many linears. */
+  arena(options?: Int8ArenaOptions): Int8Arena;
   /** Whether the engine runs relaxed SIMD (the 'relaxed' kernel). */
   readonly relaxed: boolean;
   /**
@@ -487,7 +522,45 @@ function instantiate(): Int8Gemv | null {
   const relaxedMod = valid(relaxedBytes) ? new WebAssembly.Module(relaxedBytes) : null;
   type F7 = (w: number, x: number, out: number, k16: number, n4: number, zw: number, zs: number) => void;
   let u8Exact = false;
-  const load = (wIn: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, { kernel = 'dot', cols, rowsPerPass, zeroPoint = 0, unprobed = false }: Int8LoadOptions = {}): Int8Linear => {
+  /** A region of `bytes` at `base` (a multiple of 64) in `inst`'s memory, which holds it from now on. */
+  type Region = { inst: WebAssembly.Instance; memory: WebAssembly.Memory; base: number };
+  const PAGE = 65536;
+  const grown = (memory: WebAssembly.Memory, end: number) => {
+    const have = memory.buffer.byteLength;
+    if (end > have) memory.grow(Math.ceil((end - have) / PAGE));
+  };
+  const fresh = (m: WebAssembly.Module) => {
+    const inst = new WebAssembly.Instance(m, {});
+    return { inst, memory: inst.exports.memory as WebAssembly.Memory, used: 0 };
+  };
+  const arenas = new WeakMap<Int8Arena, (relaxed: boolean, bytes: number) => Region>();
+  const arena = ({ capBytes = ARENA_CAP_BYTES }: Int8ArenaOptions = {}): Int8Arena => {
+    if (!(capBytes > 0)) throw new DataError('gemv-arena', `An arena's cap is ${capBytes} bytes; it must be positive.`);
+    const current: { base?: ReturnType<typeof fresh>; relaxed?: ReturnType<typeof fresh> } = {};
+    const stats = { instances: 0, bytes: 0, linears: 0 };
+    const alloc = (relaxed: boolean, bytes: number): Region => {
+      const key = relaxed ? 'relaxed' : 'base';
+      let c = current[key];
+      if (!c || (c.used > 0 && c.used + bytes > capBytes)) {
+        c = current[key] = fresh(relaxed ? relaxedMod! : mod);
+        stats.instances++;
+      }
+      const base = c.used;
+      grown(c.memory, base + bytes);
+      c.used = Math.ceil((base + bytes) / 64) * 64;
+      stats.bytes += bytes;
+      stats.linears++;
+      return { inst: c.inst, memory: c.memory, base };
+    };
+    const a: Int8Arena = {
+      get instances() { return stats.instances; },
+      get bytes() { return stats.bytes; },
+      get linears() { return stats.linears; },
+    };
+    arenas.set(a, alloc);
+    return a;
+  };
+  const load = (wIn: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, { kernel = 'dot', cols, rowsPerPass, zeroPoint = 0, unprobed = false, arena: into }: Int8LoadOptions = {}): Int8Linear => {
     if ((kernel === 'relaxed' || kernel === 'u8dot') && !relaxedMod) throw new DataError('no-relaxed-simd', `This WebAssembly engine has no relaxed SIMD, which the ${kernel} kernel needs.`);
     if (kernel === 'u8dot' && !u8Exact && !unprobed) throw new DataError('no-u8-dot', "This WebAssembly engine's relaxed dot product is not exact for uint8 activations (no AVX-VNNI, or it saturates); use the dot kernel.");
     if ((cols !== undefined && !COL_CHOICES.includes(cols)) || (rowsPerPass !== undefined && !(rowsPerPass >= 1 && rowsPerPass <= MAX_ROWS && Number.isInteger(rowsPerPass)))) {
@@ -514,35 +587,40 @@ function instantiate(): Int8Gemv | null {
     if (typeof scales !== 'number' && scales.length !== N) throw new DataError('gemv-shape', `There are ${scales.length} column scales; expected ${N}.`);
     if (kernel === 'extmul') for (let i = 0; i < w.length; i++) if (w[i] === -128) throw new DataError('gemv-range', 'The extmul kernel needs weight codes in [-127, 127]; one is -128.');
     const ud = kernel === 'u8dot';
-    const inst = new WebAssembly.Instance(kernel === 'relaxed' || ud ? relaxedMod! : mod, {});
-    const memory = inst.exports.memory as WebAssembly.Memory;
+    const alloc = into ? arenas.get(into) : undefined;
+    if (into && !alloc) throw new DataError('gemv-arena', "The arena was not made by this thread's int8GemvWasm().arena().");
     const P: Cols = cols ?? 4;
     /** The step for a pass of R rows: the given cols, else (dot) AUTO_COLS, else the packing. */
     const stepFor = (R: number): Cols => (cols ?? (kernel === 'dot' ? AUTO_COLS[R] : ud ? U8_AUTO_COLS[R] : P));
-    const fns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}`] as F7) : null));
     const k16 = Math.ceil(K / 16) * 16;
     const n4 = Math.ceil(N / P) * P;
     const xb = kernel === 'dot' ? 2 : 1;
     const wBytes = n4 * k16;
     const align = (v: number) => Math.ceil(v / 64) * 64;
-    const xOff = align(wBytes);
-    const zwOff = xOff + align(MAX_ROWS * k16 * xb);
-    const zsOff = zwOff + align(n4 * 8);
-    const outOff = zsOff + 128;
-    let rowsCap = 0;
-    const ensure = (M: number) => {
-      if (M <= rowsCap) return;
-      const need = outOff + M * n4 * 4;
-      const have = memory.buffer.byteLength;
-      if (need > have) memory.grow(Math.ceil((need - have) / 65536));
-      rowsCap = M;
-    };
-    ensure(MAX_ROWS);
+    // the linear's region, fixed at load: packed weights, activations for a pass (<= MAX_ROWS rows),
+    // zw, zs, and a pass's int32 outputs (MAX_ROWS rows: run copies each pass's out before the next)
+    const xRel = align(wBytes);
+    const zwRel = xRel + align(MAX_ROWS * k16 * xb);
+    const zsRel = zwRel + align(n4 * 8);
+    const outRel = zsRel + 128;
+    const regionBytes = outRel + MAX_ROWS * n4 * 4;
+    let region: Region;
+    if (alloc) region = alloc(kernel === 'relaxed' || ud, regionBytes);
+    else {
+      const own = fresh(kernel === 'relaxed' || ud ? relaxedMod! : mod);
+      grown(own.memory, regionBytes);
+      region = { inst: own.inst, memory: own.memory, base: 0 };
+    }
+    const { inst, memory, base } = region;
+    const fns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}`] as F7) : null));
+    const [wOff, xOff, zwOff, zsOff, outOff] = [base, base + xRel, base + zwRel, base + zsRel, base + outRel];
     // repack: group g, chunk j, column c -> ((g * (k16 / 16) + j) * P + c) * 16; the dot kernel
     // (Winograd's product) puts a chunk's even-position codes in its low 8 bytes, the odd ones high
     const dot = kernel === 'dot';
     const lane = Int32Array.from({ length: 16 }, (_, t) => (dot ? (t >> 1) + (t & 1) * 8 : t));
-    const packed = new Int8Array(memory.buffer, 0, wBytes);
+    // views from memory.buffer made after the region's grow (a grow detaches the old buffer); run
+    // makes its views per pass (another linear's load may have grown the memory since)
+    const packed = new Int8Array(memory.buffer, wOff, wBytes);
     const chunks = k16 / 16;
     // per column: its zero point, and (dot) eta = sum_j w_2j w_2j+1, or (u8dot) its sum of codes
     const zw = new Int32Array(memory.buffer, zwOff, 2 * n4);
@@ -574,7 +652,6 @@ function instantiate(): Int8Gemv | null {
      * (matmulInteger, xZero given) the weights' zero point times the row's sum of (xq - xZero).
      */
     const run = (xq: Int8Array | Uint8Array, M: number, out: Int32Array, xZero: number | ArrayLike<number> | null) => {
-      ensure(M);
       let m0 = 0;
       const passes = rowsPerPass ? Array.from({ length: Math.ceil(M / rowsPerPass) }, (_, i) => Math.min(rowsPerPass, M - i * rowsPerPass)) : passRows(M, ud ? U8_AUTO_MAX_ROWS : AUTO_MAX_ROWS);
       for (const R of passes) {
@@ -618,7 +695,7 @@ function instantiate(): Int8Gemv | null {
             zs[MAX_ROWS + r] = xi;
           }
         }
-        fns[R]!(0, xOff, outOff, k16, n4, zwOff, zsOff);
+        fns[R]!(wOff, xOff, outOff, k16, n4, zwOff, zsOff);
         const res = new Int32Array(memory.buffer, outOff, R * n4);
         for (let r = 0; r < R; r++) out.set(res.subarray(r * n4, r * n4 + N), (m0 + r) * N);
         m0 += R;
@@ -681,7 +758,9 @@ function instantiate(): Int8Gemv | null {
   };
   if (relaxedMod) {
     try {
-      u8Exact = probeU8Dot((w, wz, N, K, a, az, M) => load(w, N, K, 1, { kernel: 'u8dot', zeroPoint: wz, unprobed: true }).matmulInteger(a, az, M));
+      // one arena for the probe's linears: one memory for all of them (dropped with it)
+      const probe = arena();
+      u8Exact = probeU8Dot((w, wz, N, K, a, az, M) => load(w, N, K, 1, { kernel: 'u8dot', zeroPoint: wz, unprobed: true, arena: probe }).matmulInteger(a, az, M));
     } catch {
       u8Exact = false;
     }
@@ -690,5 +769,6 @@ function instantiate(): Int8Gemv | null {
     relaxed: relaxedMod !== null,
     u8Exact,
     load,
+    arena,
   };
 }
