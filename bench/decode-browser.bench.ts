@@ -72,7 +72,8 @@
  * here holds about 124 a renderer process (page and workers together; measured: 124 one-page
  * memories, then "could not allocate memory"; Node 20 makes thousands): at 28 layers one engine
  * holds ~113 (`--layers 28 --section load --no-threads`: 125 instances made, 11 memories left), so
- * a 2-thread engine (`--layers 28 --section load`), or two engines, do not load ("WebAssembly.Instance(): Out of
+ * a 2-thread engine (`--layers 28 --section load`; it loads up to 14 layers, 9 memories left, and
+ * not at 16), or two engines, do not load ("WebAssembly.Instance(): Out of
  * memory: Cannot allocate Wasm memory for new instance"). wasm_memories_free_at_end: how many more
  * the process took at the end. `--section load` makes only the model worker's configuration (one
  * engine with a 2-thread pool; with --no-threads one without) and says whether it loaded.
