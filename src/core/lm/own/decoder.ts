@@ -264,6 +264,9 @@ interface Work {
   /** The wasm attention's visible slots of a row, and per new token how many of them it sees. */
   idx: Int32Array;
   seen: Int32Array;
+  /** Each token's RoPE cos / sin [M, hd] (one per step, not per layer). */
+  cos: Float32Array;
+  sin: Float32Array;
 }
 
 const F32_MAX = 3.4028234663852886e38;
@@ -365,12 +368,13 @@ export class OwnDecoder {
     }
   }
 
-  private static applyRope(x: Float32Array, o: number, hd: number, cos: Float32Array, sin: Float32Array, tmp: Float32Array): void {
+  /** RoPE of the head at x[o ..], with cos / sin at c .. c + hd. */
+  private static applyRope(x: Float32Array, o: number, hd: number, cos: Float32Array, sin: Float32Array, c: number, tmp: Float32Array): void {
     const half = hd / 2;
     for (let j = 0; j < hd; j++) tmp[j] = x[o + j];
     for (let j = 0; j < hd; j++) {
       const rot = j < half ? -tmp[j + half] : tmp[j - half];
-      x[o + j] = f(f(tmp[j] * cos[j]) + f(rot * sin[j]));
+      x[o + j] = f(f(tmp[j] * cos[c + j]) + f(rot * sin[c + j]));
     }
   }
 
@@ -396,6 +400,8 @@ export class OwnDecoder {
       last: new Float32Array(m * d),
       idx: w ? w.idx : new Int32Array(0),
       seen: new Int32Array(m),
+      cos: new Float32Array(m * hd),
+      sin: new Float32Array(m * hd),
     };
     return this.work;
   }
@@ -429,7 +435,7 @@ export class OwnDecoder {
     const h = wk.h.subarray(0, M * d), xn = wk.xn.subarray(0, M * d);
     const qDim = H * hd, kvDim = KV * hd, width = qDim + 2 * kvDim;
     const qkv = wk.qkv, attn = wk.attn, gu = wk.gu, act = wk.act, tmpO = wk.tmpO, codes = wk.codes;
-    const cos = this.cos, sin = this.sin, tmp = this.ropeTmp, acc = this.acc;
+    const cos = wk.cos, sin = wk.sin, tmp = this.ropeTmp, acc = this.acc;
     const scale = f(1 / Math.sqrt(hd));
     const group = H / KV;
     const taps = !!options.taps;
@@ -446,6 +452,16 @@ export class OwnDecoder {
         const m = start[b] + t, row = ids[t] * d;
         if ('table' in e) h.set(e.table.subarray(row, row + d), m * d);
         else for (let i = 0; i < d; i++) h[m * d + i] = f((e.codes[row + i] - e.zeroPoint) * e.scale);
+      }
+    }
+
+    // RoPE tables of every new token, for all layers
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < rows[b].ids.length; t++) {
+        const m = start[b] + t;
+        this.rope(rows[b].positions[t], this.cos, this.sin);
+        cos.set(this.cos, m * hd);
+        sin.set(this.sin, m * hd);
       }
     }
 
@@ -495,9 +511,8 @@ export class OwnDecoder {
             const ks = qkv.subarray(o + qDim, o + qDim + kvDim);
             this.rms(ks, hd, L.kNorm!, ks);
           }
-          this.rope(row.positions[t], cos, sin);
-          for (let hh = 0; hh < H; hh++) OwnDecoder.applyRope(qkv, o + hh * hd, hd, cos, sin, tmp);
-          for (let hh = 0; hh < KV; hh++) OwnDecoder.applyRope(qkv, o + qDim + hh * hd, hd, cos, sin, tmp);
+          for (let hh = 0; hh < H; hh++) OwnDecoder.applyRope(qkv, o + hh * hd, hd, cos, sin, m * hd, tmp);
+          for (let hh = 0; hh < KV; hh++) OwnDecoder.applyRope(qkv, o + qDim + hh * hd, hd, cos, sin, m * hd, tmp);
           const slot = row.slots[t];
           for (let hh = 0; hh < KV; hh++) {
             const dst = base + (hh * stride + slot) * hd;
