@@ -23,9 +23,9 @@
  * First every engine warms up (--warmup 3 passes of a generation, one with interventions, and batches
  * of 3 and 8: Chromium runs a wasm function on Liftoff code until it has run a while, then on
  * TurboFan's, each kernel shape on its own; without it the first figures' own side ran up to ~10%
- * below the same engine's later ones). Every ratio is contender / baseline in A/B rounds interleaved in this one page session (a warm-up
- * of each, then --rounds rounds; the order swapped each round; each side's median), tokens/s from
- * the loop's own decode timer; the definitions are decode.bench.ts's:
+ * below the same engine's later ones). Every ratio is contender / baseline in A/B rounds interleaved
+ * in this one page session (a warm-up of each, then --rounds rounds; the order swapped each round;
+ * each side's median), tokens/s from the loop's own decode timer; the definitions are decode.bench.ts's:
  *
  *   wasm_vs_native         our decoder in Chromium, 1 thread, `engine.generate(prompt, { maxNewTokens,
  *                          stopIds: [] }).decodeTokensPerSecond` vs the same file on onnxruntime-node
@@ -73,16 +73,30 @@
  * memories, then "could not allocate memory"; Node 20 makes thousands): at 28 layers one engine
  * holds ~113 (`--layers 28 --section load --no-threads`: 125 instances made, 11 memories left), so
  * a 2-thread engine (`--layers 28 --section load`; it loads up to 14 layers, 9 memories left, and
- * not at 16), or two engines, do not load ("WebAssembly.Instance(): Out of
- * memory: Cannot allocate Wasm memory for new instance"). wasm_memories_free_at_end: how many more
- * the process took at the end. `--section load` makes only the model worker's configuration (one
- * engine with a 2-thread pool; with --no-threads one without) and says whether it loaded.
+ * not at 16), or two engines, do not load ("WebAssembly.Instance(): Out of memory: Cannot allocate
+ * Wasm memory for new instance"). wasm_memories_free_at_end: how many more the process took at the end.
+ * `--section load` makes only the model worker's configuration (one engine with a 2-thread pool; with
+ * --no-threads one without) and says whether it loaded.
+ *
+ * Measured (Chromium 156.0.8078.114, 2 cores shared with other work; src as of 6d3839c plus the
+ * kernel engineers' uncommitted decoder edits, 20:05-20:10 UTC; --quick ~40-70 s, full ~2 min):
+ *   --quick (u8dot; other_cores median 0, max 0.16): wasm_vs_native 0.91 (114.7 vs 126.0 tokens/s),
+ *     chromium_vs_node 1.01 (Node: dot kernel, 107.8), threads2_vs_1 1.27 (8/8 quiet pairs; 141.9 vs
+ *     110.4), batch3_vs_sequential 1.73 (196.5 vs 113.5), batch8_vs_batch1 2.02 (228.8 vs 113.5),
+ *     instrumented_vs_plain 0.99, u8dot_vs_dot 1.12 (112.9 vs 101.0); rows' tokens the same;
+ *   --quick --kernel dot (other_cores median 0.02): wasm_vs_native 0.78 (97.9 vs 125.0), chromium_vs_node
+ *     1.05, threads2_vs_1 1.27 (8/10), batch3_vs_sequential 1.27, batch8_vs_batch1 1.40, instrumented 1.02;
+ *   28 layers (u8dot; other_cores median 0.02, max 0.6): wasm_vs_native 0.86 (35.7 vs 41.5),
+ *     chromium_vs_node 1.02, batch3_vs_sequential 1.53, batch8_vs_batch1 1.66, instrumented 1.06;
+ *     no threads figure (the 2-thread engine does not load, above).
+ * Loaded runs (other_cores ~1) move every ratio by 10-30% and leave few quiet thread pairs.
  *
  * Importable: `runBrowserDecode(options)` returns the summary object (and prints the lines unless
  * `log` is given), for bench/decode.bench.ts to fold in. Options (CLI): --quick, --layers N,
- * --prompt 16, --new 8 (16 full), --rounds 5 (batch pairs: one fewer), --warmup 3, --kernel auto|dot, --thread-tokens 16, --thread-pairs
- * (quick 24, full 40), --thread-quiet 8, --thread-s (quick 60, full 180), --section load, --no-threads, --no-native, --no-node, --no-kernel-ab,
- * --headful (a visible window, for debugging). Greedy; stop ids off so every run makes exactly --new tokens.
+ * --prompt 16, --new 8 (16 full), --rounds 5 (batch pairs: one fewer), --warmup 3, --kernel auto|dot,
+ * --thread-tokens 16, --thread-pairs (quick 24, full 40), --thread-quiet 8, --thread-s (quick 60, full
+ * 180), --section load, --no-threads, --no-native, --no-node, --no-kernel-ab, --headful (a visible
+ * window, for debugging). Greedy; stop ids off so every run makes exactly --new tokens.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
