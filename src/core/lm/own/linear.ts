@@ -10,7 +10,7 @@
  * the whole linear runs on the calling thread.
  */
 import { DataError, FormatError } from '../../errors';
-import { int8GemvWasm, integerKernel, type Int8Linear } from '../int8-gemv-wasm';
+import { int8GemvWasm, integerKernel, type Int8Arena, type Int8Linear } from '../int8-gemv-wasm';
 import type { DynamicQuant } from './decoder';
 import type { QLinear } from './weights';
 import type { KernelPool, PooledLinear, SliceWeights } from './pool';
@@ -42,6 +42,9 @@ export function sliceStarts(N: number, T: number): number[] | null {
  * `integerKernel()` (u8dot where the probe found it exact and the preference is 'auto') at
  * construction: `setInt8KernelPreference` takes effect for slices built after it. Both kernels
  * give the same int32 sums, so the outputs are the same bit for bit whichever runs.
+ *
+ * `arena` (this thread's `int8GemvWasm().arena()`): the weights go into its shared WebAssembly
+ * memory rather than one of their own (same numbers; see Int8Arena).
  */
 export class ColumnSlice {
   readonly N: number;
@@ -54,14 +57,14 @@ export class ColumnSlice {
   /** Per-column scale of the last call's input (its scale times the weight column's). */
   private readonly colScale: Float32Array;
 
-  constructor(w: SliceWeights) {
+  constructor(w: SliceWeights, arena?: Int8Arena) {
     const gemv = int8GemvWasm();
     if (!gemv) throw new DataError('no-wasm-simd', 'This WebAssembly engine has no SIMD, which our decoder needs.');
     this.N = w.N;
     this.K = w.K;
     this.kernel = w.kernel === 'dot' ? 'dot' : w.kernel === 'u8dot' ? (gemv.u8Exact ? 'u8dot' : 'dot') : integerKernel();
     // u8dot: packed by 4 (SLICE_ALIGN), the step per pass by its rows (U8_AUTO_COLS)
-    this.lin = this.kernel === 'u8dot' ? gemv.load(w.codes, w.N, w.K, 1, { kernel: 'u8dot', zeroPoint: w.zeroPoint }) : gemv.load(w.codes, w.N, w.K, 1, { kernel: 'dot', cols: 4, zeroPoint: w.zeroPoint });
+    this.lin = this.kernel === 'u8dot' ? gemv.load(w.codes, w.N, w.K, 1, { kernel: 'u8dot', zeroPoint: w.zeroPoint, arena }) : gemv.load(w.codes, w.N, w.K, 1, { kernel: 'dot', cols: 4, zeroPoint: w.zeroPoint, arena });
     this.scale = w.scale;
     this.bias = w.bias ?? null;
     this.colScale = new Float32Array(w.N);
@@ -86,7 +89,12 @@ export class ColumnSlice {
   }
 }
 
-/** A linear (or several sharing one input, fused along N) on the int8 kernel, on one thread or a pool's. */
+/**
+ * A linear (or several sharing one input, fused along N) on the int8 kernel, on one thread or a pool's.
+ * `arena`: where the calling thread's slice is loaded (an engine passes one arena to all its
+ * linears: a WebAssembly memory per module and thread, not one per linear); a pool's helpers load
+ * their slices into an arena of their own (./pool.ts).
+ */
 export class Linear {
   readonly N: number;
   readonly K: number;
@@ -95,7 +103,7 @@ export class Linear {
   /** The other columns, on the pool's helpers. */
   private readonly remote: PooledLinear | null;
 
-  constructor(parts: QLinear[], readonly pool?: KernelPool) {
+  constructor(parts: QLinear[], readonly pool?: KernelPool, arena?: Int8Arena) {
     if (!int8GemvWasm()) throw new DataError('no-wasm-simd', 'This WebAssembly engine has no SIMD, which our decoder needs.');
     const K = parts[0].K;
     const N = parts.reduce((a, p) => a + p.N, 0);
@@ -120,7 +128,7 @@ export class Linear {
     // one kernel for every slice, this thread's choice (the helpers get it with their weights)
     const kernel = integerKernel();
     if (!pool || !starts) {
-      this.local = new ColumnSlice({ codes, N, K, scale, zeroPoint: zero, bias: bias ?? undefined, kernel });
+      this.local = new ColumnSlice({ codes, N, K, scale, zeroPoint: zero, bias: bias ?? undefined, kernel }, arena);
       this.remote = null;
       return;
     }
@@ -133,7 +141,7 @@ export class Linear {
     }
     this.remote = pool.load(N, K, starts, slices);
     const n0 = end(0);
-    this.local = new ColumnSlice({ codes: codes.subarray(0, n0 * K), N: n0, K, scale: scale.subarray(0, n0), zeroPoint: zero.subarray(0, n0), bias: bias?.subarray(0, n0), kernel });
+    this.local = new ColumnSlice({ codes: codes.subarray(0, n0 * K), N: n0, K, scale: scale.subarray(0, n0), zeroPoint: zero.subarray(0, n0), bias: bias?.subarray(0, n0), kernel }, arena);
   }
 
   /** y [M, N] = the dynamic-quantised x [M, K] . W^T. */

@@ -8,7 +8,8 @@
  * Protocol. A control SharedArrayBuffer (Int32 slots) and a data one (activation codes, then the
  * helpers' float outputs). A helper is in one of two modes:
  *   messages  its event loop runs: 'data' (a new data buffer), 'load' (a slice's weights, loaded
- *             into its own Int8Linear), 'serve' (enter the job loop); each is acknowledged by
+ *             into an Int8Linear in the helper's arena: one WebAssembly memory per kernel module
+ *             for all its slices, not one per slice), 'serve' (enter the job loop); each is acknowledged by
  *             bumping its ACK slot (after writing any error into its ERR slot and text);
  *   jobs      a synchronous loop: it spins (spinUs), then Atomics.wait, on the JOB counter; a RUN job
  *             (linear id, rows M, the activations' zero point and scale, or one per row, in the control buffer, codes in
@@ -25,6 +26,7 @@
  * thread may not wait; there it spins). With one thread (or no pool) nothing here runs.
  */
 import { PersonaSpaceError } from '../../errors';
+import { int8GemvWasm, type Int8Arena } from '../int8-gemv-wasm';
 import { ColumnSlice } from './linear';
 
 /** What the pool needs of a worker: a Web Worker and a worker_threads Worker both fit through a small adapter. */
@@ -404,6 +406,8 @@ export function serveKernelPool(port: WorkerPort): void {
   let handled = 0;
   let closed = false;
   const linears = new Map<number, { slice: ColumnSlice; base: number }>();
+  /** Every slice this helper loads goes into it (made at the first load; dropped with the helper). */
+  let arena: Int8Arena | undefined;
   const ack = () => {
     Atomics.add(ctrl, ACK + helper, 1);
     Atomics.notify(ctrl, ACK + helper);
@@ -453,7 +457,8 @@ export function serveKernelPool(port: WorkerPort): void {
         act = new Uint8Array(m.data, 0, m.outByte);
         outs = new Float32Array(m.data, m.outByte);
       } else if (m.type === 'load') {
-        linears.set(m.id, { slice: new ColumnSlice(m.w), base: m.base });
+        arena ??= int8GemvWasm()?.arena();
+        linears.set(m.id, { slice: new ColumnSlice(m.w, arena), base: m.base });
       }
     } catch (e) {
       writeText(ctrl, helper, message(e));
