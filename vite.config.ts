@@ -24,7 +24,7 @@ export default defineConfig({
     sourcemap: true,
     chunkSizeWarningLimit: 4096,
     // The second page is the model-runtime test page driven by e2e/runtime.spec.ts.
-    rolldownOptions: { input: { main: 'index.html', runtime: 'e2e/pages/runtime.html', kernel: 'e2e/pages/kernel.html' } },
+    rolldownOptions: { input: { main: 'index.html', runtime: 'e2e/pages/runtime.html', kernel: 'e2e/pages/kernel.html', memories: 'e2e/pages/memories.html' } },
   },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
 });
