@@ -46,6 +46,17 @@
  *           `setInt8KernelPreference('dot')` makes `integerKernel()` (what the own decoder loads
  *           with) name the dot kernel even where u8dot is exact, for A/B runs.
  *
+ * Memories: `load` alone gives each linear an instance with a WebAssembly memory of its own, and
+ * V8 reserves ~8 GiB of address space per memory (a Chromium renderer, page and workers together,
+ * holds ~124; a 28-layer model's 113 linears per thread did not load on 2 threads). An arena
+ * (`int8GemvWasm().arena()`, passed as `load(.., { arena })`) holds one instance per module (extmul
+ * and dot; relaxed and u8dot) for all the linears loaded into it, each a fixed region (its packed
+ * weights, zw, and one pass's scratch: activations, zs and int32 outputs for MAX_ROWS rows, since
+ * `run` goes in passes of at most MAX_ROWS rows and copies each pass's outputs out), a new instance
+ * once the memory would pass `capBytes` (1 GiB). Grows detach the memory's old buffer, so every
+ * view is made from `memory.buffer` at its use. The own decoder gives each engine one arena, and
+ * each pool helper one for its slices: O(1) memories a thread, freed with their owner by GC.
+ *
  * onnxruntime's MatMulInteger (what DynamicQuantizeLinear + MatMulInteger files compute, and what
  * src/core/lm/own/ runs them with): `matmulInteger` takes uint8 activation codes with their zero
  * point and weights loaded with zero points (int8 codes, or uint8 ones: shifted by -128 at load,
