@@ -35,6 +35,7 @@
  * (core/onnx/instrument.ts) does them: h <- h + steer[L]; h <- h + relu(cap_tau[L] - h.cap_axis[L]) cap_axis[L].
  */
 import { DataError } from '../../errors';
+import { int8GemvWasm } from '../int8-gemv-wasm';
 import type { DecoderConfig } from '../config';
 import { ropeInvFreq } from '../config';
 import type { Interventions } from '../interventions';
@@ -291,22 +292,24 @@ export class OwnDecoder {
 
   constructor(readonly cfg: DecoderConfig, private readonly w: OwnWeights, options: OwnDecoderOptions = {}) {
     const pool = options.pool;
+    // one int8 arena for all this decoder's linears: a WebAssembly memory per kernel module, not one per linear
+    const arena = int8GemvWasm()?.arena();
     const lin = (k: string) => w.linears.get(k)!;
     let bytes = 0;
     for (const q of w.linears.values()) bytes += q.N * q.K;
     this.weightBytes = bytes;
     const n = (k: string) => w.norms.get(k)!;
     this.layers = Array.from({ length: cfg.numLayers }, (_, i) => ({
-      qkv: new Linear([lin(`layers.${i}.q`), lin(`layers.${i}.k`), lin(`layers.${i}.v`)], pool),
-      o: new Linear([lin(`layers.${i}.o`)], pool),
-      gateUp: new Linear([lin(`layers.${i}.gate`), lin(`layers.${i}.up`)], pool),
-      down: new Linear([lin(`layers.${i}.down`)], pool),
+      qkv: new Linear([lin(`layers.${i}.q`), lin(`layers.${i}.k`), lin(`layers.${i}.v`)], pool, arena),
+      o: new Linear([lin(`layers.${i}.o`)], pool, arena),
+      gateUp: new Linear([lin(`layers.${i}.gate`), lin(`layers.${i}.up`)], pool, arena),
+      down: new Linear([lin(`layers.${i}.down`)], pool, arena),
       inNorm: n(`model.layers.${i}.input_layernorm.weight`),
       postNorm: n(`model.layers.${i}.post_attention_layernorm.weight`),
       qNorm: cfg.qkNorm ? n(`model.layers.${i}.self_attn.q_norm.weight`) : null,
       kNorm: cfg.qkNorm ? n(`model.layers.${i}.self_attn.k_norm.weight`) : null,
     }));
-    this.lmHead = new Linear([lin('lm_head')], pool);
+    this.lmHead = new Linear([lin('lm_head')], pool, arena);
     this.finalNorm = n('model.norm.weight');
     const r = w.rotary;
     this.invFreq = r && 'invFreq' in r ? r.invFreq : Float32Array.from(ropeInvFreq(cfg));
