@@ -70,11 +70,13 @@
  * helper makes as many again for its slices). Why: each of our kernels' instances has a memory of its
  * own, and Chromium's V8 reserves every 32-bit wasm memory's guard region inside its sandbox, which
  * here holds about 124 a renderer process (page and workers together; measured: 124 one-page
- * memories, then "could not allocate memory"; Node 20 makes thousands): at 28 layers one engine
- * holds ~113 (`--layers 28 --section load --no-threads`: 125 instances made, 11 memories left), so
- * a 2-thread engine (`--layers 28 --section load`; it loads up to 14 layers, 9 memories left, and
- * not at 16), or two engines, do not load ("WebAssembly.Instance(): Out of memory: Cannot allocate
- * Wasm memory for new instance"). wasm_memories_free_at_end: how many more the process took at the end.
+ * memories, then "could not allocate memory"; Node 20 makes thousands). Before int8 arenas (a
+ * memory per linear) one engine held ~113 at 28 layers (`--layers 28 --section load --no-threads`:
+ * 125 instances, 11 memories left), so a 2-thread engine or two engines did not load
+ * ("WebAssembly.Instance(): Out of memory: Cannot allocate Wasm memory for new instance"); with
+ * arenas (every linear of an engine in one memory per kernel module and thread, int8-gemv-wasm.ts)
+ * `--layers 28 --section load` loads with 3 instances in the worker and 122 memories left.
+ * wasm_memories_free_at_end: how many more the process took at the end.
  * `--section load` makes only the model worker's configuration (one engine with a 2-thread pool; with
  * --no-threads one without) and says whether it loaded.
  *

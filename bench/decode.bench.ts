@@ -44,6 +44,18 @@
  * 60 s budget for its pairs). `--section own` runs the first three (own_wasm_vs_native, own_vs_ort_web,
  * ortweb_wasm_vs_native). tokens_per_s names runners `<dtype>_own`, `<dtype>_ortweb`, `<dtype>_native`, ...
  *
+ * Where the product runs. The app runs our decoder's WASM in a browser, whose V8 compiles it
+ * differently from Node 20's: Chromium has relaxed SIMD on, and on a CPU with AVX-VNNI its int8 dot
+ * product is exact for uint8 activations, so the kernels pick the u8dot kernel there (a probe at
+ * start decides; src/core/lm/int8-gemv-wasm.ts), while Node 20 runs the dot kernel. So the run ends
+ * with bench/decode-browser.bench.ts (`runBrowserDecode`: the same file and prompt in a Web Worker of
+ * headless Chromium, cross-origin isolated, its own A/B rounds and quiet pairs, onnxruntime-node in
+ * this process as the native side), and the summary's `wasm_vs_native`, `threads2_vs_1`,
+ * `batch3_vs_sequential`, `batch8_vs_batch1` and `instrumented_vs_plain` are Chromium's figures
+ * (`wasm_engine` says so; `chromium` holds the rest: kernel, u8dot_vs_dot, chromium_vs_node, tokens/s,
+ * other_cores) with this process's under `node`. Without Chromium (or with --no-chromium) they are
+ * this process's, and `wasm_engine` says that. The other keys are this process's either way.
+ *
  * What follows was measured on onnxruntime-web, before our decoder became the WASM choice:
  *
  * Why threads2_vs_1 used to swing from 1.37 to 0.80 between quiet runs: other work on the 2 cores.
@@ -113,7 +125,7 @@
  * Greedy; stop ids off so every run makes exactly --new tokens.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomCheckpoint } from '../src/core/lm/checkpoint';
@@ -128,6 +140,7 @@ import { dequantizeMatMulNBits } from '../src/core/onnx/rewrite/dequantize';
 import { pickWeights } from '../src/core/lm/pick';
 import { createOwnEngine, createOwnSession } from '../src/core/lm/own/session';
 import { nodeKernelPool } from '../workers/own-pool-node';
+import { runBrowserDecode } from './decode-browser.bench';
 import type { RowParams } from '../src/core/lm/rows';
 
 const arg = (name: string, dflt: number | string) => {
@@ -650,6 +663,25 @@ async function main() {
     }
     await own.close();
 
+    // 8. where the product runs: our decoder in a Web Worker of headless Chromium (bench/decode-browser.bench.ts),
+    // the same file and prompt; its figures are the summary's WASM keys when it runs (`wasm_engine`)
+    let web8: Record<string, unknown> | null = null;
+    const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+    if (process.argv.includes('--no-chromium')) line({ stage: 'chromium', skipped: '--no-chromium' });
+    else if (!existsSync(chromiumPath)) line({ stage: 'chromium', skipped: `no Chromium at ${chromiumPath}` });
+    else {
+      try {
+        web8 = await runBrowserDecode({ quick, layers: LAYERS, promptTokens: PROMPT, newTokens: NEW, model: q8.onnx, executablePath: chromiumPath, log: (o) => line({ section: 'chromium', ...o }) });
+      } catch (e) {
+        line({ stage: 'chromium', error: (e as Error).message.split('\n')[0] });
+      }
+    }
+    const nodeKeys = {
+      wasm_vs_native: r3(o.vsNative.ratio), threads2_vs_1: q(threads?.ratio), batch3_vs_sequential: r3(b3.ratio), batch8_vs_batch1: r3(b8.ratio), instrumented_vs_plain: r3(vsPlain.ratio),
+    };
+    const fromWeb = (k: keyof typeof nodeKeys) => (web8 && typeof web8[k] === 'number' ? (web8[k] as number) : nodeKeys[k]);
+    const pick = <T,>(k: string, dflt: T) => (web8 && k in web8 ? web8[k] : dflt);
+
     line({
       stage: 'summary',
       quick,
@@ -659,18 +691,26 @@ async function main() {
       rounds: ROUNDS,
       wasm_choice: wasmChoice,
       backends,
-      wasm_vs_native: r3(o.vsNative.ratio),
+      // the WASM keys: measured in Chromium (the product's engine) when it ran, else in this Node process
+      wasm_engine: web8 ? `our int8 decoder in headless Chromium ${String(web8.chromium ?? '')} (Web Worker, cross-origin isolated), ${String(web8.kernel)} kernel` : `our int8 decoder in Node ${process.version}, dot kernel`,
+      wasm_vs_native: fromWeb('wasm_vs_native'),
+      threads2_vs_1: fromWeb('threads2_vs_1'),
+      batch3_vs_sequential: fromWeb('batch3_vs_sequential'),
+      batch8_vs_batch1: fromWeb('batch8_vs_batch1'),
+      instrumented_vs_plain: fromWeb('instrumented_vs_plain'),
+      chromium: web8
+        ? {
+            kernel: web8.kernel, u8dot_vs_dot: pick('u8dot_vs_dot', null), chromium_vs_node: pick('chromium_vs_node', null), threads2_vs_1_all: pick('threads2_vs_1_all', null),
+            threads_quiet_pairs: pick('threads_quiet_pairs', null), rows_same_greedy_tokens: pick('rows_same_greedy_tokens', null),
+            same_greedy_tokens_as_native: pick('same_greedy_tokens_as_native', null), tokens_per_s: pick('tokens_per_s', null), other_cores: pick('other_cores', null),
+          }
+        : null,
+      node: { ...nodeKeys, threads2_vs_1_all: q(threads?.all), threads_quiet_pairs: threads ? `${threads.quietPairs}/${threads.pairs}` : null },
       own_vs_ort_web: r3(o.vsWeb.ratio),
       own_same_greedy_tokens: o.same,
       wasm_vs_q4_wasm: r3(vsQ4.ratio),
       wasm_int8_vs_fp32: q(vsFp32?.ratio),
       q4_converted_vs_choice: r3(convVsChoice.ratio),
-      threads2_vs_1: q(threads?.ratio),
-      threads2_vs_1_all: q(threads?.all),
-      threads_quiet_pairs: threads ? `${threads.quietPairs}/${threads.pairs}` : null,
-      batch3_vs_sequential: r3(b3.ratio),
-      batch8_vs_batch1: r3(b8.ratio),
-      instrumented_vs_plain: r3(vsPlain.ratio),
       kv_reuse_turn10_speedup: r3(kv.ratio),
       genai_turn_rowwise_speedup: r3(rows.turn.ratio),
       finished_rows_sliced_speedup: q(rows.ownFinished?.ratio),
