@@ -80,12 +80,14 @@
  * a 6 MB linear (L3-resident when hot) runs at ~73 GB/s (dot ~37) (bench/int8-kernel-browser.bench.ts).
  */
 import { DataError } from '../errors';
-import { emitter, funcBody, I32, V128, moduleBytes, op } from '../math/wasm-asm';
+import { emitter, funcBody, I32, V128, moduleBytes, op, uleb } from '../math/wasm-asm';
 
 export const MAX_ROWS = 8;
 /** Output columns per step of the kernels (the weights' packing follows it). */
 export const COL_CHOICES = [1, 2, 4] as const;
 export type Int8Kernel = 'extmul' | 'dot' | 'relaxed' | 'u8dot';
+/** The packing whose dot and u8dot kernels have the float epilogue (`matmulIntegerScaled`). */
+const FLOAT_P = 4;
 type Cols = (typeof COL_CHOICES)[number];
 
 /**
@@ -123,18 +125,55 @@ export const U8_AUTO_MAX_ROWS = 8;
  */
 const U8_BARRIER = true;
 
+/** Scalar float instructions the float epilogue needs, beyond ../math/wasm-asm's. */
+const fop = {
+  /** f32.load with a byte offset (alignment 4). */
+  f32Load: (off: number) => [0x2a, 0x02, ...uleb(off)],
+  f32Mul: [0x94],
+  /** f32.convert_i32_s: an int32 to the nearest float32, ties to even (Math.fround of it). */
+  f32ConvertI32S: [0xb2],
+  f64PromoteF32: [0xbb],
+  /** f32.demote_f64: to the nearest float32, ties to even (Math.fround). */
+  f32DemoteF64: [0xb6],
+  select: [0x1b],
+};
+const F32 = 0x7d;
+
+/**
+ * A kernel's last step: 'i32' stores the exact int32 sums; 'f32' the float outputs of
+ * `matmulIntegerScaled`: per output (r, n), with sum its int32 sum,
+ *   s = f32.demote_f64(f64.mul(xs[r], f64.promote_f32(ws[n])))     (xs[r] a float64)
+ *   y = f32.mul(f32.convert_i32_s(sum), s), or with a bias f32.add(y, b[n])
+ * (a select on the linear's flag: adding b = 0 would turn -0 into +0, which the JS did not).
+ * That is
+ * bit for bit the JS epilogue y = fround(fround(fround(sum) * fround(xs * ws[n])) + b[n]):
+ * xs * ws[n] is the same float64 product in both and demote rounds it as fround does (to nearest,
+ * ties to even); an int32 is exact in a float64, so fround(sum) is one rounding, as convert's;
+ * the float64 product of two float32s is exact (24 + 24 <= 53 bits), so fround of it is the one
+ * rounding IEEE's single-precision multiply does; and the float64 sum of two float32s, rounded
+ * again to float32, is the correctly rounded single sum, since double rounding is innocuous for
+ * + - * / when the wider format has p' >= 2p + 2 bits (53 >= 50; Figueroa, "When is double
+ * rounding innocuous?", 1995). WebAssembly's scalar float ops are IEEE's (no flush to zero).
+ */
+type Epilogue = 'i32' | 'f32';
+
 /**
  * One kernel: R activation rows, C output columns per step, weights packed in groups of P >= C
  * columns (C < P: the P / C column slices of a group one after another, each reading every
  * (P / C)-th 16 bytes of the group's stream).
  */
-function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[] {
+function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel, epi: Epilogue = 'i32'): number[] {
   // params: 0 w (packed), 1 x (packed rows), 2 out (int32, row stride n4), 3 k16 (K padded), 4 n4 (N padded),
-  // 5 zw (int32 pairs per column: zero point, eta), 6 zs (int32 per row: S at 0, xi at 32; 64: scratch):
-  // out[r][n] = sum - zw[n] * S[r] - eta[n] - xi[r]
-  const [W, X, OUT, K16, N4, ZW, ZS] = [0, 1, 2, 3, 4, 5, 6];
-  const [WP, XP, XEND, N, O, RS, ZP, GB] = [7, 8, 9, 10, 11, 12, 13, 14];
-  const ACC = 15; // R * C: ACC + r * C + c
+  // 5 zw (int32 pairs per column: zero point, eta), 6 zs (int32 per row: S at 0, xi at 32; 64: scratch;
+  // float epilogue: the row's scale xs, float64, at 128):
+  // out[r][n] = sum - zw[n] * S[r] - eta[n] - xi[r]; float epilogue (see Epilogue): 7 fs (float32
+  // pairs per column: scale ws, bias b), 8 hasBias (0 or 1), out float32
+  const fl = epi !== 'i32';
+  const [W, X, OUT, K16, N4, ZW, ZS, FS, HB] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const L = fl ? 9 : 7; // the first local
+  const [WP, XP, XEND, N, O, RS, ZP, GB, FP] = [L, L + 1, L + 2, L + 3, L + 4, L + 5, L + 6, L + 7, L + 8];
+  const ACC = L + (fl ? 9 : 8); // R * C: ACC + r * C + c
+  const YF = ACC + R * C + 2 + Math.max(3, 2 * C); // float epilogue: one output (an f32 local after the v128s)
   const XV = ACC + R * C; // one row's codes (dot: lo, hi), or the activation half of the multi-row dot
   const WV = XV + 2; // dot, several rows: the C widened weight halves WV .. WV + C - 1
   const nV = R * C + 2 + Math.max(3, 2 * C);
@@ -231,6 +270,7 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[]
     e(op.end);
     // out[r * n4 + n + c] = the four lanes of acc[r][c], summed, less zw[n + c] * zs[r]
     e(op.get(N), op.i32(s * C), op.add, op.i32(4), op.mul, op.tee(O), op.get(O), op.add, op.get(ZW), op.add, op.set(ZP));
+    if (fl) e(op.get(O), op.get(O), op.add, op.get(FS), op.add, op.set(FP));
     e(op.get(O), op.get(OUT), op.add, op.set(O));
     for (let r = 0; r < R; r++) {
       for (let c = 0; c < C; c++) {
@@ -240,7 +280,12 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[]
         if (wino) e(op.get(ZP), op.i32Load(c * 8 + 4), op.sub, op.get(ZS), op.i32Load(32 + r * 4), op.sub);
         // u8dot: less the column's weight sum times the row's activation zero point
         if (u8) e(op.get(ZP), op.i32Load(c * 8 + 4), op.get(ZS), op.i32Load(32 + r * 4), op.mul, op.sub);
-        e(op.i32Store(c * 4));
+        if (!fl) e(op.i32Store(c * 4));
+        else {
+          // y, then (y + b) or y by the bias flag (no branch)
+          e(fop.f32ConvertI32S, op.get(FP), fop.f32Load(c * 8), fop.f64PromoteF32, op.get(ZS), op.f64Load(128 + r * 8), op.f64Mul, fop.f32DemoteF64, fop.f32Mul, op.tee(YF));
+          e(op.get(FP), fop.f32Load(c * 8 + 4), op.f32Add, op.get(YF), op.get(HB), fop.select, op.f32Store(c * 4));
+        }
       }
       if (r < R - 1) e(op.get(O), op.get(RS), op.add, op.set(O));
     }
@@ -249,15 +294,24 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel): number[]
   e(op.get(N), op.i32(P), op.add, op.tee(N), op.get(N4), op.ltU, op.brIf(0));
   e(op.end);
   e(op.end);
-  return funcBody([[8, I32], [nV, V128]], code);
+  return funcBody(fl ? [[9, I32], [nV, V128], [1, F32]] : [[8, I32], [nV, V128]], code);
 }
 
-/** The kernels a module holds: every kernel, packing P, step C <= P (the dot and u8dot kernels; the others C = P), rows 1..MAX_ROWS. */
+/**
+ * The kernels a module holds: every kernel, packing P, step C <= P (the dot and u8dot kernels; the
+ * others C = P), rows 1..MAX_ROWS; the dot and u8dot kernels packed by 4 (what the own decoder
+ * loads) also with the float epilogue (`${name}f`: see Epilogue; not for every packing, which
+ * would triple the module and its compile time).
+ */
 function kernelSet(kernel: Int8Kernel) {
   const out: { name: string; params: number; body: number[] }[] = [];
+  const integer = kernel === 'dot' || kernel === 'u8dot';
   for (const P of COL_CHOICES) for (const C of COL_CHOICES) {
-    if (C > P || (kernel !== 'dot' && kernel !== 'u8dot' && C !== P)) continue;
-    for (let R = 1; R <= MAX_ROWS; R++) out.push({ name: `${kernel}${R}x${C}p${P}`, params: 7, body: gemvBody(R, C, P, kernel) });
+    if (C > P || (!integer && C !== P)) continue;
+    for (let R = 1; R <= MAX_ROWS; R++) {
+      out.push({ name: `${kernel}${R}x${C}p${P}`, params: 7, body: gemvBody(R, C, P, kernel) });
+      if (integer && P === FLOAT_P) out.push({ name: `${kernel}${R}x${C}p${P}f`, params: 9, body: gemvBody(R, C, P, kernel, 'f32') });
+    }
   }
   return out;
 }
@@ -305,6 +359,14 @@ export interface Int8Linear {
    * zero points are the load option `zeroPoint`. The dot and u8dot kernels only (u8dot: nothing else).
    */
   matmulInteger(a: Uint8Array, aZero: number | ArrayLike<number>, M: number, out?: Int32Array): Int32Array;
+  /**
+   * `matmulInteger` with onnxruntime's Cast + Mul (+ Add) fused into the kernel's last step, in
+   * float32 as the own decoder's JS did it: out[m * outStride + n] = fround(fround(fround(sum[m][n])
+   * * fround(xs_m * scale[n])) + bias[n]), sum[m][n] matmulInteger's, xs_m = xScale (one for all
+   * rows) or xScale[m], scale the load's per-column scales and bias the load option `bias` (no
+   * addition without one), bit for bit (see Epilogue). The dot and u8dot kernels only.
+   */
+  matmulIntegerScaled(a: Uint8Array, aZero: number | ArrayLike<number>, xScale: number | ArrayLike<number>, M: number, out?: Float32Array, outStride?: number): Float32Array;
 }
 
 /**
@@ -368,6 +430,8 @@ export interface Int8LoadOptions {
    * the engine's lowering's, e.g. exact on pmaddubsw only while i16 pair sums fit: |w| <= 64).
    */
   unprobed?: boolean;
+  /** One float per output column that `matmulIntegerScaled` adds (none: no addition). */
+  bias?: ArrayLike<number>;
   /**
    * Place the linear in this arena's shared instance and memory (`Int8Gemv.arena()`) instead of an
    * instance and memory of its own (each WebAssembly memory reserves ~8 GiB of address space; a
@@ -532,6 +596,7 @@ function instantiate(): Int8Gemv | null {
   const relaxedBytes = build(['relaxed', 'u8dot']);
   const relaxedMod = valid(relaxedBytes) ? new WebAssembly.Module(relaxedBytes) : null;
   type F7 = (w: number, x: number, out: number, k16: number, n4: number, zw: number, zs: number) => void;
+  type F9 = (w: number, x: number, out: number, k16: number, n4: number, zw: number, zs: number, fs: number, hasBias: number) => void;
   let u8Exact = false;
   /** A region of `bytes` at `base` (a multiple of 64) in `inst`'s memory, which holds it from now on. */
   type Region = { inst: WebAssembly.Instance; memory: WebAssembly.Memory; base: number };
@@ -571,7 +636,7 @@ function instantiate(): Int8Gemv | null {
     arenas.set(a, alloc);
     return a;
   };
-  const load = (wIn: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, { kernel = 'dot', cols, rowsPerPass, zeroPoint = 0, unprobed = false, arena: into }: Int8LoadOptions = {}): Int8Linear => {
+  const load = (wIn: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, { kernel = 'dot', cols, rowsPerPass, zeroPoint = 0, unprobed = false, arena: into, bias }: Int8LoadOptions = {}): Int8Linear => {
     if ((kernel === 'relaxed' || kernel === 'u8dot') && !relaxedMod) throw new DataError('no-relaxed-simd', `This WebAssembly engine has no relaxed SIMD, which the ${kernel} kernel needs.`);
     if (kernel === 'u8dot' && !u8Exact && !unprobed) throw new DataError('no-u8-dot', "This WebAssembly engine's relaxed dot product is not exact for uint8 activations (no AVX-VNNI, or it saturates); use the dot kernel.");
     if ((cols !== undefined && !COL_CHOICES.includes(cols)) || (rowsPerPass !== undefined && !(rowsPerPass >= 1 && rowsPerPass <= MAX_ROWS && Number.isInteger(rowsPerPass)))) {
@@ -596,6 +661,7 @@ function instantiate(): Int8Gemv | null {
     });
     if (K >= 131_072) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums (under 131,072).`);
     if (typeof scales !== 'number' && scales.length !== N) throw new DataError('gemv-shape', `There are ${scales.length} column scales; expected ${N}.`);
+    if (bias && bias.length !== N) throw new DataError('gemv-shape', `There are ${bias.length} biases; expected ${N}.`);
     if (kernel === 'extmul') for (let i = 0; i < w.length; i++) if (w[i] === -128) throw new DataError('gemv-range', 'The extmul kernel needs weight codes in [-127, 127]; one is -128.');
     const ud = kernel === 'u8dot';
     const alloc = into ? arenas.get(into) : undefined;
@@ -609,11 +675,14 @@ function instantiate(): Int8Gemv | null {
     const wBytes = n4 * k16;
     const align = (v: number) => Math.ceil(v / 64) * 64;
     // the linear's region, fixed at load: packed weights, activations for a pass (<= MAX_ROWS rows),
-    // zw, zs, and a pass's int32 outputs (MAX_ROWS rows: run copies each pass's out before the next)
+    // zw, fs (dot, u8dot: float32 scale and bias per column, for the float epilogues), zs, and a
+    // pass's outputs, int32 or float32 (MAX_ROWS rows: run copies each pass's out before the next)
+    const integer = kernel === 'dot' || ud;
     const xRel = align(wBytes);
     const zwRel = xRel + align(MAX_ROWS * k16 * xb);
-    const zsRel = zwRel + align(n4 * 8);
-    const outRel = zsRel + 128;
+    const fsRel = zwRel + align(n4 * 8);
+    const zsRel = fsRel + (integer ? align(n4 * 8) : 0);
+    const outRel = zsRel + 192;
     const regionBytes = outRel + MAX_ROWS * n4 * 4;
     let region: Region;
     if (alloc) region = alloc(kernel === 'relaxed' || ud, regionBytes);
@@ -624,7 +693,8 @@ function instantiate(): Int8Gemv | null {
     }
     const { inst, memory, base } = region;
     const fns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}`] as F7) : null));
-    const [wOff, xOff, zwOff, zsOff, outOff] = [base, base + xRel, base + zwRel, base + zsRel, base + outRel];
+    const ffns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R && integer && P === FLOAT_P ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}f`] as F9) : null));
+    const [wOff, xOff, zwOff, fsOff, zsOff, outOff] = [base, base + xRel, base + zwRel, base + fsRel, base + zsRel, base + outRel];
     // repack: group g, chunk j, column c -> ((g * (k16 / 16) + j) * P + c) * 16; the dot kernel
     // (Winograd's product) puts a chunk's even-position codes in its low 8 bytes, the odd ones high
     const dot = kernel === 'dot';
@@ -650,6 +720,13 @@ function instantiate(): Int8Gemv | null {
       zw[2 * n + 1] = eta;
     }
     const colScale = typeof scales === 'number' ? new Float32Array(N).fill(scales) : Float32Array.from(scales);
+    if (integer) {
+      const fs = new Float32Array(memory.buffer, fsOff, 2 * n4);
+      for (let n = 0; n < N; n++) {
+        fs[2 * n] = colScale[n];
+        fs[2 * n + 1] = bias ? bias[n] : 0;
+      }
+    }
     // relaxed: sum (q - zero) w = sum q w - zero * sum w
     const colSum = new Int32Array(kernel === 'relaxed' ? N : 0);
     for (let n = 0; n < colSum.length; n++) {
@@ -662,7 +739,8 @@ function instantiate(): Int8Gemv | null {
      * Exact sums for M rows: out[m * N + n] = sum_k (xq[m * K + k] - xZero) * w[n * K + k], less
      * (matmulInteger, xZero given) the weights' zero point times the row's sum of (xq - xZero).
      */
-    const run = (xq: Int8Array | Uint8Array, M: number, out: Int32Array, xZero: number | ArrayLike<number> | null) => {
+    /** `scaled`: the float epilogue (matmulIntegerScaled) with the rows' scales, out float32 with rows `stride` apart. */
+    const run = <T extends Int32Array | Float32Array>(xq: Int8Array | Uint8Array, M: number, out: T, xZero: number | ArrayLike<number> | null, scaled: { xScale: number | ArrayLike<number>; stride: number } | null = null): T => {
       let m0 = 0;
       const passes = rowsPerPass ? Array.from({ length: Math.ceil(M / rowsPerPass) }, (_, i) => Math.min(rowsPerPass, M - i * rowsPerPass)) : passRows(M, ud ? U8_AUTO_MAX_ROWS : AUTO_MAX_ROWS);
       for (const R of passes) {
@@ -706,15 +784,39 @@ function instantiate(): Int8Gemv | null {
             zs[MAX_ROWS + r] = xi;
           }
         }
-        fns[R]!(wOff, xOff, outOff, k16, n4, zwOff, zsOff);
-        const res = new Int32Array(memory.buffer, outOff, R * n4);
-        for (let r = 0; r < R; r++) out.set(res.subarray(r * n4, r * n4 + N), (m0 + r) * N);
+        if (!scaled) {
+          fns[R]!(wOff, xOff, outOff, k16, n4, zwOff, zsOff);
+          const res = new Int32Array(memory.buffer, outOff, R * n4);
+          for (let r = 0; r < R; r++) out.set(res.subarray(r * n4, r * n4 + N), (m0 + r) * N);
+        } else {
+          const xs = new Float64Array(memory.buffer, zsOff + 128, MAX_ROWS);
+          const sc = scaled.xScale;
+          for (let r = 0; r < R; r++) xs[r] = typeof sc === 'number' ? sc : sc[m0 + r];
+          ffns[R]!(wOff, xOff, outOff, k16, n4, zwOff, zsOff, fsOff, bias ? 1 : 0);
+          const res = new Float32Array(memory.buffer, outOff, R * n4);
+          const st = scaled.stride;
+          // rows n4 apart there: one copy for the pass where the output's rows are too (and nothing padded)
+          if (st === N && N === n4) out.set(res.subarray(0, (R - 1) * n4 + N), m0 * st);
+          else for (let r = 0; r < R; r++) out.set(res.subarray(r * n4, r * n4 + N), (m0 + r) * st);
+        }
         m0 += R;
       }
       return out;
     };
     const checkM = (M: number) => {
       if (!(Number.isInteger(M) && M >= 1)) throw new DataError('gemv-shape', `The number of activation rows is ${M}; it must be a whole number, 1 or more.`);
+    };
+    const checkInteger = (a: Uint8Array, aZero: number | ArrayLike<number>, M: number) => {
+      checkM(M);
+      if (kernel !== 'dot' && !ud) throw new DataError('gemv-kernel', 'matmulInteger runs on the dot or u8dot kernel (uint8 activations need int16 lanes or an exact u8 x i8 dot).');
+      if (a.length < M * K) throw new DataError('gemv-shape', `The activations hold ${a.length} codes; expected ${M} x ${K}.`);
+      if (K >= 65_793) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums of uint8 x int8 codes (under 65,793).`);
+      const zeros = typeof aZero === 'number' ? [aZero] : aZero;
+      if (typeof aZero !== 'number' && aZero.length !== M) throw new DataError('gemv-shape', `There are ${aZero.length} activation zero points; expected 1 or one per row (${M}).`);
+      for (let i = 0; i < zeros.length; i++) {
+        const z = zeros[i];
+        if (!(Number.isInteger(z) && z >= 0 && z <= 255)) throw new DataError('gemv-range', `The activation zero point is ${z}; uint8 codes need one in [0, 255].`);
+      }
     };
     return {
       N, K, kernel, weightBytes: wBytes,
@@ -726,19 +828,19 @@ function instantiate(): Int8Gemv | null {
         return run(xq, M, out, null);
       },
       matmulInteger(a, aZero, M, out = new Int32Array(M * N)) {
-        checkM(M);
-        if (kernel !== 'dot' && !ud) throw new DataError('gemv-kernel', 'matmulInteger runs on the dot or u8dot kernel (uint8 activations need int16 lanes or an exact u8 x i8 dot).');
-        if (a.length < M * K) throw new DataError('gemv-shape', `The activations hold ${a.length} codes; expected ${M} x ${K}.`);
-        if (K >= 65_793) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums of uint8 x int8 codes (under 65,793).`);
-        const zeros = typeof aZero === 'number' ? [aZero] : aZero;
-        if (typeof aZero !== 'number' && aZero.length !== M) throw new DataError('gemv-shape', `There are ${aZero.length} activation zero points; expected 1 or one per row (${M}).`);
-        for (let i = 0; i < zeros.length; i++) {
-          const z = zeros[i];
-          if (!(Number.isInteger(z) && z >= 0 && z <= 255)) throw new DataError('gemv-range', `The activation zero point is ${z}; uint8 codes need one in [0, 255].`);
-        }
+        checkInteger(a, aZero, M);
         // dot: sum_k (a - az)(w - wz) = sum_k (a - az) w - wz sum_k (a - az): the kernel's sums of centred
         // codes (in [-255, 255]: int16 lanes), less the second term in its last step; u8dot: see run
         return run(a, M, out, aZero);
+      },
+      matmulIntegerScaled(a, aZero, xScale, M, out?: Float32Array, outStride = N) {
+        checkInteger(a, aZero, M);
+        if (P !== FLOAT_P) throw new DataError('gemv-kernel', `matmulIntegerScaled needs weights packed by ${FLOAT_P} (cols ${FLOAT_P} or omitted); these are packed by ${P}.`);
+        if (typeof xScale !== 'number' && xScale.length < M) throw new DataError('gemv-shape', `There are ${xScale.length} activation scales; expected 1 or one per row (${M}).`);
+        if (!(Number.isInteger(outStride) && outStride >= N)) throw new DataError('gemv-shape', `The output's row stride is ${outStride}; it must be a whole number, ${N} or more.`);
+        const o = out ?? new Float32Array((M - 1) * outStride + N);
+        if (o.length < (M - 1) * outStride + N) throw new DataError('gemv-shape', `The output holds ${o.length} numbers; ${M} rows ${outStride} apart need ${(M - 1) * outStride + N}.`);
+        return run(a, M, o, aZero, { xScale, stride: outStride });
       },
       matmul(x, M, out = new Float32Array(M * N)) {
         checkM(M);

@@ -19,6 +19,21 @@ export type { KernelPool } from './pool';
 
 const f = Math.fround;
 
+/** Where ColumnSlice.run's Cast + Mul (+ Add) is done: 'fused' in the kernel's last step (default), or 'js' after it. */
+export type SliceEpilogue = 'fused' | 'js';
+let epilogue: SliceEpilogue = 'fused';
+
+/**
+ * A/B switch for this thread's ColumnSlices (module state: a pool's helpers keep their own,
+ * 'fused'): 'js' runs the float epilogue as a JS loop over matmulInteger's int32 sums (copied out
+ * of the kernel's memory), as before the kernels had float epilogues; 'fused' has the kernel store
+ * the float outputs (Int8Linear.matmulIntegerScaled). The same numbers bit for bit either way.
+ */
+export function setSliceEpilogue(e: SliceEpilogue): void {
+  if (e !== 'fused' && e !== 'js') throw new DataError('own-epilogue', `The slice epilogue is ${String(e)}; it must be 'fused' or 'js'.`);
+  epilogue = e;
+}
+
 /** Columns split at multiples of this (the kernel's column groups are 4 wide). */
 export const SLICE_ALIGN = 16;
 
@@ -45,6 +60,10 @@ export function sliceStarts(N: number, T: number): number[] | null {
  *
  * `arena` (this thread's `int8GemvWasm().arena()`): the weights go into its shared WebAssembly
  * memory rather than one of their own (same numbers; see Int8Arena).
+ *
+ * The float epilogue runs in the kernel's last step (`matmulIntegerScaled`: the column scales and
+ * bias are loaded with the weights), bit for bit the JS loop it replaced (see the kernels' header,
+ * Epilogue), which `setSliceEpilogue('js')` brings back for A/B runs.
  */
 export class ColumnSlice {
   readonly N: number;
@@ -64,7 +83,8 @@ export class ColumnSlice {
     this.K = w.K;
     this.kernel = w.kernel === 'dot' ? 'dot' : w.kernel === 'u8dot' ? (gemv.u8Exact ? 'u8dot' : 'dot') : integerKernel();
     // u8dot: packed by 4 (SLICE_ALIGN), the step per pass by its rows (U8_AUTO_COLS)
-    this.lin = this.kernel === 'u8dot' ? gemv.load(w.codes, w.N, w.K, 1, { kernel: 'u8dot', zeroPoint: w.zeroPoint, arena }) : gemv.load(w.codes, w.N, w.K, 1, { kernel: 'dot', cols: 4, zeroPoint: w.zeroPoint, arena });
+    const bias = w.bias;
+    this.lin = this.kernel === 'u8dot' ? gemv.load(w.codes, w.N, w.K, w.scale, { kernel: 'u8dot', zeroPoint: w.zeroPoint, arena, bias }) : gemv.load(w.codes, w.N, w.K, w.scale, { kernel: 'dot', cols: 4, zeroPoint: w.zeroPoint, arena, bias });
     this.scale = w.scale;
     this.bias = w.bias ?? null;
     this.colScale = new Float32Array(w.N);
@@ -73,8 +93,13 @@ export class ColumnSlice {
   /** M rows with one zero point and scale for all, or one per row (`Int32Array` / `Float32Array` of M). */
   run(codes: Uint8Array, zeroPoint: number | Int32Array, xScale: number | Float32Array, M: number, out: Float32Array, stride: number): void {
     const { N } = this;
+    const z = typeof zeroPoint === 'number' ? zeroPoint : zeroPoint.subarray(0, M);
+    if (epilogue === 'fused') {
+      this.lin.matmulIntegerScaled(codes, z, xScale, M, out, stride);
+      return;
+    }
     if (this.ints.length < M * N) this.ints = new Int32Array(M * N);
-    const ints = this.lin.matmulInteger(codes, typeof zeroPoint === 'number' ? zeroPoint : zeroPoint.subarray(0, M), M, this.ints);
+    const ints = this.lin.matmulInteger(codes, z, M, this.ints);
     const s = this.colScale;
     const b = this.bias;
     let last = NaN;
