@@ -5,7 +5,9 @@
  * matmulInteger equals the dot kernel's bit for bit over random and extreme inputs (1..17 rows,
  * per-row and per-tensor activation zero points, int8 and uint8 weights with per-column or
  * per-tensor zero points, K and N not multiples of 16, every rows-per-pass and column step), the
- * own decoder's ColumnSlice loads it (its float outputs the same bits as on dot), and
+ * own decoder's ColumnSlice loads it (its float outputs the same bits as on dot), its float
+ * epilogue fused into the kernel (matmulIntegerScaled, every rows-per-pass of the decoder's
+ * packing) gives the bits of the JS epilogue on the dot kernel's sums, and
  * setInt8KernelPreference('dot') takes it back to dot.
  */
 import { expect, test } from '@playwright/test';
@@ -50,4 +52,17 @@ test('u8dot: exact here (probe), bit for bit the dot kernel, chosen by ColumnSli
   expect((await page.evaluate(() => (window as any).kernel.sliceKernels())).auto).toBe('u8dot');
   // the decoder's float outputs (scales, bias) from either kernel: the same bits
   for (const M of [1, 3, 8]) expect(await page.evaluate((m) => (window as any).kernel.sliceSame(m), M)).toEqual({ kernels: ['dot', 'u8dot'], same: true });
+
+  // the float epilogue in the kernels: u8dot's (and dot's) = the JS epilogue of dot's sums, bit for bit
+  const fused: (Case & { bias: boolean; stride: number })[] = [];
+  for (const [N, K] of [[1, 1], [37, 1000], [13, 4099], [70, 33]]) {
+    for (const M of [1, 2, 3, 5, 8, 9, 17]) for (const bias of [false, true]) for (const perRow of [false, true]) {
+      fused.push({ N, K, M, u8w: M % 2 === 1, perCol: true, perRow, kind: M % 3 === 2 ? 'extreme' : 'random', bias, stride: perRow ? N + 3 : N });
+    }
+  }
+  for (let R = 1; R <= 8; R++) for (const M of [R, 9]) fused.push({ N: 37, K: 1000, M, u8w: false, perCol: true, perRow: true, kind: 'random', rowsPerPass: R, bias: R % 2 === 0, stride: 37 });
+  for (const M of [1, 3, 8]) fused.push({ N: 3001, K: 1024, M, u8w: true, perCol: true, perRow: true, kind: 'random', bias: true, stride: 3001 });
+  const fr = await page.evaluate((c) => (window as any).kernel.fusedCompare(c), fused);
+  expect(fr.mismatches).toEqual([]);
+  expect(fr.run).toBe(fused.length);
 });

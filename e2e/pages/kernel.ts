@@ -2,10 +2,11 @@
  * Test and bench page for the int8 GEMV kernels in a real browser (e2e/int8-kernel.spec.ts and
  * bench/int8-kernel-browser.bench.ts drive it with page.evaluate): the u8dot kernel's probe, its
  * matmulInteger against the dot kernel's bit for bit, the own decoder's ColumnSlice choosing it,
- * and timings of both on one linear (rounds interleaved).
+ * the float epilogue fused into the kernels (matmulIntegerScaled) against the JS one, and timings
+ * of both kernels on one linear, and of ColumnSlice.run with either epilogue (rounds interleaved).
  */
 import { int8GemvWasm, integerKernel, setInt8KernelPreference, type Int8Linear, type Int8KernelPreference } from '../../src/core/lm/int8-gemv-wasm';
-import { ColumnSlice } from '../../src/core/lm/own/linear';
+import { ColumnSlice, setSliceEpilogue } from '../../src/core/lm/own/linear';
 import { emitter, funcBody, moduleBytes, op } from '../../src/core/math/wasm-asm';
 
 /**
@@ -91,6 +92,22 @@ function refInteger(w: ArrayLike<number>, wz: number | Int32Array, N: number, K:
   return out;
 }
 
+const f = Math.fround;
+
+/** The JS epilogue ColumnSlice ran before the kernels had float ones: f(f(f(int) * f(xs * ws[n])) (+ b[n])), rows `stride` apart. */
+function jsEpilogue(ints: Int32Array, xScale: number | Float32Array, ws: Float32Array, b: Float32Array | undefined, M: number, N: number, out: Float32Array, stride: number) {
+  for (let m = 0; m < M; m++) {
+    const xs = typeof xScale === 'number' ? xScale : xScale[m];
+    for (let n = 0; n < N; n++) {
+      const y = f(f(ints[m * N + n]) * f(xs * ws[n]));
+      out[m * stride + n] = b ? f(y + b[n]) : y;
+    }
+  }
+  return out;
+}
+
+export interface FusedCase extends CompareCase { bias: boolean; stride: number }
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((p, q) => p - q);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -161,6 +178,84 @@ const api = {
       }
     });
     return { run: cases.length, refChecked, mismatches };
+  },
+  /**
+   * The fused float epilogue: per case, the u8dot and dot kernels' matmulIntegerScaled (column
+   * scales of several magnitudes and signs, a bias or none, per-row or shared scales, output rows
+   * `stride` apart) against the JS epilogue of the dot kernel's matmulInteger, bit for bit (the
+   * float32 words, gaps between rows included); then a u8dot ColumnSlice's run with each epilogue.
+   */
+  fusedCompare(cases: FusedCase[]): { run: number; mismatches: string[] } {
+    if (!gemv) throw new Error('no WebAssembly SIMD');
+    const mismatches: string[] = [];
+    const same = (got: Float32Array, want: Float32Array, what: string) => {
+      const g = new Uint32Array(got.buffer, got.byteOffset, got.length), w = new Uint32Array(want.buffer, want.byteOffset, want.length);
+      for (let j = 0; j < w.length; j++) {
+        if (g[j] !== w[j]) {
+          if (mismatches.length < 10) mismatches.push(`${what} [${j}]: ${got[j]} against ${want[j]}`);
+          return;
+        }
+      }
+    };
+    cases.forEach((c, i) => {
+      const { w, a, wz, az } = makeCase(c, 2000 + i);
+      const r = random(3000 + i);
+      const ws = Float32Array.from({ length: c.N }, (_, n) => (n % 11 === 5 ? -1e-38 : n % 13 === 7 ? 3e37 : ((r() % 2000) - 1000) / 1e5));
+      const bias = c.bias ? Float32Array.from({ length: c.N }, (_, n) => (n % 3 ? ((r() % 2000) - 1000) / 1000 : 0)) : undefined;
+      const xs = c.perRow ? Float32Array.from({ length: c.M }, (_, m) => [f(0.013 + (r() % 1000) / 1e4), -0.07, 1e-9, 1e6][m % 4]) : f((r() % 1000) / 1e4);
+      const dot = gemv.load(w, c.N, c.K, ws, { kernel: 'dot', zeroPoint: wz, bias });
+      const u8 = gemv.load(w, c.N, c.K, ws, { kernel: 'u8dot', zeroPoint: wz, rowsPerPass: c.rowsPerPass, bias });
+      const len = (c.M - 1) * c.stride + c.N;
+      const want = jsEpilogue(dot.matmulInteger(a, az, c.M), xs, ws, bias, c.M, c.N, new Float32Array(len).fill(NaN), c.stride);
+      const tag = JSON.stringify(c);
+      for (let rep = 0; rep < 2; rep++) {
+        same(u8.matmulIntegerScaled(a, az, xs, c.M, new Float32Array(len).fill(NaN), c.stride), want, `u8dot ${tag} rep ${rep}`);
+        same(dot.matmulIntegerScaled(a, az, xs, c.M, new Float32Array(len).fill(NaN), c.stride), want, `dot ${tag} rep ${rep}`);
+      }
+      const slice = new ColumnSlice({ codes: w, N: c.N, K: c.K, scale: ws, zeroPoint: typeof wz === 'number' ? new Int32Array(c.N).fill(wz) : wz, bias, kernel: 'u8dot' });
+      const outs = (['js', 'fused'] as const).map((e) => {
+        setSliceEpilogue(e);
+        const out = new Float32Array(len).fill(NaN);
+        slice.run(a, az, xs, c.M, out, c.stride);
+        return out;
+      });
+      setSliceEpilogue('fused');
+      same(outs[1], outs[0], `ColumnSlice u8dot fused / js ${tag}`);
+      same(outs[0], want, `ColumnSlice u8dot js / dot's JS epilogue ${tag}`);
+    });
+    return { run: cases.length, mismatches };
+  },
+  /**
+   * ColumnSlice.run on one N x K linear (the lm_head: 151936 x 1024) with the JS epilogue and the
+   * fused one, rounds interleaved (order alternating): per epilogue and M the median over rounds
+   * (ms a call), per-row zero points and scales as the batched decoder passes them.
+   */
+  sliceBench(o: { N: number; K: number; Ms: number[]; rounds: number; kernel?: 'dot' | 'u8dot' }) {
+    const { N, K } = o;
+    const codes = new Int8Array(N * K);
+    fillRandom(codes, 7);
+    const slice = new ColumnSlice({ codes, N, K, scale: Float32Array.from({ length: N }, (_, n) => 0.01 + (n % 100) / 1e4), zeroPoint: new Int32Array(N), kernel: o.kernel });
+    const Mmax = Math.max(...o.Ms);
+    const a = new Uint8Array(Mmax * K);
+    fillRandom(a, 8);
+    const az = Int32Array.from({ length: Mmax }, (_, m) => (m * 91) % 256), as = Float32Array.from({ length: Mmax }, (_, m) => 0.01 + m / 1000);
+    const out = new Float32Array(Mmax * N);
+    const eps = ['js', 'fused'] as const;
+    const times: Record<string, Record<number, number[]>> = Object.fromEntries(eps.map((e) => [e, Object.fromEntries(o.Ms.map((M) => [M, [] as number[]]))]));
+    for (const M of o.Ms) for (const e of eps) { setSliceEpilogue(e); slice.run(a, az.subarray(0, M), as, M, out, N); }
+    for (let round = 0; round < o.rounds; round++) {
+      for (const M of o.Ms) {
+        for (const e of round % 2 ? [...eps].reverse() : eps) {
+          setSliceEpilogue(e);
+          const s = performance.now();
+          slice.run(a, az.subarray(0, M), as, M, out, N);
+          times[e][M].push(performance.now() - s);
+        }
+      }
+    }
+    setSliceEpilogue('fused');
+    const ms = Object.fromEntries(eps.map((e) => [e, Object.fromEntries(o.Ms.map((M) => [M, median(times[e][M])]))]));
+    return { kernel: slice.kernel, ms, ratio: Object.fromEntries(o.Ms.map((M) => [M, ms.fused[M] / ms.js[M]])) };
   },
   /**
    * Timings on one linear of N x K random int8 weights (per-column zero points): per round, each
