@@ -48,7 +48,7 @@ import {
   type DecoderSessionLike, type InterventionFeeds, type OrtModuleLike, type OrtTensorLike,
 } from './ort';
 import type { Conversation, PositionEvent, RowParams, RowRunResult, RowStopReason, RowTokenEvent, RunOptions, RunResult } from './rows';
-import { GREEDY, Pcg32, sampleToken, validateSampling } from './sampling';
+import { argmaxFinite, GREEDY, Pcg32, sampleToken, validateSampling } from './sampling';
 
 /** Model dimensions the loop needs (a subset of DecoderConfig). */
 export interface DecoderShape {
@@ -380,7 +380,7 @@ export class BatchKv {
         const s = new Uint8Array(maskW);
         s.set(this.slots[r]);
         s.fill(1, this.width, this.width + chunks[r].length);
-        for (let j = 0; j < maskW; j++) mask[i * maskW + j] = BigInt(s[j]);
+        for (let j = 0; j < maskW; j++) mask[i * maskW + j] = s[j] ? 1n : 0n;
         return s;
       });
     }
@@ -446,8 +446,12 @@ function firstNonFinite(a: Float32Array, start: number, end: number): number {
   return -1;
 }
 
-/** Throws GenerationError 'non-finite' if a real position's residual or a sampled logits row is not finite. */
-export function checkFinite(o: StepOutput, realCounts: readonly number[], logitRows: readonly (number | null)[], shape: DecoderShape): void {
+/**
+ * Throws GenerationError 'non-finite' if a real position's residual or a sampled logits row is not
+ * finite. With `greedy`, also writes each checked logits row's argmax (token id) to `greedy[row]`:
+ * the same pass over the row (see argmaxFinite), so greedy decoding does not scan it twice.
+ */
+export function checkFinite(o: StepOutput, realCounts: readonly number[], logitRows: readonly (number | null)[], shape: DecoderShape, greedy?: Int32Array): void {
   const V = shape.vocabSize;
   if (o.tap) {
     const [L, Bt, S, d] = o.tap.dims;
@@ -462,12 +466,18 @@ export function checkFinite(o: StepOutput, realCounts: readonly number[], logitR
       });
     }
   }
-  logitRows.forEach((s, b) => {
-    if (s === null) return;
-    if (firstNonFinite(logitsRow(o, b, s, V), 0, V) >= 0) {
+  for (let b = 0; b < logitRows.length; b++) {
+    const s = logitRows[b];
+    if (s === null) continue;
+    const i = o.index[b];
+    if (i < 0) throw new GenerationError('no-logits', `Row ${b} was not in this step's batch.`);
+    const off = (i * o.S + s) * V;
+    const g = argmaxFinite(o.logits, off, off + V);
+    if (g < 0) {
       throw new GenerationError('non-finite', `The model's output (logits) became infinite or NaN (row ${b}); check the steering and capping values and try again.`, { row: b });
     }
-  });
+    if (greedy) greedy[b] = g;
+  }
 }
 
 interface RowState {
@@ -608,12 +618,14 @@ export class BatchConversation implements Conversation {
     target: (r: number) => number,
     wantLogits: ((r: number) => boolean) | null,
     axisCache: { src?: Float32Array | null; unit: Float32Array | null } = { unit: null },
-  ): Promise<{ last: (Float32Array | null)[]; lastProj: (Float32Array | null)[]; fed: number; ms: number }> {
+  ): Promise<{ last: (Float32Array | null)[]; lastProj: (Float32Array | null)[]; lastGreedy: Int32Array; fed: number; ms: number }> {
     const B = this.rows;
     const V = this.host.shape.vocabSize;
     const chunkLimit = Math.max(1, options.prefillChunk ?? 256);
     const last: (Float32Array | null)[] = new Array(B).fill(null);
     const lastProj: (Float32Array | null)[] = new Array(B).fill(null);
+    /** Per row, the argmax of `last[r]` (checkFinite's pass). */
+    const lastGreedy = new Int32Array(B).fill(-1);
     const residBuf = { buf: null as Float32Array | null };
     let fed = 0;
     let ms = 0;
@@ -636,7 +648,7 @@ export class BatchConversation implements Conversation {
       const params = options.params;
       const t0 = performance.now();
       const logitRows = chunks.map((c, r) => (wantLogits?.(r) && c.length && starts[r] + c.length === target(r) ? c.length - 1 : null));
-      const o = await this.kv.step(chunks, chunks.map((_, r) => params[r]), (x) => checkFinite(x, chunks.map((c) => c.length), logitRows, this.host.shape));
+      const o = await this.kv.step(chunks, chunks.map((_, r) => params[r]), (x) => checkFinite(x, chunks.map((c) => c.length), logitRows, this.host.shape, lastGreedy));
       ms += performance.now() - t0;
       const unit = this.unitAxisFor(options.axis, axisCache);
       chunks.forEach((c, r) => {
@@ -652,7 +664,7 @@ export class BatchConversation implements Conversation {
       disposeAll(o.outputs, new Set(Object.values(this.kv.past)));
       await yieldToEventLoop();
     }
-    return { last, lastProj, fed, ms };
+    return { last, lastProj, lastGreedy, fed, ms };
   }
 
   /** The run as an iterator of token events (holding the engine until it ends). */
@@ -701,6 +713,8 @@ export class BatchConversation implements Conversation {
       const active = gen.slice();
       let logits: (Float32Array | null)[] = pre.last;
       let proj: (Float32Array | null)[] = pre.lastProj;
+      // Per row, the argmax of logits[r], found by checkFinite in its pass over the row (-1: none).
+      const greedy = pre.lastGreedy;
       const residBuf = { buf: null as Float32Array | null };
       for (let step = 0; ; step++) {
         // Sample one token per active row from the logits of its last fed position.
@@ -712,7 +726,8 @@ export class BatchConversation implements Conversation {
           options.onLogits?.(r, row);
           const sampling = options.params[r]?.sampling ?? GREEDY;
           validateSampling(sampling);
-          const id = sampleToken(row, sampling, rngs[r], 0, V);
+          // Greedy (sampleToken's own test) takes the argmax checkFinite found: the same token.
+          const id = sampling.temperature < 1e-5 && greedy[r] >= 0 ? greedy[r] : sampleToken(row, sampling, rngs[r], 0, V);
           const res = results[r];
           const stop = stopSets[r].has(id);
           const text = options.decoders?.[r] && !stop ? options.decoders[r]!.push(id) : '';
@@ -737,8 +752,9 @@ export class BatchConversation implements Conversation {
         }
         const t0 = performance.now();
         const starts = this.kv.cached.slice();
+        greedy.fill(-1);
         const o = await this.kv.step(pending, pending.map((_, r) => options.params[r]), (x) =>
-          checkFinite(x, pending.map((c) => c.length), pending.map((c) => (c.length ? 0 : null)), this.host.shape));
+          checkFinite(x, pending.map((c) => c.length), pending.map((c) => (c.length ? 0 : null)), this.host.shape, greedy));
         decodeMs += performance.now() - t0;
         const unit = this.unitAxisFor(options.axis, axisCache);
         logits = new Array(B).fill(null);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { argmax, Pcg32, sampleToken, validateSampling } from './sampling';
+import { argmax, argmaxF32, argmaxFinite, Pcg32, sampleToken, validateSampling } from './sampling';
 import { props } from '../formats/test-props';
 
 describe('Pcg32', () => {
@@ -101,5 +101,63 @@ describe('sampleToken', () => {
     expect(() => validateSampling({ temperature: -1, topK: 0, topP: 1 })).toThrow(/Temperature/);
     expect(() => validateSampling({ temperature: 1, topK: 1.5, topP: 1 })).toThrow(/top-k/);
     expect(() => validateSampling({ temperature: 1, topK: 0, topP: 0 })).toThrow(/top-p/);
+  });
+});
+
+describe('argmaxF32 and argmaxFinite (the engine\'s fused greedy pass)', () => {
+  /** The old pair: argmax, and the first non-finite index (conversation.ts's scan) refusing the row. */
+  const reference = (x: Float32Array, start: number, end: number): number => {
+    for (let i = start; i < end; i++) if (!Number.isFinite(x[i])) return -1;
+    return argmax(x, start, end);
+  };
+  const rows = (): Float32Array[] => {
+    const rng = new Pcg32(3);
+    const out: Float32Array[] = [];
+    for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 31, 64, 1001]) {
+      // random values, few distinct values (many ties), all equal, and special values at various positions
+      out.push(Float32Array.from({ length: n }, () => rng.float() * 4 - 2));
+      out.push(Float32Array.from({ length: n }, () => Math.floor(rng.float() * 3)));
+      out.push(new Float32Array(n).fill(-1.5));
+      out.push(Float32Array.from({ length: n }, (_, i) => (i % 2 ? -0 : 0)));
+      for (const special of [NaN, Infinity, -Infinity, 3.4e38, -3.4e38]) {
+        for (const at of new Set([0, 1, 2, 3, 4, n >> 1, n - 2, n - 1].filter((i) => i >= 0 && i < n))) {
+          const x = Float32Array.from({ length: n }, () => Math.floor(rng.float() * 5));
+          x[at] = special;
+          out.push(x);
+        }
+      }
+    }
+    return out;
+  };
+  it('gives argmax and the non-finite check\'s result on whole rows and sub-ranges', () => {
+    for (const x of rows()) {
+      const n = x.length;
+      for (const [a, b] of [[0, n], [1, n], [0, n - 1], [Math.min(2, n), n], [n >> 1, n]]) {
+        if (b <= a) continue;
+        expect(argmaxFinite(x, a, b)).toBe(reference(x, a, b));
+        expect(argmaxF32(x, a, b)).toBe(argmax(x, a, b));
+      }
+      expect(argmaxF32(x)).toBe(argmax(x));
+    }
+  });
+  it('agrees with the pair on random rows (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.float(), fc.constantFrom(0, 1, NaN, Infinity, -Infinity)), { minLength: 1, maxLength: 80 }),
+        fc.nat(10),
+        (vals, cut) => {
+          const x = Float32Array.from(vals);
+          const a = Math.min(cut, x.length - 1);
+          expect(argmaxFinite(x, a, x.length)).toBe(reference(x, a, x.length));
+          expect(argmaxF32(x, a, x.length)).toBe(argmax(x, a, x.length));
+        },
+      ),
+      props(),
+    );
+  });
+  it('an empty range is 0 (as argmax), and sampleToken greedy is argmax', () => {
+    expect(argmaxFinite(new Float32Array([1, 2]), 1, 1)).toBe(0);
+    const x = Float32Array.from([0, 5, 5, 1, 9, 9, 2]);
+    expect(sampleToken(x, { temperature: 0, topK: 0, topP: 1 }, new Pcg32(1), 1, 5)).toBe(argmax(x, 1, 6));
   });
 });

@@ -74,12 +74,57 @@ export function argmax(x: ArrayLike<number>, start = 0, end = x.length): number 
   return best - start;
 }
 
+/** `argmax` on a Float32Array (a monomorphic fast path: the engine's logits rows); same result. */
+export function argmaxF32(x: Float32Array, start = 0, end = x.length): number {
+  let best = start;
+  let bv = x[start];
+  for (let i = start + 1; i < end; i++) {
+    const v = x[i];
+    if (v > bv) {
+      bv = v;
+      best = i;
+    }
+  }
+  return best - start;
+}
+
+/**
+ * Greedy choice and finiteness check of `x[start .. end)` in one pass: `argmax`'s index (from
+ * `start`, the first on ties), or -1 when any value is NaN or +-Infinity (an empty range: 0).
+ * `v - v` is 0 for a finite v and NaN otherwise, so the sum stays 0 only if every value is finite;
+ * four values are summed per add (unrolled), so the sum's add chain is a quarter as long.
+ */
+export function argmaxFinite(x: Float32Array, start: number, end: number): number {
+  if (end <= start) return 0;
+  let best = start;
+  let bv = x[start];
+  let bad = bv - bv;
+  let i = start + 1;
+  for (; i + 3 < end; i += 4) {
+    const v0 = x[i], v1 = x[i + 1], v2 = x[i + 2], v3 = x[i + 3];
+    bad += (v0 - v0) + (v1 - v1) + ((v2 - v2) + (v3 - v3));
+    if (v0 > bv) { bv = v0; best = i; }
+    if (v1 > bv) { bv = v1; best = i + 1; }
+    if (v2 > bv) { bv = v2; best = i + 2; }
+    if (v3 > bv) { bv = v3; best = i + 3; }
+  }
+  for (; i < end; i++) {
+    const v = x[i];
+    bad += v - v;
+    if (v > bv) {
+      bv = v;
+      best = i;
+    }
+  }
+  return bad === 0 ? best - start : -1;
+}
+
 /**
  * Choose the next token from one row of logits (`logits[offset .. offset+vocab)`).
  * `rng` is only drawn from when sampling (temperature > 0), once per call.
  */
 export function sampleToken(logits: Float32Array, params: SamplingParams, rng: Pcg32, offset = 0, vocab = logits.length - offset): number {
-  if (params.temperature < 1e-5) return argmax(logits, offset, offset + vocab);
+  if (params.temperature < 1e-5) return argmaxF32(logits, offset, offset + vocab);
   const invT = 1 / params.temperature;
   let maxL = -Infinity;
   for (let i = 0; i < vocab; i++) if (logits[offset + i] > maxL) maxL = logits[offset + i];
