@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { argmax, argmaxF32, argmaxFinite, Pcg32, sampleToken, validateSampling } from './sampling';
+import { argmax, argmaxFinite, Pcg32, sampleToken, validateSampling } from './sampling';
 import { props } from '../formats/test-props';
 
 describe('Pcg32', () => {
@@ -104,7 +104,7 @@ describe('sampleToken', () => {
   });
 });
 
-describe('argmaxF32 and argmaxFinite (the engine\'s fused greedy pass)', () => {
+describe('argmaxFinite (the engine\'s fused greedy pass)', () => {
   /** The old pair: argmax, and the first non-finite index (conversation.ts's scan) refusing the row. */
   const reference = (x: Float32Array, start: number, end: number): number => {
     for (let i = start; i < end; i++) if (!Number.isFinite(x[i])) return -1;
@@ -135,9 +135,7 @@ describe('argmaxF32 and argmaxFinite (the engine\'s fused greedy pass)', () => {
       for (const [a, b] of [[0, n], [1, n], [0, n - 1], [Math.min(2, n), n], [n >> 1, n]]) {
         if (b <= a) continue;
         expect(argmaxFinite(x, a, b)).toBe(reference(x, a, b));
-        expect(argmaxF32(x, a, b)).toBe(argmax(x, a, b));
       }
-      expect(argmaxF32(x)).toBe(argmax(x));
     }
   });
   it('agrees with the pair on random rows (property)', () => {
@@ -149,7 +147,6 @@ describe('argmaxF32 and argmaxFinite (the engine\'s fused greedy pass)', () => {
           const x = Float32Array.from(vals);
           const a = Math.min(cut, x.length - 1);
           expect(argmaxFinite(x, a, x.length)).toBe(reference(x, a, x.length));
-          expect(argmaxF32(x, a, x.length)).toBe(argmax(x, a, x.length));
         },
       ),
       props(),

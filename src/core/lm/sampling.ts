@@ -74,20 +74,6 @@ export function argmax(x: ArrayLike<number>, start = 0, end = x.length): number 
   return best - start;
 }
 
-/** `argmax` on a Float32Array (a monomorphic fast path: the engine's logits rows); same result. */
-export function argmaxF32(x: Float32Array, start = 0, end = x.length): number {
-  let best = start;
-  let bv = x[start];
-  for (let i = start + 1; i < end; i++) {
-    const v = x[i];
-    if (v > bv) {
-      bv = v;
-      best = i;
-    }
-  }
-  return best - start;
-}
-
 /**
  * Greedy choice and finiteness check of `x[start .. end)` in one pass: `argmax`'s index (from
  * `start`, the first on ties), or -1 when any value is NaN or +-Infinity (an empty range: 0).
@@ -124,7 +110,7 @@ export function argmaxFinite(x: Float32Array, start: number, end: number): numbe
  * `rng` is only drawn from when sampling (temperature > 0), once per call.
  */
 export function sampleToken(logits: Float32Array, params: SamplingParams, rng: Pcg32, offset = 0, vocab = logits.length - offset): number {
-  if (params.temperature < 1e-5) return argmaxF32(logits, offset, offset + vocab);
+  if (params.temperature < 1e-5) return argmax(logits, offset, offset + vocab);
   const invT = 1 / params.temperature;
   let maxL = -Infinity;
   for (let i = 0; i < vocab; i++) if (logits[offset + i] > maxL) maxL = logits[offset + i];
