@@ -65,6 +65,14 @@
  *   sum_k (a_k - az)(w_nk - wz_n) = sum_k (a_k - az) w_nk - wz_n sum_k (a_k - az),
  * the second term taken off per row and column in the kernel's last step.
  *
+ * `matmulIntegerScaled` (what the own decoder's ColumnSlice runs) adds onnxruntime's Cast + Mul (+ Add
+ * bias) in the kernel's last step (the dot and u8dot kernels packed by 4; column scales and biases
+ * loaded with the weights, the rows' scales per call): float32 outputs bit for bit the JS epilogue
+ * the decoder had (see Epilogue), 4 columns a step in f32x4 / f64x2 where the step is 4, which in
+ * Chromium 156 on the lm_head takes ColumnSlice.run to ~0.93-0.95x (u8dot) and ~0.89-0.95x (dot)
+ * of the JS epilogue's time at M = 1, 3, 8 (Node 20, dot: ~0.93x at M = 1, ~0.98x at M = 3, 8,
+ * where the scalar form measured ~0.80x: V8 there spills more around the Winograd passes).
+ *
  * Sums are exact int32 (K * 128 * 128 < 2^31 for K < 131,072; K * 255 * 128 < 2^31 for uint8 activations, K < 65,793). bench/int8-gemv.bench.ts measures them
  * against onnxruntime-web and -node; at one row they stream weights at ~18-20 GB/s on one thread,
  * which on this Zen 4 core is already the dot kernel's compute speed (not memory's): one row costs
@@ -136,6 +144,12 @@ const fop = {
   /** f32.demote_f64: to the nearest float32, ties to even (Math.fround). */
   f32DemoteF64: [0xb6],
   select: [0x1b],
+  i32x4Sub: [0xfd, ...uleb(177)],
+  i32x4Mul: [0xfd, ...uleb(181)],
+  /** f32x4.convert_i32x4_s: each lane to the nearest float32, ties to even. */
+  f32x4ConvertI32x4S: [0xfd, ...uleb(250)],
+  /** i8x16.shuffle by 32-bit lanes (0-3 the first operand's, 4-7 the second's). */
+  shuffle32: (lanes: number[]) => op.shuffle(lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])),
 };
 const F32 = 0x7d;
 
@@ -173,7 +187,8 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel, epi: Epil
   const L = fl ? 9 : 7; // the first local
   const [WP, XP, XEND, N, O, RS, ZP, GB, FP] = [L, L + 1, L + 2, L + 3, L + 4, L + 5, L + 6, L + 7, L + 8];
   const ACC = L + (fl ? 9 : 8); // R * C: ACC + r * C + c
-  const YF = ACC + R * C + 2 + Math.max(3, 2 * C); // float epilogue: one output (an f32 local after the v128s)
+  const YF = ACC + R * C + 2 + Math.max(3, 2 * C) + 4; // float epilogue: one output (an f32 local after the v128s)
+  const [TU, TV, TZ, TW] = [YF - 4, YF - 3, YF - 2, YF - 1]; // float epilogue, 4 columns a step: v128 temporaries
   const XV = ACC + R * C; // one row's codes (dot: lo, hi), or the activation half of the multi-row dot
   const WV = XV + 2; // dot, several rows: the C widened weight halves WV .. WV + C - 1
   const nV = R * C + 2 + Math.max(3, 2 * C);
@@ -273,6 +288,31 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel, epi: Epil
     if (fl) e(op.get(O), op.get(O), op.add, op.get(FS), op.add, op.set(FP));
     e(op.get(O), op.get(OUT), op.add, op.set(O));
     for (let r = 0; r < R; r++) {
+      if (fl && C === 4) {
+        // the float epilogue 4 columns at once (the scalar one below, lane by lane; int32 sums mod
+        // 2^32 in any order, f32x4 / f64x2 arithmetic IEEE's as the scalar ops are): the four
+        // accumulators' lanes summed by a transpose, less the corrections, then convert, scale, bias
+        const a0 = ACC + r * C;
+        e(op.get(O));
+        e(op.get(a0), op.get(a0 + 1), fop.shuffle32([0, 4, 1, 5]), op.get(a0), op.get(a0 + 1), fop.shuffle32([2, 6, 3, 7]), op.i32x4Add, op.set(TU));
+        e(op.get(a0 + 2), op.get(a0 + 3), fop.shuffle32([0, 4, 1, 5]), op.get(a0 + 2), op.get(a0 + 3), fop.shuffle32([2, 6, 3, 7]), op.i32x4Add, op.set(TV));
+        e(op.get(TU), op.get(TV), fop.shuffle32([0, 1, 4, 5]), op.get(TU), op.get(TV), fop.shuffle32([2, 3, 6, 7]), op.i32x4Add);
+        // zw: [zero, eta] pairs of the 4 columns
+        const zwv = (odd: number) => [...op.get(ZP), ...op.v128Load(0), ...op.get(ZP), ...op.v128Load(16), ...fop.shuffle32(odd ? [1, 3, 5, 7] : [0, 2, 4, 6])];
+        e(zwv(0), op.get(ZS), op.v128Load32Splat(r * 4), fop.i32x4Mul, fop.i32x4Sub);
+        if (wino) e(zwv(1), fop.i32x4Sub, op.get(ZS), op.v128Load32Splat(32 + r * 4), fop.i32x4Sub);
+        if (u8) e(zwv(1), op.get(ZS), op.v128Load32Splat(32 + r * 4), fop.i32x4Mul, fop.i32x4Sub);
+        e(fop.f32x4ConvertI32x4S, op.set(TZ));
+        // fs: [ws, b] pairs; s = demote(xs * promote(ws)) by halves
+        const fsv = (odd: number) => [...op.get(FP), ...op.v128Load(0), ...op.get(FP), ...op.v128Load(16), ...fop.shuffle32(odd ? [1, 3, 5, 7] : [0, 2, 4, 6])];
+        e(fsv(0), op.set(TW));
+        e(op.get(TW), op.promoteLow, op.get(ZS), op.v128Load64Splat(128 + r * 8), op.f64x2Mul, op.demoteZero);
+        e(op.get(TW), op.get(TW), fop.shuffle32([2, 3, 0, 1]), op.promoteLow, op.get(ZS), op.v128Load64Splat(128 + r * 8), op.f64x2Mul, op.demoteZero);
+        e(fop.shuffle32([0, 1, 4, 5]), op.get(TZ), op.f32x4Mul, op.tee(TZ));
+        e(fsv(1), op.f32x4Add, op.get(TZ), op.get(HB), fop.select, op.v128Store(0));
+        if (r < R - 1) e(op.get(O), op.get(RS), op.add, op.set(O));
+        continue;
+      }
       for (let c = 0; c < C; c++) {
         const acc = ACC + r * C + c;
         e(op.get(O), op.get(acc), op.i32x4ExtractLane(0), op.get(acc), op.i32x4ExtractLane(1), op.add, op.get(acc), op.i32x4ExtractLane(2), op.get(acc), op.i32x4ExtractLane(3), op.add, op.add);
@@ -294,7 +334,7 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel, epi: Epil
   e(op.get(N), op.i32(P), op.add, op.tee(N), op.get(N4), op.ltU, op.brIf(0));
   e(op.end);
   e(op.end);
-  return funcBody(fl ? [[9, I32], [nV, V128], [1, F32]] : [[8, I32], [nV, V128]], code);
+  return funcBody(fl ? [[9, I32], [nV + 4, V128], [1, F32]] : [[8, I32], [nV, V128]], code);
 }
 
 /**
