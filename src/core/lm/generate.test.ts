@@ -8,7 +8,7 @@ import { parseConfig, tinyConfigJson, type DecoderConfig } from './config';
 import { LmEngine, projectPosition, projectSequence, unitRows, type TokenEvent } from './generate';
 import { buildInterventions, noInterventions } from './interventions';
 import { createSession, type Ort } from './ort';
-import { Pcg32 } from './sampling';
+import { argmax, Pcg32, sampleToken, type SamplingParams } from './sampling';
 
 const ort = ortNode as unknown as Ort;
 
@@ -40,6 +40,20 @@ describe('LmEngine on an instrumented decoder (onnxruntime-node)', () => {
   const prompt = [5, 77, 300, 12, 9, 410];
   beforeAll(async () => {
     ({ engine, cfg } = await makeEngine('optimum'));
+  });
+
+  it('each token is argmax (greedy) or sampleToken of the logits that chose it, with sampling switched on mid-run', async () => {
+    const params: { sampling?: SamplingParams } = {};
+    const hot: SamplingParams = { temperature: 0.8, topK: 0, topP: 0.9 };
+    const res = await engine.generate(prompt, {
+      maxNewTokens: 8, seed: 11, params, recordLogits: true,
+      onToken: (e) => {
+        if (e.index === 2) params.sampling = hot;
+      },
+    });
+    expect(res.ids).toHaveLength(8);
+    const rng = new Pcg32(11);
+    res.ids.forEach((id, k) => expect(id).toBe(k <= 2 ? argmax(res.logits![k]) : sampleToken(res.logits![k], hot, rng)));
   });
 
   it('recognises the instrumented graph and its inputs', () => {
