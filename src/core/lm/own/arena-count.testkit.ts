@@ -1,4 +1,4 @@
-/** Tests only (./arena.test.ts, ./arena-count.worker-testkit.ts): count a thread's WebAssembly instances (one memory each). */
+/** Tests only (./arena.test.ts, ./arena-count-worker.testkit.ts): count a thread's WebAssembly instances (one memory each). */
 
 /** Counts every `new WebAssembly.Instance` on this thread from now on. */
 export function countInstances(): { readonly n: number; restore(): void } {

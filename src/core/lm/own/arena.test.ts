@@ -4,7 +4,7 @@
  * of their own, on one thread and on a 2- or 3-thread pool (whose helpers load every slice into an
  * arena of their own), over arena boundaries (a tiny cap); and the WebAssembly memories an engine
  * makes are O(1) per thread, not O(linears): counted per thread (every `new WebAssembly.Instance`,
- * the helpers' through ./arena-count.worker-testkit.ts).
+ * the helpers' through ./arena-count-worker.testkit.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { nodeKernelWorker } from '../../../../workers/own-pool-node';
@@ -15,7 +15,7 @@ import { createKernelPool, type WorkerLike } from './pool';
 import type { QLinear } from './weights';
 
 const gemv = int8GemvWasm();
-const WORKER = new URL('./arena-count.worker-testkit.ts', import.meta.url).href;
+const WORKER = new URL('./arena-count-worker.testkit.ts', import.meta.url).href;
 
 function lcg(seed: number) {
   let s = seed >>> 0;

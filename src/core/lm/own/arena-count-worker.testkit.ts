@@ -10,7 +10,7 @@ import { countInstances } from './arena-count.testkit';
 import { serveKernelPool } from './pool';
 
 const port = parentPort;
-if (!port) throw new Error('arena-count.worker-testkit.ts runs as a worker_threads Worker.');
+if (!port) throw new Error('arena-count-worker.testkit.ts runs as a worker_threads Worker.');
 const counter = countInstances();
 int8GemvWasm();
 const base = counter.n;
