@@ -37,12 +37,16 @@ async function openWithModel() {
 async function fillForm() {
   await page.getByTestId('extract-preset').selectOption('custom');
   await page.getByTestId('extract-roles').fill(ROLES.join(', '));
-  for (const [k, v] of [['prompts', '1'], ['questions', '2'], ['defaultPrompts', '2'], ['defaultQuestions', '2'], ['maxNewTokens', '48'], ['batch', '2'], ['temperature', '0.7']] as const) {
+  for (const [k, v] of [['prompts', '1'], ['questions', String(QUESTIONS)], ['defaultPrompts', '2'], ['defaultQuestions', '2'], ['maxNewTokens', '48'], ['batch', '2'], ['temperature', '0.7']] as const) {
     await page.getByTestId(`extract-${k}`).fill(v);
   }
 }
 
-const TOTAL = ROLES.length * 2 + 4;
+// Enough rollouts that the run is still going when the test looks for its middle: at 2 questions
+// (16 rollouts) the synthetic model finished in ~3 s and the midway window (12..15 done) could pass
+// unseen.
+const QUESTIONS = 6;
+const TOTAL = ROLES.length * QUESTIONS + 4;
 const TOKENS = 48;
 
 test('a custom run: counts and estimate before starting, progress and stability, reload midway, resume, map, export, delete', async () => {
