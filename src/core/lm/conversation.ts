@@ -427,7 +427,8 @@ export class BatchKv {
     disposeAll(outputs, keep);
     this.past = present;
     const presentTensors = Object.values(present);
-    this.cpuKv = presentTensors.every((t) => (t.location === undefined || t.location === 'cpu') && (t.data instanceof Float32Array || t.data instanceof Uint16Array));
+    // (a session may mark its outputs as CPU caches, so that this check does not read them: our decoder's present tensors copy out on first read)
+    this.cpuKv = presentTensors.every((t) => (t as { cpuKvData?: boolean }).cpuKvData === true || ((t.location === undefined || t.location === 'cpu') && (t.data instanceof Float32Array || t.data instanceof Uint16Array)));
     this.width = presentTensors[0].dims[2];
     if (newSlots) live.forEach((r, i) => (this.slots[r] = newSlots![i]));
     live.forEach((r) => (this.cached[r] += chunks[r].length));

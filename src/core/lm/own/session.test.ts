@@ -27,7 +27,7 @@ import { BatchConversation, GenerationError } from '../conversation';
 import { LmEngine, unitRows } from '../generate';
 import { buildInterventions } from '../interventions';
 import { instrumentDecoder } from '../../onnx/instrument';
-import { createSession, INPUT_IDS, type DecoderSessionLike, type Ort, type OrtTensorLike } from '../ort';
+import { createSession, INPUT_IDS, interventionFeeds, pastName, presentName, type DecoderSessionLike, type Ort, type OrtTensorLike } from '../ort';
 import type { PositionEvent, RowParams } from '../rows';
 import { Pcg32 } from '../sampling';
 import { DataError, FormatError } from '../../errors';
@@ -408,5 +408,72 @@ describe('OwnSession feeds', () => {
     expect(s.style).toBe('optimum');
     await s.release();
     await expect(s.run(good())).rejects.toThrow(/released/);
+  });
+});
+
+describe('present key/value tensors', () => {
+  const { cfg, onnx } = model('optimum');
+  const { numLayers: L, numKvHeads: KV, headDim: hd } = cfg;
+  const T = NODE.Tensor;
+  /** Feeds for `ids` on top of a past of W slots (n rows, every slot real). */
+  const feeds = (ids: number[][], W: number, past: Record<string, OrtTensorLike>) => {
+    const n = ids.length, S = ids[0].length;
+    const f: Record<string, OrtTensorLike> = {
+      input_ids: new T('int64', BigInt64Array.from(ids.flat(), BigInt), [n, S]),
+      attention_mask: new T('int64', new BigInt64Array(n * (W + S)).fill(1n), [n, W + S]),
+      position_ids: new T('int64', BigInt64Array.from(ids.flatMap((r) => r.map((_, s) => BigInt(W + s)))), [n, S]),
+      ...interventionFeeds(NODE, { numLayers: L, hiddenSize: cfg.hiddenSize }, {}),
+    };
+    for (let l = 0; l < L; l++) for (const k of ['key', 'value'] as const) f[pastName(l, k)] = past[presentName(l, k)] ?? new T('float32', new Float32Array(0), [n, KV, 0, hd]);
+    return f;
+  };
+  /** A present as plain dense tensors (what a graph returns), copied. */
+  const dense = (out: Record<string, OrtTensorLike>) => Object.fromEntries(Object.entries(out).filter(([k]) => k.startsWith('present.')).map(([k, t]) => [k, new T('float32', Float32Array.from(t.data as Float32Array), t.dims)]));
+  const logits = (out: Record<string, OrtTensorLike>) => Array.from(out.logits.data as Float32Array);
+
+  it('append in place step after step, and copy any other past: the same logits and present either way', async () => {
+    const s = createOwnSession(NODE, onnx, cfg);
+    const r = new Pcg32(5);
+    const tok = () => [[1 + Math.floor(r.float() * 200), 1 + Math.floor(r.float() * 200)]];
+    const steps = Array.from({ length: 12 }, tok);
+    // kept: each run fed the last present as is; copied: each run fed dense copies of it
+    let kept: Record<string, OrtTensorLike> = {}, copied: Record<string, OrtTensorLike> = {};
+    let W = 0;
+    const stores = new Set<unknown>();
+    for (const ids of steps) {
+      const a = await s.run(feeds(ids, W, kept));
+      const b = await s.run(feeds(ids, W, copied));
+      expect(logits(a)).toEqual(logits(b));
+      stores.add((a[presentName(0, 'key')] as unknown as { store: unknown }).store);
+      kept = a;
+      copied = dense(b);
+      W += ids[0].length;
+    }
+    // 24 slots grew a few times (room doubles), not once a step
+    expect(stores.size).toBeLessThanOrEqual(3);
+    for (const [k, t] of Object.entries(copied)) {
+      expect(kept[k].dims).toEqual(t.dims);
+      expect(Array.from(kept[k].data as Float32Array)).toEqual(Array.from(t.data as Float32Array));
+    }
+  });
+
+  it('a run from an older past (undo, edit) leaves the later present intact; a read present is copied, not appended to', async () => {
+    const s = createOwnSession(NODE, onnx, cfg);
+    const other = createOwnSession(NODE, onnx, cfg);
+    const p1 = await s.run(feeds([[5, 6, 7]], 0, {}));
+    const p2 = await s.run(feeds([[8]], 3, p1)); // appended to p1's buffers
+    const p2Expected = dense(await other.run(feeds([[8]], 3, await other.run(feeds([[5, 6, 7]], 0, {})))));
+    // back to p1 with another token: must not overwrite slot 3 of p2 (p2 not read yet)
+    const p2b = await s.run(feeds([[9]], 3, p1));
+    expect(logits(p2b)).not.toEqual(logits(p2));
+    for (const [k, t] of Object.entries(p2Expected)) expect(Array.from(p2[k].data as Float32Array)).toEqual(Array.from(t.data as Float32Array));
+    // p2 has been read (its data copied out): feeding it again copies it, with the same results as a fresh dense past
+    const a = await s.run(feeds([[10]], 4, p2));
+    const b = await s.run(feeds([[10]], 4, p2Expected));
+    expect(logits(a)).toEqual(logits(b));
+    // another session's present is a plain past to this one
+    const q1 = await other.run(feeds([[5, 6, 7]], 0, {}));
+    const c = await s.run(feeds([[8]], 3, q1));
+    expect(logits(c)).toEqual(logits(p2));
   });
 });

@@ -74,10 +74,11 @@ export class OwnSession implements DecoderSessionLike {
     const W = T - S;
     const pos = int64Feed(feeds, POSITION_IDS, 2);
     if (pos.dims[0] !== n || pos.dims[1] !== S) throw new DataError('own-feed', `position_ids has shape [${pos.dims.join(', ')}]; expected [${n}, ${S}] as input_ids.`);
-    const pastK: Float32Array[] = [], pastV: Float32Array[] = [];
+    // the past: our own last present (kept in place, see kvStore) or any dense float32 tensors
+    const pastK: (() => Float32Array)[] = [], pastV: (() => Float32Array)[] = [];
     for (let l = 0; l < nL; l++) {
-      pastK.push(f32Feed(feeds, pastName(l, 'key'), [n, KV, W, hd]));
-      pastV.push(f32Feed(feeds, pastName(l, 'value'), [n, KV, W, hd]));
+      pastK.push(this.pastFeed(feeds, pastName(l, 'key'), [n, KV, W, hd]));
+      pastV.push(this.pastFeed(feeds, pastName(l, 'value'), [n, KV, W, hd]));
     }
     const steer = f32Feed(feeds, STEER_INPUT, [-1, nL, d], n);
     const capAxis = f32Feed(feeds, CAP_AXIS_INPUT, [-1, nL, d], n);
@@ -92,19 +93,9 @@ export class OwnSession implements DecoderSessionLike {
       maskBits[i] = Number(v);
     }
     const maxPos = dec.maxPosition;
-    const present = { keys: [] as Float32Array[], values: [] as Float32Array[] };
-    const block = W * hd, blockT = T * hd;
-    for (let l = 0; l < nL; l++) {
-      const k = new Float32Array(n * KV * blockT), v = new Float32Array(n * KV * blockT);
-      if (W > 0) {
-        for (let r = 0; r < n * KV; r++) {
-          k.set(pastK[l].subarray(r * block, (r + 1) * block), r * blockT);
-          v.set(pastV[l].subarray(r * block, (r + 1) * block), r * blockT);
-        }
-      }
-      present.keys.push(k);
-      present.values.push(v);
-    }
+    const store = this.kvStore(feeds, n, W, T, pastK, pastV);
+    const present = { keys: store.keys, values: store.values };
+    const blockT = store.cap * hd;
     const rows: BatchRow[] = [];
     const rowOf: number[] = [];
     const sOf: number[][] = [];
@@ -128,7 +119,7 @@ export class OwnSession implements DecoderSessionLike {
       const so = (rS === 1 ? 0 : b) * nL * d, ao = (rA === 1 ? 0 : b) * nL * d, to = (rT === 1 ? 0 : b) * nL;
       rows.push({
         ids: tokens, positions, slots,
-        kv: { keys: present.keys, values: present.values, base: b * KV * blockT, stride: T },
+        kv: { keys: present.keys, values: present.values, base: b * KV * blockT, stride: store.cap },
         mask: maskBits.subarray(b * T, (b + 1) * T),
         iv: { steer: steer.subarray(so, so + nL * d), capAxis: capAxis.subarray(ao, ao + nL * d), capTau: capTau.subarray(to, to + nL) },
       });
@@ -163,9 +154,10 @@ export class OwnSession implements DecoderSessionLike {
     }
     const Tn = this.ort.Tensor;
     const out: Record<string, OrtTensorLike> = { [LOGITS]: new Tn('float32', logits, [n, S, V]) };
+    store.frontier = T;
     for (let l = 0; l < nL; l++) {
-      out[presentName(l, 'key')] = new Tn('float32', present.keys[l], [n, KV, T, hd]);
-      out[presentName(l, 'value')] = new Tn('float32', present.values[l], [n, KV, T, hd]);
+      out[presentName(l, 'key')] = new OwnKvTensor(store, l, 'key', T, hd);
+      out[presentName(l, 'value')] = new OwnKvTensor(store, l, 'value', T, hd);
     }
     out[RESID_POST_OUTPUT] = new Tn('float32', resid, [nL, n, S, d]);
     out[CAP_LIFT_OUTPUT] = new Tn('float32', lift, [nL, n, S]);
@@ -175,6 +167,113 @@ export class OwnSession implements DecoderSessionLike {
   async release(): Promise<void> {
     this.released = true;
   }
+
+  /** A past feed's dense data, read only when needed (our own last present is not: see kvStore). */
+  private pastFeed(feeds: Record<string, OrtTensorLike>, name: string, want: readonly number[]): () => Float32Array {
+    const t = feeds[name];
+    if (t instanceof OwnKvTensor && t.owner === this && !t.escaped && t.dims.every((x, k) => x === want[k])) return () => t.data;
+    const data = f32Feed(feeds, name, want);
+    return () => data;
+  }
+
+  /**
+   * Where this run's present keys and values go: [n, kvHeads, cap, headDim] buffers per layer with
+   * cap >= T (slot j of row b, head h at ((b * kvHeads + h) * cap + j) * headDim). When every past
+   * feed is this session's last present, untouched (its `data` never read: `escaped` false), the new
+   * slots are appended to its buffers in place (doubled when full): no copy of the past each step.
+   * Otherwise the past is copied into new buffers with room to grow. Earlier present tensors stay
+   * valid (slots below their T are never written again); a run from an older past copies.
+   */
+  private kvStore(feeds: Record<string, OrtTensorLike>, n: number, W: number, T: number, pastK: (() => Float32Array)[], pastV: (() => Float32Array)[]): KvStore {
+    const { numLayers: nL, numKvHeads: KV, headDim: hd } = this.decoder.cfg;
+    const first = feeds[pastName(0, 'key')];
+    let store: KvStore | null = null;
+    if (first instanceof OwnKvTensor && first.owner === this && first.store.n === n && first.store.frontier === W && first.T === W) {
+      const s0 = first.store;
+      const ours = (name: string) => {
+        const t = feeds[name];
+        return t instanceof OwnKvTensor && t.store === s0 && !t.escaped && t.T === W;
+      };
+      let all = true;
+      for (let l = 0; l < nL && all; l++) all = ours(pastName(l, 'key')) && ours(pastName(l, 'value'));
+      if (all) store = s0;
+    }
+    if (store && store.cap >= T) {
+      // in place: clear the new slots (padding positions stay 0, as a graph's would be)
+      for (let l = 0; l < nL; l++) {
+        for (let r = 0; r < n * KV; r++) {
+          store.keys[l].fill(0, (r * store.cap + W) * hd, (r * store.cap + T) * hd);
+          store.values[l].fill(0, (r * store.cap + W) * hd, (r * store.cap + T) * hd);
+        }
+      }
+      return store;
+    }
+    const cap = Math.max(T, store ? store.cap * 2 : T + Math.max(16, T >> 1));
+    const next: KvStore = { owner: this, n, cap, frontier: -1, keys: [], values: [] };
+    for (let l = 0; l < nL; l++) {
+      const k = new Float32Array(n * KV * cap * hd), v = new Float32Array(n * KV * cap * hd);
+      if (W > 0) {
+        const fromCap = store ? store.cap : W;
+        const pk = store ? store.keys[l] : pastK[l](), pv = store ? store.values[l] : pastV[l]();
+        for (let r = 0; r < n * KV; r++) {
+          k.set(pk.subarray(r * fromCap * hd, (r * fromCap + W) * hd), r * cap * hd);
+          v.set(pv.subarray(r * fromCap * hd, (r * fromCap + W) * hd), r * cap * hd);
+        }
+      }
+      next.keys.push(k);
+      next.values.push(v);
+    }
+    return next;
+  }
+}
+
+/** A session's present keys and values: per layer [n, kvHeads, cap, headDim], written up to `frontier` slots. */
+interface KvStore {
+  readonly owner: OwnSession;
+  readonly n: number;
+  readonly cap: number;
+  /** The T of the newest present tensors over these buffers (-1: none yet). */
+  frontier: number;
+  readonly keys: Float32Array[];
+  readonly values: Float32Array[];
+}
+
+/**
+ * A present.* output: dims [n, kvHeads, T, headDim] over the session's buffers (row stride `cap`
+ * slots). `data` gives the dense tensor the graph would (copied out once, on first read; from then on
+ * the tensor counts as escaped and is copied, not appended to, when fed back). `cpuKvData` tells the
+ * engine it is a CPU float32 cache without reading it.
+ */
+export class OwnKvTensor implements OrtTensorLike {
+  readonly type = 'float32';
+  readonly location = 'cpu';
+  readonly cpuKvData = true;
+  readonly dims: readonly number[];
+  escaped = false;
+  private dense: Float32Array | null = null;
+
+  constructor(readonly store: KvStore, private readonly layer: number, private readonly kind: 'key' | 'value', readonly T: number, private readonly hd: number) {
+    this.dims = [store.n, store.keys[0].length / (store.n * store.cap * hd), T, hd];
+  }
+
+  get owner(): OwnSession {
+    return this.store.owner;
+  }
+
+  get data(): Float32Array {
+    if (!this.dense) {
+      const { n, cap } = this.store;
+      const KV = this.dims[1], T = this.T, hd = this.hd;
+      const src = (this.kind === 'key' ? this.store.keys : this.store.values)[this.layer];
+      const out = new Float32Array(n * KV * T * hd);
+      for (let r = 0; r < n * KV; r++) out.set(src.subarray(r * cap * hd, (r * cap + T) * hd), r * T * hd);
+      this.dense = out;
+      this.escaped = true;
+    }
+    return this.dense;
+  }
+
+  dispose(): void {}
 }
 
 /**
