@@ -113,6 +113,7 @@ import { LmEngine } from '../src/core/lm/generate';
 import { Pcg32 } from '../src/core/lm/sampling';
 import { buildDecoder } from '../src/core/lm/builder';
 import { CHROMIUM_ARGS } from '../playwright.config';
+import { machineCpu, TICK_MS } from './machine';
 
 export interface BrowserDecodeOptions {
   quick?: boolean;
@@ -157,17 +158,7 @@ const q3 = (x: number | null | undefined) => (x == null ? null : r3(x));
 const mb = (b: number) => Math.round(b / 2 ** 20);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
-const TICK_MS = 10; // USER_HZ = 100 on Linux
 
-/** CPU time of the whole machine from /proc/stat (Linux), in ms: busy (user+nice+system+irq+softirq) and steal; null elsewhere. */
-function machineCpu(): { busyMs: number; stealMs: number } | null {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return { busyMs: (f[0] + f[1] + f[2] + f[5] + f[6]) * TICK_MS, stealMs: f[7] * TICK_MS };
-  } catch {
-    return null;
-  }
-}
 
 /** CPU time (ms, user + system) of a process and all its descendants, from /proc/<pid>/stat; null off Linux. */
 function treeCpuMs(root: number | undefined): number | null {

@@ -142,6 +142,7 @@ import { createOwnEngine, createOwnSession } from '../src/core/lm/own/session';
 import { nodeKernelPool } from '../workers/own-pool-node';
 import { runBrowserDecode } from './decode-browser.bench';
 import type { RowParams } from '../src/core/lm/rows';
+import { machineCpu } from './machine';
 
 const arg = (name: string, dflt: number | string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -273,16 +274,6 @@ function startChild(threads: number, file: string, extra: Record<string, string>
   });
 }
 
-/** CPU time of the whole machine from /proc/stat (Linux), in ms: busy (user+nice+system+irq+softirq) and steal; null elsewhere. */
-function machineCpu(): { busyMs: number; stealMs: number } | null {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const tick = 10; // USER_HZ = 100 on Linux
-    return { busyMs: (f[0] + f[1] + f[2] + f[5] + f[6]) * tick, stealMs: f[7] * tick };
-  } catch {
-    return null;
-  }
-}
 
 /**
  * 2 threads vs 1 on WASM: two child processes (onnxruntime-web fixes its thread count when the wasm

@@ -20,12 +20,12 @@
  *
  *   npx tsx bench/own-threads.bench.ts [--wait-quiet] [--layers 4] [--threads 2] [--spin-us 2000] [--pairs 24] [--quiet 8] [--seconds 90] [--ops js|wasm|ab]
  */
-import { readFileSync } from 'node:fs';
 import { randomCheckpoint } from '../src/core/lm/checkpoint';
 import { parseConfig, presetConfigJson } from '../src/core/lm/config';
 import { buildDecoder } from '../src/core/lm/builder';
 import { OwnDecoder } from '../src/core/lm/own/decoder';
 import { nodeKernelPool } from '../workers/own-pool-node';
+import { machineCpu } from './machine';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -52,16 +52,6 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const r3 = (x: number) => +x.toFixed(3);
 const line = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'own-threads', ...o }));
 
-/** CPU time of the whole machine from /proc/stat (Linux), in ms: busy and steal; null elsewhere. */
-function machineCpu(): { busyMs: number; stealMs: number } | null {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const tick = 10; // USER_HZ = 100 on Linux
-    return { busyMs: (f[0] + f[1] + f[2] + f[5] + f[6]) * tick, stealMs: f[7] * tick };
-  } catch {
-    return null;
-  }
-}
 
 async function main() {
   const cfg = parseConfig({ ...presetConfigJson('qwen3-0.6b'), num_hidden_layers: LAYERS });
