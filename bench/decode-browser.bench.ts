@@ -143,7 +143,7 @@ export interface BrowserDecodeOptions {
    * 'load': only the model worker's configuration (one engine with a 2-thread pool; without
    * threads, one without), whether it loads and the wasm memories it leaves; no figures.
    */
-  section?: 'load';
+  section?: 'load' | 'profile';
   /** The q8 optimum-style file, when the caller has built it already (same config). */
   model?: Uint8Array;
   /** Where the JSON lines go (default: console.log of each, with bench: 'decode-browser'). */
@@ -329,6 +329,20 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
     if (setup.cross_origin_isolated !== true) line({ stage: 'warning', warning: 'the page is not cross-origin isolated: the kernel pool runs 1 thread' });
 
     line({ stage: 'warmup', times: WARMUP, ...(await rpc<Record<string, unknown>>('warmup', { times: WARMUP })) });
+    if (options.section === 'profile') {
+      // where a decode step's time goes, per engine and rows (no A/B: a breakdown, not a figure)
+      const out: unknown[] = [];
+      for (const engine of ['one', 'two']) {
+        if (!have(engine)) continue;
+        for (const B of [1, 3, 8]) {
+          const p = await rpc<Record<string, unknown>>('profile', { engine, B, times: ROUNDS * 2 });
+          line({ stage: 'profile', engine, ...p });
+          out.push({ engine, ...p });
+        }
+      }
+      await rpc('close');
+      return { bench: 'decode-browser', section: 'profile', profiles: out };
+    }
 
     /** One round of fn, with what the rest of the machine used meanwhile (cores; this process's tree, Chromium included, is ours) and Chromium's CPU (cores). */
     const sample = async (fn: () => Promise<number>): Promise<Sample> => {
@@ -561,7 +575,7 @@ function cli() {
     native: argv.includes('--no-native') ? false : undefined,
     kernelAb: argv.includes('--no-kernel-ab') ? false : undefined,
     nodeOwn: argv.includes('--no-node') ? false : undefined,
-    section: arg('section') === 'load' ? 'load' : undefined,
+    section: arg('section') === 'load' ? 'load' : arg('section') === 'profile' ? 'profile' : undefined,
     threadTokens: num('thread-tokens'),
     threadPairs: num('thread-pairs'),
     threadQuiet: num('thread-quiet'),

@@ -10,7 +10,7 @@
  * Run: npx vite build --outDir /tmp/k-dist && BENCH_DIST=/tmp/k-dist npx tsx bench/int8-kernel-browser.bench.ts
  *   BENCH_ROUNDS (default 7), BENCH_SHAPES ("1024x151936,1024x6144": K x N), BENCH_MS ("1,3,8"),
  *   BENCH_ROWS / BENCH_COLS (force rowsPerPass / cols on both kernels; default: each kernel's automatic ones),
- *   BENCH_KERNELS (e.g. "u8dot": only those).
+ *   BENCH_KERNELS (e.g. "u8dot": only those), BENCH_SCALED=1 (matmulIntegerScaled: the float epilogue too, as ColumnSlice runs it).
  */
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
@@ -21,6 +21,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const SHAPES = (process.env.BENCH_SHAPES ?? '1024x151936,1024x6144').split(',').map((s) => s.split('x').map(Number) as [number, number]);
 const MS = (process.env.BENCH_MS ?? '1,3,8').split(',').map(Number);
 const ROWS = process.env.BENCH_ROWS ? Number(process.env.BENCH_ROWS) : undefined;
+const SCALED = process.env.BENCH_SCALED === '1';
 const COLS = process.env.BENCH_COLS ? (Number(process.env.BENCH_COLS) as 1 | 2 | 4) : undefined;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -33,12 +34,12 @@ async function main() {
     await page.goto(`${base}e2e/pages/kernel.html`);
     await page.locator('#status').filter({ hasText: 'ready' }).waitFor();
     const info = await page.evaluate(() => (window as any).kernel.info());
-    console.log(JSON.stringify({ bench: 'int8-kernel-browser', info, rounds: ROUNDS, rowsPerPass: ROWS ?? 'auto', cols: COLS ?? 'auto' }));
+    console.log(JSON.stringify({ bench: 'int8-kernel-browser', info, rounds: ROUNDS, rowsPerPass: ROWS ?? 'auto', cols: COLS ?? 'auto', scaled: SCALED }));
     const kernels = (info.u8Exact ? ['dot', 'u8dot'] : ['dot']).filter((k) => !process.env.BENCH_KERNELS || process.env.BENCH_KERNELS.split(',').includes(k));
     for (const [K, N] of SHAPES) {
       const bytes = K * N;
       const big = bytes > 50e6;
-      const o = { N, K, Ms: MS, rounds: ROUNDS, reps: big ? 5 : 9, inner: big ? 1 : 20, warm: big ? 3 : 30, rowsPerPass: ROWS, cols: COLS, kernels };
+      const o = { N, K, Ms: MS, rounds: ROUNDS, reps: big ? 5 : 9, inner: big ? 1 : 20, warm: big ? 3 : 30, rowsPerPass: ROWS, cols: COLS, kernels, scaled: SCALED };
       const r = await page.evaluate((opts) => (window as any).kernel.bench(opts), o);
       const ms = r.ms as Record<string, Record<number, number>>;
       for (const k of kernels) {

@@ -18,6 +18,7 @@ import { parseConfig, type DecoderConfig } from '../../src/core/lm/config';
 import { unitRows, type LmEngine } from '../../src/core/lm/generate';
 import { buildInterventions } from '../../src/core/lm/interventions';
 import { createOwnEngine } from '../../src/core/lm/own/session';
+import { setStepProfile, STEP_PHASES } from '../../src/core/lm/own/decoder';
 import type { RowParams } from '../../src/core/lm/rows';
 import { browserKernelPool } from '../../workers/own-pool';
 
@@ -192,6 +193,25 @@ const handlers: Record<string, (a: any) => Promise<unknown>> = {
       ms += x.ms;
     }
     return { tps: (tokens * 1000) / ms };
+  },
+  /**
+   * Where a decode step's time goes (the decoder's phases, ms a step, over `times` runs of B rows;
+   * `outside` is the decode time not in the decoder's steps: the engine, the session's feeds).
+   */
+  async profile(a: { engine: string; B: number; times: number }) {
+    const P = new Float64Array(STEP_PHASES.length);
+    let decodeMs = 0, steps = 0;
+    for (let i = 0; i < a.times; i++) {
+      setStepProfile(P);
+      const x = await rowsRun(engines[a.engine], a.B);
+      setStepProfile(null);
+      decodeMs += x.ms;
+      steps += NEW - 1;
+    }
+    const all = P[P.length - 1];
+    const out: Record<string, number> = {};
+    STEP_PHASES.forEach((k, i) => { if (k !== 'steps') out[k] = +(P[i] / all).toFixed(3); });
+    return { B: a.B, steps_profiled: all, decode_ms_per_step: +(decodeMs / steps).toFixed(3), phases_ms_per_step: out };
   },
   /** Whether every row of a batch of B makes the greedy tokens that row makes alone (same prompt, same interventions). */
   async rowsSame(a: { engine: string; B: number }) {

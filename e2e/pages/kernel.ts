@@ -263,7 +263,7 @@ const api = {
    * round's figure is the median of those (ms a call). Returns per kernel and M the median over rounds (ms), and whether every
    * u8dot output equalled dot's.
    */
-  bench(o: { N: number; K: number; Ms: number[]; rounds: number; reps: number; warm: number; inner?: number; rowsPerPass?: number; cols?: 1 | 2 | 4; kernels?: ('dot' | 'u8dot')[] }) {
+  bench(o: { N: number; K: number; Ms: number[]; rounds: number; reps: number; warm: number; inner?: number; rowsPerPass?: number; cols?: 1 | 2 | 4; kernels?: ('dot' | 'u8dot')[]; scaled?: boolean }) {
     if (!gemv) throw new Error('no WebAssembly SIMD');
     const { N, K } = o;
     const kernels = o.kernels ?? ['dot', 'u8dot'];
@@ -272,13 +272,18 @@ const api = {
     const wz = Int32Array.from({ length: N }, (_, n) => (n * 37) % 256 - 128);
     const t0 = performance.now();
     const lins: Record<string, Int8Linear> = {};
-    for (const k of kernels) lins[k] = gemv.load(w, N, K, 1, k === 'dot' ? { kernel: 'dot', cols: o.cols ?? 4, zeroPoint: wz, rowsPerPass: o.rowsPerPass } : { kernel: 'u8dot', cols: o.cols, zeroPoint: wz, rowsPerPass: o.rowsPerPass });
+    const ws = Float32Array.from({ length: N }, (_, n) => 1e-3 * (1 + (n % 7)));
+    for (const k of kernels) lins[k] = gemv.load(w, N, K, o.scaled ? ws : 1, k === 'dot' ? { kernel: 'dot', cols: o.cols ?? 4, zeroPoint: wz, rowsPerPass: o.rowsPerPass } : { kernel: 'u8dot', cols: o.cols, zeroPoint: wz, rowsPerPass: o.rowsPerPass });
     const loadMs = performance.now() - t0;
     const Mmax = Math.max(...o.Ms);
     const a = new Uint8Array(Mmax * K);
     fillRandom(a, 6);
     const az = Int32Array.from({ length: Mmax }, (_, m) => (m * 91) % 256);
     const outs: Record<string, Int32Array> = Object.fromEntries(kernels.map((k) => [k, new Int32Array(Mmax * N)]));
+    const fouts: Record<string, Float32Array> = Object.fromEntries(kernels.map((k) => [k, new Float32Array(Mmax * N)]));
+    const xs = Float32Array.from({ length: Mmax }, (_, m) => 0.01 * (m + 1));
+    // scaled: the float epilogue too (matmulIntegerScaled, what the own decoder's ColumnSlice runs)
+    const call = (lin: Int8Linear, k: string, zr: Int32Array, M: number) => (o.scaled ? lin.matmulIntegerScaled(a, zr, xs.subarray(0, M), M, fouts[k], N) : lin.matmulInteger(a, zr, M, outs[k]));
     let same = true;
     const times: Record<string, Record<number, number[]>> = Object.fromEntries(kernels.map((k) => [k, Object.fromEntries(o.Ms.map((M) => [M, [] as number[]]))]));
     for (let round = 0; round < o.rounds; round++) {
@@ -287,18 +292,18 @@ const api = {
         for (const k of order) {
           const lin = lins[k];
           const zr = az.subarray(0, M);
-          for (let i = 0; i < (round === 0 ? o.warm : 0); i++) lin.matmulInteger(a, zr, M, outs[k]);
+          for (let i = 0; i < (round === 0 ? o.warm : 0); i++) call(lin, k, zr, M);
           const ts: number[] = [];
           const inner = o.inner ?? 1;
           for (let i = 0; i < o.reps; i++) {
             const s = performance.now();
-            for (let j = 0; j < inner; j++) lin.matmulInteger(a, zr, M, outs[k]);
+            for (let j = 0; j < inner; j++) call(lin, k, zr, M);
             ts.push((performance.now() - s) / inner);
           }
           times[k][M].push(median(ts));
         }
         if (kernels.length === 2) {
-          const [p, q] = kernels.map((k) => outs[k]);
+          const [p, q] = kernels.map((k) => (o.scaled ? fouts[k] : outs[k]));
           for (let j = 0; j < M * N; j++) if (p[j] !== q[j]) { same = false; break; }
         }
       }

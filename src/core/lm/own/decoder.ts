@@ -181,6 +181,12 @@ export interface BatchOptions {
   taps?: boolean;
   /** 'all' (default): logits of every new token; 'last': each row's last token only. */
   logits?: 'all' | 'last';
+  /**
+   * Buffers to write the outputs into instead of fresh arrays (each at least the size it needs; the
+   * result's arrays are views of them from 0): a caller that reuses them saves allocating (and
+   * the first touch of fresh pages of) ~600 KB of logits a row every step.
+   */
+  into?: { logits?: Float32Array; residPost?: Float32Array; capLift?: Float32Array };
 }
 
 export interface BatchResult {
@@ -271,6 +277,14 @@ interface Work {
 }
 
 const F32_MAX = 3.4028234663852886e38;
+
+/** Phases of a step that `setStepProfile` times (ms summed into the array at these indices). */
+export const STEP_PHASES = ['embed_rope', 'rms', 'quantize', 'qkv', 'attention', 'o', 'residual', 'gate_up', 'swiglu', 'down', 'intervene', 'lm_head', 'step', 'steps'] as const;
+let stepProfile: Float64Array | null = null;
+/** Time every decode step's (one token a row) phases into `p` (STEP_PHASES.length entries, summed; the last counts steps), or stop (null). For benches. */
+export function setStepProfile(p: Float64Array | null): void {
+  stepProfile = p;
+}
 
 export class OwnDecoder {
   private readonly layers: Layer[];
@@ -434,6 +448,10 @@ export class OwnDecoder {
       start[b + 1] = start[b] + k;
     }
     const M = start[B];
+    const P = stepProfile && M === B ? stepProfile : null; // decode steps only (one token a row)
+    const tStep = P ? performance.now() : 0;
+    let tp = tStep;
+    const mark = P ? (k: number) => { const n = performance.now(); P[k] += n - tp; tp = n; } : null;
     const wk = this.workFor(M);
     const h = wk.h.subarray(0, M * d), xn = wk.xn.subarray(0, M * d);
     const qDim = H * hd, kvDim = KV * hd, width = qDim + 2 * kvDim;
@@ -442,8 +460,11 @@ export class OwnDecoder {
     const scale = f(1 / Math.sqrt(hd));
     const group = H / KV;
     const taps = !!options.taps;
-    const residPost = taps ? new Float32Array(nL * M * d) : null;
-    const capLift = taps ? new Float32Array(nL * M) : null;
+    const bufs = options.into;
+    const residPost = taps ? (bufs?.residPost ? bufs.residPost.subarray(0, nL * M * d) : new Float32Array(nL * M * d)) : null;
+    // lifts are written only where a cap is on: a reused buffer starts at 0 as a fresh one does
+    const capLift = taps ? (bufs?.capLift ? bufs.capLift.subarray(0, nL * M).fill(0) : new Float32Array(nL * M)) : null;
+    if (bufs && ((residPost && residPost.length < nL * M * d) || (capLift && capLift.length < nL * M))) throw new DataError('own-into', 'The buffers given for resid_post or cap_lift are too small for this step.');
     const failedAt = new Int32Array(B).fill(-1);
     const alive = (b: number) => failedAt[b] < 0;
 
@@ -468,6 +489,7 @@ export class OwnDecoder {
       }
     }
 
+    mark?.(0);
     const rowZero = wk.rowZero, rowScale = wk.rowScale;
     const wasm = this.wasm;
     const quantize = wasm ? (x: Float32Array, c: Uint8Array) => wasm.quantize(x, c) : quantizeOrNull;
@@ -486,6 +508,7 @@ export class OwnDecoder {
         rowZero.fill(q.zeroPoint, s0, s1);
         rowScale.fill(q.scale, s0, s1);
       }
+      mark?.(2);
       const rowsLinear = lin as Linear & Partial<RowsLinear>;
       if (B > 1 && all && rowsLinear.runRows) {
         // one call over every token, each row with its own quantisation (the kernel sees M rows)
@@ -501,7 +524,9 @@ export class OwnDecoder {
     for (let l = 0; l < nL; l++) {
       const L = this.layers[l];
       this.rms(h, d, L.inNorm, xn);
+      mark?.(1);
       linear(L.qkv, xn, d, qkv, l);
+      mark?.(3);
       for (let b = 0; b < B; b++) {
         if (!alive(b)) continue;
         const row = rows[b], kv = row.kv;
@@ -584,10 +609,15 @@ export class OwnDecoder {
           }
         }
       }
+      mark?.(4);
       linear(L.o, attn.subarray(0, M * qDim), qDim, tmpO, l);
+      mark?.(5);
       for (let i = 0; i < M * d; i++) h[i] = f(h[i] + tmpO[i]); // resid_mid
+      mark?.(6);
       this.rms(h, d, L.postNorm, xn);
+      mark?.(1);
       linear(L.gateUp, xn, d, gu, l);
+      mark?.(7);
       for (let m = 0; m < M; m++) {
         const g0 = m * 2 * I, u0 = g0 + I;
         for (let i = 0; i < I; i++) {
@@ -596,8 +626,11 @@ export class OwnDecoder {
           act[m * I + i] = f(f(g * sig) * gu[u0 + i]);
         }
       }
+      mark?.(8);
       linear(L.down, act.subarray(0, M * I), I, tmpO, l);
+      mark?.(9);
       for (let i = 0; i < M * d; i++) h[i] = f(h[i] + tmpO[i]); // resid_post
+      mark?.(6);
       for (let b = 0; b < B; b++) {
         const s0 = start[b], s1 = start[b + 1];
         if (!alive(b)) {
@@ -615,15 +648,24 @@ export class OwnDecoder {
           if (!(Math.abs(h[i]) <= F32_MAX)) { failedAt[b] = l; break; }
         }
       }
+      mark?.(10);
     }
 
     const last = options.logits === 'last';
     const R = last ? B : M;
-    const logits = into ? into.subarray(0, R * V) : new Float32Array(R * V);
+    const given = into ?? bufs?.logits ?? null;
+    if (given && given.length < R * V) throw new DataError('own-into', `The logits buffer holds ${given.length} values; this step makes ${R * V}.`);
+    const logits = given ? given.subarray(0, R * V) : new Float32Array(R * V);
     const hn = this.rms(last ? gatherLast(h, start, d, wk.last) : h, d, this.finalNorm, xn.subarray(0, R * d));
     const at = last ? Int32Array.from({ length: B + 1 }, (_, b) => b) : start;
+    mark?.(1);
     linear(this.lmHead, hn, d, logits, nL - 1, at);
     for (let b = 0; b < B; b++) if (failedAt[b] >= 0) logits.fill(NaN, at[b] * V, at[b + 1] * V);
+    if (P) {
+      mark!(11);
+      P[12] += performance.now() - tStep;
+      P[13]++;
+    }
     return { logits, residPost, capLift, failedAt };
   }
 

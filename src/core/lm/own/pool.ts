@@ -154,8 +154,13 @@ function readText(ctrl: Int32Array, helper: number): string | null {
 
 /** Waits left on this thread that skip the spin (a spin that was preempted sets it). */
 let calm = 0;
-/** A spin that sees a gap this long between two looks at the clock was preempted (ms). */
-const PREEMPTED_MS = 0.5;
+/**
+ * A spin that sees a gap this long between two looks at the clock was preempted (ms). 0.5 ms
+ * tripped on Chromium's own threads' blips (a renderer's compositor, V8's tier-up): the helpers
+ * then slept through 64 calls and woke late for each; in Chromium 156, 4 layers, one row, a
+ * conversation's decode step on 2 threads took 6.67 ms at 0.5 and 5.62 at 2 (one thread: 7.3-7.6).
+ */
+const PREEMPTED_MS = 2;
 /** Waits without spinning after a preempted spin. */
 const CALM_WAITS = 64;
 

@@ -477,3 +477,76 @@ describe('present key/value tensors', () => {
     expect(logits(c)).toEqual(logits(p2));
   });
 });
+
+describe('reused output buffers (reuseOutputs, what createOwnEngine runs)', () => {
+  const { cfg, onnx } = model('optimum', 11);
+
+  it('a conversation gives the same tokens, logits and taps bit for bit with and without reuse (3 rows, steered, capped, sampled)', async () => {
+    const fresh = new LmEngine(NODE, createOwnSession(NODE, onnx, cfg), cfg, { style: 'optimum', kvType: 'float32' });
+    const reused = new LmEngine(NODE, createOwnSession(NODE, onnx, cfg, { reuseOutputs: true }), cfg, { style: 'optimum', kvType: 'float32' });
+    const params = rowParams(cfg);
+    const axis = randomUnitRows(cfg, 9);
+    const recs: Recorded[] = [];
+    for (const e of [fresh, reused]) {
+      const conv = e.conversation(3) as BatchConversation;
+      PROMPTS.forEach((p, r) => conv.setTokens(r, p));
+      // two turns: the second continues on the kept cache
+      const first = await runRecorded(conv, params, axis, 6, { seeds: [1, 2, 3] });
+      PROMPTS.forEach((p, r) => conv.setTokens(r, [...conv.tokens(r), 3, 4]));
+      const second = await runRecorded(conv, params, axis, 6, { seeds: [4, 5, 6] });
+      recs.push(first, second);
+      conv.dispose();
+    }
+    for (let r = 0; r < 3; r++) {
+      sameRow(recs[0], r, recs[2], r, 0, 'turn 1');
+      sameRow(recs[1], r, recs[3], r, 0, 'turn 2');
+    }
+    await fresh.dispose();
+    await reused.dispose();
+  });
+
+  it("a run's outputs stay valid through the next run and are overwritten by the one after (two buffer sets in turn)", async () => {
+    const s = createOwnSession(NODE, onnx, cfg, { reuseOutputs: true });
+    const ref = createOwnSession(NODE, onnx, cfg);
+    const T = NODE.Tensor;
+    const L = cfg.numLayers, KV = cfg.numKvHeads, hd = cfg.headDim;
+    const feeds = (ids: number[]): Record<string, OrtTensorLike> => {
+      const f: Record<string, OrtTensorLike> = {
+        input_ids: new T('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]),
+        attention_mask: new T('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+        position_ids: new T('int64', BigInt64Array.from(ids.map((_, i) => BigInt(i))), [1, ids.length]),
+        ...interventionFeeds(NODE, { numLayers: L, hiddenSize: cfg.hiddenSize }, {}),
+      };
+      for (let l = 0; l < L; l++) for (const k of ['key', 'value'] as const) f[pastName(l, k)] = new T('float32', new Float32Array(0), [1, KV, 0, hd]);
+      return f;
+    };
+    const outs = ['logits', 'resid_post', 'cap_lift'] as const;
+    const copy = (o: Record<string, OrtTensorLike>) => outs.map((k) => Float32Array.from(o[k].data as Float32Array));
+    const a = await s.run(feeds([5, 6]));
+    const aWant = copy(await ref.run(feeds([5, 6])));
+    await s.run(feeds([7, 8]));
+    outs.forEach((k, i) => expect(Array.from(a[k].data as Float32Array), k).toEqual(Array.from(aWant[i])));
+    const c = await s.run(feeds([9, 10]));
+    // the third run wrote a's buffers: a's views now show c's numbers
+    expect(Array.from(a.logits.data as Float32Array)).toEqual(Array.from(c.logits.data as Float32Array));
+    expect(Array.from(a.logits.data as Float32Array)).not.toEqual(Array.from(aWant[0]));
+  });
+
+  it('the decoder refuses buffers too small for a step, and zeroes a reused cap_lift buffer where no cap is on', () => {
+    const dec = OwnDecoder.fromOnnx(onnx, cfg);
+    const L = cfg.numLayers, d = cfg.hiddenSize, V = cfg.vocabSize;
+    const row = (ids: number[]) => {
+      const cache = dec.newCache();
+      cache.reserve(ids.length);
+      const slots = ids.map((_, i) => i);
+      return { ids, positions: slots, slots, kv: cache, mask: null };
+    };
+    expect(() => dec.step([row([1, 2])], { into: { logits: new Float32Array(V) } })).toThrow(DataError);
+    expect(() => dec.step([row([1, 2])], { taps: true, into: { residPost: new Float32Array(L * d) } })).toThrow(DataError);
+    const lift = new Float32Array(L * 2).fill(7);
+    const r = dec.step([row([1, 2])], { taps: true, into: { logits: new Float32Array(2 * V), capLift: lift } });
+    expect(Array.from(r.capLift!)).toEqual(new Array(L * 2).fill(0));
+    const want = dec.step([row([1, 2])], { taps: true });
+    expect(Array.from(r.logits)).toEqual(Array.from(want.logits));
+  });
+});

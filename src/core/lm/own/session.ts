@@ -30,7 +30,17 @@ export interface OwnSessionOptions {
   externalData?: ExternalFile[];
   /** Threads for the linears (./linear.ts); without it every linear runs on the calling thread. */
   pool?: KernelPool;
+  /**
+   * Write a run's logits, resid_post and cap_lift into two sets of buffers taken in turn (for runs
+   * of up to REUSE_MAX_BYTES of logits: decode steps), not fresh arrays: a run's outputs then stay
+   * valid until the run after next. LmEngine reads a step's outputs before its next step (what it
+   * keeps longer it copies), so createOwnEngine turns this on; off by default for other callers.
+   */
+  reuseOutputs?: boolean;
 }
+
+/** The most logits bytes a run's reused output buffers hold (longer runs, prefills, get fresh arrays). */
+export const REUSE_MAX_BYTES = 16 * 2 ** 20;
 
 export class OwnSession implements DecoderSessionLike {
   readonly style = 'optimum' as const;
@@ -40,8 +50,12 @@ export class OwnSession implements DecoderSessionLike {
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly { name: string; isTensor: boolean; type: string }[];
   private released = false;
+  /** The two output buffer sets that reuseOutputs takes in turn, and the next one's index. */
+  private readonly ring: { logits: Float32Array; residPost: Float32Array; capLift: Float32Array }[] | null;
+  private turn = 0;
 
-  constructor(private readonly ort: OrtModuleLike, readonly decoder: OwnDecoder) {
+  constructor(private readonly ort: OrtModuleLike, readonly decoder: OwnDecoder, options: Pick<OwnSessionOptions, 'reuseOutputs'> = {}) {
+    this.ring = options.reuseOutputs ? [0, 1].map(() => ({ logits: new Float32Array(0), residPost: new Float32Array(0), capLift: new Float32Array(0) })) : null;
     const L = decoder.cfg.numLayers;
     const past = Array.from({ length: L }, (_, i) => [pastName(i, 'key'), pastName(i, 'value')]).flat();
     const present = Array.from({ length: L }, (_, i) => [presentName(i, 'key'), presentName(i, 'value')]).flat();
@@ -126,8 +140,8 @@ export class OwnSession implements DecoderSessionLike {
       rowOf.push(b);
       sOf.push(at);
     }
-    const r = rows.length ? dec.step(rows, { taps: true, logits: 'all' }) : null;
     const M = rows.reduce((a, x) => a + x.ids.length, 0);
+    const r = rows.length ? dec.step(rows, { taps: true, logits: 'all', into: this.buffers(M) }) : null;
 
     // Outputs in [n, S] layout: the compact results as they are when no position is padding.
     let logits: Float32Array, resid: Float32Array, lift: Float32Array;
@@ -166,6 +180,18 @@ export class OwnSession implements DecoderSessionLike {
 
   async release(): Promise<void> {
     this.released = true;
+  }
+
+  /** The next output buffer set for a run of M tokens (grown as needed), or undefined: fresh arrays. */
+  private buffers(M: number): { logits: Float32Array; residPost: Float32Array; capLift: Float32Array } | undefined {
+    const { numLayers: nL, hiddenSize: d, vocabSize: V } = this.decoder.cfg;
+    if (!this.ring || M * V * 4 > REUSE_MAX_BYTES) return undefined;
+    const b = this.ring[this.turn];
+    this.turn ^= 1;
+    if (b.logits.length < M * V) b.logits = new Float32Array(M * V);
+    if (b.residPost.length < nL * M * d) b.residPost = new Float32Array(nL * M * d);
+    if (b.capLift.length < nL * M) b.capLift = new Float32Array(nL * M);
+    return b;
   }
 
   /** A past feed's dense data, read only when needed (our own last present is not: see kvStore). */
@@ -282,12 +308,12 @@ export class OwnKvTensor implements OrtTensorLike {
  * constructor for the outputs.
  */
 export function createOwnSession(ort: OrtModuleLike, onnx: Uint8Array, cfg: DecoderConfig, options: OwnSessionOptions = {}): OwnSession {
-  return new OwnSession(ort, OwnDecoder.fromOnnx(onnx, cfg, options.externalData, { pool: options.pool }));
+  return new OwnSession(ort, OwnDecoder.fromOnnx(onnx, cfg, options.externalData, { pool: options.pool }), { reuseOutputs: options.reuseOutputs });
 }
 
 /** LmEngine over createOwnSession (style 'optimum', instrumented: the session has steer/cap_axis/cap_tau inputs and resid_post/cap_lift outputs). */
 export function createOwnEngine(ort: OrtModuleLike, onnx: Uint8Array, cfg: DecoderConfig, options: OwnSessionOptions = {}): LmEngine {
-  return new LmEngine(ort, createOwnSession(ort, onnx, cfg, options), cfg, { style: 'optimum', kvType: 'float32' });
+  return new LmEngine(ort, createOwnSession(ort, onnx, cfg, { reuseOutputs: true, ...options }), cfg, { style: 'optimum', kvType: 'float32' });
 }
 
 function feed(feeds: Record<string, OrtTensorLike>, name: string): OrtTensorLike {
