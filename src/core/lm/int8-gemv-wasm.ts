@@ -287,6 +287,47 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel, epi: Epil
     e(op.get(N), op.i32(s * C), op.add, op.i32(4), op.mul, op.tee(O), op.get(O), op.add, op.get(ZW), op.add, op.set(ZP));
     if (fl) e(op.get(O), op.get(O), op.add, op.get(FS), op.add, op.set(FP));
     e(op.get(O), op.get(OUT), op.add, op.set(O));
+    if (fl && C < 4 && R >= 2) {
+      // the float epilogue of a step of 1 or 2 columns, 4 rows at once: per column, four rows'
+      // accumulators summed by a transpose (lane i = row r0 + i; a block of 2 or 3 rows pads with
+      // zeros, its extra lanes computed from the zs area's next rows, < MAX_ROWS, and not stored),
+      // the corrections with the rows' zero points as vectors, then convert, scale and bias as the
+      // 4-column epilogue does, stored lane by lane (rows are a stride apart); a last single row
+      // as the scalar epilogue below
+      const rowAt = (r: number) => [...op.get(O), ...op.get(RS), ...op.i32(r), ...op.mul, ...op.add];
+      for (let r0 = 0; r0 < R; r0 += 4) {
+        const k = Math.min(4, R - r0);
+        for (let c = 0; c < C; c++) {
+          if (k === 1) {
+            const acc = ACC + r0 * C + c;
+            e(rowAt(r0), op.get(acc), op.i32x4ExtractLane(0), op.get(acc), op.i32x4ExtractLane(1), op.add, op.get(acc), op.i32x4ExtractLane(2), op.get(acc), op.i32x4ExtractLane(3), op.add, op.add);
+            e(op.get(ZP), op.i32Load(c * 8), op.get(ZS), op.i32Load(r0 * 4), op.mul, op.sub);
+            if (wino) e(op.get(ZP), op.i32Load(c * 8 + 4), op.sub, op.get(ZS), op.i32Load(32 + r0 * 4), op.sub);
+            if (u8) e(op.get(ZP), op.i32Load(c * 8 + 4), op.get(ZS), op.i32Load(32 + r0 * 4), op.mul, op.sub);
+            e(fop.f32ConvertI32S, op.get(FP), fop.f32Load(c * 8), fop.f64PromoteF32, op.get(ZS), op.f64Load(128 + r0 * 8), op.f64Mul, fop.f32DemoteF64, fop.f32Mul, op.tee(YF));
+            e(op.get(FP), fop.f32Load(c * 8 + 4), op.f32Add, op.get(YF), op.get(HB), fop.select, op.f32Store(c * 4));
+            continue;
+          }
+          const a = (i: number) => (i < k ? op.get(ACC + (r0 + i) * C + c) : op.v128Zero);
+          e(a(0), a(1), fop.shuffle32([0, 4, 1, 5]), a(0), a(1), fop.shuffle32([2, 6, 3, 7]), op.i32x4Add, op.set(TU));
+          e(a(2), a(3), fop.shuffle32([0, 4, 1, 5]), a(2), a(3), fop.shuffle32([2, 6, 3, 7]), op.i32x4Add, op.set(TV));
+          e(op.get(TU), op.get(TV), fop.shuffle32([0, 1, 4, 5]), op.get(TU), op.get(TV), fop.shuffle32([2, 3, 6, 7]), op.i32x4Add);
+          // less zw's zero of the column times each row's zero point (and the eta / weight-sum terms)
+          e(op.get(ZP), op.v128Load32Splat(c * 8), op.get(ZS), op.v128Load(r0 * 4), fop.i32x4Mul, fop.i32x4Sub);
+          if (wino) e(op.get(ZP), op.v128Load32Splat(c * 8 + 4), fop.i32x4Sub, op.get(ZS), op.v128Load(32 + r0 * 4), fop.i32x4Sub);
+          if (u8) e(op.get(ZP), op.v128Load32Splat(c * 8 + 4), op.get(ZS), op.v128Load(32 + r0 * 4), fop.i32x4Mul, fop.i32x4Sub);
+          e(fop.f32x4ConvertI32x4S, op.set(TZ));
+          // s = demote(xs[r] * promote(ws)) for the 4 rows (two f64x2 halves), y = float(sum) * s
+          e(op.get(FP), op.v128Load32Splat(c * 8), op.promoteLow, op.set(TW));
+          e(op.get(ZS), op.v128Load(128 + r0 * 8), op.get(TW), op.f64x2Mul, op.demoteZero);
+          e(op.get(ZS), op.v128Load(128 + r0 * 8 + 16), op.get(TW), op.f64x2Mul, op.demoteZero);
+          e(fop.shuffle32([0, 1, 4, 5]), op.get(TZ), op.f32x4Mul, op.tee(TZ));
+          e(op.get(FP), op.v128Load32Splat(c * 8 + 4), op.f32x4Add, op.get(TZ), op.get(HB), fop.select, op.set(TZ));
+          for (let i = 0; i < k; i++) e(rowAt(r0 + i), op.get(TZ), op.f32x4ExtractLane(i), op.f32Store(c * 4));
+        }
+      }
+      continue;
+    }
     for (let r = 0; r < R; r++) {
       if (fl && C === 4) {
         // the float epilogue 4 columns at once (the scalar one below, lane by lane; int32 sums mod
