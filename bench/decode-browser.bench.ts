@@ -36,7 +36,12 @@
  *                          vs none of them (the same engine without interventions);
  *   batch3_vs_sequential   tokens/s over 3 rows in one batched Conversation (rows r % 3 = 0 plain,
  *                          1 steer + cap, 2 cap) vs 3 one-row runs (B * (new - 1) tokens over decodeMs);
- *   batch8_vs_batch1       the same for 8 rows vs 1;
+ *   batch8_vs_batch1       the same for 8 rows vs 1; both on the model worker's engine (the 2-thread
+ *                          kernel pool, `batch_engine` says; one thread where no pool loaded), and on
+ *                          one thread as batch3_vs_sequential_1thread / batch8_vs_batch1_1thread. One
+ *                          row is memory-bound (2 threads stream ~1.3x one), 8 rows compute-bound
+ *                          (the int8 dots of 8 rows split over both cores), so batching gains more
+ *                          on the pool: the product's configuration, so the headline;
  *   threads2_vs_1          an engine with a 2-thread kernel pool vs one without, short rounds in pairs
  *                          (--thread-tokens tokens), the median over the pairs no other process
  *                          disturbed (threads2_vs_1_all: every pair), as decode.bench.ts's threadsSection:
@@ -378,7 +383,7 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
       }
       const res = { a: median(as.map((s) => s.v)), b: median(bs.map((s) => s.v)), ratio: 0, other: maxOther([...as, ...bs]) };
       res.ratio = res.a / res.b;
-      otherBy[name.split(' ')[0]] = res.other;
+      otherBy[name.split(' ')[0] + (name.includes('2-thread pool') ? '_2threads' : '')] = res.other;
       line({ stage: 'ab', name, a: as.map((s) => r3(s.v)), b: bs.map((s) => r3(s.v)), ratio: r3(res.ratio), other_cores: as.map((s, i) => q3(Math.max(s.other ?? NaN, bs[i].other ?? NaN))), other_cores_max: res.other });
       return res;
     };
@@ -428,12 +433,23 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
     const batch = (B: number) => async () => (await rpc<{ tps: number }>('batch', { engine: 'one', B })).tps;
     const seq = (B: number) => async () => (await rpc<{ tps: number }>('seq', { engine: 'one', B })).tps;
     const rr = Math.max(1, ROUNDS - 1);
-    const b3 = await ab('batch3_vs_sequential (own in chromium)', batch(3), seq(3), rr);
-    const b8 = await ab('batch8_vs_batch1 (own in chromium)', batch(8), batch(1), rr);
+    const b3 = await ab('batch3_vs_sequential_1thread (own in chromium)', batch(3), seq(3), rr);
+    const b8 = await ab('batch8_vs_batch1_1thread (own in chromium)', batch(8), batch(1), rr);
     Object.assign(tps, { batch1_own: b8.b, batch3_own: b3.a, sequential3_own: b3.b, batch8_own: b8.a });
+    // 3b. the same on the model worker's engine (the 2-thread kernel pool): what the chat lab's three
+    // panes and extraction's rollouts run on; the summary's batch keys where it loaded
+    let b3Two: Awaited<ReturnType<typeof ab>> | null = null, b8Two: Awaited<ReturnType<typeof ab>> | null = null;
+    if (have('two') && setup.pool_threads === 2) {
+      const batchTwo = (B: number) => async () => (await rpc<{ tps: number }>('batch', { engine: 'two', B })).tps;
+      const seqTwo = (B: number) => async () => (await rpc<{ tps: number }>('seq', { engine: 'two', B })).tps;
+      b3Two = await ab('batch3_vs_sequential (own in chromium, the 2-thread pool)', batchTwo(3), seqTwo(3), rr);
+      b8Two = await ab('batch8_vs_batch1 (own in chromium, the 2-thread pool)', batchTwo(8), batchTwo(1), rr);
+      Object.assign(tps, { batch1_own_2threads: b8Two.b, batch3_own_2threads: b3Two.a, sequential3_own_2threads: b3Two.b, batch8_own_2threads: b8Two.a });
+    }
     const same3 = await rpc<{ same: boolean; differ: number[] }>('rowsSame', { engine: 'one', B: 3 });
     const same8 = await rpc<{ same: boolean; differ: number[] }>('rowsSame', { engine: 'one', B: 8 });
-    line({ stage: 'rows_same', batch3: same3, batch8: same8 });
+    const same8Two = b8Two ? await rpc<{ same: boolean; differ: number[] }>('rowsSame', { engine: 'two', B: 8 }) : null;
+    line({ stage: 'rows_same', batch3: same3, batch8: same8, batch8_2threads: same8Two });
 
     // 4. the u8dot kernel vs the dot one, 1 thread (two engines in this session)
     let vsDot: Awaited<ReturnType<typeof ab>> | null = null;
@@ -517,12 +533,15 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
       threads2_vs_1: q3(threads?.ratio),
       threads2_vs_1_all: q3(threads?.all),
       threads_quiet_pairs: threads ? `${threads.quietPairs}/${threads.pairs}` : null,
-      batch3_vs_sequential: r3(b3.ratio),
-      batch8_vs_batch1: r3(b8.ratio),
+      batch_engine: b8Two ? 'the model worker\'s engine: a 2-thread kernel pool (min(4, hardwareConcurrency) threads)' : 'one thread (no 2-thread pool here)',
+      batch3_vs_sequential: r3((b3Two ?? b3).ratio),
+      batch8_vs_batch1: r3((b8Two ?? b8).ratio),
+      batch3_vs_sequential_1thread: r3(b3.ratio),
+      batch8_vs_batch1_1thread: r3(b8.ratio),
       instrumented_vs_plain: r3(vsPlain.ratio),
       u8dot_vs_dot: q3(vsDot?.ratio),
-      rows_same_greedy_tokens: same3.same && same8.same,
-      rows_same_greedy_tokens_detail: { batch3: same3, batch8: same8 },
+      rows_same_greedy_tokens: same3.same && same8.same && (same8Two?.same ?? true),
+      rows_same_greedy_tokens_detail: { batch3: same3, batch8: same8, batch8_2threads: same8Two },
       same_greedy_tokens_as_native: sameAsNative,
       tokens_per_s: Object.fromEntries(Object.entries(tps).map(([k, v]) => [k, r3(v)])),
       other_cores: { median: others.length ? r3(median(others)) : null, max: others.length ? r3(Math.max(...others)) : null, rounds: others.length, max_by_figure: otherBy },

@@ -52,8 +52,9 @@
  * headless Chromium, cross-origin isolated, its own A/B rounds and quiet pairs, onnxruntime-node in
  * this process as the native side), and the summary's `wasm_vs_native`, `threads2_vs_1`,
  * `batch3_vs_sequential`, `batch8_vs_batch1` and `instrumented_vs_plain` are Chromium's figures
- * (`wasm_engine` says so; `chromium` holds the rest: kernel, u8dot_vs_dot, chromium_vs_node, tokens/s,
- * other_cores) with this process's under `node`. Without Chromium (or with --no-chromium) they are
+ * (`wasm_engine` says so; `chromium` holds the rest: kernel, batch_engine (Chromium's batch keys are
+ * the model worker's 2-thread pool's; the 1-thread ones beside them), u8dot_vs_dot, chromium_vs_node,
+ * tokens/s, other_cores) with this process's (1 thread) under `node`. Without Chromium (or with --no-chromium) they are
  * this process's, and `wasm_engine` says that. The other keys are this process's either way.
  *
  * What follows was measured on onnxruntime-web, before our decoder became the WASM choice:
@@ -691,7 +692,7 @@ async function main() {
       instrumented_vs_plain: fromWeb('instrumented_vs_plain'),
       chromium: web8
         ? {
-            kernel: web8.kernel, u8dot_vs_dot: pick('u8dot_vs_dot', null), chromium_vs_node: pick('chromium_vs_node', null), threads2_vs_1_all: pick('threads2_vs_1_all', null),
+            kernel: web8.kernel, batch_engine: pick('batch_engine', null), batch3_vs_sequential_1thread: pick('batch3_vs_sequential_1thread', null), batch8_vs_batch1_1thread: pick('batch8_vs_batch1_1thread', null), u8dot_vs_dot: pick('u8dot_vs_dot', null), chromium_vs_node: pick('chromium_vs_node', null), threads2_vs_1_all: pick('threads2_vs_1_all', null),
             threads_quiet_pairs: pick('threads_quiet_pairs', null), rows_same_greedy_tokens: pick('rows_same_greedy_tokens', null),
             same_greedy_tokens_as_native: pick('same_greedy_tokens_as_native', null), tokens_per_s: pick('tokens_per_s', null), other_cores: pick('other_cores', null),
           }
