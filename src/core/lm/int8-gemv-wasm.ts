@@ -71,7 +71,11 @@
  * the decoder had (see Epilogue), 4 columns a step in f32x4 / f64x2 where the step is 4, which in
  * Chromium 156 on the lm_head takes ColumnSlice.run to ~0.93-0.95x (u8dot) and ~0.89-0.95x (dot)
  * of the JS epilogue's time at M = 1, 3, 8 (Node 20, dot: ~0.93x at M = 1, ~0.98x at M = 3, 8,
- * where the scalar form measured ~0.80x: V8 there spills more around the Winograd passes).
+ * where the scalar form measured ~0.80x: V8 there spills more around the Winograd passes). Steps of
+ * 1 or 2 columns (passes of 2 or more rows) take 4 rows at a time the same way (a transpose of the
+ * rows' accumulators instead of the columns'): the lm_head at M = 8 (u8dot, 1 column a step) went
+ * from 14.4 to 13.0 ms in Chromium (matmulInteger alone: 12.8; BENCH_SCALED=1 in
+ * bench/int8-kernel-browser.bench.ts).
  *
  * Sums are exact int32 (K * 128 * 128 < 2^31 for K < 131,072; K * 255 * 128 < 2^31 for uint8 activations, K < 65,793). bench/int8-gemv.bench.ts measures them
  * against onnxruntime-web and -node; at one row they stream weights at ~18-20 GB/s on one thread,
