@@ -29,7 +29,8 @@
  *
  * The work between the linears runs on ./ops-wasm.ts's WebAssembly SIMD kernels by default
  * (OwnDecoderOptions.ops; 'js' runs this file's scalar code, the reference): DynamicQuantizeLinear,
- * attention and greedy's argmax there give the scalar code's numbers bit for bit.
+ * RMSNorm, Qwen3's q/k norm with RoPE, attention and greedy's argmax there give the scalar code's
+ * numbers bit for bit.
  *
  * Taps and steering at resid_post (the residual stream after block L), as the instrumented graph
  * (core/onnx/instrument.ts) does them: h <- h + steer[L]; h <- h + relu(cap_tau[L] - h.cap_axis[L]) cap_axis[L].
@@ -43,7 +44,7 @@ import { argmax as firstArgmax } from '../sampling';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
 import { Linear, type KernelPool } from './linear';
 import { readOwnWeights, type OwnWeights } from './weights';
-import { attentionFits, sharedWasmOps, type WasmOps } from './ops-wasm';
+import { attentionFits, rmsFits, ropeFits, sharedWasmOps, type WasmOps } from './ops-wasm';
 
 const f = Math.fround;
 
@@ -77,6 +78,30 @@ export function dynamicQuantizeLinear(x: Float32Array, codes: Uint8Array = new U
     codes[i] = q < 0 ? 0 : q > 255 ? 255 : q;
   }
   return { codes, scale, zeroPoint };
+}
+
+/**
+ * RMSNorm (Pow, ReduceMean, Add eps, Sqrt, Div(1, .), Mul, Mul weight) over groups of `dim` values
+ * of x into `out` (x itself allowed): the sum of squares in float64 in order, every op rounded to float32.
+ */
+export function rmsNorm(x: Float32Array, dim: number, w: Float32Array, eps: number, out: Float32Array): Float32Array {
+  for (let o = 0; o < x.length; o += dim) {
+    let ss = 0;
+    for (let i = 0; i < dim; i++) { const v = x[o + i]; ss += f(v * v); }
+    const inv = f(1 / f(Math.sqrt(f(f(f(ss) / dim) + eps))));
+    for (let i = 0; i < dim; i++) out[o + i] = f(w[i] * f(x[o + i] * inv));
+  }
+  return out;
+}
+
+/** Rotate-half RoPE of the head at x[o ..] in place, with cos / sin at c .. c + hd (tmp: hd values of scratch). */
+export function applyRope(x: Float32Array, o: number, hd: number, cos: Float32Array, sin: Float32Array, c: number, tmp: Float32Array): void {
+  const half = hd / 2;
+  for (let j = 0; j < hd; j++) tmp[j] = x[o + j];
+  for (let j = 0; j < hd; j++) {
+    const rot = j < half ? -tmp[j + half] : tmp[j - half];
+    x[o + j] = f(f(tmp[j] * cos[c + j]) + f(rot * sin[c + j]));
+  }
 }
 
 /** dynamicQuantizeLinear, or null where x holds a non-finite value (nothing thrown). */
@@ -354,16 +379,10 @@ export class OwnDecoder {
     return Math.min(this.cfg.maxPositionEmbeddings, this.ropeCache ? this.ropeCache.rows : Infinity);
   }
 
-  /** RMSNorm over groups of `dim` values, in place into `out`. */
+  /** RMSNorm over groups of `dim` values into `out` (x itself allowed): rmsNorm, on ./ops-wasm.ts where it runs. */
   private rms(x: Float32Array, dim: number, w: Float32Array, out: Float32Array): Float32Array {
-    const eps = this.eps;
-    for (let o = 0; o < x.length; o += dim) {
-      let ss = 0;
-      for (let i = 0; i < dim; i++) { const v = x[o + i]; ss += f(v * v); }
-      const inv = f(1 / f(Math.sqrt(f(f(f(ss) / dim) + eps))));
-      for (let i = 0; i < dim; i++) out[o + i] = f(w[i] * f(x[o + i] * inv));
-    }
-    return out;
+    if (this.wasm && rmsFits(dim)) return this.wasm.rms(x, dim, w, this.eps, out);
+    return rmsNorm(x, dim, w, this.eps, out);
   }
 
   /** cos / sin [hd] of one position. */
@@ -382,16 +401,6 @@ export class OwnDecoder {
       const a = f(pos * this.invFreq[i]);
       cos[i] = cos[i + half] = f(Math.cos(a));
       sin[i] = sin[i + half] = f(Math.sin(a));
-    }
-  }
-
-  /** RoPE of the head at x[o ..], with cos / sin at c .. c + hd. */
-  private static applyRope(x: Float32Array, o: number, hd: number, cos: Float32Array, sin: Float32Array, c: number, tmp: Float32Array): void {
-    const half = hd / 2;
-    for (let j = 0; j < hd; j++) tmp[j] = x[o + j];
-    for (let j = 0; j < hd; j++) {
-      const rot = j < half ? -tmp[j + half] : tmp[j - half];
-      x[o + j] = f(f(tmp[j] * cos[c + j]) + f(rot * sin[c + j]));
     }
   }
 
@@ -533,14 +542,17 @@ export class OwnDecoder {
         const Kc = kv.keys[l], Vc = kv.values[l], base = kv.base, stride = kv.stride;
         for (let t = 0; t < row.ids.length; t++) {
           const m = start[b] + t, o = m * width;
-          if (L.qNorm) {
-            const qs = qkv.subarray(o, o + qDim);
-            this.rms(qs, hd, L.qNorm, qs);
-            const ks = qkv.subarray(o + qDim, o + qDim + kvDim);
-            this.rms(ks, hd, L.kNorm!, ks);
+          if (wasm && ropeFits(hd)) wasm.qkPrep(qkv, o, H, KV, hd, L.qNorm, L.kNorm, this.eps, cos, sin, m * hd);
+          else {
+            if (L.qNorm) {
+              const qs = qkv.subarray(o, o + qDim);
+              this.rms(qs, hd, L.qNorm, qs);
+              const ks = qkv.subarray(o + qDim, o + qDim + kvDim);
+              this.rms(ks, hd, L.kNorm!, ks);
+            }
+            for (let hh = 0; hh < H; hh++) applyRope(qkv, o + hh * hd, hd, cos, sin, m * hd, tmp);
+            for (let hh = 0; hh < KV; hh++) applyRope(qkv, o + qDim + hh * hd, hd, cos, sin, m * hd, tmp);
           }
-          for (let hh = 0; hh < H; hh++) OwnDecoder.applyRope(qkv, o + hh * hd, hd, cos, sin, m * hd, tmp);
-          for (let hh = 0; hh < KV; hh++) OwnDecoder.applyRope(qkv, o + qDim + hh * hd, hd, cos, sin, m * hd, tmp);
           const slot = row.slots[t];
           for (let hh = 0; hh < KV; hh++) {
             const dst = base + (hh * stride + slot) * hd;

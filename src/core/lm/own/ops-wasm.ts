@@ -26,6 +26,13 @@
  *             module's memory once per layer and used by every query head of its group and every
  *             new token of the row; a call takes up to 4 of the group's query heads, which share
  *             the keys' and values' loads and widening (~15-20% less time than one head a call).
+ *   rms       RMSNorm of groups (a layer's tokens, or Qwen3's q / k heads), two groups a f64x2 (4
+ *             pairs a pass, so the float64 adds' latency overlaps): squares in f32x4 (= f(v * v)),
+ *             each lane summed in float64 in the group's order as the scalar `ss += f(v * v)`;
+ *             f32(1 / sqrt(f32(f32(ss) / n) + eps)) by f32x4 div / add / sqrt (IEEE float32 ops,
+ *             = Math.fround of the float64 op on float32 operands), then f32(w * f32(x * inv)).
+ *   rope      rotate-half RoPE in f32x4 (f32(f32(x cos) + f32(r sin)), r = -x_{j+half} / x_{j-half}),
+ *             run with q/k norm per token by `qkPrep` (one copy in and out for all its heads).
  *   argmax    f32x4.max over the logits (a NaN anywhere gives a NaN: refused as `argmax` does), then
  *             the first index equal to the maximum (f32x4.eq; -0 = +0 as for `>`): `argmax` exactly.
  *
@@ -36,7 +43,7 @@
  * results out of it (a copy is ~0.1 ns a value; the scalar code took ~17 ns a value to quantise).
  */
 import { DataError } from '../../errors';
-import { emitter, funcBody, HIGH_HALF, I32, V128, moduleBytes, op } from '../../math/wasm-asm';
+import { emitter, funcBody, HIGH_HALF, I32, V128, moduleBytes, op, uleb } from '../../math/wasm-asm';
 
 const f = Math.fround;
 const MIN_NORMAL = 2 ** -126;
@@ -265,6 +272,108 @@ function findeqBody(): number[] {
   return funcBody([[2, I32], [1, V128]], code);
 }
 
+/** SIMD ops that ../../math/wasm-asm.ts's `op` does not name. */
+const xop = {
+  f32x4Neg: [0xfd, ...uleb(225)],
+  f32x4Sqrt: [0xfd, ...uleb(227)],
+  i32ShrU: [0x76],
+};
+/** f32 lane 0 (1) of a vector in every lane. */
+const SPLAT0 = [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3];
+const SPLAT1 = [4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7];
+/** Groups (pairs of groups) one pass of `rmsP` takes: 4 pairs hide the float64 adds' latency. */
+const RMS_PAIRS = [4, 1] as const;
+
+/**
+ * rmsP(x, passes, gb, w, par): RMSNorm in place of passes * 2P groups of gb bytes (gb a multiple
+ * of 16) from x, weights w (gb bytes), par: f32 eps, f32 group size, f32 1. Each f64x2 lane is one
+ * group (two a pair, P pairs a pass): ss += f32(v * v) in the group's order (f32x4.mul, promoted:
+ * the scalar `ss += f(v * v)` in float64), then f32(1 / sqrt(f32(ss) / n + eps)) in f32x4 (each
+ * IEEE float32 op is Math.fround of the float64 one for these operands), out = f32(w * f32(x * inv)).
+ */
+function rmsBody(P: number): number[] {
+  const [X, PASSES, GB, W, PAR] = [0, 1, 2, 3, 4];
+  const [J, OFF] = [5, 6];
+  const G0 = 7; // 2P group addresses
+  const nI = 2 + 2 * P;
+  const v = (i: number) => 5 + nI + i;
+  const ACC = 0, VA = P, VB = P + 1, S1 = P + 2, S2 = P + 3, EPS = P + 4, DIM = P + 5, ONE = P + 6, INV = P + 7, WV = P + 8;
+  const IA = P + 9; // 2P splats of the inverses
+  const { code, e } = emitter();
+  e(op.get(PAR), op.v128Load32Splat(0), op.set(v(EPS)), op.get(PAR), op.v128Load32Splat(4), op.set(v(DIM)), op.get(PAR), op.v128Load32Splat(8), op.set(v(ONE)));
+  e(op.i32(0), op.set(J));
+  e(op.loop);
+  {
+    for (let k = 0; k < 2 * P; k++) e(op.get(X), op.get(GB), op.i32(k), op.mul, op.add, op.set(G0 + k));
+    for (let p = 0; p < P; p++) e(op.v128Zero, op.set(v(ACC + p)));
+    e(op.i32(0), op.set(OFF));
+    e(op.loop);
+    for (let p = 0; p < P; p++) {
+      e(op.get(G0 + 2 * p), op.get(OFF), op.add, op.v128Load(0), op.tee(v(VA)), op.get(v(VA)), op.f32x4Mul, op.set(v(VA)));
+      e(op.get(G0 + 2 * p + 1), op.get(OFF), op.add, op.v128Load(0), op.tee(v(VB)), op.get(v(VB)), op.f32x4Mul, op.set(v(VB)));
+      e(op.get(v(VA)), op.get(v(VB)), op.shuffle(INTERLEAVE_LO), op.set(v(S1)));
+      e(op.get(v(VA)), op.get(v(VB)), op.shuffle(INTERLEAVE_HI), op.set(v(S2)));
+      const a = v(ACC + p);
+      e(op.get(a), op.get(v(S1)), op.promoteLow, op.f64x2Add, op.set(a));
+      e(op.get(a), op.get(v(S1)), op.get(v(S1)), op.shuffle(HIGH_HALF), op.promoteLow, op.f64x2Add, op.set(a));
+      e(op.get(a), op.get(v(S2)), op.promoteLow, op.f64x2Add, op.set(a));
+      e(op.get(a), op.get(v(S2)), op.get(v(S2)), op.shuffle(HIGH_HALF), op.promoteLow, op.f64x2Add, op.set(a));
+    }
+    e(op.get(OFF), op.i32(16), op.add, op.tee(OFF), op.get(GB), op.ltU, op.brIf(0));
+    e(op.end);
+    for (let p = 0; p < P; p++) {
+      e(op.get(v(ONE)), op.get(v(ACC + p)), op.demoteZero, op.get(v(DIM)), op.f32x4Div, op.get(v(EPS)), op.f32x4Add, xop.f32x4Sqrt, op.f32x4Div, op.set(v(INV)));
+      e(op.get(v(INV)), op.get(v(INV)), op.shuffle(SPLAT0), op.set(v(IA + 2 * p)));
+      e(op.get(v(INV)), op.get(v(INV)), op.shuffle(SPLAT1), op.set(v(IA + 2 * p + 1)));
+    }
+    e(op.i32(0), op.set(OFF));
+    e(op.loop);
+    e(op.get(W), op.get(OFF), op.add, op.v128Load(0), op.set(v(WV)));
+    for (let k = 0; k < 2 * P; k++) {
+      e(op.get(G0 + k), op.get(OFF), op.add);
+      e(op.get(v(WV)), op.get(G0 + k), op.get(OFF), op.add, op.v128Load(0), op.get(v(IA + k)), op.f32x4Mul, op.f32x4Mul, op.v128Store(0));
+    }
+    e(op.get(OFF), op.i32(16), op.add, op.tee(OFF), op.get(GB), op.ltU, op.brIf(0));
+    e(op.end);
+    e(op.get(X), op.get(GB), op.i32(2 * P), op.mul, op.add, op.set(X));
+    e(op.get(J), op.i32(1), op.add, op.tee(J), op.get(PASSES), op.ltU, op.brIf(0));
+  }
+  e(op.end);
+  e(op.end);
+  return funcBody([[nI, I32], [9 + 3 * P, V128]], code);
+}
+
+/**
+ * rope(x, heads, hb, cos, sin): rotate-half RoPE in place of `heads` heads of hb bytes (a multiple
+ * of 32) from x, cos / sin hb bytes each: x_j <- f32(f32(x_j cos_j) + f32(r_j sin_j)), r = -x_{j+half}
+ * below half and x_{j-half} above (decoder.ts's applyRope: each f32x4 op is the scalar fround'ed one).
+ */
+function ropeBody(): number[] {
+  const [X, HEADS, HB, COS, SIN] = [0, 1, 2, 3, 4];
+  const [J, OFF, HH, XA, XB, CA, SA] = [5, 6, 7, 8, 9, 10, 11];
+  const [A, B] = [0, 1].map((i) => 12 + i);
+  const { code, e } = emitter();
+  e(op.get(HB), op.i32(1), xop.i32ShrU, op.set(HH), op.i32(0), op.set(J));
+  e(op.loop);
+  {
+    e(op.i32(0), op.set(OFF));
+    e(op.loop);
+    e(op.get(X), op.get(OFF), op.add, op.tee(XA), op.get(HH), op.add, op.set(XB));
+    e(op.get(COS), op.get(OFF), op.add, op.set(CA), op.get(SIN), op.get(OFF), op.add, op.set(SA));
+    e(op.get(XA), op.v128Load(0), op.set(A), op.get(XB), op.v128Load(0), op.set(B));
+    // cos / sin of the upper half at CA + HH, SA + HH
+    e(op.get(XA), op.get(A), op.get(CA), op.v128Load(0), op.f32x4Mul, op.get(B), xop.f32x4Neg, op.get(SA), op.v128Load(0), op.f32x4Mul, op.f32x4Add, op.v128Store(0));
+    e(op.get(XB), op.get(B), op.get(CA), op.get(HH), op.add, op.v128Load(0), op.f32x4Mul, op.get(A), op.get(SA), op.get(HH), op.add, op.v128Load(0), op.f32x4Mul, op.f32x4Add, op.v128Store(0));
+    e(op.get(OFF), op.i32(16), op.add, op.tee(OFF), op.get(HH), op.ltU, op.brIf(0));
+    e(op.end);
+    e(op.get(X), op.get(HB), op.add, op.set(X));
+    e(op.get(J), op.i32(1), op.add, op.tee(J), op.get(HEADS), op.ltU, op.brIf(0));
+  }
+  e(op.end);
+  e(op.end);
+  return funcBody([[7, I32], [2, V128]], code);
+}
+
 let compiled: WebAssembly.Module | null | undefined;
 
 function opsModule(): WebAssembly.Module | null {
@@ -279,6 +388,8 @@ function opsModule(): WebAssembly.Module | null {
       { name: `wsum${G}`, params: 8, body: wsumKernel(WSUM_VB[G], G) },
       { name: `wsum${G}r`, params: 8, body: wsumKernel(1, G) },
     ]),
+    ...RMS_PAIRS.map((P) => ({ name: `rms${P}`, params: 5, body: rmsBody(P) })),
+    { name: 'rope', params: 5, body: ropeBody() },
     { name: 'vmax', params: 3, body: vmaxBody() },
     { name: 'findeq', params: 3, body: findeqBody() },
   ]);
@@ -455,6 +566,65 @@ export class WasmOps {
     for (let i = 0; i < G * hd; i++) out[ao + i] = f64[o0 + i];
   }
 
+  /**
+   * RMSNorm of x's x.length / dim groups of dim values into out (x itself allowed), weights w [dim],
+   * eps a float32: ./decoder.ts's rmsNorm bit for bit. dim a multiple of 4 (see `rmsFits`).
+   */
+  rms(x: Float32Array, dim: number, w: Float32Array, eps: number, out: Float32Array): Float32Array {
+    const n = x.length / dim, gb = 4 * dim;
+    // an odd last group is run paired with a spare one after it (its result unused)
+    const xo = 128, wo = align64(xo + gb * (n + 1));
+    this.ensure(wo + gb);
+    const { f32 } = this;
+    f32.set(x, xo >> 2);
+    f32.set(w.length === dim ? w : w.subarray(0, dim), wo >> 2);
+    this.runRms(xo, Math.ceil(n / 2), gb, wo, eps, dim);
+    out.set(f32.subarray(xo >> 2, (xo >> 2) + n * dim));
+    return out;
+  }
+
+  /** rms of `pairs` pairs of groups of gb bytes from xo, weights at wo (par at 96). */
+  private runRms(xo: number, pairs: number, gb: number, wo: number, eps: number, dim: number): void {
+    const { f32, fn } = this;
+    f32[24] = eps;
+    f32[25] = dim;
+    f32[26] = 1;
+    let at = xo, left = pairs;
+    for (const P of RMS_PAIRS) {
+      const passes = Math.floor(left / P);
+      if (!passes) continue;
+      fn[`rms${P}`](at, passes, gb, wo, 96);
+      at += passes * 2 * P * gb;
+      left -= passes * P;
+    }
+  }
+
+  /**
+   * One token's q and k heads at x[o ..] (nq heads of hd, then nk): RMSNorm per head with qNorm /
+   * kNorm when given (Qwen3), then RoPE with cos / sin at c .. c + hd, in place; ./decoder.ts's
+   * rmsNorm and applyRope bit for bit. hd a multiple of 8 (see `ropeFits`).
+   */
+  qkPrep(x: Float32Array, o: number, nq: number, nk: number, hd: number, qNorm: Float32Array | null, kNorm: Float32Array | null, eps: number, cos: Float32Array, sin: Float32Array, c: number): void {
+    const hb = 4 * hd;
+    const qo = 128, ko = align64(qo + hb * (nq + 1)), wq = align64(ko + hb * (nk + 1)), wk = wq + hb, co = wk + hb, so = co + hb;
+    this.ensure(so + hb);
+    const { f32, fn } = this;
+    f32.set(x.subarray(o, o + nq * hd), qo >> 2);
+    f32.set(x.subarray(o + nq * hd, o + (nq + nk) * hd), ko >> 2);
+    f32.set(cos.subarray(c, c + hd), co >> 2);
+    f32.set(sin.subarray(c, c + hd), so >> 2);
+    if (qNorm && kNorm) {
+      f32.set(qNorm.subarray(0, hd), wq >> 2);
+      f32.set(kNorm.subarray(0, hd), wk >> 2);
+      this.runRms(qo, Math.ceil(nq / 2), hb, wq, eps, hd);
+      this.runRms(ko, Math.ceil(nk / 2), hb, wk, eps, hd);
+    }
+    fn.rope(qo, nq, hb, co, so);
+    fn.rope(ko, nk, hb, co, so);
+    x.set(f32.subarray(qo >> 2, (qo >> 2) + nq * hd), o);
+    x.set(f32.subarray(ko >> 2, (ko >> 2) + nk * hd), o + nq * hd);
+  }
+
   /** Index of the largest value, the first on ties (./decoder.ts's argmax); NaN refused with the same DataError. */
   argmax(x: Float32Array): number {
     const n = x.length, n16 = n & ~15;
@@ -520,4 +690,14 @@ function jsArgmax(x: Float32Array): number {
 /** Whether `attend` takes heads of this size (a multiple of 4 values). */
 export function attentionFits(hd: number): boolean {
   return hd >= 4 && hd % 4 === 0;
+}
+
+/** Whether `rms` takes groups of this size (a multiple of 4 values). */
+export function rmsFits(dim: number): boolean {
+  return dim >= 4 && dim % 4 === 0;
+}
+
+/** Whether `qkPrep` takes heads of this size (a multiple of 8 values: each half whole vectors). */
+export function ropeFits(hd: number): boolean {
+  return hd >= 8 && hd % 8 === 0;
 }
