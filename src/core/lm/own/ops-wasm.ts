@@ -43,7 +43,7 @@
  * results out of it (a copy is ~0.1 ns a value; the scalar code took ~17 ns a value to quantise).
  */
 import { DataError } from '../../errors';
-import { emitter, funcBody, HIGH_HALF, I32, V128, moduleBytes, op, uleb } from '../../math/wasm-asm';
+import { emitter, funcBody, HIGH_HALF, I32, LOW_HALVES, V128, moduleBytes, op, uleb } from '../../math/wasm-asm';
 
 const f = Math.fround;
 const MIN_NORMAL = 2 ** -126;
@@ -374,6 +374,20 @@ function ropeBody(): number[] {
   return funcBody([[7, I32], [2, V128]], code);
 }
 
+/** demote(src, n, dst): n float64 (n a multiple of 4) rounded to float32 (Math.fround), dst <= src allowed (in place). */
+function demoteBody(): number[] {
+  const [SRC, N, DST, END] = [0, 1, 2, 3];
+  const { code, e } = emitter();
+  e(op.get(SRC), op.get(N), op.i32(8), op.mul, op.add, op.set(END));
+  e(op.loop);
+  e(op.get(DST), op.get(SRC), op.v128Load(0), op.demoteZero, op.get(SRC), op.v128Load(16), op.demoteZero, op.shuffle(LOW_HALVES), op.v128Store(0));
+  e(op.get(DST), op.i32(16), op.add, op.set(DST));
+  e(op.get(SRC), op.i32(32), op.add, op.tee(SRC), op.get(END), op.ltU, op.brIf(0));
+  e(op.end);
+  e(op.end);
+  return funcBody([[1, I32]], code);
+}
+
 let compiled: WebAssembly.Module | null | undefined;
 
 function opsModule(): WebAssembly.Module | null {
@@ -390,6 +404,7 @@ function opsModule(): WebAssembly.Module | null {
     ]),
     ...RMS_PAIRS.map((P) => ({ name: `rms${P}`, params: 5, body: rmsBody(P) })),
     { name: 'rope', params: 5, body: ropeBody() },
+    { name: 'demote', params: 3, body: demoteBody() },
     { name: 'vmax', params: 3, body: vmaxBody() },
     { name: 'findeq', params: 3, body: findeqBody() },
   ]);
@@ -562,8 +577,9 @@ export class WasmOps {
     if (blocks) fn[`wsum${G}`](L.p, L.v, L.idx, n, 4 * hd, L.out, blocks, L.pStride);
     const rest = (hd - per * blocks) >> 2;
     if (rest) fn[`wsum${G}r`](L.p, L.v + 4 * per * blocks, L.idx, n, 4 * hd, L.out + 8 * per * blocks, rest, L.pStride);
-    const o0 = L.out >> 3;
-    for (let i = 0; i < G * hd; i++) out[ao + i] = f64[o0 + i];
+    // rounded to float32 in place (f32x4.demote: Math.fround), copied out as one block
+    fn.demote(L.out, G * hd, L.out);
+    out.set(this.f32.subarray(L.out >> 2, (L.out >> 2) + G * hd), ao);
   }
 
   /**
