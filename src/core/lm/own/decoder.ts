@@ -104,6 +104,18 @@ export function applyRope(x: Float32Array, o: number, hd: number, cos: Float32Ar
   }
 }
 
+/** SiLU(gate) * up of M rows (gu: per row I gate values then I up values) into act [M, I]: x * sigmoid(x), sigmoid as 1 / (1 + exp(-x)). */
+export function swiglu(gu: Float32Array, M: number, I: number, act: Float32Array): void {
+  for (let m = 0; m < M; m++) {
+    const g0 = m * 2 * I, u0 = g0 + I;
+    for (let i = 0; i < I; i++) {
+      const g = gu[g0 + i];
+      const sig = f(1 / (1 + Math.exp(-g)));
+      act[m * I + i] = f(f(g * sig) * gu[u0 + i]);
+    }
+  }
+}
+
 /** dynamicQuantizeLinear, or null where x holds a non-finite value (nothing thrown). */
 function quantizeOrNull(x: Float32Array, codes: Uint8Array): DynamicQuant | null {
   let mn = 0, mx = 0;
@@ -630,14 +642,8 @@ export class OwnDecoder {
       mark?.(1);
       linear(L.gateUp, xn, d, gu, l);
       mark?.(7);
-      for (let m = 0; m < M; m++) {
-        const g0 = m * 2 * I, u0 = g0 + I;
-        for (let i = 0; i < I; i++) {
-          const g = gu[g0 + i];
-          const sig = f(1 / (1 + Math.exp(-g)));
-          act[m * I + i] = f(f(g * sig) * gu[u0 + i]);
-        }
-      }
+      if (wasm && I % 4 === 0) wasm.swiglu(gu, M, I, act);
+      else swiglu(gu, M, I, act);
       mark?.(8);
       linear(L.down, act.subarray(0, M * I), I, tmpO, l);
       mark?.(9);

@@ -3,11 +3,12 @@
  * code of decoder.ts they replace (rmsNorm, applyRope), bit for bit (Object.is on every value):
  * group sizes 4-1024, 1-9 groups (odd counts run with a spare group), magnitudes from subnormal to
  * near overflow, zero groups; q/k heads with and without Qwen3's per-head norm, odd and even head
- * counts, several positions' tables.
+ * counts, several positions' tables; SwiGLU (ops-wasm.ts swiglu) bit for bit decoder.ts's swiglu
+ * over 1-9 rows, widths 4-3072, gates from subnormal to past exp's overflow, zeros, infinities.
  */
 import { describe, expect, it } from 'vitest';
 import { Pcg32 } from '../sampling';
-import { applyRope, rmsNorm } from './decoder';
+import { applyRope, rmsNorm, swiglu } from './decoder';
 import { rmsFits, ropeFits, WasmOps, wasmOpsAvailable } from './ops-wasm';
 
 const f = Math.fround;
@@ -96,6 +97,28 @@ describe('decoder SIMD RMSNorm and q/k prep', () => {
           }
           same(got, ref, `hd ${hd}, ${nq} q and ${nk} k heads, norm ${norm}`);
         }
+      }
+    }
+  });
+
+  it('swiglu: bit for bit the scalar SiLU(gate) * up over rows, widths and gate magnitudes (exp overflow and underflow, infinities)', () => {
+    for (const I of [4, 8, 12, 100, 3072]) {
+      for (const M of [1, 2, 3, 8, 9]) {
+        const gu = rand(M * 2 * I, () => (rng.float() - 0.5) * 10);
+        for (let m = 0; m < M; m++) {
+          const g = gu.subarray(m * 2 * I, m * 2 * I + I);
+          for (let i = 0; i < I; i++) {
+            const r = rng.float();
+            if (r < 0.1) g[i] = (rng.float() - 0.5) * 2000; // exp(-g) overflows or underflows
+            else if (r < 0.15) g[i] = (rng.float() - 0.5) * 2 ** -130; // subnormal
+            else if (r < 0.2) g[i] = spread(1, -40, 40)[0];
+          }
+          if (I >= 8) [g[0], g[1], g[2], g[3]] = [0, -0, Infinity, -Infinity];
+        }
+        const ref = new Float32Array(M * I), got = new Float32Array(M * I).fill(7);
+        swiglu(gu, M, I, ref);
+        ops.swiglu(gu, M, I, got);
+        same(got, ref, `I ${I}, ${M} rows`);
       }
     }
   });

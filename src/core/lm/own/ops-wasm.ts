@@ -33,6 +33,9 @@
  *             = Math.fround of the float64 op on float32 operands), then f32(w * f32(x * inv)).
  *   rope      rotate-half RoPE in f32x4 (f32(f32(x cos) + f32(r sin)), r = -x_{j+half} / x_{j-half}),
  *             run with q/k norm per token by `qkPrep` (one copy in and out for all its heads).
+ *   swiglu    SiLU(gate) * up: exp(-g) by Math.exp in JavaScript (its bits cannot be reproduced in
+ *             wasm), written as float64 into the memory; f32(1 / (1 + e)) by f64x2 add / div and
+ *             f32x4.demote, f32(f32(g * sig) * u) by f32x4.mul.
  *   argmax    f32x4.max over the logits (a NaN anywhere gives a NaN: refused as `argmax` does), then
  *             the first index equal to the maximum (f32x4.eq; -0 = +0 as for `>`): `argmax` exactly.
  *
@@ -277,6 +280,7 @@ const xop = {
   f32x4Neg: [0xfd, ...uleb(225)],
   f32x4Sqrt: [0xfd, ...uleb(227)],
   i32ShrU: [0x76],
+  f64x2Div: [0xfd, ...uleb(243)],
 };
 /** f32 lane 0 (1) of a vector in every lane. */
 const SPLAT0 = [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3];
@@ -388,6 +392,38 @@ function demoteBody(): number[] {
   return funcBody([[1, I32]], code);
 }
 
+/**
+ * swiglu(e, gu, I, M, out, par): for M rows of gate / up (gu: row m's I gate values then its I up
+ * values, float32; I a multiple of 4) and e = exp(-gate) (float64, [M, I], JavaScript's Math.exp),
+ * out[m, i] = f32(f32(g * f32(1 / (1 + e))) * u): f64x2 add and div (IEEE float64, as the scalar
+ * code's), f32x4.demote (Math.fround), f32x4.mul (fround'ed float32 products). par: f64 1.
+ */
+function swigluBody(): number[] {
+  const [E, GU, I, M, OUT, PAR] = [0, 1, 2, 3, 4, 5];
+  const [J, GP, UP, END] = [6, 7, 8, 9];
+  const [ONE, S] = [10, 11];
+  const { code, e } = emitter();
+  e(op.get(PAR), op.v128Load64Splat(0), op.set(ONE), op.get(GU), op.set(GP), op.i32(0), op.set(J));
+  e(op.loop);
+  {
+    e(op.get(GP), op.get(I), op.i32(4), op.mul, op.add, op.tee(END), op.set(UP));
+    e(op.loop);
+    e(op.get(ONE), op.get(ONE), op.get(E), op.v128Load(0), op.f64x2Add, xop.f64x2Div, op.demoteZero);
+    e(op.get(ONE), op.get(ONE), op.get(E), op.v128Load(16), op.f64x2Add, xop.f64x2Div, op.demoteZero);
+    e(op.shuffle(LOW_HALVES), op.set(S));
+    e(op.get(OUT), op.get(GP), op.v128Load(0), op.get(S), op.f32x4Mul, op.get(UP), op.v128Load(0), op.f32x4Mul, op.v128Store(0));
+    e(op.get(E), op.i32(32), op.add, op.set(E), op.get(UP), op.i32(16), op.add, op.set(UP), op.get(OUT), op.i32(16), op.add, op.set(OUT));
+    e(op.get(GP), op.i32(16), op.add, op.tee(GP), op.get(END), op.ltU, op.brIf(0));
+    e(op.end);
+    // the next row's gate values follow this row's up values
+    e(op.get(UP), op.set(GP));
+    e(op.get(J), op.i32(1), op.add, op.tee(J), op.get(M), op.ltU, op.brIf(0));
+  }
+  e(op.end);
+  e(op.end);
+  return funcBody([[4, I32], [2, V128]], code);
+}
+
 let compiled: WebAssembly.Module | null | undefined;
 
 function opsModule(): WebAssembly.Module | null {
@@ -405,6 +441,7 @@ function opsModule(): WebAssembly.Module | null {
     ...RMS_PAIRS.map((P) => ({ name: `rms${P}`, params: 5, body: rmsBody(P) })),
     { name: 'rope', params: 5, body: ropeBody() },
     { name: 'demote', params: 3, body: demoteBody() },
+    { name: 'swiglu', params: 6, body: swigluBody() },
     { name: 'vmax', params: 3, body: vmaxBody() },
     { name: 'findeq', params: 3, body: findeqBody() },
   ]);
@@ -639,6 +676,24 @@ export class WasmOps {
     fn.rope(ko, nk, hb, co, so);
     x.set(f32.subarray(qo >> 2, (qo >> 2) + nq * hd), o);
     x.set(f32.subarray(ko >> 2, (ko >> 2) + nk * hd), o + nq * hd);
+  }
+
+  /**
+   * SwiGLU of M rows of gate / up (gu: per row I gate values then I up values) into act [M, I]:
+   * ./decoder.ts's swiglu bit for bit (exp(-g) by Math.exp here, the rest in SIMD). I a multiple of 4.
+   */
+  swiglu(gu: Float32Array, M: number, I: number, act: Float32Array): void {
+    const eo = 128, go = align64(eo + 8 * M * I), oo = align64(go + 8 * M * I);
+    this.ensure(oo + 4 * M * I);
+    const { f32, f64 } = this;
+    f32.set(gu.subarray(0, 2 * M * I), go >> 2);
+    for (let m = 0; m < M; m++) {
+      const g0 = m * 2 * I, e0 = (eo >> 3) + m * I;
+      for (let i = 0; i < I; i++) f64[e0 + i] = Math.exp(-gu[g0 + i]);
+    }
+    f64[14] = 1;
+    this.fn.swiglu(eo, go, I, M, oo, 112);
+    act.set(f32.subarray(oo >> 2, (oo >> 2) + M * I));
   }
 
   /** Index of the largest value, the first on ties (./decoder.ts's argmax); NaN refused with the same DataError. */
