@@ -315,8 +315,13 @@ interface Work {
 
 const F32_MAX = 3.4028234663852886e38;
 
-/** Phases of a step that `setStepProfile` times (ms summed into the array at these indices). */
-export const STEP_PHASES = ['embed_rope', 'rms', 'quantize', 'qkv', 'attention', 'o', 'residual', 'gate_up', 'swiglu', 'down', 'intervene', 'lm_head', 'step', 'steps'] as const;
+/**
+ * Phases of a step that `setStepProfile` times (ms summed into the array at these indices).
+ * 'attn_prep' is the attention's q/k norm, RoPE and KV writes; 'attention' the scores, softmax and
+ * weighted sum (with the wasm path's loads of the row's keys and values).
+ */
+export const STEP_PHASES = ['embed_rope', 'rms', 'quantize', 'qkv', 'attention', 'o', 'residual', 'gate_up', 'swiglu', 'down', 'intervene', 'lm_head', 'attn_prep', 'step', 'steps'] as const;
+const PH_PREP = 12, PH_STEP = 13, PH_STEPS = 14;
 let stepProfile: Float64Array | null = null;
 /** Time every decode step's (one token a row) phases into `p` (STEP_PHASES.length entries, summed; the last counts steps), or stop (null). For benches. */
 export function setStepProfile(p: Float64Array | null): void {
@@ -572,7 +577,14 @@ export class OwnDecoder {
             Vc.set(qkv.subarray(o + qDim + kvDim + hh * hd, o + qDim + kvDim + (hh + 1) * hd), dst);
           }
         }
-        // attention: the token at slot s sees the visible slots j <= s
+      }
+      mark?.(PH_PREP);
+      // attention (every row's keys and values are written: a row reads only its own)
+      for (let b = 0; b < B; b++) {
+        if (!alive(b)) continue;
+        const row = rows[b], kv = row.kv;
+        const Kc = kv.keys[l], Vc = kv.values[l], base = kv.base, stride = kv.stride;
+        // the token at slot s sees the visible slots j <= s
         const mask = row.mask;
         if (wasm && attentionFits(hd)) {
           const T = row.ids.length, visible = row.slots[T - 1] + 1;
@@ -681,8 +693,8 @@ export class OwnDecoder {
     for (let b = 0; b < B; b++) if (failedAt[b] >= 0) logits.fill(NaN, at[b] * V, at[b + 1] * V);
     if (P) {
       mark!(11);
-      P[12] += performance.now() - tStep;
-      P[13]++;
+      P[PH_STEP] += performance.now() - tStep;
+      P[PH_STEPS]++;
     }
     return { logits, residPost, capLift, failedAt };
   }

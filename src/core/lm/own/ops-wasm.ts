@@ -477,6 +477,11 @@ interface KvLayout {
 export class WasmOps {
   private readonly memory: WebAssembly.Memory;
   private readonly fn: Record<string, Fn>;
+  /** The attention kernels by heads a call (G), looked up once (not by a built name each call). */
+  private readonly dots: Fn[] = [];
+  private readonly wsum: Fn[] = [];
+  private readonly wsumR: Fn[] = [];
+  private readonly rmsP: Fn[] = [];
   private buf: ArrayBuffer | null = null;
   private f32 = new Float32Array(0);
   private i32 = new Int32Array(0);
@@ -491,6 +496,12 @@ export class WasmOps {
     const inst = new WebAssembly.Instance(mod, {});
     this.memory = inst.exports.memory as WebAssembly.Memory;
     this.fn = inst.exports as unknown as WasmOps['fn'];
+    for (const G of GROUPS) {
+      this.dots[G] = this.fn[`dots${G}`];
+      this.wsum[G] = this.fn[`wsum${G}`];
+      this.wsumR[G] = this.fn[`wsum${G}r`];
+    }
+    for (const P of RMS_PAIRS) this.rmsP[P] = this.fn[`rms${P}`];
   }
 
   /** Room for `bytes` bytes (64-byte aligned offsets are the caller's); views refreshed. */
@@ -583,7 +594,7 @@ export class WasmOps {
   attend(q: Float32Array, qo: number, heads: number, n: number, scale: number, out: Float32Array, ao: number): void {
     const hd = this.kv!.hd;
     for (let h = 0; h < heads;) {
-      const G = GROUPS.find((g) => g <= heads - h)!;
+      const left = heads - h, G = left >= 4 ? 4 : left >= 2 ? 2 : 1; // GROUPS: the largest that fits
       this.attendGroup(q, qo + h * hd, G, n, scale, out, ao + h * hd);
       h += G;
     }
@@ -592,7 +603,7 @@ export class WasmOps {
   private attendGroup(q: Float32Array, qo: number, G: number, n: number, scale: number, out: Float32Array, ao: number): void {
     const L = this.kv!, hd = L.hd, { f64 } = this, fn = this.fn;
     f64.set(q.subarray(qo, qo + G * hd), L.q >> 3);
-    fn[`dots${G}`](L.q, L.k, L.idx, Math.ceil((n * G) / DOT_SLOTS), 4 * hd, L.p, L.pStride);
+    this.dots[G](L.q, L.k, L.idx, Math.ceil((n * G) / DOT_SLOTS), 4 * hd, L.p, L.pStride);
     for (let g = 0; g < G; g++) {
       const p0 = (L.p + g * L.pStride) >> 3;
       let max = -Infinity;
@@ -611,9 +622,9 @@ export class WasmOps {
       for (let u = p0; u < p0 + n; u++) f64[u] = f(f64[u] * inv);
     }
     const per = 4 * WSUM_VB[G], blocks = Math.floor(hd / per);
-    if (blocks) fn[`wsum${G}`](L.p, L.v, L.idx, n, 4 * hd, L.out, blocks, L.pStride);
+    if (blocks) this.wsum[G](L.p, L.v, L.idx, n, 4 * hd, L.out, blocks, L.pStride);
     const rest = (hd - per * blocks) >> 2;
-    if (rest) fn[`wsum${G}r`](L.p, L.v + 4 * per * blocks, L.idx, n, 4 * hd, L.out + 8 * per * blocks, rest, L.pStride);
+    if (rest) this.wsumR[G](L.p, L.v + 4 * per * blocks, L.idx, n, 4 * hd, L.out + 8 * per * blocks, rest, L.pStride);
     // rounded to float32 in place (f32x4.demote: Math.fround), copied out as one block
     fn.demote(L.out, G * hd, L.out);
     out.set(this.f32.subarray(L.out >> 2, (L.out >> 2) + G * hd), ao);
@@ -638,7 +649,7 @@ export class WasmOps {
 
   /** rms of `pairs` pairs of groups of gb bytes from xo, weights at wo (par at 96). */
   private runRms(xo: number, pairs: number, gb: number, wo: number, eps: number, dim: number): void {
-    const { f32, fn } = this;
+    const { f32 } = this;
     f32[24] = eps;
     f32[25] = dim;
     f32[26] = 1;
@@ -646,7 +657,7 @@ export class WasmOps {
     for (const P of RMS_PAIRS) {
       const passes = Math.floor(left / P);
       if (!passes) continue;
-      fn[`rms${P}`](at, passes, gb, wo, 96);
+      this.rmsP[P](at, passes, gb, wo, 96);
       at += passes * 2 * P * gb;
       left -= passes * P;
     }
