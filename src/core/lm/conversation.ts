@@ -48,6 +48,7 @@ import {
   type DecoderSessionLike, type InterventionFeeds, type OrtModuleLike, type OrtTensorLike,
 } from './ort';
 import type { Conversation, PositionEvent, RowParams, RowRunResult, RowStopReason, RowTokenEvent, RunOptions, RunResult } from './rows';
+import { sharedLogitsWasm } from './own/logits-wasm';
 import { argmaxFinite, GREEDY, Pcg32, sampleToken, validateSampling } from './sampling';
 
 /** Model dimensions the loop needs (a subset of DecoderConfig). */
@@ -180,6 +181,8 @@ export class BatchKv {
   private parked: (Parked | null)[];
   /** Whether the cache has been seen in CPU memory (then rows can be sliced out and back). */
   private cpuKv = false;
+  /** The last intervention feeds and the arrays (steer, capAxis, capTau of each row) they hold. */
+  private ivFeeds: { src: (Float32Array | null)[]; feeds: Record<string, OrtTensorLike> } | null = null;
 
   constructor(private readonly host: EngineHost, readonly rows: number) {
     this.cached = new Array(rows).fill(0);
@@ -325,6 +328,21 @@ export class BatchKv {
     this.live = target.slice();
   }
 
+  /**
+   * The intervention feeds for these rows' params (ort.ts interventionFeeds), the last step's tensors
+   * again while every row's steer, capAxis and capTau are the same arrays as then (by identity: a
+   * new array, or a new params object with other arrays, builds new ones; see RowParams).
+   */
+  private interventionFeeds(list: readonly (InterventionFeeds | undefined)[]): Record<string, OrtTensorLike> {
+    const src: (Float32Array | null)[] = [];
+    for (const p of list) src.push(p?.steer ?? null, p?.capAxis ?? null, p?.capTau ?? null);
+    const c = this.ivFeeds;
+    if (c && c.src.length === src.length && c.src.every((a, i) => a === src[i])) return c.feeds;
+    const feeds = interventionFeeds(this.host.ort, this.host.shape, list);
+    this.ivFeeds = { src, feeds };
+    return feeds;
+  }
+
   /** Whether every row's cache is contiguous from slot 0 with one length (no padding needed). */
   private aligned(chunks: readonly (readonly number[])[]): boolean {
     const n = chunks[0].length, c = this.cached[0];
@@ -376,11 +394,18 @@ export class BatchKv {
     } else {
       maskW = this.width + S;
       mask = new BigInt64Array(n * maskW);
+      // the 1s written as the int64s' low 32-bit words where the machine is little-endian (no BigInt store per slot)
+      const words = LITTLE_ENDIAN ? new Int32Array(mask.buffer) : null;
       newSlots = live.map((r, i) => {
         const s = new Uint8Array(maskW);
         s.set(this.slots[r]);
         s.fill(1, this.width, this.width + chunks[r].length);
-        for (let j = 0; j < maskW; j++) mask[i * maskW + j] = s[j] ? 1n : 0n;
+        const o = i * maskW;
+        if (words) {
+          for (let j = 0; j < maskW; j++) if (s[j]) words[2 * (o + j)] = 1;
+        } else {
+          for (let j = 0; j < maskW; j++) mask[o + j] = s[j] ? 1n : 0n;
+        }
         return s;
       });
     }
@@ -394,7 +419,7 @@ export class BatchKv {
     if (host.instrumented) {
       const ps = live.map((r) => params[r]);
       const shared = ps.every((p) => p === ps[0]) || ps.every((p) => !p || (!p.steer && !p.capAxis && !p.capTau));
-      Object.assign(feeds, interventionFeeds(host.ort, host.shape, shared ? [ps[0]] : ps));
+      Object.assign(feeds, this.interventionFeeds(shared ? [ps[0]] : ps));
     }
     const outputs = await host.session.run(feeds);
     const keep = new Set<OrtTensorLike>();
@@ -442,6 +467,26 @@ export class BatchKv {
   }
 }
 
+/** Whether this machine stores an int64's low 32 bits first. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+let logitsScan: 'wasm' | 'js' = 'wasm';
+
+/**
+ * How checkFinite scans a logits row: 'wasm' (default; WebAssembly SIMD where the engine has it,
+ * own/logits-wasm.ts, the same result as argmaxFinite) or 'js' (sampling.ts's argmaxFinite). For A/B
+ * measurement and tests.
+ */
+export function setLogitsScan(kind: 'wasm' | 'js'): void {
+  logitsScan = kind;
+}
+
+/** sampling.ts's argmaxFinite of x[start .. end), on the SIMD scan where there is one. */
+function rowArgmaxFinite(x: Float32Array, start: number, end: number): number {
+  const w = logitsScan === 'wasm' ? sharedLogitsWasm() : null;
+  return w ? w.argmaxFinite(x, start, end) : argmaxFinite(x, start, end);
+}
+
 function firstNonFinite(a: Float32Array, start: number, end: number): number {
   for (let i = start; i < end; i++) if (!Number.isFinite(a[i])) return i;
   return -1;
@@ -473,7 +518,7 @@ export function checkFinite(o: StepOutput, realCounts: readonly number[], logitR
     const i = o.index[b];
     if (i < 0) throw new GenerationError('no-logits', `Row ${b} was not in this step's batch.`);
     const off = (i * o.S + s) * V;
-    const g = argmaxFinite(o.logits, off, off + V);
+    const g = rowArgmaxFinite(o.logits, off, off + V);
     if (g < 0) {
       throw new GenerationError('non-finite', `The model's output (logits) became infinite or NaN (row ${b}); check the steering and capping values and try again.`, { row: b });
     }

@@ -29,7 +29,12 @@ import type { InterventionFeeds } from './generate';
 import type { SamplingParams } from './sampling';
 import type { StreamDecoder } from './tokenizer';
 
-/** Per-row live settings, read before every forward pass (mutate them or replace fields between tokens). */
+/**
+ * Per-row live settings, read before every forward pass (mutate them or replace fields between
+ * tokens). The steer / capAxis / capTau arrays are taken by identity: to change their values, put
+ * new arrays in (or a new params object); values written into the same array in place are not
+ * seen by the next step (its feeds are reused while every row's arrays stay the same).
+ */
 export interface RowParams extends InterventionFeeds {
   sampling?: SamplingParams;
 }

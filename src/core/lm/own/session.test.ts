@@ -23,7 +23,7 @@ import * as ortNode from 'onnxruntime-node';
 import { buildDecoder, type ExportStyle } from '../builder';
 import { tinyModel } from '../builder/ort-node.testkit';
 import type { DecoderConfig } from '../config';
-import { BatchConversation, GenerationError } from '../conversation';
+import { BatchConversation, GenerationError, setLogitsScan } from '../conversation';
 import { LmEngine, unitRows } from '../generate';
 import { buildInterventions } from '../interventions';
 import { instrumentDecoder } from '../../onnx/instrument';
@@ -395,6 +395,15 @@ describe('OwnSession feeds', () => {
     await bad((f) => (f.input_ids = i64([1, 2, 3, 400], [2, 2])), /token id 400, outside the vocabulary/);
     await bad((f) => (f.attention_mask = i64(new Array(8).fill(1), [2, 4])), /past_key_values.0.key" has shape \[2, 2, 3, 16\]; expected \[2, 2, 2, 16\]/);
     await bad((f) => (f.attention_mask = i64(new Array(10).fill(2), [2, 5])), /only 0 and 1/);
+    // int64s read from their 32-bit words: a high word, a negative value, a value past 31 bits
+    await bad((f) => (f.attention_mask = i64([1, 1, 1, 1, 2 ** 32, 1, 1, 1, 1, 1], [2, 5])), /attention_mask holds 4294967296; it must hold only 0 and 1/);
+    await bad((f) => (f.attention_mask = i64([1, 1, 1, 1, 1, 1, 1, -1, 1, 1], [2, 5])), /attention_mask holds -1/);
+    await bad((f) => (f.attention_mask = i64([1, 1, 1, 1, 1, 1, 1, 1, 1, 2 ** 32 + 1], [2, 5])), /attention_mask holds 4294967297/);
+    await bad((f) => (f.input_ids = i64([1, 2, 3, 2 ** 31], [2, 2])), /token id 2147483648, outside the vocabulary/);
+    await bad((f) => (f.input_ids = i64([1, -1, 3, 4], [2, 2])), /token id -1, outside the vocabulary/);
+    await bad((f) => (f.input_ids = i64([1, 2 ** 32 + 5, 3, 4], [2, 2])), /token id 4294967301, outside the vocabulary/);
+    await bad((f) => (f.position_ids = i64([0, 1, -2, 3], [2, 2])), /position -2/);
+    await bad((f) => (f.position_ids = i64([0, 1, 2 ** 32, 3], [2, 2])), /position 4294967296/);
     await bad((f) => (f.position_ids = i64([0, 1, 2], [1, 3])), /position_ids has shape \[1, 3\]; expected \[2, 2\]/);
     await bad((f) => (f.position_ids = i64([0, 1, 2, 96], [2, 2])), /position 96/);
     await bad((f) => delete f['past_key_values.2.value'], /"past_key_values.2.value" is missing/);
@@ -475,6 +484,124 @@ describe('present key/value tensors', () => {
     const q1 = await other.run(feeds([[5, 6, 7]], 0, {}));
     const c = await s.run(feeds([[8]], 3, q1));
     expect(logits(c)).toEqual(logits(p2));
+  });
+});
+
+describe('step fast paths: the SIMD logits scan, reused intervention feeds, int64 words, in-place slots cleared only where written', () => {
+  const { cfg, onnx } = model('optimum', 13);
+  const dims = { numLayers: cfg.numLayers, hiddenSize: cfg.hiddenSize };
+  const iv = (seed: number, alpha: number, tau: number): RowParams => {
+    const x = buildInterventions(dims, { steer: [{ vector: randomUnitRows(cfg, seed), layers: [0, 2], alpha }], cap: [{ vector: randomUnitRows(cfg, seed + 1), layers: [1], tau }] });
+    return { steer: x.steer, capAxis: x.capAxis, capTau: x.capTau };
+  };
+
+  /**
+   * Two turns of a 3-row conversation (row 1 stops early at its own stop id and leaves the batch),
+   * its params changed mid-run by `change(step, params)` after each step's tokens. `fresh`: every
+   * read of a row's params gives new copies of its arrays (so no feed can be reused) and the logits
+   * are scanned in JavaScript: the reference.
+   */
+  async function run(change: (step: number, p: RowParams[]) => void, fresh: boolean, stop1: number[] = []) {
+    const engine = new LmEngine(NODE, createOwnSession(NODE, onnx, cfg, { reuseOutputs: true }), cfg, { style: 'optimum', kvType: 'float32' });
+    const state: RowParams[] = [{}, iv(1, 2, 0.3), { ...iv(3, -1.5, 0.4), sampling: { temperature: 0.8, topK: 40, topP: 0.95 } }];
+    const copyOf = (r: number): RowParams => {
+      const p = state[r];
+      return { steer: p.steer?.slice() ?? p.steer, capAxis: p.capAxis?.slice() ?? p.capAxis, capTau: p.capTau?.slice() ?? p.capTau, sampling: p.sampling };
+    };
+    const params: RowParams[] = fresh ? new Proxy(state, { get: (t, k) => (typeof k === 'string' && /^\d+$/.test(k) ? copyOf(+k) : Reflect.get(t, k)) }) : state;
+    setLogitsScan(fresh ? 'js' : 'wasm');
+    try {
+      const conv = engine.conversation(3) as BatchConversation;
+      PROMPTS.forEach((p, r) => conv.setTokens(r, p));
+      const recs: Recorded[] = [];
+      let step = 0;
+      for (const stopIds of [[[], stop1, []], [[], [], []]]) {
+        const rec: Recorded = { ids: [], logits: [[], [], []], positions: [[], [], []] };
+        const res = await conv.drive({
+          maxNewTokens: 7, params, axis: randomUnitRows(cfg, 9), keepResid: true, seeds: [1, 2, 3], stopIds,
+          onLogits: (r, l) => rec.logits[r].push(l.slice()),
+          onPosition: (e) => rec.positions[e.row].push({ ...e, resid: e.resid!.slice(), lifts: e.lifts!.slice() }),
+          onToken: (e) => {
+            if (e.row === 2) change(step++, state);
+          },
+        });
+        rec.ids = res.rows.map((r) => r.ids);
+        recs.push(rec);
+        PROMPTS.forEach((_, r) => conv.setTokens(r, [...conv.tokens(r), 3 + r]));
+      }
+      return recs;
+    } finally {
+      setLogitsScan('wasm');
+      await engine.dispose();
+    }
+  }
+
+  it('params changed mid-conversation (a field replaced, a params object replaced, steering switched on and off, rows leaving the batch): bit for bit the run whose feeds are built fresh every step, with the logits scanned in JavaScript', async () => {
+    const other = iv(5, 3, -0.2);
+    const change = (step: number, p: RowParams[]) => {
+      if (step === 1) p[1].steer = other.steer; // a field of the same object
+      if (step === 2) p[0] = { ...iv(7, 1, 0.1) }; // row 0 from no interventions to its own
+      if (step === 3) p[2] = { ...p[2], capTau: other.capTau }; // a new object, two arrays the same
+      if (step === 5) p[0] = {}; // back off
+      if (step === 8) p[1] = p[2]; // two rows sharing one object
+      if (step === 9) p[2] = { sampling: p[2].sampling };
+    };
+    // row 1 stops at its fourth token's id (or before) in turn 1
+    const stop1 = [(await run(change, false))[0].ids[1][3]];
+    const fast = await run(change, false, stop1);
+    const ref = await run(change, true, stop1);
+    for (let t = 0; t < 2; t++) for (let r = 0; r < 3; r++) sameRow(fast[t], r, ref[t], r, 0, `turn ${t + 1}`);
+    for (let t = 0; t < 2; t++) for (let r = 0; r < 3; r++) expect(fast[t].positions[r].map((e) => Array.from(e.lifts!))).toEqual(ref[t].positions[r].map((e) => Array.from(e.lifts!)));
+    // the changes acted: without them, other numbers
+    const still = await run(() => {}, false, stop1);
+    for (const r of [0, 2]) expect(still[0].logits[r]).not.toEqual(fast[0].logits[r]);
+    expect(still[1].logits[1]).not.toEqual(fast[1].logits[1]);
+    // row 1 stopped early in turn 1 (it left the batch while the others went on)
+    expect(fast[0].ids[1].length).toBeLessThan(fast[0].ids[0].length);
+  });
+
+  it('a run that wrote its new slots and then failed: the next in-place run clears them (its padding slots 0), as a fresh session has them', async () => {
+    const T = NODE.Tensor;
+    const { numLayers: L, numKvHeads: KV, headDim: hd } = cfg;
+    const feeds = (ids: number[][], mask: number[], W: number, past: Record<string, OrtTensorLike>) => {
+      const n = ids.length, S = ids[0].length;
+      const f: Record<string, OrtTensorLike> = {
+        input_ids: new T('int64', BigInt64Array.from(ids.flat(), BigInt), [n, S]),
+        attention_mask: new T('int64', BigInt64Array.from(mask, BigInt), [n, W + S]),
+        position_ids: new T('int64', BigInt64Array.from(ids.flatMap((r) => r.map((_, s) => BigInt(W + s)))), [n, S]),
+        ...interventionFeeds(NODE, dims, {}),
+      };
+      for (let l = 0; l < L; l++) for (const k of ['key', 'value'] as const) f[pastName(l, k)] = past[presentName(l, k)] ?? new T('float32', new Float32Array(0), [n, KV, 0, hd]);
+      return f;
+    };
+    const go = async (failing: boolean) => {
+      const s = createOwnSession(NODE, onnx, cfg);
+      const p1 = await s.run(feeds([[5, 6, 7], [8, 9, 10]], new Array(6).fill(1), 0, {}));
+      if (failing) {
+        // a decoder step that writes the rows' slots 3 and 4, then throws
+        const step = s.decoder.step.bind(s.decoder);
+        s.decoder.step = (rows, o) => {
+          step(rows, o);
+          throw new Error('failed after writing');
+        };
+        await expect(s.run(feeds([[11, 12], [13, 14]], new Array(10).fill(1), 3, p1))).rejects.toThrow('failed after writing');
+        s.decoder.step = step;
+      }
+      // row 1's second new token is padding (its slot masked): its present slot must be 0
+      const out = await s.run(feeds([[15, 16], [17, 0]], [1, 1, 1, 1, 1, 1, 1, 1, 1, 0], 3, p1));
+      const same = (out[presentName(0, 'key')] as unknown as { store: unknown }).store === (p1[presentName(0, 'key')] as unknown as { store: unknown }).store;
+      return { same, logits: Array.from(out.logits.data as Float32Array), present: Object.keys(out).filter((k) => k.startsWith('present.')).map((k) => Array.from(out[k].data as Float32Array)) };
+    };
+    const a = await go(true), b = await go(false);
+    expect(a.same && b.same).toBe(true); // both appended in place
+    expect(a.logits).toEqual(b.logits);
+    expect(a.present).toEqual(b.present);
+    // slot 4 of row 1, every head: 0
+    const k0 = a.present[0];
+    for (let h = 0; h < KV; h++) {
+      const o = ((1 * KV + h) * 5 + 4) * hd;
+      expect(k0.slice(o, o + hd)).toEqual(new Array(hd).fill(0));
+    }
   });
 });
 

@@ -101,10 +101,12 @@ export class OwnSession implements DecoderSessionLike {
 
     // The batch rows: each row's real new tokens are those whose own slot is unmasked.
     const maskBits = new Uint8Array(n * T);
+    const mask32 = mask.words;
     for (let i = 0; i < n * T; i++) {
-      const v = mask.data[i];
-      if (v !== 0n && v !== 1n) throw new DataError('own-feed', `attention_mask holds ${v}; it must hold only 0 and 1.`);
-      maskBits[i] = Number(v);
+      // (the int64's low and high 32 bits: no BigInt made per slot)
+      const lo = mask32 ? mask32[2 * i] : Number(mask.data[i]), hi = mask32 ? mask32[2 * i + 1] : 0;
+      if ((lo !== 0 && lo !== 1) || hi !== 0) throw new DataError('own-feed', `attention_mask holds ${mask.data[i]}; it must hold only 0 and 1.`);
+      maskBits[i] = lo;
     }
     const maxPos = dec.maxPosition;
     const store = this.kvStore(feeds, n, W, T, pastK, pastV);
@@ -118,10 +120,10 @@ export class OwnSession implements DecoderSessionLike {
     for (let b = 0; b < n; b++) {
       const tokens: number[] = [], positions: number[] = [], slots: number[] = [], at: number[] = [];
       for (let s = 0; s < S; s++) {
-        const id = Number(ids.data[b * S + s]);
+        const id = int64At(ids, b * S + s);
         if (!(id >= 0 && id < V)) throw new DataError('own-feed', `input_ids holds token id ${id}, outside the vocabulary (0 to ${V - 1}).`);
         if (!maskBits[b * T + W + s]) continue;
-        const p = Number(pos.data[b * S + s]);
+        const p = int64At(pos, b * S + s);
         if (!(p >= 0 && p < maxPos)) throw new DataError('own-feed', `position_ids holds position ${p} for a real token; this model takes positions 0 to ${maxPos - 1}.`);
         tokens.push(id);
         positions.push(p);
@@ -225,17 +227,22 @@ export class OwnSession implements DecoderSessionLike {
       if (all) store = s0;
     }
     if (store && store.cap >= T) {
-      // in place: clear the new slots (padding positions stay 0, as a graph's would be)
-      for (let l = 0; l < nL; l++) {
-        for (let r = 0; r < n * KV; r++) {
-          store.keys[l].fill(0, (r * store.cap + W) * hd, (r * store.cap + T) * hd);
-          store.values[l].fill(0, (r * store.cap + W) * hd, (r * store.cap + T) * hd);
+      // in place: the new slots must be 0 (padding positions stay 0, as a graph's would be); only
+      // those a run may have written are cleared (one that failed before its present was returned)
+      const dirty = Math.min(T, store.clean);
+      if (dirty > W) {
+        for (let l = 0; l < nL; l++) {
+          for (let r = 0; r < n * KV; r++) {
+            store.keys[l].fill(0, (r * store.cap + W) * hd, (r * store.cap + dirty) * hd);
+            store.values[l].fill(0, (r * store.cap + W) * hd, (r * store.cap + dirty) * hd);
+          }
         }
       }
+      store.clean = Math.max(store.clean, T);
       return store;
     }
     const cap = Math.max(T, store ? store.cap * 2 : T + Math.max(16, T >> 1));
-    const next: KvStore = { owner: this, n, cap, frontier: -1, keys: [], values: [] };
+    const next: KvStore = { owner: this, n, cap, frontier: -1, clean: T, keys: [], values: [] };
     for (let l = 0; l < nL; l++) {
       const k = new Float32Array(n * KV * cap * hd), v = new Float32Array(n * KV * cap * hd);
       if (W > 0) {
@@ -260,6 +267,8 @@ interface KvStore {
   readonly cap: number;
   /** The T of the newest present tensors over these buffers (-1: none yet). */
   frontier: number;
+  /** Slots from this one on were never written since the buffers were made (they hold 0): the runs so far reached at most this T. */
+  clean: number;
   readonly keys: Float32Array[];
   readonly values: Float32Array[];
 }
@@ -322,15 +331,32 @@ function feed(feeds: Record<string, OrtTensorLike>, name: string): OrtTensorLike
   return t;
 }
 
+/** Whether this machine stores an int64's low 32 bits first (then an Int32Array over int64 data reads them). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+interface Int64Feed {
+  data: BigInt64Array;
+  dims: readonly number[];
+  /** The data as 32-bit words, low then high of each value (little-endian machines), or null. */
+  words: Int32Array | null;
+}
+
+/** Value i of an int64 feed as a number (exact: read from its 32-bit words when it fits 31 bits, no BigInt made). */
+function int64At(f: Int64Feed, i: number): number {
+  const w = f.words;
+  if (w && w[2 * i + 1] === 0 && w[2 * i] >= 0) return w[2 * i];
+  return Number(f.data[i]);
+}
+
 /** An int64 feed of `rank` dimensions, its data checked against its dims. */
-function int64Feed(feeds: Record<string, OrtTensorLike>, name: string, rank: number): { data: BigInt64Array; dims: readonly number[] } {
+function int64Feed(feeds: Record<string, OrtTensorLike>, name: string, rank: number): Int64Feed {
   const t = feed(feeds, name);
   const dims = t.dims;
   if (t.type !== 'int64' || !(t.data instanceof BigInt64Array)) throw new DataError('own-feed', `The feed "${name}" is ${t.type}; it must be int64.`);
   if (dims.length !== rank || dims.some((x) => !(Number.isInteger(x) && x >= 0))) throw new DataError('own-feed', `The feed "${name}" has shape [${dims.join(', ')}]; it must have ${rank} dimensions.`);
   const size = dims.reduce((a, x) => a * x, 1);
   if (t.data.length !== size) throw new DataError('own-feed', `The feed "${name}" holds ${t.data.length} numbers for shape [${dims.join(', ')}].`);
-  return { data: t.data, dims };
+  return { data: t.data, dims, words: LITTLE_ENDIAN ? new Int32Array(t.data.buffer, t.data.byteOffset, 2 * t.data.length) : null };
 }
 
 /**
