@@ -285,6 +285,8 @@ const xop = {
 /** f32 lane 0 (1) of a vector in every lane. */
 const SPLAT0 = [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3];
 const SPLAT1 = [4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7];
+/** Rows of gate / up one `swiglu` kernel call takes (a batch's decode step: one call). */
+const SWIGLU_ROWS = 8;
 /** Groups (pairs of groups) one pass of `rmsP` takes: 4 pairs hide the float64 adds' latency. */
 const RMS_PAIRS = [4, 1] as const;
 
@@ -694,6 +696,14 @@ export class WasmOps {
    * ./decoder.ts's swiglu bit for bit (exp(-g) by Math.exp here, the rest in SIMD). I a multiple of 4.
    */
   swiglu(gu: Float32Array, M: number, I: number, act: Float32Array): void {
+    // SWIGLU_ROWS rows a call: a prefill's thousands of rows would grow the memory by 20 bytes a value for good
+    for (let m0 = 0; m0 < M; m0 += SWIGLU_ROWS) {
+      const c = Math.min(SWIGLU_ROWS, M - m0);
+      this.swigluRows(gu.subarray(m0 * 2 * I, (m0 + c) * 2 * I), c, I, act.subarray(m0 * I, (m0 + c) * I));
+    }
+  }
+
+  private swigluRows(gu: Float32Array, M: number, I: number, act: Float32Array): void {
     const eo = 128, go = align64(eo + 8 * M * I), oo = align64(go + 8 * M * I);
     this.ensure(oo + 4 * M * I);
     const { f32, f64 } = this;
