@@ -204,6 +204,12 @@ describe('own decoder batched step', () => {
   });
 });
 
+/** a (js) and b (wasm) the same values, bit for bit (Object.is: -0 is not 0). */
+function same(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
+  expect(a.length, what).toBe(b.length);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect(`${what}: ${i} is ${b[i]} on wasm, ${a[i]} on js`).toBe('');
+}
+
 describe('own decoder ops: wasm (ops-wasm.ts) = js (the scalar code), bit for bit', () => {
   it.each([['qwen3', 'optimum'], ['llama', 'genai']] as const)('%s %s: forward with taps (prefill, decode), a masked batched step, greedy', (family, style) => {
     const { cfg, ck } = tinyModel(family, 7, { num_hidden_layers: 2 });
@@ -211,10 +217,6 @@ describe('own decoder ops: wasm (ops-wasm.ts) = js (the scalar code), bit for bi
     const js = OwnDecoder.fromOnnx(onnx, cfg, undefined, { ops: 'js' });
     const wasm = OwnDecoder.fromOnnx(onnx, cfg);
     expect([js.ops, wasm.ops]).toEqual(['js', 'wasm']);
-    const same = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
-      expect(a.length, what).toBe(b.length);
-      for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect(`${what}: ${i} is ${b[i]} on wasm, ${a[i]} on js`).toBe('');
-    };
     const cj = js.newCache(), cw = wasm.newCache();
     for (const ids of [PROMPT, ...STEPS]) {
       const a = js.forward(ids, cj, { taps: true }), b = wasm.forward(ids, cw, { taps: true });
@@ -247,5 +249,46 @@ describe('own decoder ops: wasm (ops-wasm.ts) = js (the scalar code), bit for bi
     same(a.capLift!, b.capLift!, 'batch cap lifts');
     expect(Array.from(b.failedAt)).toEqual([-1, -1]);
     expect(wasm.greedy(PROMPT, 8).ids).toEqual(js.greedy(PROMPT, 8).ids);
+  });
+});
+
+describe('own decoder ops: wasm = js over long contexts, odd head counts and head sizes, padded rows', () => {
+  it.each([
+    ['4 heads of 16, 2 kv heads', {}],
+    ['3 heads of 24, 1 kv head (RoPE in JS: 24 is not a multiple of 8)', { num_attention_heads: 3, num_key_value_heads: 1, head_dim: 24 }],
+    ['6 heads of 8, 3 kv heads', { num_attention_heads: 6, num_key_value_heads: 3, head_dim: 8 }],
+  ] as const)('qwen3, %s: a 300-token prefill, decode steps, a batch of 3 rows (one padded at 300 slots)', (_, shape) => {
+    const { cfg, ck } = tinyModel('qwen3', 9, { num_hidden_layers: 2, ...shape });
+    const onnx = buildDecoder(ck, { style: 'optimum', dtype: 'q8' }).onnx;
+    const js = OwnDecoder.fromOnnx(onnx, cfg, undefined, { ops: 'js' });
+    const wasm = OwnDecoder.fromOnnx(onnx, cfg);
+    expect([js.ops, wasm.ops]).toEqual(['js', 'wasm']);
+    const rng = new Pcg32(5);
+    const long = Array.from({ length: 300 }, () => Math.floor(rng.float() * cfg.vocabSize));
+    const cj = js.newCache(), cw = wasm.newCache();
+    for (const ids of [long, [7], [99], [250]]) {
+      const a = js.forward(ids, cj, { taps: true }), b = wasm.forward(ids, cw, { taps: true });
+      same(a.logits, b.logits, `logits after ${cj.length} tokens`);
+      for (let l = 0; l < cfg.numLayers; l++) same(a.residPost![l], b.residPost![l], `resid_post ${l} after ${cj.length} tokens`);
+    }
+    // decode-shaped batch: 3 rows of one new token each; row 0 a long past with padding slots
+    const { numLayers: nL, numKvHeads: KV, headDim: hd } = cfg;
+    const batch = (d: OwnDecoder) => {
+      const r = new Pcg32(8);
+      const kvOf = (stride: number) => {
+        const buf = () => Float32Array.from({ length: KV * stride * hd }, () => r.float() - 0.5);
+        return { keys: Array.from({ length: nL }, buf), values: Array.from({ length: nL }, buf), base: 0, stride };
+      };
+      const mask = Uint8Array.from({ length: 320 }, (_, j) => (j % 7 === 3 || (j > 100 && j < 140) ? 0 : 1));
+      return d.step([
+        { ids: [11], positions: [260], slots: [300], kv: kvOf(320), mask },
+        { ids: [12], positions: [2], slots: [2], kv: kvOf(16), mask: null },
+        { ids: [13], positions: [40], slots: [40], kv: kvOf(64), mask: null },
+      ], { taps: true });
+    };
+    const a = batch(js), b = batch(wasm);
+    same(a.logits, b.logits, 'batch logits');
+    same(a.residPost!, b.residPost!, 'batch resid_post');
+    expect(Array.from(b.failedAt)).toEqual([-1, -1, -1]);
   });
 });
