@@ -5,7 +5,7 @@ import { buildDecoder, type ExportStyle } from './builder';
 import { instrumentDecoder } from '../onnx/instrument';
 import { randomCheckpoint } from './checkpoint';
 import { parseConfig, tinyConfigJson, type DecoderConfig } from './config';
-import { BatchConversation, GenerationError } from './conversation';
+import { BatchConversation, checkFinite, GenerationError, setLogitsScan, type StepOutput } from './conversation';
 import { LmEngine, unitRows } from './generate';
 import { buildInterventions, noInterventions } from './interventions';
 import { createSession, INPUT_IDS, type DecoderSessionLike, type Ort } from './ort';
@@ -316,6 +316,60 @@ describe('Conversation on onnxruntime-web (WASM, in Node)', () => {
       await web.engine.dispose();
       await node.engine.dispose();
     }
+  });
+});
+
+describe('checkFinite (a step\'s residual and logits check)', () => {
+  it('names the first non-finite layer and row with the SIMD pass as with the JavaScript one, padding and rows outside the batch ignored', () => {
+    const shape = { numLayers: 3, numKvHeads: 1, headDim: 4, hiddenSize: 20, vocabSize: 70 };
+    const { numLayers: L, hiddenSize: d, vocabSize: V } = shape;
+    const rng = new Pcg32(2);
+    const step = (B: number, S: number, index: number[]): StepOutput => ({
+      outputs: {}, S, batch: B, index: Int32Array.from(index),
+      logits: Float32Array.from({ length: B * S * V }, () => rng.float()),
+      tap: { data: Float32Array.from({ length: L * B * S * d }, () => rng.float() - 0.5), dims: [L, B, S, d] },
+      lift: null,
+    });
+    const outcome = (o: StepOutput, counts: number[], rows: (number | null)[]) => {
+      const greedy = new Int32Array(counts.length).fill(-1);
+      try {
+        checkFinite(o, counts, rows, shape, greedy);
+        return { greedy: Array.from(greedy) };
+      } catch (e) {
+        return { error: (e as GenerationError).code, details: (e as GenerationError).details, message: (e as Error).message };
+      }
+    };
+    const cases: [StepOutput, number[], (number | null)[], string][] = [];
+    // decode steps of 3 rows (every position real), one row not in the batch, and a padded prefill
+    for (const [at, what] of [[-1, 'none'], [0, 'first'], [L * 3 * d - 1, 'last'], [d + 5, 'layer 0 row 1'], [2 * 3 * d + 2 * d, 'layer 2 row 2']] as const) {
+      for (const v of [NaN, Infinity, -Infinity]) {
+        const o = step(3, 1, [0, 1, 2]);
+        if (at >= 0) o.tap!.data[at] = v;
+        cases.push([o, [1, 1, 1], [0, 0, 0], `decode ${what} ${v}`]);
+        const p = step(2, 1, [0, -1, 1]);
+        if (at >= 0 && at < p.tap!.data.length) p.tap!.data[at] = v;
+        cases.push([p, [1, 0, 1], [0, null, 0], `row out ${what} ${v}`]);
+        const q = step(2, 3, [0, 1]);
+        if (at >= 0 && at < q.tap!.data.length) q.tap!.data[at] = v;
+        cases.push([q, [3, 1], [2, 0], `padded ${what} ${v}`]);
+      }
+    }
+    const badLogits = step(3, 1, [0, 1, 2]);
+    badLogits.logits[2 * V + 9] = NaN;
+    cases.push([badLogits, [1, 1, 1], [0, 0, 0], 'logits']);
+    try {
+      for (const [o, counts, rows, what] of cases) {
+        setLogitsScan('js');
+        const js = outcome(o, counts, rows);
+        setLogitsScan('wasm');
+        expect(outcome(o, counts, rows), what).toEqual(js);
+      }
+    } finally {
+      setLogitsScan('wasm');
+    }
+    // the cases include both outcomes
+    expect(cases.filter(([o, c, r]) => 'error' in outcome(o, c, r)).length).toBeGreaterThan(10);
+    expect(outcome(cases[0][0], [1, 1, 1], [0, 0, 0])).toHaveProperty('greedy');
   });
 });
 

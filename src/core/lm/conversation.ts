@@ -492,6 +492,17 @@ function firstNonFinite(a: Float32Array, start: number, end: number): number {
   return -1;
 }
 
+/** Whether every position of every row in the step's batch is real (no padding, no row riding along). */
+function allReal(o: StepOutput, realCounts: readonly number[]): boolean {
+  let rows = 0;
+  for (let b = 0; b < realCounts.length; b++) {
+    if (o.index[b] < 0) continue;
+    if (realCounts[b] !== o.S) return false;
+    rows++;
+  }
+  return rows === o.batch;
+}
+
 /**
  * Throws GenerationError 'non-finite' if a real position's residual or a sampled logits row is not
  * finite. With `greedy`, also writes each checked logits row's argmax (token id) to `greedy[row]`:
@@ -499,7 +510,8 @@ function firstNonFinite(a: Float32Array, start: number, end: number): number {
  */
 export function checkFinite(o: StepOutput, realCounts: readonly number[], logitRows: readonly (number | null)[], shape: DecoderShape, greedy?: Int32Array): void {
   const V = shape.vocabSize;
-  if (o.tap) {
+  if (o.tap && !(logitsScan === 'wasm' && allReal(o, realCounts) && sharedLogitsWasm()?.allFinite(o.tap.data, 0, o.tap.dims.reduce((a, x) => a * x, 1)))) {
+    // (every batch row's every position real: one SIMD pass over the whole tap, this loop only to name a failure)
     const [L, Bt, S, d] = o.tap.dims;
     for (let l = 0; l < L; l++) {
       realCounts.forEach((n, b) => {

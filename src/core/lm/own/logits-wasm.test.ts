@@ -90,6 +90,21 @@ describe('logits SIMD argmax (argmaxFinite exactly)', () => {
     expect(sharedLogitsWasm()).toBe(sharedLogitsWasm());
   });
 
+  it('allFinite: false exactly when some value of the range is NaN or +-Infinity (every position, lengths around the blocks, sub-ranges)', () => {
+    for (const n of [0, 1, 15, 16, 17, 33, 64, 100, 1030]) {
+      const x = Float32Array.from({ length: n }, () => (rng.float() - 0.5) * 3.4e38);
+      for (let a = 0; a <= Math.min(n, 17); a += 4) expect(w.allFinite(x, a, n)).toBe(true);
+      for (const special of [NaN, Infinity, -Infinity]) {
+        for (let at = 0; at < n; at += n > 100 ? 7 : 1) {
+          const y = x.slice();
+          y[at] = special;
+          expect(w.allFinite(y, 0, n), `${special} at ${at} of ${n}`).toBe(false);
+          expect(w.allFinite(y, at + 1, n), `${special} before [${at + 1}, ${n})`).toBe(true);
+        }
+      }
+    }
+  });
+
   it('agrees with argmaxFinite on random rows (property)', () => {
     fc.assert(
       fc.property(

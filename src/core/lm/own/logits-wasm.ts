@@ -130,6 +130,22 @@ export class LogitsWasm {
     }
   }
 
+  /** Whether every value of x[start .. end) is finite (the same pass: its v - v sum). */
+  allFinite(x: Float32Array, start: number, end: number): boolean {
+    const n = end - start;
+    const n16 = n > 0 ? n - (n % BLOCK) : 0;
+    let bad = 0;
+    if (n16) {
+      this.ensure(XO + 4 * n16);
+      const { f32 } = this;
+      f32.set(x.subarray(start, start + n16), XO >> 2);
+      this.fn.extremes(XO, n16, 0);
+      bad = f32[4] + f32[5] + f32[6] + f32[7];
+    }
+    for (let i = start + n16; i < end; i++) bad += x[i] - x[i];
+    return bad === 0;
+  }
+
   /** ../sampling.ts's argmaxFinite(x, start, end), exactly (see the file's header). */
   argmaxFinite(x: Float32Array, start: number, end: number): number {
     const n = end - start;
