@@ -194,6 +194,14 @@ let shared: LogitsWasm | null | undefined;
 
 /** This thread's LogitsWasm (made at the first call), or null where the engine has no WebAssembly SIMD. */
 export function sharedLogitsWasm(): LogitsWasm | null {
-  if (shared === undefined) shared = logitsWasmAvailable() ? new LogitsWasm() : null;
+  if (shared === undefined) {
+    shared = null;
+    try {
+      // (an engine that refuses the instance, or its memory, leaves the callers on the JavaScript pass)
+      if (logitsWasmAvailable()) shared = new LogitsWasm();
+    } catch {
+      shared = null;
+    }
+  }
   return shared;
 }
