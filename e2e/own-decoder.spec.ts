@@ -63,7 +63,7 @@ test('8-bit weights run on our int8 decoder in the model worker, on several WASM
   expect(info.style).toBe('optimum');
   expect(info.threads).toBe(Math.min(4, cores));
   if (cores > 1) expect(info.threads).toBeGreaterThan(1);
-  expect(info.reason).toMatch(new RegExp(`^onnx/model_quantized\\.onnx \\(q8; .*\\), run by our int8 decoder \\(~2\\.8x onnxruntime-web's decode speed\\), on WASM with ${info.threads} threads \\(cross-origin isolated\\): the fastest on WASM`));
+  expect(info.reason).toMatch(new RegExp(`^onnx/model_quantized\\.onnx \\(q8; .*\\), run by our int8 decoder \\(~4x onnxruntime-web's decode speed\\), on WASM with ${info.threads} threads \\(cross-origin isolated\\): the fastest on WASM`));
   expect(info.reason.trim().split(/\.\s+\S/).length).toBe(1);
   expect(hub.count(`/${REPO}/resolve/main/onnx/model_q4.onnx`)).toBe(0);
 

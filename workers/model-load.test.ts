@@ -77,7 +77,7 @@ describe.skipIf(!env.ownDecoder)('model worker loader: our int8 decoder on WASM'
     expect(own.info.dtype).toBe('q8');
     expect(own.info.style).toBe('optimum');
     expect(own.engine.instrumented).toBe(true);
-    expect(own.info.reason).toMatch(/^onnx\/model_quantized\.onnx \(q8; .* memory\), run by our int8 decoder \(~2\.8x onnxruntime-web's decode speed\), on WASM with 2 threads \(cross-origin isolated\): the fastest on WASM \(8-bit weights on our int8 decoder/);
+    expect(own.info.reason).toMatch(/^onnx\/model_quantized\.onnx \(q8; .* memory\), run by our int8 decoder \(~4x onnxruntime-web's decode speed\), on WASM with 2 threads \(cross-origin isolated\): the fastest on WASM \(8-bit weights on our int8 decoder/);
     expect(own.info.reason.trim().split(/\.\s+\S/).length).toBe(1);
     // the same file on onnxruntime-web, forced by a named-file source with our decoder off
     const web = await loadModelIn({ ...env, ownDecoder: false }, { kind: 'files', files: folder('q8'), onnxFile: 'onnx/model_quantized.onnx' }, { device: 'wasm' }, { signal: new AbortController().signal, cache: null });

@@ -160,8 +160,8 @@ async function chooseWeights(
 
 const gb = (b: number) => `${(b / 1e9).toFixed(b < 1e9 ? 2 : 1)} GB`;
 
-/** Our decoder's decode speed against onnxruntime-web's on the same 8-bit file (bench/decode.bench.ts, one thread). */
-const OWN_SPEED = '~2.8x onnxruntime-web\'s decode speed';
+/** Our decoder's decode speed against onnxruntime-web's on the same 8-bit file (bench/decode.bench.ts own_vs_ort_web, one thread, Node: 3.67 and 3.96 in two sessions). */
+const OWN_SPEED = '~4x onnxruntime-web\'s decode speed';
 
 /** One sentence: file, dtype, runtime, backend, threads and why. */
 function describeLoad(
