@@ -430,8 +430,8 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
     tps.q8_own_plain = vsPlain.b;
 
     // 3. rows: one batched Conversation vs one-row runs
-    const batch = (B: number) => async () => (await rpc<{ tps: number }>('batch', { engine: 'one', B })).tps;
-    const seq = (B: number) => async () => (await rpc<{ tps: number }>('seq', { engine: 'one', B })).tps;
+    const batch = (B: number, engine = 'one') => async () => (await rpc<{ tps: number }>('batch', { engine, B })).tps;
+    const seq = (B: number, engine = 'one') => async () => (await rpc<{ tps: number }>('seq', { engine, B })).tps;
     const rr = Math.max(1, ROUNDS - 1);
     const b3 = await ab('batch3_vs_sequential_1thread (own in chromium)', batch(3), seq(3), rr);
     const b8 = await ab('batch8_vs_batch1_1thread (own in chromium)', batch(8), batch(1), rr);
@@ -440,10 +440,8 @@ export async function runBrowserDecode(options: BrowserDecodeOptions = {}): Prom
     // panes and extraction's rollouts run on; the summary's batch keys where it loaded
     let b3Two: Awaited<ReturnType<typeof ab>> | null = null, b8Two: Awaited<ReturnType<typeof ab>> | null = null;
     if (have('two') && setup.pool_threads === 2) {
-      const batchTwo = (B: number) => async () => (await rpc<{ tps: number }>('batch', { engine: 'two', B })).tps;
-      const seqTwo = (B: number) => async () => (await rpc<{ tps: number }>('seq', { engine: 'two', B })).tps;
-      b3Two = await ab('batch3_vs_sequential (own in chromium, the 2-thread pool)', batchTwo(3), seqTwo(3), rr);
-      b8Two = await ab('batch8_vs_batch1 (own in chromium, the 2-thread pool)', batchTwo(8), batchTwo(1), rr);
+      b3Two = await ab('batch3_vs_sequential (own in chromium, the 2-thread pool)', batch(3, 'two'), seq(3, 'two'), rr);
+      b8Two = await ab('batch8_vs_batch1 (own in chromium, the 2-thread pool)', batch(8, 'two'), batch(1, 'two'), rr);
       Object.assign(tps, { batch1_own_2threads: b8Two.b, batch3_own_2threads: b3Two.a, sequential3_own_2threads: b3Two.b, batch8_own_2threads: b8Two.a });
     }
     const same3 = await rpc<{ same: boolean; differ: number[] }>('rowsSame', { engine: 'one', B: 3 });

@@ -128,3 +128,20 @@ export function moduleBytes(funcs: { name: string; params: number; body: number[
   ];
   return new Uint8Array(bytes);
 }
+
+/** The compiled module of `bytes`, or null where the engine has no WebAssembly or refuses them (no SIMD, say). */
+export function compileModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module | null {
+  if (typeof WebAssembly === 'undefined') return null;
+  try {
+    return WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Grows `memory` to hold at least `bytes` bytes (whole 64 KiB pages); its buffer after (a new one where it grew). */
+export function growMemory(memory: WebAssembly.Memory, bytes: number): ArrayBuffer {
+  const have = memory.buffer.byteLength;
+  if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));
+  return memory.buffer;
+}

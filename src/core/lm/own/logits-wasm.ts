@@ -19,7 +19,7 @@
  * The row is copied into the module's memory first (~0.01 ms a row; the scan reads it there). One
  * module, compiled once, and one instance (one WebAssembly memory) a thread, made at the first call.
  */
-import { emitter, funcBody, I32, moduleBytes, op, V128 } from '../../math/wasm-asm';
+import { emitter, funcBody, I32, compileModule, growMemory, moduleBytes, op, V128 } from '../../math/wasm-asm';
 
 // opcodes wasm-asm.ts does not name
 const I32_SHR_U = [0x76];
@@ -83,17 +83,10 @@ let compiled: WebAssembly.Module | null | undefined;
 
 function logitsModule(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
-  compiled = null;
-  if (typeof WebAssembly === 'undefined') return null;
-  const bytes = moduleBytes([
+  compiled = compileModule(moduleBytes([
     { name: 'extremes', params: 3, body: extremesBody() },
     { name: 'first', params: 3, body: firstBody() },
-  ]);
-  try {
-    if (WebAssembly.validate(bytes)) compiled = new WebAssembly.Module(bytes);
-  } catch {
-    compiled = null;
-  }
+  ]));
   return compiled;
 }
 
@@ -120,9 +113,7 @@ export class LogitsWasm {
   }
 
   private ensure(bytes: number): void {
-    const have = this.memory.buffer.byteLength;
-    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / 65536));
-    if (this.buf !== this.memory.buffer) {
+    if (this.buf !== growMemory(this.memory, bytes)) {
       this.buf = this.memory.buffer;
       this.f32 = new Float32Array(this.buf);
       this.i32 = new Int32Array(this.buf);

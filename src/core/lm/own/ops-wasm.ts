@@ -46,7 +46,7 @@
  * results out of it (a copy is ~0.1 ns a value; the scalar code took ~17 ns a value to quantise).
  */
 import { DataError } from '../../errors';
-import { emitter, funcBody, HIGH_HALF, I32, LOW_HALVES, V128, moduleBytes, op, uleb } from '../../math/wasm-asm';
+import { emitter, funcBody, HIGH_HALF, I32, LOW_HALVES, V128, compileModule, growMemory, moduleBytes, op, uleb } from '../../math/wasm-asm';
 
 const f = Math.fround;
 const MIN_NORMAL = 2 ** -126;
@@ -430,9 +430,7 @@ let compiled: WebAssembly.Module | null | undefined;
 
 function opsModule(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
-  compiled = null;
-  if (typeof WebAssembly === 'undefined') return null;
-  const bytes = moduleBytes([
+  compiled = compileModule(moduleBytes([
     { name: 'minmax', params: 3, body: minmaxBody() },
     { name: 'quant', params: 4, body: quantBody() },
     ...GROUPS.flatMap((G) => [
@@ -446,12 +444,7 @@ function opsModule(): WebAssembly.Module | null {
     { name: 'swiglu', params: 6, body: swigluBody() },
     { name: 'vmax', params: 3, body: vmaxBody() },
     { name: 'findeq', params: 3, body: findeqBody() },
-  ]);
-  try {
-    if (WebAssembly.validate(bytes)) compiled = new WebAssembly.Module(bytes);
-  } catch {
-    compiled = null;
-  }
+  ]));
   return compiled;
 }
 
@@ -508,9 +501,7 @@ export class WasmOps {
 
   /** Room for `bytes` bytes (64-byte aligned offsets are the caller's); views refreshed. */
   private ensure(bytes: number): void {
-    const have = this.memory.buffer.byteLength;
-    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / 65536));
-    if (this.buf !== this.memory.buffer) {
+    if (this.buf !== growMemory(this.memory, bytes)) {
       const b = this.memory.buffer;
       this.buf = b;
       this.f32 = new Float32Array(b);
