@@ -10,7 +10,13 @@
  * Run: npx vite build --outDir /tmp/k-dist && BENCH_DIST=/tmp/k-dist npx tsx bench/int8-kernel-browser.bench.ts
  *   BENCH_ROUNDS (default 7), BENCH_SHAPES ("1024x151936,1024x6144": K x N), BENCH_MS ("1,3,8"),
  *   BENCH_ROWS / BENCH_COLS (force rowsPerPass / cols on both kernels; default: each kernel's automatic ones),
- *   BENCH_KERNELS (e.g. "u8dot": only those), BENCH_SCALED=1 (matmulIntegerScaled: the float epilogue too, as ColumnSlice runs it).
+ *   BENCH_KERNELS (e.g. "u8dot": only those), BENCH_SCALED=1 (matmulIntegerScaled: the float epilogue too, as ColumnSlice runs it),
+ *   BENCH_COPIES=40 (40 linears of each shape in one arena, called in turn: weights streamed from
+ *   memory as in a decode step; a 6 MB linear is otherwise cache-resident). Measured so (u8dot,
+ *   scaled, 2026-12-05): 1024x6144 at M = 8 0.71-0.79 ms cold against 0.49-0.52 hot, 3072x1024
+ *   0.42-0.44 against 0.28, the lm_head (never resident) the same either way; a step of one or two
+ *   columns touches a 64-byte line of a 4-column group on its first pass and uses 16 or 32 bytes
+ *   of it (weights packed by 1 measured 0.57 ms on the 1024x6144 linear, none better at 3072x1024).
  */
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
@@ -39,7 +45,7 @@ async function main() {
     for (const [K, N] of SHAPES) {
       const bytes = K * N;
       const big = bytes > 50e6;
-      const o = { N, K, Ms: MS, rounds: ROUNDS, reps: big ? 5 : 9, inner: big ? 1 : 20, warm: big ? 3 : 30, rowsPerPass: ROWS, cols: COLS, kernels, scaled: SCALED };
+      const o = { N, K, Ms: MS, rounds: ROUNDS, reps: big ? 5 : 9, inner: big ? 1 : 20, warm: big ? 3 : 30, rowsPerPass: ROWS, cols: COLS, kernels, scaled: SCALED, copies: Number(process.env.BENCH_COPIES ?? 1) };
       const r = await page.evaluate((opts) => (window as any).kernel.bench(opts), o);
       const ms = r.ms as Record<string, Record<number, number>>;
       for (const k of kernels) {

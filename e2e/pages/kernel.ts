@@ -263,9 +263,13 @@ const api = {
    * round's figure is the median of those (ms a call). Returns per kernel and M the median over rounds (ms), and whether every
    * u8dot output equalled dot's.
    */
-  bench(o: { N: number; K: number; Ms: number[]; rounds: number; reps: number; warm: number; inner?: number; rowsPerPass?: number; cols?: 1 | 2 | 4; kernels?: ('dot' | 'u8dot')[]; scaled?: boolean }) {
+  bench(o: { N: number; K: number; Ms: number[]; rounds: number; reps: number; warm: number; inner?: number; rowsPerPass?: number; cols?: 1 | 2 | 4; kernels?: ('dot' | 'u8dot')[]; scaled?: boolean; copies?: number }) {
     if (!gemv) throw new Error('no WebAssembly SIMD');
     const { N, K } = o;
+    // copies > 1: that many linears of the same weights in one arena, called in turn, so that each
+    // call streams its weights from memory (cold) as a decode step's layers do
+    const copies = Math.max(1, Math.floor(o.copies ?? 1));
+    const arena = copies > 1 ? gemv.arena() : undefined;
     const kernels = o.kernels ?? ['dot', 'u8dot'];
     const w = new Int8Array(N * K);
     fillRandom(w, 5);
@@ -273,7 +277,12 @@ const api = {
     const t0 = performance.now();
     const lins: Record<string, Int8Linear> = {};
     const ws = Float32Array.from({ length: N }, (_, n) => 1e-3 * (1 + (n % 7)));
-    for (const k of kernels) lins[k] = gemv.load(w, N, K, o.scaled ? ws : 1, k === 'dot' ? { kernel: 'dot', cols: o.cols ?? 4, zeroPoint: wz, rowsPerPass: o.rowsPerPass } : { kernel: 'u8dot', cols: o.cols, zeroPoint: wz, rowsPerPass: o.rowsPerPass });
+    const all: Record<string, Int8Linear[]> = {};
+    for (const k of kernels) {
+      all[k] = Array.from({ length: copies }, () => gemv.load(w, N, K, o.scaled ? ws : 1, k === 'dot' ? { kernel: 'dot', cols: o.cols ?? 4, zeroPoint: wz, rowsPerPass: o.rowsPerPass, arena } : { kernel: 'u8dot', cols: o.cols, zeroPoint: wz, rowsPerPass: o.rowsPerPass, arena }));
+      lins[k] = all[k][0];
+    }
+    let turn = 0;
     const loadMs = performance.now() - t0;
     const Mmax = Math.max(...o.Ms);
     const a = new Uint8Array(Mmax * K);
@@ -283,7 +292,10 @@ const api = {
     const fouts: Record<string, Float32Array> = Object.fromEntries(kernels.map((k) => [k, new Float32Array(Mmax * N)]));
     const xs = Float32Array.from({ length: Mmax }, (_, m) => 0.01 * (m + 1));
     // scaled: the float epilogue too (matmulIntegerScaled, what the own decoder's ColumnSlice runs)
-    const call = (lin: Int8Linear, k: string, zr: Int32Array, M: number) => (o.scaled ? lin.matmulIntegerScaled(a, zr, xs.subarray(0, M), M, fouts[k], N) : lin.matmulInteger(a, zr, M, outs[k]));
+    const call = (first: Int8Linear, k: string, zr: Int32Array, M: number) => {
+      const lin = copies > 1 ? all[k][turn++ % copies] : first;
+      return o.scaled ? lin.matmulIntegerScaled(a, zr, xs.subarray(0, M), M, fouts[k], N) : lin.matmulInteger(a, zr, M, outs[k]);
+    };
     let same = true;
     const times: Record<string, Record<number, number[]>> = Object.fromEntries(kernels.map((k) => [k, Object.fromEntries(o.Ms.map((M) => [M, [] as number[]]))]));
     for (let round = 0; round < o.rounds; round++) {
