@@ -20,6 +20,8 @@
  *   wasm_int8_vs_fp32       the WASM choice vs the fp32 file on onnxruntime-web;
  *   q4_converted_vs_choice  the q4 file converted at load (MatMulNBits -> per-column int8) on onnxruntime-web
  *                           vs the WASM choice;
+ *   q4_converted_own_vs_ortweb  that converted file on our decoder (what the model worker opens a
+ *                           q4-only repo on) vs on onnxruntime-web;
  *   threads2_vs_1           the WASM choice with a 2-thread kernel pool vs 1 thread (two engines in this
  *                           process; the pool's helper is a worker thread of it), short rounds in pairs,
  *                           the median over the pairs no other process disturbed (threads2_vs_1_all: every
@@ -555,11 +557,16 @@ async function main() {
     await eQ4.dispose();
     const conv = dequantizeMatMulNBits(q4.onnx, { target: 'int8' });
     const eConv = await engineFor(web, ortWeb, cfg, { onnx: conv.model, externalData: conv.externalData }, 'wasm');
-    const mc = await rounds('q4 converted (ortweb) / own / ortweb (tokens/s)', { conv: () => decodeTps(eConv, prompt, NEW), own: () => decodeTps(eOwn, prompt, NEW), ortweb: () => decodeTps(eWeb, prompt, NEW) }, Math.max(1, ROUNDS - 1));
+    // what the model worker opens a q4-only repo on now: the converted file on our decoder
+    const convOwn = await ownEngine(ortWeb, cfg, { onnx: conv.model, externalData: conv.externalData }, 1);
+    const mc = await rounds('q4 converted (ortweb) / own / ortweb / q4 converted (own) (tokens/s)', { conv: () => decodeTps(eConv, prompt, NEW), own: () => decodeTps(eOwn, prompt, NEW), ortweb: () => decodeTps(eWeb, prompt, NEW), convOwn: () => decodeTps(convOwn.engine, prompt, NEW) }, Math.max(1, ROUNDS - 1));
     const convVsChoice = ratioLine('q4_converted_vs_choice (q4 converted on ortweb / own)', mc.conv, mc.own);
     const webConvVsChoice = ratioLine('ortweb_q4_converted_vs_choice', mc.conv, mc.ortweb);
+    const convOwnVsWeb = ratioLine('q4_converted_own_vs_ortweb (q4 converted: on own / on ortweb)', mc.convOwn, mc.conv);
     tps.q4_converted_int8_ortweb = mc.conv;
+    tps.q4_converted_int8_own = mc.convOwn;
     await eConv.dispose();
+    await convOwn.close();
 
     // 4. instrumented vs plain (taps + steer 2 layers + cap 2 layers + projections every token):
     // our decoder is always the instrumented graph, so its plain side is the same engine with no params
@@ -703,6 +710,7 @@ async function main() {
       wasm_vs_q4_wasm: r3(vsQ4.ratio),
       wasm_int8_vs_fp32: q(vsFp32?.ratio),
       q4_converted_vs_choice: r3(convVsChoice.ratio),
+      q4_converted_own_vs_ortweb: r3(convOwnVsWeb.ratio),
       kv_reuse_turn10_speedup: r3(kv.ratio),
       genai_turn_rowwise_speedup: r3(rows.turn.ratio),
       finished_rows_sliced_speedup: q(rows.ownFinished?.ratio),

@@ -3,7 +3,7 @@
  * 1. the preview server (as the dev server) sends COOP/COEP: the page is crossOriginIsolated, hub
  *    downloads from another origin (the local hub, CORS) still work, the model worker runs WASM on
  *    more than one thread, and it loads the file the picker chose for WASM (the int8 `_quantized`
- *    file over q4; a q4-only repo converted at load) and says so in one sentence;
+ *    file over q4; a q4-only repo converted to int8 at load for our decoder) and says so in one sentence;
  * 2. a static host that sends no headers at all: public/sw.js adds them, and after its one reload
  *    the page is isolated too.
  */
@@ -74,11 +74,13 @@ test('the preview server isolates the page; the worker runs WASM on several thre
   await page.evaluate(() => (window as any).runtime.start({ promptIds: [72, 105], maxNewTokens: 4, stopIds: [] }));
   expect((await page.evaluate(() => (window as any).runtime.finish())).ids).toHaveLength(4);
 
-  // only q4 on offer: converted to fp32 at load
+  // only q4 on offer: converted to int8 at load, for our int8 decoder
   const q4 = await page.evaluate(([h, repo]) => (window as any).runtime.load({ kind: 'hub', hub: h, repo, revision: 'main' }, 'wasm'), [hub.origin, Q4ONLY]);
   expect(q4.file).toBe('onnx/model_q4.onnx');
-  expect(q4.convert).toBe('fp32');
-  expect(q4.reason).toMatch(/converted to fp32 at load/);
+  expect(q4.convert).toBe('int8');
+  expect(q4.runtime).toBe('own');
+  expect(q4.threads).toBe(info.threads);
+  expect(q4.reason).toMatch(/converted to int8 at load; .*\), run by our int8 decoder .*: the fastest on WASM without an 8-bit file/);
   await page.evaluate(() => (window as any).runtime.start({ promptIds: [72, 105], maxNewTokens: 3, stopIds: [] }));
   expect((await page.evaluate(() => (window as any).runtime.finish())).ids).toHaveLength(3);
 });

@@ -15,6 +15,9 @@ import { syntheticTokenizerFiles } from '../src/core/lm/tokenizer';
 import { parseConfig } from '../src/core/lm/config';
 import { pickWeights } from '../src/core/lm/pick';
 import { int8GemvWasm } from '../src/core/lm/int8-gemv-wasm';
+import { createOwnEngine } from '../src/core/lm/own/session';
+import { corr } from '../src/core/lm/builder/ort-node.testkit';
+import { dequantizeMatMulNBits } from '../src/core/onnx/rewrite/dequantize';
 import { nodeKernelPool } from './own-pool-node';
 import { loadModelIn, type KernelPoolHandle, type LoadEnv } from './model-load';
 import { ModelCore, guarded } from './model-core';
@@ -128,6 +131,41 @@ describe.skipIf(!env.ownDecoder)('model worker loader: our int8 decoder on WASM'
     expect(open.info.reason).toMatch(/on WASM single-threaded \(the page is not cross-origin isolated\)/);
     expect(pools.length).toBe(before);
     await open.engine.dispose();
+  });
+
+  it('a q4-only folder is converted to int8 at load and opens on our decoder: the same numbers as the converted file run directly, close to the 4-bit ones', async () => {
+    const files = folder('q4');
+    const own = await load({ kind: 'files', files });
+    expect(own.info.runtime).toBe('own');
+    expect(own.info.file).toBe('onnx/model_q4.onnx');
+    expect(own.info.dtype).toBe('q4');
+    expect(own.info.threads).toBe(THREADS);
+    expect(own.info.reason).toMatch(/^onnx\/model_q4\.onnx \(q4, converted to int8 at load; .* memory\), run by our int8 decoder \(~4x onnxruntime-web's decode speed\), on WASM with 2 threads \(cross-origin isolated\): the fastest on WASM without an 8-bit file \(the 4-bit weights re-quantised to per-column int8/);
+    expect(own.info.reason.trim().split(/\.\s+\S/).length).toBe(1);
+    // the same engine as our decoder on the converted file, opened by hand
+    const d = dequantizeMatMulNBits(files['onnx/model_q4.onnx'], { target: 'int8' });
+    const direct = createOwnEngine(ortWeb as never, d.model, parseConfig(config), { externalData: d.externalData });
+    const a = await own.engine.forward(PROMPT);
+    const b = await direct.forward(PROMPT);
+    expect(a.logits).toEqual(b.logits);
+    // and near the 4-bit numbers (onnxruntime-web runs the file converted to fp32: exactly the q4 weights)
+    const web = await loadModelIn({ ...env, ownDecoder: false }, { kind: 'files', files }, { device: 'wasm' }, { signal: new AbortController().signal, cache: null });
+    expect(web.info.reason).toMatch(/converted to fp32 at load/);
+    const c = await web.engine.forward(PROMPT);
+    expect(corr(a.logits, c.logits)).toBeGreaterThan(0.99);
+    expect(a.logits).not.toEqual(c.logits);
+    await Promise.all([own.engine.dispose(), direct.dispose(), web.engine.dispose()]);
+    await own.close?.();
+  });
+
+  it('a q4 folder our decoder cannot read after converting runs on onnxruntime-web as the int8 graph, said so', async () => {
+    const before = pools.length;
+    const m = await load({ kind: 'files', files: folder('q4', { intermediate_size: 96 }) });
+    expect(m.info.runtime).toBe('onnxruntime-web');
+    expect(m.info.reason).toMatch(/^onnx\/model_q4\.onnx \(q4, converted to int8 at load; .*\), run by onnxruntime-web, on WASM with 2 threads \(cross-origin isolated\): the 4-bit weights converted to int8 for our int8 decoder; our int8 decoder cannot run it \(.*\), so onnxruntime-web does\.$/);
+    expect(pools.slice(before).every((p) => p.closed)).toBe(true);
+    expect((await m.engine.generate(PROMPT, { maxNewTokens: 3, stopIds: [] })).ids).toHaveLength(3);
+    await m.engine.dispose();
   });
 
   it('fp32 stays on onnxruntime-web; the synthetic model in q8 opens on our decoder', async () => {

@@ -20,7 +20,7 @@ import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 import { parseConfig, type DecoderConfig } from '../src/core/lm/config';
 import { LmEngine, kvCacheOutputLocations } from '../src/core/lm/generate';
 import { loadModelFiles, stopTokenIds, type ModelLoadProgress, type ModelSource } from '../src/core/lm/model-source';
-import { dtypeOfFile, ownRunsDtype, pickWeights, type OfferedFile, type PickRequest, type WeightsChoice, type WeightsDtype, type WeightsRuntime } from '../src/core/lm/pick';
+import { dtypeOfFile, ownRunsDtype, pickWeights, wasmHeapEstimate, WASM_HEAP_BYTES, type OfferedFile, type PickRequest, type WeightsChoice, type WeightsDtype, type WeightsRuntime } from '../src/core/lm/pick';
 import { int8GemvWasm } from '../src/core/lm/int8-gemv-wasm';
 import { createOwnEngine, type OwnSessionOptions } from '../src/core/lm/own/session';
 import { ChatTokenizer } from '../src/core/lm/tokenizer';
@@ -241,8 +241,16 @@ export async function loadModelIn(
   let model = files.model;
   let externalData = files.externalData;
 
-  // 3a. our int8 decoder for an 8-bit file on WASM
-  if (backend === 'wasm' && env.ownDecoder && ownRunsDtype(fileDtype) && !choice?.convert && (!choice || choice.runtime === 'own')) {
+  // 3a. our int8 decoder for an 8-bit file on WASM, or a q4 file converted to int8 for it
+  const ownConvert = choice?.runtime === 'own' && choice.convert === 'int8';
+  let converted = false;
+  if (backend === 'wasm' && env.ownDecoder && ((ownRunsDtype(fileDtype) && !choice?.convert) || ownConvert) && (!choice || choice.runtime === 'own')) {
+    if (ownConvert) {
+      const d = dequantizeMatMulNBits(model, { target: 'int8', externalData });
+      model = d.model;
+      externalData = d.externalData;
+      converted = true;
+    }
     let pool: KernelPoolHandle | undefined;
     const want = env.isolated ? threads : 1;
     if (want > 1 && env.kernelPool) {
@@ -272,7 +280,12 @@ export async function loadModelIn(
       const why = (e as Error).message.replace(/\.$/, '');
       notes.push(`our int8 decoder cannot run it (${why.replace(/^./, (c) => c.toLowerCase())}), so onnxruntime-web does`);
       // onnxruntime-web holds the weights in one wasm32 heap: the file must fit its estimate
-      if (choice && pickReq) {
+      if (choice && pickReq && converted) {
+        // the q4 file is already converted to int8: onnxruntime-web runs that graph, if it fits
+        const weights = model.byteLength + (externalData ?? []).reduce((a, f) => a + f.data.byteLength, 0);
+        if (wasmHeapEstimate(weights, weights, 0) > WASM_HEAP_BYTES) throw new DataError('model-too-large', `Our int8 decoder cannot run ${choice.file} converted to int8 (${why.replace(/^./, (c) => c.toLowerCase())}), and onnxruntime-web cannot hold it in one wasm32 heap.`);
+        choice = { ...choice, runtime: 'onnxruntime-web', why: 'the 4-bit weights converted to int8 for our int8 decoder.' };
+      } else if (choice && pickReq) {
         try {
           const web = pickWeights({ ...pickReq, ownDecoder: false, dtype: choice.dtype });
           choice = { ...web, why: 'the 8-bit file picked for our int8 decoder.', reason: web.reason.replace(/: the dtype asked for\.$/, ': the 8-bit file picked for our int8 decoder.') };
@@ -287,7 +300,7 @@ export async function loadModelIn(
   }
 
   // 3b. onnxruntime-web: instrument the graph, open a session
-  if (choice?.convert) {
+  if (choice?.convert && !converted) {
     const d = dequantizeMatMulNBits(model, { target: choice.convert, externalData });
     model = d.model;
     externalData = d.externalData;

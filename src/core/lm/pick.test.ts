@@ -141,11 +141,12 @@ const HUGE_VOCAB = { ...llama, vocabSize: 270000, hiddenSize: 16384, numHeads: 1
 
 describe('pickWeights with our int8 decoder (ownDecoder)', () => {
   const GiB = 2 ** 30;
-  interface OwnRow { what: string; req: PickRequest; file: string; runtime: 'own' | 'onnxruntime-web'; memGB: [number, number] }
+  interface OwnRow { what: string; req: PickRequest; file: string; runtime: 'own' | 'onnxruntime-web'; memGB: [number, number]; convert?: 'int8' }
   // memory: the file held in JS while loading + the weights in the kernels + KV cache (3 rows x 2048, float32: 1.4 GB for Qwen3-0.6B) + working
   const OWN_TABLE: OwnRow[] = [
     { what: 'Qwen3-0.6B, everything on offer: the _quantized file on our decoder', req: { files: QWEN_FULL, backend: 'wasm', config: qwen, ownDecoder: true }, file: 'onnx/model_quantized.onnx', runtime: 'own', memGB: [2.9, 3.2] },
     { what: 'Qwen3-0.6B, only _uint8 and q4: uint8 on our decoder (as fast as int8 there), not q4 converted', req: { files: only('model_uint8.onnx', 'model_q4.onnx'), backend: 'wasm', config: qwen, ownDecoder: true }, file: 'onnx/model_uint8.onnx', runtime: 'own', memGB: [2.9, 3.2] },
+    { what: 'Qwen3-0.6B, only q4 and q4f16: q4 converted to int8 for our decoder', req: { files: only('model_q4.onnx', 'model_q4f16.onnx'), backend: 'wasm', config: qwen, ownDecoder: true }, file: 'onnx/model_q4.onnx', runtime: 'own', memGB: [4.0, 4.8], convert: 'int8' },
     { what: 'Llama-3.2-1B q8 (1.5 GB): our decoder takes it', req: { files: LLAMA_FILES, backend: 'wasm', config: llama, ownDecoder: true }, file: 'onnx/model_quantized.onnx', runtime: 'own', memGB: [3.4, 3.7] },
     { what: 'Llama-3.2-1B q8 on onnxruntime-web: does not fit one heap (2.1x + the file), so q4 converted to int8', req: { files: LLAMA_FILES, backend: 'wasm', config: llama }, file: 'onnx/model_q4.onnx', runtime: 'onnxruntime-web', memGB: [3.5, 4.3] },
     { what: 'a small fp32 + q4f16 model: fp32 on onnxruntime-web (nothing 8-bit)', req: { files: SMALL, backend: 'wasm', ownDecoder: true }, file: 'onnx/model.onnx', runtime: 'onnxruntime-web', memGB: [2.0, 2.5] },
@@ -156,6 +157,7 @@ describe('pickWeights with our int8 decoder (ownDecoder)', () => {
       const c = pickWeights(row.req);
       expect(c.file).toBe(row.file);
       expect(c.runtime).toBe(row.runtime);
+      expect(c.convert).toBe(row.convert ?? null);
       expect(c.memoryBytes / 1e9).toBeGreaterThan(row.memGB[0]);
       expect(c.memoryBytes / 1e9).toBeLessThan(row.memGB[1]);
       expect(c.reason.split(/\.\s/).length, 'one sentence').toBe(1);

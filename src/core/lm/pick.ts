@@ -17,7 +17,9 @@
  *
  * With `ownDecoder` (WebAssembly SIMD is there, so our int8 decoder, src/core/lm/own, runs 8-bit
  * files; the model worker opens them on it) the WASM order is q8, int8, uint8 (the same speed on our
- * kernel: uint8 codes are shifted at load), then as above; those choices say `runtime: 'own'` and
+ * kernel: uint8 codes are shifted at load), then a q4 file converted at load to per-column int8 for
+ * our decoder (one more rounding than the q4 numbers, at our decoder's speed; a dtype asked for
+ * keeps the file's own numbers), then as above; those choices say `runtime: 'own'` and
  * carry their own memory estimate (`ownMemoryEstimate`): our decoder puts no weights in one wasm32
  * heap (each linear has its own WebAssembly.Memory; the file's bytes are held in JS while loading,
  * then freed), so the 4 GiB limit applies per linear (`ownLargestLinearBytes`: the lm_head's
@@ -241,7 +243,7 @@ export function pickWeights(req: PickRequest): WeightsChoice {
   const own = req.ownDecoder === true;
   const tooBigLinear: string[] = [];
   /** Our int8 decoder's estimate for an 8-bit file: its peak, and each linear within one WebAssembly.Memory. */
-  const tryOwn = (c: Candidate, why: string): WeightsChoice | null => {
+  const tryOwn = (c: Candidate, why: string, convert: Conversion | null = null): WeightsChoice | null => {
     const lin = ownLargestLinearBytes(req.config);
     // without a config the largest linear is bounded by the file
     const linBytes = lin?.bytes ?? c.downloadBytes;
@@ -249,8 +251,10 @@ export function pickWeights(req: PickRequest): WeightsChoice {
       tooBigLinear.push(`${lin ? lin.what : `a linear of ${c.file}`} would need ~${gb(linBytes)} in one WebAssembly memory`);
       return null;
     }
-    const kernels = req.config ? Math.max(c.downloadBytes, linearParams(req.config) + req.config.vocabSize * req.config.hiddenSize) : c.downloadBytes;
-    return choice(c, null, ownMemoryEstimate(c.downloadBytes, kernels, rt), why, 'own');
+    // a q4 file converted to int8 at load: the file and its converted weights are held in JS while loading
+    const held = convert ? c.downloadBytes + conversionGrowth(c, convert, req) + c.downloadBytes : c.downloadBytes;
+    const kernels = req.config ? Math.max(convert ? 0 : c.downloadBytes, linearParams(req.config) + req.config.vocabSize * req.config.hiddenSize) : held - c.downloadBytes;
+    return choice(c, convert, ownMemoryEstimate(held, kernels, rt), why, 'own');
   };
   const tryFile = (d: WeightsDtype, why: string): WeightsChoice | null => {
     const c = has(d);
@@ -294,6 +298,7 @@ export function pickWeights(req: PickRequest): WeightsChoice {
     ? tryFile('q8', ownWhy) ?? tryFile('int8', ownWhy) ?? tryFile('uint8', ownWhy)
     : tryFile('q8', 'the fastest on WASM (int8 MatMulInteger runs at fp32 speed there with a quarter of the memory; transformers.js\' default too).') ??
       tryFile('int8', 'the fastest on WASM (int8 MatMulInteger runs at fp32 speed there with a quarter of the memory).')) ??
+    (own && has('q4') ? tryOwn(has('q4')!, 'the fastest on WASM without an 8-bit file (the 4-bit weights re-quantised to per-column int8 for our int8 decoder, ~4x onnxruntime-web on the same converted weights, at one more rounding on top of the 4-bit one; ask for q4 or fp32 for the file\'s own numbers).', 'int8') : null) ??
     tryFile('fp32', `the fastest on offer for WASM${has('q8') || has('int8') ? '' : ' (no int8 file)'}.`) ??
     tryQ4((to) => to === 'fp32'
       ? 'only 4-bit weights on offer, and WASM runs them ~10x faster as fp32 MatMul (the same numbers).'
