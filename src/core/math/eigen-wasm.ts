@@ -11,7 +11,7 @@
  *   rank2(i): for j < i:  f = d[j]; g = e[j]; for j <= k < i: V[k][j] -= f e[k] + g d[k];
  *                         d[j] = V[i-1][j]; V[i][j] = 0
  */
-import { emitter, F64, funcBody, I32, V128, moduleBytes, op } from './wasm-asm';
+import { emitter, F64, funcBody, I32, V128, moduleBytes, op, compileModule } from './wasm-asm';
 
 // Parameters shared by both kernels: vt, d, e (byte offsets), n, i.
 const [VT, DP, EP, N, I] = [0, 1, 2, 3, 4];
@@ -127,8 +127,9 @@ export function householderKernels(): HouseholderKernels | null {
       { name: 'symv', params: 5, body: symvBody() },
       { name: 'rank2', params: 5, body: rank2Body() },
     ]);
-    if (!WebAssembly.validate(bytes)) return null;
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    const mod = compileModule(bytes);
+    if (!mod) return null;
+    const inst = new WebAssembly.Instance(mod, {});
     const memory = inst.exports.memory as WebAssembly.Memory;
     const symv = inst.exports.symv as (vt: number, d: number, e: number, n: number, i: number) => void;
     const rank2 = inst.exports.rank2 as (vt: number, d: number, e: number, n: number, i: number) => void;
@@ -272,8 +273,9 @@ export function krylovKernels(): KrylovKernels | null {
       { name: 'axpy', params: 5, body: axpyRowsBody() },
       { name: 'syr', params: 5, body: syrLowerBody() },
     ]);
-    if (!WebAssembly.validate(bytes)) return null;
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    const mod = compileModule(bytes);
+    if (!mod) return null;
+    const inst = new WebAssembly.Instance(mod, {});
     const memory = inst.exports.memory as WebAssembly.Memory;
     type F5 = (a: number, b: number, c: number, d: number, e: number) => void;
     const gemv = inst.exports.gemv as F5;

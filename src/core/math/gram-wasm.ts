@@ -14,7 +14,7 @@
 export const PANEL = 256;
 const ROW_BYTES = PANEL * 8;
 
-import { emitter, funcBody, I32, V128, moduleBytes, op } from './wasm-asm';
+import { emitter, funcBody, I32, V128, moduleBytes, op, compileModule } from './wasm-asm';
 
 function gramBody(): number[] {
   // params: 0 base, 1 n4, 2 panels, 3 out ; i32 locals 4.. ; v128 locals after.
@@ -154,8 +154,9 @@ export function wasmGram(): WasmGram | null {
   try {
     if (typeof WebAssembly === 'undefined') return null;
     const bytes = buildModule();
-    if (!WebAssembly.validate(bytes)) return null;
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    const mod = compileModule(bytes);
+    if (!mod) return null;
+    const inst = new WebAssembly.Instance(mod, {});
     const memory = inst.exports.memory as WebAssembly.Memory;
     const gramFn = inst.exports.gram as (base: number, n4: number, np: number, out: number) => void;
     const xtvFn = inst.exports.xtv as (base: number, n4: number, np: number, v: number, u: number) => void;

@@ -19,7 +19,7 @@
  * The Gram matrix is only float32-accurate (~1e-7 relative); pca.ts uses it to find the subspace
  * of the top components, then recomputes everything it returns from `raw` in float64.
  */
-import { emitter, funcBody, HIGH_HALF, I32, LOW_HALVES, V128, moduleBytes, op } from './wasm-asm';
+import { emitter, funcBody, HIGH_HALF, I32, LOW_HALVES, V128, moduleBytes, op, compileModule } from './wasm-asm';
 
 export const PANEL32 = 512;
 const RB = PANEL32 * 4; // bytes of one row inside a panel
@@ -326,13 +326,13 @@ function instantiate(wantFused: boolean): WasmGram32 | null {
     // Relaxed SIMD where the engine has it (Chrome 114+, Firefox 120+; Node 20 only behind
     // --experimental-wasm-relaxed-simd), else plain SIMD.
     let fused = wantFused;
-    let bytes = build(fused);
-    if (!fused || !WebAssembly.validate(bytes)) {
+    let mod = fused ? compileModule(build(true)) : null;
+    if (!mod) {
       fused = false;
-      bytes = build(false);
+      mod = compileModule(build(false));
     }
-    if (!WebAssembly.validate(bytes)) return null;
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    if (!mod) return null;
+    const inst = new WebAssembly.Instance(mod, {});
     const memory = inst.exports.memory as WebAssembly.Memory;
     type F4 = (a: number, b: number, c: number, d: number) => void;
     type F6 = (a: number, b: number, c: number, d: number, e: number, f: number) => void;
