@@ -1,7 +1,8 @@
 /**
  * The chat lab's backend selector in a real Chromium: WASM asked for is what the worker loads (no
  * WebGPU probe in its reason), the choice survives a reload of the tab (session storage), and
- * `auto` goes back to the worker's own rules (which look at WebGPU first and say what they found).
+ * `auto` goes back to the worker's own rules (which look at WebGPU first and say what they found);
+ * the weights setting defaults to `auto` too (the picker's fastest file for the backend).
  */
 import { test, expect } from '@playwright/test';
 
@@ -12,6 +13,11 @@ test('auto / WebGPU / WASM: the choice reaches the model worker and is kept for 
   await expect(select).toHaveValue('auto');
   await expect(select.locator('option')).toHaveText(['auto', 'WebGPU', 'WASM']);
   await select.selectOption('wasm');
+  // the weights default to 'auto': on WASM every listed model is planned as its 8-bit file, on our decoder
+  await expect(page.getByTestId('chat-dtype')).toHaveValue('auto');
+  const plans = page.getByTestId('chat-model-plan');
+  expect(await plans.count()).toBeGreaterThan(0);
+  for (const t of await plans.allTextContents()) expect(t).toMatch(/memory on WASM · .*· q8$/);
   await page.getByTestId('chat-model-synthetic').click();
   const backend = page.getByTestId('chat-backend');
   await expect(backend).toContainText('Backend: WASM', { timeout: 60_000 });

@@ -1,13 +1,12 @@
 /** The model: the short list (sizes and memory before anything is fetched), a hub id / URL, a local folder, the synthetic model. */
 import { useEffect, useState } from 'react';
 import type { GpuAdapterLike } from '../../core/lm/adapter';
-import type { ModelDtype } from '../../core/lm/model-source';
 import { int8GemvWasm } from '../../core/lm/int8-gemv-wasm';
 import { formatBytes } from '../../core/view/format';
 import { CacheList } from '../explorer/components/LoadPanel';
 import { filesFromList } from '../explorer/components/files';
 import { BACKEND_CHOICES, parseBackendChoice, plannedBackend, type BackendChoice, type PlannedBackend } from './backend-choice';
-import { MODEL_CHOICES, modelPlan, parseHubInput } from './models';
+import { LAB_DTYPES, MODEL_CHOICES, modelPlan, parseHubInput, type LabDtype } from './models';
 import { useChat } from './store';
 import { useShallow } from 'zustand/react/shallow';
 
@@ -73,7 +72,7 @@ function BackendSelect({ disabled, note }: { disabled: boolean; note: string | n
   );
 }
 
-function ModelChoiceButton({ c, dtype, disabled, onPick, backend }: { c: (typeof MODEL_CHOICES)[number]; dtype: ModelDtype; disabled: boolean; onPick: () => void; backend: Backend }) {
+function ModelChoiceButton({ c, dtype, disabled, onPick, backend }: { c: (typeof MODEL_CHOICES)[number]; dtype: LabDtype; disabled: boolean; onPick: () => void; backend: Backend }) {
   const BACKEND = backend.backend;
   const plan = modelPlan(c, dtype, BACKEND, backend.shaderF16, BACKEND === 'wasm' && ownDecoderHere());
   const approx = plan.listed ? '' : '≈ ';
@@ -92,7 +91,7 @@ function ModelChoiceButton({ c, dtype, disabled, onPick, backend }: { c: (typeof
 export function ModelPicker() {
   const m = useChat(useShallow((s) => ({ status: s.model.status, info: s.model.info, device: s.model.device, error: s.model.error, resumable: s.model.resumable, busy: s.busy })));
   const loadModel = useChat((s) => s.loadModel);
-  const [dtype, setDtype] = useState<ModelDtype>('q4f16');
+  const [dtype, setDtype] = useState<LabDtype>('auto');
   const backend = useBackend(useChat((s) => s.backend));
   const [hubText, setHubText] = useState('');
   const [hubError, setHubError] = useState<string | null>(null);
@@ -106,10 +105,10 @@ export function ModelPicker() {
       </div>
       <BackendSelect disabled={loading} note={backend.note} />
       <label className="field inline">
-        Weights <select value={dtype} data-testid="chat-dtype" onChange={(e) => setDtype(e.target.value as ModelDtype)}>
-          {(['q4f16', 'q4', 'q8', 'fp16', 'fp32'] as const).map((d) => <option key={d} value={d}>{d}</option>)}
+        Weights <select value={dtype} data-testid="chat-dtype" onChange={(e) => setDtype(e.target.value as LabDtype)}>
+          {LAB_DTYPES.map((d) => <option key={d} value={d}>{d === 'auto' ? 'auto (fastest here)' : d}</option>)}
         </select>
-        <span className="muted small-text">{dtype.endsWith('f16') || dtype === 'fp16' ? 'float16: fastest on WebGPU' : 'float32 activations: runs everywhere'}</span>
+        <span className="muted small-text">{dtype === 'auto' ? 'the fastest file this backend runs (each model says which)' : dtype.endsWith('f16') || dtype === 'fp16' ? 'float16: fastest on WebGPU' : 'float32 activations: runs everywhere'}</span>
       </label>
       <form className="load-row" onSubmit={(e) => {
         e.preventDefault();

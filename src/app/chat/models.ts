@@ -16,6 +16,11 @@ import { pickWeights, type OfferedFile, type PickRequest, type WeightsChoice } f
 
 type Shape = NonNullable<PickRequest['config']>;
 
+/** The lab's weights setting: a dtype, or 'auto' (the picker's fastest for the backend: pick.ts). */
+export type LabDtype = ModelDtype | 'auto';
+/** The weights setting's choices, 'auto' first (the default). */
+export const LAB_DTYPES: readonly LabDtype[] = ['auto', 'q4f16', 'q4', 'q8', 'fp16', 'fp32'];
+
 export interface ModelChoice {
   id: string;
   label: string;
@@ -73,9 +78,9 @@ export interface ModelPlan {
  * `ownDecoder`: our int8 decoder will run 8-bit files on WASM (WebAssembly SIMD is there; the model
  * worker then opens them on it), so their memory is its estimate (pick.ts).
  */
-export function modelPlan(m: ModelChoice, dtype: ModelDtype, backend: 'webgpu' | 'wasm', shaderF16 = false, ownDecoder = false): ModelPlan {
+export function modelPlan(m: ModelChoice, dtype: LabDtype, backend: 'webgpu' | 'wasm', shaderF16 = false, ownDecoder = false): ModelPlan {
   try {
-    const choice = pickWeights({ files: m.files ?? filesFromShape(m.config), backend, shaderF16, config: m.config, rows: 3, contextTokens: 2048, dtype, ownDecoder });
+    const choice = pickWeights({ files: m.files ?? filesFromShape(m.config), backend, shaderF16, config: m.config, rows: 3, contextTokens: 2048, dtype: dtype === 'auto' ? undefined : dtype, ownDecoder });
     return { choice, error: null, listed: !!m.files };
   } catch (e) {
     return { choice: null, error: (e as Error).message, listed: !!m.files };
@@ -84,13 +89,14 @@ export function modelPlan(m: ModelChoice, dtype: ModelDtype, backend: 'webgpu' |
 
 /** What the lab loads: a hub model, a local folder (files read), or the built-in synthetic model. */
 export type ModelRequest =
-  | { kind: 'hub'; repo: string; dtype: ModelDtype; hub?: string; revision?: string }
-  | { kind: 'folder'; label: string; files: Record<string, Uint8Array>; dtype?: ModelDtype }
+  | { kind: 'hub'; repo: string; dtype: LabDtype; hub?: string; revision?: string }
+  | { kind: 'folder'; label: string; files: Record<string, Uint8Array>; dtype?: LabDtype }
   | { kind: 'synthetic' };
 
 export function toSource(r: ModelRequest): ModelSource {
-  if (r.kind === 'hub') return { kind: 'hub', repo: r.repo, dtype: r.dtype, hub: r.hub, revision: r.revision ?? 'main' };
-  if (r.kind === 'folder') return { kind: 'files', files: r.files, dtype: r.dtype, label: r.label };
+  const dtype = r.kind !== 'synthetic' && r.dtype !== 'auto' ? r.dtype : undefined;
+  if (r.kind === 'hub') return { kind: 'hub', repo: r.repo, dtype, hub: r.hub, revision: r.revision ?? 'main' };
+  if (r.kind === 'folder') return { kind: 'files', files: r.files, dtype, label: r.label };
   return { kind: 'synthetic' };
 }
 
@@ -131,7 +137,7 @@ export function modelKey(r: ModelRequest | null): string | null {
 
 export function modelFromKey(key: string): ModelRequest | null {
   if (key === 'synthetic') return { kind: 'synthetic' };
-  const m = /^hub:([\w.-]+\/[\w.-]+)@(fp32|fp16|q8|q4|q4f16)(?:@(https?:\/\/[^@]+))?$/.exec(key);
+  const m = /^hub:([\w.-]+\/[\w.-]+)@(auto|fp32|fp16|q8|q4|q4f16)(?:@(https?:\/\/[^@]+))?$/.exec(key);
   if (!m || !isRepoId(m[1])) return null;
-  return { kind: 'hub', repo: m[1], dtype: m[2] as ModelDtype, hub: m[3] };
+  return { kind: 'hub', repo: m[1], dtype: m[2] as LabDtype, hub: m[3] };
 }
