@@ -136,7 +136,8 @@ function request(id: string): ModelRequest {
   if (id === 'synthetic') return { kind: 'synthetic' };
   const m = MODEL_CHOICES.find((c) => c.id === id);
   if (!m) return { kind: 'synthetic' };
-  return { kind: 'hub', repo: m.repo, dtype: m.dtypes[0], hub: hubOrigin() };
+  // 'auto': the fastest file for the backend the worker lands on (a fixed q4f16 cannot run on WASM)
+  return { kind: 'hub', repo: m.repo, dtype: 'auto', hub: hubOrigin() };
 }
 
 /**
