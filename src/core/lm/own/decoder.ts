@@ -43,7 +43,8 @@ import type { Interventions } from '../interventions';
 import { argmax as firstArgmax } from '../sampling';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
 import { Linear, type KernelPool } from './linear';
-import { readOwnWeights, type OwnWeights } from './weights';
+import { linearShapes, readOwnWeights, type OwnWeights } from './weights';
+import { runSteps, runStepsAsync, type StepsOptions } from '../../steps';
 import { attentionFits, rmsFits, ropeFits, sharedWasmOps, type WasmOps } from './ops-wasm';
 
 const f = Math.fround;
@@ -328,6 +329,69 @@ export function setStepProfile(p: Float64Array | null): void {
   stepProfile = p;
 }
 
+/** How far opening a decoder got: linears built of all (q/k/v and gate/up count one each, fused), and their weight bytes. */
+export interface OwnOpenProgress {
+  linearsDone: number;
+  linears: number;
+  bytesDone: number;
+  bytes: number;
+}
+
+export interface OwnOpenOptions extends OwnDecoderOptions, StepsOptions<OwnOpenProgress> {}
+
+/** A decoder's linears, built (the constructor's or linearSteps'). */
+export interface OwnLinears {
+  layers: Pick<Layer, 'qkv' | 'o' | 'gateUp' | 'down'>[];
+  lmHead: Linear;
+  /** Bytes of weight codes held in the kernels' memories (every linear's N x K). */
+  weightBytes: number;
+}
+
+/** What opening a decoder for `cfg` will build: its linears and their weight bytes (from the config's shapes, which readOwnWeights checks the file against). */
+function openTotals(cfg: DecoderConfig): { linears: number; bytes: number } {
+  let bytes = 0;
+  for (const [N, K] of linearShapes(cfg).values()) bytes += N * K;
+  return { linears: 4 * cfg.numLayers + 1, bytes };
+}
+
+/**
+ * Build the decoder's linears (their codes into the kernels' memories: this thread's arena and the
+ * pool's helpers), one linear a step; each linear's codes leave `w` once it is built.
+ */
+function* linearSteps(cfg: DecoderConfig, w: OwnWeights, pool?: KernelPool): Generator<OwnOpenProgress, OwnLinears, void> {
+  // one int8 arena for all this decoder's linears: a WebAssembly memory per kernel module, not one per linear
+  const arena = int8GemvWasm()?.arena();
+  const { linears, bytes } = openTotals(cfg);
+  let done = 0, weightBytes = 0;
+  /** One linear (parts fused along N), then its step's progress. */
+  function* build(...parts: string[]): Generator<OwnOpenProgress, Linear, void> {
+    const lin = new Linear(parts.map((k) => w.linears.get(k)!), pool, arena);
+    for (const k of parts) w.linears.delete(k);
+    weightBytes += lin.N * lin.K;
+    yield { linearsDone: ++done, linears, bytesDone: weightBytes, bytes };
+    return lin;
+  }
+  const layers: OwnLinears['layers'] = [];
+  for (let i = 0; i < cfg.numLayers; i++) {
+    const p = `layers.${i}.`;
+    const qkv = yield* build(p + 'q', p + 'k', p + 'v');
+    const o = yield* build(p + 'o');
+    const gateUp = yield* build(p + 'gate', p + 'up');
+    layers.push({ qkv, o, gateUp, down: yield* build(p + 'down') });
+  }
+  const lmHead = yield* build('lm_head');
+  return { layers, lmHead, weightBytes };
+}
+
+/** Open a decoder: read the file's weights (one step, after progress 0), then linearSteps. */
+function* openSteps(onnx: Uint8Array, cfg: DecoderConfig, externalData: ExternalFile[] | undefined, options: OwnDecoderOptions): Generator<OwnOpenProgress, OwnDecoder, void> {
+  const { linears, bytes } = openTotals(cfg);
+  yield { linearsDone: 0, linears, bytesDone: 0, bytes };
+  const w = readOwnWeights(onnx, cfg, externalData);
+  const built = yield* linearSteps(cfg, w, options.pool);
+  return new OwnDecoder(cfg, w, options, built);
+}
+
 export class OwnDecoder {
   private readonly layers: Layer[];
   private readonly lmHead: Linear;
@@ -346,26 +410,19 @@ export class OwnDecoder {
   readonly ops: 'js' | 'wasm';
   private readonly wasm: WasmOps | null;
 
-  constructor(readonly cfg: DecoderConfig, private readonly w: OwnWeights, options: OwnDecoderOptions = {}) {
-    const pool = options.pool;
-    // one int8 arena for all this decoder's linears: a WebAssembly memory per kernel module, not one per linear
-    const arena = int8GemvWasm()?.arena();
-    const lin = (k: string) => w.linears.get(k)!;
-    let bytes = 0;
-    for (const q of w.linears.values()) bytes += q.N * q.K;
-    this.weightBytes = bytes;
+  /** `linears`: the linears `linearSteps` built (fromOnnxAsync); without them they are built here, at once. */
+  constructor(readonly cfg: DecoderConfig, private readonly w: OwnWeights, options: OwnDecoderOptions = {}, linears?: OwnLinears) {
+    const built = linears ?? runSteps(linearSteps(cfg, w, options.pool));
+    this.weightBytes = built.weightBytes;
     const n = (k: string) => w.norms.get(k)!;
-    this.layers = Array.from({ length: cfg.numLayers }, (_, i) => ({
-      qkv: new Linear([lin(`layers.${i}.q`), lin(`layers.${i}.k`), lin(`layers.${i}.v`)], pool, arena),
-      o: new Linear([lin(`layers.${i}.o`)], pool, arena),
-      gateUp: new Linear([lin(`layers.${i}.gate`), lin(`layers.${i}.up`)], pool, arena),
-      down: new Linear([lin(`layers.${i}.down`)], pool, arena),
+    this.layers = built.layers.map((lin, i) => ({
+      ...lin,
       inNorm: n(`model.layers.${i}.input_layernorm.weight`),
       postNorm: n(`model.layers.${i}.post_attention_layernorm.weight`),
       qNorm: cfg.qkNorm ? n(`model.layers.${i}.self_attn.q_norm.weight`) : null,
       kNorm: cfg.qkNorm ? n(`model.layers.${i}.self_attn.k_norm.weight`) : null,
     }));
-    this.lmHead = new Linear([lin('lm_head')], pool, arena);
+    this.lmHead = built.lmHead;
     this.finalNorm = n('model.norm.weight');
     const r = w.rotary;
     this.invFreq = r && 'invFreq' in r ? r.invFreq : Float32Array.from(ropeInvFreq(cfg));
@@ -384,7 +441,16 @@ export class OwnDecoder {
 
   /** Read an 8-bit decoder file (and its external data) for `cfg`. */
   static fromOnnx(onnx: Uint8Array, cfg: DecoderConfig, externalData?: ExternalFile[], options: OwnDecoderOptions = {}): OwnDecoder {
-    return new OwnDecoder(cfg, readOwnWeights(onnx, cfg, externalData), options);
+    return runSteps(openSteps(onnx, cfg, externalData, options));
+  }
+
+  /**
+   * fromOnnx in steps (the same steps, see openSteps), the event loop's turn after each: progress
+   * after reading the file and after each linear, a cancel seen between them (an AbortError; what
+   * was built is dropped: a pool's helpers keep their slices until the caller closes the pool).
+   */
+  static fromOnnxAsync(onnx: Uint8Array, cfg: DecoderConfig, externalData?: ExternalFile[], options: OwnOpenOptions = {}): Promise<OwnDecoder> {
+    return runStepsAsync(openSteps(onnx, cfg, externalData, options), options, 'Opening the model on our int8 decoder was cancelled.');
   }
 
   newCache(): OwnCache {

@@ -22,7 +22,7 @@ import type { DecoderSessionLike, OrtModuleLike, OrtTensorLike } from '../ort';
 import {
   ATTENTION_MASK, CAP_AXIS_INPUT, CAP_LIFT_OUTPUT, CAP_TAU_INPUT, INPUT_IDS, LOGITS, pastName, POSITION_IDS, presentName, RESID_POST_OUTPUT, STEER_INPUT,
 } from '../ort';
-import { OwnDecoder, type BatchRow } from './decoder';
+import { OwnDecoder, type BatchRow, type OwnOpenOptions } from './decoder';
 import type { KernelPool } from './linear';
 
 export interface OwnSessionOptions {
@@ -322,7 +322,27 @@ export function createOwnSession(ort: OrtModuleLike, onnx: Uint8Array, cfg: Deco
 
 /** LmEngine over createOwnSession (style 'optimum', instrumented: the session has steer/cap_axis/cap_tau inputs and resid_post/cap_lift outputs). */
 export function createOwnEngine(ort: OrtModuleLike, onnx: Uint8Array, cfg: DecoderConfig, options: OwnSessionOptions = {}): LmEngine {
-  return new LmEngine(ort, createOwnSession(ort, onnx, cfg, { reuseOutputs: true, ...options }), cfg, { style: 'optimum', kvType: 'float32' });
+  return ownEngine(ort, createOwnSession(ort, onnx, cfg, { reuseOutputs: true, ...options }), cfg);
+}
+
+/**
+ * createOwnSession without holding the thread: the same steps (OwnDecoder.fromOnnxAsync), the
+ * event loop's turn after reading the file and after each linear, with progress (linears and
+ * bytes built) and a cancel between them (an AbortError; nothing is returned, and the caller closes
+ * `pool`, whose helpers hold the slices built so far).
+ */
+export async function createOwnSessionAsync(ort: OrtModuleLike, onnx: Uint8Array, cfg: DecoderConfig, options: OwnSessionOptions & Omit<OwnOpenOptions, 'pool' | 'ops'> = {}): Promise<OwnSession> {
+  const decoder = await OwnDecoder.fromOnnxAsync(onnx, cfg, options.externalData, { pool: options.pool, signal: options.signal, onProgress: options.onProgress, yieldNow: options.yieldNow });
+  return new OwnSession(ort, decoder, { reuseOutputs: options.reuseOutputs });
+}
+
+/** createOwnEngine over createOwnSessionAsync (what the model worker opens a model with: its messages, a cancel among them, are answered meanwhile). */
+export async function createOwnEngineAsync(ort: OrtModuleLike, onnx: Uint8Array, cfg: DecoderConfig, options: OwnSessionOptions & Omit<OwnOpenOptions, 'pool' | 'ops'> = {}): Promise<LmEngine> {
+  return ownEngine(ort, await createOwnSessionAsync(ort, onnx, cfg, { reuseOutputs: true, ...options }), cfg);
+}
+
+function ownEngine(ort: OrtModuleLike, session: OwnSession, cfg: DecoderConfig): LmEngine {
+  return new LmEngine(ort, session, cfg, { style: 'optimum', kvType: 'float32' });
 }
 
 function feed(feeds: Record<string, OrtTensorLike>, name: string): OrtTensorLike {
