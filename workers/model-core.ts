@@ -77,7 +77,7 @@ export class ModelCore {
     }
   }
 
-  /** Cancel a load in progress (downloads stop; nothing stays half-loaded). */
+  /** Cancel a load in progress (downloads stop, and so does preparing our int8 decoder's weights; nothing stays half-loaded). */
   cancelLoad(): void {
     this.loadAbort?.abort();
   }

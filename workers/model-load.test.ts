@@ -10,7 +10,7 @@ import * as ortWeb from 'onnxruntime-web';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildDecoder, type ModelDType } from '../src/core/lm/builder';
 import { randomCheckpoint } from '../src/core/lm/checkpoint';
-import { syntheticConfig, type ModelSource } from '../src/core/lm/model-source';
+import { syntheticConfig, type ModelLoadProgress, type ModelSource } from '../src/core/lm/model-source';
 import { syntheticTokenizerFiles } from '../src/core/lm/tokenizer';
 import { parseConfig } from '../src/core/lm/config';
 import { pickWeights } from '../src/core/lm/pick';
@@ -19,7 +19,7 @@ import { createOwnEngine } from '../src/core/lm/own/session';
 import { corr } from '../src/core/lm/builder/ort-node.testkit';
 import { dequantizeMatMulNBits } from '../src/core/onnx/rewrite/dequantize';
 import { nodeKernelPool } from './own-pool-node';
-import { loadModelIn, type KernelPoolHandle, type LoadEnv } from './model-load';
+import { CONVERT_STAGE, loadModelIn, PREPARE_STAGE, type KernelPoolHandle, type LoadEnv } from './model-load';
 import { ModelCore, guarded } from './model-core';
 import { ModelWorkerError, workerErrorFrom } from './model-protocol';
 
@@ -178,6 +178,62 @@ describe.skipIf(!env.ownDecoder)('model worker loader: our int8 decoder on WASM'
     expect((await syn.engine.generate(PROMPT, { maxNewTokens: 2, stopIds: [] })).ids).toHaveLength(2);
     await syn.engine.dispose();
     await syn.close?.();
+  });
+
+  it('preparing the weights for our decoder is a progress row of its own after the files (linears done of all, 0 to all), after the 4-bit conversion\'s row for a q4 folder', async () => {
+    const seen: ModelLoadProgress[] = [];
+    const m = await loadModelIn(env, { kind: 'files', files: folder('q4') }, { device: 'wasm' }, { signal: new AbortController().signal, cache: null, onProgress: (p) => seen.push(p) });
+    expect(m.info.runtime).toBe('own');
+    const LINEARS = 4 * m.info.numLayers + 1;
+    const files = seen.filter((p) => !p.stage);
+    const stages = seen.slice(files.length);
+    // the files first, then the stages
+    expect(seen.slice(0, files.length)).toEqual(files);
+    const filesTotal = files.at(-1)!.filesTotal;
+    expect(stages.slice(0, 2)).toEqual([
+      { file: CONVERT_STAGE, loaded: 0, total: null, filesDone: filesTotal, filesTotal, stage: { unit: '' } },
+      { file: CONVERT_STAGE, loaded: 1, total: 1, filesDone: filesTotal, filesTotal, stage: { unit: '' } },
+    ]);
+    const prep = stages.slice(2);
+    expect(prep.every((p) => p.file === PREPARE_STAGE && p.total === LINEARS && p.stage?.unit === 'linears')).toBe(true);
+    expect(prep.map((p) => p.loaded)).toEqual(Array.from({ length: LINEARS + 1 }, (_, i) => i));
+    await m.engine.dispose();
+    await m.close?.();
+  });
+
+  it('a cancel while the weights are being prepared: the load rejects as cancelled (code aborted), its pool is closed, no model is kept, and the next load works', async () => {
+    const core = new ModelCore((s, o, c) => loadModelIn(env, s, o, c));
+    const api = guarded(core);
+    const before = pools.length;
+    let cancelledAt = -1;
+    let after = 0;
+    const err = await api.load({ kind: 'files', files: folder('q8') }, {}, (p) => {
+      if (cancelledAt >= 0) after++;
+      if (p.file === PREPARE_STAGE && p.loaded === 3 && cancelledAt < 0) {
+        cancelledAt = p.loaded;
+        void api.cancelLoad();
+      }
+    }).then(() => null, (e: unknown) => workerErrorFrom(e as Error));
+    expect(cancelledAt).toBe(3);
+    expect(err).toBeInstanceOf(ModelWorkerError);
+    expect((err as ModelWorkerError).code).toBe('aborted');
+    expect((err as ModelWorkerError).message).toBe('Cancelled.');
+    // no linear was built after the cancel, and the pool made for the load was closed
+    expect(after).toBe(0);
+    expect(pools.length).toBe(before + 1);
+    expect(pools.at(-1)!.closed).toBe(true);
+    let noModel: unknown;
+    try {
+      await api.chatSend('hi');
+    } catch (e) {
+      noModel = e;
+    }
+    expect((noModel as Error).name).toBe('ps:no-model');
+    const info = await api.load({ kind: 'files', files: folder('q8') });
+    expect(info.runtime).toBe('own');
+    expect(pools.at(-1)!.closed).toBe(false);
+    await core.dispose();
+    expect(pools.at(-1)!.closed).toBe(true);
   });
 
   it('through the model worker core: chat with steering on our decoder; unloading ends the pool; codes cross the boundary', async () => {

@@ -6,9 +6,12 @@
  * creating the session. onnxruntime's own log lines are silenced (errors reach the user as ours).
  *
  * The runtime on WASM: an 8-bit file (q8 / int8 / uint8) opens on our int8 decoder
- * (src/core/lm/own/session.ts createOwnEngine: instrumented, so taps, steering and capping work)
+ * (src/core/lm/own/session.ts createOwnEngineAsync: instrumented, so taps, steering and capping work)
  * when WebAssembly SIMD is there, with a kernel pool of the WASM threads (workers/own-pool.ts) when
- * the page is cross-origin isolated; no graph is instrumented and no onnxruntime session made. A
+ * the page is cross-origin isolated; no graph is instrumented and no onnxruntime session made. Its
+ * weights are prepared a linear at a time with the worker's event loop turning between them, so
+ * progress ('Preparing weights for our int8 decoder', linears done of all) goes out and a cancel
+ * stops it (the pool closed, nothing kept). A
  * file our decoder cannot read (FormatError) falls back to onnxruntime-web, said in the load
  * sentence. Everything else runs on onnxruntime-web as before. `ModelInfo.runtime` says which.
  *
@@ -22,7 +25,8 @@ import { LmEngine, kvCacheOutputLocations } from '../src/core/lm/generate';
 import { loadModelFiles, stopTokenIds, type ModelLoadProgress, type ModelSource } from '../src/core/lm/model-source';
 import { dtypeOfFile, ownRunsDtype, pickWeights, wasmHeapEstimate, WASM_HEAP_BYTES, type OfferedFile, type PickRequest, type WeightsChoice, type WeightsDtype, type WeightsRuntime } from '../src/core/lm/pick';
 import { int8GemvWasm } from '../src/core/lm/int8-gemv-wasm';
-import { createOwnEngine, type OwnSessionOptions } from '../src/core/lm/own/session';
+import { createOwnEngineAsync, type OwnSessionOptions } from '../src/core/lm/own/session';
+import { nextTask, throwIfAborted } from '../src/core/steps';
 import { ChatTokenizer } from '../src/core/lm/tokenizer';
 import { instrumentDecoder } from '../src/core/onnx/instrument';
 import { dequantizeMatMulNBits } from '../src/core/onnx/rewrite/dequantize';
@@ -179,6 +183,28 @@ function describeLoad(
   return `${what}, run by ${by}, on ${where}${why}${extra.length ? `; ${extra.join('; ')}` : ''}.`;
 }
 
+/** The load stages after the downloads, as progress rows say them. */
+export const CONVERT_STAGE = 'Converting 4-bit weights to int8';
+export const PREPARE_STAGE = 'Preparing weights for our int8 decoder';
+const CONVERT_CANCELLED = 'Converting the 4-bit weights was cancelled.';
+
+/**
+ * A turn of the worker's event loop (its messages, a cancel among them, are answered) without
+ * timers' 4 ms clamp on nested timeouts: a message through a fresh MessageChannel (a timer where
+ * there is none).
+ */
+export function macrotask(): Promise<void> {
+  if (typeof MessageChannel === 'undefined') return nextTask();
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
+
 /** Whether our decoder refused the file (it cannot read it), so onnxruntime-web should run it instead. */
 function ownRefused(e: unknown): e is FormatError | DataError {
   return e instanceof FormatError || (e instanceof DataError && e.code === 'no-wasm-simd');
@@ -231,11 +257,18 @@ export async function loadModelIn(
     ?? (source.kind !== 'synthetic' && source.onnxFile ? dtypeOfFile(source.onnxFile) : null)
     ?? ((source as { dtype?: string }).dtype as WeightsDtype | undefined)
     ?? (source.kind === 'synthetic' ? 'fp32' : null);
+  let filesTotal = 0;
+  const report = (p: ModelLoadProgress) => {
+    filesTotal = p.filesTotal;
+    if (onProgress) void Promise.resolve(onProgress(p)).catch(() => {});
+  };
   const files = await loadModelFiles(source, {
     signal: signal,
     cache: options.cache === false ? undefined : cache ?? undefined,
-    onProgress: onProgress ? (p) => void Promise.resolve(onProgress(p)).catch(() => {}) : undefined,
+    onProgress: report,
   });
+  /** A stage after the downloads, as a progress row of its own (total null: no count). */
+  const stage = (file: string, loaded: number, total: number | null, unit = '') => report({ file, loaded, total, filesDone: filesTotal, filesTotal, stage: { unit } });
   const config = parseConfig(files.config);
   const tokenizer = await ChatTokenizer.fromFiles(files.tokenizer);
   let model = files.model;
@@ -246,10 +279,15 @@ export async function loadModelIn(
   let converted = false;
   if (backend === 'wasm' && env.ownDecoder && ((ownRunsDtype(fileDtype) && !choice?.convert) || ownConvert) && (!choice || choice.runtime === 'own')) {
     if (ownConvert) {
+      // one synchronous pass: said before it starts, a cancel seen just before and after it
+      stage(CONVERT_STAGE, 0, null);
+      await macrotask();
+      throwIfAborted(signal, CONVERT_CANCELLED);
       const d = dequantizeMatMulNBits(model, { target: 'int8', externalData });
       model = d.model;
       externalData = d.externalData;
       converted = true;
+      stage(CONVERT_STAGE, 1, 1);
     }
     let pool: KernelPoolHandle | undefined;
     const want = env.isolated ? threads : 1;
@@ -261,7 +299,11 @@ export async function loadModelIn(
       }
     }
     try {
-      const engine = createOwnEngine(ort as unknown as Parameters<typeof createOwnEngine>[0], model, config, { externalData, pool });
+      // in steps, the worker's messages (a cancel) answered between them, progress as a row of its own
+      const engine = await createOwnEngineAsync(ort as unknown as Parameters<typeof createOwnEngineAsync>[0], model, config, {
+        externalData, pool, signal, yieldNow: macrotask,
+        onProgress: (p) => stage(PREPARE_STAGE, p.linearsDone, p.linears, 'linears'),
+      });
       const ownThreads = pool?.threads ?? 1;
       const info: ModelInfo = {
         ...baseInfo(files, config, tokenizer, choice, t0),

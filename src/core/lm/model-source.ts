@@ -55,7 +55,7 @@ export interface ModelFiles {
 }
 
 export interface ModelLoadProgress {
-  /** File being loaded (path inside the repo), or a stage of the synthetic build. */
+  /** File being loaded (path inside the repo), a stage of the synthetic build, or a load stage's words (see `stage`). */
   file: string;
   loaded: number;
   total: number | null;
@@ -63,6 +63,12 @@ export interface ModelLoadProgress {
   /** Known so far: grows once the graph names its external data files. */
   filesTotal: number;
   cached?: boolean;
+  /**
+   * Set for a stage after the downloads, not a file: `file` then says it in words ('Preparing
+   * weights for our int8 decoder'), and `loaded` of `total` count `unit` ('linears'; total null:
+   * a stage with no count).
+   */
+  stage?: { unit: string };
 }
 
 export interface ModelLoadOptions {
