@@ -6,6 +6,7 @@ import { formatBytes } from '../../core/view/format';
 import { CacheList } from '../explorer/components/LoadPanel';
 import { filesFromList } from '../explorer/components/files';
 import { BACKEND_CHOICES, parseBackendChoice, plannedBackend, type BackendChoice, type PlannedBackend } from './backend-choice';
+import { loadStageText } from './load-progress';
 import { LAB_DTYPES, MODEL_CHOICES, modelPlan, parseHubInput, type LabDtype } from './models';
 import { useChat } from './store';
 import { useShallow } from 'zustand/react/shallow';
@@ -174,7 +175,13 @@ function ModelProgress() {
         <button type="button" className="small" data-testid="chat-model-cancel" onClick={cancel}>Cancel</button>
       </div>
       <ul className="chat-file-list">
-        {p.files.map((f) => (
+        {p.files.map((f) => f.stage ? (
+          // a stage after the downloads (converting 4-bit weights, preparing our int8 decoder's): no count yet is an indeterminate bar
+          <li key={f.file} data-testid="chat-load-stage">
+            <span className="chat-file-name" title={loadStageText(f)}>{loadStageText(f)}</span>
+            {f.total === null ? <progress max={1} /> : <progress max={1} value={f.total ? f.loaded / f.total : 0} />}
+          </li>
+        ) : (
           <li key={f.file} data-testid="chat-file-progress">
             <span className="chat-file-name" title={f.file}>{f.file}</span>
             <progress max={1} value={f.total ? f.loaded / f.total : 0} />

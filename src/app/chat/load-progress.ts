@@ -2,11 +2,27 @@
  * Model-load progress, shared by the chat lab's and the extraction tab's stores: the worker's
  * per-file progress events folded into one view (each file's bytes, files done of total, the last
  * event), handed to the store at most every `throttleMs` while a file is still coming in (always on
- * a file's last chunk), so a fast download does not re-render the picker per chunk.
+ * a file's last chunk), so a fast download does not re-render the picker per chunk. A stage after
+ * the downloads (ModelLoadProgress.stage: converting 4-bit weights, preparing our int8 decoder's)
+ * is a row of its own, said by `loadStageText`.
  */
 import type { ModelLoadProgress } from '../../core/lm/model-source';
 
-export interface FileProgress { file: string; loaded: number; total: number | null; cached: boolean }
+export interface FileProgress {
+  file: string;
+  loaded: number;
+  total: number | null;
+  cached: boolean;
+  /** A load stage, not a file: `file` says it, `loaded` of `total` count `unit` (ModelLoadProgress.stage). */
+  stage?: { unit: string };
+}
+
+/** A stage row in words: 'Preparing weights for our int8 decoder — 57 of 113 linears', '… — done', or '…' while it has no count. */
+export function loadStageText(p: Pick<FileProgress, 'file' | 'loaded' | 'total' | 'stage'>): string {
+  if (p.total === null) return `${p.file}…`;
+  if (!p.stage?.unit) return p.loaded >= p.total ? `${p.file} — done` : `${p.file}…`;
+  return `${p.file} — ${p.loaded} of ${p.total} ${p.stage.unit}`;
+}
 
 export interface LoadProgressView {
   files: FileProgress[];
@@ -29,7 +45,7 @@ export function trackLoadProgress(apply: (v: LoadProgressView) => void, throttle
   const view = (): LoadProgressView => ({ files: [...files.values()], filesDone: last?.filesDone ?? 0, filesTotal: last?.filesTotal ?? 0, last });
   return {
     onProgress(p) {
-      files.set(p.file, { file: p.file, loaded: p.loaded, total: p.total, cached: !!p.cached });
+      files.set(p.file, { file: p.file, loaded: p.loaded, total: p.total, cached: !!p.cached, ...(p.stage ? { stage: p.stage } : {}) });
       last = p;
       const t = now();
       if (t - at < throttleMs && p.total !== null && p.loaded < p.total) return;

@@ -6,6 +6,7 @@
  */
 import { useEffect } from 'react';
 import { useShallow } from 'zustand/react/shallow';
+import { loadStageText } from '../chat/load-progress';
 import { MODEL_CHOICES } from '../chat/models';
 import { PRESETS, type PresetName } from '../../core/extract/presets';
 import { CREDIT, formCounts, useExtract, type ExtractForm, type PresetChoice } from './store';
@@ -56,7 +57,12 @@ function ModelSection() {
       <button onClick={() => void loadModel()} disabled={!!loading || running} data-testid="extract-load">
         Load
       </button>
-      {loading && <span className="muted"> loading {loading.file}…</span>}
+      {loading && !loading.stage && <span className="muted"> loading {loading.file}…</span>}
+      {loading?.stage && (
+        <span className="muted" data-testid="extract-load-stage">
+          {' '}{loadStageText(loading)} {loading.total === null ? <progress max={1} /> : <progress max={1} value={loading.total ? loading.loaded / loading.total : 0} />}
+        </span>
+      )}
       {model && (
         <p data-testid="extract-model-info">
           {model.label}: {model.numLayers} layers x {model.hiddenSize}, on {model.backend}
