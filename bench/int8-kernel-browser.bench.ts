@@ -41,7 +41,8 @@ async function main() {
     await page.locator('#status').filter({ hasText: 'ready' }).waitFor();
     const info = await page.evaluate(() => (window as any).kernel.info());
     console.log(JSON.stringify({ bench: 'int8-kernel-browser', info, rounds: ROUNDS, rowsPerPass: ROWS ?? 'auto', cols: COLS ?? 'auto', scaled: SCALED }));
-    const kernels = (info.u8Exact ? ['dot', 'u8dot'] : ['dot']).filter((k) => !process.env.BENCH_KERNELS || process.env.BENCH_KERNELS.split(',').includes(k));
+    // u8dot-k1 / u8dot-k2 (only when named in BENCH_KERNELS): the u8dot kernel with one / two accumulator sets (Int8LoadOptions.k2)
+    const kernels = (info.u8Exact ? ['dot', 'u8dot', 'u8dot-k1', 'u8dot-k2'] : ['dot']).filter((k) => (process.env.BENCH_KERNELS ? process.env.BENCH_KERNELS.split(',').includes(k) : !k.includes('-k')));
     for (const [K, N] of SHAPES) {
       const bytes = K * N;
       const big = bytes > 50e6;
@@ -58,7 +59,7 @@ async function main() {
         console.log(JSON.stringify(line));
       }
       if (kernels.length === 2) {
-        console.log(JSON.stringify({ bench: 'int8-kernel-browser', K, N, same_bits: r.same, ...Object.fromEntries(MS.map((M) => [`u8dot_over_dot_m${M}`, r3(ms.u8dot[M] / ms.dot[M])])), perRound: r.perRound }));
+        console.log(JSON.stringify({ bench: 'int8-kernel-browser', K, N, same_bits: r.same, ...Object.fromEntries(MS.map((M) => [`${kernels[1]}_over_${kernels[0]}_m${M}`.replace(/-/g, '_'), r3(ms[kernels[1]][M] / ms[kernels[0]][M])])), perRound: r.perRound }));
       }
     }
   } finally {

@@ -12,7 +12,7 @@
  */
 import { expect, test } from '@playwright/test';
 
-type Case = { N: number; K: number; M: number; u8w: boolean; perCol: boolean; perRow: boolean; kind: 'random' | 'extreme'; rowsPerPass?: number; cols?: 1 | 2 | 4 };
+type Case = { N: number; K: number; M: number; u8w: boolean; perCol: boolean; perRow: boolean; kind: 'random' | 'extreme'; rowsPerPass?: number; cols?: 1 | 2 | 4; k2?: boolean };
 
 test('u8dot: exact here (probe), bit for bit the dot kernel, chosen by ColumnSlice unless the preference says dot', async ({ page }) => {
   test.setTimeout(120_000);
@@ -36,6 +36,9 @@ test('u8dot: exact here (probe), bit for bit the dot kernel, chosen by ColumnSli
   }
   // every kernel function: rows per pass 1..8 at each column step (weights packed by it)
   for (let R = 1; R <= 8; R++) for (const cols of [1, 2, 4] as const) for (const M of [R, 9]) cases.push({ N: 37, K: 1000, M, u8w: M % 2 === 0, perCol: true, perRow: true, kind: 'random', rowsPerPass: R, cols });
+  // and (packed by 4, each pass's own step or 4) in the two-accumulator-set form or not, where it has
+  // one (Int8LoadOptions.k2), over an odd number of chunks (K = 1000: 63, the last alone), an even one (1024) and one (16)
+  for (const k2 of [true, false]) for (let R = 1; R <= 8; R++) for (const cols of [undefined, 4] as const) for (const K of [16, 1000, 1024]) cases.push({ N: 37, K, M: R, u8w: K === 1000, perCol: true, perRow: true, kind: 'random', rowsPerPass: R, cols, k2 });
   // a wider linear, called twice (the second call may run tiered-up code)
   for (const M of [1, 3, 8]) cases.push({ N: 3001, K: 1024, M, u8w: false, perCol: true, perRow: true, kind: 'random' });
   const r = await page.evaluate((c) => (window as any).kernel.compare(c), cases);
@@ -61,6 +64,7 @@ test('u8dot: exact here (probe), bit for bit the dot kernel, chosen by ColumnSli
     }
   }
   for (let R = 1; R <= 8; R++) for (const M of [R, 9]) fused.push({ N: 37, K: 1000, M, u8w: false, perCol: true, perRow: true, kind: 'random', rowsPerPass: R, bias: R % 2 === 0, stride: 37 });
+  for (const k2 of [true, false]) for (let R = 1; R <= 8; R++) for (const cols of [undefined, 4] as const) for (const K of [16, 1000, 1024]) fused.push({ N: 37, K, M: R, u8w: false, perCol: true, perRow: true, kind: 'random', rowsPerPass: R, cols, k2, bias: K === 1000, stride: 37 });
   for (const M of [1, 3, 8]) fused.push({ N: 3001, K: 1024, M, u8w: true, perCol: true, perRow: true, kind: 'random', bias: true, stride: 3001 });
   const fr = await page.evaluate((c) => (window as any).kernel.fusedCompare(c), fused);
   expect(fr.mismatches).toEqual([]);

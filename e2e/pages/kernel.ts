@@ -51,7 +51,7 @@ function fillRandom(out: Uint8Array | Int8Array, seed: number): void {
   for (let i = u.length * 4; i < out.length; i++) out[i] = r();
 }
 
-interface CompareCase { N: number; K: number; M: number; u8w: boolean; perCol: boolean; perRow: boolean; kind: 'random' | 'extreme'; rowsPerPass?: number; cols?: 1 | 2 | 4 }
+interface CompareCase { N: number; K: number; M: number; u8w: boolean; perCol: boolean; perRow: boolean; kind: 'random' | 'extreme'; rowsPerPass?: number; cols?: 1 | 2 | 4; k2?: boolean }
 
 const t0 = performance.now();
 const gemv = int8GemvWasm();
@@ -154,7 +154,7 @@ const api = {
     cases.forEach((c, i) => {
       const { w, a, wz, az } = makeCase(c, 1000 + i);
       const dot = gemv.load(w, c.N, c.K, 1, { kernel: 'dot', zeroPoint: wz });
-      const u8 = gemv.load(w, c.N, c.K, 1, { kernel: 'u8dot', zeroPoint: wz, rowsPerPass: c.rowsPerPass, cols: c.cols });
+      const u8 = gemv.load(w, c.N, c.K, 1, { kernel: 'u8dot', zeroPoint: wz, rowsPerPass: c.rowsPerPass, cols: c.cols, k2: c.k2 });
       const want = dot.matmulInteger(a, az, c.M);
       // twice: the second call may run tiered-up code
       for (let rep = 0; rep < 2; rep++) {
@@ -204,7 +204,7 @@ const api = {
       const bias = c.bias ? Float32Array.from({ length: c.N }, (_, n) => (n % 3 ? ((r() % 2000) - 1000) / 1000 : 0)) : undefined;
       const xs = c.perRow ? Float32Array.from({ length: c.M }, (_, m) => [f(0.013 + (r() % 1000) / 1e4), -0.07, 1e-9, 1e6][m % 4]) : f((r() % 1000) / 1e4);
       const dot = gemv.load(w, c.N, c.K, ws, { kernel: 'dot', zeroPoint: wz, bias });
-      const u8 = gemv.load(w, c.N, c.K, ws, { kernel: 'u8dot', zeroPoint: wz, rowsPerPass: c.rowsPerPass, bias });
+      const u8 = gemv.load(w, c.N, c.K, ws, { kernel: 'u8dot', zeroPoint: wz, rowsPerPass: c.rowsPerPass, cols: c.cols, bias, k2: c.k2 });
       const len = (c.M - 1) * c.stride + c.N;
       const want = jsEpilogue(dot.matmulInteger(a, az, c.M), xs, ws, bias, c.M, c.N, new Float32Array(len).fill(NaN), c.stride);
       const tag = JSON.stringify(c);
@@ -263,7 +263,7 @@ const api = {
    * round's figure is the median of those (ms a call). Returns per kernel and M the median over rounds (ms), and whether every
    * u8dot output equalled dot's.
    */
-  bench(o: { N: number; K: number; Ms: number[]; rounds: number; reps: number; warm: number; inner?: number; rowsPerPass?: number; cols?: 1 | 2 | 4; kernels?: ('dot' | 'u8dot')[]; scaled?: boolean; copies?: number }) {
+  bench(o: { N: number; K: number; Ms: number[]; rounds: number; reps: number; warm: number; inner?: number; rowsPerPass?: number; cols?: 1 | 2 | 4; kernels?: ('dot' | 'u8dot' | 'u8dot-k1' | 'u8dot-k2')[]; scaled?: boolean; copies?: number }) {
     if (!gemv) throw new Error('no WebAssembly SIMD');
     const { N, K } = o;
     // copies > 1: that many linears of the same weights in one arena, called in turn, so that each
@@ -279,7 +279,9 @@ const api = {
     const ws = Float32Array.from({ length: N }, (_, n) => 1e-3 * (1 + (n % 7)));
     const all: Record<string, Int8Linear[]> = {};
     for (const k of kernels) {
-      all[k] = Array.from({ length: copies }, () => gemv.load(w, N, K, o.scaled ? ws : 1, k === 'dot' ? { kernel: 'dot', cols: o.cols ?? 4, zeroPoint: wz, rowsPerPass: o.rowsPerPass, arena } : { kernel: 'u8dot', cols: o.cols, zeroPoint: wz, rowsPerPass: o.rowsPerPass, arena }));
+      // u8dot-k1 / -k2: the u8dot kernel with one accumulator set / two wherever they fit (Int8LoadOptions.k2)
+      const k2 = k === 'u8dot-k1' ? false : k === 'u8dot-k2' ? true : undefined;
+      all[k] = Array.from({ length: copies }, () => gemv.load(w, N, K, o.scaled ? ws : 1, k === 'dot' ? { kernel: 'dot', cols: o.cols ?? 4, zeroPoint: wz, rowsPerPass: o.rowsPerPass, arena } : { kernel: 'u8dot', cols: o.cols, zeroPoint: wz, rowsPerPass: o.rowsPerPass, arena, k2 }));
       lins[k] = all[k][0];
     }
     let turn = 0;

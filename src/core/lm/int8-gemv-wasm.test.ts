@@ -280,14 +280,16 @@ describe.skipIf(!gemv)('int8 GEMV (WebAssembly SIMD)', () => {
       // here, but only where each dot's activation vector feeds one dot: with one row's vector used
       // for 2 or 4 columns, Node 20's V8 returns doubled sums for the later rows of a pass (its
       // lowering reuses the operand's register). So: one row a pass at any step, several at one
-      // column a step; the other functions are checked in Chromium (e2e/int8-kernel.spec.ts).
+      // column a step; the other functions are checked in Chromium (e2e/int8-kernel.spec.ts). So is
+      // the two-accumulator-set form (k2: one row's vector into 4 columns, two chunks a loop pass),
+      // where Node 20's lowering gives wrong sums for some columns; the one-set form runs here.
       const rng = new Pcg32(21);
       for (const [N, K] of [[1, 1], [7, 33], [37, 1000], [5, 4099]]) {
         for (const u8w of [false, true]) {
           const w = u8w ? Uint8Array.from(codes(rng, N * K, -64, 64), (v) => v + 128) : codes(rng, N * K, -64, 64);
           const wz = Int32Array.from({ length: N }, () => Math.floor(rng.float() * 256) - (u8w ? 0 : 128));
           for (const opts of [{ rowsPerPass: 1 }, { rowsPerPass: 1, cols: 2 }, { rowsPerPass: 1, cols: 1 }, { cols: 1 }, { rowsPerPass: 3, cols: 1 }, { rowsPerPass: 4, cols: 1 }, { rowsPerPass: 8, cols: 1 }] as Int8LoadOptions[]) {
-            const lin = gemv!.load(w, N, K, 1, { kernel: 'u8dot', unprobed: true, zeroPoint: wz, ...opts });
+            const lin = gemv!.load(w, N, K, 1, { kernel: 'u8dot', unprobed: true, zeroPoint: wz, k2: false, ...opts });
             for (const M of [1, 2, 3, 5, 8, 9]) {
               const a = Uint8Array.from({ length: M * K }, () => Math.floor(rng.float() * 256));
               const az = Int32Array.from({ length: M }, (_, m) => [0, 255, 77, 128][m % 4]);
@@ -314,7 +316,7 @@ describe.skipIf(!gemv)('int8 arenas (many linears in one instance and memory)', 
         for (const kernel of kernels) for (const cols of [undefined, 2] as const) out.push({ w: codes(rng, N * K, ...(kernel === 'extmul' ? [-127, 127] as const : [-128, 127] as const)), N, K, opts: { kernel, cols }, int: false });
         const wz = Int32Array.from({ length: N }, () => Math.floor(rng.float() * 256));
         out.push({ w: Uint8Array.from(codes(rng, N * K), (v) => v + 128), N, K, opts: { kernel: 'dot', zeroPoint: wz }, int: true });
-        out.push({ w: codes(rng, N * K, -64, 64), N, K, opts: { kernel: 'u8dot', unprobed: true, rowsPerPass: 1, zeroPoint: 3 }, int: true });
+        out.push({ w: codes(rng, N * K, -64, 64), N, K, opts: { kernel: 'u8dot', unprobed: true, rowsPerPass: 1, zeroPoint: 3, k2: false }, int: true });
         out.push({ w: codes(rng, N * K, -64, 64), N, K, opts: { kernel: 'u8dot', unprobed: true, cols: 1 }, int: true });
       }
     }

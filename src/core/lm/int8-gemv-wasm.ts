@@ -136,6 +136,23 @@ export const U8_AUTO_MAX_ROWS = 8;
  * measured faster at R = 2..4 (6 MB linear, R = 4 C = 2: 0.21 ms against 0.41 without).
  */
 const U8_BARRIER = true;
+/**
+ * Whether the u8dot kernel has a form for R rows and C columns a step taking two chunks (16 values
+ * along K) a loop pass into two sets of accumulators: 2 R C accumulators, C weight vectors and one
+ * activation vector within x64's 16 xmm registers.
+ */
+const k2Fits = (R: number, C: number) => 2 * R * C + C + 1 <= 16;
+/**
+ * Rows of a pass whose u8dot kernel takes the two-set form by default (`Int8LoadOptions.k2`
+ * omitted; index R). A relaxed dot's result feeds the next one on the same accumulator, so with
+ * fewer accumulators than the dot's latency times its throughput (R * C < 8 here) a pass waits on
+ * them; two sets double the dots in flight. Measured in Chromium 156 (bench/int8-kernel-browser.bench.ts,
+ * BENCH_KERNELS=u8dot-k1,u8dot-k2 BENCH_SCALED=1, medians of 9 interleaved rounds, ms, one set / two):
+ * 1024 x 6144 (hot) M = 1 0.111 / 0.084, M = 3 0.251 / 0.191; 3072 x 1024 M = 1 0.059 / 0.043,
+ * M = 3 0.133 / 0.104; the lm_head M = 1 5.20 / 5.09, M = 3 8.85 / 6.77. At M = 7 (one column a
+ * step, 14 accumulators) two sets were slower (0.64 / 0.86 on 1024 x 6144): off there.
+ */
+export const U8_K2_ROWS: readonly boolean[] = [false, true, false, true, false, false, false, false, false];
 
 /** Scalar float instructions the float epilogue needs, beyond ../math/wasm-asm's. */
 const fop = {
@@ -148,6 +165,7 @@ const fop = {
   /** f32.demote_f64: to the nearest float32, ties to even (Math.fround). */
   f32DemoteF64: [0xb6],
   select: [0x1b],
+  i32And: [0x71],
   i32x4Sub: [0xfd, ...uleb(177)],
   i32x4Mul: [0xfd, ...uleb(181)],
   /** f32x4.convert_i32x4_s: each lane to the nearest float32, ties to even. */
@@ -180,7 +198,7 @@ type Epilogue = 'i32' | 'f32';
  * columns (C < P: the P / C column slices of a group one after another, each reading every
  * (P / C)-th 16 bytes of the group's stream).
  */
-function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel, epi: Epilogue = 'i32'): number[] {
+function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel, epi: Epilogue = 'i32', k2 = false): number[] {
   // params: 0 w (packed), 1 x (packed rows), 2 out (int32, row stride n4), 3 k16 (K padded), 4 n4 (N padded),
   // 5 zw (int32 pairs per column: zero point, eta), 6 zs (int32 per row: S at 0, xi at 32; 64: scratch;
   // float epilogue: the row's scale xs, float64, at 128):
@@ -191,15 +209,48 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel, epi: Epil
   const L = fl ? 9 : 7; // the first local
   const [WP, XP, XEND, N, O, RS, ZP, GB, FP] = [L, L + 1, L + 2, L + 3, L + 4, L + 5, L + 6, L + 7, L + 8];
   const ACC = L + (fl ? 9 : 8); // R * C: ACC + r * C + c
-  const YF = ACC + R * C + 2 + Math.max(3, 2 * C) + 4; // float epilogue: one output (an f32 local after the v128s)
-  const [TU, TV, TZ, TW] = [YF - 4, YF - 3, YF - 2, YF - 1]; // float epilogue, 4 columns a step: v128 temporaries
   const XV = ACC + R * C; // one row's codes (dot: lo, hi), or the activation half of the multi-row dot
   const WV = XV + 2; // dot, several rows: the C widened weight halves WV .. WV + C - 1
   const nV = R * C + 2 + Math.max(3, 2 * C);
+  const [TU, TV, TZ, TW] = [ACC + nV, ACC + nV + 1, ACC + nV + 2, ACC + nV + 3]; // float epilogue, 4 columns a step: v128 temporaries
+  const u8 = kernel === 'u8dot';
+  // u8dot, two chunks a loop pass (see U8_K2_ROWS): a second set of R * C accumulators after the temporaries
+  const two = u8 && k2;
+  const ACC2 = ACC + nV + (fl ? 4 : 0);
+  const nV2 = two ? R * C : 0;
+  const YF = ACC2 + nV2; // float epilogue: one output (an f32 local after the v128s)
   const xb = kernel === 'dot' ? 32 : 16; // bytes of one row's 16 values in the packed activations
   const wino = kernel === 'dot' && R > 1;
-  const u8 = kernel === 'u8dot';
   const { code, e } = emitter();
+  /**
+   * u8dot, one chunk (16 values along K) of the R rows and C columns into the accumulators from
+   * `acc0` (then WP and XP advanced, unless the loop does it): the C weight vectors (the relaxed
+   * dot's signed operand) in locals, then per row its 16 raw uint8 codes (the unsigned operand;
+   * through a local, see 'relaxed' below) into C dots.
+   */
+  const u8Chunk = (acc0: number, advance = true) => {
+    for (let c = 0; c < C; c++) e(op.get(WP), op.v128Load(c * 16), op.set(WV + c));
+    for (let r = 0; r < R; r++) {
+      e(op.get(XP), op.v128Load(r * 16), op.set(XV));
+      for (let c = 0; c < C; c++) {
+        const acc = acc0 + r * C + c;
+        e(op.get(WV + c), op.get(XV), op.get(acc), op.i32x4RelaxedDotI8x16I7x16AddS, op.set(acc));
+      }
+      if (U8_BARRIER) barrier(r, acc0);
+    }
+    if (!advance) return;
+    e(op.get(WP), op.i32(16 * P), op.add, op.set(WP));
+    e(op.get(XP), op.i32(16 * R), op.add, op.set(XP));
+  };
+  const barrier = (r: number, acc0 = ACC) => {
+    if (r % 2 === 0 || r === R - 1) return;
+    // a branch never taken (zs is never 0) whose arm stores the rows' accumulators: without it
+    // TurboFan hoists every row's activation loads to the top of the loop body, and the loaded
+    // values push the accumulators out of the 16 xmm registers (spilled to the stack)
+    e(op.get(ZS), op.i32Eqz, op.if);
+    for (let q = r - 1; q <= r; q++) for (let c = 0; c < C; c++) e(op.get(ZS), op.get(acc0 + q * C + c), op.v128Store(64));
+    e(op.end);
+  };
   e(op.get(N4), op.i32(4), op.mul, op.set(RS));
   e(op.get(W), op.set(GB));
   e(op.i32(0), op.set(N));
@@ -207,39 +258,34 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel, epi: Epil
   for (let s = 0; s < P / C; s++) {
     e(op.get(GB), op.i32(s * C * 16), op.add, op.set(WP));
     for (let a = 0; a < R * C; a++) e(op.v128Zero, op.set(ACC + a));
+    if (two) {
+      // pairs of chunks into the two accumulator sets (XEND first at the last whole pair), then a
+      // last odd chunk into the first set, then the sets summed (int32 sums mod 2^32: any order)
+      for (let a = 0; a < R * C; a++) e(op.v128Zero, op.set(ACC2 + a));
+      e(op.get(X), op.tee(XP), op.get(K16), op.i32(~31), fop.i32And, op.i32(R), op.mul, op.add, op.set(XEND));
+      e(op.block, op.get(XP), op.get(XEND), op.ltU, op.i32Eqz, op.brIf(0), op.loop);
+      u8Chunk(ACC);
+      u8Chunk(ACC2);
+      e(op.get(XP), op.get(XEND), op.ltU, op.brIf(0), op.end, op.end);
+      e(op.get(X), op.get(K16), op.i32(R), op.mul, op.add, op.set(XEND));
+      e(op.block, op.get(XP), op.get(XEND), op.ltU, op.i32Eqz, op.brIf(0));
+      u8Chunk(ACC);
+      e(op.end);
+      for (let a = 0; a < R * C; a++) e(op.get(ACC + a), op.get(ACC2 + a), op.i32x4Add, op.set(ACC + a));
+    } else {
     e(op.get(X), op.tee(XP), op.get(K16), op.i32((xb / 16) * R), op.mul, op.add, op.set(XEND));
     e(op.loop);
     {
       // one row: its 16 codes stay in locals; more rows: read at each use (L1 hits), so that the
       // accumulators keep the registers
       const xIn = R === 1;
-      if (xIn) {
+      if (xIn && !u8) {
         if (kernel === 'dot') e(op.get(XP), op.v128Load(0), op.set(XV), op.get(XP), op.v128Load(16), op.set(XV + 1));
         else e(op.get(XP), op.v128Load(0), op.set(XV));
       }
-      const barrier = (r: number) => {
-        if (r % 2 === 0 || r === R - 1) return;
-        // a branch never taken (zs is never 0) whose arm stores the rows' accumulators: without it
-        // TurboFan hoists every row's activation loads to the top of the loop body, and the loaded
-        // values push the accumulators out of the 16 xmm registers (spilled to the stack)
-        e(op.get(ZS), op.i32Eqz, op.if);
-        for (let q = r - 1; q <= r; q++) for (let c = 0; c < C; c++) e(op.get(ZS), op.get(ACC + q * C + c), op.v128Store(64));
-        e(op.end);
-      };
       const x8 = (r: number) => (xIn ? op.get(XV) : [...op.get(XP), ...op.v128Load(r * 16)]);
-      if (u8) {
-        // the C weight vectors (the relaxed dot's signed operand) in locals, then per row its 16 raw
-        // uint8 codes (the unsigned operand; through a local, see 'relaxed' below) into C dots
-        for (let c = 0; c < C; c++) e(op.get(WP), op.v128Load(c * 16), op.set(WV + c));
-        for (let r = 0; r < R; r++) {
-          if (!xIn) e(op.get(XP), op.v128Load(r * 16), op.set(XV));
-          for (let c = 0; c < C; c++) {
-            const acc = ACC + r * C + c;
-            e(op.get(WV + c), op.get(XV), op.get(acc), op.i32x4RelaxedDotI8x16I7x16AddS, op.set(acc));
-          }
-          if (U8_BARRIER) barrier(r);
-        }
-      } else if (wino) {
+      if (u8) u8Chunk(ACC, false);
+      else if (wino) {
         // Winograd's inner product: per 16 values, the 8 even-position codes and the 8 odd-position
         // ones (the packing puts them in the low and high 8 bytes); x . w = sum_j (x_2j + w_2j+1)
         // (x_2j+1 + w_2j) - sum_j x_2j x_2j+1 - sum_j w_2j w_2j+1, the last two per row and per
@@ -287,6 +333,7 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel, epi: Epil
       e(op.get(XP), op.i32(xb * R), op.add, op.tee(XP), op.get(XEND), op.ltU, op.brIf(0));
     }
     e(op.end);
+    }
     // out[r * n4 + n + c] = the four lanes of acc[r][c], summed, less zw[n + c] * zs[r]
     e(op.get(N), op.i32(s * C), op.add, op.i32(4), op.mul, op.tee(O), op.get(O), op.add, op.get(ZW), op.add, op.set(ZP));
     if (fl) e(op.get(O), op.get(O), op.add, op.get(FS), op.add, op.set(FP));
@@ -379,7 +426,7 @@ function gemvBody(R: number, C: number, P: number, kernel: Int8Kernel, epi: Epil
   e(op.get(N), op.i32(P), op.add, op.tee(N), op.get(N4), op.ltU, op.brIf(0));
   e(op.end);
   e(op.end);
-  return funcBody(fl ? [[9, I32], [nV + 4, V128], [1, F32]] : [[8, I32], [nV, V128]], code);
+  return funcBody(fl ? [[9, I32], [nV + 4 + nV2, V128], [1, F32]] : [[8, I32], [nV + nV2, V128]], code);
 }
 
 /**
@@ -396,6 +443,11 @@ function kernelSet(kernel: Int8Kernel) {
     for (let R = 1; R <= MAX_ROWS; R++) {
       out.push({ name: `${kernel}${R}x${C}p${P}`, params: 7, body: gemvBody(R, C, P, kernel) });
       if (integer && P === FLOAT_P) out.push({ name: `${kernel}${R}x${C}p${P}f`, params: 9, body: gemvBody(R, C, P, kernel, 'f32') });
+      // (the steps a load packed by 4 reaches: the pass's automatic one, or 4 with cols: 4)
+      if (kernel === 'u8dot' && P === FLOAT_P && k2Fits(R, C) && (C === U8_AUTO_COLS[R] || C === P)) {
+        out.push({ name: `${kernel}${R}x${C}p${P}k2`, params: 7, body: gemvBody(R, C, P, kernel, 'i32', true) });
+        out.push({ name: `${kernel}${R}x${C}p${P}fk2`, params: 9, body: gemvBody(R, C, P, kernel, 'f32', true) });
+      }
     }
   }
   return out;
@@ -517,6 +569,11 @@ export interface Int8LoadOptions {
   unprobed?: boolean;
   /** One float per output column that `matmulIntegerScaled` adds (none: no addition). */
   bias?: ArrayLike<number>;
+  /**
+   * u8dot only: take two chunks along K a loop pass into two accumulator sets (true: wherever the
+   * registers allow it; false: never); omitted, by the pass's rows (U8_K2_ROWS). Same sums either way.
+   */
+  k2?: boolean;
   /**
    * Place the linear in this arena's shared instance and memory (`Int8Gemv.arena()`) instead of an
    * instance and memory of its own (each WebAssembly memory reserves ~8 GiB of address space; a
@@ -721,7 +778,7 @@ function instantiate(): Int8Gemv | null {
     arenas.set(a, alloc);
     return a;
   };
-  const load = (wIn: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, { kernel = 'dot', cols, rowsPerPass, zeroPoint = 0, unprobed = false, arena: into, bias }: Int8LoadOptions = {}): Int8Linear => {
+  const load = (wIn: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, { kernel = 'dot', cols, rowsPerPass, zeroPoint = 0, unprobed = false, arena: into, bias, k2 }: Int8LoadOptions = {}): Int8Linear => {
     if ((kernel === 'relaxed' || kernel === 'u8dot') && !relaxedMod) throw new DataError('no-relaxed-simd', `This WebAssembly engine has no relaxed SIMD, which the ${kernel} kernel needs.`);
     if (kernel === 'u8dot' && !u8Exact && !unprobed) throw new DataError('no-u8-dot', "This WebAssembly engine's relaxed dot product is not exact for uint8 activations (no AVX-VNNI, or it saturates); use the dot kernel.");
     if ((cols !== undefined && !COL_CHOICES.includes(cols)) || (rowsPerPass !== undefined && !(rowsPerPass >= 1 && rowsPerPass <= MAX_ROWS && Number.isInteger(rowsPerPass)))) {
@@ -777,8 +834,10 @@ function instantiate(): Int8Gemv | null {
       region = { inst: own.inst, memory: own.memory, base: 0 };
     }
     const { inst, memory, base } = region;
-    const fns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}`] as F7) : null));
-    const ffns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R && integer && P === FLOAT_P ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}f`] as F9) : null));
+    // u8dot's two-accumulator-set form where it exists and is wanted (k2, else U8_K2_ROWS)
+    const two = (R: number) => (ud && P === FLOAT_P && k2Fits(R, stepFor(R)) && (stepFor(R) === U8_AUTO_COLS[R] || stepFor(R) === P) && (k2 ?? U8_K2_ROWS[R]) ? 'k2' : '');
+    const fns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}${two(R)}`] as F7) : null));
+    const ffns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R && integer && P === FLOAT_P ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}f${two(R)}`] as F9) : null));
     const [wOff, xOff, zwOff, fsOff, zsOff, outOff] = [base, base + xRel, base + zwRel, base + fsRel, base + zsRel, base + outRel];
     // repack: group g, chunk j, column c -> ((g * (k16 / 16) + j) * P + c) * 16; the dot kernel
     // (Winograd's product) puts a chunk's even-position codes in its low 8 bytes, the odd ones high

@@ -107,6 +107,7 @@ describe.skipIf(!gemv)('the float epilogue in the kernels (matmulIntegerScaled) 
     }
   });
 
+  // (its two-accumulator-set form is checked in Chromium, e2e/int8-kernel.spec.ts: Node 20's lowering gets it wrong)
   it('u8dot kernel (unprobed) where Node 20 lowers it exactly: one row a pass, |w| <= 64', () => {
     const rng = new Pcg32(43);
     for (const [N, K] of SHAPES) {
@@ -114,7 +115,7 @@ describe.skipIf(!gemv)('the float epilogue in the kernels (matmulIntegerScaled) 
       const wz = Int32Array.from({ length: N }, () => Math.floor(rng.float() * 256) - 128);
       const ws = colScales(rng, N);
       for (const b of [undefined, Float32Array.from({ length: N }, () => rng.float() - 0.5)]) {
-        const lin = gemv!.load(w, N, K, ws, { kernel: 'u8dot', unprobed: true, rowsPerPass: 1, zeroPoint: wz, bias: b });
+        const lin = gemv!.load(w, N, K, ws, { kernel: 'u8dot', unprobed: true, rowsPerPass: 1, zeroPoint: wz, bias: b, k2: false });
         check(lin, ws, b, rng, [1, 2, 5, 9]);
       }
     }
