@@ -19,8 +19,8 @@ import { createOwnEngine } from '../src/core/lm/own/session';
 import { corr } from '../src/core/lm/builder/ort-node.testkit';
 import { dequantizeMatMulNBits } from '../src/core/onnx/rewrite/dequantize';
 import { nodeKernelPool } from './own-pool-node';
-import { CONVERT_STAGE, loadModelIn, PREPARE_STAGE, type KernelPoolHandle, type LoadEnv } from './model-load';
-import { ModelCore, guarded } from './model-core';
+import { convertStage, loadModelIn, PREPARE_STAGE, type KernelPoolHandle, type LoadEnv } from './model-load';
+import { ModelCore, errorInfo, guarded } from './model-core';
 import { ModelWorkerError, workerErrorFrom } from './model-protocol';
 
 const THREADS = 2;
@@ -190,11 +190,14 @@ describe.skipIf(!env.ownDecoder)('model worker loader: our int8 decoder on WASM'
     // the files first, then the stages
     expect(seen.slice(0, files.length)).toEqual(files);
     const filesTotal = files.at(-1)!.filesTotal;
-    expect(stages.slice(0, 2)).toEqual([
-      { file: CONVERT_STAGE, loaded: 0, total: null, filesDone: filesTotal, filesTotal, stage: { unit: '' } },
-      { file: CONVERT_STAGE, loaded: 1, total: 1, filesDone: filesTotal, filesTotal, stage: { unit: '' } },
-    ]);
-    const prep = stages.slice(2);
+    expect(stages.every((p) => p.filesDone === filesTotal && p.filesTotal === filesTotal)).toBe(true);
+    // the conversion: a row counting its MatMulNBits nodes (the 7 linears a layer and the lm_head), 0 to all
+    const conv = stages.filter((p) => p.file === convertStage('int8'));
+    expect(stages.slice(0, conv.length)).toEqual(conv);
+    const NODES = 7 * m.info.numLayers + 1;
+    expect(conv.map((p) => p.loaded)).toEqual(Array.from({ length: NODES + 1 }, (_, i) => i));
+    expect(conv.every((p) => p.total === NODES && p.stage?.unit === 'linears')).toBe(true);
+    const prep = stages.slice(conv.length);
     expect(prep.every((p) => p.file === PREPARE_STAGE && p.total === LINEARS && p.stage?.unit === 'linears')).toBe(true);
     expect(prep.map((p) => p.loaded)).toEqual(Array.from({ length: LINEARS + 1 }, (_, i) => i));
     await m.engine.dispose();
@@ -234,6 +237,18 @@ describe.skipIf(!env.ownDecoder)('model worker loader: our int8 decoder on WASM'
     expect(pools.at(-1)!.closed).toBe(false);
     await core.dispose();
     expect(pools.at(-1)!.closed).toBe(true);
+  });
+
+  it('a cancel while a q4 file is converted to int8 rejects as cancelled before any pool is made', async () => {
+    const before = pools.length;
+    const ac = new AbortController();
+    const err = await loadModelIn(env, { kind: 'files', files: folder('q4') }, { device: 'wasm' }, {
+      signal: ac.signal, cache: null,
+      onProgress: (p) => { if (p.file === convertStage('int8') && p.loaded === 2) ac.abort(); },
+    }).then(() => null, (e: unknown) => e);
+    expect((err as Error)?.name).toBe('AbortError');
+    expect(errorInfo(err)).toEqual({ code: 'aborted', message: 'Cancelled.' });
+    expect(pools.length).toBe(before);
   });
 
   it('through the model worker core: chat with steering on our decoder; unloading ends the pool; codes cross the boundary', async () => {

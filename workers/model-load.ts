@@ -11,7 +11,7 @@
  * the page is cross-origin isolated; no graph is instrumented and no onnxruntime session made. Its
  * weights are prepared a linear at a time with the worker's event loop turning between them, so
  * progress ('Preparing weights for our int8 decoder', linears done of all) goes out and a cancel
- * stops it (the pool closed, nothing kept). A
+ * stops it (the pool closed, nothing kept); so does a q4 file's conversion to int8 before it. A
  * file our decoder cannot read (FormatError) falls back to onnxruntime-web, said in the load
  * sentence. Everything else runs on onnxruntime-web as before. `ModelInfo.runtime` says which.
  *
@@ -26,10 +26,10 @@ import { loadModelFiles, stopTokenIds, type ModelLoadProgress, type ModelSource 
 import { dtypeOfFile, ownRunsDtype, pickWeights, wasmHeapEstimate, WASM_HEAP_BYTES, type OfferedFile, type PickRequest, type WeightsChoice, type WeightsDtype, type WeightsRuntime } from '../src/core/lm/pick';
 import { int8GemvWasm } from '../src/core/lm/int8-gemv-wasm';
 import { createOwnEngineAsync, type OwnSessionOptions } from '../src/core/lm/own/session';
-import { nextTask, throwIfAborted } from '../src/core/steps';
+import { nextTask } from '../src/core/steps';
 import { ChatTokenizer } from '../src/core/lm/tokenizer';
 import { instrumentDecoder } from '../src/core/onnx/instrument';
-import { dequantizeMatMulNBits } from '../src/core/onnx/rewrite/dequantize';
+import { dequantizeMatMulNBitsAsync, type DequantizeTarget } from '../src/core/onnx/rewrite/dequantize';
 import { createSession, type Ort } from '../src/core/lm/ort';
 import { listHubFolder } from '../src/core/hub/list';
 import { fetchWithProgress } from '../src/core/hub/fetch';
@@ -184,9 +184,8 @@ function describeLoad(
 }
 
 /** The load stages after the downloads, as progress rows say them. */
-export const CONVERT_STAGE = 'Converting 4-bit weights to int8';
+export const convertStage = (target: DequantizeTarget): string => `Converting 4-bit weights to ${target}`;
 export const PREPARE_STAGE = 'Preparing weights for our int8 decoder';
-const CONVERT_CANCELLED = 'Converting the 4-bit weights was cancelled.';
 
 /**
  * A turn of the worker's event loop (its messages, a cancel among them, are answered) without
@@ -267,8 +266,8 @@ export async function loadModelIn(
     cache: options.cache === false ? undefined : cache ?? undefined,
     onProgress: report,
   });
-  /** A stage after the downloads, as a progress row of its own (total null: no count). */
-  const stage = (file: string, loaded: number, total: number | null, unit = '') => report({ file, loaded, total, filesDone: filesTotal, filesTotal, stage: { unit } });
+  /** A stage after the downloads, as a progress row of its own. */
+  const stage = (file: string, loaded: number, total: number, unit: string) => report({ file, loaded, total, filesDone: filesTotal, filesTotal, stage: { unit } });
   const config = parseConfig(files.config);
   const tokenizer = await ChatTokenizer.fromFiles(files.tokenizer);
   let model = files.model;
@@ -279,15 +278,14 @@ export async function loadModelIn(
   let converted = false;
   if (backend === 'wasm' && env.ownDecoder && ((ownRunsDtype(fileDtype) && !choice?.convert) || ownConvert) && (!choice || choice.runtime === 'own')) {
     if (ownConvert) {
-      // one synchronous pass: said before it starts, a cancel seen just before and after it
-      stage(CONVERT_STAGE, 0, null);
-      await macrotask();
-      throwIfAborted(signal, CONVERT_CANCELLED);
-      const d = dequantizeMatMulNBits(model, { target: 'int8', externalData });
+      // a linear a step, as the preparing below: progress, and a cancel between them
+      const d = await dequantizeMatMulNBitsAsync(model, {
+        target: 'int8', externalData, signal, yieldNow: macrotask,
+        onProgress: (p) => stage(convertStage('int8'), p.done, p.total, 'linears'),
+      });
       model = d.model;
       externalData = d.externalData;
       converted = true;
-      stage(CONVERT_STAGE, 1, 1);
     }
     let pool: KernelPoolHandle | undefined;
     const want = env.isolated ? threads : 1;
@@ -343,7 +341,11 @@ export async function loadModelIn(
 
   // 3b. onnxruntime-web: instrument the graph, open a session
   if (choice?.convert && !converted) {
-    const d = dequantizeMatMulNBits(model, { target: choice.convert, externalData });
+    const target = choice.convert;
+    const d = await dequantizeMatMulNBitsAsync(model, {
+      target, externalData, signal, yieldNow: macrotask,
+      onProgress: (p) => stage(convertStage(target), p.done, p.total, 'linears'),
+    });
     model = d.model;
     externalData = d.externalData;
   }

@@ -19,6 +19,7 @@ import {
   type GraphProto, type NodeProto, type TensorProto,
 } from '../proto';
 import { externalizeWeights, type ExternalFile } from './externalize';
+import { runSteps, runStepsAsync, type StepsOptions } from '../../steps';
 
 export type DequantizeTarget = 'fp32' | 'int8';
 
@@ -131,8 +132,27 @@ export function dequantizeNBits(
 
 const asF32 = (b: Uint8Array) => (b.byteOffset % 4 === 0 ? new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) : new Float32Array(b.slice().buffer));
 
+/** How far a conversion got: MatMulNBits nodes converted of all. */
+export interface DequantizeProgress {
+  done: number;
+  total: number;
+}
+
 /** Convert every eligible MatMulNBits node (see the module comment). */
 export function dequantizeMatMulNBits(modelBytes: Uint8Array, opts: DequantizeOptions): DequantizeResult {
+  return runSteps(dequantizeSteps(modelBytes, opts));
+}
+
+/**
+ * dequantizeMatMulNBits in steps (the same steps), the event loop's turn after each node: progress
+ * (nodes converted of all, 0 first), a cancel between nodes (an AbortError).
+ */
+export function dequantizeMatMulNBitsAsync(modelBytes: Uint8Array, opts: DequantizeOptions & StepsOptions<DequantizeProgress>): Promise<DequantizeResult> {
+  return runStepsAsync(dequantizeSteps(modelBytes, opts), opts, 'Converting the 4-bit weights was cancelled.');
+}
+
+/** The conversion, a node a step. */
+function* dequantizeSteps(modelBytes: Uint8Array, opts: DequantizeOptions): Generator<DequantizeProgress, DequantizeResult, void> {
   const model = decodeModel(modelBytes);
   const graph = model.graph;
   const files = new Map((opts.externalData ?? []).map((f) => [f.path, f.data]));
@@ -142,7 +162,8 @@ export function dequantizeMatMulNBits(modelBytes: Uint8Array, opts: DequantizeOp
   const newFiles: ExternalFile[] = [];
   const replaced = new Map<NodeProto, NodeProto[]>();
   let bytes = 0;
-  nodes.forEach((n, i) => {
+  yield { done: 0, total: nodes.length };
+  for (const [i, n] of nodes.entries()) {
     const { node, N, K, blockSize } = n;
     const zpT = node.input[3] ? inits.get(node.input[3]) : undefined;
     if (node.input[3] && !zpT) throw new FormatError('onnx-matmulnbits', `MatMulNBits node ${node.name} takes zero points from a computed tensor, which cannot be converted.`);
@@ -181,7 +202,8 @@ export function dequantizeMatMulNBits(modelBytes: Uint8Array, opts: DequantizeOp
     if (bias) out.push(makeNode('Add', [mmOut, bias], [y], `${base}/BiasAdd`));
     replaced.set(node, out);
     bytes += convertedSize(n, opts.target);
-  });
+    yield { done: i + 1, total: nodes.length };
+  }
   graph.node = graph.node.flatMap((nd) => replaced.get(nd) ?? [nd]);
   // drop the 4-bit initializers no node reads any more (an embedding may share them)
   const used = new Set<string>();
