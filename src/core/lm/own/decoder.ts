@@ -446,8 +446,9 @@ export class OwnDecoder {
 
   /**
    * fromOnnx in steps (the same steps, see openSteps), the event loop's turn after each: progress
-   * after reading the file and after each linear, a cancel seen between them (an AbortError; what
+   * before reading the file and after each linear, a cancel seen between them (an AbortError; what
    * was built is dropped: a pool's helpers keep their slices until the caller closes the pool).
+   * Reading the file (readOwnWeights: parsing, transposing every linear's codes) is one step.
    */
   static fromOnnxAsync(onnx: Uint8Array, cfg: DecoderConfig, externalData?: ExternalFile[], options: OwnOpenOptions = {}): Promise<OwnDecoder> {
     return runStepsAsync(openSteps(onnx, cfg, externalData, options), options, 'Opening the model on our int8 decoder was cancelled.');
