@@ -43,7 +43,7 @@ import type { Interventions } from '../interventions';
 import { argmax as firstArgmax } from '../sampling';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
 import { Linear, type KernelPool } from './linear';
-import { linearShapes, readOwnWeights, type OwnWeights } from './weights';
+import { findOwnWeights, readTotals, type OwnWeights, type QLinear } from './weights';
 import { runSteps, runStepsAsync, type StepsOptions } from '../../steps';
 import { attentionFits, rmsFits, ropeFits, sharedWasmOps, type WasmOps } from './ops-wasm';
 
@@ -329,7 +329,11 @@ export function setStepProfile(p: Float64Array | null): void {
   stepProfile = p;
 }
 
-/** How far opening a decoder got: linears built of all (q/k/v and gate/up count one each, fused), and their weight bytes. */
+/**
+ * How far opening a decoder got: linears read and built of all (q/k/v and gate/up count one each,
+ * fused), and their weight bytes. A linear's step lays its codes out from the file's bytes and
+ * builds it; the file's parse and checks come with the first.
+ */
 export interface OwnOpenProgress {
   linearsDone: number;
   linears: number;
@@ -347,26 +351,23 @@ export interface OwnLinears {
   weightBytes: number;
 }
 
-/** What opening a decoder for `cfg` will build: its linears and their weight bytes (from the config's shapes, which readOwnWeights checks the file against). */
+/** What opening a decoder for `cfg` will build: its linears and their weight bytes (from the config's shapes, which findOwnWeights checks the file against). */
 function openTotals(cfg: DecoderConfig): { linears: number; bytes: number } {
-  let bytes = 0;
-  for (const [N, K] of linearShapes(cfg).values()) bytes += N * K;
-  return { linears: 4 * cfg.numLayers + 1, bytes };
+  return { linears: 4 * cfg.numLayers + 1, bytes: readTotals(cfg).bytes };
 }
 
 /**
  * Build the decoder's linears (their codes into the kernels' memories: this thread's arena and the
- * pool's helpers), one linear a step; each linear's codes leave `w` once it is built.
+ * pool's helpers), one linear a step; `take(key)` gives a part's codes [N, K] (and lets go of them).
  */
-function* linearSteps(cfg: DecoderConfig, w: OwnWeights, pool?: KernelPool): Generator<OwnOpenProgress, OwnLinears, void> {
+function* linearSteps(cfg: DecoderConfig, take: (key: string) => QLinear, pool?: KernelPool): Generator<OwnOpenProgress, OwnLinears, void> {
   // one int8 arena for all this decoder's linears: a WebAssembly memory per kernel module, not one per linear
   const arena = int8GemvWasm()?.arena();
   const { linears, bytes } = openTotals(cfg);
   let done = 0, weightBytes = 0;
   /** One linear (parts fused along N), then its step's progress. */
   function* build(...parts: string[]): Generator<OwnOpenProgress, Linear, void> {
-    const lin = new Linear(parts.map((k) => w.linears.get(k)!), pool, arena);
-    for (const k of parts) w.linears.delete(k);
+    const lin = new Linear(parts.map(take), pool, arena);
     weightBytes += lin.N * lin.K;
     yield { linearsDone: ++done, linears, bytesDone: weightBytes, bytes };
     return lin;
@@ -383,13 +384,27 @@ function* linearSteps(cfg: DecoderConfig, w: OwnWeights, pool?: KernelPool): Gen
   return { layers, lmHead, weightBytes };
 }
 
-/** Open a decoder: read the file's weights (one step, after progress 0), then linearSteps. */
+/** A linear's codes out of `linears` (it no longer holds them). */
+function taker<T>(linears: Map<string, T>, get: (t: T) => QLinear): (key: string) => QLinear {
+  return (key) => {
+    const q = get(linears.get(key)!);
+    linears.delete(key);
+    return q;
+  };
+}
+
+/**
+ * Open a decoder: progress 0; the file parsed and checked (findOwnWeights: every FormatError
+ * before any linear is built); then linearSteps, each step laying its linear's codes out [N, K]
+ * from the file's bytes before building it (so reading's transposing copies are spread over the
+ * steps, and only one linear's copy is held at a time).
+ */
 function* openSteps(onnx: Uint8Array, cfg: DecoderConfig, externalData: ExternalFile[] | undefined, options: OwnDecoderOptions): Generator<OwnOpenProgress, OwnDecoder, void> {
   const { linears, bytes } = openTotals(cfg);
   yield { linearsDone: 0, linears, bytesDone: 0, bytes };
-  const w = readOwnWeights(onnx, cfg, externalData);
-  const built = yield* linearSteps(cfg, w, options.pool);
-  return new OwnDecoder(cfg, w, options, built);
+  const found = findOwnWeights(onnx, cfg, externalData);
+  const built = yield* linearSteps(cfg, taker(found.linears, (p) => p.layOut()), options.pool);
+  return new OwnDecoder(cfg, { ...found, linears: new Map() }, options, built);
 }
 
 export class OwnDecoder {
@@ -412,7 +427,7 @@ export class OwnDecoder {
 
   /** `linears`: the linears `linearSteps` built (fromOnnxAsync); without them they are built here, at once. */
   constructor(readonly cfg: DecoderConfig, private readonly w: OwnWeights, options: OwnDecoderOptions = {}, linears?: OwnLinears) {
-    const built = linears ?? runSteps(linearSteps(cfg, w, options.pool));
+    const built = linears ?? runSteps(linearSteps(cfg, taker(w.linears, (q) => q), options.pool));
     this.weightBytes = built.weightBytes;
     const n = (k: string) => w.norms.get(k)!;
     this.layers = built.layers.map((lin, i) => ({
@@ -446,9 +461,10 @@ export class OwnDecoder {
 
   /**
    * fromOnnx in steps (the same steps, see openSteps), the event loop's turn after each: progress
-   * before reading the file and after each linear, a cancel seen between them (an AbortError; what
-   * was built is dropped: a pool's helpers keep their slices until the caller closes the pool).
-   * Reading the file (readOwnWeights: parsing, transposing every linear's codes) is one step.
+   * before reading the file and after each linear (its codes laid out from the file and built), a
+   * cancel seen between them (an AbortError; what was built is dropped: a pool's helpers keep their
+   * slices until the caller closes the pool). Parsing and checking the file comes with the first
+   * linear's step.
    */
   static fromOnnxAsync(onnx: Uint8Array, cfg: DecoderConfig, externalData?: ExternalFile[], options: OwnOpenOptions = {}): Promise<OwnDecoder> {
     return runStepsAsync(openSteps(onnx, cfg, externalData, options), options, 'Opening the model on our int8 decoder was cancelled.');

@@ -12,7 +12,8 @@ import { tinyModel } from '../builder/ort-node.testkit';
 import type { Ort } from '../ort';
 import { nodeKernelPool } from '../../../../workers/own-pool-node';
 import { OwnDecoder, type OwnOpenProgress } from './decoder';
-import { linearShapes } from './weights';
+import { linearShapes, readOwnWeights } from './weights';
+import { FormatError } from '../../errors';
 import { createOwnEngine, createOwnEngineAsync } from './session';
 import { runSteps, runStepsAsync } from '../../steps';
 
@@ -71,6 +72,15 @@ describe('opening our int8 decoder in steps', () => {
     const steps: number[] = [];
     await expect(OwnDecoder.fromOnnxAsync(onnx, cfg, undefined, { signal: before.signal, onProgress: (p) => steps.push(p.linearsDone) })).rejects.toMatchObject({ name: 'AbortError' });
     expect(steps).toEqual([]);
+  });
+
+  it('a file it refuses (4-bit): the FormatError readOwnWeights gives, after progress 0 and before any linear\'s step', async () => {
+    const q4 = buildDecoder(ck, { style: 'optimum', dtype: 'q4' }).onnx;
+    const seen: number[] = [];
+    const err = await OwnDecoder.fromOnnxAsync(q4, cfg, undefined, { onProgress: (p) => seen.push(p.linearsDone) }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(FormatError);
+    expect(() => readOwnWeights(q4, cfg)).toThrow((err as Error).message);
+    expect(seen).toEqual([0]);
   });
 
   it('on a 2-thread kernel pool: the engine gives the synchronous one\'s logits; a cancel mid-way rejects, the pool closes, and a fresh pool opens it again', async () => {

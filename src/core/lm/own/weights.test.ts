@@ -23,7 +23,7 @@ import type { ExternalFile } from '../../onnx/rewrite/externalize';
 import { createSession, type Ort, type OrtTensor } from '../ort';
 import { OwnDecoder } from './decoder';
 import { ortWeb, relDiff } from './own.testkit';
-import { readOwnWeights, type OwnWeights } from './weights';
+import { findOwnWeights, readOwnWeights, readOwnWeightsSteps, type OwnReadProgress, type OwnWeights } from './weights';
 
 const TOL = 1e-4;
 const STEPS = [[3, 17, 200, 5, 9, 41, 77], [123], [8]];
@@ -562,5 +562,75 @@ describe('readOwnWeights on hub-shaped 8-bit files', () => {
       .toMatch(/Layer 0's q norm is missing/);
     // not ONNX at all
     expect(() => readOwnWeights(new Uint8Array([1, 2, 3, 4]), cfg)).toThrow(FormatError);
+  });
+});
+
+describe('reading in steps (readOwnWeightsSteps, findOwnWeights)', () => {
+  /** Every step's progress and the result, stepping by hand. */
+  const stepAll = (onnx: Uint8Array, cfg: DecoderConfig): { seen: OwnReadProgress[]; w: OwnWeights } => {
+    const steps = readOwnWeightsSteps(onnx, cfg);
+    const seen: OwnReadProgress[] = [];
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return { seen, w: r.value };
+      seen.push({ ...r.value });
+    }
+  };
+
+  it('progress 0 then one linear a step to every linear and byte; the weights readOwnWeights gives (plain, packed q/k/v split by columns, an lm_head through Transpose)', () => {
+    const plain = built('qwen3', 'optimum', 'q8');
+    const packed = built('llama', 'genai', 'int8', 2, 5);
+    ropeInGqa(packed.m);
+    packQkv(packed.m);
+    lmHeadThroughTranspose(packed.m);
+    for (const { cfg, m } of [plain, packed]) {
+      const onnx = save(m);
+      const { seen, w } = stepAll(onnx, cfg);
+      const L = 7 * cfg.numLayers + 1;
+      const { hiddenSize: d, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: I, vocabSize: V } = cfg;
+      const bytes = cfg.numLayers * (d * (H + 2 * KV) * hd + H * hd * d + 3 * d * I) + V * d;
+      expect(seen.map((p) => p.linearsDone)).toEqual(Array.from({ length: L + 1 }, (_, i) => i));
+      expect(seen.every((p) => p.linears === L && p.bytes === bytes)).toBe(true);
+      for (let i = 1; i < seen.length; i++) expect(seen[i].bytesDone).toBeGreaterThan(seen[i - 1].bytesDone);
+      expect(seen.at(-1)!.bytesDone).toBe(bytes);
+      sameWeights(w, readOwnWeights(onnx, cfg));
+    }
+    // the packed file's q/k/v are the plain genai file's, column for column
+    const unpacked = built('llama', 'genai', 'int8', 2, 5);
+    ropeInGqa(unpacked.m);
+    lmHeadThroughTranspose(unpacked.m);
+    const a = stepAll(save(packed.m), packed.cfg).w, b = readOwnWeights(save(unpacked.m), unpacked.cfg);
+    for (const k of ['layers.0.q', 'layers.0.k', 'layers.1.v', 'lm_head']) expect(Array.from(a.linears.get(k)!.codes), k).toEqual(Array.from(b.linears.get(k)!.codes));
+  });
+
+  it('findOwnWeights lays no codes out until asked: each layOut() is a fresh [N, K] copy, not the file\'s bytes', () => {
+    const { cfg, m } = built('qwen3', 'optimum', 'q8');
+    const onnx = save(m);
+    const found = findOwnWeights(onnx, cfg);
+    const read = readOwnWeights(onnx, cfg);
+    expect([...found.linears.keys()]).toEqual([...read.linears.keys()]);
+    for (const [k, f] of found.linears) {
+      expect('codes' in f, k).toBe(false);
+      const a = f.layOut(), b = f.layOut();
+      expect([a.N, a.K]).toEqual([read.linears.get(k)!.N, read.linears.get(k)!.K]);
+      expect(a.codes.length).toBe(a.N * a.K);
+      expect(a.codes.buffer).not.toBe(onnx.buffer);
+      expect(a.codes).not.toBe(b.codes);
+      expect(Array.from(a.codes), k).toEqual(Array.from(read.linears.get(k)!.codes));
+    }
+    const before = Array.from(onnx);
+    found.linears.get('lm_head')!.layOut().codes.fill(0);
+    expect(Array.from(onnx)).toEqual(before);
+  });
+
+  it('a file it refuses: progress 0 first, then the same FormatError as readOwnWeights before any linear\'s step', () => {
+    const { ck, cfg } = tinyModel('qwen3', 4, { num_hidden_layers: 2 });
+    const q4 = buildDecoder(ck, { style: 'optimum', dtype: 'q4' }).onnx;
+    const steps = readOwnWeightsSteps(q4, cfg);
+    expect(steps.next().value).toMatchObject({ linearsDone: 0 });
+    const a = refusal(() => steps.next());
+    expect(a.message).toBe(refusal(() => readOwnWeights(q4, cfg)).message);
+    expect(refusal(() => findOwnWeights(q4, cfg)).message).toBe(a.message);
+    expect(a.message).toMatch(/MatMulNBits/);
   });
 });

@@ -46,6 +46,7 @@ import {
 import { GraphIndex, tensorDims } from '../../onnx/rewrite/graph';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
 import type { DecoderConfig } from '../config';
+import { runSteps } from '../../steps';
 
 /** One linear y = x . W^T (+ b) as MatMulInteger holds it. */
 export interface QLinear {
@@ -57,6 +58,14 @@ export interface QLinear {
   scale: Float32Array;
   zeroPoint: Int32Array;
   bias?: Float32Array;
+}
+
+/**
+ * A linear found and checked in the file whose codes are not laid out [N, K] yet: `layOut()` does
+ * it (the transposing copy of MatMulInteger's [K, N] codes, most of reading a file's time).
+ */
+export interface PendingLinear extends Omit<QLinear, 'codes'> {
+  layOut(): QLinear;
 }
 
 export interface OwnWeights {
@@ -204,6 +213,33 @@ function topoOrder(graph: GraphProto, index: GraphIndex): Map<NodeProto, number>
   return pos;
 }
 
+/** A MatMulInteger's linear as found: PendingLinear, and any run of its output columns as one of its own (a packed q/k/v's parts). */
+interface FoundQ extends PendingLinear {
+  columns(from: number, to: number): FoundQ;
+}
+
+/**
+ * Columns [n0, n1) of a linear whose codes `wq` the file holds [K, Nall] (or [Nall, K] behind a
+ * Transpose: `transposed`), `wq` a view of the file's bytes (checked present): laid out [N, K]
+ * (HF Linear layout) only when `layOut` is called.
+ */
+function foundQ(wq: Int8Array | Uint8Array, transposed: boolean, Nall: number, K: number, scale: Float32Array, zeroPoint: Int32Array, bias: Float32Array | undefined, n0 = 0, n1 = Nall): FoundQ {
+  const N = n1 - n0;
+  const layOut = (): QLinear => {
+    const codes = wq instanceof Int8Array ? new Int8Array(N * K) : new Uint8Array(N * K);
+    if (transposed) codes.set(wq.subarray(n0 * K, n1 * K));
+    else {
+      for (let k = 0; k < K; k++) {
+        const row = k * Nall + n0;
+        for (let n = 0; n < N; n++) codes[n * K + k] = wq[row + n];
+      }
+    }
+    return { codes, N, K, scale, zeroPoint, bias };
+  };
+  const columns = (from: number, to: number) => foundQ(wq, transposed, Nall, K, scale.slice(from, to), zeroPoint.slice(from, to), bias?.slice(from, to), n0 + from, n0 + to);
+  return { N, K, scale, zeroPoint, bias, layOut, columns };
+}
+
 const LINEAR_START = new Set(['DynamicQuantizeLinear', 'MatMulInteger']);
 
 /** What a norm normalises: a tensor, and the two tensors it is the sum of (when it is an Add's output or a skip norm's). */
@@ -219,12 +255,63 @@ interface FoundLinear {
   N: number;
   K: number;
   /** null: a float32 MatMul, refused once its role is known. */
-  q: QLinear | null;
+  q: FoundQ | null;
   /** For a float MatMul: how its weight is held (transposed table, dequantised). */
   floatHow?: string;
 }
 
+/** How far reading a file got: linears laid out [N, K] of all (the config's 7 a layer and the lm_head), and their codes' bytes. */
+export interface OwnReadProgress {
+  linearsDone: number;
+  linears: number;
+  bytesDone: number;
+  bytes: number;
+}
+
+/** The linears (7 a layer and the lm_head) and code bytes the config says a file holds (findOwnWeights checks the file against them). */
+export function readTotals(cfg: DecoderConfig): { linears: number; bytes: number } {
+  const shapes = linearShapes(cfg);
+  let bytes = 0;
+  for (const [N, K] of shapes.values()) bytes += N * K;
+  return { linears: shapes.size, bytes };
+}
+
+/**
+ * Read an 8-bit decoder file's weights (see the header) in steps (../../steps.ts): progress 0,
+ * then the file parsed and every check made (findOwnWeights) and the first linear's codes laid out
+ * [N, K], then one linear a step. readOwnWeights runs them at once.
+ */
+export function* readOwnWeightsSteps(onnx: Uint8Array, cfg: DecoderConfig, externalData: ExternalFile[] = []): Generator<OwnReadProgress, OwnWeights, void> {
+  const { linears, bytes } = readTotals(cfg);
+  yield { linearsDone: 0, linears, bytesDone: 0, bytes };
+  const found = findOwnWeights(onnx, cfg, externalData);
+  const out = new Map<string, QLinear>();
+  let bytesDone = 0;
+  for (const [k, f] of found.linears) {
+    out.set(k, f.layOut());
+    bytesDone += f.N * f.K;
+    yield { linearsDone: out.size, linears, bytesDone, bytes };
+  }
+  return { ...found, linears: out };
+}
+
+/** Read an 8-bit decoder file's weights (readOwnWeightsSteps, at once). */
 export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalData: ExternalFile[] = []): OwnWeights {
+  return runSteps(readOwnWeightsSteps(onnx, cfg, externalData));
+}
+
+/** The file's weights as OwnWeights, but each linear's codes left where the file has them until `layOut()`. */
+export interface FoundOwnWeights extends Omit<OwnWeights, 'linears'> {
+  linears: Map<string, PendingLinear>;
+}
+
+/**
+ * Parse the file and make every check readOwnWeights makes (the same FormatErrors, in the same
+ * order), allocating only the small arrays (scales, zero points, biases, norms, rotary, a float32
+ * embedding table): each linear's codes are laid out [N, K] when its `layOut()` is called (by
+ * readOwnWeightsSteps, or by the decoder's open as it builds that linear).
+ */
+export function findOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalData: ExternalFile[] = []): FoundOwnWeights {
   const model = decodeModel(onnx);
   const ext = externalSlices(model.graph, externalData);
   const graph = flattenMerged(model.graph);
@@ -378,16 +465,8 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
         y = add.node.output[0];
       }
     }
-    // -> [N, K]
-    const codes = signed ? new Int8Array(N * K) : new Uint8Array(N * K);
-    if (w.transposed) codes.set(wq);
-    else {
-      for (let k = 0; k < K; k++) {
-        const row = k * N;
-        for (let n = 0; n < N; n++) codes[n * K + k] = wq[row + n];
-      }
-    }
-    found.push({ node, x: dq.input[0], y, N, K, q: { codes, N, K, scale, zeroPoint: wz, bias } });
+    // -> [N, K] when laid out (wq's N x K bytes were checked present by ints)
+    found.push({ node, x: dq.input[0], y, N, K, q: foundQ(wq, w.transposed, N, K, scale, wz, bias) });
   }
 
   // ---- groups: linears reading the same tensor, in dataflow order
@@ -454,12 +533,7 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
       if (m && Number(m[1]) !== i) bad(`Layer ${i}'s packed q/k/v feeds past_key_values.${m[1]}; the layers are out of order.`);
       let start = 0;
       for (const [r, n] of [['q', H * hd], ['k', KV * hd], ['v', KV * hd]] as const) {
-        const p = f.q;
-        const part: QLinear | null = p && {
-          codes: p.codes.slice(start * p.K, (start + n) * p.K), N: n, K: p.K,
-          scale: p.scale.slice(start, start + n), zeroPoint: p.zeroPoint.slice(start, start + n), bias: p.bias?.slice(start, start + n),
-        };
-        put(`layers.${i}.${r}`, { ...f, N: n, q: part });
+        put(`layers.${i}.${r}`, { ...f, N: n, q: f.q && f.q.columns(start, start + n) });
         start += n;
       }
     } else {
@@ -736,7 +810,7 @@ export function readOwnWeights(onnx: Uint8Array, cfg: DecoderConfig, externalDat
     if (found.size === 1) rotary = { invFreq: f32([...found][0], 'inv_freq') };
   }
 
-  const out = new Map<string, QLinear>();
+  const out = new Map<string, PendingLinear>();
   for (const [k, f] of linears) out.set(k, f.q!);
   return { linears: out, embedding, norms, rotary, style };
 }
