@@ -4,7 +4,7 @@
  * pause and resume (every finished rollout is kept in this browser), and from the list of runs
  * export the release layout, show a run on the map, or delete it.
  */
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { loadStageText } from '../chat/load-progress';
 import { MODEL_CHOICES } from '../chat/models';
@@ -42,11 +42,21 @@ function Num({ label, k, min, max, step = 1 }: { label: string; k: keyof Extract
 }
 
 function ModelSection() {
-  const { modelId, model, loading, setModelId, loadModel, running } = useExtract(useShallow((s) => ({ modelId: s.modelId, model: s.model, loading: s.loading, setModelId: s.setModelId, loadModel: s.loadModel, running: s.running })));
+  const { modelId, model, loading, loadStatus, setModelId, loadModel, cancelLoad, running } = useExtract(
+    useShallow((s) => ({ modelId: s.modelId, model: s.model, loading: s.loading, loadStatus: s.loadStatus, setModelId: s.setModelId, loadModel: s.loadModel, cancelLoad: s.cancelLoad, running: s.running })),
+  );
+  // Cancel goes away with the load: keyboard focus moves to Load rather than to the page
+  const loadButton = useRef<HTMLButtonElement>(null);
+  const refocus = useRef(false);
+  useEffect(() => {
+    if (loading || !refocus.current) return;
+    refocus.current = false;
+    loadButton.current?.focus();
+  }, [loading]);
   return (
     <fieldset className="panel">
       <legend>Model</legend>
-      <select value={modelId} onChange={(e) => setModelId(e.target.value)} data-testid="extract-model" disabled={running}>
+      <select value={modelId} onChange={(e) => setModelId(e.target.value)} data-testid="extract-model" disabled={running || !!loading}>
         <option value="synthetic">Built-in synthetic model (no download)</option>
         {MODEL_CHOICES.map((m) => (
           <option key={m.id} value={m.id}>
@@ -54,13 +64,26 @@ function ModelSection() {
           </option>
         ))}
       </select>{' '}
-      <button onClick={() => void loadModel()} disabled={!!loading || running} data-testid="extract-load">
+      <button ref={loadButton} onClick={() => void loadModel()} disabled={!!loading || running} data-testid="extract-load">
         Load
       </button>
+      {loading && (
+        <>
+          {' '}
+          <button onClick={() => { refocus.current = true; cancelLoad(); }} data-testid="extract-cancel-load">
+            Cancel
+          </button>
+        </>
+      )}
       {loading && !loading.stage && <span className="muted"> loading {loading.file}…</span>}
       {loading?.stage && (
         <span className="muted" data-testid="extract-load-stage">
           {' '}{loadStageText(loading)} {loading.total === null ? <progress max={1} /> : <progress max={1} value={loading.total ? loading.loaded / loading.total : 0} />}
+        </span>
+      )}
+      {loadStatus && (
+        <span className="muted" role="status" data-testid="extract-load-status">
+          {' '}{loadStatus}
         </span>
       )}
       {model && (

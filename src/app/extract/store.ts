@@ -12,6 +12,7 @@ import { countRollouts, normalizeSettings, presetSettings, type PresetName } fro
 import type { ModelLoadProgress } from '../../core/lm/model-source';
 import { MODEL_CHOICES, toSource, type ModelRequest } from '../chat/models';
 import { trackLoadProgress } from '../chat/load-progress';
+import { errorCode } from '../chat/api';
 import { useStore as useExplorer } from '../explorer/store';
 
 export { CREDIT };
@@ -39,6 +40,8 @@ export interface ExtractState {
   modelId: string;
   model: { label: string; numLayers: number; hiddenSize: number; backend: string } | null;
   loading: ModelLoadProgress | null;
+  /** How the last model load ended when that is worth saying ('Cancelled.'); null while loading or after a load that worked or failed (`error` says why). */
+  loadStatus: string | null;
   form: ExtractForm;
   estimate: Estimate | null;
   measuring: boolean;
@@ -60,6 +63,8 @@ export interface ExtractState {
 export interface ExtractActions {
   setModelId(id: string): void;
   loadModel(): Promise<void>;
+  /** Stop the model load in progress (downloads and preparing the weights): it ends as 'Cancelled.', the form, runs and the last run's results as they were. */
+  cancelLoad(): void;
   setForm(patch: Partial<ExtractForm>): void;
   setLiveMap(on: boolean): void;
   measure(): Promise<void>;
@@ -188,10 +193,14 @@ function liveMapUpdater() {
   };
 }
 
+/** The model load in progress (a later one replaces it: an earlier one's end then changes nothing). */
+let loadSeq = 0;
+
 export const useExtract = create<ExtractState & ExtractActions>()((set, get) => ({
   modelId: 'synthetic',
   model: null,
   loading: null,
+  loadStatus: null,
   form: DEFAULT_FORM,
   estimate: null,
   measuring: false,
@@ -211,15 +220,25 @@ export const useExtract = create<ExtractState & ExtractActions>()((set, get) => 
   },
 
   async loadModel() {
-    set({ loading: { file: 'starting', loaded: 0, total: null, filesDone: 0 } as ModelLoadProgress, error: null, estimate: null });
+    const seq = ++loadSeq;
+    // the worker lets go of the model it had as a load starts, so none is shown (nor measured or run) until this one is in
+    set({ loading: { file: 'starting', loaded: 0, total: null, filesDone: 0 } as ModelLoadProgress, loadStatus: null, model: null, error: null, estimate: null });
     try {
-      const progress = trackLoadProgress((v) => { if (v.last) set({ loading: v.last }); });
+      const progress = trackLoadProgress((v) => { if (v.last && seq === loadSeq) set({ loading: v.last }); });
       const info = await api().load(toSource(request(get().modelId)), { device: 'auto' }, progress.onProgress);
+      if (seq !== loadSeq) return;
       set({ model: { label: info.label, numLayers: info.numLayers, hiddenSize: info.hiddenSize, backend: info.backend }, loading: null });
       await get().refreshRuns();
     } catch (e) {
-      set({ loading: null, error: text(e) });
+      if (seq !== loadSeq) return;
+      if (errorCode(e) === 'aborted') set({ loading: null, loadStatus: 'Cancelled.' });
+      else set({ loading: null, error: text(e) });
     }
+  },
+
+  cancelLoad() {
+    if (!get().loading) return;
+    void api().cancelLoad().catch(() => {});
   },
 
   setLiveMap(liveMap) {
