@@ -272,19 +272,22 @@ export async function loadModelIn(
   const tokenizer = await ChatTokenizer.fromFiles(files.tokenizer);
   let model = files.model;
   let externalData = files.externalData;
+  /** The file's 4-bit weights converted to `target`, a linear a step (progress, and a cancel between them). */
+  const convert = async (target: DequantizeTarget) => {
+    const d = await dequantizeMatMulNBitsAsync(model, {
+      target, externalData, signal, yieldNow: macrotask,
+      onProgress: (p) => stage(convertStage(target), p.done, p.total, 'linears'),
+    });
+    model = d.model;
+    externalData = d.externalData;
+  };
 
   // 3a. our int8 decoder for an 8-bit file on WASM, or a q4 file converted to int8 for it
   const ownConvert = choice?.runtime === 'own' && choice.convert === 'int8';
   let converted = false;
   if (backend === 'wasm' && env.ownDecoder && ((ownRunsDtype(fileDtype) && !choice?.convert) || ownConvert) && (!choice || choice.runtime === 'own')) {
     if (ownConvert) {
-      // a linear a step, as the preparing below: progress, and a cancel between them
-      const d = await dequantizeMatMulNBitsAsync(model, {
-        target: 'int8', externalData, signal, yieldNow: macrotask,
-        onProgress: (p) => stage(convertStage('int8'), p.done, p.total, 'linears'),
-      });
-      model = d.model;
-      externalData = d.externalData;
+      await convert('int8');
       converted = true;
     }
     let pool: KernelPoolHandle | undefined;
@@ -341,13 +344,7 @@ export async function loadModelIn(
 
   // 3b. onnxruntime-web: instrument the graph, open a session
   if (choice?.convert && !converted) {
-    const target = choice.convert;
-    const d = await dequantizeMatMulNBitsAsync(model, {
-      target, externalData, signal, yieldNow: macrotask,
-      onProgress: (p) => stage(convertStage(target), p.done, p.total, 'linears'),
-    });
-    model = d.model;
-    externalData = d.externalData;
+    await convert(choice.convert);
   }
   const inst = instrumentDecoder(model, { externalData, hiddenSize: config.hiddenSize });
   if (backend === 'webgpu' && inst.info.residDtype === 'float16' && !shaderF16) {

@@ -143,6 +143,11 @@ const U8_BARRIER = true;
  */
 const k2Fits = (R: number, C: number) => 2 * R * C + C + 1 <= 16;
 /**
+ * Whether a module holds that form for R rows, step C, packing P: the u8dot kernel packed by 4, at
+ * the steps such a load reaches (the pass's automatic one, or 4 with cols: 4), where it fits.
+ */
+const hasK2 = (kernel: Int8Kernel, R: number, C: number, P: number) => kernel === 'u8dot' && P === FLOAT_P && k2Fits(R, C) && (C === U8_AUTO_COLS[R] || C === P);
+/**
  * Rows of a pass whose u8dot kernel takes the two-set form by default (`Int8LoadOptions.k2`
  * omitted; index R). A relaxed dot's result feeds the next one on the same accumulator, so with
  * fewer accumulators than the dot's latency times its throughput (R * C < 8 here) a pass waits on
@@ -443,8 +448,7 @@ function kernelSet(kernel: Int8Kernel) {
     for (let R = 1; R <= MAX_ROWS; R++) {
       out.push({ name: `${kernel}${R}x${C}p${P}`, params: 7, body: gemvBody(R, C, P, kernel) });
       if (integer && P === FLOAT_P) out.push({ name: `${kernel}${R}x${C}p${P}f`, params: 9, body: gemvBody(R, C, P, kernel, 'f32') });
-      // (the steps a load packed by 4 reaches: the pass's automatic one, or 4 with cols: 4)
-      if (kernel === 'u8dot' && P === FLOAT_P && k2Fits(R, C) && (C === U8_AUTO_COLS[R] || C === P)) {
+      if (hasK2(kernel, R, C, P)) {
         out.push({ name: `${kernel}${R}x${C}p${P}k2`, params: 7, body: gemvBody(R, C, P, kernel, 'i32', true) });
         out.push({ name: `${kernel}${R}x${C}p${P}fk2`, params: 9, body: gemvBody(R, C, P, kernel, 'f32', true) });
       }
@@ -835,7 +839,7 @@ function instantiate(): Int8Gemv | null {
     }
     const { inst, memory, base } = region;
     // u8dot's two-accumulator-set form where it exists and is wanted (k2, else U8_K2_ROWS)
-    const two = (R: number) => (ud && P === FLOAT_P && k2Fits(R, stepFor(R)) && (stepFor(R) === U8_AUTO_COLS[R] || stepFor(R) === P) && (k2 ?? U8_K2_ROWS[R]) ? 'k2' : '');
+    const two = (R: number) => (hasK2(kernel, R, stepFor(R), P) && (k2 ?? U8_K2_ROWS[R]) ? 'k2' : '');
     const fns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}${two(R)}`] as F7) : null));
     const ffns = Array.from({ length: MAX_ROWS + 1 }, (_, R) => (R && integer && P === FLOAT_P ? (inst.exports[`${kernel}${R}x${stepFor(R)}p${P}f${two(R)}`] as F9) : null));
     const [wOff, xOff, zwOff, fsOff, zsOff, outOff] = [base, base + xRel, base + zwRel, base + fsRel, base + zsRel, base + outRel];

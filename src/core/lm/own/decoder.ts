@@ -43,7 +43,7 @@ import type { Interventions } from '../interventions';
 import { argmax as firstArgmax } from '../sampling';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
 import { Linear, type KernelPool } from './linear';
-import { findOwnWeights, readTotals, type OwnWeights, type QLinear } from './weights';
+import { findOwnWeights, readTotals, type OwnReadProgress, type OwnWeights, type QLinear } from './weights';
 import { runSteps, runStepsAsync, type StepsOptions } from '../../steps';
 import { attentionFits, rmsFits, ropeFits, sharedWasmOps, type WasmOps } from './ops-wasm';
 
@@ -334,12 +334,7 @@ export function setStepProfile(p: Float64Array | null): void {
  * fused), and their weight bytes. A linear's step lays its codes out from the file's bytes and
  * builds it; the file's parse and checks come with the first.
  */
-export interface OwnOpenProgress {
-  linearsDone: number;
-  linears: number;
-  bytesDone: number;
-  bytes: number;
-}
+export type OwnOpenProgress = OwnReadProgress;
 
 export interface OwnOpenOptions extends OwnDecoderOptions, StepsOptions<OwnOpenProgress> {}
 
