@@ -45,7 +45,7 @@ import type { ExternalFile } from '../../onnx/rewrite/externalize';
 import { Linear, type KernelPool } from './linear';
 import { findOwnWeights, readTotals, type OwnReadProgress, type OwnWeights, type QLinear } from './weights';
 import { runSteps, runStepsAsync, type StepsOptions } from '../../steps';
-import { attentionFits, rmsFits, ropeFits, sharedWasmOps, type WasmOps } from './ops-wasm';
+import { attentionFits, exp32, rmsFits, ropeFits, sharedWasmOps, type WasmOps } from './ops-wasm';
 
 const f = Math.fround;
 
@@ -327,6 +327,65 @@ let stepProfile: Float64Array | null = null;
 /** Time every decode step's (one token a row) phases into `p` (STEP_PHASES.length entries, summed; the last counts steps), or stop (null). For benches. */
 export function setStepProfile(p: Float64Array | null): void {
   stepProfile = p;
+}
+
+/**
+ * The attention's numerics: 'f32' (default) float32 throughout (attendScalar; ./ops-wasm.ts
+ * `attend`), 'f64' the earlier float64 sums (`attendF64`), kept for bench/attention.bench.ts's A/B.
+ * Both paths (js, wasm) follow it, so they stay the same bit for bit either way.
+ */
+let attentionPath: 'f32' | 'f64' = 'f32';
+/** Select the attention's numerics for later steps (for benches; see attentionPath). */
+export function setAttentionPath(p: 'f32' | 'f64'): void {
+  attentionPath = p;
+}
+
+/**
+ * One query head's attention (q at qo, hd values) over the slots idx[0 .. n) of K / V (slot u at
+ * kvo + u * hd) into out at ao, in float32 as ./ops-wasm.ts's kernels compute it: each dot summed
+ * in 4 lanes of dimensions (lane r: j = r mod 4, in order, f32(a + f32(q k))), then
+ * f32(f32(l0 + l2) + f32(l1 + l3)), s = f32(dot * scale); e = exp32(f32(s - max)), their sum in 4
+ * lanes of slots (the k-th of idx in lane k mod 4) combined the same way, inv = f32(1 / sum);
+ * out = f32(acc * inv), acc = sum_k f32(e_k v_k) in slot order. n = 0 gives zeros. `e` (n values)
+ * and `acc` (hd values) are scratch.
+ */
+export function attendScalar(q: Float32Array, qo: number, K: Float32Array, V: Float32Array, kvo: number, hd: number, idx: ArrayLike<number>, n: number, scale: number, e: Float64Array, acc: Float64Array, out: Float32Array, ao: number): void {
+  if (n === 0) {
+    out.fill(0, ao, ao + hd);
+    return;
+  }
+  const h4 = hd & ~3;
+  let max = -Infinity;
+  for (let k = 0; k < n; k++) {
+    const ko = kvo + idx[k] * hd;
+    let l0 = 0, l1 = 0, l2 = 0, l3 = 0, i = 0;
+    for (; i < h4; i += 4) {
+      l0 = f(l0 + f(q[qo + i] * K[ko + i]));
+      l1 = f(l1 + f(q[qo + i + 1] * K[ko + i + 1]));
+      l2 = f(l2 + f(q[qo + i + 2] * K[ko + i + 2]));
+      l3 = f(l3 + f(q[qo + i + 3] * K[ko + i + 3]));
+    }
+    // a head size that is not a multiple of 4 (the JavaScript path only): the rest's lanes as if padded with 0
+    if (i < hd) l0 = f(l0 + f(q[qo + i] * K[ko + i]));
+    if (i + 1 < hd) l1 = f(l1 + f(q[qo + i + 1] * K[ko + i + 1]));
+    if (i + 2 < hd) l2 = f(l2 + f(q[qo + i + 2] * K[ko + i + 2]));
+    const s = f(f(f(l0 + l2) + f(l1 + l3)) * scale);
+    e[k] = s;
+    max = Math.max(max, s);
+  }
+  const lanes = [0, 0, 0, 0];
+  for (let k = 0; k < n; k++) {
+    const x = exp32(f(e[k] - max));
+    e[k] = x;
+    lanes[k & 3] = f(lanes[k & 3] + x);
+  }
+  const inv = f(1 / f(f(lanes[0] + lanes[2]) + f(lanes[1] + lanes[3])));
+  acc.fill(0, 0, hd);
+  for (let k = 0; k < n; k++) {
+    const p = e[k], vo = kvo + idx[k] * hd;
+    for (let i = 0; i < hd; i++) acc[i] = f(acc[i] + f(p * V[vo + i]));
+  }
+  for (let i = 0; i < hd; i++) out[ao + i] = f(acc[i] * inv);
 }
 
 /**
@@ -664,24 +723,34 @@ export class OwnDecoder {
         const Kc = kv.keys[l], Vc = kv.values[l], base = kv.base, stride = kv.stride;
         // the token at slot s sees the visible slots j <= s
         const mask = row.mask;
-        if (wasm && attentionFits(hd)) {
-          const T = row.ids.length, visible = row.slots[T - 1] + 1;
-          if (wk.idx.length < visible) wk.idx = new Int32Array(Math.max(visible, wk.idx.length * 2, 64));
-          const idx = wk.idx, seen = wk.seen;
-          let n = 0;
-          for (let u = 0; u < visible; u++) if (!mask || mask[u]) idx[n++] = u;
-          for (let t = 0, j = 0; t < T; t++) {
-            while (j < n && idx[j] <= row.slots[t]) j++;
-            seen[t] = j;
-          }
+        const T = row.ids.length, visible = row.slots[T - 1] + 1;
+        if (wk.idx.length < visible) wk.idx = new Int32Array(Math.max(visible, wk.idx.length * 2, 64));
+        const idx = wk.idx, seen = wk.seen;
+        let n = 0;
+        for (let u = 0; u < visible; u++) if (!mask || mask[u]) idx[n++] = u;
+        for (let t = 0, j = 0; t < T; t++) {
+          while (j < n && idx[j] <= row.slots[t]) j++;
+          seen[t] = j;
+        }
+        const f64 = attentionPath === 'f64';
+        if (wasm && attentionFits(hd) && n > 0) {
           for (let kh = 0; kh < KV; kh++) {
             wasm.loadKv(Kc, Vc, base + kh * stride * hd, visible, hd, idx, n);
             // the group's query heads together (they share the key and value loads)
             for (let t = 0; t < T; t++) {
               const m = start[b] + t, ao = m * qDim + kh * group * hd;
               if (seen[t] === 0) attn.fill(0, ao, ao + group * hd);
+              else if (f64) wasm.attendF64(qkv, m * width + kh * group * hd, group, seen[t], scale, attn, ao);
               else wasm.attend(qkv, m * width + kh * group * hd, group, seen[t], scale, attn, ao);
             }
+          }
+          continue;
+        }
+        if (!f64) {
+          if (wk.scores.length < n) wk.scores = new Float64Array(Math.max(n, wk.scores.length * 2, 64));
+          for (let t = 0; t < T; t++) {
+            const m = start[b] + t;
+            for (let hh = 0; hh < H; hh++) attendScalar(qkv, m * width + hh * hd, Kc, Vc, base + Math.floor(hh / group) * stride * hd, hd, idx, seen[t], scale, wk.scores, acc, attn, m * qDim + hh * hd);
           }
           continue;
         }

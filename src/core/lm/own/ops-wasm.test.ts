@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { DataError } from '../../errors';
 import { Pcg32 } from '../sampling';
-import { argmax, dynamicQuantizeLinear } from './decoder';
+import { argmax, attendScalar, dynamicQuantizeLinear } from './decoder';
 import { attentionFits, DOT_SLOTS, WasmOps, wasmOpsAvailable } from './ops-wasm';
 
 const f = Math.fround;
@@ -128,7 +128,7 @@ describe('decoder SIMD ops', () => {
     }
   });
 
-  /** The decoder's scalar attention for one query head over slots `idx` (its loop, verbatim in effect). */
+  /** The decoder's earlier float64 attention for one query head over slots `idx` (setAttentionPath('f64'): its loop, verbatim in effect). */
   const scalarAttention = (q: Float32Array, K: Float32Array, V: Float32Array, idx: number[], hd: number, scale: number): Float32Array => {
     const scores = new Float64Array(idx.length), acc = new Float64Array(hd);
     let max = -Infinity;
@@ -167,10 +167,10 @@ describe('decoder SIMD ops', () => {
     return out;
   };
 
-  it('attention: bit for bit the scalar loop, and within float32 rounding of float64, over masked slot lists, head sizes 4-128, 1-70 slots, 1-7 heads a call', () => {
+  it('attention: bit for bit attendScalar (float32) and the float64 loop (attendF64), and near float64, over masked slot lists, head sizes 4-128, 1-70 slots, 1-7 heads a call', () => {
     expect(attentionFits(128) && attentionFits(16) && attentionFits(4)).toBe(true);
     expect(attentionFits(6) || attentionFits(0)).toBe(false);
-    let worst = 0;
+    let worst = 0, worst64 = 0;
     for (const hd of [4, 8, 12, 16, 20, 48, 64, 128]) {
       for (const visible of [1, 2, 7, DOT_SLOTS, DOT_SLOTS + 1, 33, 70]) {
         const off = 3 * hd; // the head's slots start inside a larger buffer
@@ -185,26 +185,38 @@ describe('decoder SIMD ops', () => {
           // every prefix of the slot list (the row's earlier new tokens see fewer slots)
           for (const n of new Set([1, Math.ceil(idx.length / 2), idx.length])) {
             for (const [h0, count] of [[0, 1], [1, 2], [3, 4], [0, 3], [0, 7]]) {
-              const out = new Float32Array(heads * hd + 2).fill(9);
+              const out = new Float32Array(heads * hd + 2).fill(9), out64 = out.slice();
               ops.attend(q, h0 * hd, count, n, scale, out, h0 * hd + 1);
-              expect(out[h0 * hd], 'nothing written before').toBe(9);
-              expect(out[(h0 + count) * hd + 1], 'nothing written after').toBe(9);
+              ops.attendF64(q, h0 * hd, count, n, scale, out64, h0 * hd + 1);
+              for (const o of [out, out64]) {
+                expect(o[h0 * hd], 'nothing written before').toBe(9);
+                expect(o[(h0 + count) * hd + 1], 'nothing written after').toBe(9);
+              }
               for (let h = h0; h < h0 + count; h++) {
-                const got = out.subarray(h * hd + 1, (h + 1) * hd + 1);
-                const ref = scalarAttention(q.subarray(h * hd), Kh, Vh, idx.slice(0, n), hd, scale);
+                const got = out.subarray(h * hd + 1, (h + 1) * hd + 1), got64 = out64.subarray(h * hd + 1, (h + 1) * hd + 1);
+                const ref = new Float32Array(hd + 3).fill(7);
+                attendScalar(q, h * hd, Kh, Vh, 0, hd, idx, n, scale, new Float64Array(n), new Float64Array(hd), ref, 2);
+                expect([ref[1], ref[hd + 2]]).toEqual([7, 7]);
+                const ref64 = scalarAttention(q.subarray(h * hd), Kh, Vh, idx.slice(0, n), hd, scale);
                 const what = `hd ${hd}, visible ${visible}, masked ${masked}, n ${n}, head ${h} of ${h0}..${h0 + count - 1}`;
-                for (let i = 0; i < hd; i++) if (!Object.is(got[i], ref[i])) expect(`${what}: value ${i} is ${got[i]}, scalar ${ref[i]}`).toBe('');
+                for (let i = 0; i < hd; i++) if (!Object.is(got[i], ref[i + 2])) expect(`${what}: value ${i} is ${got[i]}, attendScalar ${ref[i + 2]}`).toBe('');
+                for (let i = 0; i < hd; i++) if (!Object.is(got64[i], ref64[i])) expect(`${what}: value ${i} is ${got64[i]} (attendF64), scalar ${ref64[i]}`).toBe('');
                 const exact = f64Attention(q.subarray(h * hd), Kh, Vh, idx.slice(0, n), hd, scale);
                 let big = 0;
                 for (let i = 0; i < hd; i++) big = Math.max(big, Math.abs(exact[i]));
-                for (let i = 0; i < hd; i++) worst = Math.max(worst, Math.abs(got[i] - exact[i]) / big);
+                for (let i = 0; i < hd; i++) {
+                  worst = Math.max(worst, Math.abs(got[i] - exact[i]) / big);
+                  worst64 = Math.max(worst64, Math.abs(got64[i] - exact[i]) / big);
+                }
               }
             }
           }
         }
       }
     }
-    // float32 scores, probabilities and output: a few float32 ulps of the largest value
+    // float32 scores, probabilities and output (float64 sums or not): a few float32 ulps of the
+    // largest value (float32 sums ~7e-7 here, float64 ones ~2e-7)
+    expect(worst64).toBeLessThan(1e-5);
     expect(worst).toBeLessThan(1e-5);
   });
 

@@ -275,12 +275,242 @@ function findeqBody(): number[] {
   return funcBody([[2, I32], [1, V128]], code);
 }
 
+/**
+ * exp in float32 arithmetic, the same in JavaScript (`exp32`) and in the softmax kernel: x clamped
+ * at -87 (so 2^n stays normal), n = nearest(f32(x log2 e)), r = f32(f32(x - f32(n ln2hi)) -
+ * f32(n ln2lo)), p = 1 + r (c1 + r (c2 + .. r c6)) by Horner in float32 (Taylor coefficients:
+ * ~1 float32 ulp on |r| <= ln2 / 2), result f32(p 2^n). NaN stays NaN.
+ */
+export const EXP32 = {
+  log2e: f(Math.LOG2E),
+  ln2hi: 0.693359375,
+  ln2lo: f(Math.LN2 - 0.693359375),
+  clamp: -87,
+  /** c6, c5, .., c1 (Horner's order). */
+  poly: [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1].map(f),
+} as const;
+
+/** exp(x) as the softmax kernel computes it (EXP32), for x <= 0 (a score less the max) or NaN. */
+export function exp32(x: number): number {
+  const { log2e, ln2hi, ln2lo, clamp, poly } = EXP32;
+  const c = Math.max(x, clamp);
+  const n = rhe(f(c * log2e));
+  const r = f(f(c - f(n * ln2hi)) - f(n * ln2lo));
+  let p = poly[0];
+  for (let k = 1; k < 6; k++) p = f(f(p * r) + poly[k]);
+  p = f(f(p * r) + 1);
+  return f(p * 2 ** n);
+}
+
+// ---- float32 attention (the path `attend` runs; decoder.ts's attendScalar is its scalar twin) ----
+
+/** Byte shuffles: the high halves of a then b; f32 lanes 0, 2 of a then of b; lanes 1, 3. */
+const HIGH_HALVES = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
+const EVEN_LANES = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
+const ODD_LANES = [4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31];
+/** f32 lanes 2 3 0 1, and 1 0 3 2, of one vector. */
+const SWAP64 = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
+const SWAP32 = [4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11];
+/**
+ * The constants block of the float32 attention (bytes from its start; see ATTN_CONSTS): f32
+ * log2(e), ln2 high and low parts, the exp clamp, exp's polynomial c6..c1, 1; i32 127; the last
+ * score vector's lane mask; the scale; each head's 1 / sum (a vector each).
+ */
+const C_LOG2E = 0, C_LN2HI = 4, C_LN2LO = 8, C_CLAMP = 12, C_POLY = 16, C_ONE = 40, C_BIAS = 44, C_MASK = 48, C_SCALE = 64, C_INV = 80;
+const C_BYTES = C_INV + 16 * 4;
+
+/**
+ * dotsF(q, k, idx, passes, rowBytes, out, outStride, consts), G heads: for each pass of 4 slots
+ * (idx[4 i ..]) and head g (q at q + g * rowBytes, float32), the 4 scores f32(dot * scale) as one
+ * vector at out + g * outStride + 16 i. A dot is summed in f32x4 lanes of dimensions (lane r: the
+ * dimensions j = r mod 4 in order, f32(a + f32(q k))), then f32(f32(l0 + l2) + f32(l1 + l3)). The
+ * 4 slots' key loads are shared by the G heads.
+ */
+function dotsF32Body(G: number): number[] {
+  const [Q, K, IDX, PASSES, RB, OUT, OS, CON] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [J, QP, QEND, IP, OP] = [8, 9, 10, 11, 12];
+  const KA = 13; // 4 row addresses
+  const nI = 5 + 4;
+  const v = (i: number) => 8 + nI + i;
+  const ACC = 0, KV = 4 * G, QV = KV + 4, S1 = QV + 1, S2 = QV + 2, SC = QV + 3; // v128 locals
+  const { code, e } = emitter();
+  e(op.get(CON), op.v128Load32Splat(C_SCALE), op.set(v(SC)));
+  e(op.i32(0), op.set(J), op.get(IDX), op.set(IP), op.get(OUT), op.set(OP));
+  e(op.loop);
+  {
+    for (let s = 0; s < 4; s++) e(op.get(IP), op.i32Load(4 * s), op.get(RB), op.mul, op.get(K), op.add, op.set(KA + s));
+    for (let a = 0; a < 4 * G; a++) e(op.v128Zero, op.set(v(ACC + a)));
+    e(op.get(Q), op.tee(QP), op.get(RB), op.add, op.set(QEND));
+    e(op.loop);
+    {
+      for (let s = 0; s < 4; s++) e(op.get(KA + s), op.v128Load(0), op.set(v(KV + s)));
+      for (let g = 0; g < G; g++) {
+        e(op.get(QP));
+        if (g) e(op.get(RB), op.i32(g), op.mul, op.add);
+        e(op.v128Load(0), op.set(v(QV)));
+        for (let s = 0; s < 4; s++) {
+          const acc = v(ACC + 4 * g + s);
+          e(op.get(acc), op.get(v(KV + s)), op.get(v(QV)), op.f32x4Mul, op.f32x4Add, op.set(acc));
+        }
+      }
+      for (let s = 0; s < 4; s++) e(op.get(KA + s), op.i32(16), op.add, op.set(KA + s));
+      e(op.get(QP), op.i32(16), op.add, op.tee(QP), op.get(QEND), op.ltU, op.brIf(0));
+    }
+    e(op.end);
+    for (let g = 0; g < G; g++) {
+      const a = (s: number) => v(ACC + 4 * g + s);
+      // [A0+A2, A1+A3, B0+B2, B1+B3], the same for C, D; then lanes (0+2) + (1+3) of each slot
+      e(op.get(a(0)), op.get(a(1)), op.shuffle(LOW_HALVES), op.get(a(0)), op.get(a(1)), op.shuffle(HIGH_HALVES), op.f32x4Add, op.set(v(S1)));
+      e(op.get(a(2)), op.get(a(3)), op.shuffle(LOW_HALVES), op.get(a(2)), op.get(a(3)), op.shuffle(HIGH_HALVES), op.f32x4Add, op.set(v(S2)));
+      e(op.get(OP));
+      if (g) e(op.get(OS), op.i32(g), op.mul, op.add);
+      e(op.get(v(S1)), op.get(v(S2)), op.shuffle(EVEN_LANES), op.get(v(S1)), op.get(v(S2)), op.shuffle(ODD_LANES), op.f32x4Add, op.get(v(SC)), op.f32x4Mul, op.v128Store(0));
+    }
+    e(op.get(OP), op.i32(16), op.add, op.set(OP), op.get(IP), op.i32(16), op.add, op.set(IP));
+    e(op.get(J), op.i32(1), op.add, op.tee(J), op.get(PASSES), op.ltU, op.brIf(0));
+  }
+  e(op.end);
+  e(op.end);
+  return funcBody([[nI, I32], [4 * G + 8, V128]], code);
+}
+
+/**
+ * softmaxF(p, nv, consts, inv): one head's nv score vectors at p (the last one's lanes past the
+ * mask at consts + C_MASK unused) replaced by e = exp32(f32(s - max)) (0 in the unused lanes),
+ * and the vector splat(f32(1 / sum)) stored at inv: max over the used scores, sum in f32x4 lanes
+ * (lane r: the scores u = r mod 4 in order), then f32(f32(l0 + l2) + f32(l1 + l3)). exp32 is
+ * decoder.ts's: clamp at -87, n = nearest(f32(x log2 e)), r = x - n ln2 (two parts), a degree-6
+ * polynomial by Horner, times 2^n (exponent bits).
+ */
+function softmaxF32Body(): number[] {
+  const [P, NV, CON, INV] = [0, 1, 2, 3];
+  const [PP, LAST] = [4, 5];
+  const [M, X, S, MASK, T, N, R, Y] = [6, 7, 8, 9, 10, 11, 12, 13];
+  const { code, e } = emitter();
+  const splat = (o: number) => e(op.get(CON), op.v128Load32Splat(o));
+  /** Y = exp32(X - M) (X consumed). */
+  const exp = () => {
+    e(op.get(X), op.get(M), xop.f32x4Sub);
+    splat(C_CLAMP);
+    e(op.f32x4Max, op.set(X));
+    e(op.get(X));
+    splat(C_LOG2E);
+    e(op.f32x4Mul, op.f32x4Nearest, op.set(N));
+    e(op.get(X), op.get(N));
+    splat(C_LN2HI);
+    e(op.f32x4Mul, xop.f32x4Sub, op.get(N));
+    splat(C_LN2LO);
+    e(op.f32x4Mul, xop.f32x4Sub, op.set(R));
+    splat(C_POLY);
+    for (let k = 1; k < 6; k++) {
+      e(op.get(R), op.f32x4Mul);
+      splat(C_POLY + 4 * k);
+      e(op.f32x4Add);
+    }
+    e(op.get(R), op.f32x4Mul);
+    splat(C_ONE);
+    e(op.f32x4Add);
+    e(op.get(N), op.i32x4TruncSatF32x4S);
+    splat(C_BIAS);
+    e(op.i32x4Add, op.i32(23), xop.i32x4Shl, op.f32x4Mul, op.set(Y));
+  };
+  e(op.get(CON), op.v128Load(C_MASK), op.set(MASK));
+  e(op.get(P), op.get(NV), op.i32(1), op.sub, op.i32(16), op.mul, op.add, op.set(LAST));
+  // max: the last vector's unused lanes replaced by its lane 0
+  e(op.get(LAST), op.v128Load(0), op.tee(X), op.get(X), op.get(X), op.shuffle(SPLAT0), op.get(MASK), xop.v128Bitselect, op.set(M));
+  e(op.get(P), op.set(PP));
+  e(op.block, op.loop, op.get(PP), op.get(LAST), op.ltU, op.i32Eqz, op.brIf(1));
+  e(op.get(M), op.get(PP), op.v128Load(0), op.f32x4Max, op.set(M));
+  e(op.get(PP), op.i32(16), op.add, op.set(PP), op.br(0), op.end, op.end);
+  e(op.get(M), op.get(M), op.get(M), op.shuffle(SWAP64), op.f32x4Max, op.tee(M), op.get(M), op.get(M), op.shuffle(SWAP32), op.f32x4Max, op.set(M));
+  // exp and the lane sums
+  e(op.v128Zero, op.set(S), op.get(P), op.set(PP));
+  e(op.block, op.loop, op.get(PP), op.get(LAST), op.ltU, op.i32Eqz, op.brIf(1));
+  e(op.get(PP), op.v128Load(0), op.set(X));
+  exp();
+  e(op.get(PP), op.get(Y), op.v128Store(0), op.get(S), op.get(Y), op.f32x4Add, op.set(S));
+  e(op.get(PP), op.i32(16), op.add, op.set(PP), op.br(0), op.end, op.end);
+  e(op.get(LAST), op.v128Load(0), op.set(X));
+  exp();
+  e(op.get(Y), op.get(MASK), xop.v128And, op.set(Y));
+  e(op.get(LAST), op.get(Y), op.v128Store(0), op.get(S), op.get(Y), op.f32x4Add, op.set(S));
+  e(op.get(S), op.get(S), op.get(S), op.shuffle(SWAP64), op.f32x4Add, op.tee(S), op.get(S), op.get(S), op.shuffle(SWAP32), op.f32x4Add, op.set(T));
+  e(op.get(INV));
+  splat(C_ONE);
+  e(op.get(T), op.f32x4Div, op.v128Store(0));
+  e(op.end);
+  return funcBody([[2, I32], [8, V128]], code);
+}
+
+/**
+ * wsumF(e, v, idx, n, rowBytes, out, blocks, eStride, inv), G heads, VB vectors a block: for head
+ * g (weights e float32 at e + g * eStride, 1 / sum splat at inv + 16 g, output float32 at out + g
+ * * rowBytes) and dimension j in `blocks` blocks of 4 VB from the row's start, out_g[j] =
+ * f32(acc * inv_g), acc = sum_i f32(e_g[i] v_row(idx[i])[j]) in slot order in float32 (n >= 1).
+ */
+function wsumF32Body(VB: number, G: number): number[] {
+  const [P, V, IDX, N, RB, OUT, BL, PS, INV] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [B, IP, PP, PEND, RA, BO] = [9, 10, 11, 12, 13, 14];
+  const X = 15;
+  const W = 16; // G splats
+  const ACC = W + G; // G * VB f32x4: head g, vector k at ACC + g * VB + k
+  const { code, e } = emitter();
+  e(op.get(P), op.get(N), op.i32(4), op.mul, op.add, op.set(PEND), op.i32(0), op.set(B));
+  e(op.loop);
+  {
+    e(op.get(B), op.i32(16 * VB), op.mul, op.set(BO));
+    for (let k = 0; k < VB * G; k++) e(op.v128Zero, op.set(ACC + k));
+    e(op.get(IDX), op.set(IP), op.get(P), op.set(PP));
+    e(op.loop);
+    {
+      for (let g = 0; g < G; g++) {
+        e(op.get(PP));
+        if (g) e(op.get(PS), op.i32(g), op.mul, op.add);
+        e(op.v128Load32Splat(0), op.set(W + g));
+      }
+      e(op.get(IP), op.i32Load(0), op.get(RB), op.mul, op.get(V), op.add, op.get(BO), op.add, op.set(RA));
+      for (let k = 0; k < VB; k++) {
+        e(op.get(RA), op.v128Load(k * 16), op.set(X));
+        for (let g = 0; g < G; g++) {
+          const a = ACC + g * VB + k;
+          e(op.get(a), op.get(X), op.get(W + g), op.f32x4Mul, op.f32x4Add, op.set(a));
+        }
+      }
+      e(op.get(IP), op.i32(4), op.add, op.set(IP));
+      e(op.get(PP), op.i32(4), op.add, op.tee(PP), op.get(PEND), op.ltU, op.brIf(0));
+    }
+    e(op.end);
+    for (let g = 0; g < G; g++) {
+      e(op.get(INV), op.v128Load(16 * g), op.set(X));
+      for (let k = 0; k < VB; k++) {
+        e(op.get(OUT), op.get(BO), op.add);
+        if (g) e(op.get(RB), op.i32(g), op.mul, op.add);
+        e(op.get(ACC + g * VB + k), op.get(X), op.f32x4Mul, op.v128Store(k * 16));
+      }
+    }
+    e(op.get(B), op.i32(1), op.add, op.tee(B), op.get(BL), op.ltU, op.brIf(0));
+  }
+  e(op.end);
+  e(op.end);
+  return funcBody([[6, I32], [1 + G + VB * G, V128]], code);
+}
+
+/** The constants block's float32 values from 0 (C_BIAS, an i32, is written apart). */
+const ATTN_CONSTS = Float32Array.of(EXP32.log2e, EXP32.ln2hi, EXP32.ln2lo, EXP32.clamp, ...EXP32.poly, 1);
+
+/** Vectors a block of `wsumF` takes for G heads (its accumulators: VB G f32x4). */
+const WSUMF_VB: Record<number, number> = { 1: 8, 2: 4, 4: 2 };
+
 /** SIMD ops that ../../math/wasm-asm.ts's `op` does not name. */
 const xop = {
   f32x4Neg: [0xfd, ...uleb(225)],
   f32x4Sqrt: [0xfd, ...uleb(227)],
   i32ShrU: [0x76],
   f64x2Div: [0xfd, ...uleb(243)],
+  f32x4Sub: [0xfd, ...uleb(229)],
+  i32x4Shl: [0xfd, ...uleb(171)],
+  v128And: [0xfd, ...uleb(78)],
+  v128Bitselect: [0xfd, ...uleb(82)],
 };
 /** f32 lane 0 (1) of a vector in every lane. */
 const SPLAT0 = [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3];
@@ -437,6 +667,9 @@ function opsModule(): WebAssembly.Module | null {
       { name: `dots${G}`, params: 7, body: dotsBody(G) },
       { name: `wsum${G}`, params: 8, body: wsumKernel(WSUM_VB[G], G) },
       { name: `wsum${G}r`, params: 8, body: wsumKernel(1, G) },
+      { name: `dotsF${G}`, params: 8, body: dotsF32Body(G) },
+      { name: `wsumF${G}`, params: 9, body: wsumF32Body(WSUMF_VB[G], G) },
+      { name: `wsumF${G}r`, params: 9, body: wsumF32Body(1, G) },
     ]),
     ...RMS_PAIRS.map((P) => ({ name: `rms${P}`, params: 5, body: rmsBody(P) })),
     { name: 'rope', params: 5, body: ropeBody() },
@@ -444,6 +677,7 @@ function opsModule(): WebAssembly.Module | null {
     { name: 'swiglu', params: 6, body: swigluBody() },
     { name: 'vmax', params: 3, body: vmaxBody() },
     { name: 'findeq', params: 3, body: findeqBody() },
+    { name: 'softmaxF', params: 4, body: softmaxF32Body() },
   ]));
   return compiled;
 }
@@ -466,6 +700,8 @@ interface KvLayout {
   hd: number;
   /** Bytes between two heads' scores / probabilities (the padded slot list, as float64). */
   pStride: number;
+  /** The float32 attention's constants block (C_*). */
+  c: number;
 }
 
 /** The SIMD ops on one instance (one memory); see the file's header. */
@@ -477,6 +713,9 @@ export class WasmOps {
   private readonly wsum: Fn[] = [];
   private readonly wsumR: Fn[] = [];
   private readonly rmsP: Fn[] = [];
+  private readonly dotsF: Fn[] = [];
+  private readonly wsumF: Fn[] = [];
+  private readonly wsumFR: Fn[] = [];
   private buf: ArrayBuffer | null = null;
   private f32 = new Float32Array(0);
   private i32 = new Int32Array(0);
@@ -495,6 +734,9 @@ export class WasmOps {
       this.dots[G] = this.fn[`dots${G}`];
       this.wsum[G] = this.fn[`wsum${G}`];
       this.wsumR[G] = this.fn[`wsum${G}r`];
+      this.dotsF[G] = this.fn[`dotsF${G}`];
+      this.wsumF[G] = this.fn[`wsumF${G}`];
+      this.wsumFR[G] = this.fn[`wsumF${G}r`];
     }
     for (const P of RMS_PAIRS) this.rmsP[P] = this.fn[`rms${P}`];
   }
@@ -566,15 +808,17 @@ export class WasmOps {
     const G = GROUPS[0];
     const io = 128;
     const k = align64(io + 4 * padded), v = align64(k + 4 * visible * hd), q = align64(v + 4 * visible * hd);
-    const p = align64(q + 8 * G * hd), out = align64(p + 8 * G * padded);
-    this.ensure(out + 8 * G * hd);
+    const p = align64(q + 8 * G * hd), out = align64(p + 8 * G * padded), c = align64(out + 8 * G * hd);
+    this.ensure(c + C_BYTES);
     const { f32, i32 } = this;
+    f32.set(ATTN_CONSTS, c >> 2);
+    i32[(c + C_BIAS) >> 2] = 127;
     i32.set(n === idx.length ? idx : idx.subarray(0, n), io >> 2);
     // the last pass's extra lanes read the last slot again (their sums are not used)
     i32.fill(idx[n - 1], (io >> 2) + n, (io >> 2) + padded);
     f32.set(K.subarray(off, off + visible * hd), k >> 2);
     f32.set(V.subarray(off, off + visible * hd), v >> 2);
-    this.kv = { idx: io, k, v, q, p, out, hd, pStride: 8 * padded };
+    this.kv = { idx: io, k, v, q, p, out, hd, pStride: 8 * padded, c };
   }
 
   /**
@@ -584,13 +828,43 @@ export class WasmOps {
    * exp(s - max) * (1 / sum), sum_u p_u v_u in float64 in slot order, then rounded to float32).
    * n >= 1, at most the loaded slots.
    */
-  attend(q: Float32Array, qo: number, heads: number, n: number, scale: number, out: Float32Array, ao: number): void {
+  attendF64(q: Float32Array, qo: number, heads: number, n: number, scale: number, out: Float32Array, ao: number): void {
     const hd = this.kv!.hd;
     for (let h = 0; h < heads;) {
       const left = heads - h, G = left >= 4 ? 4 : left >= 2 ? 2 : 1; // GROUPS: the largest that fits
       this.attendGroup(q, qo + h * hd, G, n, scale, out, ao + h * hd);
       h += G;
     }
+  }
+
+  /**
+   * Attention of `heads` consecutive query heads (q at qo, qo + hd, ..; hd values each) over the
+   * first n loaded slots, into out at ao, ao + hd, ..: ./decoder.ts's attendScalar bit for bit
+   * (float32 throughout: the dots in f32x4 lanes of dimensions, exp32, the weighted sum of values
+   * in slot order, times 1 / sum at the end). n >= 1, at most the loaded slots.
+   */
+  attend(q: Float32Array, qo: number, heads: number, n: number, scale: number, out: Float32Array, ao: number): void {
+    const L = this.kv!, hd = L.hd, { f32, i32 } = this;
+    const nv = Math.ceil(n / 4), used = n - 4 * (nv - 1), m = (L.c + C_MASK) >> 2;
+    for (let r = 0; r < 4; r++) i32[m + r] = r < used ? -1 : 0;
+    f32[(L.c + C_SCALE) >> 2] = scale;
+    for (let h = 0; h < heads;) {
+      const left = heads - h, G = left >= 4 ? 4 : left >= 2 ? 2 : 1; // GROUPS: the largest that fits
+      this.attendGroupF32(q, qo + h * hd, G, n, nv, out, ao + h * hd);
+      h += G;
+    }
+  }
+
+  private attendGroupF32(q: Float32Array, qo: number, G: number, n: number, nv: number, out: Float32Array, ao: number): void {
+    const L = this.kv!, hd = L.hd, rb = 4 * hd, fn = this.fn;
+    this.f32.set(q.subarray(qo, qo + G * hd), L.q >> 2);
+    this.dotsF[G](L.q, L.k, L.idx, nv, rb, L.p, L.pStride, L.c);
+    for (let g = 0; g < G; g++) fn.softmaxF(L.p + g * L.pStride, nv, L.c, L.c + C_INV + 16 * g);
+    const per = 4 * WSUMF_VB[G], blocks = Math.floor(hd / per);
+    if (blocks) this.wsumF[G](L.p, L.v, L.idx, n, rb, L.out, blocks, L.pStride, L.c + C_INV);
+    const rest = (hd - per * blocks) >> 2;
+    if (rest) this.wsumFR[G](L.p, L.v + 4 * per * blocks, L.idx, n, rb, L.out + 4 * per * blocks, rest, L.pStride, L.c + C_INV);
+    out.set(this.f32.subarray(L.out >> 2, (L.out >> 2) + G * hd), ao);
   }
 
   private attendGroup(q: Float32Array, qo: number, G: number, n: number, scale: number, out: Float32Array, ao: number): void {
