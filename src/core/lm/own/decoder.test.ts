@@ -12,14 +12,14 @@
  * k + 0.5) would move its linear's output by a whole step, ~1/255 of the input range times a
  * weight (~1e-3 relative): 1e-4 tells rounding from that, and from any real mistake.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { buildDecoder, type ModelDType } from '../builder';
 import { tinyModel } from '../builder/ort-node.testkit';
 import { GraphBuilder } from '../builder/graph';
 import { buildInterventions, noInterventions } from '../interventions';
 import { encodeModel, makeValueInfo, TensorDataType } from '../../onnx/proto';
 import { createSession } from '../ort';
-import { argmax, dynamicQuantizeLinear, OwnDecoder, roundHalfEven } from './decoder';
+import { argmax, dynamicQuantizeLinear, OwnDecoder, roundHalfEven, setAttentionPath } from './decoder';
 import { ortWeb, relDiff, WebRunner } from './own.testkit';
 import { Pcg32 } from '../sampling';
 
@@ -211,7 +211,9 @@ function same(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
 }
 
 describe('own decoder ops: wasm (ops-wasm.ts) = js (the scalar code), bit for bit', () => {
-  it.each([['qwen3', 'optimum'], ['llama', 'genai']] as const)('%s %s: forward with taps (prefill, decode), a masked batched step, greedy', (family, style) => {
+  it.each([['qwen3', 'optimum', 'f32'], ['llama', 'genai', 'f32'], ['qwen3', 'optimum', 'f64']] as const)('%s %s, attention path %s: forward with taps (prefill, decode), a masked batched step, greedy', (family, style, path) => {
+    setAttentionPath(path);
+    onTestFinished(() => setAttentionPath('f32'));
     const { cfg, ck } = tinyModel(family, 7, { num_hidden_layers: 2 });
     const onnx = buildDecoder(ck, { style, dtype: 'q8' }).onnx;
     const js = OwnDecoder.fromOnnx(onnx, cfg, undefined, { ops: 'js' });

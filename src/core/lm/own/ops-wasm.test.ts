@@ -1,15 +1,16 @@
 /**
  * The decoder's SIMD ops (ops-wasm.ts) against the scalar code of decoder.ts they replace:
  * DynamicQuantizeLinear and argmax bit for bit (random, extreme, tie, constant and non-finite
- * inputs, every length around the kernels' 16-value blocks), attention bit for bit the scalar
- * loop (the same float64 sums in the same order) and within float32 rounding of a float64
- * reference, over masked slot lists and head sizes with and without a remainder block.
+ * inputs, every length around the kernels' 16-value blocks), attention bit for bit decoder.ts's
+ * attendScalar (float32, exp32) and the earlier float64 loop (attendF64), both within float32
+ * rounding of a float64 reference, over masked slot lists, slot counts around the 4-slot passes
+ * and head sizes with and without a remainder block; exp32 against Math.exp.
  */
 import { describe, expect, it } from 'vitest';
 import { DataError } from '../../errors';
 import { Pcg32 } from '../sampling';
 import { argmax, attendScalar, dynamicQuantizeLinear } from './decoder';
-import { attentionFits, DOT_SLOTS, WasmOps, wasmOpsAvailable } from './ops-wasm';
+import { attentionFits, DOT_SLOTS, exp32, WasmOps, wasmOpsAvailable } from './ops-wasm';
 
 const f = Math.fround;
 const F32_MAX = 3.4028234663852886e38;
@@ -218,6 +219,53 @@ describe('decoder SIMD ops', () => {
     // largest value (float32 sums ~7e-7 here, float64 ones ~2e-7)
     expect(worst64).toBeLessThan(1e-5);
     expect(worst).toBeLessThan(1e-5);
+  });
+
+  it('attention: bit for bit attendScalar where scores are far apart (exp32 at its clamp, weights near 1e-38), near and all equal', () => {
+    const hd = 16, visible = 13;
+    for (const [label, qScale] of [['far apart', 3000], ['near', 1e-3], ['equal', 0]] as const) {
+      const K = rand(visible * hd, () => rng.float() - 0.5), V = rand(visible * hd, () => rng.float() - 0.5);
+      const q = rand(4 * hd, () => (rng.float() - 0.5) * qScale);
+      const idx = Array.from({ length: visible }, (_, u) => u);
+      ops.loadKv(K, V, 0, visible, hd, Int32Array.from(idx), visible);
+      for (const n of [1, 4, 5, visible]) {
+        const out = new Float32Array(4 * hd);
+        ops.attend(q, 0, 4, n, f(1 / 4), out, 0);
+        const ref = new Float32Array(4 * hd);
+        for (let h = 0; h < 4; h++) attendScalar(q, h * hd, K, V, 0, hd, idx, n, f(1 / 4), new Float64Array(n), new Float64Array(hd), ref, h * hd);
+        for (let i = 0; i < 4 * hd; i++) if (!Object.is(out[i], ref[i])) expect(`${label}, n ${n}: value ${i} is ${out[i]}, attendScalar ${ref[i]}`).toBe('');
+        expect(out.every(Number.isFinite)).toBe(true);
+      }
+    }
+  });
+
+  it('exp32: within 2 float32 ulps of Math.exp over [-87, 0], 1 at 0 and -0, NaN kept, tiny below the clamp', () => {
+    let worst = 0;
+    for (let i = 0; i <= 20000; i++) {
+      const x = f(-87 * (i / 20000) ** 2);
+      const ref = Math.exp(x), got = exp32(x);
+      expect(Object.is(got, f(got))).toBe(true);
+      worst = Math.max(worst, Math.abs(got - ref) / ref);
+    }
+    expect(worst).toBeLessThan(2 * 2 ** -23);
+    expect([exp32(0), exp32(-0)]).toEqual([1, 1]);
+    expect(exp32(NaN)).toBeNaN();
+    expect(exp32(-Infinity)).toBe(exp32(-87));
+    expect(exp32(-1000)).toBeLessThan(1e-37);
+  });
+
+  it('attendScalar at head sizes the kernels do not take (5, 6, 7, 10): near float64', () => {
+    for (const hd of [5, 6, 7, 10]) {
+      const visible = 9;
+      const K = rand(visible * hd, () => (rng.float() - 0.5) * 4), V = rand(visible * hd, () => rng.float() - 0.5), q = rand(hd, () => (rng.float() - 0.5) * 4);
+      const idx = [0, 2, 3, 5, 8], scale = f(1 / Math.sqrt(hd));
+      const got = new Float32Array(hd);
+      attendScalar(q, 0, K, V, 0, hd, idx, idx.length, scale, new Float64Array(idx.length), new Float64Array(hd), got, 0);
+      const exact = f64Attention(q, K, V, idx, hd, scale);
+      let big = 0;
+      for (let i = 0; i < hd; i++) big = Math.max(big, Math.abs(exact[i]));
+      for (let i = 0; i < hd; i++) expect(Math.abs(got[i] - exact[i]) / big, `hd ${hd}, value ${i}`).toBeLessThan(1e-5);
+    }
   });
 
   it('one instance serves inputs larger than its memory (it grows) and keeps its results apart', () => {

@@ -15,17 +15,19 @@
  *             overflow; a scale that is 0, subnormal or infinite goes through the JavaScript code
  *             instead). Values past the last multiple of 16 are done in JavaScript, by the
  *             same formula.
- *   attention one query head over a row's visible slots, bit for bit the scalar code: scores
- *             q . k with the q values in float64 and each f64x2 lane one slot (8 slots a pass),
- *             its products exact and summed in dimension order, as the scalar `a += q[i] * k[i]`;
- *             the scale, max, exp and sum in JavaScript as the scalar code does them; then
- *             sum_u p_u v_u in f64x2 lanes of dimensions, summed in slot order, rounded to float32
- *             at the end. (Float32 lanes would be ~2x faster but not the same numbers: their
- *             different rounding moved a quantisation step in a weights.test.ts case, 2e-3 off
- *             onnxruntime.) The row's keys and values for one KV head are copied into the
- *             module's memory once per layer and used by every query head of its group and every
- *             new token of the row; a call takes up to 4 of the group's query heads, which share
- *             the keys' and values' loads and widening (~15-20% less time than one head a call).
+ *   attention one query head over a row's visible slots, bit for bit ./decoder.ts's attendScalar,
+ *             in float32 throughout (`attend`): q . k in f32x4 lanes of dimensions, 4 slots a pass
+ *             (their key loads shared by up to 4 query heads of the group), the lanes combined
+ *             as f32(f32(l0 + l2) + f32(l1 + l3)) by shuffles, times the scale; the softmax in
+ *             the module too (max, exp32: an exp of float32 ops that JavaScript repeats with
+ *             Math.fround, the sum in 4 lanes); then sum_u e_u v_u in f32x4 lanes of
+ *             dimensions in slot order, times 1 / sum. Within ~7e-7 of float64 (the tests); the
+ *             earlier float64 path (f64x2 sums, the softmax in JavaScript; `attendF64`, ~1.9x
+ *             slower at 256-1024 slots, bench/attention.bench.ts) stays for A/B behind
+ *             decoder.ts's setAttentionPath('f64'). The row's keys and values for one KV head
+ *             are copied into the module's memory once per layer (`loadKv`; at 1024 slots
+ *             ~40% of the attention's time) and used by every query head of its group and every
+ *             new token of the row.
  *   rms       RMSNorm of groups (a layer's tokens, or Qwen3's q / k heads), two groups a f64x2 (4
  *             pairs a pass, so the float64 adds' latency overlaps): squares in f32x4 (= f(v * v)),
  *             each lane summed in float64 in the group's order as the scalar `ss += f(v * v)`;
