@@ -119,6 +119,11 @@ export const DOT_SLOTS = 8;
 /** Query heads one kernel call takes together (the heads of a KV group share its key and value loads). */
 export const GROUPS = [4, 2, 1] as const;
 
+/** The heads of the next kernel call when `left` heads remain: the largest of GROUPS that fits. */
+function groupSize(left: number): 4 | 2 | 1 {
+  return left >= 4 ? 4 : left >= 2 ? 2 : 1;
+}
+
 /**
  * dotsG(q, k, idx, passes, rowBytes, out, outStride): for each of G query heads g (q + g * 2 *
  * rowBytes: float64 [hd]) and slot i < passes * 8 / G, out[g * outStride + 8 i] (f64) =
@@ -833,7 +838,7 @@ export class WasmOps {
   attendF64(q: Float32Array, qo: number, heads: number, n: number, scale: number, out: Float32Array, ao: number): void {
     const hd = this.kv!.hd;
     for (let h = 0; h < heads;) {
-      const left = heads - h, G = left >= 4 ? 4 : left >= 2 ? 2 : 1; // GROUPS: the largest that fits
+      const G = groupSize(heads - h);
       this.attendGroup(q, qo + h * hd, G, n, scale, out, ao + h * hd);
       h += G;
     }
@@ -851,7 +856,7 @@ export class WasmOps {
     for (let r = 0; r < 4; r++) i32[m + r] = r < used ? -1 : 0;
     f32[(L.c + C_SCALE) >> 2] = scale;
     for (let h = 0; h < heads;) {
-      const left = heads - h, G = left >= 4 ? 4 : left >= 2 ? 2 : 1; // GROUPS: the largest that fits
+      const G = groupSize(heads - h);
       this.attendGroupF32(q, qo + h * hd, G, n, nv, out, ao + h * hd);
       h += G;
     }
