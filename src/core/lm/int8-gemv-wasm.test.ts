@@ -1,8 +1,9 @@
 import v8 from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { int8GemvWasm, int8KernelPreference, integerKernel, MAX_ROWS, passRows, probeU8Dot, quantizeRow, quantizeRowU7, setInt8KernelPreference, type Int8Kernel, type Int8LoadOptions, type MatmulIntegerFn } from './int8-gemv-wasm';
+import { int8GemvWasm, int8KernelPreference, integerKernel, LOAD_STEP_BYTES, MAX_ROWS, passRows, probeU8Dot, quantizeRow, quantizeRowU7, setInt8KernelPreference, type Int8Kernel, type Int8LoadOptions, type Int8LoadProgress, type Int8Linear, type MatmulIntegerFn } from './int8-gemv-wasm';
 import { ColumnSlice } from './own/linear';
 import { Pcg32 } from './sampling';
+import { runSteps } from '../steps';
 
 // Relaxed SIMD (browsers' default) is behind a flag in Node 20; set before the kernels are built.
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
@@ -384,5 +385,80 @@ describe.skipIf(!gemv)('int8 arenas (many linears in one instance and memory)', 
     const want = Array.from(refInt32(x, w, 1, 64, 32));
     for (const l of lins) expect(Array.from(l.matmulInt32(x, 1))).toEqual(want);
     expect(arena.instances).toBe(1);
+  });
+
+  describe('loadSteps: load in steps of a few columns', () => {
+    // N not a multiple of the step's columns (5) nor of the packing (4), K not of 16
+    const N = 37, K = 40, STEP = 5 * K + 3;
+    /** Run the steps, keeping their progress. */
+    const stepped = (steps: Generator<Int8LoadProgress, Int8Linear, void>) => {
+      const seen: Int8LoadProgress[] = [];
+      for (;;) {
+        const r = steps.next();
+        if (r.done) return { lin: r.value, seen };
+        seen.push(r.value);
+      }
+    };
+    /** Every output the kernel gives, for a few row counts. */
+    const outputs = (lin: Int8Linear, kernel: Int8Kernel, rng: Pcg32, bias: boolean) => {
+      const out: number[][] = [];
+      for (const M of [1, 3, 8]) {
+        if (kernel === 'dot' || kernel === 'u8dot') {
+          const a = Uint8Array.from({ length: M * K }, () => Math.floor(rng.float() * 256));
+          const az = Int32Array.from({ length: M }, (_, m) => [0, 77, 255][m % 3]);
+          const xs = Float32Array.from({ length: M }, () => 0.01 + rng.float());
+          out.push(Array.from(lin.matmulIntegerScaled(a, az, xs, M)), Array.from(lin.matmulInteger(a, 13, M)));
+        } else if (!bias) {
+          const x = Float32Array.from({ length: M * K }, () => rng.float() * 2 - 1);
+          out.push(Array.from(lin.matmul(x, M)));
+        }
+      }
+      return out;
+    };
+    // the kernels this engine has (u8dot where the probe failed too: the same kernel either way, so the same numbers)
+    const all: Int8Kernel[] = ['dot', 'extmul', ...(gemv?.relaxed ? (['relaxed', 'u8dot'] as const) : [])];
+
+    it('the same numbers bit for bit as load, int8 and uint8 codes, per-column zero points, a bias; a yield between every two chunks of columns, progress growing', () => {
+      expect(LOAD_STEP_BYTES).toBe(16 * 2 ** 20);
+      for (const kernel of all) {
+        for (const u8w of [false, true]) {
+          const rng = new Pcg32(21);
+          const w = u8w ? Uint8Array.from({ length: N * K }, () => 1 + Math.floor(rng.float() * 255)) : codes(rng, N * K);
+          const wz = Int32Array.from({ length: N }, () => (kernel === 'extmul' || kernel === 'relaxed' ? (u8w ? 128 : 0) : (u8w ? Math.floor(rng.float() * 256) : -128 + Math.floor(rng.float() * 256))));
+          const scale = Float32Array.from({ length: N }, () => 0.001 + rng.float() / 50);
+          const bias = kernel === 'dot' || kernel === 'u8dot' ? Float32Array.from({ length: N }, () => rng.float() - 0.5) : undefined;
+          const opts: Int8LoadOptions = { kernel, zeroPoint: wz, bias, unprobed: true };
+          const once = gemv!.load(w, N, K, scale, opts);
+          const { lin, seen } = stepped(gemv!.loadSteps(w, N, K, scale, { ...opts, stepBytes: STEP }));
+          expect(seen).toEqual([5, 10, 15, 20, 25, 30, 35].map((columnsDone) => ({ columnsDone, columns: N })));
+          expect(lin.weightBytes).toBe(once.weightBytes);
+          expect(outputs(lin, kernel, new Pcg32(3), !!bias)).toEqual(outputs(once, kernel, new Pcg32(3), !!bias));
+          // one column a step; one step for the whole (the default: no yield at all)
+          const ones = stepped(gemv!.loadSteps(w, N, K, scale, { ...opts, stepBytes: 1 }));
+          expect(ones.seen.map((p) => p.columnsDone)).toEqual(Array.from({ length: N - 1 }, (_, i) => i + 1));
+          expect(outputs(ones.lin, kernel, new Pcg32(4), !!bias)).toEqual(outputs(once, kernel, new Pcg32(4), !!bias));
+          expect(stepped(gemv!.loadSteps(w, N, K, scale, opts)).seen).toEqual([]);
+          expect(outputs(runSteps(gemv!.loadSteps(w, N, K, scale, { ...opts, stepBytes: N * K })), kernel, new Pcg32(5), !!bias)).toEqual(outputs(once, kernel, new Pcg32(5), !!bias));
+        }
+      }
+    });
+
+    it('another linear loaded into the arena between two steps (its memory grown): the same numbers; refused: a step of no bytes, and the load\'s own checks at the first step', () => {
+      const rng = new Pcg32(22);
+      const w = codes(rng, N * K, -128, 127);
+      const arena = gemv!.arena();
+      const steps = gemv!.loadSteps(w, N, K, 0.5, { arena, stepBytes: STEP });
+      expect(steps.next().done).toBe(false);
+      const big = codes(rng, 512 * 1024, -128, 127);
+      gemv!.load(big, 512, 1024, 1, { arena });
+      const lin = runSteps(steps);
+      expect(arena.instances).toBe(1);
+      const ref = gemv!.load(w, N, K, 0.5);
+      const a = Uint8Array.from({ length: 3 * K }, () => Math.floor(rng.float() * 256));
+      expect(Array.from(lin.matmulIntegerScaled(a, 9, 0.25, 3))).toEqual(Array.from(ref.matmulIntegerScaled(a, 9, 0.25, 3)));
+      expect(() => gemv!.loadSteps(w, N, K, 1, { stepBytes: 0 }).next()).toThrow(/step/);
+      const bad = gemv!.loadSteps(new Int8Array(5), 2, 3, 1);
+      expect(() => bad.next()).toThrow(/2 x 3/);
+    });
   });
 });

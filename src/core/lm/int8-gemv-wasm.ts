@@ -93,6 +93,7 @@
  */
 import { DataError } from '../errors';
 import { emitter, funcBody, I32, V128, moduleBytes, op, uleb } from '../math/wasm-asm';
+import { runSteps } from '../steps';
 
 export const MAX_ROWS = 8;
 /** Output columns per step of the kernels (the weights' packing follows it). */
@@ -586,6 +587,26 @@ export interface Int8LoadOptions {
   arena?: Int8Arena;
 }
 
+/**
+ * Most weight codes (bytes) one step of `loadSteps` repacks: 16 MiB, a whole number of columns a
+ * step (at least one). Node 20 repacks ~110 MB/s on one thread (the Qwen3-0.6B lm_head's 155 MB in
+ * ~1.1-1.4 s), so a step is ~0.15 s: a cancel or a progress message waits no longer than that,
+ * while a 0.6B layer's linears (at most 6.3 MB, gate/up fused) stay one step each and the lm_head
+ * takes 10 (a turn of the event loop between steps costs well under a millisecond).
+ */
+export const LOAD_STEP_BYTES = 16 * 2 ** 20;
+
+/** How far a stepwise load got: the weights' columns repacked, of all. */
+export interface Int8LoadProgress {
+  columnsDone: number;
+  columns: number;
+}
+
+export interface Int8LoadStepsOptions extends Int8LoadOptions {
+  /** Most codes (bytes) a step repacks (default LOAD_STEP_BYTES; whole columns, at least one a step). */
+  stepBytes?: number;
+}
+
 /** Default `Int8ArenaOptions.capBytes`: 1 GiB per instance. */
 export const ARENA_CAP_BYTES = 1 << 30;
 
@@ -626,6 +647,13 @@ export interface Int8Gemv {
    * [-127, 127] for the extmul kernel.
    */
   load(w: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, options?: Int8LoadOptions): Int8Linear;
+  /**
+   * `load` in steps (../steps.ts): the checks and the region's allocation come with the first step,
+   * then the columns are repacked `stepBytes` of codes at a time, a yield (the columns done) between
+   * two chunks (none after the last: a linear of one chunk is one step). The same linear, bytes and
+   * numbers bit for bit, as `load` (which runs these steps at once).
+   */
+  loadSteps(w: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, options?: Int8LoadStepsOptions): Generator<Int8LoadProgress, Int8Linear, void>;
   /** A new arena for loads of this thread (see Int8Arena): O(1) WebAssembly memories for many linears. */
   arena(options?: Int8ArenaOptions): Int8Arena;
   /** Whether the engine runs relaxed SIMD (the 'relaxed' kernel). */
@@ -782,7 +810,7 @@ function instantiate(): Int8Gemv | null {
     arenas.set(a, alloc);
     return a;
   };
-  const load = (wIn: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, { kernel = 'dot', cols, rowsPerPass, zeroPoint = 0, unprobed = false, arena: into, bias, k2 }: Int8LoadOptions = {}): Int8Linear => {
+  function* loadSteps(wIn: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, { kernel = 'dot', cols, rowsPerPass, zeroPoint = 0, unprobed = false, arena: into, bias, k2, stepBytes = LOAD_STEP_BYTES }: Int8LoadStepsOptions = {}): Generator<Int8LoadProgress, Int8Linear, void> {
     if ((kernel === 'relaxed' || kernel === 'u8dot') && !relaxedMod) throw new DataError('no-relaxed-simd', `This WebAssembly engine has no relaxed SIMD, which the ${kernel} kernel needs.`);
     if (kernel === 'u8dot' && !u8Exact && !unprobed) throw new DataError('no-u8-dot', "This WebAssembly engine's relaxed dot product is not exact for uint8 activations (no AVX-VNNI, or it saturates); use the dot kernel.");
     if ((cols !== undefined && !COL_CHOICES.includes(cols)) || (rowsPerPass !== undefined && !(rowsPerPass >= 1 && rowsPerPass <= MAX_ROWS && Number.isInteger(rowsPerPass)))) {
@@ -791,13 +819,9 @@ function instantiate(): Int8Gemv | null {
     if (!(N > 0 && K > 0 && Number.isInteger(N) && Number.isInteger(K)) || wIn.length !== N * K) {
       throw new DataError('gemv-shape', `The weights hold ${wIn.length} codes; expected N x K = ${N} x ${K}.`);
     }
-    // uint8 codes (and their zero points) shifted by -128: w - zero is unchanged
+    if (!(stepBytes > 0)) throw new DataError('gemv-shape', `A load step's bytes are ${stepBytes}; they must be positive.`);
+    // uint8 codes (and their zero points) shifted by -128: w - zero is unchanged (a chunk of columns at a time, below)
     const u8 = wIn instanceof Uint8Array;
-    let w = wIn as Int8Array;
-    if (u8) {
-      w = new Int8Array(wIn.length);
-      for (let i = 0; i < w.length; i++) w[i] = wIn[i] - 128;
-    }
     const [zlo, zhi] = u8 ? [0, 255] : [-128, 127];
     if (typeof zeroPoint !== 'number' && zeroPoint.length !== N) throw new DataError('gemv-shape', `There are ${zeroPoint.length} weight zero points; expected 1 or ${N}.`);
     const wZero = Int32Array.from({ length: N }, (_, n) => {
@@ -808,7 +832,8 @@ function instantiate(): Int8Gemv | null {
     if (K >= 131_072) throw new DataError('gemv-shape', `K = ${K} is too long for exact int32 sums (under 131,072).`);
     if (typeof scales !== 'number' && scales.length !== N) throw new DataError('gemv-shape', `There are ${scales.length} column scales; expected ${N}.`);
     if (bias && bias.length !== N) throw new DataError('gemv-shape', `There are ${bias.length} biases; expected ${N}.`);
-    if (kernel === 'extmul') for (let i = 0; i < w.length; i++) if (w[i] === -128) throw new DataError('gemv-range', 'The extmul kernel needs weight codes in [-127, 127]; one is -128.');
+    // (shifted uint8 code -128: a code 0)
+    if (kernel === 'extmul') for (let i = 0; i < wIn.length; i++) if (wIn[i] === (u8 ? 0 : -128)) throw new DataError('gemv-range', 'The extmul kernel needs weight codes in [-127, 127]; one is -128.');
     const ud = kernel === 'u8dot';
     const alloc = into ? arenas.get(into) : undefined;
     if (into && !alloc) throw new DataError('gemv-arena', "The arena was not made by this thread's int8GemvWasm().arena().");
@@ -847,40 +872,54 @@ function instantiate(): Int8Gemv | null {
     // (Winograd's product) puts a chunk's even-position codes in its low 8 bytes, the odd ones high
     const dot = kernel === 'dot';
     const lane = Int32Array.from({ length: 16 }, (_, t) => (dot ? (t >> 1) + (t & 1) * 8 : t));
-    // views from memory.buffer made after the region's grow (a grow detaches the old buffer); run
-    // makes its views per pass (another linear's load may have grown the memory since)
-    const packed = new Int8Array(memory.buffer, wOff, wBytes);
     const chunks = k16 / 16;
-    // per column: its zero point, and (dot) eta = sum_j w_2j w_2j+1, or (u8dot) its sum of codes
-    const zw = new Int32Array(memory.buffer, zwOff, 2 * n4);
-    for (let n = 0; n < N; n++) {
-      const g = Math.floor(n / P), c = n % P;
-      const src = n * K;
-      for (let j = 0; j < chunks; j++) {
-        const dst = ((g * chunks + j) * P + c) * 16;
-        const len = Math.min(16, K - j * 16);
-        for (let t = 0; t < len; t++) packed[dst + lane[t]] = w[src + j * 16 + t];
-      }
-      let eta = 0;
-      if (dot) for (let k = 0; k + 1 < K; k += 2) eta += w[src + k] * w[src + k + 1];
-      if (ud) for (let k = 0; k < K; k++) eta += w[src + k];
-      zw[2 * n] = wZero[n];
-      zw[2 * n + 1] = eta;
-    }
     const colScale = typeof scales === 'number' ? new Float32Array(N).fill(scales) : Float32Array.from(scales);
-    if (integer) {
-      const fs = new Float32Array(memory.buffer, fsOff, 2 * n4);
-      for (let n = 0; n < N; n++) {
-        fs[2 * n] = colScale[n];
-        fs[2 * n + 1] = bias ? bias[n] : 0;
-      }
-    }
     // relaxed: sum (q - zero) w = sum q w - zero * sum w
     const colSum = new Int32Array(kernel === 'relaxed' ? N : 0);
-    for (let n = 0; n < colSum.length; n++) {
-      let t = 0;
-      for (let k = 0; k < K; k++) t += w[n * K + k];
-      colSum[n] = t;
+    // columns a step, and (uint8 codes) a step's shifted codes
+    const stepCols = Math.max(1, Math.floor(stepBytes / K));
+    const shifted = u8 ? new Int8Array(Math.min(N, stepCols) * K) : null;
+    for (let n0 = 0; n0 < N; n0 += stepCols) {
+      const n1 = Math.min(N, n0 + stepCols);
+      if (n0 > 0) yield { columnsDone: n0, columns: N };
+      // views from memory.buffer made now, after the region's grow (a grow detaches the old
+      // buffer: between two steps another load may have grown this memory); run makes its views
+      // per pass (another linear's load may have grown the memory since)
+      const packed = new Int8Array(memory.buffer, wOff, wBytes);
+      // per column: its zero point, and (dot) eta = sum_j w_2j w_2j+1, or (u8dot) its sum of codes
+      const zw = new Int32Array(memory.buffer, zwOff, 2 * n4);
+      // w: the chunk's codes, column n0 at 0
+      let w: Int8Array;
+      if (shifted) {
+        w = shifted;
+        for (let i = 0, i0 = n0 * K, len = (n1 - n0) * K; i < len; i++) w[i] = wIn[i0 + i] - 128;
+      } else w = (wIn as Int8Array).subarray(n0 * K, n1 * K);
+      for (let n = n0; n < n1; n++) {
+        const g = Math.floor(n / P), c = n % P;
+        const src = (n - n0) * K;
+        for (let j = 0; j < chunks; j++) {
+          const dst = ((g * chunks + j) * P + c) * 16;
+          const len = Math.min(16, K - j * 16);
+          for (let t = 0; t < len; t++) packed[dst + lane[t]] = w[src + j * 16 + t];
+        }
+        let eta = 0;
+        if (dot) for (let k = 0; k + 1 < K; k += 2) eta += w[src + k] * w[src + k + 1];
+        if (ud) for (let k = 0; k < K; k++) eta += w[src + k];
+        zw[2 * n] = wZero[n];
+        zw[2 * n + 1] = eta;
+        if (kernel === 'relaxed') {
+          let t = 0;
+          for (let k = 0; k < K; k++) t += w[src + k];
+          colSum[n] = t;
+        }
+      }
+      if (integer) {
+        const fs = new Float32Array(memory.buffer, fsOff, 2 * n4);
+        for (let n = n0; n < n1; n++) {
+          fs[2 * n] = colScale[n];
+          fs[2 * n + 1] = bias ? bias[n] : 0;
+        }
+      }
     }
     const qrow = new Int8Array(K);
     /**
@@ -1016,7 +1055,8 @@ function instantiate(): Int8Gemv | null {
         return out;
       },
     };
-  };
+  }
+  const load = (w: Int8Array | Uint8Array, N: number, K: number, scales: Float32Array | number, options?: Int8LoadOptions): Int8Linear => runSteps(loadSteps(w, N, K, scales, options));
   if (relaxedMod) {
     try {
       // one arena for the probe's linears: one memory for all of them (dropped with it)
@@ -1030,6 +1070,7 @@ function instantiate(): Int8Gemv | null {
     relaxed: relaxedMod !== null,
     u8Exact,
     load,
+    loadSteps,
     arena,
   };
 }
