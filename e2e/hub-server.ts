@@ -287,9 +287,15 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
           log.bytes += chunk.length;
           const ok = res.write(chunk);
           if (!ok) {
+            // whichever comes first; the other listener is removed (one pair per wait, not one more 'close' each time)
             await new Promise<void>((resolve) => {
-              res.once('drain', () => resolve());
-              res.once('close', () => resolve());
+              const done = () => {
+                res.off('drain', done);
+                res.off('close', done);
+                resolve();
+              };
+              res.once('drain', done);
+              res.once('close', done);
             });
           }
           if (delayPerChunk) await new Promise((resolve) => setTimeout(resolve, delayPerChunk));
