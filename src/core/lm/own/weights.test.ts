@@ -39,6 +39,15 @@ function built(family: 'qwen3' | 'qwen2' | 'llama', style: ExportStyle, dtype: M
   return { cfg, m: load(buildDecoder(ck, { style, dtype }).onnx) };
 }
 
+/** A plain Qwen3 file (`dtype`), and a Llama genai int8 one with q/k/v packed into one MatMulInteger and the lm_head through Transpose(table). */
+function plainAndPacked(dtype: ModelDType): { cfg: DecoderConfig; m: ModelProto }[] {
+  const packed = built('llama', 'genai', 'int8', 2, 5);
+  ropeInGqa(packed.m);
+  packQkv(packed.m);
+  lmHeadThroughTranspose(packed.m);
+  return [built('qwen3', 'optimum', dtype), packed];
+}
+
 /** No scope names left: initializers `onnx::<Op>_<k>`, nodes and inner tensors numbered (graph inputs / outputs kept). */
 function hubNames(m: ModelProto): void {
   const g = m.graph;
@@ -578,12 +587,8 @@ describe('reading in steps (readOwnWeightsSteps, findOwnWeights)', () => {
   };
 
   it('progress 0 then one linear a step to every linear and byte; the weights readOwnWeights gives (plain, packed q/k/v split by columns, an lm_head through Transpose)', () => {
-    const plain = built('qwen3', 'optimum', 'q8');
-    const packed = built('llama', 'genai', 'int8', 2, 5);
-    ropeInGqa(packed.m);
-    packQkv(packed.m);
-    lmHeadThroughTranspose(packed.m);
-    for (const { cfg, m } of [plain, packed]) {
+    const files = plainAndPacked('q8');
+    for (const { cfg, m } of files) {
       const onnx = save(m);
       const { seen, w } = stepAll(onnx, cfg);
       const L = 7 * cfg.numLayers + 1;
@@ -599,6 +604,7 @@ describe('reading in steps (readOwnWeightsSteps, findOwnWeights)', () => {
     const unpacked = built('llama', 'genai', 'int8', 2, 5);
     ropeInGqa(unpacked.m);
     lmHeadThroughTranspose(unpacked.m);
+    const packed = files[1];
     const a = stepAll(save(packed.m), packed.cfg).w, b = readOwnWeights(save(unpacked.m), unpacked.cfg);
     for (const k of ['layers.0.q', 'layers.0.k', 'layers.1.v', 'lm_head']) expect(Array.from(a.linears.get(k)!.codes), k).toEqual(Array.from(b.linears.get(k)!.codes));
   });
@@ -621,6 +627,28 @@ describe('reading in steps (readOwnWeightsSteps, findOwnWeights)', () => {
     const before = Array.from(onnx);
     found.linears.get('lm_head')!.layOut().codes.fill(0);
     expect(Array.from(onnx)).toEqual(before);
+  });
+
+  it('layOutSteps: layOut\'s codes in steps of whole columns (at most stepBytes codes), a yield of the codes laid out between two (plain, packed q/k/v split by columns, an lm_head through Transpose; int8 and uint8 codes)', () => {
+    const files = plainAndPacked('uint8');
+    for (const { cfg, m } of files) {
+      const found = findOwnWeights(save(m), cfg);
+      for (const [k, f] of found.linears) {
+        const want = f.layOut();
+        for (const stepBytes of [1, 3 * f.K + 1, 1000, f.N * f.K]) {
+          const steps = f.layOutSteps(stepBytes);
+          const seen: number[] = [];
+          let r = steps.next();
+          for (; !r.done; r = steps.next()) seen.push(r.value);
+          const cols = Math.max(1, Math.floor(stepBytes / f.K));
+          expect(seen, `${k} ${stepBytes}`).toEqual(Array.from({ length: Math.ceil(f.N / cols) - 1 }, (_, i) => (i + 1) * cols * f.K));
+          expect(r.value.codes.constructor).toBe(want.codes.constructor);
+          expect(Array.from(r.value.codes), k).toEqual(Array.from(want.codes));
+        }
+      }
+    }
+    const plain = files[0];
+    expect(() => findOwnWeights(save(plain.m), plain.cfg).linears.get('lm_head')!.layOutSteps(0).next()).toThrow(/positive/);
   });
 
   it('a file it refuses: progress 0 first, then the same FormatError as readOwnWeights before any linear\'s step', () => {

@@ -38,7 +38,7 @@
  * Every shape read from the file is checked against the config (itself bounded by parseConfig), and
  * every byte count against the bytes present, before anything is allocated.
  */
-import { FormatError } from '../../errors';
+import { DataError, FormatError } from '../../errors';
 import {
   DATA_LOCATION_EXTERNAL, DATA_TYPE_BYTES, decodeModel, getAttr, getAttrFloat, getAttrInt, tensorBytes, TensorDataType,
   type GraphProto, type NodeProto, type TensorProto,
@@ -47,6 +47,7 @@ import { GraphIndex, tensorDims } from '../../onnx/rewrite/graph';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
 import type { DecoderConfig } from '../config';
 import { runSteps } from '../../steps';
+import { LOAD_STEP_BYTES } from '../int8-gemv-wasm';
 
 /** One linear y = x . W^T (+ b) as MatMulInteger holds it. */
 export interface QLinear {
@@ -66,6 +67,12 @@ export interface QLinear {
  */
 export interface PendingLinear extends Omit<QLinear, 'codes'> {
   layOut(): QLinear;
+  /**
+   * layOut in steps (../../steps.ts): at most `stepBytes` codes copied a step (whole columns, at
+   * least one; default LOAD_STEP_BYTES), a yield (the codes laid out so far) between two chunks of
+   * columns only. The same codes as layOut.
+   */
+  layOutSteps(stepBytes?: number): Generator<number, QLinear, void>;
 }
 
 export interface OwnWeights {
@@ -225,19 +232,27 @@ interface FoundQ extends PendingLinear {
  */
 function foundQ(wq: Int8Array | Uint8Array, transposed: boolean, Nall: number, K: number, scale: Float32Array, zeroPoint: Int32Array, bias: Float32Array | undefined, n0 = 0, n1 = Nall): FoundQ {
   const N = n1 - n0;
-  const layOut = (): QLinear => {
+  function* layOutSteps(stepBytes = LOAD_STEP_BYTES): Generator<number, QLinear, void> {
+    if (!(stepBytes > 0)) throw new DataError('own-weights', `A step's bytes are ${stepBytes}; they must be positive.`);
     const codes = wq instanceof Int8Array ? new Int8Array(N * K) : new Uint8Array(N * K);
-    if (transposed) codes.set(wq.subarray(n0 * K, n1 * K));
-    else {
-      for (let k = 0; k < K; k++) {
-        const row = k * Nall + n0;
-        for (let n = 0; n < N; n++) codes[n * K + k] = wq[row + n];
+    const cols = Math.max(1, Math.floor(stepBytes / K));
+    for (let a = 0; a < N; a += cols) {
+      if (a > 0) yield a * K;
+      const b = Math.min(N, a + cols);
+      if (transposed) codes.set(wq.subarray((n0 + a) * K, (n0 + b) * K), a * K);
+      else {
+        // the file's [K, Nall] rows, columns a..b of ours: codes[n * K + k] = wq[k * Nall + n0 + n]
+        for (let k = 0; k < K; k++) {
+          const row = k * Nall + n0;
+          for (let n = a; n < b; n++) codes[n * K + k] = wq[row + n];
+        }
       }
     }
     return { codes, N, K, scale, zeroPoint, bias };
-  };
+  }
+  const layOut = (): QLinear => runSteps(layOutSteps());
   const columns = (from: number, to: number) => foundQ(wq, transposed, Nall, K, scale.slice(from, to), zeroPoint.slice(from, to), bias?.slice(from, to), n0 + from, n0 + to);
-  return { N, K, scale, zeroPoint, bias, layOut, columns };
+  return { N, K, scale, zeroPoint, bias, layOut, layOutSteps, columns };
 }
 
 const LINEAR_START = new Set(['DynamicQuantizeLinear', 'MatMulInteger']);
