@@ -36,14 +36,14 @@
  * (core/onnx/instrument.ts) does them: h <- h + steer[L]; h <- h + relu(cap_tau[L] - h.cap_axis[L]) cap_axis[L].
  */
 import { DataError } from '../../errors';
-import { int8GemvWasm } from '../int8-gemv-wasm';
+import { int8GemvWasm, LOAD_STEP_BYTES } from '../int8-gemv-wasm';
 import type { DecoderConfig } from '../config';
 import { ropeInvFreq } from '../config';
 import type { Interventions } from '../interventions';
 import { argmax as firstArgmax } from '../sampling';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
-import { Linear, type KernelPool } from './linear';
-import { findOwnWeights, readTotals, type OwnReadProgress, type OwnWeights, type QLinear } from './weights';
+import { Linear, mapSteps, type KernelPool } from './linear';
+import { findOwnWeights, linearShapes, readTotals, type OwnReadProgress, type OwnWeights, type PendingLinear, type QLinear } from './weights';
 import { runSteps, runStepsAsync, type StepsOptions } from '../../steps';
 import { attentionFits, exp32, rmsFits, ropeFits, sharedWasmOps, type WasmOps } from './ops-wasm';
 
@@ -390,12 +390,18 @@ export function attendScalar(q: Float32Array, qo: number, K: Float32Array, V: Fl
 
 /**
  * How far opening a decoder got: linears read and built of all (q/k/v and gate/up count one each,
- * fused), and their weight bytes. A linear's step lays its codes out from the file's bytes and
- * builds it; the file's parse and checks come with the first.
+ * fused), and their weight bytes. A linear's steps lay its codes out from the file's bytes and
+ * build it, at most LOAD_STEP_BYTES of codes' work a step (see linearSteps): a linear of more
+ * (the lm_head) takes several, `linearsDone` counting it once its last is done and `bytesDone`
+ * growing within it (its laying out counting half its bytes, its build the other half). The file's
+ * parse and checks come with the first step after progress 0.
  */
 export type OwnOpenProgress = OwnReadProgress;
 
-export interface OwnOpenOptions extends OwnDecoderOptions, StepsOptions<OwnOpenProgress> {}
+export interface OwnOpenOptions extends OwnDecoderOptions, StepsOptions<OwnOpenProgress> {
+  /** Most codes (bytes) laid out or loaded a step (default LOAD_STEP_BYTES; tests pass a few hundred). */
+  stepBytes?: number;
+}
 
 /** A decoder's linears, built (the constructor's or linearSteps'). */
 export interface OwnLinears {
@@ -412,16 +418,33 @@ function openTotals(cfg: DecoderConfig): { linears: number; bytes: number } {
 
 /**
  * Build the decoder's linears (their codes into the kernels' memories: this thread's arena and the
- * pool's helpers), one linear a step; `take(key)` gives a part's codes [N, K] (and lets go of them).
+ * pool's helpers); `take(key)` gives a part's codes [N, K], or a linear found in the file that lays
+ * them out (and lets go of them). A linear of at most `stepBytes` codes is one step (laid out and
+ * built); a bigger one is laid out `stepBytes` a step, then built `stepBytes` a step (Linear.build),
+ * `linearsDone` unchanged until its last step.
  */
-function* linearSteps(cfg: DecoderConfig, take: (key: string) => QLinear, pool?: KernelPool): Generator<OwnOpenProgress, OwnLinears, void> {
+function* linearSteps(cfg: DecoderConfig, take: (key: string) => QLinear | PendingLinear, pool?: KernelPool, stepBytes = LOAD_STEP_BYTES): Generator<OwnOpenProgress, OwnLinears, void> {
   // one int8 arena for all this decoder's linears: a WebAssembly memory per kernel module, not one per linear
   const arena = int8GemvWasm()?.arena();
   const { linears, bytes } = openTotals(cfg);
+  const shapes = linearShapes(cfg);
   let done = 0, weightBytes = 0;
-  /** One linear (parts fused along N), then its step's progress. */
-  function* build(...parts: string[]): Generator<OwnOpenProgress, Linear, void> {
-    const lin = new Linear(parts.map(take), pool, arena);
+  /** One linear (parts fused along N), then its last step's progress. */
+  function* build(...keys: string[]): Generator<OwnOpenProgress, Linear, void> {
+    /** Progress within this linear: `b` of twice its codes (laid out, then built). */
+    const at = (b: number): OwnOpenProgress => ({ linearsDone: done, linears, bytesDone: weightBytes + Math.floor(b / 2), bytes });
+    const big = keys.reduce((a, k) => a + shapes.get(k)![0] * shapes.get(k)![1], 0) > stepBytes;
+    const parts: QLinear[] = [];
+    let laid = 0;
+    for (const key of keys) {
+      if (big && laid > 0) yield at(laid);
+      const p = take(key);
+      const q = 'codes' in p ? p : yield* mapSteps(p.layOutSteps(stepBytes), (c) => at(laid + c));
+      parts.push(q);
+      laid += q.N * q.K;
+    }
+    if (big) yield at(laid);
+    const lin = yield* mapSteps(Linear.build(parts, pool, arena, stepBytes), (p) => at(p.codes + p.codesDone));
     weightBytes += lin.N * lin.K;
     yield { linearsDone: ++done, linears, bytesDone: weightBytes, bytes };
     return lin;
@@ -438,10 +461,10 @@ function* linearSteps(cfg: DecoderConfig, take: (key: string) => QLinear, pool?:
   return { layers, lmHead, weightBytes };
 }
 
-/** A linear's codes out of `linears` (it no longer holds them). */
-function taker<T>(linears: Map<string, T>, get: (t: T) => QLinear): (key: string) => QLinear {
+/** A linear out of `linears` (it no longer holds it). */
+function taker<T>(linears: Map<string, T>): (key: string) => T {
   return (key) => {
-    const q = get(linears.get(key)!);
+    const q = linears.get(key)!;
     linears.delete(key);
     return q;
   };
@@ -453,11 +476,11 @@ function taker<T>(linears: Map<string, T>, get: (t: T) => QLinear): (key: string
  * from the file's bytes before building it (so reading's transposing copies are spread over the
  * steps, and only one linear's copy is held at a time).
  */
-function* openSteps(onnx: Uint8Array, cfg: DecoderConfig, externalData: ExternalFile[] | undefined, options: OwnDecoderOptions): Generator<OwnOpenProgress, OwnDecoder, void> {
+function* openSteps(onnx: Uint8Array, cfg: DecoderConfig, externalData: ExternalFile[] | undefined, options: OwnDecoderOptions & Pick<OwnOpenOptions, 'stepBytes'>): Generator<OwnOpenProgress, OwnDecoder, void> {
   const { linears, bytes } = openTotals(cfg);
   yield { linearsDone: 0, linears, bytesDone: 0, bytes };
   const found = findOwnWeights(onnx, cfg, externalData);
-  const built = yield* linearSteps(cfg, taker(found.linears, (p) => p.layOut()), options.pool);
+  const built = yield* linearSteps(cfg, taker(found.linears), options.pool, options.stepBytes);
   return new OwnDecoder(cfg, { ...found, linears: new Map() }, options, built);
 }
 
@@ -481,7 +504,7 @@ export class OwnDecoder {
 
   /** `linears`: the linears `linearSteps` built (fromOnnxAsync); without them they are built here, at once. */
   constructor(readonly cfg: DecoderConfig, private readonly w: OwnWeights, options: OwnDecoderOptions = {}, linears?: OwnLinears) {
-    const built = linears ?? runSteps(linearSteps(cfg, taker(w.linears, (q) => q), options.pool));
+    const built = linears ?? runSteps(linearSteps(cfg, taker(w.linears), options.pool));
     this.weightBytes = built.weightBytes;
     const n = (k: string) => w.norms.get(k)!;
     this.layers = built.layers.map((lin, i) => ({

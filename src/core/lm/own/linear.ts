@@ -10,7 +10,8 @@
  * the whole linear runs on the calling thread.
  */
 import { DataError, FormatError } from '../../errors';
-import { int8GemvWasm, integerKernel, type Int8Arena, type Int8Linear } from '../int8-gemv-wasm';
+import { int8GemvWasm, integerKernel, LOAD_STEP_BYTES, type Int8Arena, type Int8Linear, type Int8LoadProgress } from '../int8-gemv-wasm';
+import { runSteps } from '../../steps';
 import type { DynamicQuant } from './decoder';
 import type { QLinear } from './weights';
 import type { KernelPool, PooledLinear, SliceWeights } from './pool';
@@ -48,6 +49,22 @@ export function sliceStarts(N: number, T: number): number[] | null {
   return starts[T - 1] < N ? starts : null;
 }
 
+/** A slice's weights in this thread's int8 kernel, and which kernel. */
+interface LoadedSlice {
+  kernel: 'dot' | 'u8dot';
+  lin: Int8Linear;
+}
+
+/** Load a slice's weights (see ColumnSlice for the kernel's choice), `stepBytes` of codes a step. */
+function* sliceLoad(w: SliceWeights, arena: Int8Arena | undefined, stepBytes: number): Generator<Int8LoadProgress, LoadedSlice, void> {
+  const gemv = int8GemvWasm();
+  if (!gemv) throw new DataError('no-wasm-simd', 'This WebAssembly engine has no SIMD, which our decoder needs.');
+  const kernel = w.kernel === 'dot' ? 'dot' : w.kernel === 'u8dot' ? (gemv.u8Exact ? 'u8dot' : 'dot') : integerKernel();
+  // u8dot: packed by 4 (SLICE_ALIGN), the step per pass by its rows (U8_AUTO_COLS)
+  const opts = kernel === 'u8dot' ? { kernel, zeroPoint: w.zeroPoint, arena, bias: w.bias, stepBytes } : { kernel, cols: 4 as const, zeroPoint: w.zeroPoint, arena, bias: w.bias, stepBytes };
+  return { kernel, lin: yield* gemv.loadSteps(w.codes, w.N, w.K, w.scale, opts) };
+}
+
 /**
  * Some of a linear's output columns on this thread's int8 kernel: for M rows of uint8 codes,
  * out[m * stride + n] = float(MatMulInteger sum) * (xs * ws[n]) (+ b[n]) for its N columns.
@@ -76,18 +93,20 @@ export class ColumnSlice {
   /** Per-column scale of the last call's input (its scale times the weight column's). */
   private readonly colScale: Float32Array;
 
-  constructor(w: SliceWeights, arena?: Int8Arena) {
-    const gemv = int8GemvWasm();
-    if (!gemv) throw new DataError('no-wasm-simd', 'This WebAssembly engine has no SIMD, which our decoder needs.');
+  /** `loaded`: the weights already in the kernel (ColumnSlice.steps'); left out, they are loaded here, at once. */
+  constructor(w: SliceWeights, arena?: Int8Arena, loaded: LoadedSlice = runSteps(sliceLoad(w, arena, LOAD_STEP_BYTES))) {
     this.N = w.N;
     this.K = w.K;
-    this.kernel = w.kernel === 'dot' ? 'dot' : w.kernel === 'u8dot' ? (gemv.u8Exact ? 'u8dot' : 'dot') : integerKernel();
-    // u8dot: packed by 4 (SLICE_ALIGN), the step per pass by its rows (U8_AUTO_COLS)
-    const bias = w.bias;
-    this.lin = this.kernel === 'u8dot' ? gemv.load(w.codes, w.N, w.K, w.scale, { kernel: 'u8dot', zeroPoint: w.zeroPoint, arena, bias }) : gemv.load(w.codes, w.N, w.K, w.scale, { kernel: 'dot', cols: 4, zeroPoint: w.zeroPoint, arena, bias });
+    this.kernel = loaded.kernel;
+    this.lin = loaded.lin;
     this.scale = w.scale;
     this.bias = w.bias ?? null;
     this.colScale = new Float32Array(w.N);
+  }
+
+  /** The slice built in steps: its weights loaded `stepBytes` of codes a step (Int8Gemv.loadSteps; a yield between chunks of columns only). */
+  static *steps(w: SliceWeights, arena?: Int8Arena, stepBytes = LOAD_STEP_BYTES): Generator<Int8LoadProgress, ColumnSlice, void> {
+    return new ColumnSlice(w, arena, yield* sliceLoad(w, arena, stepBytes));
   }
 
   /** M rows with one zero point and scale for all, or one per row (`Int32Array` / `Float32Array` of M). */
@@ -114,6 +133,68 @@ export class ColumnSlice {
   }
 }
 
+/** How far building a linear got: bytes of its codes (N x K) handled, of all (a pool's slices count once sent). */
+export interface LinearBuildProgress {
+  codesDone: number;
+  codes: number;
+}
+
+/** A linear's parts, built (what Linear.build hands its constructor). */
+export interface BuiltLinear {
+  N: number;
+  K: number;
+  local: ColumnSlice;
+  remote: PooledLinear | null;
+}
+
+/** `steps` with each progress mapped by `f` (the same steps and result). */
+export function* mapSteps<P, Q, R>(steps: Generator<P, R, void>, f: (p: P) => Q): Generator<Q, R, void> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    yield f(r.value);
+  }
+}
+
+/** Build a linear's slices (see Linear), this thread's `stepBytes` of codes a step. */
+function* assemble(parts: QLinear[], pool: KernelPool | undefined, arena: Int8Arena | undefined, stepBytes: number): Generator<LinearBuildProgress, BuiltLinear, void> {
+  if (!int8GemvWasm()) throw new DataError('no-wasm-simd', 'This WebAssembly engine has no SIMD, which our decoder needs.');
+  const K = parts[0].K;
+  const N = parts.reduce((a, p) => a + p.N, 0);
+  const signed = parts[0].codes instanceof Int8Array;
+  if (parts.some((p) => p.K !== K || p.codes instanceof Int8Array !== signed)) throw new FormatError('own-weights', 'Fused linears must share K and code type.');
+  const codes = parts.length === 1 ? parts[0].codes : signed ? new Int8Array(N * K) : new Uint8Array(N * K);
+  const scale = new Float32Array(N), zero = new Int32Array(N);
+  let bias: Float32Array | null = parts.some((p) => p.bias) ? new Float32Array(N) : null;
+  let o = 0;
+  for (const p of parts) {
+    if (parts.length > 1) codes.set(p.codes, o * K);
+    scale.set(p.scale, o);
+    zero.set(p.zeroPoint, o);
+    if (bias && p.bias) bias.set(p.bias, o);
+    o += p.N;
+  }
+  if (bias && parts.some((p) => !p.bias)) bias = null;
+  if (parts.some((p) => p.bias) && !bias) throw new FormatError('own-weights', 'Fused linears must all have a bias or none.');
+  const starts = pool && pool.threads > 1 ? sliceStarts(N, pool.threads) : null;
+  // one kernel for every slice, this thread's choice (the helpers get it with their weights)
+  const kernel = integerKernel();
+  /** The codes done once `before` columns' are and this thread's slice's load has done `p`. */
+  const local = (w: SliceWeights, before: number) => mapSteps(ColumnSlice.steps(w, arena, stepBytes), (p) => ({ codesDone: (before + p.columnsDone) * K, codes: N * K }));
+  if (!pool || !starts) return { N, K, local: yield* local({ codes, N, K, scale, zeroPoint: zero, bias: bias ?? undefined, kernel }, 0), remote: null };
+  const end = (t: number) => (t + 1 < starts.length ? starts[t + 1] : N);
+  // the helpers' slices are copies (their buffers are transferred), made before slice 0 is loaded here
+  const slices: SliceWeights[] = [];
+  for (let t = 1; t < starts.length; t++) {
+    const a = starts[t], b = end(t);
+    slices.push({ codes: codes.slice(a * K, b * K), N: b - a, K, scale: scale.slice(a, b), zeroPoint: zero.slice(a, b), bias: bias?.slice(a, b), kernel });
+  }
+  const remote = pool.load(N, K, starts, slices);
+  const n0 = end(0);
+  if (N * K > stepBytes) yield { codesDone: (N - n0) * K, codes: N * K };
+  return { N, K, local: yield* local({ codes: codes.subarray(0, n0 * K), N: n0, K, scale: scale.subarray(0, n0), zeroPoint: zero.subarray(0, n0), bias: bias?.subarray(0, n0), kernel }, N - n0), remote };
+}
+
 /**
  * A linear (or several sharing one input, fused along N) on the int8 kernel, on one thread or a pool's.
  * `arena`: where the calling thread's slice is loaded (an engine passes one arena to all its
@@ -128,45 +209,22 @@ export class Linear {
   /** The other columns, on the pool's helpers. */
   private readonly remote: PooledLinear | null;
 
-  constructor(parts: QLinear[], readonly pool?: KernelPool, arena?: Int8Arena) {
-    if (!int8GemvWasm()) throw new DataError('no-wasm-simd', 'This WebAssembly engine has no SIMD, which our decoder needs.');
-    const K = parts[0].K;
-    const N = parts.reduce((a, p) => a + p.N, 0);
-    const signed = parts[0].codes instanceof Int8Array;
-    if (parts.some((p) => p.K !== K || p.codes instanceof Int8Array !== signed)) throw new FormatError('own-weights', 'Fused linears must share K and code type.');
-    const codes = parts.length === 1 ? parts[0].codes : signed ? new Int8Array(N * K) : new Uint8Array(N * K);
-    const scale = new Float32Array(N), zero = new Int32Array(N);
-    let bias: Float32Array | null = parts.some((p) => p.bias) ? new Float32Array(N) : null;
-    let o = 0;
-    for (const p of parts) {
-      if (parts.length > 1) codes.set(p.codes, o * K);
-      scale.set(p.scale, o);
-      zero.set(p.zeroPoint, o);
-      if (bias && p.bias) bias.set(p.bias, o);
-      o += p.N;
-    }
-    if (bias && parts.some((p) => !p.bias)) bias = null;
-    if (parts.some((p) => p.bias) && !bias) throw new FormatError('own-weights', 'Fused linears must all have a bias or none.');
-    this.N = N;
-    this.K = K;
-    const starts = pool && pool.threads > 1 ? sliceStarts(N, pool.threads) : null;
-    // one kernel for every slice, this thread's choice (the helpers get it with their weights)
-    const kernel = integerKernel();
-    if (!pool || !starts) {
-      this.local = new ColumnSlice({ codes, N, K, scale, zeroPoint: zero, bias: bias ?? undefined, kernel }, arena);
-      this.remote = null;
-      return;
-    }
-    const end = (t: number) => (t + 1 < starts.length ? starts[t + 1] : N);
-    // the helpers' slices are copies (their buffers are transferred), made before slice 0 is loaded here
-    const slices: SliceWeights[] = [];
-    for (let t = 1; t < starts.length; t++) {
-      const a = starts[t], b = end(t);
-      slices.push({ codes: codes.slice(a * K, b * K), N: b - a, K, scale: scale.slice(a, b), zeroPoint: zero.slice(a, b), bias: bias?.slice(a, b), kernel });
-    }
-    this.remote = pool.load(N, K, starts, slices);
-    const n0 = end(0);
-    this.local = new ColumnSlice({ codes: codes.subarray(0, n0 * K), N: n0, K, scale: scale.subarray(0, n0), zeroPoint: zero.subarray(0, n0), bias: bias?.subarray(0, n0), kernel }, arena);
+  /** `built`: Linear.build's (callers leave it out: the linear is then built here, at once). */
+  constructor(parts: QLinear[], readonly pool?: KernelPool, arena?: Int8Arena, built: BuiltLinear = runSteps(assemble(parts, pool, arena, LOAD_STEP_BYTES))) {
+    this.N = built.N;
+    this.K = built.K;
+    this.local = built.local;
+    this.remote = built.remote;
+  }
+
+  /**
+   * The linear built in steps (../../steps.ts), the same linear as `new Linear(parts, pool, arena)`:
+   * this thread's slice loaded `stepBytes` of codes a step (default LOAD_STEP_BYTES); with a pool,
+   * the helpers' slices copied and sent in one step before it (a yield after it where the linear is
+   * bigger than a step). A yield between two steps only: a linear of one step does not yield.
+   */
+  static *build(parts: QLinear[], pool?: KernelPool, arena?: Int8Arena, stepBytes = LOAD_STEP_BYTES): Generator<LinearBuildProgress, Linear, void> {
+    return new Linear(parts, pool, arena, yield* assemble(parts, pool, arena, stepBytes));
   }
 
   /** y [M, N] = the dynamic-quantised x [M, K] . W^T. */

@@ -16,6 +16,8 @@ import { linearShapes, readOwnWeights } from './weights';
 import { FormatError } from '../../errors';
 import { createOwnEngine, createOwnEngineAsync } from './session';
 import { runSteps, runStepsAsync } from '../../steps';
+import { Linear, type LinearBuildProgress } from './linear';
+import type { QLinear } from './weights';
 
 const NODE = ortNode as unknown as Ort;
 const PROMPT = [5, 17, 42, 99, 3, 250, 7];
@@ -101,6 +103,111 @@ describe('opening our int8 decoder in steps', () => {
       await pool2.close();
     }
   }, 60_000);
+});
+
+describe('opening in bounded steps (stepBytes: a few hundred bytes of codes a step here, LOAD_STEP_BYTES in use)', () => {
+  const STEP = 1000;
+  const LM_HEAD = cfg.vocabSize * cfg.hiddenSize;
+  /** Every progress of an open with `stepBytes`, and the decoder. */
+  const open = async (file: Uint8Array, options: { pool?: Awaited<ReturnType<typeof nodeKernelPool>>; signal?: AbortSignal; onProgress?: (p: OwnOpenProgress) => void } = {}) => {
+    const seen: OwnOpenProgress[] = [];
+    const d = await OwnDecoder.fromOnnxAsync(file, cfg, undefined, { ...options, stepBytes: STEP, yieldNow: async () => {}, onProgress: (p) => { seen.push({ ...p }); options.onProgress?.(p); } });
+    return { d, seen };
+  };
+  /**
+   * The linears' count never goes back nor past all, each count shows, the bytes grow every step by
+   * at most a step's (with a pool, but for one step a linear: its helpers' slices, copied and sent
+   * at once), and end at all.
+   */
+  const checkProgress = (seen: OwnOpenProgress[], pooled = false) => {
+    expect(seen.length).toBeGreaterThan(LINEARS + 1);
+    let jumps = 0;
+    for (let i = 1; i < seen.length; i++) {
+      expect(seen[i].linearsDone - seen[i - 1].linearsDone).toBeGreaterThanOrEqual(0);
+      expect(seen[i].linearsDone - seen[i - 1].linearsDone).toBeLessThanOrEqual(1);
+      expect(seen[i].bytesDone).toBeGreaterThan(seen[i - 1].bytesDone);
+      if (seen[i].bytesDone - seen[i - 1].bytesDone > STEP) jumps++;
+    }
+    if (pooled) expect(jumps).toBeLessThanOrEqual(LINEARS);
+    else expect(jumps).toBe(0);
+    expect([...new Set(seen.map((p) => p.linearsDone))]).toEqual(Array.from({ length: LINEARS + 1 }, (_, i) => i));
+    expect(seen.at(-1)).toEqual({ linearsDone: LINEARS, linears: LINEARS, bytesDone: BYTES, bytes: BYTES });
+    // the lm_head (the last linear): laid out and built (this thread's half of it, with a pool) in many steps
+    const lmHead = seen.filter((p) => p.linearsDone === LINEARS - 1 && p.bytesDone > BYTES - LM_HEAD);
+    expect(lmHead.length).toBeGreaterThanOrEqual(Math.floor(((pooled ? 1.5 : 2) * LM_HEAD) / STEP) - 2);
+  };
+
+  it('int8 and uint8 codes: the synchronous open\'s logits and resid_post bit for bit; progress as above', async () => {
+    expect(LM_HEAD).toBeGreaterThan(20 * STEP);
+    for (const dtype of ['q8', 'uint8'] as const) {
+      const file = buildDecoder(ck, { style: 'optimum', dtype }).onnx;
+      const { d, seen } = await open(file);
+      checkProgress(seen);
+      const a = logitsOf(OwnDecoder.fromOnnx(file, cfg)), b = logitsOf(d);
+      expect(b.logits).toEqual(a.logits);
+      for (let l = 0; l < cfg.numLayers; l++) expect(b.residPost![l]).toEqual(a.residPost![l]);
+    }
+  });
+
+  it('a cancel in the middle of the lm_head\'s steps rejects with an AbortError; an open after it gives the synchronous open\'s logits (1 thread, then a 2-thread pool)', async () => {
+    const ref = logitsOf(OwnDecoder.fromOnnx(onnx, cfg)).logits;
+    const mid = BYTES - LM_HEAD / 2;
+    for (const threads of [1, 2]) {
+      const pool = threads > 1 ? await nodeKernelPool(threads) : undefined;
+      const ac = new AbortController();
+      const seen: OwnOpenProgress[] = [];
+      const err = await open(onnx, { pool, signal: ac.signal, onProgress: (p) => { seen.push({ ...p }); if (p.bytesDone >= mid) ac.abort(); } }).then(() => null, (e: unknown) => e);
+      expect((err as Error)?.name).toBe('AbortError');
+      // cancelled inside the lm_head (its build under way), not after it
+      expect(seen.at(-1)!.linearsDone).toBe(LINEARS - 1);
+      expect(seen.at(-1)!.bytesDone).toBeLessThan(BYTES);
+      await pool?.close();
+      const pool2 = threads > 1 ? await nodeKernelPool(threads) : undefined;
+      try {
+        const { d, seen: all } = await open(onnx, { pool: pool2 });
+        checkProgress(all, threads > 1);
+        expect(logitsOf(d).logits).toEqual(ref);
+      } finally {
+        await pool2?.close();
+      }
+    }
+  }, 60_000);
+
+  it('Linear.build: the constructor\'s linear (outputs bit for bit) in more than one step, progress growing to every code, on 1 thread and a 2-thread pool; a linear of one step does not yield', async () => {
+    const N = 203, K = 72;
+    let s = 11;
+    const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
+    const part: QLinear = {
+      codes: Uint8Array.from({ length: N * K }, () => Math.floor(rnd() * 256)),
+      N, K,
+      scale: Float32Array.from({ length: N }, () => 0.01 + rnd() * 0.02),
+      zeroPoint: Int32Array.from({ length: N }, () => Math.floor(rnd() * 256)),
+      bias: Float32Array.from({ length: N }, () => rnd() - 0.5),
+    };
+    const copy = (): QLinear => ({ ...part, codes: part.codes.slice() });
+    const M = 5;
+    const q = { codes: Uint8Array.from({ length: M * K }, () => Math.floor(rnd() * 256)), scale: 0.037, zeroPoint: 131 };
+    const want = new Linear([copy()]).run(q, M);
+    for (const threads of [1, 2]) {
+      const pool = threads > 1 ? await nodeKernelPool(threads) : undefined;
+      try {
+        const steps = Linear.build([copy()], pool, undefined, 10 * K);
+        const seen: LinearBuildProgress[] = [];
+        let r = steps.next();
+        for (; !r.done; r = steps.next()) seen.push(r.value);
+        expect(seen.length).toBeGreaterThan(threads > 1 ? 5 : 10);
+        for (let i = 1; i < seen.length; i++) expect(seen[i].codesDone).toBeGreaterThan(seen[i - 1].codesDone);
+        expect(seen.every((p) => p.codes === N * K && p.codesDone < N * K)).toBe(true);
+        expect(r.value.run(q, M)).toEqual(want);
+        const whole = Linear.build([copy()], pool, undefined, N * K);
+        const first = whole.next();
+        expect(first.done).toBe(true);
+        expect((first.value as Linear).run(q, M)).toEqual(want);
+      } finally {
+        await pool?.close();
+      }
+    }
+  }, 30_000);
 });
 
 describe('steps (../../steps.ts)', () => {
