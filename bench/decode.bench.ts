@@ -122,6 +122,10 @@
  * 5-25% faster on one linear, not on the whole step, and needs 7-bit activations: twice the
  * quantisation error (the agree lines: 0.8% vs 0.4% rms).
  *
+ * The machine's own 2-vs-1 thread read bandwidth (bench/bandwidth.ts, WebAssembly SIMD in Node), measured
+ * just before the Chromium part, goes into the summary as `bandwidth` (skip it with --no-bandwidth):
+ * threads2_vs_1 of a memory-bound decode is bounded by it, so read the two side by side.
+ *
  * Ends with one line {"bench":"decode","stage":"summary", ...}: the ratios, absolute tokens/s per
  * runner and the backend names. Options: --quick, --layers N, --prompt 16, --new 8, --rounds 3,
  * --section rows|threads|own, --thread-tokens 16, --thread-pairs, --thread-quiet 8, --thread-s.
@@ -144,6 +148,7 @@ import { pickWeights } from '../src/core/lm/pick';
 import { createOwnEngine, createOwnSession } from '../src/core/lm/own/session';
 import { nodeKernelPool } from '../workers/own-pool-node';
 import { runBrowserDecode } from './decode-browser.bench';
+import { measureBandwidth, type BandwidthResult } from './bandwidth';
 import type { RowParams } from '../src/core/lm/rows';
 import { machineCpu } from './machine';
 
@@ -664,6 +669,17 @@ async function main() {
 
     // 8. where the product runs: our decoder in a Web Worker of headless Chromium (bench/decode-browser.bench.ts),
     // the same file and prompt; its figures are the summary's WASM keys when it runs (`wasm_engine`)
+    // the hardware's 2-vs-1 read bandwidth, just before the Chromium part's threads pairs (its own line, and the summary's `bandwidth`)
+    let bw: BandwidthResult | null = null;
+    if (!process.argv.includes('--no-bandwidth')) {
+      try {
+        bw = await measureBandwidth();
+        const { per_round: _, ...b } = bw;
+        line({ stage: 'bandwidth', ...b });
+      } catch (e) {
+        line({ stage: 'bandwidth', error: (e as Error).message.split('\n')[0] });
+      }
+    }
     let web8: Record<string, unknown> | null = null;
     const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
     if (process.argv.includes('--no-chromium')) line({ stage: 'chromium', skipped: '--no-chromium' });
@@ -705,6 +721,9 @@ async function main() {
           }
         : null,
       node: { ...nodeKeys, threads2_vs_1_all: q(threads?.all), threads_quiet_pairs: threads ? `${threads.quietPairs}/${threads.pairs}` : null },
+      bandwidth: bw
+        ? { bandwidth2_vs_1: bw.bandwidth2_vs_1, bandwidth2_vs_1_quiet: bw.bandwidth2_vs_1_quiet, quiet_rounds: `${bw.quiet_rounds}/${bw.rounds}`, one_thread_gb_s: bw.one_thread_gb_s, two_threads_gb_s: bw.two_threads_gb_s, runtime: bw.runtime }
+        : null,
       own_vs_ort_web: r3(o.vsWeb.ratio),
       own_same_greedy_tokens: o.same,
       wasm_vs_q4_wasm: r3(vsQ4.ratio),
