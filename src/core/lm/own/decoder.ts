@@ -538,8 +538,8 @@ export class OwnDecoder {
 
   /**
    * fromOnnx in steps (the same steps, see openSteps), the event loop's turn after each: progress
-   * before reading the file and after each linear (its codes laid out from the file and built), a
-   * cancel seen between them (an AbortError; what was built is dropped: a pool's helpers keep their
+   * before reading the file and after each linear (its codes laid out from the file and built), and
+   * within a linear of more than `stepBytes` codes (see OwnOpenProgress), a cancel seen between them (an AbortError; what was built is dropped: a pool's helpers keep their
    * slices until the caller closes the pool). Parsing and checking the file comes with the first
    * linear's step.
    */
