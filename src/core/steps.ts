@@ -56,3 +56,12 @@ export async function runStepsAsync<P, R>(steps: Generator<P, R, void>, options:
     steps.return(undefined as R);
   }
 }
+
+/** `steps` with each progress mapped by `f` (the same steps and result). */
+export function* mapSteps<P, Q, R>(steps: Generator<P, R, void>, f: (p: P) => Q): Generator<Q, R, void> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    yield f(r.value);
+  }
+}

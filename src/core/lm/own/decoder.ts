@@ -42,9 +42,9 @@ import { ropeInvFreq } from '../config';
 import type { Interventions } from '../interventions';
 import { argmax as firstArgmax } from '../sampling';
 import type { ExternalFile } from '../../onnx/rewrite/externalize';
-import { Linear, mapSteps, type KernelPool } from './linear';
+import { Linear, type KernelPool } from './linear';
 import { findOwnWeights, linearShapes, readTotals, type OwnReadProgress, type OwnWeights, type PendingLinear, type QLinear } from './weights';
-import { runSteps, runStepsAsync, type StepsOptions } from '../../steps';
+import { mapSteps, runSteps, runStepsAsync, type StepsOptions } from '../../steps';
 import { attentionFits, exp32, rmsFits, ropeFits, sharedWasmOps, type WasmOps } from './ops-wasm';
 
 const f = Math.fround;

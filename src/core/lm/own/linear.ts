@@ -11,7 +11,7 @@
  */
 import { DataError, FormatError } from '../../errors';
 import { int8GemvWasm, integerKernel, LOAD_STEP_BYTES, type Int8Arena, type Int8Linear, type Int8LoadProgress } from '../int8-gemv-wasm';
-import { runSteps } from '../../steps';
+import { mapSteps, runSteps } from '../../steps';
 import type { DynamicQuant } from './decoder';
 import type { QLinear } from './weights';
 import type { KernelPool, PooledLinear, SliceWeights } from './pool';
@@ -145,15 +145,6 @@ export interface BuiltLinear {
   K: number;
   local: ColumnSlice;
   remote: PooledLinear | null;
-}
-
-/** `steps` with each progress mapped by `f` (the same steps and result). */
-export function* mapSteps<P, Q, R>(steps: Generator<P, R, void>, f: (p: P) => Q): Generator<Q, R, void> {
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-    yield f(r.value);
-  }
 }
 
 /** Build a linear's slices (see Linear), this thread's `stepBytes` of codes a step. */
