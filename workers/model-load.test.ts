@@ -200,6 +200,15 @@ describe.skipIf(!env.ownDecoder)('model worker loader: our int8 decoder on WASM'
     const prep = stages.slice(conv.length);
     expect(prep.every((p) => p.file === PREPARE_STAGE && p.total === LINEARS && p.stage?.unit === 'linears')).toBe(true);
     expect(prep.map((p) => p.loaded)).toEqual(Array.from({ length: LINEARS + 1 }, (_, i) => i));
+    // each row's bar: the share of its weights done, from 0 to 1, never back
+    for (const rows of [conv, prep]) {
+      const fr = rows.map((p) => p.stage?.fraction);
+      expect(fr[0]).toBe(0);
+      expect(fr.at(-1)).toBe(1);
+      for (let i = 1; i < fr.length; i++) expect(fr[i]!).toBeGreaterThanOrEqual(fr[i - 1]!);
+    }
+    // the prepare row's fraction is by weight bytes, not by linears: the lm_head (the last) is more than 1 / LINEARS of them
+    expect(1 - prep.at(-2)!.stage!.fraction!).toBeGreaterThan(1 / LINEARS);
     await m.engine.dispose();
     await m.close?.();
   });

@@ -267,7 +267,9 @@ export async function loadModelIn(
     onProgress: report,
   });
   /** A stage after the downloads, as a progress row of its own. */
-  const stage = (file: string, loaded: number, total: number, unit: string) => report({ file, loaded, total, filesDone: filesTotal, filesTotal, stage: { unit } });
+  /** A stage's row: `loaded` of `total` `unit`, and the share of its weights done (the bar: it moves within a big linear). */
+  const stage = (file: string, loaded: number, total: number, unit: string, done: number, all: number) =>
+    report({ file, loaded, total, filesDone: filesTotal, filesTotal, stage: { unit, fraction: all > 0 ? done / all : loaded >= total ? 1 : 0 } });
   const config = parseConfig(files.config);
   const tokenizer = await ChatTokenizer.fromFiles(files.tokenizer);
   let model = files.model;
@@ -276,7 +278,7 @@ export async function loadModelIn(
   const convert = async (target: DequantizeTarget) => {
     const d = await dequantizeMatMulNBitsAsync(model, {
       target, externalData, signal, yieldNow: macrotask,
-      onProgress: (p) => stage(convertStage(target), p.done, p.total, 'linears'),
+      onProgress: (p) => stage(convertStage(target), p.done, p.total, 'linears', p.weightsDone, p.weights),
     });
     model = d.model;
     externalData = d.externalData;
@@ -303,7 +305,7 @@ export async function loadModelIn(
       // in steps, the worker's messages (a cancel) answered between them, progress as a row of its own
       const engine = await createOwnEngineAsync(ort as unknown as Parameters<typeof createOwnEngineAsync>[0], model, config, {
         externalData, pool, signal, yieldNow: macrotask,
-        onProgress: (p) => stage(PREPARE_STAGE, p.linearsDone, p.linears, 'linears'),
+        onProgress: (p) => stage(PREPARE_STAGE, p.linearsDone, p.linears, 'linears', p.bytesDone, p.bytes),
       });
       const ownThreads = pool?.threads ?? 1;
       const info: ModelInfo = {

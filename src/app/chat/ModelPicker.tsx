@@ -6,7 +6,7 @@ import { formatBytes } from '../../core/view/format';
 import { CacheList } from '../explorer/components/LoadPanel';
 import { filesFromList } from '../explorer/components/files';
 import { BACKEND_CHOICES, parseBackendChoice, plannedBackend, type BackendChoice, type PlannedBackend } from './backend-choice';
-import { loadStageText } from './load-progress';
+import { loadStageText, progressValue } from './load-progress';
 import { LAB_DTYPES, MODEL_CHOICES, modelPlan, parseHubInput, type LabDtype } from './models';
 import { useChat } from './store';
 import { useShallow } from 'zustand/react/shallow';
@@ -179,7 +179,7 @@ function ModelProgress() {
           // a stage after the downloads (converting 4-bit weights, preparing our int8 decoder's): no count yet is an indeterminate bar
           <li key={f.file} data-testid="chat-load-stage">
             <span className="chat-file-name" title={loadStageText(f)}>{loadStageText(f)}</span>
-            {f.total === null ? <progress max={1} /> : <progress max={1} value={f.total ? f.loaded / f.total : 0} />}
+            {f.total === null ? <progress max={1} /> : <progress max={1} value={progressValue(f)} />}
           </li>
         ) : (
           <li key={f.file} data-testid="chat-file-progress">

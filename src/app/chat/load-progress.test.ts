@@ -1,7 +1,7 @@
 /** Load stages after the downloads in the shared model-load progress (load-progress.ts): rows of their own, said in words. */
 import { describe, expect, it } from 'vitest';
 import type { ModelLoadProgress } from '../../core/lm/model-source';
-import { loadStageText, trackLoadProgress } from './load-progress';
+import { loadStageText, progressValue, trackLoadProgress } from './load-progress';
 
 describe('load stages in the model-load progress', () => {
   it('a stage is a row of its own after the files, keeps its unit, is throttled like a file and always passes its last step', () => {
@@ -30,5 +30,19 @@ describe('load stages in the model-load progress', () => {
     expect(loadStageText({ file: 'Converting 4-bit weights to int8', loaded: 0, total: null, stage: { unit: '' } })).toBe('Converting 4-bit weights to int8…');
     expect(loadStageText({ file: 'Converting 4-bit weights to int8', loaded: 1, total: 1, stage: { unit: '' } })).toBe('Converting 4-bit weights to int8 — done');
     expect(loadStageText({ file: 'Preparing weights for our int8 decoder', loaded: 57, total: 113, stage: { unit: 'linears' } })).toBe('Preparing weights for our int8 decoder — 57 of 113 linears');
+  });
+
+  it("a stage's bar follows its fraction of weights (inside the lm_head the count stands still, the bar does not); files and stages without one: loaded of total", () => {
+    const prep = (loaded: number, fraction?: number) => ({ file: 'Preparing weights for our int8 decoder', loaded, total: 113, stage: { unit: 'linears', ...(fraction === undefined ? {} : { fraction }) } });
+    expect(progressValue(prep(112, 0.7))).toBe(0.7);
+    expect(progressValue(prep(112, 0.9))).toBe(0.9);
+    expect(loadStageText(prep(112, 0.9))).toBe('Preparing weights for our int8 decoder — 112 of 113 linears');
+    expect(progressValue(prep(57))).toBeCloseTo(57 / 113, 12);
+    expect(progressValue(prep(3, 1.5))).toBe(1);
+    expect(progressValue(prep(3, -1))).toBe(0);
+    expect(progressValue(prep(3, NaN))).toBeCloseTo(3 / 113, 12);
+    expect(progressValue({ loaded: 50, total: 200 })).toBe(0.25);
+    expect(progressValue({ loaded: 50, total: null })).toBe(0);
+    expect(progressValue({ loaded: 0, total: 0 })).toBe(0);
   });
 });

@@ -14,7 +14,14 @@ export interface FileProgress {
   total: number | null;
   cached: boolean;
   /** A load stage, not a file: `file` says it, `loaded` of `total` count `unit` (ModelLoadProgress.stage). */
-  stage?: { unit: string };
+  stage?: { unit: string; fraction?: number };
+}
+
+/** How full a row's bar is (0 to 1): a stage's `fraction` where it has one (it moves within a big linear), else loaded of total. */
+export function progressValue(p: Pick<FileProgress, 'loaded' | 'total' | 'stage'>): number {
+  const f = p.stage?.fraction;
+  if (f !== undefined && Number.isFinite(f)) return Math.min(1, Math.max(0, f));
+  return p.total ? Math.min(1, p.loaded / p.total) : 0;
 }
 
 /** A stage row in words: 'Preparing weights for our int8 decoder — 57 of 113 linears', '… — done', or '…' while it has no count. */

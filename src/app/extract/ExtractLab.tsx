@@ -6,7 +6,7 @@
  */
 import { useEffect, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { loadStageText } from '../chat/load-progress';
+import { loadStageText, progressValue } from '../chat/load-progress';
 import { MODEL_CHOICES } from '../chat/models';
 import { PRESETS, type PresetName } from '../../core/extract/presets';
 import { CREDIT, formCounts, useExtract, type ExtractForm, type PresetChoice } from './store';
@@ -78,7 +78,7 @@ function ModelSection() {
       {loading && !loading.stage && <span className="muted"> loading {loading.file}…</span>}
       {loading?.stage && (
         <span className="muted" data-testid="extract-load-stage">
-          {' '}{loadStageText(loading)} {loading.total === null ? <progress max={1} /> : <progress max={1} value={loading.total ? loading.loaded / loading.total : 0} />}
+          {' '}{loadStageText(loading)} {loading.total === null ? <progress max={1} /> : <progress max={1} value={progressValue(loading)} />}
         </span>
       )}
       {loadStatus && (
