@@ -326,7 +326,7 @@ describe('checkFinite (a step\'s residual and logits check)', () => {
     const rng = new Pcg32(2);
     const step = (B: number, S: number, index: number[]): StepOutput => ({
       outputs: {}, S, batch: B, index: Int32Array.from(index),
-      logits: Float32Array.from({ length: B * S * V }, () => rng.float()),
+      logits: Float32Array.from({ length: B * S * V }, () => rng.float()), logitsAt: null,
       tap: { data: Float32Array.from({ length: L * B * S * d }, () => rng.float() - 0.5), dims: [L, B, S, d] },
       lift: null,
     });

@@ -145,15 +145,29 @@ export interface StepOutput {
   /** Per conversation row, its index in this step's batch (-1: not in it). */
   index: Int32Array;
   logits: Float32Array;
+  /**
+   * Null: `logits` is [batch, S, V]. Otherwise (a step run with `lastLogits`) it is [batch, 1, V]
+   * and this says, per batch row, the step position those logits are for (its last real token; -1:
+   * none).
+   */
+  logitsAt: Int32Array | null;
   tap: { data: Float32Array; dims: readonly number[] } | null;
   lift: { data: Float32Array; dims: readonly number[] } | null;
+}
+
+/** Where the logits of (batch row i, step position s) start in `o.logits`. */
+function logitsOffset(o: StepOutput, i: number, s: number, V: number): number {
+  if (!o.logitsAt) return (i * o.S + s) * V;
+  if (o.logitsAt[i] !== s) throw new GenerationError('no-logits', `This step kept the logits of its rows' last tokens only; position ${s} of batch row ${i} is not one.`);
+  return i * V;
 }
 
 /** The logits of (row r, step position s) of a step, as a view. */
 export function logitsRow(o: StepOutput, r: number, s: number, V: number): Float32Array {
   const i = o.index[r];
   if (i < 0) throw new GenerationError('no-logits', `Row ${r} was not in this step's batch.`);
-  return o.logits.subarray((i * o.S + s) * V, (i * o.S + s + 1) * V);
+  const off = logitsOffset(o, i, s, V);
+  return o.logits.subarray(off, off + V);
 }
 
 type KvData = Float32Array | Uint16Array;
@@ -356,7 +370,7 @@ export class BatchKv {
    * rethrown with the cache as it was (rows may have moved between batch and parking, which
    * changes no row's contents).
    */
-  async step(chunks: readonly (readonly number[])[], params: readonly (InterventionFeeds | undefined)[], validate: (o: StepOutput) => void): Promise<StepOutput> {
+  async step(chunks: readonly (readonly number[])[], params: readonly (InterventionFeeds | undefined)[], validate: (o: StepOutput) => void, lastLogits = false): Promise<StepOutput> {
     const { host } = this;
     if (this.gqa && this.width > 0 && this.cached.every((c) => c === 0)) this.reset(); // a first prompt again
     if (host.style === undefined && !this.aligned(chunks)) {
@@ -421,7 +435,9 @@ export class BatchKv {
       const shared = ps.every((p) => p === ps[0]) || ps.every((p) => !p || (!p.steer && !p.capAxis && !p.capTau));
       Object.assign(feeds, this.interventionFeeds(shared ? [ps[0]] : ps));
     }
-    const outputs = await host.session.run(feeds);
+    // a prefill that needs each row's last logits only: a session that can skips the lm_head for the other tokens
+    const cut = lastLogits && S > 1 && host.session.runLastLogits !== undefined;
+    const outputs = cut ? await host.session.runLastLogits!(feeds) : await host.session.run(feeds);
     const keep = new Set<OrtTensorLike>();
     const present: Record<string, OrtTensorLike> = {};
     for (let i = 0; i < host.shape.numLayers; i++) {
@@ -439,6 +455,7 @@ export class BatchKv {
         batch: n,
         index,
         logits: outputF32(outputs[LOGITS], `"${LOGITS}" output`),
+        logitsAt: cut ? Int32Array.from(live, (r) => chunks[r].length - 1) : null,
         tap: host.instrumented && outputs.resid_post ? residPost(outputs, host.shape) : null,
         lift: host.instrumented ? capLift(outputs) : null,
       };
@@ -529,7 +546,7 @@ export function checkFinite(o: StepOutput, realCounts: readonly number[], logitR
     if (s === null) continue;
     const i = o.index[b];
     if (i < 0) throw new GenerationError('no-logits', `Row ${b} was not in this step's batch.`);
-    const off = (i * o.S + s) * V;
+    const off = logitsOffset(o, i, s, V);
     const g = rowArgmaxFinite(o.logits, off, off + V);
     if (g < 0) {
       throw new GenerationError('non-finite', `The model's output (logits) became infinite or NaN (row ${b}); check the steering and capping values and try again.`, { row: b });
@@ -706,7 +723,8 @@ export class BatchConversation implements Conversation {
       const params = options.params;
       const t0 = performance.now();
       const logitRows = chunks.map((c, r) => (wantLogits?.(r) && c.length && starts[r] + c.length === target(r) ? c.length - 1 : null));
-      const o = await this.kv.step(chunks, chunks.map((_, r) => params[r]), (x) => checkFinite(x, chunks.map((c) => c.length), logitRows, this.host.shape, lastGreedy));
+      // only each row's last token's logits are read (logitRows): the session may skip the others
+      const o = await this.kv.step(chunks, chunks.map((_, r) => params[r]), (x) => checkFinite(x, chunks.map((c) => c.length), logitRows, this.host.shape, lastGreedy), true);
       ms += performance.now() - t0;
       const unit = this.unitAxisFor(options.axis, axisCache);
       chunks.forEach((c, r) => {

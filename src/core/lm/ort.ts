@@ -62,6 +62,12 @@ export interface DecoderSessionLike {
   readonly outputNames: readonly string[];
   readonly inputMetadata?: readonly { name: string; isTensor?: boolean; type?: string }[];
   run(feeds: Record<string, OrtTensorLike>): Promise<Record<string, OrtTensorLike>>;
+  /**
+   * `run` with the logits output cut to [n, 1, V]: each batch row's logits at its last real new
+   * token (0 for a row with none), the same numbers `run` gives there. Our int8 decoder's session
+   * has it (own/session.ts); an onnxruntime session does not, and a prefill then runs `run`.
+   */
+  runLastLogits?(feeds: Record<string, OrtTensorLike>): Promise<Record<string, OrtTensorLike>>;
   release?(): Promise<void>;
 }
 

@@ -202,6 +202,42 @@ describe('own decoder batched step', () => {
     // 4 linears per layer, and the lm_head
     expect(calls).toEqual(new Array(4 * cfg.numLayers + 1).fill(M));
   });
+
+  it("logits 'rowLast': each row's last token's logits bit for bit what 'all' gives there (its row's quantisation), on 1 thread and a 2-thread pool; a row whose residual stream fails is NaN, the others unchanged", async () => {
+    const { nodeKernelPool } = await import('../../../../workers/own-pool-node');
+    const { cfg, ck } = tinyModel('qwen3', 6, { num_hidden_layers: 2 });
+    const onnx = buildDecoder(ck, { style: 'optimum', dtype: 'q8' }).onnx;
+    const prompts = [PROMPT, [9, 8], [250, 1, 2, 3], [77]];
+    const V = cfg.vocabSize;
+    const iv = buildInterventions(cfg, { steer: [{ vector: new Float32Array(cfg.hiddenSize).fill(1), layers: [0], alpha: 3 }] });
+    const huge = buildInterventions(cfg, { steer: [{ vector: new Float32Array(cfg.hiddenSize).fill(1), layers: [1], alpha: 1e308 }] });
+    const pool = await nodeKernelPool(2);
+    try {
+      for (const own of [OwnDecoder.fromOnnx(onnx, cfg), OwnDecoder.fromOnnx(onnx, cfg, undefined, { pool })]) {
+        const step = (mode: 'all' | 'rowLast', fail: boolean) => {
+          const caches = prompts.map(() => own.newCache());
+          caches.forEach((c, b) => c.reserve(prompts[b].length));
+          const slots = prompts.map((p) => p.map((_, t) => t));
+          return own.step(prompts.map((ids, b) => ({ ids, positions: slots[b], slots: slots[b], kv: caches[b], mask: null, iv: b === 1 ? iv : b === 2 && fail ? huge : null })), { logits: mode });
+        };
+        for (const fail of [false, true]) {
+          const all = step('all', fail), cut = step('rowLast', fail);
+          expect(cut.logits.length).toBe(prompts.length * V);
+          expect(Array.from(cut.failedAt)).toEqual(Array.from(all.failedAt));
+          let m = 0;
+          prompts.forEach((p, b) => {
+            m += p.length;
+            const mine = Array.from(cut.logits.subarray(b * V, (b + 1) * V));
+            if (fail && b === 2) expect(mine.every((x) => Number.isNaN(x))).toBe(true);
+            else expect(mine).toEqual(Array.from(all.logits.subarray((m - 1) * V, m * V)));
+          });
+          expect(cut.failedAt[2] >= 0).toBe(fail);
+        }
+      }
+    } finally {
+      await pool.close();
+    }
+  });
 });
 
 /** a (js) and b (wasm) the same values, bit for bit (Object.is: -0 is not 0). */

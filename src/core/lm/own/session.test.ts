@@ -377,6 +377,31 @@ describe('OwnSession feeds', () => {
     }
   });
 
+  it("runLastLogits: each row's logits at its last real new token, bit for bit what run gives there ([n, 1, V]; 0 for a row with none), every other output the same; padding and per-row steering", async () => {
+    const { cfg, onnx } = model('optimum', 7);
+    const ort = NODE;
+    const own = createOwnSession(ort, onnx, cfg);
+    const n = 3, W = 6, S = 4, T = W + S, V = cfg.vocabSize;
+    const f = feeds(ort, cfg, n, W, S, 21, 3);
+    // row 1: its last two new slots are padding; row 2: no real new token
+    const mask = f.attention_mask.data as BigInt64Array;
+    mask[1 * T + W + 2] = 0n;
+    mask[1 * T + W + 3] = 0n;
+    for (let s = 0; s < S; s++) mask[2 * T + W + s] = 0n;
+    const all = await own.run(f);
+    const last = await own.runLastLogits(f);
+    expect(last.logits.dims).toEqual([n, 1, V]);
+    const la = all.logits.data as Float32Array, ll = last.logits.data as Float32Array;
+    for (const [b, s] of [[0, S - 1], [1, 1]]) expect(Array.from(ll.subarray(b * V, (b + 1) * V))).toEqual(Array.from(la.subarray((b * S + s) * V, (b * S + s + 1) * V)));
+    expect(ll.subarray(2 * V, 3 * V).every((x) => x === 0)).toBe(true);
+    expect(ll.subarray(0, V).some((x) => x !== 0)).toBe(true);
+    for (const k of Object.keys(all)) {
+      if (k === 'logits') continue;
+      expect(last[k].dims, k).toEqual(all[k].dims);
+      expect(Array.from(last[k].data as Float32Array), k).toEqual(Array.from(all[k].data as Float32Array));
+    }
+  });
+
   it('bad feeds give DataErrors with a sentence; a float file gives readOwnWeights\' FormatError; a released session refuses to run', async () => {
     const { cfg, onnx } = model('optimum', 7);
     const ort = NODE;
@@ -602,6 +627,40 @@ describe('step fast paths: the SIMD logits scan, reused intervention feeds, int6
       const o = ((1 * KV + h) * 5 + 4) * hd;
       expect(k0.slice(o, o + hd)).toEqual(new Array(hd).fill(0));
     }
+  });
+});
+
+describe("prefill with each row's last logits only (OwnSession.runLastLogits, what a conversation's prefill asks for)", () => {
+  it('a 3-row conversation (own steering, capping, seeds) over two turns gives the same tokens, logits, taps and projections bit for bit as over `run` alone, and its prefills skip the other tokens\' logits', async () => {
+    const { cfg, onnx } = model('optimum');
+    const ort = NODE;
+    const counts = { run: 0, last: 0 };
+    const session = createOwnSession(ort, onnx, cfg);
+    const counted: DecoderSessionLike = {
+      inputNames: session.inputNames, outputNames: session.outputNames, inputMetadata: session.inputMetadata,
+      run: (f) => (counts.run++, session.run(f)),
+      runLastLogits: (f) => (counts.last++, session.runLastLogits(f)),
+    };
+    const plainCalls: number[][] = [];
+    const cut = new LmEngine(ort, counted, cfg, { style: 'optimum' });
+    const plain = new LmEngine(ort, spy(createOwnSession(ort, onnx, cfg), plainCalls), cfg, { style: 'optimum' });
+    const params = rowParams(cfg);
+    const axis = randomUnitRows(cfg, 9);
+    const seeds = [1, 2, 3];
+    const recs: Recorded[][] = [];
+    for (const engine of [cut, plain]) {
+      const conv = engine.conversation(3) as BatchConversation;
+      PROMPTS.forEach((p, r) => conv.setTokens(r, p));
+      const t1 = await runRecorded(conv, params, axis, 5, { seeds });
+      MORE.forEach((m, r) => conv.setTokens(r, [...conv.tokens(r), ...m]));
+      recs.push([t1, await runRecorded(conv, params, axis, 3, { seeds })]);
+    }
+    for (const t of [0, 1]) for (let r = 0; r < 3; r++) sameRow(recs[0][t], r, recs[1][t], r, 0, `turn ${t + 1}`);
+    // the two prefills (8 and 5 tokens at most a row) went through runLastLogits; the decode steps (one token a row) through run
+    expect(counts.last).toBe(2);
+    expect(counts.run).toBe(plainCalls.length - 2);
+    await cut.dispose();
+    await plain.dispose();
   });
 });
 

@@ -73,6 +73,20 @@ export class OwnSession implements DecoderSessionLike {
    * non-finite (steering too strong) gets NaN from there on (its logits too), as a graph's would.
    */
   async run(feeds: Record<string, OrtTensorLike>): Promise<Record<string, OrtTensorLike>> {
+    return this.runAs(feeds, 'all');
+  }
+
+  /**
+   * `run`, except that the logits output is [n, 1, V]: each batch row's logits at its last real new
+   * token only (0 for a row with none), bit for bit what `run` gives there (OwnDecoder.step's
+   * 'rowLast'). A prefill needs no more, and so skips the lm_head for every other prompt token.
+   * Every other output is `run`'s.
+   */
+  async runLastLogits(feeds: Record<string, OrtTensorLike>): Promise<Record<string, OrtTensorLike>> {
+    return this.runAs(feeds, 'rowLast');
+  }
+
+  private async runAs(feeds: Record<string, OrtTensorLike>, logitsMode: 'all' | 'rowLast'): Promise<Record<string, OrtTensorLike>> {
     if (this.released) throw new DataError('own-released', 'This model session has been released; load the model again.');
     const dec = this.decoder;
     const { numLayers: nL, numKvHeads: KV, headDim: hd, hiddenSize: d, vocabSize: V } = dec.cfg;
@@ -143,23 +157,31 @@ export class OwnSession implements DecoderSessionLike {
       sOf.push(at);
     }
     const M = rows.reduce((a, x) => a + x.ids.length, 0);
-    const r = rows.length ? dec.step(rows, { taps: true, logits: 'all', into: this.buffers(M) }) : null;
+    const rowLast = logitsMode === 'rowLast';
+    const r = rows.length ? dec.step(rows, { taps: true, logits: logitsMode, into: this.buffers(M) }) : null;
 
-    // Outputs in [n, S] layout: the compact results as they are when no position is padding.
+    // Outputs in [n, S] layout (logits [n, 1] for rowLast): the compact results as they are when no position is padding.
     let logits: Float32Array, resid: Float32Array, lift: Float32Array;
+    if (rowLast) {
+      if (r && rows.length === n) logits = r.logits;
+      else {
+        logits = new Float32Array(n * V);
+        rows.forEach((_, i) => logits.set(r!.logits.subarray(i * V, (i + 1) * V), rowOf[i] * V));
+      }
+    }
     if (dense && r) {
-      logits = r.logits;
+      if (!rowLast) logits = r.logits;
       resid = r.residPost!;
       lift = r.capLift!;
     } else {
-      logits = new Float32Array(n * S * V);
+      if (!rowLast) logits = new Float32Array(n * S * V);
       resid = new Float32Array(nL * n * S * d);
       lift = new Float32Array(nL * n * S);
       let m = 0;
       rows.forEach((_, i) => {
         const b = rowOf[i];
         for (const s of sOf[i]) {
-          logits.set(r!.logits.subarray(m * V, (m + 1) * V), (b * S + s) * V);
+          if (!rowLast) logits.set(r!.logits.subarray(m * V, (m + 1) * V), (b * S + s) * V);
           for (let l = 0; l < nL; l++) {
             resid.set(r!.residPost!.subarray((l * M + m) * d, (l * M + m + 1) * d), ((l * n + b) * S + s) * d);
             lift[(l * n + b) * S + s] = r!.capLift![l * M + m];
@@ -169,7 +191,7 @@ export class OwnSession implements DecoderSessionLike {
       });
     }
     const Tn = this.ort.Tensor;
-    const out: Record<string, OrtTensorLike> = { [LOGITS]: new Tn('float32', logits, [n, S, V]) };
+    const out: Record<string, OrtTensorLike> = { [LOGITS]: new Tn('float32', logits!, [n, rowLast ? 1 : S, V]) };
     store.frontier = T;
     for (let l = 0; l < nL; l++) {
       out[presentName(l, 'key')] = new OwnKvTensor(store, l, 'key', T, hd);
