@@ -38,8 +38,12 @@
  *                   pipeline's own warm-up estimate (an upper bound) and the time extrapolated from
  *                   the measured batch-8 rate scaled by the token budget (64 / --new; crude: it scales
  *                   the prefill too, and longer contexts cost more per token). The warm-up estimate
- *                   times one batch of 4 new tokens, its prefill included, and charges every step
- *                   that rate, so it sits well above both.
+ *                   (estimateRun, what the extraction tab's Measure shows) times one batch's prompt
+ *                   pass and then 4 decode steps, and charges a batch one prompt pass plus a step a
+ *                   token (before, the prompt pass was spread over the 4 warm-up steps: 2-3x long).
+ *   estimate-check  that estimate for the very runs timed above (8 rollouts, one batch of 8, --new
+ *                   tokens) against their median measured time: estimate_vs_measured (1 = exact;
+ *                   above 1: the estimate is long, as an upper bound may be).
  *   summary         one line with the figures above, threads, layers and the run's wall_s.
  *
  * Options: --engine own|ortweb (own), --threads 1|2 (2: the product's pool on this 2-core machine,
@@ -187,7 +191,7 @@ async function measure({ engine, info }: Opened, cfg: DecoderConfig, wall0: numb
     return { rollouts: r.counts.rollouts, tokens: r.generatedTokens, ms, other, ...seen };
   };
   await once(8); // warm-up
-  const rate1: number[] = [], rate8: number[] = [], tps1: number[] = [], tps8: number[] = [];
+  const rate1: number[] = [], rate8: number[] = [], tps1: number[] = [], tps8: number[] = [], ms8: number[] = [];
   type Once = Awaited<ReturnType<typeof once>>;
   let last1: Once | null = null;
   let last8: Once | null = null;
@@ -200,6 +204,7 @@ async function measure({ engine, info }: Opened, cfg: DecoderConfig, wall0: numb
     last8 = r8;
     rate1.push((r1.rollouts * 1000) / r1.ms);
     rate8.push((r8.rollouts * 1000) / r8.ms);
+    ms8.push(r8.ms);
     tps1.push((r1.tokens * 1000) / r1.ms);
     tps8.push((r8.tokens * 1000) / r8.ms);
     contexts8.push(...r8.contexts);
@@ -222,6 +227,11 @@ async function measure({ engine, info }: Opened, cfg: DecoderConfig, wall0: numb
   };
   line({ stage: 'run', ...run });
 
+  // the pipeline's estimate (what Measure shows: the worker's 4 warm-up tokens) for the very runs just timed, against their median time
+  const own = await estimateRun(base(8), { backend, tokenizer, stopIds, warmupTokens: 4 });
+  const measuredS = median(ms8) / 1000;
+  line({ stage: 'estimate-check', settings: `${run.rollouts} rollouts, batch 8, ${NEW} new tokens`, estimated_s: own.seconds === null ? null : r3(own.seconds), measured_s: r3(measuredS), estimate_vs_measured: own.seconds === null ? null : r3(own.seconds / measuredS), prefill_s: own.prefillSeconds === null ? null : r3(own.prefillSeconds), step_s: own.stepSeconds === null ? null : +own.stepSeconds.toFixed(4) });
+
   const q = presetSettings('quick', { batch: 8 });
   const est = await estimateRun(q, { backend, tokenizer, stopIds, warmupTokens: 4 });
   const c = countRollouts(q);
@@ -230,6 +240,7 @@ async function measure({ engine, info }: Opened, cfg: DecoderConfig, wall0: numb
     max_tokens: c.maxTokens,
     batch: 8,
     step_s: est.stepSeconds === null ? null : +est.stepSeconds.toFixed(4),
+    prefill_s: est.prefillSeconds === null ? null : r3(est.prefillSeconds),
     estimated_s_upper_bound: est.seconds === null ? null : Math.round(est.seconds),
     // The measured batch-8 rate was at NEW tokens; Quick runs up to 64: scale by the token budget.
     extrapolated_s_from_measured: Math.round((c.rollouts / r8) * (q.maxNewTokens / NEW)),
@@ -241,6 +252,7 @@ async function measure({ engine, info }: Opened, cfg: DecoderConfig, wall0: numb
     batch8_rollouts_per_s: run.batch8_rollouts_per_s, batch1_rollouts_per_s: run.batch1_rollouts_per_s, ratio_batch8_vs_batch1: run.ratio_batch8_vs_batch1,
     batch8_tokens_per_s: run.batch8_tokens_per_s, batch1_tokens_per_s: run.batch1_tokens_per_s,
     context_tokens_median: ctx, max_new_tokens: NEW, batch8_rows_end_at_different_lengths: ragged,
+    estimate_vs_measured: own.seconds === null ? null : r3(own.seconds / measuredS),
     quick_estimated_s_upper_bound: quickEst.estimated_s_upper_bound, quick_extrapolated_s: quickEst.extrapolated_s_from_measured,
     other_cores_max: run.other_cores_max, wall_s: r3((performance.now() - wall0) / 1000), loadavg_start: load0, loadavg_end: load1(),
   });

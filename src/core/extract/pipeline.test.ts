@@ -187,7 +187,33 @@ describe.skipIf(!HAVE_PAPER_DATA)('extraction on a tiny synthetic model (needs .
     expect(e.rollouts).toBe(10);
     expect(e.defaultRollouts).toBe(4);
     expect(e.maxTokens).toBe(50);
-    expect(e.stepSeconds!).toBeGreaterThan(0);
-    expect(e.seconds!).toBeCloseTo(5 * 6 * e.stepSeconds!, 6);
+    expect(e.stepSeconds!).toBeGreaterThanOrEqual(0);
+    expect(e.prefillSeconds!).toBeGreaterThan(0);
+    expect(e.seconds!).toBeCloseTo(5 * (e.prefillSeconds! + 4 * e.stepSeconds!), 6);
+  });
+
+  it("the estimate counts a batch's prompt pass once and its decode steps by the token: a backend costing P a call and S a token after the first", async () => {
+    let clock = 0;
+    const P = 900, S = 40; // ms
+    const inner = rowsBackend();
+    const calls: number[] = [];
+    const timed: RolloutBackend = {
+      ...inner,
+      runBatch: async (rows, o) => {
+        const out = await inner.runBatch(rows, o);
+        calls.push(o.maxNewTokens);
+        clock += P + (o.maxNewTokens - 1) * S;
+        return out;
+      },
+    };
+    const settings = base({ batch: 2, maxNewTokens: 64 });
+    const e = await estimateRun(settings, { backend: timed, tokenizer: m.tokenizer, stopIds: m.stopIds, warmupTokens: 4, now: () => clock });
+    // the warm-up call, the prompt pass, then 1 + 4 tokens
+    expect(calls).toEqual([1, 1, 5]);
+    expect(e.prefillSeconds).toBeCloseTo(P / 1000, 12);
+    expect(e.stepSeconds).toBeCloseTo(S / 1000, 12);
+    // 10 rollouts in batches of 2: 5 x (P + 63 S)
+    expect(e.rollouts).toBe(10);
+    expect(e.seconds!).toBeCloseTo((5 * (P + 63 * S)) / 1000, 9);
   });
 });

@@ -310,30 +310,42 @@ export interface Estimate {
   maxTokens: number;
   /** Seconds per batched decode step measured in the warm-up (null when not measured). */
   stepSeconds: number | null;
+  /** Seconds of a batch's prompt pass and first token, measured in the warm-up (null when not measured). */
+  prefillSeconds: number | null;
   /** Estimated seconds for the whole run (upper bound, from the warm-up). */
   seconds: number | null;
 }
 
 /**
- * Rollouts and tokens of a run and, with a backend, its time from a short warm-up: one batch of
- * `settings.batch` rows generating `warmupTokens` tokens.
+ * Rollouts and tokens of a run and, with a backend, its time from a short warm-up of one batch of
+ * `settings.batch` rows: once with 1 new token (the prompt's pass: `prefillSeconds`), once with
+ * 1 + `warmupTokens` (the difference over warmupTokens: `stepSeconds`, one decode step of the
+ * batch). A batch of the run then costs prefillSeconds + (maxNewTokens - 1) * stepSeconds: the
+ * prompt's pass is counted once a batch, not spread over the warm-up's few tokens (which made the
+ * estimate 2-3x too long at 4 warm-up tokens). `now` (ms; default performance.now) is for tests.
  */
-export async function estimateRun(settings: ExtractSettings, measure?: { backend: RolloutBackend; tokenizer: ChatTokenizer; stopIds: readonly number[]; warmupTokens?: number }): Promise<Estimate> {
+export async function estimateRun(settings: ExtractSettings, measure?: { backend: RolloutBackend; tokenizer: ChatTokenizer; stopIds: readonly number[]; warmupTokens?: number; now?: () => number }): Promise<Estimate> {
   const s = normalizeSettings(settings);
   const c = countRollouts(s);
-  if (!measure) return { ...c, stepSeconds: null, seconds: null };
-  const T = measure.warmupTokens ?? 8;
+  if (!measure) return { ...c, stepSeconds: null, prefillSeconds: null, seconds: null };
+  const T = Math.max(1, Math.floor(measure.warmupTokens ?? 8));
+  const now = measure.now ?? (() => performance.now());
   const { ids } = rolloutPrompt(measure.tokenizer, 'You are an AI assistant.', 'What principles should guide human action?', 'the model');
   const rows = Array.from({ length: s.batch }, (_, i) => ({ prompt: ids, seed: i }));
   const span = spanTokens(measure.tokenizer);
+  // No stop ids: every row runs all its tokens.
+  const opts = (maxNewTokens: number) => ({ maxNewTokens, sampling: { temperature: 1, topK: 0, topP: 1 }, stopIds: [], span });
   // A first short call pays one-time costs (kernel compilation, buffer allocation) outside the measurement.
-  await measure.backend.runBatch(rows.slice(0, 1), { maxNewTokens: 1, sampling: { temperature: 1, topK: 0, topP: 1 }, stopIds: [], span });
-  // No stop ids: every row runs the full T steps.
-  const t0 = Date.now();
-  await measure.backend.runBatch(rows, { maxNewTokens: T, sampling: { temperature: 1, topK: 0, topP: 1 }, stopIds: [], span });
-  const ms = Date.now() - t0;
-  const stepSeconds = ms / 1000 / T;
+  await measure.backend.runBatch(rows.slice(0, 1), opts(1));
+  let t0 = now();
+  await measure.backend.runBatch(rows, opts(1));
+  const firstMs = now() - t0;
+  t0 = now();
+  await measure.backend.runBatch(rows, opts(1 + T));
+  const fullMs = now() - t0;
+  const stepSeconds = Math.max(0, fullMs - firstMs) / 1000 / T;
+  const prefillSeconds = Math.max(0, firstMs) / 1000;
   const batches = Math.ceil(c.rollouts / s.batch);
-  return { ...c, stepSeconds, seconds: batches * (s.maxNewTokens + 1) * stepSeconds };
+  return { ...c, stepSeconds, prefillSeconds, seconds: batches * (prefillSeconds + Math.max(0, s.maxNewTokens - 1) * stepSeconds) };
 }
 
