@@ -138,13 +138,15 @@ async function openOrtWeb(cfg: DecoderConfig): Promise<Opened> {
 }
 
 /** A backend that records each rollout's context (prompt + generated tokens) and each batch's generated lengths. */
-function recording(inner: RolloutBackend, seen: { contexts: number[]; prompts: number[]; batches: number[][] }): RolloutBackend {
+function recording(inner: RolloutBackend, seen: { contexts: number[]; prompts: number[]; batches: number[][]; backendMs: number }): RolloutBackend {
   return {
     numLayers: inner.numLayers,
     hiddenSize: inner.hiddenSize,
     batched: inner.batched,
     runBatch: async (rows, opts) => {
+      const t0 = performance.now();
       const out = await inner.runBatch(rows, opts);
+      seen.backendMs += performance.now() - t0;
       out.forEach((o, k) => {
         seen.prompts.push(rows[k].prompt.length);
         seen.contexts.push(rows[k].prompt.length + o.generated.length);
@@ -182,7 +184,7 @@ async function measure({ engine, info }: Opened, cfg: DecoderConfig, wall0: numb
     normalizeSettings({ roles: ['pirate', 'ghost', 'evaluator'], traits: [], prompts: 2, questions: 1, defaultPrompts: 2, defaultQuestions: 1, maxNewTokens: NEW, batch, seed: 0, temperature: 0.7, topP: 0.9, stopAt: null, preset: 'custom' });
   const stopIds = [151645, 151643];
   const once = async (batch: number) => {
-    const seen = { contexts: [] as number[], prompts: [] as number[], batches: [] as number[][] };
+    const seen = { contexts: [] as number[], prompts: [] as number[], batches: [] as number[][], backendMs: 0 };
     const m0 = machineCpu(), p0 = process.cpuUsage(), s = performance.now();
     const r = await runExtraction({ settings: base(batch), data, tokenizer, backend: recording(backend, seen), store: new MemoryRolloutStore(), modelName: 'Qwen3-0.6B', stopIds });
     const ms = performance.now() - s, p = process.cpuUsage(p0), m1 = machineCpu();
@@ -191,7 +193,7 @@ async function measure({ engine, info }: Opened, cfg: DecoderConfig, wall0: numb
     return { rollouts: r.counts.rollouts, tokens: r.generatedTokens, ms, other, ...seen };
   };
   await once(8); // warm-up
-  const rate1: number[] = [], rate8: number[] = [], tps1: number[] = [], tps8: number[] = [], ms8: number[] = [];
+  const rate1: number[] = [], rate8: number[] = [], tps1: number[] = [], tps8: number[] = [], ms8: number[] = [], backend8: number[] = [];
   type Once = Awaited<ReturnType<typeof once>>;
   let last1: Once | null = null;
   let last8: Once | null = null;
@@ -205,6 +207,7 @@ async function measure({ engine, info }: Opened, cfg: DecoderConfig, wall0: numb
     rate1.push((r1.rollouts * 1000) / r1.ms);
     rate8.push((r8.rollouts * 1000) / r8.ms);
     ms8.push(r8.ms);
+    backend8.push(r8.backendMs);
     tps1.push((r1.tokens * 1000) / r1.ms);
     tps8.push((r8.tokens * 1000) / r8.ms);
     contexts8.push(...r8.contexts);
@@ -230,7 +233,8 @@ async function measure({ engine, info }: Opened, cfg: DecoderConfig, wall0: numb
   // the pipeline's estimate (what Measure shows: the worker's 4 warm-up tokens) for the very runs just timed, against their median time
   const own = await estimateRun(base(8), { backend, tokenizer, stopIds, warmupTokens: 4 });
   const measuredS = median(ms8) / 1000;
-  line({ stage: 'estimate-check', settings: `${run.rollouts} rollouts, batch 8, ${NEW} new tokens`, estimated_s: own.seconds === null ? null : r3(own.seconds), measured_s: r3(measuredS), estimate_vs_measured: own.seconds === null ? null : r3(own.seconds / measuredS), prefill_s: own.prefillSeconds === null ? null : r3(own.prefillSeconds), step_s: own.stepSeconds === null ? null : +own.stepSeconds.toFixed(4) });
+  const backendS = median(backend8) / 1000;
+  line({ stage: 'estimate-check', settings: `${run.rollouts} rollouts, batch 8, ${NEW} new tokens`, estimated_s: own.seconds === null ? null : r3(own.seconds), measured_s: r3(measuredS), backend_s: r3(backendS), estimate_vs_measured: own.seconds === null ? null : r3(own.seconds / measuredS), prefill_s: own.prefillSeconds === null ? null : r3(own.prefillSeconds), step_s: own.stepSeconds === null ? null : +own.stepSeconds.toFixed(4) });
 
   const q = presetSettings('quick', { batch: 8 });
   const est = await estimateRun(q, { backend, tokenizer, stopIds, warmupTokens: 4 });

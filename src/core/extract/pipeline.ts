@@ -134,7 +134,7 @@ export async function runExtraction(input: ExtractInput): Promise<ExtractionResu
   const resumed = done.size;
   const todo = prep.specs.filter((s) => !done.has(s.key));
   const span = spanTokens(tokenizer);
-  const sampling = settings.temperature > 0 ? { temperature: settings.temperature, topK: 0, topP: settings.topP } : { temperature: 0, topK: 0, topP: 1 };
+  const sampling = runSampling(settings);
   const perMemberTotal = new Map<string, number>();
   for (const s of prep.specs) perMemberTotal.set(`${s.kind}:${s.member}`, (perMemberTotal.get(`${s.kind}:${s.member}`) ?? 0) + 1);
   const perMemberDone = new Map<string, number>();
@@ -303,6 +303,11 @@ async function finish(
   };
 }
 
+/** The sampling a run's rollouts use (its temperature and top-p; temperature 0: greedy). */
+function runSampling(settings: ExtractSettings): { temperature: number; topK: number; topP: number } {
+  return settings.temperature > 0 ? { temperature: settings.temperature, topK: 0, topP: settings.topP } : { temperature: 0, topK: 0, topP: 1 };
+}
+
 export interface Estimate {
   rollouts: number;
   defaultRollouts: number;
@@ -320,7 +325,7 @@ export interface Estimate {
  * Rollouts and tokens of a run and, with a backend, its time from a short warm-up of one batch of
  * `settings.batch` rows: once with 1 new token (the prompt's pass: `prefillSeconds`), once with
  * 1 + `warmupTokens` (the difference over warmupTokens: `stepSeconds`, one decode step of the
- * batch). A batch of the run then costs prefillSeconds + (maxNewTokens - 1) * stepSeconds: the
+ * batch), sampled as the run samples. A batch of the run then costs prefillSeconds + (maxNewTokens - 1) * stepSeconds: the
  * prompt's pass is counted once a batch, not spread over the warm-up's few tokens (which made the
  * estimate 2-3x too long at 4 warm-up tokens). `now` (ms; default performance.now) is for tests.
  */
@@ -333,8 +338,9 @@ export async function estimateRun(settings: ExtractSettings, measure?: { backend
   const { ids } = rolloutPrompt(measure.tokenizer, 'You are an AI assistant.', 'What principles should guide human action?', 'the model');
   const rows = Array.from({ length: s.batch }, (_, i) => ({ prompt: ids, seed: i }));
   const span = spanTokens(measure.tokenizer);
-  // No stop ids: every row runs all its tokens.
-  const opts = (maxNewTokens: number) => ({ maxNewTokens, sampling: { temperature: 1, topK: 0, topP: 1 }, stopIds: [], span });
+  // No stop ids: every row runs all its tokens; the run's own sampling (top-p's selection costs a little a token)
+  const sampling = runSampling(s);
+  const opts = (maxNewTokens: number) => ({ maxNewTokens, sampling, stopIds: [], span });
   // A first short call pays one-time costs (kernel compilation, buffer allocation) outside the measurement.
   await measure.backend.runBatch(rows.slice(0, 1), opts(1));
   let t0 = now();
