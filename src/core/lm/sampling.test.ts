@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { argmax, argmaxFinite, Pcg32, sampleToken, validateSampling } from './sampling';
+import { argmax, argmaxFinite, bucketOf, keptCandidates, Pcg32, sampleToken, validateSampling, type SamplingParams } from './sampling';
 import { props } from '../formats/test-props';
 
 describe('Pcg32', () => {
@@ -156,5 +156,197 @@ describe('argmaxFinite (the engine\'s fused greedy pass)', () => {
     expect(argmaxFinite(new Float32Array([1, 2]), 1, 1)).toBe(0);
     const x = Float32Array.from([0, 5, 5, 1, 9, 9, 2]);
     expect(sampleToken(x, { temperature: 0, topK: 0, topP: 1 }, new Pcg32(1), 1, 5)).toBe(argmax(x, 1, 6));
+  });
+});
+
+/**
+ * Reference kept set, straightforwardly: weights exp((l - max) * (1/T)) (zero weights cannot be drawn and
+ * are left out), a full sort by logit descending then index ascending, top-k's prefix, then top-p's
+ * prefix whose mass first reaches p times the total (the token crossing it included).
+ */
+function referenceKept(l: Float32Array, p: SamplingParams): Map<number, number> {
+  const max = l.reduce((a, b) => Math.max(a, b), -Infinity);
+  let order = Array.from(l, (_, i) => i).sort((a, b) => l[b] - l[a] || a - b);
+  if (p.topK > 0) order = order.slice(0, p.topK);
+  const invT = 1 / p.temperature;
+  order = order.filter((i) => Math.exp((l[i] - max) * invT) > 0);
+  const w = order.map((i) => Math.exp((l[i] - max) * invT));
+  const need = p.topP * w.reduce((a, b) => a + b, 0);
+  const kept = new Map<number, number>();
+  let s = 0;
+  for (let j = 0; j < order.length; j++) {
+    kept.set(order[j], w[j]);
+    s += w[j];
+    if (p.topP < 1 && s >= need) break;
+  }
+  return kept;
+}
+
+/** The kept set as token -> weight, copied out of keptCandidates' scratch. */
+function kept(l: Float32Array, p: SamplingParams, offset = 0, vocab = l.length - offset): Map<number, number> {
+  const c = keptCandidates(l, p, offset, vocab);
+  if (c === null) throw new Error('no candidates');
+  const m = new Map<number, number>();
+  for (let j = 0; j < c.n; j++) m.set(c.idx[j], c.w[j]);
+  let s = 0;
+  for (let j = 0; j < c.n; j++) s += c.w[j];
+  expect(c.total).toBeCloseTo(s, 9);
+  return m;
+}
+
+/** Row generators: flat, Zipf-like (shuffled ranks), few distinct values (ties), one dominant token, -Infinity entries. */
+function rowsOf(rng: Pcg32, n: number): Array<[string, Float32Array]> {
+  const u = () => rng.float();
+  const zipf = new Float32Array(n);
+  const perm = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(u() * (i + 1));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  for (let k = 0; k < n; k++) zipf[perm[k]] = 8 - 1.1 * Math.log(k + 1) + (u() - 0.5) * 0.1;
+  const dominant = Float32Array.from({ length: n }, () => u() * 2);
+  dominant[Math.floor(u() * n)] = 30;
+  const negInf = Float32Array.from({ length: n }, () => (u() < 0.3 ? -Infinity : (u() - 0.5) * 6));
+  negInf[Math.floor(u() * n)] = 1;
+  return [
+    ['flat', Float32Array.from({ length: n }, () => (u() - 0.5) * 6)],
+    ['zipf', zipf],
+    ['ties', Float32Array.from({ length: n }, () => Math.floor(u() * 4) * 0.75)],
+    ['zero ties', Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? -0 : i % 3 === 1 ? 0 : -1))],
+    ['dominant', dominant],
+    ['-Infinity', negInf],
+  ];
+}
+
+describe('keptCandidates (the kept set sampling draws from)', () => {
+  const settings: SamplingParams[] = [];
+  for (const temperature of [0.3, 0.7, 1.5])
+    for (const [topK, topP] of [[0, 1], [7, 1], [50, 1], [0, 0.6180339], [0, 0.9137], [0, 0.33], [12, 0.7734], [200, 0.9137]])
+      settings.push({ temperature, topK, topP });
+
+  it('equals the full-sort reference on many rows and settings, at offsets into a multi-row buffer', () => {
+    const rng = new Pcg32(2024);
+    for (const n of [1, 2, 5, 64, 1000, 5003]) {
+      const rows = rowsOf(rng, n);
+      // all rows one after another, read at their offsets
+      const buf = new Float32Array(rows.length * n + 3);
+      rows.forEach(([, r], q) => buf.set(r, 3 + q * n));
+      rows.forEach(([name, r], q) => {
+        for (const p of settings) {
+          const want = referenceKept(r, p);
+          const got = kept(buf, p, 3 + q * n, n);
+          const label = `${name} n=${n} ${JSON.stringify(p)}`;
+          expect([...got.keys()].sort((a, b) => a - b), label).toEqual([...want.keys()].sort((a, b) => a - b));
+          for (const [i, w] of want) expect(got.get(i), label).toBe(w);
+        }
+      });
+    }
+  });
+
+  it('is null when the largest logit is not finite (sampleToken then gives the argmax)', () => {
+    const allNeg = new Float32Array(4).fill(-Infinity);
+    expect(keptCandidates(allNeg, { temperature: 1, topK: 0, topP: 0.9 })).toBeNull();
+    expect(sampleToken(Float32Array.from([0, Infinity, 1]), { temperature: 1, topK: 0, topP: 1 }, new Pcg32(1))).toBe(1);
+  });
+});
+
+describe('sampleToken draws', () => {
+  class CountingRng extends Pcg32 {
+    floats = 0;
+    override float(): number {
+      this.floats++;
+      return super.float();
+    }
+  }
+
+  it('draws exactly one float per call, and the same rng state gives the same token', () => {
+    const rows = rowsOf(new Pcg32(9), 3000);
+    for (const [name, l] of rows)
+      for (const p of [{ temperature: 0.7, topK: 0, topP: 0.9 }, { temperature: 1, topK: 0, topP: 1 }, { temperature: 1.5, topK: 20, topP: 0.8 }, { temperature: 0.3, topK: 5, topP: 1 }]) {
+        const a = new CountingRng(77), b = new CountingRng(77);
+        for (let t = 0; t < 10; t++) {
+          expect(sampleToken(l, p, a), name).toBe(sampleToken(l, p, b));
+          expect(a.floats).toBe(t + 1);
+        }
+      }
+  });
+
+  it('keeps the token choices of the previous implementation for a seed (150k vocabulary)', () => {
+    const V = 151936;
+    const r = new Pcg32(5);
+    const flat = new Float32Array(V);
+    for (let i = 0; i < V; i++) flat[i] = (r.float() - 0.5) * 6;
+    const zipf = new Float32Array(V);
+    for (let i = 0; i < V; i++) zipf[i] = -1.1 * Math.log(1 + ((i * 7919) % V)) + r.float() * 0.2;
+    const want: Record<string, number[]> = {
+      'flat 0.7 0 0.9': [39279, 53106, 103659, 44287, 103798, 58350, 123417, 58541],
+      'flat 1 0 1': [39507, 53457, 103696, 44571, 103835, 58613, 123401, 58815],
+      'flat 0.7 40 0.9': [141533, 99362, 99907, 119522, 99907, 89078, 14018, 89078],
+      'zipf 0.7 0 0.9': [0, 0, 43572, 0, 43572, 0, 83230, 0],
+      'zipf 1 0 1': [24597, 41615, 91538, 31005, 91878, 41615, 117631, 41615],
+      'zipf 0.7 40 0.9': [0, 0, 83230, 0, 83230, 0, 124845, 0],
+    };
+    for (const key of Object.keys(want)) {
+      const [d, t, k, p] = key.split(' ');
+      const rng = new Pcg32(11);
+      const l = d === 'flat' ? flat : zipf;
+      expect(Array.from({ length: 8 }, () => sampleToken(l, { temperature: +t, topK: +k, topP: +p }, rng)), key).toEqual(want[key]);
+    }
+  });
+
+  it('samples with the exact nucleus probabilities (chi-square, fixed seed)', () => {
+    // 12 tokens, ties included; T 0.8, top-k 10, top-p 0.85
+    const l = Float32Array.from([2.1, 0.3, 1.7, 1.7, -0.4, 0.9, 2.6, -1.2, 0.9, 1.1, -3, 0.05]);
+    const cases: SamplingParams[] = [
+      { temperature: 0.8, topK: 0, topP: 0.85 },
+      { temperature: 0.8, topK: 10, topP: 1 },
+      { temperature: 1.5, topK: 6, topP: 0.9 },
+      { temperature: 0.3, topK: 0, topP: 1 },
+    ];
+    for (const p of cases) {
+      const ref = referenceKept(l, p);
+      const total = [...ref.values()].reduce((a, b) => a + b, 0);
+      const counts = new Map<number, number>();
+      const rng = new Pcg32(31337);
+      const n = 6000;
+      for (let i = 0; i < n; i++) {
+        const t = sampleToken(l, p, rng);
+        expect(ref.has(t)).toBe(true);
+        counts.set(t, (counts.get(t) ?? 0) + 1);
+      }
+      let chi2 = 0;
+      for (const [i, w] of ref) {
+        const e = (n * w) / total;
+        chi2 += ((counts.get(i) ?? 0) - e) ** 2 / e;
+      }
+      // p = 0.001 critical value for up to 11 degrees of freedom is 31.3
+      expect(chi2, JSON.stringify(p)).toBeLessThan(31.3);
+      // and the check can fail: against uniform weights it would be far above
+      if (ref.size > 2) {
+        let chiU = 0;
+        for (const i of ref.keys()) chiU += ((counts.get(i) ?? 0) - n / ref.size) ** 2 / (n / ref.size);
+        expect(chiU).toBeGreaterThan(31.3);
+      }
+    }
+  });
+});
+
+describe('bucketOf (top-p buckets without a log2 per token)', () => {
+  // the old code stored this in a Uint16Array (-0 became 0)
+  const exact = (e: number) => Math.min(2047, Math.floor(-Math.log2(e) * 16)) | 0;
+  it('equals floor(-log2(exp(x)) * 16), capped at 2047, for random x and x at bucket edges', () => {
+    const rng = new Pcg32(4);
+    const xs: number[] = [0, -0, -1e-300, -745, -800, -Infinity];
+    for (let i = 0; i < 20000; i++) xs.push(-rng.float() * 120, -rng.float() * 1e-3, Math.fround(rng.float() * 6 - 3) - 3);
+    // bucket edges: x = -k ln2 / 16, and a few ulps either side
+    for (let k = 0; k < 2100; k++) {
+      const x = (-k * Math.LN2) / 16;
+      xs.push(x, x * (1 + 2e-16), x * (1 - 2e-16), x * (1 + 1e-12), x * (1 - 1e-12));
+    }
+    for (const x of xs) {
+      const e = Math.exp(x);
+      if (!(e > 0)) continue;
+      expect(bucketOf(x, e), `x = ${x}`).toBe(exact(e));
+    }
   });
 });

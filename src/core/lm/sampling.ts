@@ -5,8 +5,8 @@
  * Order of operations follows Hugging Face's logits warpers: temperature, then top-k, then top-p;
  * at least one token always survives. Working on 150k-token vocabularies, the code never sorts the
  * whole vocabulary: top-k uses a bounded heap, top-p sorts only the tokens near its cut (see
- * `nucleus`). The kept set is exactly HF's; only the walk order inside it differs, which does not
- * change the distribution.
+ * `nucleus`), and per-vocabulary arrays are module scratch reused across calls. The kept set is
+ * exactly HF's; only the walk order inside it differs, which does not change the distribution.
  */
 import { DataError } from '../errors';
 
@@ -106,43 +106,175 @@ export function argmaxFinite(x: Float32Array, start: number, end: number): numbe
 }
 
 /**
+ * Scratch space reused across calls (grown on demand), so that a call on a 150k-token vocabulary
+ * allocates nothing of vocabulary size: candidates' indices, weights and top-p buckets, and the
+ * bucket sums and counts.
+ */
+const NB = 2048;
+let sIdx = new Uint32Array(0);
+let sW = new Float64Array(0);
+let sBucket = new Uint16Array(0);
+let sKeys = new Float64Array(0);
+const bsum = new Float64Array(NB);
+const bcount = new Uint32Array(NB);
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+function scratch(n: number): void {
+  if (sIdx.length >= n) return;
+  sIdx = new Uint32Array(n);
+  sW = new Float64Array(n);
+  sBucket = new Uint16Array(n);
+}
+
+/** 16 / ln 2: a weight exp(x)'s top-p bucket is floor(-log2(exp(x)) * 16) = floor(-x * this). */
+const BUCKETS_PER_NAT = 16 / Math.LN2;
+/** Distance from a bucket edge under which the bucket is taken from Math.log2 (see `bucketOf`). */
+const EDGE = 1e-9;
+
+/**
+ * Top-p bucket of a weight `e` = Math.exp(x) (x <= 0; the largest weight is exactly 1):
+ * min(NB - 1, floor(-log2(e) * 16)). `-x * 16 / ln 2` is that number to within ~1e-12, so its
+ * floor is the same unless it lies within EDGE of a whole number; only then is Math.log2 called,
+ * so the bucket is exactly the one Math.log2 gives. Exported for tests.
+ */
+export function bucketOf(x: number, e: number): number {
+  const y = -x * BUCKETS_PER_NAT;
+  if (y >= NB - 1 + EDGE) return NB - 1;
+  const f = y | 0; // y >= 0 here (y < 2^31): truncation is floor
+  const d = y - f;
+  if (d > EDGE && d < 1 - EDGE) return f;
+  // `| 0` turns the -0 of the largest weight (log2(1) = 0) into 0, keeping the result a small integer.
+  return Math.min(NB - 1, Math.floor(-Math.log2(e) * 16)) | 0;
+}
+
+/**
  * Choose the next token from one row of logits (`logits[offset .. offset+vocab)`).
- * `rng` is only drawn from when sampling (temperature > 0), once per call.
+ * `rng` is only drawn from when sampling (temperature > 0), once per call. A row whose largest
+ * logit is not finite (all -Infinity or NaN, or a +Infinity) gives its argmax. NaN logits are
+ * never sampled.
  */
 export function sampleToken(logits: Float32Array, params: SamplingParams, rng: Pcg32, offset = 0, vocab = logits.length - offset): number {
-  if (params.temperature < 1e-5) return argmax(logits, offset, offset + vocab);
+  const c = params.temperature < 1e-5 ? null : keptCandidates(logits, params, offset, vocab);
+  if (c === null) return argmax(logits, offset, offset + vocab);
+  let r = rng.float() * c.total;
+  for (let j = 0; j < c.n; j++) {
+    r -= c.w[j];
+    if (r < 0) return c.idx[j];
+  }
+  return c.idx[c.n - 1];
+}
+
+/**
+ * The tokens sampling may return after temperature, top-k and top-p (for temperature > 0), as
+ * `idx[0 .. n)` (indices into the row) with weights `w` = exp((l - max)/T) > 0 (top-k's could be
+ * 0 only for -Infinity logits, which are dropped) and their sum `total`, in the order the random
+ * draw walks them; null when the row's largest logit is not finite. `idx` and `w` may be module
+ * scratch: valid until the next call. Exported for tests.
+ */
+export function keptCandidates(logits: Float32Array, params: SamplingParams, offset = 0, vocab = logits.length - offset): { idx: Uint32Array; w: Float64Array; n: number; total: number } | null {
   const invT = 1 / params.temperature;
-  let maxL = -Infinity;
-  for (let i = 0; i < vocab; i++) if (logits[offset + i] > maxL) maxL = logits[offset + i];
-  // Candidates as (index, weight) with weight = exp((l - max)/T): unnormalised probabilities.
-  let idx: Uint32Array;
-  let w: Float64Array;
-  let n: number;
+  const maxL = rowMax(logits, offset, offset + vocab);
+  if (!Number.isFinite(maxL)) return null;
   if (params.topK > 0 && params.topK < vocab) {
-    ({ idx, n } = topKIndices(logits, offset, vocab, params.topK));
-    w = new Float64Array(n);
-    for (let j = 0; j < n; j++) w[j] = Math.exp((logits[offset + idx[j]] - maxL) * invT);
-  } else {
-    idx = new Uint32Array(vocab);
-    w = new Float64Array(vocab);
-    n = 0;
-    for (let i = 0; i < vocab; i++) {
-      const e = Math.exp((logits[offset + i] - maxL) * invT);
-      if (e > 0) {
-        idx[n] = i;
-        w[n++] = e;
+    const { idx, n: k } = topKIndices(logits, offset, vocab, params.topK);
+    const w = new Float64Array(k);
+    let n = 0;
+    let total = 0;
+    // In logit order, so -Infinity logits (weight 0) come last and are dropped.
+    for (let j = 0; j < k; j++) {
+      const e = Math.exp((logits[offset + idx[j]] - maxL) * invT);
+      if (!(e > 0)) break;
+      total += w[n++] = e;
+    }
+    if (params.topP < 1) {
+      // Candidates are in logit order: the nucleus is a prefix.
+      const need = params.topP * total;
+      let s = 0;
+      let m = 0;
+      while (m < n) {
+        s += w[m++];
+        if (s >= need) break;
       }
+      return { idx, w, n: m, total: s };
+    }
+    return { idx, w, n, total };
+  }
+  scratch(vocab);
+  if (params.topP < 1) {
+    const { n, total } = fillBucketed(logits, offset, vocab, maxL, invT);
+    const m = nucleus(n, total, params.topP, logits, offset, vocab, maxL, invT);
+    return { idx: sIdx, w: sW, n: m.n, total: m.total };
+  }
+  const { n, total } = fillWeights(logits, offset, vocab, maxL, invT);
+  return { idx: sIdx, w: sW, n, total };
+}
+
+/*
+ * The long loops live in small functions of their own: each is then optimised as a whole after a
+ * few calls. Inside one large function V8 optimises them on-stack mid-loop, and that code left the
+ * optimised tier again at every call (deoptimisation on paths it had no feedback for yet),
+ * running most of each pass in the slower tiers.
+ */
+
+/**
+ * Largest value of x[start .. end) (-Infinity when empty; NaN values are passed over). Four
+ * running maxima, so the compare chain is a quarter as long; the maximum is the same whatever the
+ * order (only the sign of a zero maximum may differ, and exp((l - max)/T) and its bucket do not
+ * depend on it).
+ */
+function rowMax(x: Float32Array, start: number, end: number): number {
+  let m0 = -Infinity, m1 = -Infinity, m2 = -Infinity, m3 = -Infinity;
+  let i = start;
+  for (; i + 3 < end; i += 4) {
+    if (x[i] > m0) m0 = x[i];
+    if (x[i + 1] > m1) m1 = x[i + 1];
+    if (x[i + 2] > m2) m2 = x[i + 2];
+    if (x[i + 3] > m3) m3 = x[i + 3];
+  }
+  for (; i < end; i++) if (x[i] > m0) m0 = x[i];
+  if (m1 > m0) m0 = m1;
+  if (m3 > m2) m2 = m3;
+  return m2 > m0 ? m2 : m0;
+}
+
+/** Candidates into scratch: tokens with weight exp((l - max)/T) > 0, in index order, and their sum. */
+function fillWeights(logits: Float32Array, offset: number, vocab: number, maxL: number, invT: number): { n: number; total: number } {
+  const idx = sIdx, w = sW;
+  let n = 0;
+  let total = 0;
+  for (let i = 0; i < vocab; i++) {
+    const e = Math.exp((logits[offset + i] - maxL) * invT);
+    if (e > 0) {
+      idx[n] = i;
+      w[n++] = e;
+      total += e;
     }
   }
+  return { n, total };
+}
+
+/** `fillWeights` plus each candidate's top-p bucket (`sBucket`) and the buckets' sums and counts. */
+function fillBucketed(logits: Float32Array, offset: number, vocab: number, maxL: number, invT: number): { n: number; total: number } {
+  const idx = sIdx, w = sW, bucket = sBucket;
+  bsum.fill(0);
+  bcount.fill(0);
+  let n = 0;
   let total = 0;
-  for (let j = 0; j < n; j++) total += w[j];
-  if (params.topP < 1) ({ idx, w, n, total } = nucleus(idx, w, n, total, params.topP, logits, offset, params.topK > 0 && params.topK < vocab));
-  let r = rng.float() * total;
-  for (let j = 0; j < n; j++) {
-    r -= w[j];
-    if (r < 0) return idx[j];
+  for (let i = 0; i < vocab; i++) {
+    const x = (logits[offset + i] - maxL) * invT;
+    const e = Math.exp(x);
+    if (e > 0) {
+      const b = bucketOf(x, e);
+      idx[n] = i;
+      w[n] = e;
+      bucket[n++] = b;
+      total += e;
+      bsum[b] += e;
+      bcount[b]++;
+    }
   }
-  return idx[n - 1];
+  return { n, total };
 }
 
 /** Indices of the k largest logits, ordered by logit descending then index ascending. */
@@ -190,59 +322,65 @@ function topKIndices(logits: Float32Array, offset: number, vocab: number, k: num
 }
 
 /**
- * Top-p over candidates. When `sorted`, candidates are already in logit order (top-k output) and a
- * prefix scan suffices. Otherwise tokens are bucketed by log2 of their weight (16 buckets per
- * octave): buckets wholly above the cut are kept in index order without sorting, and only the
- * bucket where the cumulative mass crosses top-p is sorted (by logit, then index) to place the cut
- * exactly. Random-weight models have flat distributions, so a full sort would cost 10x more.
+ * Top-p over the `n` candidates in scratch (`sIdx`, `sW`, `sBucket`, `bsum`, `bcount`), in place.
+ * Tokens are bucketed by log2 of their weight (16 buckets per octave): buckets wholly above the cut
+ * are kept in index order without sorting, and only the bucket where the cumulative mass crosses
+ * top-p is sorted (by logit, then index) to place the cut exactly. Random-weight models have flat
+ * distributions, so a full sort would cost 10x more. Returns the kept count and their mass.
  */
-function nucleus(idx: Uint32Array, w: Float64Array, n: number, total: number, topP: number, logits: Float32Array, offset: number, sorted: boolean) {
+function nucleus(n: number, total: number, topP: number, logits: Float32Array, offset: number, vocab: number, maxL: number, invT: number): { n: number; total: number } {
   const need = topP * total;
-  if (sorted) {
-    let s = 0;
-    let m = 0;
-    while (m < n) {
-      s += w[m++];
-      if (s >= need) break;
-    }
-    return { idx: idx.subarray(0, m), w: w.subarray(0, m), n: m, total: s };
-  }
-  let wmax = 0;
-  for (let j = 0; j < n; j++) if (w[j] > wmax) wmax = w[j];
-  const NB = 2048;
-  const bucket = new Uint16Array(n);
-  const bsum = new Float64Array(NB);
-  const bcount = new Uint32Array(NB);
-  for (let j = 0; j < n; j++) {
-    const b = Math.min(NB - 1, Math.floor(-Math.log2(w[j] / wmax) * 16));
-    bucket[j] = b;
-    bsum[b] += w[j];
-    bcount[b]++;
-  }
+  const idx = sIdx, w = sW, bucket = sBucket;
   let cut = 0;
   let above = 0;
   while (cut < NB - 1 && above + bsum[cut] < need) above += bsum[cut++];
-  // Keep every token of buckets < cut (their order does not change the distribution), then the
-  // sorted boundary bucket until the mass reaches top-p (HF keeps the token that crosses it).
-  let keepAbove = 0;
-  for (let b = 0; b < cut; b++) keepAbove += bcount[b];
+  // Keep every token of buckets < cut (their order does not change the distribution), compacted
+  // in place (m <= j), then the sorted boundary bucket until the mass reaches top-p (HF keeps the
+  // token that crosses it).
+  const nb = bcount[cut];
+  if (sKeys.length < nb) sKeys = new Float64Array(Math.max(nb, sKeys.length * 2));
+  const keys = sKeys.subarray(0, nb);
+  const packed = vocabFitsKey(vocab);
   const border: number[] = [];
-  const outIdx = new Uint32Array(keepAbove + bcount[cut]);
-  const outW = new Float64Array(keepAbove + bcount[cut]);
   let m = 0;
+  let k = 0;
   for (let j = 0; j < n; j++) {
-    if (bucket[j] < cut) {
-      outIdx[m] = idx[j];
-      outW[m++] = w[j];
-    } else if (bucket[j] === cut) border.push(j);
+    const b = bucket[j];
+    if (b < cut) {
+      idx[m] = idx[j];
+      w[m++] = w[j];
+    } else if (b === cut) {
+      if (packed) keys[k++] = borderKey(logits[offset + idx[j]], idx[j]);
+      else border.push(idx[j]);
+    }
   }
-  border.sort((a, b) => logits[offset + idx[b]] - logits[offset + idx[a]] || idx[a] - idx[b]);
+  if (packed) {
+    keys.sort();
+    for (let q = 0; q < nb; q++) border.push(keys[q] % KEY_INDEX);
+  } else border.sort((a, b) => logits[offset + b] - logits[offset + a] || a - b);
   let s = above;
-  for (const j of border) {
-    outIdx[m] = idx[j];
-    outW[m++] = w[j];
-    s += w[j];
+  for (const i of border) {
+    const e = Math.exp((logits[offset + i] - maxL) * invT);
+    idx[m] = i;
+    w[m++] = e;
+    s += e;
     if (s >= need) break;
   }
-  return { idx: outIdx.subarray(0, m), w: outW.subarray(0, m), n: m, total: s };
+  return { n: m, total: s };
+}
+
+/** Border keys: (logit descending, index ascending) packed into one exactly representable double. */
+const KEY_INDEX = 2 ** 21;
+const vocabFitsKey = (len: number) => len <= KEY_INDEX;
+
+/**
+ * Sort key of a border token: the logit's bits mapped to an order-preserving unsigned integer
+ * (-0 made +0, so that it ties with 0 as in a numeric comparison), flipped for descending order,
+ * times 2^21, plus the index: 53 bits, exact in a double, ascending = logit desc, then index asc.
+ */
+function borderKey(l: number, i: number): number {
+  f32[0] = l + 0;
+  const u = u32[0];
+  const ord = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
+  return (0xffffffff - ord) * KEY_INDEX + i;
 }
