@@ -322,12 +322,17 @@ export interface Estimate {
 }
 
 /**
- * Rollouts and tokens of a run and, with a backend, its time from a short warm-up of one batch of
- * `settings.batch` rows: once with 1 new token (the prompt's pass: `prefillSeconds`), once with
- * 1 + `warmupTokens` (the difference over warmupTokens: `stepSeconds`, one decode step of the
- * batch), sampled as the run samples. A batch of the run then costs prefillSeconds + (maxNewTokens - 1) * stepSeconds: the
- * prompt's pass is counted once a batch, not spread over the warm-up's few tokens (which made the
- * estimate 2-3x too long at 4 warm-up tokens). `now` (ms; default performance.now) is for tests.
+ * Rollouts and tokens of a run and, with a backend, its time from a short warm-up: one batch of
+ * `settings.batch` rows generating 1 + `warmupTokens` tokens, sampled as the run samples. Its
+ * prompt pass (`prefillSeconds`, the first token included) comes from the engine's own timer
+ * where the backend reports it (BatchOptions.onTiming), the rest of the call's wall time being its
+ * steps (`stepSeconds` each: everything a token costs, sampling and the rollouts' sums included);
+ * otherwise from two timed calls, one of 1 token and the warm-up itself (their difference over
+ * warmupTokens is a step). A batch of the run then costs one prompt pass and maxNewTokens
+ * steps (maxNewTokens - 1 decode steps and the feed of the last token, which a rollout cut at max
+ * tokens still needs for its resid_post): the prompt pass is counted once a batch, not spread over
+ * the warm-up's few tokens (which made the estimate 2-3x too long at 4 warm-up tokens).
+ * `now` (ms; default performance.now) is for tests.
  */
 export async function estimateRun(settings: ExtractSettings, measure?: { backend: RolloutBackend; tokenizer: ChatTokenizer; stopIds: readonly number[]; warmupTokens?: number; now?: () => number }): Promise<Estimate> {
   const s = normalizeSettings(settings);
@@ -340,18 +345,29 @@ export async function estimateRun(settings: ExtractSettings, measure?: { backend
   const span = spanTokens(measure.tokenizer);
   // No stop ids: every row runs all its tokens; the run's own sampling (top-p's selection costs a little a token)
   const sampling = runSampling(s);
-  const opts = (maxNewTokens: number) => ({ maxNewTokens, sampling, stopIds: [], span });
+  let timing: { prefillMs: number; decodeMs: number; decodeSteps: number } | null = null;
+  const opts = (maxNewTokens: number) => ({ maxNewTokens, sampling, stopIds: [], span, onTiming: (t: typeof timing) => (timing = t) });
   // A first short call pays one-time costs (kernel compilation, buffer allocation) outside the measurement.
   await measure.backend.runBatch(rows.slice(0, 1), opts(1));
+  timing = null;
   let t0 = now();
-  await measure.backend.runBatch(rows, opts(1));
-  const firstMs = now() - t0;
-  t0 = now();
   await measure.backend.runBatch(rows, opts(1 + T));
   const fullMs = now() - t0;
-  const stepSeconds = Math.max(0, fullMs - firstMs) / 1000 / T;
-  const prefillSeconds = Math.max(0, firstMs) / 1000;
+  let prefillMs: number, stepMs: number;
+  const told = timing as { prefillMs: number; decodeMs: number; decodeSteps: number } | null;
+  // a call of n tokens costs the prompt pass and n steps (n - 1 decode steps, then the last token's feed)
+  if (told && told.prefillMs > 0 && told.prefillMs < fullMs) {
+    prefillMs = told.prefillMs;
+    stepMs = (fullMs - prefillMs) / (1 + T);
+  } else {
+    t0 = now();
+    await measure.backend.runBatch(rows, opts(1));
+    const firstMs = now() - t0;
+    stepMs = Math.max(0, fullMs - firstMs) / T;
+    prefillMs = Math.max(0, firstMs - stepMs);
+  }
+  const stepSeconds = stepMs / 1000, prefillSeconds = Math.max(0, prefillMs) / 1000;
   const batches = Math.ceil(c.rollouts / s.batch);
-  return { ...c, stepSeconds, prefillSeconds, seconds: batches * (prefillSeconds + Math.max(0, s.maxNewTokens - 1) * stepSeconds) };
+  return { ...c, stepSeconds, prefillSeconds, seconds: batches * (prefillSeconds + s.maxNewTokens * stepSeconds) };
 }
 
