@@ -308,6 +308,9 @@ function runSampling(settings: ExtractSettings): { temperature: number; topK: nu
   return settings.temperature > 0 ? { temperature: settings.temperature, topK: 0, topP: settings.topP } : { temperature: 0, topK: 0, topP: 1 };
 }
 
+/** The warm-up's system prompt: about as long as the paper's median role instruction (16 words; at most 29). */
+const WARMUP_INSTRUCTION = 'You are a ship captain who has sailed for decades. Answer every question as this captain would.';
+
 export interface Estimate {
   rollouts: number;
   defaultRollouts: number;
@@ -340,7 +343,8 @@ export async function estimateRun(settings: ExtractSettings, measure?: { backend
   if (!measure) return { ...c, stepSeconds: null, prefillSeconds: null, seconds: null };
   const T = Math.max(1, Math.floor(measure.warmupTokens ?? 8));
   const now = measure.now ?? (() => performance.now());
-  const { ids } = rolloutPrompt(measure.tokenizer, 'You are an AI assistant.', 'What principles should guide human action?', 'the model');
+  // a role instruction of the paper's median length (16 words) and one of its questions: a typical rollout's prompt pass
+  const { ids } = rolloutPrompt(measure.tokenizer, WARMUP_INSTRUCTION, 'What principles should guide human action?', 'the model');
   const rows = Array.from({ length: s.batch }, (_, i) => ({ prompt: ids, seed: i }));
   const span = spanTokens(measure.tokenizer);
   // No stop ids: every row runs all its tokens; the run's own sampling (top-p's selection costs a little a token)
