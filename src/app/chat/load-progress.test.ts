@@ -36,7 +36,11 @@ describe('load stages in the model-load progress', () => {
     const prep = (loaded: number, fraction?: number) => ({ file: 'Preparing weights for our int8 decoder', loaded, total: 113, stage: { unit: 'linears', ...(fraction === undefined ? {} : { fraction }) } });
     expect(progressValue(prep(112, 0.7))).toBe(0.7);
     expect(progressValue(prep(112, 0.9))).toBe(0.9);
-    expect(loadStageText(prep(112, 0.9))).toBe('Preparing weights for our int8 decoder — 112 of 113 linears');
+    // the text says the share too while under way (the count stands still inside the lm_head), not once done
+    expect(loadStageText(prep(112, 0.7))).toBe('Preparing weights for our int8 decoder — 112 of 113 linears, 70% of the weights');
+    expect(loadStageText(prep(112, 0.999))).toBe('Preparing weights for our int8 decoder — 112 of 113 linears, 99% of the weights');
+    expect(loadStageText(prep(113, 1))).toBe('Preparing weights for our int8 decoder — 113 of 113 linears');
+    expect(loadStageText(prep(57))).toBe('Preparing weights for our int8 decoder — 57 of 113 linears');
     expect(progressValue(prep(57))).toBeCloseTo(57 / 113, 12);
     expect(progressValue(prep(3, 1.5))).toBe(1);
     expect(progressValue(prep(3, -1))).toBe(0);

@@ -24,11 +24,18 @@ export function progressValue(p: Pick<FileProgress, 'loaded' | 'total' | 'stage'
   return p.total ? Math.min(1, p.loaded / p.total) : 0;
 }
 
-/** A stage row in words: 'Preparing weights for our int8 decoder — 57 of 113 linears', '… — done', or '…' while it has no count. */
+/**
+ * A stage row in words: 'Preparing weights for our int8 decoder — 57 of 113 linears', with the
+ * share of the weights while the stage is under way and has one ('… — 112 of 113 linears, 87% of
+ * the weights': it moves inside a big linear, the count does not), '… — done', or '…' while it has
+ * no count.
+ */
 export function loadStageText(p: Pick<FileProgress, 'file' | 'loaded' | 'total' | 'stage'>): string {
   if (p.total === null) return `${p.file}…`;
   if (!p.stage?.unit) return p.loaded >= p.total ? `${p.file} — done` : `${p.file}…`;
-  return `${p.file} — ${p.loaded} of ${p.total} ${p.stage.unit}`;
+  const f = p.stage.fraction;
+  const share = f !== undefined && Number.isFinite(f) && p.loaded < p.total ? `, ${Math.floor(Math.min(1, Math.max(0, f)) * 100)}% of the weights` : '';
+  return `${p.file} — ${p.loaded} of ${p.total} ${p.stage.unit}${share}`;
 }
 
 export interface LoadProgressView {
