@@ -686,10 +686,13 @@ export class OwnDecoder {
     const wasm = this.wasm;
     const quantize = wasm ? (x: Float32Array, c: Uint8Array) => wasm.quantize(x, c) : quantizeOrNull;
     const quants: (DynamicQuant | null)[] = [];
-    /** y = lin(x) per row (x's rows [at[b], at[b + 1]) are row b's); a row whose input is not finite fails at `layer`. */
-    const linear = (lin: Linear, x: Float32Array, K: number, out: Float32Array, layer: number, at = start) => {
+    /**
+     * DynamicQuantizeLinear of x per row (x's rows [at[b], at[b + 1]) are row b's) into `codes`, with
+     * each token's row zero point and scale in rowZero / rowScale and each row's in `quants`; a row
+     * whose input is not finite fails at `layer`. Whether every row was quantised.
+     */
+    const quantizeRows = (x: Float32Array, K: number, layer: number, at: Int32Array): boolean => {
       quants.length = 0;
-      const M = at[B];
       let all = true;
       for (let b = 0; b < B; b++) {
         const s0 = at[b], s1 = at[b + 1];
@@ -700,7 +703,11 @@ export class OwnDecoder {
         rowZero.fill(q.zeroPoint, s0, s1);
         rowScale.fill(q.scale, s0, s1);
       }
-      mark?.(2);
+      return all;
+    };
+    /** y = lin of quantizeRows' rows (one kernel call over every token when `all` were quantised). */
+    const runQuantized = (lin: Linear, K: number, out: Float32Array, at: Int32Array, all: boolean) => {
+      const M = at[B];
       const rowsLinear = lin as Linear & Partial<RowsLinear>;
       if (B > 1 && all && rowsLinear.runRows) {
         // one call over every token, each row with its own quantisation (the kernel sees M rows)
@@ -711,6 +718,12 @@ export class OwnDecoder {
         const q = quants[b];
         if (q) lin.run(q, at[b + 1] - at[b], out.subarray(at[b] * lin.N, at[b + 1] * lin.N) as Float32Array<ArrayBuffer>);
       }
+    };
+    /** y = lin(x) per row (x's rows [at[b], at[b + 1]) are row b's); a row whose input is not finite fails at `layer`. */
+    const linear = (lin: Linear, x: Float32Array, K: number, out: Float32Array, layer: number, at = start) => {
+      const all = quantizeRows(x, K, layer, at);
+      mark?.(2);
+      runQuantized(lin, K, out, at, all);
     };
 
     for (let l = 0; l < nL; l++) {
@@ -869,29 +882,19 @@ export class OwnDecoder {
       // kernel's output depends only on its own codes, zero point and scale: the same bits)
       const hn = this.rms(h, d, this.finalNorm, xn.subarray(0, M * d));
       mark?.(1);
-      const lastCodes = new Uint8Array(B * d), zero = new Int32Array(B), scale = new Float32Array(B);
-      let ok = true;
-      for (let b = 0; b < B; b++) {
-        const s0 = start[b], s1 = start[b + 1];
-        const q = alive(b) ? quantize(hn.subarray(s0 * d, s1 * d), codes.subarray(s0 * d, s1 * d)) : null;
-        if (!q) {
-          if (alive(b)) failedAt[b] = nL - 1;
-          ok = false;
-          continue;
-        }
-        lastCodes.set(codes.subarray((s1 - 1) * d, s1 * d), b * d);
-        zero[b] = q.zeroPoint;
-        scale[b] = q.scale;
-      }
+      const all = quantizeRows(hn, d, nL - 1, start);
       mark?.(2);
-      const rowsLinear = this.lmHead as Linear & Partial<RowsLinear>;
-      if (ok && B > 1 && rowsLinear.runRows) rowsLinear.runRows(lastCodes, zero, scale, B, logits);
-      else {
-        for (let b = 0; b < B; b++) {
-          if (failedAt[b] >= 0 || !alive(b)) continue;
-          this.lmHead.run({ codes: lastCodes.subarray(b * d, (b + 1) * d), zeroPoint: zero[b], scale: scale[b] }, 1, logits.subarray(b * V, (b + 1) * V) as Float32Array<ArrayBuffer>);
-        }
+      // row b's last token's codes, zero point and scale moved to row b's place (b <= its last
+      // token's index, and every later row's last token lies past b: nothing is overwritten unread)
+      for (let b = 0; b < B; b++) {
+        const q = quants[b];
+        if (!q) continue;
+        codes.copyWithin(b * d, (start[b + 1] - 1) * d, start[b + 1] * d);
+        rowZero[b] = q.zeroPoint;
+        rowScale[b] = q.scale;
+        quants[b] = { ...q, codes: codes.subarray(b * d, (b + 1) * d) };
       }
+      runQuantized(this.lmHead, d, logits, at, all);
     } else {
       const hn = this.rms(last ? gatherLast(h, start, d, wk.last) : h, d, this.finalNorm, xn.subarray(0, R * d));
       mark?.(1);
