@@ -160,28 +160,35 @@ export class OwnSession implements DecoderSessionLike {
     const rowLast = logitsMode === 'rowLast';
     const r = rows.length ? dec.step(rows, { taps: true, logits: logitsMode, into: this.buffers(M) }) : null;
 
-    // Outputs in [n, S] layout (logits [n, 1] for rowLast): the compact results as they are when no position is padding.
-    let logits: Float32Array, resid: Float32Array, lift: Float32Array;
-    if (rowLast) {
-      if (r && rows.length === n) logits = r.logits;
-      else {
-        logits = new Float32Array(n * V);
-        rows.forEach((_, i) => logits.set(r!.logits.subarray(i * V, (i + 1) * V), rowOf[i] * V));
-      }
+    // Outputs in [n, S] layout: the compact results as they are when no position is padding. The
+    // logits: every position's, or (rowLast) [n, 1] each row's last real token's, as they are when every row is in the step.
+    let logits: Float32Array;
+    if (r && (rowLast ? rows.length === n : dense)) logits = r.logits;
+    else {
+      logits = new Float32Array(n * (rowLast ? 1 : S) * V);
+      let m = 0;
+      rows.forEach((_, i) => {
+        const b = rowOf[i];
+        if (rowLast) logits.set(r!.logits.subarray(i * V, (i + 1) * V), b * V);
+        else {
+          for (const s of sOf[i]) {
+            logits.set(r!.logits.subarray(m * V, (m + 1) * V), (b * S + s) * V);
+            m++;
+          }
+        }
+      });
     }
+    let resid: Float32Array, lift: Float32Array;
     if (dense && r) {
-      if (!rowLast) logits = r.logits;
       resid = r.residPost!;
       lift = r.capLift!;
     } else {
-      if (!rowLast) logits = new Float32Array(n * S * V);
       resid = new Float32Array(nL * n * S * d);
       lift = new Float32Array(nL * n * S);
       let m = 0;
       rows.forEach((_, i) => {
         const b = rowOf[i];
         for (const s of sOf[i]) {
-          if (!rowLast) logits.set(r!.logits.subarray(m * V, (m + 1) * V), (b * S + s) * V);
           for (let l = 0; l < nL; l++) {
             resid.set(r!.residPost!.subarray((l * M + m) * d, (l * M + m + 1) * d), ((l * n + b) * S + s) * d);
             lift[(l * n + b) * S + s] = r!.capLift![l * M + m];
@@ -191,7 +198,7 @@ export class OwnSession implements DecoderSessionLike {
       });
     }
     const Tn = this.ort.Tensor;
-    const out: Record<string, OrtTensorLike> = { [LOGITS]: new Tn('float32', logits!, [n, rowLast ? 1 : S, V]) };
+    const out: Record<string, OrtTensorLike> = { [LOGITS]: new Tn('float32', logits, [n, rowLast ? 1 : S, V]) };
     store.frontier = T;
     for (let l = 0; l < nL; l++) {
       out[presentName(l, 'key')] = new OwnKvTensor(store, l, 'key', T, hd);
