@@ -24,12 +24,8 @@ export interface BatchOptions {
   stopIds: readonly number[];
   span: SpanTokens;
   signal?: AbortSignal;
-  /**
-   * Told, where the backend knows them, the batch's prompt pass (ms, its first token included) and
-   * its decode steps (ms and how many: each a token for every row still going), as the engine's
-   * own timers measured them (the extraction estimate reads them).
-   */
-  onTiming?: (t: { prefillMs: number; decodeMs: number; decodeSteps: number }) => void;
+  /** Told, where the backend knows it, the batch's prompt pass in ms (its first token included), by the engine's own timer (the extraction estimate reads it). */
+  onPrefill?: (ms: number) => void;
 }
 
 export interface RowOutcome {
@@ -130,7 +126,7 @@ async function runRows(engine: LmEngine, open: (rows: number) => Conversation, r
     const params = rows.map(() => ({ sampling: o.sampling }));
     const res = await conv.run({ maxNewTokens: o.maxNewTokens, stopIds: o.stopIds, seeds: rows.map((r) => r.seed), params, keepResid: true, onPosition, signal: o.signal });
     if (res.rows.some((r) => r.stopReason === 'interrupted')) throw abortError();
-    o.onTiming?.({ prefillMs: res.prefillMs, decodeMs: res.decodeMs, decodeSteps: Math.max(0, ...res.rows.map((r) => r.ids.length - 1)) });
+    o.onPrefill?.(res.prefillMs);
     // The last token of a row cut at max-tokens is queued, not yet fed: feed it to read its resid_post.
     if (res.rows.some((r) => r.stopReason === 'max-tokens')) {
       await conv.run({ maxNewTokens: 0, generate: rows.map(() => false), params, keepResid: true, onPosition, signal: o.signal });

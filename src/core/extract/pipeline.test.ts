@@ -201,7 +201,7 @@ describe.skipIf(!HAVE_PAPER_DATA)('extraction on a tiny synthetic model (needs .
       ...inner,
       runBatch: async (rows, o) => {
         // (the inner engine's own timers are not passed on: this backend reports none)
-        const out = await inner.runBatch(rows, { ...o, onTiming: undefined });
+        const out = await inner.runBatch(rows, { ...o, onPrefill: undefined });
         calls.push(o.maxNewTokens);
         clock += P + o.maxNewTokens * S; // the prompt pass, then a step a token (the last token's feed included)
         return out;
@@ -222,7 +222,7 @@ describe.skipIf(!HAVE_PAPER_DATA)('extraction on a tiny synthetic model (needs .
       ...timed,
       runBatch: async (rows, o) => {
         const out = await timed.runBatch(rows, o);
-        o.onTiming?.({ prefillMs: P, decodeMs: (o.maxNewTokens - 1) * S, decodeSteps: o.maxNewTokens - 1 });
+        o.onPrefill?.(P);
         return out;
       },
     };

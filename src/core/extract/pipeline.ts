@@ -328,7 +328,7 @@ export interface Estimate {
  * Rollouts and tokens of a run and, with a backend, its time from a short warm-up: one batch of
  * `settings.batch` rows generating 1 + `warmupTokens` tokens, sampled as the run samples. Its
  * prompt pass (`prefillSeconds`, the first token included) comes from the engine's own timer
- * where the backend reports it (BatchOptions.onTiming), the rest of the call's wall time being its
+ * where the backend reports it (BatchOptions.onPrefill), the rest of the call's wall time being its
  * steps (`stepSeconds` each: everything a token costs, sampling and the rollouts' sums included);
  * otherwise from two timed calls, one of 1 token and the warm-up itself (their difference over
  * warmupTokens is a step). A batch of the run then costs one prompt pass and maxNewTokens
@@ -349,18 +349,17 @@ export async function estimateRun(settings: ExtractSettings, measure?: { backend
   const span = spanTokens(measure.tokenizer);
   // No stop ids: every row runs all its tokens; the run's own sampling (top-p's selection costs a little a token)
   const sampling = runSampling(s);
-  let timing: { prefillMs: number; decodeMs: number; decodeSteps: number } | null = null;
-  const opts = (maxNewTokens: number) => ({ maxNewTokens, sampling, stopIds: [], span, onTiming: (t: typeof timing) => (timing = t) });
+  const told = { prefillMs: 0 };
+  const opts = (maxNewTokens: number) => ({ maxNewTokens, sampling, stopIds: [], span, onPrefill: (ms: number) => (told.prefillMs = ms) });
   // A first short call pays one-time costs (kernel compilation, buffer allocation) outside the measurement.
   await measure.backend.runBatch(rows.slice(0, 1), opts(1));
-  timing = null;
+  told.prefillMs = 0;
   let t0 = now();
   await measure.backend.runBatch(rows, opts(1 + T));
   const fullMs = now() - t0;
   let prefillMs: number, stepMs: number;
-  const told = timing as { prefillMs: number; decodeMs: number; decodeSteps: number } | null;
   // a call of n tokens costs the prompt pass and n steps (n - 1 decode steps, then the last token's feed)
-  if (told && told.prefillMs > 0 && told.prefillMs < fullMs) {
+  if (told.prefillMs > 0 && told.prefillMs < fullMs) {
     prefillMs = told.prefillMs;
     stepMs = (fullMs - prefillMs) / (1 + T);
   } else {
